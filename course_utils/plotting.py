@@ -1,0 +1,101 @@
+"""Figures for the book. Every function takes data computed elsewhere and only draws."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["set_style", "plot_layer_hists", "plot_learning_curves", "show_images"]
+
+
+def set_style() -> None:
+    """The book's plotting style (seaborn's whitegrid, readable font sizes, SVG-crisp lines)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "axes.titlesize": "medium"})
+
+
+def plot_layer_hists(stats: Mapping[str, np.ndarray], *, title: str, xlabel: str, color: str = "C0",
+                     stat: str = "density", bins: int = 50, axes: Sequence[plt.Axes] | None = None,
+                     max_points: int = 200_000, seed: int = 0) -> plt.Figure:
+    """One histogram panel per layer, in a row, each titled with the layer and its variance.
+
+    Args:
+        stats: ``{layer label: values}`` from :mod:`course_utils.stats`.
+        title: figure title (say what the values are and which init produced them).
+        xlabel: axis label of the values.
+        color: matplotlib colour of the bars.
+        stat: seaborn ``histplot`` stat (``"density"`` or ``"count"``).
+        bins: number of bins.
+        axes: existing axes to draw into (one per layer).
+        max_points: subsample very large layers for speed (the variance in the title uses all values).
+        seed: seed of that subsampling.
+    """
+    import seaborn as sns
+
+    if not stats:
+        raise ValueError("stats is empty: pass the dict returned by activation_stats/weight_stats/gradient_stats.")
+    n = len(stats)
+    if axes is None:
+        fig, axes = plt.subplots(1, n, figsize=(2.9 * n, 2.6), squeeze=False)
+        axes = axes[0]
+    else:
+        fig = axes[0].figure
+    rng = np.random.default_rng(seed)
+    for ax, (label, values) in zip(axes, stats.items()):
+        var = float(np.var(values.astype(np.float64)))
+        shown = values if values.size <= max_points else rng.choice(values, max_points, replace=False)
+        if np.ptp(shown) < 1e-12:  # a constant: histplot cannot bin it; draw one bar
+            ax.bar([float(shown[0])], [1.0], width=max(abs(float(shown[0])) * 0.05, 1e-6), color=color)
+        else:
+            sns.histplot(shown, bins=bins, stat=stat, color=color, ax=ax, edgecolor=None)
+        ax.set_title(f"layer {label}\nvar = {var:.3g}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(stat if ax is axes[0] else "")
+        ax.tick_params(axis="x", labelrotation=30)
+    fig.suptitle(title, y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(results: Mapping[str, object], *, metric: str = "val_acc", ax: plt.Axes | None = None,
+                         title: str | None = None) -> plt.Axes:
+    """Per-epoch ``metric`` of several :class:`~course_utils.train.TrainResult` s, one line each."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    labels = {"val_acc": "validation accuracy", "train_acc": "training accuracy",
+              "train_loss": "training loss (cross-entropy)", "val_loss": "validation loss (cross-entropy)",
+              "lr": "learning rate"}
+    for name, r in results.items():
+        ys = getattr(r, metric)
+        ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(labels.get(metric, metric))
+    ax.set_title(title or labels.get(metric, metric))
+    if len(results) > 1:
+        ax.legend()
+    return ax
+
+
+def show_images(X: np.ndarray, labels: Sequence[str], *, ncols: int = 8, title: str | None = None,
+                mean: float = 0.0, std: float = 1.0) -> plt.Figure:
+    """A grid of grey-scale images ``(N, 1, 28, 28)`` or ``(N, 28, 28)`` with a caption under each."""
+    X = np.asarray(X)
+    if X.ndim == 4:
+        X = X[:, 0]
+    if X.ndim != 3:
+        raise ValueError(f"show_images expects images of shape (N, 28, 28) or (N, 1, 28, 28), got {X.shape}.")
+    n = len(X)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(X[k] * std + mean, cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(labels[k], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
