@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["layer_label", "record_outputs", "activation_stats", "weight_stats", "gradient_stats",
-           "variances", "mean_ci"]
+           "variances", "mean_ci", "dead_unit_fraction", "activation_stats_per_unit"]
 
 
 def layer_label(i: int, layer: nn.Linear) -> str:
@@ -148,3 +148,41 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, floa
     std = float(v.std(ddof=1))
     half = float(st.t.ppf(0.5 + confidence / 2, df=v.size - 1)) * std / math.sqrt(v.size)
     return {"mean": mean, "std": std, "lo": mean - half, "hi": mean + half, "n": int(v.size)}
+
+
+@torch.no_grad()
+def dead_unit_fraction(model: nn.Module, x: torch.Tensor, *, threshold: float = 0.0) -> dict[str, float]:
+    """Fraction of hidden units that never output more than ``threshold`` on the batch ``x``.
+
+    A unit is *dead* when its activation (the output of the module that follows each hidden
+    ``nn.Linear``) is ``<= threshold`` for every sample: for ReLU that means it is 0 on all
+    inputs, so it receives no gradient and cannot recover.  Use a large batch (e.g. 10,000
+    validation images) so that "never" is meaningful.
+
+    Returns:
+        ``{layer label: fraction of dead units}`` for each hidden layer (the output layer is skipped).
+    """
+    acts = activation_stats_per_unit(model, x)
+    return {k: float((a.max(dim=0).values <= threshold).float().mean()) for k, a in acts.items()}
+
+
+@torch.no_grad()
+def activation_stats_per_unit(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Post-activation outputs of each hidden layer as ``(B, units)`` CPU tensors."""
+    x = _as_batch(x, model)
+    lins = _linears(model)
+    mods = list(model.modules())
+    targets, labels = [], []
+    for i, lin in enumerate(lins[:-1]):
+        k = next(j for j, m in enumerate(mods) if m is lin)
+        nxt = mods[k + 1] if k + 1 < len(mods) else lin
+        targets.append(lin if isinstance(nxt, nn.Linear) else nxt)
+        labels.append(layer_label(i + 1, lin))
+    was = model.training
+    model.eval()
+    try:
+        with record_outputs(targets) as outs:
+            model(x)
+    finally:
+        model.train(was)
+    return {lab: o.reshape(o.shape[0], -1).float().cpu() for lab, o in zip(labels, outs)}
