@@ -39,7 +39,7 @@ class TrainResult:
     val_acc: list[float]
     train_loss: list[float]
     val_loss: list[float]
-    lr: list[float]
+    lr: list[float]  # learning rate at the start of each epoch (first parameter group)
     best_epoch: int  # 1-based epoch whose weights were kept
     seconds: float  # wall-clock training time of the run that produced this result
     device: str
@@ -275,6 +275,7 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
         bar = tqdm(range(1, epochs + 1), desc=desc or "training", unit="epoch", disable=not show, leave=False)
         for epoch in bar:
             model.train()
+            hist["lr"].append(optimizer.param_groups[0]["lr"])  # the rate the epoch starts with
             losses = torch.zeros(n_steps, device=dev)
             correct = torch.zeros((), device=dev)
             for step, (xb, yb) in enumerate(batches(X_tr, y_tr, batch_size, shuffle=True, generator=gen)):
@@ -299,7 +300,6 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
             hist["train_acc"].append(correct.item() / len(y_tr))
             hist["val_acc"].append(val_acc)
             hist["val_loss"].append(val_loss)
-            hist["lr"].append(optimizer.param_groups[0]["lr"])
             if val_acc > best_acc:
                 best_acc, best_epoch = val_acc, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
