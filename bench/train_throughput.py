@@ -55,7 +55,7 @@ def main():
     device = config.default_device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     fm = data.load_fashion_mnist(device=device)  # also prepares the raw files for torchvision
-    root = fm.source.split("into ")[-1] if "into " in fm.source else fm.source.split(": ", 1)[-1]
+    root = fm.root
 
     # (a) the sources' pipeline
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])

@@ -73,6 +73,7 @@ class FashionMNISTData:
     source: str
     split_seed: int
     normalize: bool
+    root: str = ""  # folder that holds FashionMNIST/raw/ (for torchvision's own loader)
 
     @property
     def device(self) -> torch.device:
@@ -225,7 +226,7 @@ def load_fashion_mnist(root: str | os.PathLike | None = None, *, device=None, va
     return FashionMNISTData(
         train=(mv(x_all[tr]), mv(y_all[tr])), val=(mv(x_all[va]), mv(y_all[va])),
         test=(mv(x_test), mv(y_test)), mean=mean, std=std, classes=CLASSES, source=source,
-        split_seed=seed, normalize=normalize)
+        split_seed=seed, normalize=normalize, root=str(folder))
 
 
 def batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
