@@ -1,0 +1,191 @@
+"""Where a page's numbers came from: one line of provenance at the end of every executed page.
+
+The line names the commit of the book, the date of the build, the device the kernel ran on (the GPU's
+name, else the CPU model), the torch version, the experiment budget and the seeds, e.g.::
+
+    commit 3a8518b · built 2026-01-05 · device Intel(R) Xeon(R) CPU @ 2.20GHz (cpu) · torch 2.4.1 ·
+    budget 'cpu': 6 epochs per run, 3 seeds, ... · seeds 0, 1, 2
+
+Every chapter ends with a hidden-input cell that calls :func:`show` (``scripts/sync_notebooks.py``
+appends it to a chapter that lacks it).  Nothing here raises when git, ``/proc/cpuinfo`` or CUDA is
+missing: the field then says ``unknown``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+__all__ = ["Provenance", "git_commit", "build_date", "device_name", "provenance", "provenance_line", "show"]
+
+UNKNOWN = "unknown"
+
+
+def git_commit(path: str | os.PathLike | None = None) -> str:
+    """Short hash of the commit the book was built from.
+
+    ``$COURSE_COMMIT`` or ``$GITHUB_SHA`` (set by CI) win; else ``git rev-parse`` in the folder of this
+    package (or ``path``); else ``"unknown"`` (a Colab session or an unpacked archive has no git).
+    """
+    for var in ("COURSE_COMMIT", "GITHUB_SHA"):
+        if os.environ.get(var):
+            return os.environ[var].strip()[:12]
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(where), "rev-parse", "--short=10", "HEAD"],
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return UNKNOWN
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else UNKNOWN
+
+
+def build_date(now: _dt.datetime | None = None) -> str:
+    """The date of the build in UTC, ``YYYY-MM-DD`` (``$SOURCE_DATE_EPOCH`` wins, for reproducible builds)."""
+    if now is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        if epoch:
+            try:
+                now = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc)
+            except ValueError as e:
+                raise ValueError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in seconds; "
+                                 f"unset it or set it to an integer.") from e
+        else:
+            now = _dt.datetime.now(tz=_dt.timezone.utc)
+    return now.strftime("%Y-%m-%d")
+
+
+def _cpu_model(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model", "Hardware", "cpu model") and value.strip():
+            return " ".join(value.split())
+    return platform.processor() or platform.machine() or UNKNOWN
+
+
+def device_name(device: str | torch.device | None = None, *,
+                cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
+    """Human name of ``device``: the GPU's name for CUDA, else the CPU model, with the device type.
+
+    ``device`` defaults to the book's device (:func:`course_utils.config.default_device`).
+    """
+    if device is None:
+        from . import config
+        device = config.default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"Invalid device {device!r}: use 'cpu', 'cuda' or 'cuda:N'.") from e
+    if dev.type == "cuda" and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(dev)} ({dev.type})"
+    if dev.type == "mps":
+        return f"Apple GPU ({dev.type})"
+    return f"{_cpu_model(cpuinfo)} ({dev.type})"
+
+
+def _format_seeds(seeds) -> str | None:
+    if seeds is None:
+        return None
+    if isinstance(seeds, int):
+        seeds = [seeds]
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"seeds must be an int or a sequence of ints, got {type(seeds).__name__}: "
+                        f"pass e.g. seeds=range(5) or seeds=[0, 1, 2].")
+    seeds = list(seeds)
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise TypeError(f"seeds must be integers, got {seeds!r}.")
+    if not seeds:
+        return None
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(str(s) for s in seeds)
+
+
+def _describe_budget(budget) -> str:
+    if budget is None:
+        from . import config
+        budget = config.get_budget()
+    if isinstance(budget, str):
+        from . import config
+        budget = config.get_budget(budget)  # raises ValueError for an unknown name
+    describe = getattr(budget, "describe", None)
+    if not callable(describe):
+        raise TypeError(f"budget must be a config.Budget or a budget name, got {type(budget).__name__}; "
+                        f"pass config.get_budget().")
+    text = describe()
+    return text[len("budget "):] if text.startswith("budget ") else text
+
+
+class Provenance:
+    """The provenance of a page, displayed as one small line (HTML, Markdown or plain text)."""
+
+    def __init__(self, fields: dict[str, str]):
+        self.fields = dict(fields)
+
+    def __str__(self) -> str:
+        return " · ".join(f"{k} {v}" for k, v in self.fields.items())
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        parts = " · ".join(f"{html.escape(k)} <code>{html.escape(v)}</code>" for k, v in self.fields.items())
+        return f'<p class="course-provenance"><small>Produced by: {parts}</small></p>'
+
+    def _repr_markdown_(self) -> str:
+        return "*Produced by:* " + " · ".join(f"{k} `{v}`" for k, v in self.fields.items())
+
+
+def provenance(budget=None, seeds=None, device=None) -> Provenance:
+    """Collect the fields of the provenance line (see :func:`provenance_line`)."""
+    fields = {
+        "commit": git_commit(),
+        "built": build_date(),
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "budget": _describe_budget(budget),
+    }
+    s = _format_seeds(seeds)
+    if s is not None:
+        fields["seeds"] = s
+    return Provenance(fields)
+
+
+def provenance_line(budget=None, seeds=None, device=None) -> str:
+    """One line saying what produced a page's numbers.
+
+    Args:
+        budget: a :class:`course_utils.config.Budget`, a budget name, or None for ``config.get_budget()``.
+        seeds: the seeds the page's runs used (an int or a sequence of ints), or None to leave them out.
+        device: the device the page ran on; None for ``config.default_device()``.
+
+    Returns:
+        ``"commit … · built YYYY-MM-DD · device … · torch … · budget … · seeds …"``.
+
+    Raises:
+        TypeError: for seeds that are not integers or a budget that is neither a Budget nor a name.
+        ValueError: for an unknown budget name or device.
+    """
+    return str(provenance(budget, seeds=seeds, device=device))
+
+
+def show(budget=None, seeds=None, device=None) -> Provenance | None:
+    """Display the provenance line as the output of a notebook cell (returns it outside IPython)."""
+    p = provenance(budget, seeds=seeds, device=device)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - plain Python
+        return p
+    if get_ipython() is not None:
+        display(p)
+        return None
+    return p

@@ -1,0 +1,102 @@
+"""Tests of course_utils.provenance: the fields, their fallbacks, and clear errors for bad input."""
+import datetime as dt
+import re
+import subprocess
+
+import pytest
+import torch
+
+from course_utils import config, provenance
+
+
+def test_line_has_every_field(monkeypatch):
+    monkeypatch.delenv("COURSE_COMMIT", raising=False)
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    line = provenance.provenance_line(config.get_budget("cpu"), seeds=[0, 1, 2], device="cpu")
+    for key in ("commit", "built", "device", "torch", "budget", "seeds"):
+        assert key in line, line
+    assert torch.__version__ in line
+    assert "budget 'cpu'" in line
+    assert "seeds 0–2" in line
+    assert re.search(r"built \d{4}-\d{2}-\d{2}", line)
+
+
+def test_commit_matches_git(monkeypatch):
+    monkeypatch.delenv("COURSE_COMMIT", raising=False)
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    try:
+        ref = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True,
+                             cwd=provenance.__file__.rsplit("/", 1)[0])
+    except OSError:
+        pytest.skip("git is not installed")
+    expected = ref.stdout.strip() if ref.returncode == 0 else "unknown"
+    assert provenance.git_commit() == (expected or "unknown")
+
+
+def test_commit_from_environment_and_missing_git(monkeypatch, tmp_path):
+    monkeypatch.setenv("GITHUB_SHA", "0123456789abcdef0123")
+    assert provenance.git_commit() == "0123456789ab"
+    monkeypatch.delenv("GITHUB_SHA")
+    monkeypatch.delenv("COURSE_COMMIT", raising=False)
+    assert provenance.git_commit(tmp_path) == "unknown"          # not a git checkout
+
+
+@pytest.mark.parametrize("epoch, date", [(0, "1970-01-01"), (1767225600, "2026-01-01")])
+def test_build_date_reproducible(monkeypatch, epoch, date):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))
+    assert provenance.build_date() == date
+
+
+def test_build_date_rejects_bad_epoch(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(ValueError, match="SOURCE_DATE_EPOCH"):
+        provenance.build_date()
+    assert provenance.build_date(dt.datetime(2025, 3, 4, tzinfo=dt.timezone.utc)) == "2025-03-04"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("processor\t: 0\nmodel name\t: Intel(R)  Xeon(R) CPU @ 2.20GHz\n", "Intel(R) Xeon(R) CPU @ 2.20GHz (cpu)"),
+    ("processor\t: 0\nHardware\t: BCM2835\n", "BCM2835 (cpu)"),
+])
+def test_cpu_model_from_cpuinfo(tmp_path, text, expected):
+    f = tmp_path / "cpuinfo"
+    f.write_text(text)
+    assert provenance.device_name("cpu", cpuinfo=f) == expected
+
+
+def test_cpu_model_without_cpuinfo(tmp_path):
+    name = provenance.device_name("cpu", cpuinfo=tmp_path / "missing")
+    assert name.endswith("(cpu)") and len(name) > len(" (cpu)")
+
+
+@pytest.mark.parametrize("seeds, text", [(None, None), (7, "7"), (range(5), "0–4"), ([3, 1], "3, 1"),
+                                         ([0, 1], "0, 1"), ([], None)])
+def test_seed_formatting(seeds, text):
+    assert provenance._format_seeds(seeds) == text
+
+
+@pytest.mark.parametrize("seeds", ["0,1", [0.5, 1], [True]])
+def test_bad_seeds(seeds):
+    with pytest.raises(TypeError, match="seeds"):
+        provenance.provenance_line("cpu", seeds=seeds, device="cpu")
+
+
+def test_bad_budget_and_device():
+    with pytest.raises(ValueError, match="Unknown budget"):
+        provenance.provenance_line("huge", device="cpu")
+    with pytest.raises(TypeError, match="budget"):
+        provenance.provenance_line(3, device="cpu")
+    with pytest.raises(ValueError, match="Invalid device"):
+        provenance.device_name("gpu")
+
+
+def test_reprs_escape_and_agree():
+    p = provenance.Provenance({"device": "<cpu>", "torch": "2.4"})
+    assert "&lt;cpu&gt;" in p._repr_html_() and "course-provenance" in p._repr_html_()
+    assert str(p) == "device <cpu> · torch 2.4"
+    assert p._repr_markdown_().startswith("*Produced by:*")
+
+
+def test_show_returns_outside_ipython():
+    p = provenance.show("cpu", device="cpu")
+    assert isinstance(p, provenance.Provenance)
