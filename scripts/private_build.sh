@@ -11,5 +11,7 @@ rsync -a --delete --exclude .venv --exclude _build --exclude .cache --exclude _o
 ln -sfn "$src/_offline" "$dst/_offline"
 cd "$dst"
 export COURSE_CACHE="$src/.cache" COURSE_PROGRESS=0
+# as `make build` does: paired .ipynb + provenance cell for every chapter (in this copy only)
+"$src/.venv/bin/python" scripts/sync_notebooks.py >/dev/null
 "$src/.venv/bin/jupyter-book" build . -W -n --keep-going 2>&1 | tail -40
 echo "HTML: $dst/_build/html"

@@ -1,0 +1,141 @@
+"""Sphinx extension of the course book (registered in _config.yml under sphinx.local_extensions).
+
+It does three things the stock Jupyter Book 1 pipeline does not:
+
+1. **Launch buttons open the paired notebook.**  Colab cannot open a MyST ``.md`` file, so every chapter
+   has a jupytext-paired ``.ipynb`` beside it (``make sync``).  After the theme has built its launch
+   buttons, the Colab / Binder / JupyterHub URLs are pointed at ``<page>.ipynb``; a chapter without
+   its pair is a warning (and ``-W`` turns it into an error) that says to run ``make sync``.
+2. **Alt text for output images.**  myst-nb renders figures of code cells as ``<img>`` without alt
+   text.  An image without one gets the titles the cell's code gives its figure (``title=...``,
+   ``set_title(...)``, ``suptitle(...)``), else "Figure in section S of chapter C".  An explicit
+   ``mystnb.image.alt`` in the cell metadata still wins.
+3. **The repository URL in prose.**  ``{{ repo_url }}`` and ``{{ repo_name }}`` in MyST pages come from
+   ``repository.url`` in ``_config.yml`` (one place to change it).
+"""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+LOG = logging.getLogger(__name__)
+LAUNCH_TEXTS = ("Colab", "Binder", "JupyterHub", "Deepnote")
+
+# ----------------------------------------------------------------------------- 3. substitutions
+
+
+def _repo_url(app: Sphinx) -> str:
+    opts = app.config.html_theme_options or {}
+    return (opts.get("repository_url") or "").rstrip("/")
+
+
+def add_repo_substitutions(app: Sphinx, config) -> None:
+    url = _repo_url(app)
+    if not url:
+        return
+    subs = dict(getattr(config, "myst_substitutions", {}) or {})
+    subs.setdefault("repo_url", url)
+    subs.setdefault("repo_name", "/".join(url.split("/")[-2:]))
+    subs.setdefault("repo_branch", (app.config.html_theme_options or {}).get("repository_branch", "main"))
+    config.myst_substitutions = subs
+
+
+# ----------------------------------------------------------------------------- 2. alt text
+_TITLE_CALL = re.compile(r"(?:suptitle|set_title|title)\s*\(\s*(f?)(['\"])(.+?)\2")
+_TITLE_KW = re.compile(r"\btitle\s*=\s*(f?)(['\"])(.+?)\2")
+
+
+def titles_in_source(source: str) -> list[str]:
+    """The literal figure titles a cell's code sets, in order, without duplicates.
+
+    >>> titles_in_source('ax.set(xlabel="x", title="Loss per epoch"); fig.suptitle(f"Depth {d}")')
+    ['Loss per epoch', 'Depth …']
+    """
+    found = []
+    for m in sorted([*_TITLE_CALL.finditer(source), *_TITLE_KW.finditer(source)], key=lambda m: m.start()):
+        text = m.group(3)
+        try:  # undo escapes such as \n or \u00b2 the way Python would
+            text = ast.literal_eval(m.group(2) + text + m.group(2))
+        except (ValueError, SyntaxError):
+            pass
+        if m.group(1):  # f-string: the fields are only known at run time
+            text = re.sub(r"\{[^{}]*\}", "…", text)
+        text = re.sub(r"\$([^$]*)\$", r"\1", text).replace("\\", "").strip()  # drop TeX math markers
+        if text and text not in found:
+            found.append(text)
+    return found
+
+
+def _section_title(node: nodes.Node) -> str | None:
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, nodes.section) and parent.children and isinstance(parent[0], nodes.title):
+            return parent[0].astext()
+        parent = parent.parent
+    return None
+
+
+def add_alt_text(app: Sphinx, doctree: nodes.document) -> None:
+    docname = app.env.docname
+    chapter = next((t.astext() for t in doctree.findall(nodes.title)), docname)
+    for image in doctree.findall(nodes.image):
+        if image.get("alt"):
+            continue
+        cell = image.parent
+        while cell is not None and not (isinstance(cell, nodes.container) and cell.get("nb_element") == "cell_code"):
+            cell = cell.parent
+        titles: list[str] = []
+        if cell is not None:
+            for src in cell.findall(nodes.literal_block):
+                titles += titles_in_source(src.astext())
+            if not titles:  # a removed-input cell keeps its source in the notebook, not in the doctree
+                titles = titles_in_source(str(cell.get("nb_source", "")))
+        if titles:
+            alt = "Figure: " + "; ".join(titles)
+        else:
+            section = _section_title(image)
+            alt = f"Figure in section “{section}” of “{chapter}”" if section else f"Figure in “{chapter}”"
+        image["alt"] = alt
+
+
+# ----------------------------------------------------------------------------- 1. launch buttons
+
+
+def _walk_buttons(buttons):
+    for b in buttons or []:
+        if isinstance(b, dict):
+            yield b
+            yield from _walk_buttons(b.get("buttons"))
+
+
+def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    if doctree is None or "kernelspec" not in app.env.metadata.get(pagename, {}):
+        return
+    source = Path(app.env.doc2path(pagename))
+    if source.suffix == ".ipynb":
+        return
+    rel_md = source.relative_to(app.srcdir).as_posix()
+    rel_ipynb = Path(rel_md).with_suffix(".ipynb").as_posix()
+    if not source.with_suffix(".ipynb").is_file():
+        LOG.warning(f"{rel_md}: no paired notebook {rel_ipynb}, so its Colab/Binder buttons would open "
+                    f"the .md; run `make sync` (jupytext) and commit the .ipynb", location=pagename,
+                    type="course", subtype="paired")
+        return
+    launch = [b for b in _walk_buttons(context.get("header_buttons")) if b.get("text") in LAUNCH_TEXTS]
+    for b in launch:
+        url = b.get("url", "")
+        b["url"] = url.replace(rel_md, rel_ipynb)
+    context["course_launch_urls"] = {b["text"]: b["url"] for b in launch}
+
+
+def setup(app: Sphinx):
+    app.connect("config-inited", add_repo_substitutions, priority=900)
+    app.connect("doctree-read", add_alt_text)
+    # after sphinx_book_theme's add_launch_buttons (priority 501)
+    app.connect("html-page-context", point_launch_buttons_at_ipynb, priority=600)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

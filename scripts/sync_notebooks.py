@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Keep a jupytext-paired, output-free ``.ipynb`` beside every MyST-notebook chapter of the toc.
+
+Colab (and the launch buttons, see ``_ext/course_book.py``) open the ``.ipynb``; the book builds from
+the ``.md``.  The chapters are discovered from ``_toc.yml`` at run time, so new chapters need no edit here.
+
+    python scripts/sync_notebooks.py            # write the pairs (and append the provenance cell)
+    python scripts/sync_notebooks.py --check    # exit 1 listing missing or stale pairs; writes nothing
+
+Writing also appends, to a chapter whose last code cell does not call ``provenance.show``, a hidden-input
+cell that prints the page's provenance line (commit, date, device, torch, budget).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROVENANCE_CELL = """
+```{code-cell} ipython3
+:tags: [remove-input]
+
+# What produced the numbers on this page (appended by `make sync`; see course_utils/provenance.py)
+from course_utils import provenance
+provenance.show()
+```
+"""
+
+
+def toc_files(root: Path = ROOT) -> list[str]:
+    """Every ``file:`` (and the root) of ``_toc.yml``, in order, as paths without suffix."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    out: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if isinstance(node.get(key), str):
+                    out.append(node[key])
+            for value in node.values():
+                if isinstance(value, (list, dict)):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return list(dict.fromkeys(out))
+
+
+def is_myst_notebook(path: Path) -> bool:
+    if path.suffix != ".md" or not path.is_file():
+        return False
+    head = path.read_text(encoding="utf-8")[:2000]
+    return head.startswith("---") and "format_name: myst" in head and "kernelspec" in head
+
+
+def chapters(root: Path = ROOT) -> list[Path]:
+    """The MyST-notebook chapters of the toc (``.md`` files with jupytext front matter)."""
+    found = []
+    for f in toc_files(root):
+        p = root / f
+        p = p if p.suffix else p.with_suffix(".md")
+        if is_myst_notebook(p):
+            found.append(p)
+    return found
+
+
+def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(c.cell_type, c.source.strip(), tuple(c.get("metadata", {}).get("tags", []))) for c in nb.cells]
+
+
+def expected_notebook(md: Path):
+    """The notebook the pair must contain: the .md's cells, no outputs, no execution counts."""
+    nb = jupytext.read(md, fmt="md:myst")
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs, c.execution_count = [], None
+    nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
+    nb.metadata["jupytext"].pop("text_representation", None)
+    return nb
+
+
+def pair_problem(md: Path) -> str | None:
+    """None when ``md``'s paired ``.ipynb`` exists, is output-free and has the same cells; else why not."""
+    ipynb = md.with_suffix(".ipynb")
+    rel = ipynb.relative_to(ROOT) if ipynb.is_relative_to(ROOT) else ipynb
+    if not ipynb.is_file():
+        return f"{rel}: missing"
+    nb = nbformat.read(ipynb, as_version=4)
+    if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
+        return f"{rel}: has outputs (the pair is stored without outputs)"
+    want, have = _cells(expected_notebook(md)), _cells(nb)
+    if want != have:
+        for i, (w, h) in enumerate(zip(want, have)):
+            if w != h:
+                return f"{rel}: cell {i} differs from the .md ({h[1][:40]!r} vs {w[1][:40]!r})"
+        return f"{rel}: {len(have)} cells, the .md has {len(want)}"
+    return None
+
+
+def has_provenance_cell(md: Path) -> bool:
+    nb = jupytext.read(md, fmt="md:myst")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    return bool(code) and "provenance.show(" in code[-1].source
+
+
+def add_provenance_cell(md: Path) -> bool:
+    if has_provenance_cell(md):
+        return False
+    text = md.read_text(encoding="utf-8").rstrip("\n") + "\n" + PROVENANCE_CELL
+    md.write_text(text, encoding="utf-8")
+    return True
+
+
+def write_pair(md: Path) -> bool:
+    """(Re)write ``md``'s pair when it is missing or stale; True when a file was written."""
+    if pair_problem(md) is None:
+        return False
+    nb = expected_notebook(md)
+    nbformat.validate(nb)
+    nbformat.write(nb, md.with_suffix(".ipynb"))
+    return True
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="only report missing/stale pairs (exit 1 if any)")
+    ap.add_argument("--no-provenance", action="store_true", help="do not append the provenance cell")
+    ap.add_argument("only", nargs="*", help="restrict to these chapters (.md paths); default: all in _toc.yml")
+    args = ap.parse_args(argv)
+    mds = chapters()
+    if args.only:
+        wanted = {Path(p).resolve() for p in args.only}
+        mds = [md for md in mds if md.resolve() in wanted]
+    if args.check:
+        problems = [p for p in map(pair_problem, mds) if p]
+        problems += [f"{md.relative_to(ROOT)}: last code cell does not call provenance.show()"
+                     for md in mds if not has_provenance_cell(md)]
+        for p in problems:
+            print(p, file=sys.stderr)
+        if problems:
+            print("run `make sync` and commit the .md/.ipynb files", file=sys.stderr)
+        return 1 if problems else 0
+    for md in mds:
+        rel = md.relative_to(ROOT)
+        if not args.no_provenance and add_provenance_cell(md):
+            print(f"{rel}: appended the provenance cell")
+        if write_pair(md):
+            print(f"{rel.with_suffix('.ipynb')}: written")
+    print(f"{len(mds)} chapter(s) paired")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
