@@ -1,0 +1,326 @@
+"""Transfer learning on Fashion-MNIST: class subsets, model A / model B, freezing, a tiny-data loop.
+
+The experiment of the textbook, made repeatable:
+
+* :func:`class_subset` — a data object with only some classes (relabelled 0..k-1) and
+  optionally only some training images; it has ``train/val/test``, ``fingerprint()`` and
+  ``to()``, so :func:`course_utils.train.train_model` trains and caches on it;
+* :func:`model_a` (the source's 784-100-100-100 ReLU net), :func:`model_b_from_scratch`,
+  :func:`model_b_on_a` (reused hidden layers, new output layer);
+* :func:`freeze`, :func:`unfreeze`, :func:`trainable_count`;
+* :func:`few_shot_sample` and :func:`fit_small` — task B has 20 images, so it has its own
+  compact full-batch loop (no validation set: with 20 labels there is none to spare);
+* :func:`task_b_runs` — scratch vs. frozen vs. frozen-then-unfrozen over many seeds, as a
+  DataFrame, cached on disk.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import cache_dir as _cache_dir
+
+__all__ = ["SubsetData", "class_subset", "other_classes", "model_a", "model_b_from_scratch", "model_b_on_a",
+           "freeze", "unfreeze", "trainable_count", "few_shot_sample", "fit_small", "accuracy",
+           "TransferProtocol", "run_task_b", "task_b_runs", "METHODS"]
+
+
+# ----------------------------------------------------------------------------- data
+@dataclasses.dataclass
+class SubsetData:
+    """Some classes (and optionally some training images) of a parent data set, relabelled ``0..k-1``.
+
+    Same fields as :class:`~course_utils.data.FashionMNISTData` that ``train_model`` needs:
+    ``train``, ``val``, ``test`` (``(X, y)`` pairs), ``device``, ``fingerprint()``, ``to()``.
+    """
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    classes: tuple[str, ...]
+    class_ids: tuple[int, ...]
+    parent: dict
+    n_train: int | None
+    seed: int
+
+    @property
+    def device(self) -> torch.device:
+        return self.train[0].device
+
+    def fingerprint(self) -> dict:
+        return {"parent": self.parent, "class_ids": list(self.class_ids), "n_train": len(self.train[1]),
+                "n_val": len(self.val[1]), "n_test": len(self.test[1]), "subset_seed": self.seed}
+
+    def to(self, device) -> "SubsetData":
+        from .config import default_device
+
+        dev = default_device(device)
+        mv = lambda p: (p[0].to(dev), p[1].to(dev))  # noqa: E731
+        return dataclasses.replace(self, train=mv(self.train), val=mv(self.val), test=mv(self.test))
+
+    def __repr__(self) -> str:
+        return (f"SubsetData(classes={list(self.classes)}, train={tuple(self.train[0].shape)}, "
+                f"val={tuple(self.val[0].shape)}, test={tuple(self.test[0].shape)}, device={self.device})")
+
+
+def _select(split, ids: torch.Tensor, relabel: bool):
+    X, y = split
+    mask = torch.isin(y, ids)
+    Xs, ys = X[mask], y[mask]
+    if relabel:
+        lut = torch.full((int(y.max()) + 1,), -1, dtype=torch.long, device=y.device)
+        lut[ids] = torch.arange(len(ids), device=y.device)
+        ys = lut[ys]
+    return Xs, ys
+
+
+def class_subset(data, classes: Sequence[int] | None = None, *, n_train: int | None = None, seed: int = 0,
+                 relabel: bool = True) -> SubsetData:
+    """Keep only ``classes`` (all when None) of every split; optionally only ``n_train`` training images.
+
+    Args:
+        data: a :class:`~course_utils.data.FashionMNISTData` (or another :class:`SubsetData`).
+        classes: class indices of ``data`` to keep, in the order that defines the new labels.
+        n_train: keep a seeded random ``n_train`` of the (filtered) training images.
+        seed: seed of that choice.
+        relabel: map the kept classes to ``0..k-1`` (needed by a k-output network).
+
+    Raises:
+        ValueError: unknown or repeated class ids; ``n_train`` larger than what is there.
+    """
+    n_classes = len(data.classes)
+    classes = list(range(n_classes)) if classes is None else [int(c) for c in classes]
+    if len(set(classes)) != len(classes) or not classes or any(not 0 <= c < n_classes for c in classes):
+        raise ValueError(f"classes must be distinct indices in 0..{n_classes - 1}, got {classes}.")
+    ids = torch.tensor(classes, device=data.device)
+    train = _select(data.train, ids, relabel)
+    if n_train is not None:
+        if not isinstance(n_train, int) or not 0 < n_train <= len(train[1]):
+            raise ValueError(f"n_train must be an integer in 1..{len(train[1])} (images of these classes), "
+                             f"got {n_train!r}.")
+        idx = torch.randperm(len(train[1]), generator=torch.Generator().manual_seed(seed))[:n_train]
+        idx = idx.sort().values.to(data.device)
+        train = (train[0][idx], train[1][idx])
+    names = tuple(data.classes[c] for c in classes) if relabel else tuple(data.classes)
+    parent = data.fingerprint() if hasattr(data, "fingerprint") else repr(data)
+    return SubsetData(train=train, val=_select(data.val, ids, relabel), test=_select(data.test, ids, relabel),
+                      classes=names, class_ids=tuple(classes), parent=parent, n_train=n_train, seed=seed)
+
+
+def other_classes(pair: Sequence[int], n_classes: int = 10) -> list[int]:
+    """The classes that are not in ``pair`` (task A's classes when task B is ``pair``)."""
+    return [c for c in range(n_classes) if c not in set(pair)]
+
+
+# ----------------------------------------------------------------------------- models
+def _mlp(sizes: Sequence[int], seed: int | None) -> nn.Sequential:
+    if seed is not None:
+        torch.manual_seed(seed)
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        lin = nn.Linear(d_in, d_out)
+        nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+        nn.init.zeros_(lin.bias)
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def model_a(n_classes: int = 8, *, hidden_sizes: Sequence[int] = (100, 100, 100), seed: int | None = 42
+            ) -> nn.Sequential:
+    """The source's model A: ``Flatten → [Linear(·,100) → ReLU] × 3 → Linear(100, n_classes)``, He-initialised."""
+    if not hidden_sizes:
+        raise ValueError("model A needs at least one hidden layer to reuse.")
+    return _mlp([784, *hidden_sizes, n_classes], seed)
+
+
+def model_b_from_scratch(n_classes: int = 2, *, hidden_sizes: Sequence[int] = (100, 100, 100),
+                         seed: int | None = None) -> nn.Sequential:
+    """Model B with model A's architecture, freshly initialised."""
+    return _mlp([784, *hidden_sizes, n_classes], seed)
+
+
+def model_b_on_a(model_a: nn.Sequential, n_classes: int = 2, *, seed: int | None = None) -> nn.Sequential:
+    """A deep copy of model A's layers without its output layer, plus a new He-initialised output layer."""
+    if not isinstance(model_a, nn.Sequential) or not isinstance(model_a[-1], nn.Linear):
+        raise TypeError("model_b_on_a expects an nn.Sequential that ends in an nn.Linear (e.g. from model_a()).")
+    if seed is not None:
+        torch.manual_seed(seed)
+    reused = copy.deepcopy(model_a[:-1])
+    head = nn.Linear(model_a[-1].in_features, n_classes)
+    nn.init.kaiming_normal_(head.weight, nonlinearity="relu")
+    nn.init.zeros_(head.bias)
+    return nn.Sequential(*reused, head).to(model_a[-1].weight.device)
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Set ``requires_grad=False`` on every parameter of ``module``; return it."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def unfreeze(module: nn.Module) -> nn.Module:
+    """Set ``requires_grad=True`` on every parameter of ``module``; return it."""
+    for p in module.parameters():
+        p.requires_grad_(True)
+    return module
+
+
+def trainable_count(module: nn.Module) -> int:
+    """Number of parameter entries with ``requires_grad=True``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+# ----------------------------------------------------------------------------- tiny-data training
+def few_shot_sample(X: torch.Tensor, y: torch.Tensor, n_per_class: int, *, seed: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_per_class`` random examples of each label in ``y`` (seeded), e.g. 10 + 10 = task B's 20 images."""
+    if not isinstance(n_per_class, int) or n_per_class <= 0:
+        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}.")
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in torch.unique(y).tolist():
+        idx = (y == c).nonzero().flatten().cpu()
+        if len(idx) < n_per_class:
+            raise ValueError(f"class {c} has only {len(idx)} examples, fewer than n_per_class={n_per_class}.")
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:n_per_class]])
+    idx = torch.cat(picks).to(X.device)
+    return X[idx], y[idx]
+
+
+def fit_small(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float,
+              optimizer: str = "adam") -> nn.Module:
+    """Full-batch training of the trainable parameters for ``steps`` steps (for tiny data sets).
+
+    Only parameters with ``requires_grad=True`` are given to the optimizer, so a frozen
+    body stays exactly as it was.  Returns the model (trained in place).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("fit_small: no trainable parameters (everything is frozen); unfreeze() something.")
+    if not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}.")
+    model.train()
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(X), y).backward()
+        opt.step()
+    return model
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+    """Accuracy of ``model`` on ``(X, y)`` in eval mode."""
+    from .train import evaluate
+
+    return evaluate(model, X, y)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferProtocol:
+    """How task B is trained (fixed before looking at any result).
+
+    From scratch: ``scratch_steps`` full-batch Adam steps at ``lr_scratch`` (Adam's default rate).
+    Reused layers: ``frozen_steps`` steps of the new output layer alone at ``lr_head`` (a new layer
+    may learn faster), then (for ``"unfrozen"``) ``unfrozen_steps`` steps of the whole network at
+    the ten times smaller ``lr_unfrozen`` (so the reused weights are not wrecked).  Both routes
+    take the same number of steps.  ``"frozen"`` stops after the first phase (a linear probe
+    on model A's features).  ``n_per_class`` labelled images per class (10 + 10 = 20).
+    """
+
+    n_per_class: int = 10
+    lr_scratch: float = 1e-3
+    lr_head: float = 1e-2
+    lr_unfrozen: float = 1e-3
+    scratch_steps: int = 50
+    frozen_steps: int = 25
+    unfrozen_steps: int = 25
+
+
+METHODS = ("scratch", "frozen", "unfrozen")
+
+
+def run_task_b(model_a: nn.Sequential, data_b, *, seed: int, protocol: TransferProtocol = TransferProtocol(),
+               methods: Sequence[str] = METHODS) -> dict[str, float]:
+    """One seed of task B: the same ``n_per_class``-per-class sample for every method; test accuracies.
+
+    ``seed`` picks the few labelled images and seeds the new layers' initialisation.
+    """
+    bad = set(methods) - set(METHODS)
+    if bad:
+        raise ValueError(f"unknown methods {sorted(bad)}; choose from {METHODS}.")
+    Xb, yb = few_shot_sample(*data_b.train, protocol.n_per_class, seed=seed)  # (2k, 1, 28, 28)
+    X_test, y_test = data_b.test
+    n_out = len(data_b.classes)
+    out: dict[str, float] = {}
+    hidden = [m.out_features for m in model_a if isinstance(m, nn.Linear)][:-1]
+    with torch.random.fork_rng():
+        if "scratch" in methods:
+            m = model_b_from_scratch(n_out, hidden_sizes=hidden, seed=10_000 + seed).to(X_test.device)
+            fit_small(m, Xb, yb, steps=protocol.scratch_steps, lr=protocol.lr_scratch)
+            out["scratch"] = accuracy(m, X_test, y_test)
+        if "frozen" in methods or "unfrozen" in methods:
+            m = model_b_on_a(model_a, n_out, seed=20_000 + seed)
+            freeze(m[:-1])
+            fit_small(m, Xb, yb, steps=protocol.frozen_steps, lr=protocol.lr_head)
+            if "frozen" in methods:
+                out["frozen"] = accuracy(m, X_test, y_test)
+            if "unfrozen" in methods:
+                unfreeze(m)
+                fit_small(m, Xb, yb, steps=protocol.unfrozen_steps, lr=protocol.lr_unfrozen)
+                out["unfrozen"] = accuracy(m, X_test, y_test)
+    return out
+
+
+def task_b_runs(model_a: nn.Sequential, data_b, *, seeds: Sequence[int],
+                protocol: TransferProtocol = TransferProtocol(), methods: Sequence[str] = METHODS,
+                use_cache: bool = True, cache_dir: str | Path | None = None):
+    """:func:`run_task_b` for every seed, as a DataFrame with one row per seed (cached on disk).
+
+    The cache key covers model A's weights, task B's data, the protocol, the seeds, the
+    methods and the source of ``course_utils``.
+    """
+    import pandas as pd
+
+    from .train import _state_hash, package_source_hash
+
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: pass e.g. seeds=range(50).")
+    desc = {"model_a": _state_hash(model_a), "data": data_b.fingerprint(), "protocol": dataclasses.asdict(protocol),
+            "seeds": seeds, "methods": list(methods), "src": package_source_hash(), "torch": torch.__version__}
+    key = hashlib.sha256(json.dumps(desc, sort_keys=True, default=repr).encode()).hexdigest()[:24]
+    path = None
+    if use_cache:
+        folder = Path(cache_dir) if cache_dir is not None else _cache_dir("transfer")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{key}.json"
+        if path.is_file():
+            try:
+                return pd.DataFrame(json.loads(path.read_text()))
+            except ValueError:
+                pass  # unreadable: compute again
+    rows = [{"seed": s, **run_task_b(model_a, data_b, seed=s, protocol=protocol, methods=methods)} for s in seeds]
+    df = pd.DataFrame(rows)
+    if path is not None:
+        from ._io import atomic_write_bytes
+
+        atomic_write_bytes(path, df.to_json(orient="records").encode())
+    return df
