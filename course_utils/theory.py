@@ -1,0 +1,260 @@
+"""Part I experiments as data: initialise a network, measure it on one batch, set theory beside it.
+
+Compute only — nothing here draws (see :mod:`course_utils.plotting`).  The pieces:
+
+* :data:`REFERENCE` — the per-layer variances the two source tutorials print (PyTorch and JAX);
+* :func:`scheme_weight_variances` / :func:`predict_for_scheme` — the recurrence of
+  :func:`course_utils.stats.predicted_activation_variances` fed with a scheme's nominal variances;
+* :func:`collapsed_constant_variances` — exact variances of a constant-initialised net, which
+  collapses to one unit per layer;
+* :func:`run_init_experiment` — one scheme on the reference MLP: weights, gradients, activations,
+  and the per-layer table (measured | theory | theory without bias noise | references);
+* :func:`depth_sweep` — variance against depth for schemes × activations;
+* :func:`layer_gradient_norms`, :func:`saturation_fraction` — for the vanishing-gradient chapter.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import init as cinit
+from . import stats
+from .models import MLP
+
+__all__ = ["REFERENCE_SIZES", "REFERENCE", "scheme_weight_variances", "predict_for_scheme",
+           "collapsed_constant_variances", "InitExperiment", "run_init_experiment", "depth_sweep",
+           "layer_gradient_norms", "saturation_fraction", "build_mlp"]
+
+#: The network of every initialisation experiment: 784-512-256-256-128-10.
+REFERENCE_SIZES: tuple[int, ...] = (784, 512, 256, 256, 128, 10)
+
+#: Activation (pre-activation) variances per Linear layer that the sources print for one batch of
+#: 1024 training images, and the weight-gradient variances where they print them.
+#: ``pytorch``: the PyTorch tutorial (biases drawn like the weights for the constant/std runs);
+#: ``jax``: its JAX/Flax translation (biases always 0).
+REFERENCE: dict[str, dict[str, list[float]]] = {
+    "constant_0.005": {"pytorch": [2.058, 13.49, 22.10, 36.21, 14.83],
+                       "jax": [2.058, 13.49, 22.10, 36.21, 14.83]},
+    "std_0.01": {"pytorch": [0.07687, 3.741e-3, 2.130e-4, 1.167e-4, 8.083e-5],
+                 "jax": [0.08219, 4.155e-3, 1.047e-4, 2.833e-6, 3.755e-8]},
+    "std_0.1": {"pytorch": [8.086, 41.40, 104.3, 270.6, 288.3],
+                "jax": [8.219, 41.55, 104.7, 283.3, 375.5]},
+    "inv_sqrt_fan_in": {"pytorch": [1.037, 1.070, 1.141, 1.096, 1.070],
+                        "jax": [1.048, 1.035, 1.018, 1.077, 1.115]},
+    "xavier_identity": {"pytorch": [1.169, 1.520, 1.586, 1.915, 3.287],
+                        "jax": [1.281, 1.678, 1.677, 2.544, 4.413],
+                        "pytorch_grad": [4.578e-4, 6.752e-4, 8.508e-4, 1.484e-3, 1.153e-2],
+                        "jax_grad": [2.983e-4, 5.463e-4, 7.797e-4, 1.175e-3, 1.174e-2]},
+    "xavier_tanh": {"pytorch": [1.257, 0.5787, 0.2740, 0.2201, 0.3423],
+                    "jax": [1.281, 0.5610, 0.2928, 0.2838, 0.3927],
+                    "pytorch_grad": [2.435e-5, 3.769e-5, 5.153e-5, 6.857e-5, 4.877e-4],
+                    "jax_grad": [1.521e-5, 2.451e-5, 3.623e-5, 4.804e-5, 4.026e-4]},
+    "kaiming_relu": {"pytorch": [1.037, 1.058, 1.064, 1.317, 0.6909],
+                     "jax": [1.048, 1.014, 0.9988, 0.8384, 1.317],
+                     "pytorch_grad": [4.738e-5, 5.931e-5, 7.344e-5, 1.647e-4, 2.967e-3],
+                     "jax_grad": [3.259e-5, 4.665e-5, 6.606e-5, 1.545e-4, 2.561e-3]},
+}
+
+
+def build_mlp(activation: str, sizes: Sequence[int] = REFERENCE_SIZES) -> MLP:
+    """An :class:`~course_utils.models.MLP` with the given widths ``[d_0, ..., d_L]``."""
+    sizes = list(sizes)
+    return MLP(act_fn=activation, input_size=sizes[0], hidden_sizes=tuple(sizes[1:-1]), num_classes=sizes[-1])
+
+
+def scheme_weight_variances(scheme: str, sizes: Sequence[int] = REFERENCE_SIZES, *,
+                            first_layer: str | None = None, output_scale: float | None = None,
+                            **scheme_kw) -> np.ndarray:
+    """Nominal :math:`\\sigma_w^2` of each layer under a scheme of :func:`course_utils.init.init_model`."""
+    sizes = list(sizes)
+    out = []
+    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        sch = first_layer if (i == 0 and first_layer is not None) else scheme
+        out.append(cinit.scheme_std(sch, d_in, d_out, **scheme_kw) ** 2)
+    out = np.asarray(out)
+    if output_scale is not None:
+        out[-1] *= output_scale ** 2
+    return out
+
+
+def predict_for_scheme(scheme: str, activation: str, *, q0: float, sizes: Sequence[int] = REFERENCE_SIZES,
+                       bias_var: float | Sequence[float] = 0.0, first_layer: str | None = None,
+                       output_scale: float | None = None, **scheme_kw) -> np.ndarray:
+    """Predicted per-layer activation variances of a scheme (zero-mean weights; not for ``constant``)."""
+    if scheme in ("constant", "zeros"):
+        raise ValueError("The random-weight recurrence does not apply to constant weights; "
+                         "use collapsed_constant_variances(x, ...) for those.")
+    wv = scheme_weight_variances(scheme, sizes, first_layer=first_layer, output_scale=output_scale, **scheme_kw)
+    return stats.predicted_activation_variances(sizes, wv, bias_var, activation=activation, input_second_moment=q0)
+
+
+@torch.no_grad()
+def collapsed_constant_variances(x: torch.Tensor, sizes: Sequence[int] = REFERENCE_SIZES, *, value: float = 0.005,
+                                 bias: float | None = None, activation: str = "identity") -> np.ndarray:
+    """Exact per-layer variances of a net whose weights all equal ``value`` (biases ``bias``).
+
+    Every unit of a layer then computes the same number, so the network is a chain of single units:
+    :math:`s_1 = c\\,\\sum_j x_j + c_b`, :math:`s_{l+1} = c\\,d_l\\,f(s_l) + c_b`; for the identity the
+    variance over the batch grows by :math:`(c\\,d_l)^2` per layer.
+    """
+    from .models import make_activation
+
+    bias = value if bias is None else bias
+    f, _ = make_activation(activation)
+    sizes = list(sizes)
+    s = value * x.reshape(x.shape[0], -1).double().sum(dim=1) + bias  # (B,)
+    out = [float(s.var(unbiased=False))]
+    for d in sizes[1:-1]:
+        s = value * d * f(s) + bias
+        out.append(float(s.var(unbiased=False)))
+    return np.asarray(out)
+
+
+@dataclasses.dataclass
+class InitExperiment:
+    """One initialisation scheme measured on one batch; ``table`` has one row per Linear layer."""
+
+    name: str
+    model: nn.Module
+    weights: dict
+    gradients: dict
+    activations: dict
+    table: pd.DataFrame
+    loss: float
+
+    @property
+    def act_var(self) -> np.ndarray:
+        return self.table["measured"].to_numpy()
+
+    @property
+    def grad_var(self) -> np.ndarray:
+        return self.table["grad var"].to_numpy()
+
+
+def run_init_experiment(name: str, scheme: str, activation: str, x: torch.Tensor, y: torch.Tensor, *,
+                        seed: int = 0, sizes: Sequence[int] = REFERENCE_SIZES, reference: str | None = None,
+                        with_hists: bool = True, **init_kw) -> InitExperiment:
+    """Initialise the MLP with ``scheme``, measure it on ``(x, y)`` and tabulate theory beside measurement.
+
+    Columns of ``table``: ``weight var`` (measured), ``grad var`` (measured), ``measured`` (activation
+    variance), ``theory`` (recurrence with this run's bias variance), ``theory, no bias noise``, and
+    ``PyTorch ref`` / ``JAX ref`` (from :data:`REFERENCE`, key ``reference``) when available.
+
+    Args:
+        name: label of the experiment.
+        scheme, init_kw: passed to :func:`course_utils.init.init_model` (e.g. ``std=0.01``, ``bias="zeros"``).
+        activation: hidden activation of the MLP.
+        x, y: the batch (e.g. the first 1024 training images).
+        seed: seed of the :class:`torch.Generator` that draws the weights.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    model = build_mlp(activation, sizes).to(x.device)
+    cinit.init_model(model, scheme, generator=gen, **init_kw)
+    acts = stats.activation_stats(model, x)
+    grads = stats.gradient_stats(model, x, y)
+    weights = stats.weight_stats(model)
+    with torch.no_grad():
+        loss = float(F.cross_entropy(model(x), y.to(x.device)))
+    labels = list(acts)
+    q0 = stats.input_second_moment(x)
+    # bias noise of this run: the biases' nominal variance (the "same" rule draws them like the weights)
+    bias_rule = init_kw.get("bias")
+    if scheme == "normal" and bias_rule in (None, "same"):
+        bias_var = init_kw.get("std", 0.01) ** 2
+    elif scheme == "pytorch_default" and bias_rule in (None, "pytorch_default"):
+        bias_var = np.array([1.0 / (3 * d) for d in list(sizes)[:-1]])
+    else:
+        bias_var = 0.0
+    if scheme in ("constant", "zeros"):
+        value = init_kw.get("value", 0.005) if scheme == "constant" else 0.0
+        bias = init_kw.get("bias")
+        bias = value if bias in (None, "same") else (0.0 if bias == "zeros" else float(bias))
+        theory = collapsed_constant_variances(x, sizes, value=value, bias=bias, activation=activation)
+        theory_nb = theory
+    else:
+        kw = {k: v for k, v in init_kw.items() if k in ("first_layer", "output_scale", "value", "std", "gain",
+                                                       "nonlinearity", "a", "mode")}
+        theory = predict_for_scheme(scheme, activation, q0=q0, sizes=sizes, bias_var=bias_var, **kw)
+        theory_nb = predict_for_scheme(scheme, activation, q0=q0, sizes=sizes, bias_var=0.0, **kw)
+    table = pd.DataFrame({
+        "weight var": list(stats.variances(weights).values()),
+        "grad var": list(stats.variances(grads).values()),
+        "measured": list(stats.variances(acts).values()),
+        "theory": theory,
+        "theory, no bias noise": theory_nb,
+    }, index=pd.Index(labels, name="layer"))
+    ref = REFERENCE.get(reference or "", {})
+    if "pytorch" in ref:
+        table["PyTorch ref"] = ref["pytorch"]
+    if "jax" in ref:
+        table["JAX ref"] = ref["jax"]
+    if "pytorch_grad" in ref:
+        table["PyTorch grad ref"] = ref["pytorch_grad"]
+        table["JAX grad ref"] = ref["jax_grad"]
+    if not with_hists:
+        acts, grads, weights = {}, {}, {}
+    return InitExperiment(name, model, weights, grads, acts, table, loss)
+
+
+@torch.no_grad()
+def depth_sweep(x: torch.Tensor, schemes: dict[str, dict], activations: Sequence[str] = ("identity", "tanh", "relu"),
+                *, depth: int = 50, width: int = 256, seed: int = 0, dtype: torch.dtype = torch.float64) -> pd.DataFrame:
+    """Pre-activation variance of every hidden layer of a deep MLP, measured and predicted.
+
+    The net is ``784 -> width -> ... -> width`` (``depth`` Linear layers, each followed by the
+    activation); the measured value is ``np.var`` over the batch and the units of each layer.
+    Layers are run one at a time in ``dtype`` (float64 keeps 1e-80 representable).
+
+    Args:
+        x: input batch ``(B, 1, 28, 28)``.
+        schemes: ``{label: init_model keyword arguments including "scheme"}``, e.g.
+            ``{"Kaiming": {"scheme": "kaiming_normal"}}``.
+        activations: hidden activations to sweep.
+
+    Returns:
+        Long DataFrame with columns ``scheme, activation, layer, measured, theory``.
+    """
+    from .models import make_activation
+
+    sizes = [x[0].numel()] + [width] * depth
+    h0 = x.reshape(x.shape[0], -1).to(dtype)
+    q0 = stats.input_second_moment(h0)
+    rows = []
+    for label, kw in schemes.items():
+        kw = dict(kw)
+        scheme = kw.pop("scheme")
+        for act in activations:
+            f, _ = make_activation(act)
+            gen = torch.Generator().manual_seed(seed)
+            layers = [nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+            cinit.init_model(nn.Sequential(*layers), scheme, generator=gen, **kw)
+            wv = np.array([float((lin.weight.double() ** 2).mean()) for lin in layers])
+            bv = np.array([float(lin.bias.double().var(unbiased=False)) for lin in layers])
+            theory = stats.predicted_activation_variances(sizes, wv, bv, activation=act, input_second_moment=q0)
+            h = h0
+            for l, lin in enumerate(layers):
+                z = lin(h)
+                rows.append({"scheme": label, "activation": act, "layer": l + 1,
+                             "measured": float(z.var(unbiased=False)), "theory": float(theory[l])})
+                h = f(z)
+    return pd.DataFrame(rows)
+
+
+def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.Series:
+    """Frobenius norm of the loss gradient w.r.t. each Linear weight (cross-entropy on ``(x, y)``)."""
+    g = stats.gradient_stats(model, x, y)
+    return pd.Series({k: float(np.linalg.norm(v.astype(np.float64))) for k, v in g.items()}, name="grad norm")
+
+
+def saturation_fraction(model: nn.Module, x: torch.Tensor, *, eps: float = 0.01) -> pd.Series:
+    """Share of each hidden layer's sigmoid outputs within ``eps`` of 0 or 1 (derivative below ~``eps``)."""
+    acts = stats.activation_stats_per_unit(model, x)
+    return pd.Series({k: float(((a < eps) | (a > 1 - eps)).float().mean()) for k, a in acts.items()},
+                     name="saturated share")
