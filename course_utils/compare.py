@@ -1,0 +1,241 @@
+"""Comparing optimizers: parity with torch.optim, memory, learning-rate sweeps, seeds and significance.
+
+Compute first, draw second: the ``*_table``/``sweep``/``welch`` functions return pandas
+DataFrames, and the ``plot_*`` functions take those tables and an ``ax``.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import optim as _optim
+from .stats import mean_ci
+from .train import TrainResult, train_model
+
+__all__ = ["parity_with_torch", "parity_table", "memory_table", "lr_sweep", "best_rates", "seed_table",
+           "welch_table", "plot_sweep", "plot_seed_intervals"]
+
+
+# ----------------------------------------------------------------------------- parity and memory
+def _tiny_regression(seed: int = 0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(64, 6, generator=g, dtype=dtype)  # (B, 6)
+    y = torch.randn(64, 1, generator=g, dtype=dtype)  # (B, 1)
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 1)).to(dtype)
+    return net, X, y
+
+
+def parity_with_torch(ours: type[torch.optim.Optimizer], reference: Callable, steps: int = 200,
+                      seed: int = 0, **kwargs) -> float:
+    """Max relative difference of the parameters after ``steps`` full-batch steps, ours vs a reference.
+
+    Both optimizers start from the same float64 network (6-16-1, tanh, mean squared error) and
+    see the same data; ``reference(params, **kwargs)`` builds the other optimizer (e.g.
+    ``torch.optim.Adam``).  The relative difference is taken per parameter element.
+    """
+    if not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    finals = []
+    for make in (ours, reference):
+        net, X, y = _tiny_regression(seed)
+        opt = make(net.parameters(), **kwargs)
+        for _ in range(steps):
+            opt.zero_grad()
+            ((net(X) - y) ** 2).mean().backward()
+            opt.step()
+        finals.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    a, b = finals
+    return float(((a - b).abs() / b.abs().clamp_min(1e-12)).max())
+
+
+#: Configurations checked by :func:`parity_table` (ours, torch) — several per optimizer.
+PARITY_CASES: list[tuple[str, dict]] = [
+    ("SGD", dict(lr=0.05)),
+    ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=1e-2)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("Adagrad", dict(lr=0.05, lr_decay=1e-2, weight_decay=1e-2)),
+    ("RMSprop", dict(lr=1e-2, momentum=0.5, centered=True)),
+    ("Adam", dict(lr=1e-2, weight_decay=1e-2)),
+    ("Adam", dict(lr=1e-2, amsgrad=True)),
+    ("Adamax", dict(lr=1e-2, weight_decay=1e-2)),
+    ("NAdam", dict(lr=1e-2, weight_decay=1e-2)),
+    ("AdamW", dict(lr=1e-2, weight_decay=0.1)),
+]
+
+
+def parity_table(steps: int = 200, cases: Sequence[tuple[str, dict]] = PARITY_CASES) -> pd.DataFrame:
+    """One row per configuration: the max relative difference to ``torch.optim`` after ``steps`` steps.
+
+    Adds the identity ``SGDMomentum(lr=η, β) == torch.optim.SGD(lr=(1-β)η, momentum=β)``.
+    """
+    rows = []
+    for name, kw in cases:
+        ref = _optim.TORCH_EQUIVALENTS[name]
+        rows.append({"optimizer": name, "settings": ", ".join(f"{k}={v}" for k, v in kw.items()),
+                     "reference": f"torch.optim.{name}",
+                     "max rel. difference": parity_with_torch(_optim.OPTIMIZERS[name], ref, steps, **kw)})
+    beta, lr = 0.9, 0.1
+    rows.append({"optimizer": "SGDMomentum", "settings": f"lr={lr}, momentum={beta}",
+                 "reference": f"torch.optim.SGD(lr={(1 - beta) * lr:g}, momentum={beta})",
+                 "max rel. difference": parity_with_torch(
+                     lambda p, **kw: _optim.SGDMomentum(p, lr=lr, momentum=beta),
+                     lambda p, **kw: torch.optim.SGD(p, lr=(1 - beta) * lr, momentum=beta), steps)})
+    return pd.DataFrame(rows)
+
+
+def memory_table(model: nn.Module, optimizers: Mapping[str, Callable], slides: Mapping[str, str] | None = None
+                 ) -> pd.DataFrame:
+    """Measured optimizer state of ``model`` after one step, per optimizer.
+
+    Args:
+        model: a float32 model (it is copied, not changed).
+        optimizers: ``{label: params -> optimizer}``.
+        slides: ``{label: the slides' entry}`` to print beside the measurement (e.g. ``"8n"``).
+
+    Returns:
+        DataFrame with the bytes per parameter, the total state in MB, and the slides' column.
+    """
+    import copy
+
+    rows = []
+    for label, make in optimizers.items():
+        net = copy.deepcopy(model)
+        opt = make(net.parameters())
+        for p in net.parameters():
+            p.grad = torch.full_like(p, 1e-3)
+        opt.step()
+        per = _optim.state_bytes_per_param(opt)
+        n = sum(p.numel() for p in net.parameters())
+        row = {"optimizer": label, "bytes / parameter": per, "state (MB)": per * n / 1e6}
+        if slides is not None:
+            row["slides"] = slides.get(label, "—")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("optimizer")
+
+
+# ----------------------------------------------------------------------------- sweeps and seeds
+def lr_sweep(build_model: Callable[[int], nn.Module], optimizers: Mapping[str, tuple[Callable, Sequence[float]]],
+             data, *, epochs: int, seed: int = 0, **train_kwargs) -> pd.DataFrame:
+    """Train once per (optimizer, learning rate); a diverged run is kept as a row with NaN accuracy.
+
+    Args:
+        build_model: ``seed -> freshly initialised model``.
+        optimizers: ``{name: (lr -> (params -> optimizer), [learning rates])}``.
+        data: the data set for :func:`~course_utils.train.train_model`.
+        epochs: epochs per run.
+        seed: the one seed of every run (same initial weights and batches for all rates).
+        **train_kwargs: passed to ``train_model`` (``batch_size``, ``device`` ...).
+
+    Returns:
+        DataFrame with columns optimizer, lr, best_val_acc, test_acc, final_train_loss, diverged.
+    """
+    rows = []
+    for name, (make, lrs) in optimizers.items():
+        if len(lrs) == 0:
+            raise ValueError(f"no learning rates given for {name!r}.")
+        for lr in lrs:
+            try:
+                r = train_model(build_model(seed), make(lr), data, epochs=epochs, seed=seed, progress=False,
+                                **train_kwargs)
+                rows.append({"optimizer": name, "lr": lr, "best_val_acc": r.best_val_acc,
+                             "test_acc": r.test_acc, "final_train_loss": r.train_loss[-1], "diverged": False})
+            except FloatingPointError:
+                rows.append({"optimizer": name, "lr": lr, "best_val_acc": np.nan, "test_acc": np.nan,
+                             "final_train_loss": np.nan, "diverged": True})
+    return pd.DataFrame(rows)
+
+
+def best_rates(sweep: pd.DataFrame) -> dict[str, float]:
+    """The learning rate with the best validation accuracy for each optimizer of a sweep."""
+    ok = sweep.dropna(subset=["best_val_acc"])
+    missing = set(sweep["optimizer"]) - set(ok["optimizer"])
+    if missing:
+        raise ValueError(f"every learning rate diverged for {sorted(missing)}: sweep smaller rates.")
+    idx = ok.groupby("optimizer", sort=False)["best_val_acc"].idxmax()
+    return {name: float(ok.loc[i, "lr"]) for name, i in idx.items()}
+
+
+def seed_table(results: Mapping[str, Sequence[TrainResult]], *, references: Mapping[str, Mapping[str, float]]
+               | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Test accuracy (%) over seeds per optimizer: mean, std, a t-interval, and reference columns.
+
+    Args:
+        results: ``{optimizer: [TrainResult per seed]}``.
+        references: ``{column name: {optimizer: accuracy in %}}``, e.g. the sources' single runs.
+    """
+    rows = []
+    for name, runs in results.items():
+        accs = [100 * r.test_acc for r in runs]
+        ci = mean_ci(accs, confidence)
+        row = {"optimizer": name, "seeds": ci["n"], "mean (%)": ci["mean"], "std (%)": ci["std"],
+               f"{int(confidence * 100)}% CI low": ci["lo"], f"{int(confidence * 100)}% CI high": ci["hi"],
+               "best epoch (mean)": float(np.mean([r.best_epoch for r in runs]))}
+        for col, ref in (references or {}).items():
+            row[col] = ref.get(name, np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("optimizer")
+
+
+def welch_table(results: Mapping[str, Sequence[TrainResult]]) -> pd.DataFrame:
+    """Welch's t-test on test accuracy for every pair of optimizers.
+
+    Returns:
+        DataFrame with the pair, the difference of means (percentage points) and the two-sided p-value.
+        With a single seed per optimizer the p-value is NaN (no variance to test against).
+    """
+    from scipy import stats as st
+
+    rows = []
+    for a, b in itertools.combinations(results, 2):
+        xa = np.array([100 * r.test_acc for r in results[a]])
+        xb = np.array([100 * r.test_acc for r in results[b]])
+        p = float(st.ttest_ind(xa, xb, equal_var=False).pvalue) if min(len(xa), len(xb)) > 1 else np.nan
+        rows.append({"A": a, "B": b, "mean A − mean B (pp)": xa.mean() - xb.mean(), "p-value (Welch)": p})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- plots
+def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", marks: Mapping[str, float] | None = None):
+    """Accuracy (%) against learning rate (log axis), one line per optimizer; ``marks`` circles given rates."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    for k, (name, df) in enumerate(sweep.groupby("optimizer", sort=False)):
+        ax.plot(df["lr"], 100 * df[metric], marker="o", color=f"C{k}", label=name)
+        if marks and name in marks:
+            sel = df[np.isclose(df["lr"], marks[name])]
+            ax.scatter(sel["lr"], 100 * sel[metric], s=160, facecolors="none", edgecolors=f"C{k}", lw=1.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel({"best_val_acc": "best validation accuracy (%)", "test_acc": "test accuracy (%)"}.get(metric, metric))
+    ax.legend()
+    return ax
+
+
+def plot_seed_intervals(table: pd.DataFrame, ax=None, *, references: Sequence[str] = (), title: str | None = None):
+    """Mean test accuracy with its interval per optimizer, and reference columns as markers."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    lo = [c for c in table.columns if c.endswith("CI low")][0]
+    hi = [c for c in table.columns if c.endswith("CI high")][0]
+    x = np.arange(len(table))
+    mean = table["mean (%)"].to_numpy()
+    ax.errorbar(x, mean, yerr=[mean - table[lo].to_numpy(), table[hi].to_numpy() - mean], fmt="o", capsize=6,
+                color="k", label=f"this book: mean and {lo.split('%')[0]}% CI")
+    for k, col in enumerate(references):
+        ax.scatter(x + 0.12 * (k + 1), table[col], marker="xD^s"[k % 4], s=45, color=f"C{k + 1}", label=col)
+    ax.set_xticks(x, table.index)
+    ax.set_xlim(-0.5, len(table) - 0.5)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title or "Test accuracy over seeds")
+    ax.legend(fontsize="small")
+    return ax
