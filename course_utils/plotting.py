@@ -99,3 +99,73 @@ def show_images(X: np.ndarray, labels: Sequence[str], *, ncols: int = 8, title: 
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------- Part I (init)
+__all__ += ["plot_depth_sweep", "plot_per_layer", "plot_init_panels"]
+
+
+def plot_depth_sweep(df, *, activations: Sequence[str] | None = None, title: str | None = None,
+                     axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
+    """Variance against depth, one panel per activation, one colour per scheme (solid measured, dashed theory).
+
+    Args:
+        df: the long DataFrame of :func:`course_utils.theory.depth_sweep`
+            (columns ``scheme, activation, layer, measured, theory``).
+    """
+    acts = list(activations or dict.fromkeys(df["activation"]))
+    if axes is None:
+        fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.9), sharey=True, squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, act in zip(axes, acts):
+        sub = df[df["activation"] == act]
+        for k, (scheme, g) in enumerate(sub.groupby("scheme", sort=False)):
+            c = f"C{k}"
+            ax.plot(g["layer"], g["measured"].clip(lower=1e-300), color=c, lw=1.6, label=f"{scheme}")
+            ax.plot(g["layer"], g["theory"].clip(lower=1e-300), color=c, lw=1.0, ls="--")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-20, 1e22)
+        ax.axhline(1.0, color="grey", lw=0.6)
+        ax.set_title(f"activation: {act}")
+        ax.set_xlabel("layer (depth)")
+    axes[0].set_ylabel("variance of the layer's pre-activations")
+    axes[-1].legend(title="solid: measured\ndashed: recurrence", fontsize=7, title_fontsize=7, loc="best")
+    fig.suptitle(title or "Signal variance against depth for each initialisation scheme", y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_layer(series: Mapping[str, Sequence[float]], *, labels: Sequence[str], ylabel: str, title: str,
+                   logy: bool = False, ax: plt.Axes | None = None) -> plt.Axes:
+    """One line per entry of ``series`` over the layers (x axis: layer 1..L, ticks labelled ``labels``)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.6))
+    x = np.arange(1, len(labels) + 1)
+    for name, ys in series.items():
+        ax.plot(x, list(ys), marker="o", ms=4, label=name)
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=30, fontsize=7)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2")) -> plt.Figure:
+    """Weights, gradients and activations of one :class:`course_utils.theory.InitExperiment`, a row each."""
+    n = len(exp.activations)
+    fig, axes = plt.subplots(3, n, figsize=(2.7 * n, 7.2), squeeze=False)
+    for row, (data, what, xlabel) in enumerate([(exp.weights, "weights", "weight value"),
+                                                (exp.gradients, "weight gradients", "gradient of the loss"),
+                                                (exp.activations, "activations", "pre-activation value")]):
+        plot_layer_hists(data, title="", xlabel=xlabel, color=colors[row], axes=list(axes[row]), bins=40,
+                         max_points=20_000)
+        axes[row][0].set_ylabel(f"{what}\ndensity")
+    fig.suptitle(f"{exp.name}: weights, gradients and activations per layer (one batch)", y=1.0)
+    fig.tight_layout()
+    return fig

@@ -258,3 +258,23 @@ def saturation_fraction(model: nn.Module, x: torch.Tensor, *, eps: float = 0.01)
     acts = stats.activation_stats_per_unit(model, x)
     return pd.Series({k: float(((a < eps) | (a > 1 - eps)).float().mean()) for k, a in acts.items()},
                      name="saturated share")
+
+
+def derivative_second_moment(activation: str, var: float, *, n_points: int = 96) -> float:
+    """:math:`\\mathbb E[f'(y)^2]` for :math:`y \\sim \\mathcal N(0, \\text{var})` (Gauss–Hermite, autograd for f').
+
+    This is the factor by which a backward pass through the activation scales the gradient variance:
+    :math:`\\mathrm{Var}(\\delta_{l-1}) = d_l\\,\\sigma_w^2\\,\\mathbb E[f'(y_{l-1})^2]\\,\\mathrm{Var}(\\delta_l)`.
+    """
+    from .models import make_activation
+
+    if not np.isfinite(var) or var < 0:
+        raise ValueError(f"var must be a finite number >= 0, got {var}.")
+    f, _ = make_activation(activation)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n_points)
+    z = torch.tensor(math.sqrt(var) * nodes, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(f(z).sum(), z)
+    return float(np.sum(weights * g.detach().numpy() ** 2) / math.sqrt(2 * math.pi))
+
+
+__all__ += ["derivative_second_moment"]
