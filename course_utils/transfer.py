@@ -31,7 +31,7 @@ from .config import cache_dir as _cache_dir
 
 __all__ = ["SubsetData", "class_subset", "other_classes", "model_a", "model_b_from_scratch", "model_b_on_a",
            "freeze", "unfreeze", "trainable_count", "few_shot_sample", "fit_small", "accuracy",
-           "TransferProtocol", "run_task_b", "task_b_runs", "METHODS"]
+           "TransferProtocol", "run_task_b", "task_b_runs", "summarize_runs", "METHODS"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -324,3 +324,24 @@ def task_b_runs(model_a: nn.Sequential, data_b, *, seeds: Sequence[int],
 
         atomic_write_bytes(path, df.to_json(orient="records").encode())
     return df
+
+
+def summarize_runs(df, *, method: str = "unfrozen", baseline: str = "scratch") -> dict[str, float]:
+    """Paired comparison of two columns of :func:`task_b_runs` (accuracies as fractions).
+
+    Returns the mean and std of each, the mean paired difference ``method - baseline`` with a
+    95 % t-interval, the fraction of seeds where ``method`` wins, and the largest and smallest
+    single-seed differences (what a cherry-picker would report).
+    """
+    from .stats import mean_ci
+
+    for col in (method, baseline):
+        if col not in df.columns:
+            raise ValueError(f"column {col!r} is not in the runs table (columns: {list(df.columns)}).")
+    diff = (df[method] - df[baseline]).to_numpy()
+    ci = mean_ci(diff)
+    return {f"{baseline}_mean": float(df[baseline].mean()), f"{baseline}_std": float(df[baseline].std()),
+            f"{method}_mean": float(df[method].mean()), f"{method}_std": float(df[method].std()),
+            "diff_mean": ci["mean"], "diff_lo": ci["lo"], "diff_hi": ci["hi"],
+            "win_fraction": float(np.mean(diff > 0)), "diff_max": float(diff.max()), "diff_min": float(diff.min()),
+            "n_seeds": int(len(diff))}
