@@ -8,13 +8,15 @@ STAMP := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 export COURSE_PROGRESS ?= 0
 export PYTHONHASHSEED := 0
+# Browser/PDF test files run in their own stages, after the build (never in `unit`)
+STAGE_TESTS := tests/test_site.py tests/test_pdf.py
 
-.PHONY: book test install data js unit nbval build clean bench
+.PHONY: book test install data js unit sync build site nbval pdf pdf-test clean bench
 
 book: install data js build
 	@echo "The book: file://$(abspath _build/html/index.html)"
 
-test: install data js unit build nbval
+test: install data js unit build site nbval
 	@echo "make test: all stages passed"
 
 install: $(STAMP)
@@ -29,11 +31,21 @@ data: install
 js:
 	@bash scripts/fetch_js.sh
 
+# Unit tests, incl. tests/test_paired.py: fails when a committed .ipynb pair is missing or stale.
 unit: install
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider $(addprefix --ignore=,$(STAGE_TESTS))
 
-build: install data js
+# Paired notebooks for Colab/Binder (+ the provenance cell) for every MyST chapter in _toc.yml.
+sync: install
+	$(PY) scripts/sync_notebooks.py
+
+build: install data js sync
 	$(JB) build . $(JB_FLAGS)
+
+# Every page of _build/html in headless Chromium; screenshots in _build/screenshots/.
+site: install
+	@bash scripts/ensure_chromium.sh
+	$(PY) -m pytest tests/test_site.py -q -p no:cacheprovider -rs
 
 # nbval re-executes every chapter (converted from MyST with jupytext) and every exercise notebook.
 # Training runs come from the results cache that `build` filled, so nothing is trained twice.
@@ -45,6 +57,16 @@ nbval: install data
 	  $(VENV)/bin/jupytext --quiet --to ipynb -o "_build/nbval/$$f.ipynb" "$$f.md"; done
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=1800 \
 	  _build/nbval $$(find exercises -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)
+
+# PDF via xelatex (offline; TeX Live from Debian): _build/latex/book.pdf. Uses the execution cache of
+# `build`, so after `make book` it only typesets.
+pdf: install data js sync
+	@bash scripts/ensure_tex.sh
+	$(JB) build . --builder pdflatex $(JB_FLAGS)
+	@ls -l _build/latex/book.pdf
+
+pdf-test: pdf
+	$(PY) -m pytest tests/test_pdf.py -q -p no:cacheprovider -rs
 
 bench: install data
 	$(PY) bench/train_throughput.py
