@@ -1,0 +1,336 @@
+"""The loss-surface explorer: a live ipywidgets version and a static, self-contained HTML version.
+
+* :func:`live_explorer` — sliders that re-run :func:`course_utils.surfaces.train_curve` and redraw
+  in a running kernel (Jupyter, Colab).
+* :func:`precompute` + :func:`static_explorer_html` — the same controls in plain HTML/JavaScript
+  for a page without a kernel: every trajectory on a grid of slider values is computed in Python,
+  quantised to one byte per coordinate, embedded as JSON next to one contour image per surface,
+  and a few lines of JavaScript pick and draw the chosen one.  No external scripts (works offline).
+
+Compute first, draw second: :func:`precompute` returns plain data; the HTML and widgets only show it.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import io
+import json
+import uuid
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import surfaces as S
+
+__all__ = ["OPTIMIZERS", "ExplorerGrid", "DEFAULT_GRIDS", "make_optimizer", "precompute",
+           "static_explorer_html", "live_explorer"]
+
+
+def _optim_module():
+    """The book's from-scratch optimizers when present (course_utils.optim), else ``None``."""
+    try:
+        from . import optim  # noqa: PLC0415
+    except ImportError:
+        return None
+    return optim
+
+
+#: Optimizers offered by the explorer and the slider values each one reads.
+OPTIMIZERS: dict[str, tuple[str, ...]] = {
+    "SGD": ("lr",),
+    "Momentum (EMA)": ("lr", "beta1"),
+    "Adam": ("lr", "beta1", "beta2"),
+    "RMSprop": ("lr", "beta2"),
+    "Adagrad": ("lr",),
+}
+
+
+def make_optimizer(name: str, lr: float, beta1: float = 0.9, beta2: float = 0.999
+                   ) -> tuple[type[torch.optim.Optimizer], dict]:
+    """Map the explorer's controls to ``(optimizer class, keyword arguments)`` for ``train_curve``.
+
+    ``beta1`` is the momentum (EMA form ``m <- beta1 m + (1 - beta1) g``) or Adam's first-moment
+    decay; ``beta2`` is Adam's second-moment decay or RMSprop's ``alpha``.  The classes come from
+    :mod:`course_utils.optim` when it is installed, otherwise from :mod:`torch.optim`.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}.")
+    om = _optim_module()
+    if name == "SGD":
+        return (om.SGD if om else torch.optim.SGD), {"lr": lr}
+    if name == "Momentum (EMA)":
+        if om is not None and hasattr(om, "SGDMomentum"):
+            return om.SGDMomentum, {"lr": lr, "momentum": beta1}
+        # torch's SGD with dampening = momentum is the EMA form (its first step uses m = g).
+        return torch.optim.SGD, {"lr": lr, "momentum": beta1, "dampening": beta1}
+    if name == "Adam":
+        return (om.Adam if om else torch.optim.Adam), {"lr": lr, "betas": (beta1, beta2)}
+    if name == "RMSprop":
+        return (om.RMSprop if om else torch.optim.RMSprop), {"lr": lr, "alpha": beta2}
+    return (om.Adagrad if om else torch.optim.Adagrad), {"lr": lr}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplorerGrid:
+    """The slider values of one surface in the static explorer."""
+
+    surface: str
+    lrs: tuple[float, ...]
+    starts: tuple[tuple[float, float], ...]
+    beta1s: tuple[float, ...] = (0.5, 0.9, 0.99)
+    beta2s: tuple[float, ...] = (0.9, 0.999)
+    steps: int = 100
+
+    def __post_init__(self):
+        if not self.lrs or not self.starts:
+            raise ValueError("an ExplorerGrid needs at least one learning rate and one start point.")
+        if any(lr <= 0 for lr in self.lrs):
+            raise ValueError(f"learning rates must be positive, got {self.lrs}.")
+
+
+DEFAULT_GRIDS: tuple[ExplorerGrid, ...] = (
+    ExplorerGrid("pathological", lrs=(0.1, 0.3, 1.0, 3.0, 10.0), starts=((5.0, 5.0), (-4.0, 2.0))),
+    ExplorerGrid("steep", lrs=(0.05, 0.1, 0.2, 0.5, 1.0), starts=((0.0, 0.0), (0.4, -0.1))),
+    ExplorerGrid("bowl", lrs=(0.03, 0.1, 0.3, 0.9, 2.0), starts=((-9.0, 2.5), (6.0, -2.8))),
+    ExplorerGrid("rosenbrock", lrs=(3e-4, 1e-3, 3e-3, 0.01, 0.1), starts=((-1.5, 2.0), (1.8, -0.5))),
+)
+
+
+def _key(opt: str, i_lr: int, i_b1: int, i_b2: int, i_start: int) -> str:
+    uses = OPTIMIZERS[opt]
+    return f"{opt}|{i_lr}|{i_b1 if 'beta1' in uses else 0}|{i_b2 if 'beta2' in uses else 0}|{i_start}"
+
+
+def _quantise(path: np.ndarray, xlim, ylim) -> str:
+    """(T, 2) -> base64 of uint8 pairs; 255 marks a point outside the window (or non-finite)."""
+    q = np.empty_like(path)
+    for j, (lo, hi) in enumerate((xlim, ylim)):
+        q[:, j] = np.round((path[:, j] - lo) / (hi - lo) * 254)
+    bad = ~np.isfinite(q).all(axis=1) | (q < 0).any(axis=1) | (q > 254).any(axis=1)
+    q = np.nan_to_num(q, nan=255, posinf=255, neginf=255)
+    q[bad] = 255
+    return base64.b64encode(q.astype(np.uint8).tobytes()).decode()
+
+
+def _contour_png(surface: S.Surface, width_px: int, height_px: int, n: int = 160) -> str:
+    import matplotlib.pyplot as plt
+
+    W1, W2, Z = S.evaluate_grid(surface, n=n)
+    Zs = np.log1p(Z - Z.min()) if surface.log_levels else Z
+    dpi = 100
+    fig = plt.figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.contourf(W1, W2, Zs, levels=20, cmap="viridis", antialiased=False)
+    ax.set_xlim(surface.xlim)
+    ax.set_ylim(surface.ylim)
+    ax.axis("off")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    from PIL import Image  # matplotlib depends on Pillow
+
+    small = io.BytesIO()  # 20 contour bands need no more than 32 colours: a palette PNG is ~4x smaller
+    Image.open(buf).convert("RGB").quantize(32).save(small, format="PNG", optimize=True)
+    return base64.b64encode(small.getvalue()).decode()
+
+
+def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tuple[int, int] = (464, 352),
+               progress: Callable[[str], None] | None = None) -> dict:
+    """Run every combination of each grid's slider values and return JSON-ready data.
+
+    Returns:
+        ``{"optimizers": {name: [controls used]}, "surfaces": [{"name", "title", "xlim", "ylim",
+        "image" (base64 PNG), "lrs", "beta1s", "beta2s", "starts", "steps", "paths": {key: base64},
+        "final": {key: [w1, w2, loss]}}]}`` with keys ``"opt|i_lr|i_b1|i_b2|i_start"``.
+    """
+    out = {"optimizers": {k: list(v) for k, v in OPTIMIZERS.items()}, "surfaces": []}
+    for g in grids:
+        surf = S.get_surface(g.surface)
+        if surf.dim != 2:
+            raise ValueError(f"the explorer draws 2-D surfaces; {surf.name!r} has dim {surf.dim}.")
+        if progress:
+            progress(surf.name)
+        paths, final = {}, {}
+        for opt, uses in OPTIMIZERS.items():
+            combos = [(i_lr, i_b1, i_b2)
+                      for i_lr in range(len(g.lrs))
+                      for i_b1 in (range(len(g.beta1s)) if "beta1" in uses else [0])
+                      for i_b2 in (range(len(g.beta2s)) if "beta2" in uses else [0])]
+            made = [make_optimizer(opt, g.lrs[a], g.beta1s[b], g.beta2s[c]) for a, b, c in combos]
+            with np.errstate(all="ignore"):
+                # all settings and starts of one optimizer in one batched run: (G, T+1, N, 2)
+                runs = S.train_curves(surf, made[0][0], g.starts, [kw for _, kw in made], g.steps)
+                ends = runs[:, -1]  # (G, N, 2)
+                losses = S.losses_along(surf, ends.reshape(-1, 2)).reshape(ends.shape[:2])
+            for j, (i_lr, i_b1, i_b2) in enumerate(combos):
+                for i_s in range(len(g.starts)):
+                    k = _key(opt, i_lr, i_b1, i_b2, i_s)
+                    paths[k] = _quantise(runs[j, :, i_s], surf.xlim, surf.ylim)
+                    final[k] = [float(f"{v:.4g}") if np.isfinite(v) else None
+                                for v in (*ends[j, i_s], losses[j, i_s])]
+        out["surfaces"].append({
+            "name": surf.name, "title": surf.title, "xlim": list(surf.xlim), "ylim": list(surf.ylim),
+            "image": _contour_png(surf, *image_size), "lrs": list(g.lrs), "beta1s": list(g.beta1s),
+            "beta2s": list(g.beta2s), "starts": [list(s) for s in g.starts], "steps": g.steps,
+            "paths": paths, "final": final})
+    return out
+
+
+# ----------------------------------------------------------------------------- static HTML
+_JS = r"""
+(function(){
+const root = document.getElementById("%(uid)s");
+const D = JSON.parse(root.querySelector("script[type='application/json']").textContent);
+const W = %(w)d, H = %(h)d, M = {l: 46, r: 10, t: 10, b: 38};
+const $ = (s) => root.querySelector(s);
+const svgNS = "http://www.w3.org/2000/svg";
+function el(tag, attrs, parent){ const e = document.createElementNS(svgNS, tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; }
+const surfSel = $(".ex-surface"), optSel = $(".ex-opt"), startSel = $(".ex-start");
+const lr = $(".ex-lr"), b1 = $(".ex-b1"), b2 = $(".ex-b2");
+D.surfaces.forEach((s, i) => surfSel.add(new Option(s.title, i)));
+Object.keys(D.optimizers).forEach((o) => optSel.add(new Option(o, o)));
+const svg = $("svg");
+function fmt(v){ return (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)) ? v.toExponential(2) : (+v.toPrecision(4)).toString(); }
+function setupSurface(){
+  const s = D.surfaces[+surfSel.value];
+  lr.max = s.lrs.length - 1; b1.max = s.beta1s.length - 1; b2.max = s.beta2s.length - 1;
+  if (+lr.value > +lr.max) lr.value = lr.max;
+  startSel.innerHTML = "";
+  s.starts.forEach((p, i) => startSel.add(new Option("(" + p[0] + ", " + p[1] + ")", i)));
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  el("image", {href: "data:image/png;base64," + s.image, x: M.l, y: M.t, width: W - M.l - M.r,
+               height: H - M.t - M.b, preserveAspectRatio: "none"}, svg);
+  el("rect", {x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b, fill: "none", stroke: "#444"}, svg);
+  for (let i = 0; i <= 4; i++) {
+    const fx = i / 4, xv = s.xlim[0] + fx * (s.xlim[1] - s.xlim[0]), yv = s.ylim[0] + fx * (s.ylim[1] - s.ylim[0]);
+    const px = M.l + fx * (W - M.l - M.r), py = H - M.b - fx * (H - M.t - M.b);
+    el("line", {x1: px, x2: px, y1: H - M.b, y2: H - M.b + 4, stroke: "#444"}, svg);
+    el("text", {x: px, y: H - M.b + 15, "text-anchor": "middle", "font-size": 11}, svg).textContent = fmt(xv);
+    el("line", {x1: M.l - 4, x2: M.l, y1: py, y2: py, stroke: "#444"}, svg);
+    el("text", {x: M.l - 6, y: py + 4, "text-anchor": "end", "font-size": 11}, svg).textContent = fmt(yv);
+  }
+  el("text", {x: (W + M.l - M.r) / 2, y: H - 4, "text-anchor": "middle", "font-size": 12}, svg).textContent = "w\u2081";
+  el("text", {x: 12, y: (H - M.b + M.t) / 2, "text-anchor": "middle", "font-size": 12,
+              transform: "rotate(-90 12 " + (H - M.b + M.t) / 2 + ")"}, svg).textContent = "w\u2082";
+  root.pathLayer = el("g", {}, svg);
+  draw();
+}
+function draw(){
+  const s = D.surfaces[+surfSel.value], opt = optSel.value, uses = D.optimizers[opt];
+  b1.disabled = !uses.includes("beta1"); b2.disabled = !uses.includes("beta2");
+  $(".ex-lr-v").textContent = fmt(s.lrs[+lr.value]);
+  $(".ex-b1-v").textContent = b1.disabled ? "(not used)" : s.beta1s[+b1.value];
+  $(".ex-b2-v").textContent = b2.disabled ? "(not used)" : s.beta2s[+b2.value];
+  const key = [opt, lr.value, b1.disabled ? 0 : b1.value, b2.disabled ? 0 : b2.value, startSel.value].join("|");
+  const bytes = atob(s.paths[key]), g = root.pathLayer;
+  while (g.firstChild) g.removeChild(g.firstChild);
+  const sx = (q) => M.l + q / 254 * (W - M.l - M.r), sy = (q) => H - M.b - q / 254 * (H - M.t - M.b);
+  let seg = [], segs = [], pts = [];
+  for (let i = 0; i < bytes.length; i += 2) {
+    const qx = bytes.charCodeAt(i), qy = bytes.charCodeAt(i + 1);
+    if (qx === 255) { if (seg.length) segs.push(seg); seg = []; continue; }
+    const p = sx(qx).toFixed(1) + "," + sy(qy).toFixed(1); seg.push(p); pts.push(p);
+  }
+  if (seg.length) segs.push(seg);
+  segs.forEach((sg) => el("polyline", {points: sg.join(" "), fill: "none", stroke: "#e41a1c", "stroke-width": 1.6}, g));
+  pts.forEach((p) => { const [x, y] = p.split(","); el("circle", {cx: x, cy: y, r: 1.8, fill: "#fff", stroke: "#e41a1c", "stroke-width": 0.8}, g); });
+  const st = s.starts[+startSel.value];
+  el("rect", {x: sx((st[0] - s.xlim[0]) / (s.xlim[1] - s.xlim[0]) * 254) - 4, y: sy((st[1] - s.ylim[0]) / (s.ylim[1] - s.ylim[0]) * 254) - 4,
+              width: 8, height: 8, fill: "#ffd92f", stroke: "#000"}, g);
+  const f = s.final[key];
+  $(".ex-out").textContent = (f[0] === null || f[2] === null)
+    ? "after " + s.steps + " steps: the run diverged (non-finite weights)."
+    : "after " + s.steps + " steps: w = (" + fmt(f[0]) + ", " + fmt(f[1]) + "), loss = " + fmt(f[2])
+      + (bytes.charCodeAt(bytes.length - 2) === 255 ? " (outside the window)" : "");
+}
+surfSel.onchange = setupSurface;
+[optSel, startSel].forEach((e) => e.onchange = draw);
+[lr, b1, b2].forEach((e) => e.oninput = draw);
+lr.max = D.surfaces[0].lrs.length - 1; lr.value = lr.max; optSel.value = "Momentum (EMA)"; setupSurface();
+})();
+"""
+
+
+def static_explorer_html(data: Mapping, *, width: int = 520, height: int = 400) -> str:
+    """A self-contained HTML block (controls, SVG, embedded data, inline script) for :func:`precompute` output.
+
+    Display it with ``IPython.display.HTML(static_explorer_html(data))``.  Nothing is loaded from
+    the network.
+    """
+    if not data.get("surfaces"):
+        raise ValueError("data has no surfaces: pass the dict returned by precompute().")
+    uid = "surface-explorer-" + uuid.uuid4().hex[:8]
+    blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    style = ("font-family:sans-serif;font-size:13px;display:grid;grid-template-columns:auto 1fr;"
+             "gap:4px 10px;align-items:center;max-width:%dpx" % width)
+    controls = f"""
+<div style="{style}">
+ <label>surface</label><select class="ex-surface"></select>
+ <label>optimizer</label><select class="ex-opt"></select>
+ <label>learning rate</label><span><input class="ex-lr" type="range" min="0" max="4" step="1" value="2"> <b class="ex-lr-v"></b></span>
+ <label>momentum / &beta;<sub>1</sub></label><span><input class="ex-b1" type="range" min="0" max="2" step="1" value="1"> <b class="ex-b1-v"></b></span>
+ <label>&beta;<sub>2</sub> (Adam) / &alpha; (RMSprop)</label><span><input class="ex-b2" type="range" min="0" max="1" step="1" value="1"> <b class="ex-b2-v"></b></span>
+ <label>start point</label><select class="ex-start"></select>
+</div>"""
+    alt = html.escape("Contour plot of the chosen loss surface with the chosen optimizer's trajectory drawn on it.")
+    return (f'<div id="{uid}" class="surface-explorer">{controls}'
+            f'<svg width="{width}" height="{height}" role="img" aria-label="{alt}" '
+            f'xmlns="http://www.w3.org/2000/svg"></svg>'
+            f'<div class="ex-out" style="font-family:monospace;font-size:12px"></div>'
+            f'<script type="application/json">{blob}</script>'
+            f'<script>{_JS % {"uid": uid, "w": width, "h": height}}</script></div>')
+
+
+# ----------------------------------------------------------------------------- live widgets
+def live_explorer(steps: int = 100, surfaces: Sequence[str] = ("pathological", "steep", "bowl", "rosenbrock")):
+    """Sliders that re-run the optimizer and redraw its path on the surface (needs a running kernel).
+
+    Returns an ``ipywidgets.VBox``; display it as the last expression of a cell.
+    """
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    grids = {name: S.evaluate_grid(name, n=120) for name in surfaces}
+    c = {
+        "surface": W.Dropdown(options=list(surfaces), value=surfaces[0], description="surface"),
+        "opt": W.Dropdown(options=list(OPTIMIZERS), value="Adam", description="optimizer"),
+        "lr": W.FloatLogSlider(value=1.0, base=10, min=-4, max=1.3, step=0.1, description="learning rate"),
+        "beta1": W.FloatSlider(value=0.9, min=0.0, max=0.999, step=0.01, description="momentum/β₁"),
+        "beta2": W.FloatSlider(value=0.999, min=0.5, max=0.9999, step=0.0005, readout_format=".4f",
+                               description="β₂ / α"),
+        "x0": W.FloatSlider(value=5.0, min=-5, max=5, step=0.1, description="start w₁"),
+        "y0": W.FloatSlider(value=5.0, min=-5, max=5, step=0.1, description="start w₂"),
+    }
+    for w in c.values():
+        w.style = {"description_width": "110px"}
+        w.continuous_update = False
+    out = W.Output()
+
+    def on_surface(change):  # move the start sliders into the new window
+        surf = S.get_surface(change["new"])
+        for key, lim, v in (("x0", surf.xlim, surf.start[0]), ("y0", surf.ylim, surf.start[1])):
+            c[key].min, c[key].max = -1e9, 1e9  # avoid min > max while updating
+            c[key].min, c[key].max, c[key].value = lim[0], lim[1], v
+    c["surface"].observe(on_surface, names="value")
+
+    def redraw(surface, opt, lr, beta1, beta2, x0, y0):
+        surf = S.get_surface(surface)
+        cls, kw = make_optimizer(opt, lr, beta1, beta2)
+        with np.errstate(all="ignore"):
+            path = S.train_curve(surf, cls, (x0, y0), steps, **kw)
+            loss = S.losses_along(surf, path[-1:])[0]
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(6.4, 4.6))
+            S.plot_contour(grids[surface], ax=ax, title=f"{surf.title}: {opt}, lr = {lr:.3g}", log=surf.log_levels)
+            S.plot_trajectories({f"{opt} ({steps} steps)": path}, ax)
+            ax.text(0.01, 0.01, f"end: ({path[-1, 0]:.3g}, {path[-1, 1]:.3g}), loss {loss:.4g}",
+                    transform=ax.transAxes, fontsize=9, color="w")
+            plt.show()
+
+    W.interactive_output(redraw, c)
+    return W.VBox([W.HBox([W.VBox([c["surface"], c["opt"], c["lr"], c["beta1"]]),
+                           W.VBox([c["beta2"], c["x0"], c["y0"]])]), out])
