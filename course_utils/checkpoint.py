@@ -274,6 +274,7 @@ def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, ep
     hist = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr")}
     for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
         model.train()
+        lr_used = optimizer.param_groups[0]["lr"]  # the rate the epoch starts with, as in train_model
         total_loss = torch.zeros((), device=X.device)
         correct = torch.zeros((), device=X.device)
         for xb, yb in batches(X, y, batch_size, shuffle=True, generator=generator):
@@ -289,7 +290,6 @@ def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, ep
         if not torch.isfinite(total_loss):
             raise FloatingPointError(f"The training loss became {total_loss.item()} in epoch {epoch}: the run "
                                      f"diverged; lower the learning rate or clip gradients.")
-        lr_used = optimizer.param_groups[0]["lr"]  # recorded like train_model: after the epoch's batches
         val_acc, val_loss = evaluate(model, *data.val)
         record = {"train_loss": total_loss.item() / len(y), "train_acc": correct.item() / len(y),
                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr_used}
