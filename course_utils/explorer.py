@@ -22,19 +22,11 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from . import optim as O
 from . import surfaces as S
 
 __all__ = ["OPTIMIZERS", "ExplorerGrid", "DEFAULT_GRIDS", "make_optimizer", "precompute",
            "static_explorer_html", "live_explorer"]
-
-
-def _optim_module():
-    """The book's from-scratch optimizers when present (course_utils.optim), else ``None``."""
-    try:
-        from . import optim  # noqa: PLC0415
-    except ImportError:
-        return None
-    return optim
 
 
 #: Optimizers offered by the explorer and the slider values each one reads.
@@ -52,25 +44,20 @@ def make_optimizer(name: str, lr: float, beta1: float = 0.9, beta2: float = 0.99
     """Map the explorer's controls to ``(optimizer class, keyword arguments)`` for ``train_curve``.
 
     ``beta1`` is the momentum (EMA form ``m <- beta1 m + (1 - beta1) g``) or Adam's first-moment
-    decay; ``beta2`` is Adam's second-moment decay or RMSprop's ``alpha``.  The classes come from
-    :mod:`course_utils.optim` when it is installed, otherwise from :mod:`torch.optim`.
+    decay; ``beta2`` is Adam's second-moment decay or RMSprop's ``alpha``.  The classes are the
+    book's own, from :mod:`course_utils.optim`.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}.")
-    om = _optim_module()
     if name == "SGD":
-        return (om.SGD if om else torch.optim.SGD), {"lr": lr}
+        return O.SGD, {"lr": lr}
     if name == "Momentum (EMA)":
-        if om is not None and hasattr(om, "SGDMomentum"):
-            return om.SGDMomentum, {"lr": lr, "momentum": beta1}
-        # torch's SGD with dampening = momentum is the EMA form (its first step uses m = g).
-        return torch.optim.SGD, {"lr": lr, "momentum": beta1, "dampening": beta1}
+        return O.SGDMomentum, {"lr": lr, "momentum": beta1}
     if name == "Adam":
-        return (om.Adam if om else torch.optim.Adam), {"lr": lr, "betas": (beta1, beta2)}
+        return O.Adam, {"lr": lr, "betas": (beta1, beta2)}
     if name == "RMSprop":
-        return (om.RMSprop if om else torch.optim.RMSprop), {"lr": lr, "alpha": beta2}
-    return (om.Adagrad if om else torch.optim.Adagrad), {"lr": lr}
-
+        return O.RMSprop, {"lr": lr, "alpha": beta2}
+    return O.Adagrad, {"lr": lr}
 
 @dataclasses.dataclass(frozen=True)
 class ExplorerGrid:

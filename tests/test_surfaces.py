@@ -1,0 +1,209 @@
+"""Tests of course_utils.surfaces and course_utils.explorer: gradients, minima, trajectories, errors."""
+import base64
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import explorer as E
+from course_utils import optim as O
+from course_utils import surfaces as S
+
+F64 = torch.float64
+
+
+# ----------------------------------------------------------------------------- closed-form gradients
+def _grad_pathological(w1, w2):
+    sech2 = 1 - torch.tanh(w1) ** 2
+    sig = torch.sigmoid(w2)
+    return 2 * torch.tanh(w1) * sech2 + 0.01 * torch.sign(w1), sig * (1 - sig)
+
+
+def _grad_steep(w1, w2):
+    g1, g2 = torch.zeros_like(w1), torch.zeros_like(w2)
+    for c1, c2 in S.STEEP_CENTRES:  # d/dw of -N(w) is N(w) (w - mu) / sigma^2
+        n = S.bivariate_gaussian(w1, w2, mean=(c1, c2), sigma=(0.2, 0.2))
+        g1, g2 = g1 + n * (w1 - c1) / 0.04, g2 + n * (w2 - c2) / 0.04
+    return g1, g2
+
+
+def _grad_bowl(w1, w2):
+    return 0.05 * w1, 2.0 * w2
+
+
+def _grad_rosenbrock(w1, w2):
+    return -2 * (1 - w1) - 400 * w1 * (w2 - w1 ** 2), 200 * (w2 - w1 ** 2)
+
+
+CASES = [
+    (S.pathological_curvature, _grad_pathological, (-4.0, 4.0)),
+    (S.steep_optima, _grad_steep, (-1.6, 1.6)),
+    (S.elongated_bowl, _grad_bowl, (-9.0, 9.0)),
+    (S.rosenbrock, _grad_rosenbrock, (-1.8, 1.8)),
+]
+
+
+@pytest.mark.parametrize("fn,grad,box", CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_autograd_matches_closed_form(fn, grad, box):
+    gen = torch.Generator().manual_seed(0)
+    w = (box[0] + (box[1] - box[0]) * torch.rand(64, 2, generator=gen, dtype=F64)).requires_grad_()
+    (g_auto,) = torch.autograd.grad(fn(w).sum(), w)
+    g1, g2 = grad(w[:, 0].detach(), w[:, 1].detach())
+    torch.testing.assert_close(g_auto, torch.stack([g1, g2], dim=-1), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn,grad,box", CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_autograd_matches_finite_differences(fn, grad, box):
+    gen = torch.Generator().manual_seed(1)
+    w = box[0] + (box[1] - box[0]) * torch.rand(16, 2, generator=gen, dtype=F64)
+    w = w[w[:, 0].abs() > 1e-3]  # |w1| has a kink at 0
+    (g_auto,) = torch.autograd.grad(fn(w.requires_grad_()).sum(), w)
+    h = 1e-6
+    e = torch.eye(2, dtype=F64)
+    fd = torch.stack([(fn(w.detach() + h * e[j]) - fn(w.detach() - h * e[j])) / (2 * h) for j in range(2)], -1)
+    torch.testing.assert_close(g_auto, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_two_call_forms_agree_and_keep_shape():
+    W1, W2 = torch.meshgrid(torch.linspace(-2, 2, 7, dtype=F64), torch.linspace(-1, 3, 5, dtype=F64), indexing="xy")
+    for fn in (S.pathological_curvature, S.steep_optima, S.elongated_bowl, S.rosenbrock):
+        z = fn(W1, W2)
+        assert z.shape == (5, 7)
+        torch.testing.assert_close(z, fn(torch.stack([W1, W2], -1)))
+
+
+# ----------------------------------------------------------------------------- known values and minima
+def test_rosenbrock_minimum_at_one_one():
+    assert S.rosenbrock(torch.tensor([1.0, 1.0], dtype=F64)).item() == 0.0
+    w = torch.tensor([1.0, 1.0], dtype=F64, requires_grad=True)
+    (g,) = torch.autograd.grad(S.rosenbrock(w), w)
+    assert torch.all(g == 0)
+    assert S.rosenbrock(torch.tensor([2.0, 4.0], dtype=F64), a=2.0).item() == 0.0
+
+
+@pytest.mark.parametrize("centre", S.STEEP_CENTRES)
+def test_steep_optima_minimum_near_each_centre(centre):
+    # the other two wells pull slightly, so the minimum sits within a hair of the centre
+    p = S.train_curve("steep", O.Adam, start=(centre[0] + 0.05, centre[1] - 0.05), steps=500, lr=0.01)
+    assert np.linalg.norm(p[-1] - np.array(centre)) < 1e-2
+    # depth: the well's own peak density 1/(2 pi 0.2^2) ~ 3.98 (others contribute < 1e-6)
+    assert S.steep_optima(torch.tensor(centre, dtype=F64)).item() == pytest.approx(-1 / (2 * math.pi * 0.04), rel=1e-4)
+
+
+def test_bivariate_gaussian_integrates_to_one():
+    W1, W2 = torch.meshgrid(torch.linspace(-3, 4, 701, dtype=F64), torch.linspace(-4, 3, 701, dtype=F64), indexing="xy")
+    z = S.bivariate_gaussian(W1, W2, mean=(0.5, -0.5), sigma=(0.4, 0.7))
+    assert (z.sum() * 0.01 * 0.01).item() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_sharp_flat_curvatures():
+    # L''(c) = d / s^2 at each well's bottom (sharp: 100, flat: 2.5); the other well adds < 1e-3
+    for c, s, d in S.SHARP_FLAT_WELLS.values():
+        h = 1e-4
+        w = torch.tensor([c - h, c, c + h], dtype=F64)
+        L = S.sharp_flat_1d(w)
+        assert ((L[0] - 2 * L[1] + L[2]) / h ** 2).item() == pytest.approx(d / s ** 2, rel=1e-3)
+    # the shift moves the curve sideways
+    assert S.sharp_flat_1d(torch.tensor(-0.8, dtype=F64), shift=0.2).item() == pytest.approx(
+        S.sharp_flat_1d(torch.tensor(-1.0, dtype=F64)).item())
+
+
+# ----------------------------------------------------------------------------- train_curve
+@pytest.mark.parametrize("name", ["pathological", "steep", "bowl", "rosenbrock", "sharp_flat"])
+def test_train_curve_shape_and_start(name):
+    surf = S.get_surface(name)
+    p = S.train_curve(name, torch.optim.SGD, steps=7, lr=1e-3)
+    assert p.shape == (8, surf.dim) and p.dtype == np.float64
+    np.testing.assert_array_equal(p[0], surf.start)
+
+
+def test_train_curve_gradient_descent_by_hand():
+    # two steps of GD on the bowl, written out: w <- w - lr * (a w1, b w2)
+    p = S.train_curve("bowl", O.SGD, start=(4.0, 1.0), steps=2, lr=0.1)
+    w = np.array([4.0, 1.0])
+    for t in (1, 2):
+        w = w - 0.1 * np.array([0.05, 2.0]) * w
+        np.testing.assert_allclose(p[t], w, rtol=1e-14)
+
+
+@pytest.mark.parametrize("cls,kw", [(torch.optim.SGD, dict(lr=1e-3, momentum=0.9)), (O.SGD, dict(lr=1e-3, momentum=0.9)),
+                                    (torch.optim.Adam, dict(lr=0.1)), (O.Adam, dict(lr=0.1))])
+def test_rosenbrock_converges(cls, kw):
+    p = S.train_curve("rosenbrock", cls, start=(-1.5, 2.0), steps=2000, **kw)
+    assert np.linalg.norm(p[-1] - 1.0) < 1e-2
+
+
+def test_book_optimizers_give_torchs_trajectories():
+    for mine, theirs, kw in [(O.Adam, torch.optim.Adam, dict(lr=0.2)), (O.RMSprop, torch.optim.RMSprop, dict(lr=0.05)),
+                             (O.Adagrad, torch.optim.Adagrad, dict(lr=0.5))]:
+        np.testing.assert_allclose(S.train_curve("steep", mine, steps=100, **kw),
+                                   S.train_curve("steep", theirs, steps=100, **kw), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls,configs", [
+    (O.SGD, [{"lr": 0.5}, {"lr": 2.0}]),
+    (O.SGDMomentum, [{"lr": 1.0, "momentum": 0.5}, {"lr": 1.0, "momentum": 0.9}]),
+    (O.Adam, [{"lr": 0.2, "betas": (0.9, 0.999)}, {"lr": 0.05, "betas": (0.5, 0.9)}]),
+    (torch.optim.RMSprop, [{"lr": 0.01, "alpha": 0.9}]),
+])
+def test_batched_runs_equal_single_runs(cls, configs):
+    starts = [(0.0, 0.0), (0.4, -0.1), (-1.5, 1.5)]
+    runs = S.train_curves("steep", cls, starts, configs, steps=40)
+    assert runs.shape == (len(configs), 41, 3, 2)
+    for g, kw in enumerate(configs):
+        for n, st in enumerate(starts):
+            np.testing.assert_allclose(runs[g, :, n], S.train_curve("steep", cls, st, 40, **kw), rtol=1e-12, atol=1e-14)
+
+
+def test_losses_along_and_nearest_minimum():
+    p = np.array([[1.0, 1.0], [0.0, 0.0]])
+    np.testing.assert_allclose(S.losses_along("rosenbrock", p), [0.0, 1.0])
+    assert S.nearest_minimum("steep", (-0.45, -0.7)) == (2, pytest.approx(math.hypot(0.05, 0.1)))
+
+
+def test_evaluate_grid_orientation():
+    W1, W2, Z = S.evaluate_grid("rosenbrock", xlim=(-2, 2), ylim=(-1, 3), n=5)
+    assert W1.shape == W2.shape == Z.shape == (5, 5)
+    assert np.all(np.diff(W1[0]) > 0) and np.all(np.diff(W2[:, 0]) > 0)  # x along columns, y along rows
+    np.testing.assert_allclose(Z, (1 - W1) ** 2 + 100 * (W2 - W1 ** 2) ** 2)
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: S.rosenbrock(torch.zeros(3)), ValueError, r"shape \(\.\.\., 2\)"),
+    (lambda: S.rosenbrock(torch.zeros(3), torch.zeros(4)), ValueError, "same shape"),
+    (lambda: S.steep_optima([0.0, 0.0]), TypeError, "torch tensors"),
+    (lambda: S.bivariate_gaussian(torch.zeros(2), sigma=(0.0, 1.0)), ValueError, "positive"),
+    (lambda: S.elongated_bowl(torch.zeros(2), a=-1.0), ValueError, "positive"),
+    (lambda: S.get_surface("banana"), ValueError, "Unknown surface"),
+    (lambda: S.train_curve("steep", torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1)), TypeError, "class itself"),
+    (lambda: S.train_curve("steep", torch.optim.SGD, start=(0.0,), lr=1), ValueError, "2 coordinates"),
+    (lambda: S.train_curve("steep", torch.optim.SGD, steps=-1, lr=1), ValueError, "non-negative"),
+    (lambda: S.train_curves("steep", torch.optim.SGD, [(0.0, 0.0)], []), ValueError, "configs is empty"),
+    (lambda: S.train_curves("steep", torch.optim.SGD, [0.0, 0.0], [{"lr": 1}]), ValueError, r"shape \(N, 2\)"),
+    (lambda: S.evaluate_grid("sharp_flat"), ValueError, "2-D"),
+    (lambda: E.make_optimizer("Lion", 0.1), ValueError, "Unknown optimizer"),
+    (lambda: E.ExplorerGrid("steep", lrs=(), starts=((0, 0),)), ValueError, "at least one"),
+])
+def test_bad_input_raises_clear_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# ----------------------------------------------------------------------------- the static explorer
+def test_static_explorer_data_round_trip():
+    grid = E.ExplorerGrid("steep", lrs=(0.2, 0.5), starts=((0.0, 0.0), (-1.5, 1.5)), beta1s=(0.9,), beta2s=(0.999,),
+                          steps=20)
+    data = E.precompute([grid], image_size=(60, 40))
+    s = data["surfaces"][0]
+    # SGD x2 lr, Momentum x2, Adam x2, RMSprop x2, Adagrad x2 -- times 2 starts
+    assert len(s["paths"]) == 5 * 2 * 2
+    q = np.frombuffer(base64.b64decode(s["paths"]["Adam|0|0|0|0"]), dtype=np.uint8).reshape(21, 2)
+    cls, kw = E.make_optimizer("Adam", 0.2, 0.9, 0.999)
+    p = S.train_curve("steep", cls, (0.0, 0.0), 20, **kw)
+    np.testing.assert_allclose(-2 + q / 254 * 4, p, atol=4 / 254)  # one quantisation step
+    html = E.static_explorer_html(data)
+    assert "<script" in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
+    assert json.loads(html.split('<script type="application/json">')[1].split("</script>")[0])["surfaces"]
