@@ -83,13 +83,14 @@ def test_rosenbrock_minimum_at_one_one():
     assert S.rosenbrock(torch.tensor([2.0, 4.0], dtype=F64), a=2.0).item() == 0.0
 
 
-@pytest.mark.parametrize("centre", S.STEEP_CENTRES)
-def test_steep_optima_minimum_near_each_centre(centre):
-    # the other two wells pull slightly, so the minimum sits within a hair of the centre
-    p = S.train_curve("steep", O.Adam, start=(centre[0] + 0.05, centre[1] - 0.05), steps=500, lr=0.01)
-    assert np.linalg.norm(p[-1] - np.array(centre)) < 1e-2
+def test_steep_optima_minimum_near_each_centre():
+    # gradient descent from next to each centre settles within a hair of it (the other wells pull slightly)
+    starts = [(c1 + 0.05, c2 - 0.05) for c1, c2 in S.STEEP_CENTRES]
+    ends = S.train_curves("steep", O.SGD, starts, [{"lr": 0.005}], steps=200)[0, -1]  # (3, 2)
+    np.testing.assert_allclose(ends, np.array(S.STEEP_CENTRES), atol=1e-3)
     # depth: the well's own peak density 1/(2 pi 0.2^2) ~ 3.98 (others contribute < 1e-6)
-    assert S.steep_optima(torch.tensor(centre, dtype=F64)).item() == pytest.approx(-1 / (2 * math.pi * 0.04), rel=1e-4)
+    for centre in S.STEEP_CENTRES:
+        assert S.steep_optima(torch.tensor(centre, dtype=F64)).item() == pytest.approx(-1 / (2 * math.pi * 0.04), rel=1e-4)
 
 
 def test_bivariate_gaussian_integrates_to_one():
@@ -128,11 +129,10 @@ def test_train_curve_gradient_descent_by_hand():
         np.testing.assert_allclose(p[t], w, rtol=1e-14)
 
 
-@pytest.mark.parametrize("cls,kw", [(torch.optim.SGD, dict(lr=1e-3, momentum=0.9)), (O.SGD, dict(lr=1e-3, momentum=0.9)),
-                                    (torch.optim.Adam, dict(lr=0.1)), (O.Adam, dict(lr=0.1))])
+@pytest.mark.parametrize("cls,kw", [(O.SGD, dict(lr=1e-3, momentum=0.9)), (O.Adam, dict(lr=0.1))])
 def test_rosenbrock_converges(cls, kw):
-    p = S.train_curve("rosenbrock", cls, start=(-1.5, 2.0), steps=2000, **kw)
-    assert np.linalg.norm(p[-1] - 1.0) < 1e-2
+    p = S.train_curve("rosenbrock", cls, start=(-1.5, 2.0), steps=1000, **kw)
+    assert np.linalg.norm(p[-1] - 1.0) < 0.05
 
 
 def test_book_optimizers_give_torchs_trajectories():
