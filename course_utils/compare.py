@@ -17,8 +17,48 @@ from . import optim as _optim
 from .stats import mean_ci
 from .train import TrainResult, train_model
 
-__all__ = ["parity_with_torch", "parity_table", "memory_table", "lr_sweep", "best_rates", "seed_table",
+__all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "best_rates", "seed_table",
            "welch_table", "plot_sweep", "plot_seed_intervals"]
+
+
+# ----------------------------------------------------------------------------- toy runs
+def track(optimizer_cls: type[torch.optim.Optimizer], loss_fn: Callable[[torch.Tensor, int], torch.Tensor],
+          start: Sequence[float], steps: int, *, state_keys: Sequence[str] = (), **opt_kwargs
+          ) -> dict[str, np.ndarray]:
+    """Run an optimizer on a toy loss and record the weights (and chosen state) at every step.
+
+    Args:
+        optimizer_cls: any ``torch.optim.Optimizer`` subclass (the class, not an instance).
+        loss_fn: ``(w, t) -> scalar loss`` with ``w`` of shape ``(d,)`` and ``t = 1, 2, ...`` the
+            step (so a loss can feed a prescribed gradient sequence: ``loss = g[t] * w.sum()``).
+        start: initial weights, length ``d``.
+        steps: number of optimizer steps.
+        state_keys: names in ``optimizer.state[w]`` to record after each step (e.g. ``"gain"``).
+        **opt_kwargs: hyper-parameters, e.g. ``lr=0.1``.
+
+    Returns:
+        ``{"w": (steps + 1, d) weights, "step": (steps, d) the change of w at each step,
+        key: (steps, d) for each state key}`` as float64 arrays.
+    """
+    if not (isinstance(optimizer_cls, type) and issubclass(optimizer_cls, torch.optim.Optimizer)):
+        raise TypeError(f"optimizer_cls must be a torch.optim.Optimizer subclass, got {optimizer_cls!r}.")
+    if not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    w = nn.Parameter(torch.tensor([float(v) for v in start], dtype=torch.float64))  # (d,)
+    opt = optimizer_cls([w], **opt_kwargs)
+    ws = [w.detach().clone()]
+    states = {k: [] for k in state_keys}
+    for t in range(1, steps + 1):
+        opt.zero_grad()
+        loss_fn(w, t).backward()
+        opt.step()
+        ws.append(w.detach().clone())
+        for k in state_keys:
+            states[k].append(torch.as_tensor(opt.state[w][k], dtype=torch.float64).clone())
+    W = torch.stack(ws).numpy()
+    out = {"w": W, "step": np.diff(W, axis=0)}
+    out.update({k: torch.stack(v).numpy() for k, v in states.items()})
+    return out
 
 
 # ----------------------------------------------------------------------------- parity and memory
@@ -36,20 +76,26 @@ def parity_with_torch(ours: type[torch.optim.Optimizer], reference: Callable, st
     """Max relative difference of the parameters after ``steps`` full-batch steps, ours vs a reference.
 
     Both optimizers start from the same float64 network (6-16-1, tanh, mean squared error) and
-    see the same data; ``reference(params, **kwargs)`` builds the other optimizer (e.g.
+    see the same data (torch's default dtype is float64 meanwhile, because torch keeps some scalar
+    state, e.g. NAdam's running product of momentum coefficients, in that dtype); ``reference(params, **kwargs)`` builds the other optimizer (e.g.
     ``torch.optim.Adam``).  The relative difference is taken per parameter element.
     """
     if not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be a positive integer, got {steps!r}.")
     finals = []
-    for make in (ours, reference):
-        net, X, y = _tiny_regression(seed)
-        opt = make(net.parameters(), **kwargs)
-        for _ in range(steps):
-            opt.zero_grad()
-            ((net(X) - y) ** 2).mean().backward()
-            opt.step()
-        finals.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    old_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # torch keeps scalar state (NAdam's mu_product) in this dtype
+    try:
+        for make in (ours, reference):
+            net, X, y = _tiny_regression(seed)
+            opt = make(net.parameters(), **kwargs)
+            for _ in range(steps):
+                opt.zero_grad()
+                ((net(X) - y) ** 2).mean().backward()
+                opt.step()
+            finals.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    finally:
+        torch.set_default_dtype(old_dtype)
     a, b = finals
     return float(((a - b).abs() / b.abs().clamp_min(1e-12)).max())
 
