@@ -939,8 +939,8 @@ def surface_explorer(optimizers: dict | None = None):
         start = (spec["start"][0] if start_w1 is None else start_w1, spec["start"][1] if start_w2 is None else start_w2)
         paths = {}
         for label, make in makers.items():
-            base = spec["lrs"].get(label) or next((v for k, v in spec["lrs"].items() if k.lower() in label.lower()),
-                                                  spec["lrs"]["Adam"])
+            matches = [k for k in spec["lrs"] if k.lower() in label.lower()]  # the longest name that fits
+            base = spec["lrs"][max(matches, key=len)] if matches else spec["lrs"]["Adam"]
             try:
                 paths[f"{label} (lr {base * lr_mult:.3g})"] = surface_trajectory(
                     spec["fn"], lambda p: make(p, base * lr_mult, beta1, beta2), start, steps)
@@ -1075,6 +1075,13 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     if not callable(scheduler_fn):
         return _not_callable(name, scheduler_fn, "a function optimizer -> scheduler", verbose)
     P = {**SCHEDULE_RUN, **overrides}
+    try:  # a stub or a broken function is reported before any training
+        probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=P["lr"])
+        scheduler_fn(probe)
+    except NotImplementedError:
+        return _not_yet(name, getattr(scheduler_fn, "__name__", "scheduler_fn"), verbose)
+    except Exception as e:
+        return _raised(name, e, verbose, "calling your function on an SGD optimizer")
     sub = small_subset(data, P["n_train"])
     opt_fn = lambda p: torch.optim.SGD(p, lr=P["lr"])  # noqa: E731
     kw = dict(epochs=P["epochs"], batch_size=P["batch_size"], seed=0, progress=False)
@@ -1286,12 +1293,11 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
 _CHOICES = {
     "adam_l2": ({"a", "adam"}, "Adam's `weight_decay` adds λ·w to the gradient *before* the adaptive scaling — "
                 "exactly what the ℓ2 penalty does; AdamW subtracts η·λ·w from the weights after it (decoupled)."),
-    "sgd_l2": ({"c", "both"}, "under plain SGD the two are the same update: w ← w − η(g + λw)."),
 }
 
 
 def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
-    """Grade a multiple-choice answer (a letter or the option's name) to ``question`` ("adam_l2", "sgd_l2")."""
+    """Grade a multiple-choice answer (a letter) to ``question`` (``"adam_l2"``)."""
     if question not in _CHOICES:
         raise ValueError(f"Unknown question {question!r}; expected one of {sorted(_CHOICES)}.")
     name = f"question {question}"
