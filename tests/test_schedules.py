@@ -161,3 +161,41 @@ def test_inverse_decay_state_survives_state_dict():
     s2 = S.make_scheduler("inverse", _opt(), k=99.0)
     s2.load_state_dict(sd)
     assert s2.lr_lambdas[0].k == 0.25
+
+
+# ----------------------------------------------------------------------------- batch-size phases
+def _tiny_data():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Tiny:
+        train: tuple
+        val: tuple
+        test: tuple
+
+        @property
+        def device(self):
+            return self.train[0].device
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(160, 6, generator=g)
+    y = (X[:, 0] > 0).long()
+    return Tiny(train=(X[:128], y[:128]), val=(X[128:], y[128:]), test=(X[128:], y[128:]))
+
+
+def test_train_batch_schedule_applies_lr_factors_per_phase():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    r = S.train_batch_schedule(model, lambda p: torch.optim.SGD(p, lr=0.2), _tiny_data(),
+                               phases=[(2, 16, 1.0), (1, 32, 0.5), (1, 64, 0.25)], use_cache=False)
+    assert r.epochs == 4 and len(r.val_acc) == 4
+    np.testing.assert_allclose(r.lr, [0.2, 0.2, 0.1, 0.05])
+    assert r.val_acc[r.best_epoch - 1] == max(r.val_acc) and r.test_acc > 0.6  # a linearly separable toy task
+
+
+@pytest.mark.parametrize("phases", [[], [(0, 16, 1.0)], [(1, 16)], [(1, 0, 1.0)], [(1, 16, -1.0)]])
+def test_train_batch_schedule_rejects_bad_phases(phases):
+    model = torch.nn.Linear(6, 2)
+    with pytest.raises(ValueError, match="phase"):
+        S.train_batch_schedule(model, lambda p: torch.optim.SGD(p, lr=0.1), _tiny_data(), phases=phases,
+                               use_cache=False)
