@@ -20,9 +20,9 @@ test: install data js unit build site nbval
 	@echo "make test: all stages passed"
 
 install: $(STAMP)
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-jax.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt -e .
+	$(PY) -m pip install -q -r requirements.txt -r requirements-jax.txt -e .
 	@touch $@
 
 data: install
