@@ -56,7 +56,7 @@ try:
     import course_utils
 except ImportError:
     %pip install -q "course-utils @ git+https://github.com/course-team/init-optim-book"
-''')
+''', book="hidden")
 
 IMPORTS = code('''
 import math
@@ -604,6 +604,7 @@ NOTEBOOKS["05_regularization"] = dict(title="Exercise 5 — Regularization", cel
     torch.manual_seed(0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.3),
                         nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+    torch.set_num_threads(1)  # a tiny network: one CPU thread is as fast, and robust on a busy machine
     run = train.train_model(net, lambda p: torch.optim.Adam(p, lr=1e-3), small, epochs=2, seed=0, progress=False)
     X_test, y_test = fmnist.test[0][:2000], fmnist.test[1][:2000]
     mc = exercises.attempt(mc_dropout_predict, net, X_test, 30)
@@ -731,7 +732,7 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
     5. with a 1cycle learning-rate schedule.
 
     The comparison table at the end fills itself as you run the cells. By default the runs are tiny (the
-    `cpu` budget: 1 epoch on 3,000 images) so that the notebook executes in seconds; on a GPU (or after
+    `cpu` budget: 1 epoch on 5,000 images, batch 64) so that the notebook executes in seconds; on a GPU (or after
     changing `sizes` below) they use all 50,000 training images for 20 epochs. `train_model` keeps the
     weights of the epoch with the best validation accuracy — the "restore best weights" half of early
     stopping — and caches every run.
@@ -740,9 +741,10 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
     code('''
     from course_utils import data
 
-    sizes = exercises.capstone_sizes(budget)   # {"n_train": ..., "epochs": ..., "mc_samples": ...}
+    sizes = exercises.capstone_sizes(budget)   # {"n_train": ..., "epochs": ..., "batch_size": ..., ...}
     fmnist = data.load_fashion_mnist()         # standardised with the training mean/std; downloads if missing
-    small = exercises.small_subset(fmnist, sizes["n_train"])
+    small = exercises.small_subset(fmnist, sizes["n_train"], n_val=sizes["n_val"])
+    run_kw = dict(epochs=sizes["epochs"], batch_size=sizes["batch_size"])
     results = {}
     print(sizes)
     '''),
@@ -771,7 +773,7 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
     code('exercises.check_capstone_model(build_silu_he, "silu_he")'),
     code('''
     nadam = lambda p: torch.optim.NAdam(p, lr=1e-3)   # search the learning rate when you have time
-    _, results["SiLU + He + NAdam"] = exercises.capstone_run(build_silu_he, nadam, small, epochs=sizes["epochs"],
+    _, results["SiLU + He + NAdam"] = exercises.capstone_run(build_silu_he, nadam, small, **run_kw,
                                                              desc="SiLU + He")
     '''),
     md('''
@@ -795,7 +797,7 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
     '''),
     code('exercises.check_capstone_model(build_bn, "bn")'),
     code('''
-    _, results["SiLU + He + BN + NAdam"] = exercises.capstone_run(build_bn, nadam, small, epochs=sizes["epochs"],
+    _, results["SiLU + He + BN + NAdam"] = exercises.capstone_run(build_bn, nadam, small, **run_kw,
                                                                   desc="SiLU + BN")
     '''),
     md('''
@@ -820,7 +822,7 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
     '''),
     code('exercises.check_capstone_model(build_selu, "selu_lecun")'),
     code('''
-    _, results["SELU + LeCun + NAdam"] = exercises.capstone_run(build_selu, nadam, small, epochs=sizes["epochs"],
+    _, results["SELU + LeCun + NAdam"] = exercises.capstone_run(build_selu, nadam, small, **run_kw,
                                                                 desc="SELU")
     '''),
     md('''
@@ -845,8 +847,8 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
     '''),
     code('exercises.check_capstone_model(build_selu_alpha, "alpha_dropout")'),
     code('''
-    model_ad, results["SELU + alpha dropout"] = exercises.capstone_run(build_selu_alpha, nadam, small,
-                                                                       epochs=sizes["epochs"], desc="alpha dropout")
+    model_ad, results["SELU + alpha dropout"] = exercises.capstone_run(build_selu_alpha, nadam, small, **run_kw,
+                                                                       desc="alpha dropout")
     if model_ad is not None:
         mc_acc = exercises.mc_dropout_accuracy(model_ad, *fmnist.test, n_samples=sizes["mc_samples"])
         results["SELU + alpha dropout, MC dropout"] = {"test acc (%)": 100 * mc_acc,
@@ -858,7 +860,7 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
     Retrain the batch-norm network with a 1cycle schedule: `OneCycleLR` raises the learning rate from
     `max_lr / 25` to `max_lr` over the first 30 % of the batches and then anneals it to almost zero.
     It is stepped after every batch, so it needs the total number of steps:
-    `epochs × ceil(n_train / 256)` (256 is `train_model`'s batch size).
+    `epochs × ceil(n_train / batch_size)`.
     '''),
     task('''
     def one_cycle(optimizer):
@@ -868,11 +870,11 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
     ''', '''
     def one_cycle(optimizer):
         """A OneCycleLR schedule over the whole run."""
-        steps = sizes["epochs"] * math.ceil(sizes["n_train"] / 256)
+        steps = sizes["epochs"] * math.ceil(sizes["n_train"] / sizes["batch_size"])
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-2, total_steps=steps)
     '''),
     code('''
-    _, results["SiLU + BN + NAdam + 1cycle"] = exercises.capstone_run(build_bn, nadam, small, epochs=sizes["epochs"],
+    _, results["SiLU + BN + NAdam + 1cycle"] = exercises.capstone_run(build_bn, nadam, small, **run_kw,
                                                                       scheduler_fn=one_cycle, desc="1cycle")
     '''),
     md('''
@@ -889,8 +891,8 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
         assert exercises.check_capstone_model(fn, variant, verbose=False)
     table = exercises.capstone_table(results)
     assert table["test acc (%)"].notna().all(), table
-    # Even one epoch on 3,000 images lifts every configuration well above chance (10 %).
-    assert (table["test acc (%)"] > 30).all(), table
+    # One epoch (79 steps) on 5,000 images lifts every configuration well above chance (10 %); the GPU budget far more.
+    assert (table["test acc (%)"] > 25).all(), table
     print("all checks passed")
     '''),
 ])
@@ -969,6 +971,8 @@ def build_page(name, spec):
         elif kind == "code":
             if item[2] == "run":
                 out.append(f"```{{code-cell}} ipython3\n{item[1]}\n```\n")
+            elif item[2] == "hidden":
+                out.append(f"```{{code-cell}} ipython3\n:tags: [hide-input]\n\n{item[1]}\n```\n")
             elif item[2] == "static":
                 out.append(f"```python\n# run this in the notebook (interactive)\n{item[1]}\n```\n")
         elif kind == "task":

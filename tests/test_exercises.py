@@ -147,7 +147,7 @@ def test_activation_variances_follow_theory():
     v = ex.activation_variances(1 / math.sqrt(256), 10, act="identity")
     assert all(0.8 < x < 1.25 for x in v)
     assert ex.activation_variances(0.01, 10, act="identity")[-1] < 1e-10
-    torch.manual_seed(0)
+    torch.manual_seed(1)  # not 0: that would replay the input generator's stream (x and W identical numbers)
     relu = ex.activation_variances(1.0, 5, act="relu", init=kaiming_ok)  # E[relu(y)^2] = 1 -> Var ≈ 1 - 1/(2π)
     assert all(0.45 < x < 0.85 for x in relu)
     with pytest.raises(ValueError, match="act"):
