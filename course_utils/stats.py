@@ -192,6 +192,8 @@ def activation_stats_per_unit(model: nn.Module, x: torch.Tensor) -> dict[str, to
 # (Part I) What the forward-variance recurrence predicts for each layer, to print beside measured values.
 __all__ += ["gaussian_second_moment", "predicted_activation_variances", "input_second_moment"]
 
+import functools  # noqa: E402  (Part I additions below)
+
 _SECOND_MOMENT_CLOSED = {"identity": 1.0, "linear": 1.0, "relu": 0.5}
 
 
@@ -228,9 +230,14 @@ def gaussian_second_moment(activation: str, var: float, *, negative_slope: float
         def f(z):
             with torch.no_grad():
                 return module(torch.as_tensor(z, dtype=torch.float64)).numpy()
-    nodes, weights = np.polynomial.hermite_e.hermegauss(n_points)  # weight exp(-z^2/2)
+    nodes, weights = _hermegauss(n_points)  # weight exp(-z^2/2)
     vals = np.asarray(f(mean + math.sqrt(var) * nodes), dtype=np.float64)
     return float(np.sum(weights * vals ** 2) / math.sqrt(2 * math.pi))
+
+
+@functools.lru_cache(maxsize=8)
+def _hermegauss(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.hermite_e.hermegauss(n)
 
 
 def input_second_moment(x: torch.Tensor) -> float:

@@ -14,6 +14,7 @@ Compute only — nothing here draws (see :mod:`course_utils.plotting`).  The pie
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from typing import Sequence
@@ -30,7 +31,23 @@ from .models import MLP
 
 __all__ = ["REFERENCE_SIZES", "REFERENCE", "scheme_weight_variances", "predict_for_scheme",
            "collapsed_constant_variances", "InitExperiment", "run_init_experiment", "depth_sweep",
-           "layer_gradient_norms", "saturation_fraction", "build_mlp"]
+           "layer_gradient_norms", "saturation_fraction", "build_mlp", "single_thread"]
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run torch on one CPU thread inside the block, then restore the previous setting.
+
+    The matrices of these experiments are small (at most 1024 x 784 x 512); on a shared 2-core
+    machine torch's default of one thread per core made them 5-10x *slower* (threads waiting for
+    each other), so the experiments here run single-threaded.  No effect on GPU work.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 #: The network of every initialisation experiment: 784-512-256-256-128-10.
 REFERENCE_SIZES: tuple[int, ...] = (784, 512, 256, 256, 128, 10)
@@ -154,6 +171,12 @@ def run_init_experiment(name: str, scheme: str, activation: str, x: torch.Tensor
         x, y: the batch (e.g. the first 1024 training images).
         seed: seed of the :class:`torch.Generator` that draws the weights.
     """
+    with single_thread():
+        return _run_init_experiment(name, scheme, activation, x, y, seed=seed, sizes=sizes, reference=reference,
+                                    with_hists=with_hists, **init_kw)
+
+
+def _run_init_experiment(name, scheme, activation, x, y, *, seed, sizes, reference, with_hists, **init_kw):
     gen = torch.Generator().manual_seed(seed)
     model = build_mlp(activation, sizes).to(x.device)
     cinit.init_model(model, scheme, generator=gen, **init_kw)
@@ -205,12 +228,13 @@ def run_init_experiment(name: str, scheme: str, activation: str, x: torch.Tensor
 
 @torch.no_grad()
 def depth_sweep(x: torch.Tensor, schemes: dict[str, dict], activations: Sequence[str] = ("identity", "tanh", "relu"),
-                *, depth: int = 50, width: int = 256, seed: int = 0, dtype: torch.dtype = torch.float64) -> pd.DataFrame:
+                *, depth: int = 50, width: int = 256, seed: int = 0, dtype: torch.dtype = torch.float32) -> pd.DataFrame:
     """Pre-activation variance of every hidden layer of a deep MLP, measured and predicted.
 
     The net is ``784 -> width -> ... -> width`` (``depth`` Linear layers, each followed by the
     activation); the measured value is ``np.var`` over the batch and the units of each layer.
-    Layers are run one at a time in ``dtype`` (float64 keeps 1e-80 representable).
+    Layers are run one at a time in ``dtype``; float32 represents every variance between ~1e-70 and
+    ~1e70 that the sweep reaches (values are squared only in float64, inside the variance).
 
     Args:
         x: input batch ``(B, 1, 28, 28)``.
@@ -221,6 +245,12 @@ def depth_sweep(x: torch.Tensor, schemes: dict[str, dict], activations: Sequence
     Returns:
         Long DataFrame with columns ``scheme, activation, layer, measured, theory``.
     """
+    with single_thread():
+        rows = _depth_sweep_rows(x, schemes, activations, depth, width, seed, dtype)
+    return pd.DataFrame(rows)
+
+
+def _depth_sweep_rows(x, schemes, activations, depth, width, seed, dtype) -> list[dict]:
     from .models import make_activation
 
     sizes = [x[0].numel()] + [width] * depth
@@ -233,29 +263,32 @@ def depth_sweep(x: torch.Tensor, schemes: dict[str, dict], activations: Sequence
         for act in activations:
             f, _ = make_activation(act)
             gen = torch.Generator().manual_seed(seed)
-            layers = [nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+            # skip_init: no default draw that init_model would overwrite anyway
+            layers = [nn.utils.skip_init(nn.Linear, a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
             cinit.init_model(nn.Sequential(*layers), scheme, generator=gen, **kw)
-            wv = np.array([float((lin.weight.double() ** 2).mean()) for lin in layers])
-            bv = np.array([float(lin.bias.double().var(unbiased=False)) for lin in layers])
+            wv = np.array([float((lin.weight ** 2).mean()) for lin in layers])
+            bv = np.array([float(lin.bias.var(unbiased=False)) for lin in layers])
             theory = stats.predicted_activation_variances(sizes, wv, bv, activation=act, input_second_moment=q0)
             h = h0
             for l, lin in enumerate(layers):
                 z = lin(h)
                 rows.append({"scheme": label, "activation": act, "layer": l + 1,
-                             "measured": float(z.var(unbiased=False)), "theory": float(theory[l])})
+                             "measured": float(z.double().var(unbiased=False)), "theory": float(theory[l])})
                 h = f(z)
-    return pd.DataFrame(rows)
+    return rows
 
 
 def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.Series:
     """Frobenius norm of the loss gradient w.r.t. each Linear weight (cross-entropy on ``(x, y)``)."""
-    g = stats.gradient_stats(model, x, y)
+    with single_thread():
+        g = stats.gradient_stats(model, x, y)
     return pd.Series({k: float(np.linalg.norm(v.astype(np.float64))) for k, v in g.items()}, name="grad norm")
 
 
 def saturation_fraction(model: nn.Module, x: torch.Tensor, *, eps: float = 0.01) -> pd.Series:
     """Share of each hidden layer's sigmoid outputs within ``eps`` of 0 or 1 (derivative below ~``eps``)."""
-    acts = stats.activation_stats_per_unit(model, x)
+    with single_thread():
+        acts = stats.activation_stats_per_unit(model, x)
     return pd.Series({k: float(((a < eps) | (a > 1 - eps)).float().mean()) for k, a in acts.items()},
                      name="saturated share")
 

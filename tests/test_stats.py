@@ -76,7 +76,8 @@ def test_constant_collapse_is_exact():
 
 
 def test_depth_sweep_shape_and_kaiming_is_flat():
-    x = torch.randn(128, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    # (a seed other than the sweep's 0: the same stream would make the input equal to the first weight rows)
+    x = torch.randn(128, 1, 28, 28, generator=torch.Generator().manual_seed(123))
     df = theory.depth_sweep(x, {"Kaiming": {"scheme": "kaiming_normal"}}, ["relu"], depth=10, width=256)
     assert len(df) == 10 and set(df.columns) == {"scheme", "activation", "layer", "measured", "theory"}
     # The sweep's theory uses each layer's *sampled* weight variance (256x256 draws: ~0.5 % noise per
