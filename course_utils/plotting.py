@@ -130,7 +130,8 @@ def plot_depth_sweep(df, *, activations: Sequence[str] | None = None, title: str
         ax.set_title(f"activation: {act}")
         ax.set_xlabel("layer (depth)")
     axes[0].set_ylabel("variance of the layer's pre-activations")
-    axes[-1].legend(title="solid: measured\ndashed: recurrence", fontsize=7, title_fontsize=7, loc="best")
+    axes[-1].legend(title="solid: measured\ndashed: recurrence", fontsize=8, title_fontsize=8,
+                    loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(title or "Signal variance against depth for each initialisation scheme", y=1.02)
     fig.tight_layout()
     return fig
@@ -176,9 +177,10 @@ def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: i
             var = float(np.var(v.astype(np.float64)))
             shown = v if v.size <= max_points else rng.choice(v, max_points, replace=False)
             lo, hi = float(shown.min()), float(shown.max())
-            if hi - lo < 1e-12 * max(1.0, abs(lo)):  # all equal: one bar
-                ax.bar([lo], [1.0], width=max(abs(lo) * 0.05, 1e-9), color=colors[r])
-                ax.set_xlim(lo - max(abs(lo) * 0.5, 1e-9), lo + max(abs(lo) * 0.5, 1e-9))
+            if hi - lo <= 1e-5 * max(abs(lo), abs(hi)):  # all equal up to float32 rounding: one bar
+                half = max(abs(lo) * 0.5, 1e-30)
+                ax.bar([lo], [1.0], width=0.1 * half, color=colors[r])
+                ax.set_xlim(lo - half, lo + half)
             else:
                 rng_lo, rng_hi = np.percentile(shown, [0.1, 99.9])  # keep a few outliers from squashing the bulk
                 if rng_hi <= rng_lo:
