@@ -1,6 +1,7 @@
 """Sphinx extension of the course book (registered in _config.yml under sphinx.local_extensions).
 
-It does three things the stock Jupyter Book 1 pipeline does not:
+It does three things the stock Jupyter Book 1 pipeline does not (and removes two console errors of the
+theme stack: a duplicated sphinx-thebe config script, and the missing default colour mode):
 
 1. **Launch buttons open the paired notebook.**  Colab cannot open a MyST ``.md`` file, so every chapter
    has a jupytext-paired ``.ipynb`` beside it (``make sync``).  After the theme has built its launch
@@ -43,6 +44,31 @@ def add_repo_substitutions(app: Sphinx, config) -> None:
     subs.setdefault("repo_name", "/".join(url.split("/")[-2:]))
     subs.setdefault("repo_branch", (app.config.html_theme_options or {}).get("repository_branch", "main"))
     config.myst_substitutions = subs
+
+
+def set_default_mode(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """An explicit colour mode: with an empty one the theme logs "Got invalid theme mode" as a
+    console error on a reader's first visit (sphinx-book-theme does not accept `default_mode`)."""
+    if not context.get("default_mode"):
+        context["default_mode"] = "auto"
+
+
+def dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Drop repeated <script> entries (sphinx-thebe adds its inline `const THEBE_JS_URL` once per
+    read phase, and a second one is a SyntaxError in the browser)."""
+    files = context.get("script_files")
+    if not files:
+        return
+    seen, out = set(), []
+    for js in files:
+        attrs = getattr(js, "attributes", {}) or {}
+        name = getattr(js, "filename", js) or ""  # None and "" both mean an inline script
+        key = (str(name), tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(js)
+    files[:] = out  # in place: it is the builder's list, which later handlers may append to
 
 
 # ----------------------------------------------------------------------------- 2. alt text
@@ -135,6 +161,8 @@ def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, 
 
 def setup(app: Sphinx):
     app.connect("config-inited", add_repo_substitutions, priority=900)
+    app.connect("html-page-context", set_default_mode, priority=600)
+    app.connect("html-page-context", dedupe_scripts, priority=700)
     app.connect("doctree-read", add_alt_text)
     # after sphinx_book_theme's add_launch_buttons (priority 501)
     app.connect("html-page-context", point_launch_buttons_at_ipynb, priority=600)

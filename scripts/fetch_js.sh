@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the page JavaScript (MathJax 3, require.js, the ipywidgets HTML manager) from the npm
-# registry into _offline/site/vendor, which _config.yml serves through html_extra_path.
+# registry into _offline/site/vendor, which _config.yml serves as static files (html_static_path -> _build/html/_static/vendor).
 set -euo pipefail
 site=_offline/site/vendor
 if [ -f "$site/.complete" ]; then exit 0; fi
