@@ -118,12 +118,16 @@ def open_page(browser, server):
                 if resp.url.startswith(server) and resp.status >= 400 else None)
         url = server + rel
         page.goto(url, wait_until="load")
-        # MathJax 3: wait for its startup promise (the page loads it only when it has math)
-        page.wait_for_function("() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)",
-                               timeout=30_000)
-        page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
-        if page.locator('script[type="application/vnd.jupyter.widget-state+json"]').count():
-            page.wait_for_selector('[class*="widget-"]', state="attached", timeout=30_000)
+        try:
+            # MathJax 3 (loaded only on pages with math): wait until it has typeset the page
+            if page.locator('script[src*="mathjax"]').count():
+                page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                                       timeout=20_000)
+                page.evaluate("() => MathJax.startup.promise.then(() => true)")
+            if page.locator('script[type="application/vnd.jupyter.widget-state+json"]').count():
+                page.wait_for_selector('[class*="widget-"]', state="attached", timeout=20_000)
+        except playwright.TimeoutError as e:
+            errors.append(f"timed out waiting for MathJax/widgets: {e.message.splitlines()[0]}")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (rel.replace("/", "_").removesuffix(".html") + ".png")),
                         full_page=True)
@@ -150,7 +154,7 @@ RAW_MATH_JS = r"""() => {
   const skip = "PRE, CODE, SCRIPT, STYLE, TEXTAREA, MJX-CONTAINER, MJX-ASSISTIVE-MML, .highlight, .cell_input";
   const walker = document.createTreeWalker(document.querySelector("main") || document.body, NodeFilter.SHOW_TEXT);
   const bad = [];
-  const raw = /\$\$|\\\(|\\\)|\\\[|\\\]|\$[^$\s][^$]*[\\^_{][^$]*\$/;
+  const raw = /\$\$|\\\(|\\\)|\\\[|\\\]|\$[^$\s][^$]*[\\^_{][^$]*\$|\$\\[A-Za-z]/;
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     if (n.parentElement.closest(skip)) continue;
     const m = n.textContent.match(raw);
