@@ -66,7 +66,7 @@ pdf: install data js sync
 	@ls -l _build/latex/book.pdf
 
 pdf-test: pdf
-	$(PY) -m pytest tests/test_pdf.py -q -p no:cacheprovider -rs
+	COURSE_REQUIRE_PDF=1 $(PY) -m pytest tests/test_pdf.py -q -p no:cacheprovider -rs
 
 bench: install data
 	$(PY) bench/train_throughput.py

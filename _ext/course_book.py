@@ -159,6 +159,34 @@ def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, 
     context["course_launch_urls"] = {b["text"]: b["url"] for b in launch}
 
 
+# ----------------------------------------------------------------------------- 4. PDF structure
+
+
+def flatten_root_for_latex(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """PDF (`make pdf`): one LaTeX chapter per chapter of the toc.
+
+    Sphinx inlines the root page's toctrees where they stand, so the chapters would become sections
+    of the root page's last heading, and the root page's own headings would be the chapters.  For
+    the LaTeX builder only, the root page's sub-headings become rubrics (unnumbered, not in the
+    contents) and its toctrees (already inlined: the chapters) move to the top level of the page.
+    Runs on the assembled LaTeX tree (``doctree-resolved``), never on the pickled doctrees.
+    """
+    if app.builder.name != "latex" or docname != app.config.root_doc:
+        return
+    top = next(iter(doctree.findall(nodes.section)), None)
+    if top is None:
+        return
+    wrappers = [n for n in doctree.findall(nodes.compound) if "toctree-wrapper" in n.get("classes", [])]
+    for w in wrappers:
+        w.parent.remove(w)
+    for sec in [s for s in top.findall(nodes.section) if s is not top][::-1]:
+        title = sec[0] if sec.children and isinstance(sec[0], nodes.title) else None
+        body = sec.children[1:] if title is not None else list(sec.children)
+        new = ([nodes.rubric("", "", *title.children)] if title is not None else []) + body
+        sec.replace_self(new)
+    top.extend(wrappers)
+
+
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -174,6 +202,7 @@ def setup(app: Sphinx):
     app.connect("html-page-context", set_default_mode, priority=600)
     app.connect("html-page-context", dedupe_scripts, priority=700)
     app.connect("doctree-read", add_alt_text)
+    app.connect("doctree-resolved", flatten_root_for_latex)
     # after sphinx_book_theme's add_launch_buttons (priority 501)
     app.connect("html-page-context", point_launch_buttons_at_ipynb, priority=600)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
