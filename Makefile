@@ -16,7 +16,7 @@ STAGE_TESTS := tests/test_site.py tests/test_pdf.py
 book: install data js build
 	@echo "The book: file://$(abspath _build/html/index.html)"
 
-test: install data js unit build site nbval
+test: install data js unit build site nbval pdf-test
 	@echo "make test: all stages passed"
 
 install: $(STAMP)

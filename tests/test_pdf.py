@@ -33,8 +33,12 @@ def _title(md: Path) -> str:
 
 
 def _chapter_pages() -> list[Path]:
-    toc = sync.toc_files(ROOT)[1:]  # the root page is the front matter, not a chapter
-    return [p for p in ((ROOT / f).with_suffix(".md") for f in toc) if p.is_file()]
+    """The chapters of _toc.yml (a chapter's `sections` are LaTeX sections, not chapters)."""
+    import yaml
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
+    files += [c["file"] for c in toc.get("chapters", [])]
+    return [p for p in ((ROOT / f).with_suffix(".md") for f in files) if p.is_file()]
 
 
 def _norm(s: str) -> str:
