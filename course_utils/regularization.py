@@ -29,7 +29,7 @@ from torch.nn.utils import prune
 
 __all__ = ["NORM_LAYERS", "l1_penalty", "l2_penalty", "PenalizedLoss", "decay_split", "param_groups_no_decay",
            "l2_vs_decay_trajectory", "DropoutMLP", "dropout_mlp", "McDropout", "enable_mc_dropout",
-           "mc_sample_probs", "MCPrediction", "mc_predict", "mc_accuracy_curve", "max_norm_",
+           "mc_sample_probs", "MCPrediction", "mc_predict", "mc_summary", "mc_accuracy_curve", "max_norm_",
            "add_max_norm_hook", "row_norms", "prune_global", "sparsity", "pruning_curve",
            "dropout_signal_stats"]
 
@@ -405,7 +405,14 @@ def mc_predict(model: nn.Module, X: torch.Tensor, n_samples: int = 100, *, batch
     Returns:
         :class:`MCPrediction` ``(probs (N, C), uncertainty (N,), std (N, C))``.
     """
-    samples = mc_sample_probs(model, X, n_samples, batch_size=batch_size, seed=seed)  # (S, N, C)
+    return mc_summary(mc_sample_probs(model, X, n_samples, batch_size=batch_size, seed=seed))
+
+
+def mc_summary(samples: torch.Tensor) -> MCPrediction:
+    """:class:`MCPrediction` from sampled probabilities ``(S, N, C)`` (see :func:`mc_sample_probs`)."""
+    if samples.dim() != 3:
+        raise ValueError(f"samples must have shape (S, N, C), got {tuple(samples.shape)}.")
+    n_samples = samples.shape[0]
     probs = samples.mean(0)
     entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1)
     std = samples.std(0, unbiased=False) if n_samples > 1 else torch.zeros_like(probs)
