@@ -206,14 +206,17 @@ def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
 def trajectory(tx, loss_fn: Callable, params, steps: int) -> np.ndarray:
     """Apply the transformation ``tx`` for ``steps`` steps to ``loss_fn(params)``; stacked flat params."""
     jax, jnp, _, optax = _require()
-    state = tx.init(params)
     from jax.flatten_util import ravel_pytree
 
-    grad = jax.jit(jax.grad(loss_fn))
+    @jax.jit
+    def step(p, st):
+        upd, st = tx.update(jax.grad(loss_fn)(p), st, p)
+        return optax.apply_updates(p, upd), st
+
+    state = tx.init(params)
     out = [np.asarray(ravel_pytree(params)[0])]
     for _ in range(steps):
-        upd, state = tx.update(grad(params), state, params)
-        params = optax.apply_updates(params, upd)
+        params, state = step(params, state)
         out.append(np.asarray(ravel_pytree(params)[0]))
     return np.stack(out)
 
