@@ -217,8 +217,9 @@ def test_internal_links_resolve(open_page, rel, server):
     assert not bad, "broken internal links:\n" + "\n".join(sorted(bad))
 
 
-def _launch_links(page) -> dict[str, str]:
-    links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+def _launch_links(page, selector: str = ".dropdown-launch-buttons a[href]") -> dict[str, str]:
+    """Colab/Binder links of the page's launch button (default) or of any ``selector``."""
+    links = page.evaluate(f"() => [...document.querySelectorAll({selector!r})].map(a => a.href)")
     out = {}
     for href in links:
         if "colab.research.google.com" in href:
@@ -234,8 +235,25 @@ def _repo_path_of(kind: str, href: str) -> str:
         m = re.search(r"/github/[^/]+/[^/]+/blob/[^/]+/(.+)$", parts.path)
         assert m, f"unexpected Colab URL {href}"
         return unquote(m.group(1))
-    urlpath = parse_qs(parts.query).get("urlpath", [""])[0]  # lab/tree/path  or  tree/path
+    query = parse_qs(parts.query)
+    if "labpath" in query:  # badges written in notebooks: ?labpath=path
+        return unquote(query["labpath"][0])
+    urlpath = query.get("urlpath", [""])[0]  # launch buttons: ?urlpath=lab/tree/path  or  tree/path
     return re.sub(r"^(lab/)?tree/", "", unquote(urlpath))
+
+
+@pytest.mark.parametrize("rel", sorted(CHAPTER_PAGES) or [pytest.param("-", marks=pytest.mark.skip("no chapters"))])
+def test_every_colab_and_binder_link_opens_an_existing_notebook(open_page, rel):
+    """Badges inside a page (e.g. the exercises' "open the learner notebook") must not dangle either."""
+    page = open_page(rel).page
+    hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    for href in hrefs:
+        kind = ("Colab" if "colab.research.google.com" in href else
+                "Binder" if ("/v2/gh/" in href or "binder" in urlsplit(href).netloc) else None)
+        if kind is None:
+            continue
+        path = _repo_path_of(kind, href)
+        assert path.endswith(".ipynb") and (ROOT / path).is_file(), f"{rel}: {kind} link {href} -> {path!r} missing"
 
 
 @pytest.mark.parametrize("rel", sorted(CHAPTER_PAGES) or [pytest.param("-", marks=pytest.mark.skip("no chapters"))])

@@ -6,6 +6,8 @@
  *    scripts/fetch_js.sh put the files, instead of the page's own folder.
  * 2. It typesets widget labels with the MathJax 2 API (MathJax.Hub.Queue); the book ships MathJax 3.
  *    Map that call onto MathJax 3's typesetPromise, also after MathJax 3 replaces window.MathJax.
+ * 3. Figures that a widget's saved Output state draws are <img> elements without alt text; give each
+ *    one a description (the caption of the widget's own title if it has one) as it appears.
  */
 (function () {
   "use strict";
@@ -36,4 +38,21 @@
       set: function (value) { current = attach(value); }
     });
   } catch (e) { /* keep the plain global */ }
+
+  function describe(img) {
+    if (img.getAttribute("alt")) { return; }
+    var box = img.closest(".widget-output, .jupyter-widgets, .cell_output") || document.body;
+    var label = box.querySelector(".widget-label, .widget-html-content");
+    var text = label && label.textContent.trim();
+    img.setAttribute("alt", "Figure drawn by an interactive widget (state saved when the book was built)"
+                     + (text ? ": " + text : ""));
+  }
+  function scan(node) {
+    if (node.nodeType !== 1) { return; }
+    if (node.tagName === "IMG") { describe(node); }
+    node.querySelectorAll && node.querySelectorAll("img:not([alt])").forEach(describe);
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (r) { r.addedNodes.forEach(scan); });
+  }).observe(document.documentElement, {childList: true, subtree: true});
 })();
