@@ -33,11 +33,18 @@ def _title(md: Path) -> str:
 
 
 def _chapter_pages() -> list[Path]:
-    """The chapters of _toc.yml (a chapter's `sections` are LaTeX sections, not chapters)."""
+    """Every page of _toc.yml in reading order: chapters and their `sections` (each page is a separate
+    document, which Sphinx's LaTeX builder turns into a chapter of its own)."""
     import yaml
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
-    files += [c["file"] for c in toc.get("chapters", [])]
+
+    def walk(entries):
+        for e in entries or []:
+            yield e["file"]
+            yield from walk(e.get("sections"))
+
+    files = [f for part in toc.get("parts", []) for f in walk(part.get("chapters"))]
+    files += list(walk(toc.get("chapters")))
     return [p for p in ((ROOT / f).with_suffix(".md") for f in files) if p.is_file()]
 
 
