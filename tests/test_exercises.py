@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils import exercises as ex
+from course_utils.exercises import normalization as ex_norm, schedules as ex_sched
 
 
 def todo(*args, **kwargs):
@@ -185,7 +186,7 @@ def bn_ok(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps
 
 def bn_variant(**flags):
     def f(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
-        return ex._bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, **flags)
+        return ex_norm._bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, **flags)
     return f
 
 
@@ -327,7 +328,7 @@ def test_schedule_lrs_exponential_matches_closed_form():
     assert lrs[10] == pytest.approx(0.9 ** 10)  # 35 % after 10 epochs
     assert lrs[20] == pytest.approx(0.9 ** 20)  # 12 % after 20
     for name, make in ex.SCHEDULES.items():
-        out = ex.schedule_lrs(lambda o: make(o, ex._SCHED_DEFAULTS), epochs=50)
+        out = ex.schedule_lrs(lambda o: make(o, ex_sched._SCHED_DEFAULTS), epochs=50)
         assert out.shape == (50,) and (out >= 0).all(), name
 
 
@@ -447,3 +448,25 @@ def test_capstone_model_check():
 def test_capstone_table_handles_missing_runs():
     df = ex.capstone_table({"a": None})
     assert df.loc["a", "note"] == "not run yet"
+
+
+def test_an_exception_points_at_the_learners_line_not_the_graders():
+    def leaky_relu(x, negative_slope=0.01):
+        return x.clamp(min=0) + negative_slope * undefined_name  # noqa: F821  (the learner's bug)
+
+    res = ex.check_leaky_relu(leaky_relu, verbose=False)
+    assert res.status == "fail" and "NameError" in res.message
+    assert "raised at line" in res.message and "undefined_name" in res.message
+
+
+def test_every_name_the_notebooks_use_is_exported():
+    """The notebooks and exercise pages reach the graders as `exercises.<name>`."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    used = set()
+    for f in [*root.glob("book/exercises/*.md"), root / "exercises" / "build_notebooks.py"]:
+        used |= set(re.findall(r"\bexercises\.([A-Za-z_]\w*)\b(?!\*)", f.read_text(encoding="utf8")))
+    assert used, "no uses found: has the layout of the notebooks changed?"
+    missing = sorted(n for n in used if n not in ex.__all__)
+    assert not missing, f"used by the notebooks but not in course_utils.exercises.__all__: {missing}"

@@ -1,0 +1,71 @@
+"""Graders and small interactive helpers for the exercise notebooks in ``exercises/``.
+
+Every ``check_*`` function runs the learner's code on fixed cases, compares the
+result with a reference computed by PyTorch itself (``torch.nn.init``,
+``nn.LeakyReLU``, ``nn.BatchNorm1d``, ``torch.optim``) or by a closed-form
+formula, prints one friendly message and returns a :class:`CheckResult`
+(truthy when the answer is right)::
+
+    ✅ passed   ❌ not quite (what was expected, what came out, a hint)   ⏳ not yet (still the TODO stub)
+
+A check never lets the learner's exception escape: a ``NotImplementedError``
+(the unmodified stub) reads as "not yet", any other exception is reported with
+its type, its message and a hint.  The graders depend only on ``torch`` (and
+``course_utils.train`` for the short training runs of notebooks 04 and 07), not
+on the book's other from-scratch modules, so a bug elsewhere cannot make a
+right answer fail.
+
+The module also carries the pieces the notebooks' sliders need: a depth sweep of
+activation variance, the two loss surfaces of the optimizer chapter, learning-rate
+curves of the real torch schedulers, and the model answers of the conceptual
+questions (revealed by :func:`show_answer` or :func:`answer_button`).
+
+The graders live in one module per exercise notebook (``initialization``, ``normalization``, ``optimizers``,
+``schedules``, ``regularization``, ``questions``, ``capstone``) on top of ``_core`` (the result object
+and the messages); every public name is importable from ``course_utils.exercises`` itself.
+"""
+from ._core import CheckResult, attempt
+from .initialization import (
+    measure_backward_ratio, check_backward_condition, check_xavier_uniform, check_kaiming_normal,
+    activation_variances, plot_activation_variances, variance_slider,
+)
+from .normalization import check_leaky_relu, check_batch_norm
+from .optimizers import (
+    check_momentum, check_rmsprop, check_adam, pathological_curvature, steep_optima, SURFACES,
+    surface_trajectory, plot_surface, surface_explorer,
+)
+from .schedules import (
+    SCHEDULES, SCHEDULE_RUN, schedule_lrs, schedule_explorer, small_subset, small_mlp,
+    check_schedule_beats_constant,
+)
+from .regularization import (
+    check_mc_dropout, mc_dropout_predict_reference, predictive_entropy, check_l2_penalty,
+    compare_l2_and_decay, check_choice,
+)
+from .questions import QUESTIONS, show_question, show_answer, answer_button
+from .capstone import (
+    CAPSTONE_SIZES, capstone_sizes, check_capstone_model, capstone_run, mc_dropout_accuracy,
+    capstone_table,
+)
+
+__all__ = [
+    "CheckResult", "attempt",
+    # 01 initialization
+    "measure_backward_ratio", "check_backward_condition", "check_xavier_uniform", "check_kaiming_normal",
+    "activation_variances", "plot_activation_variances", "variance_slider",
+    # 02 activations & normalization
+    "check_leaky_relu", "check_batch_norm",
+    # 03 optimizers
+    "check_momentum", "check_rmsprop", "check_adam", "pathological_curvature", "steep_optima", "SURFACES",
+    "surface_trajectory", "plot_surface", "surface_explorer",
+    # 04 schedules
+    "SCHEDULES", "SCHEDULE_RUN", "schedule_lrs", "schedule_explorer", "small_subset", "small_mlp", "check_schedule_beats_constant",
+    # 05 regularization
+    "check_mc_dropout", "mc_dropout_predict_reference", "predictive_entropy", "check_l2_penalty",
+    "compare_l2_and_decay", "check_choice",
+    # 06 conceptual questions
+    "QUESTIONS", "show_question", "show_answer", "answer_button",
+    # 07 capstone
+    "CAPSTONE_SIZES", "capstone_sizes", "check_capstone_model", "capstone_run", "mc_dropout_accuracy",
+    "capstone_table",
+]

@@ -1,0 +1,309 @@
+"""Exercises 01 — initialization: the backward-pass condition, Xavier and Kaiming init, the variance slider."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ._core import CheckResult, FAIL, PASS, _not_callable, _not_yet, _one_thread, _raised, _report
+
+
+def measure_backward_ratio(var_w: float, d_x: int, d_y: int, *, n: int = 2048, seed: int = 0) -> float:
+    """Var(∂L/∂x) / Var(∂L/∂y) through ``y = W x`` with ``W ~ N(0, var_w)`` of shape ``(d_y, d_x)``.
+
+    The backward pass computes ``∂L/∂x = Wᵀ ∂L/∂y``: each input gradient sums ``d_y``
+    terms, so the ratio is ``d_y · var_w`` (up to sampling noise).
+    """
+    if not (isinstance(var_w, (int, float)) and math.isfinite(var_w) and var_w >= 0):
+        raise ValueError(f"var_w must be a finite number >= 0, got {var_w!r}.")
+    if d_x <= 0 or d_y <= 0:
+        raise ValueError(f"d_x and d_y must be positive, got d_x={d_x}, d_y={d_y}.")
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(d_y, d_x, generator=g, dtype=torch.float64) * math.sqrt(var_w)  # (d_y, d_x)
+    grad_y = torch.randn(n, d_y, generator=g, dtype=torch.float64)                     # (n, d_y)
+    grad_x = grad_y @ W                                                                 # (n, d_x)
+    return float(grad_x.var() / grad_y.var())
+
+
+_BACKWARD_CASES = ((512, 128), (100, 400), (256, 256), (784, 32))
+_BACKWARD_MISTAKES = (
+    (lambda dx, dy: 1 / dx, "that is the forward-pass condition. Going backward, ∂L/∂x_j = Σ_i W_ij ∂L/∂y_i "
+                            "sums over the d_y *outputs*, so the count that matters is d_y."),
+    (lambda dx, dy: 2 / (dx + dy), "that is Glorot's compromise between the two conditions; the question asks "
+                                   "for the backward condition alone."),
+    (lambda dx, dy: 2 / dy, "the factor 2 belongs to ReLU (it halves the signal); the layer here is linear."),
+    (lambda dx, dy: float(dy), "upside down: the variance of the weights must shrink when d_y grows."),
+    (lambda dx, dy: 1 / math.sqrt(dy), "that is the standard deviation; the question asks for the variance."),
+)
+
+
+def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
+    """Grade the backward-pass variance condition Var(W) = 1/d_y.
+
+    ``answer`` is a function ``(d_x, d_y) -> Var(W)`` or a number for the case
+    d_x = 512, d_y = 128.  The check also pushes unit-variance gradients back
+    through a random layer with the learner's variance and reports the ratio.
+    """
+    name = "backward condition"
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        fn, cases = (lambda dx, dy: float(answer)), _BACKWARD_CASES[:1]
+    elif callable(answer):
+        fn, cases = answer, _BACKWARD_CASES
+    else:
+        return _not_callable(name, answer, "a function (d_x, d_y) -> Var(W) or a number", verbose)
+    for d_x, d_y in cases:
+        case = f"layer with d_x={d_x} inputs and d_y={d_y} outputs"
+        try:
+            got = fn(d_x, d_y)
+        except NotImplementedError:
+            return _not_yet(name, getattr(answer, "__name__", "answer"), verbose)
+        except Exception as e:  # the learner's code: report, never raise
+            return _raised(name, e, verbose, case)
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return _report(name, FAIL, "the answer is not a number.", case=case, got=repr(got),
+                           hint="return a Python float such as `1 / d_y`.", verbose=verbose)
+        want = 1 / d_y
+        if not math.isfinite(got) or got < 0:
+            return _report(name, FAIL, "a variance must be a finite number ≥ 0.", case=case, got=f"{got}",
+                           hint="the answer is a positive fraction of 1/d_x or 1/d_y.", verbose=verbose)
+        if abs(got - want) > 1e-6 * want:
+            ratio = measure_backward_ratio(got, d_x, d_y)
+            hint = next((h for f, h in _BACKWARD_MISTAKES if abs(f(d_x, d_y) - got) <= 1e-6 * abs(f(d_x, d_y))),
+                        "write Var(∂L/∂x_j) as a sum of d_y independent products W_ij·∂L/∂y_i and ask when it "
+                        "equals Var(∂L/∂y).")
+            return _report(name, FAIL, "not quite.", case=case, expected=f"Var(W) = {want:.6g}",
+                           got=f"Var(W) = {got:.6g}",
+                           details=[f"measured: with your Var(W) a unit-variance gradient leaves the layer with "
+                                    f"variance {ratio:.3f} instead of ≈ 1"], hint=hint, verbose=verbose)
+    d_x, d_y = cases[0]
+    ratio = measure_backward_ratio(1 / d_y, d_x, d_y)
+    return _report(name, PASS, f"correct — Var(W) = 1/d_y. Measured on a random {d_y}×{d_x} layer: "
+                   f"Var(∂L/∂x)/Var(∂L/∂y) = {ratio:.3f} (≈ 1).", verbose=verbose)
+
+
+_INIT_CASES = ((64, 1024), (1024, 64), (300, 300), (200, 500))
+
+
+def _run_init(fn, shape, seed, *args):
+    torch.manual_seed(seed)
+    w = torch.full(shape, float("nan"))
+    out = fn(w, *args)
+    return w, out
+
+
+def _init_failure(name, w, out, shape):
+    """Common shape/in-place problems, or None."""
+    if out is not None and not isinstance(out, torch.Tensor):
+        return dict(headline=f"the function returned {type(out).__name__}, not a tensor.",
+                    hint="fill the tensor in place and `return w`, as torch.nn.init does.")
+    result = out if out is not None else w
+    if tuple(result.shape) != tuple(shape):
+        return dict(headline="the shape changed.", expected=f"shape {tuple(shape)}", got=f"shape {tuple(result.shape)}",
+                    hint="fill the given tensor (e.g. `w.uniform_(-a, a)`); don't build a new one of another shape.")
+    if torch.isnan(w).any():
+        return dict(headline="the weight tensor you were given was not filled in place.",
+                    hint="use the in-place methods `w.uniform_(...)` / `w.normal_(...)` inside `torch.no_grad()`; "
+                         "assigning `w = ...` only rebinds the local name.")
+    if not torch.isfinite(result).all():
+        return dict(headline="the weights contain inf or NaN.", hint="check for a division by zero in the scale.")
+    return None
+
+
+def _variance_hint(var: float, fan_in: int, fan_out: int, candidates) -> str | None:
+    for value, hint in candidates:
+        if abs(var / value - 1) < 0.04:
+            return hint
+    return None
+
+
+def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``xavier_uniform_(w, gain=1.0)``: U(−a, a) with a = gain·√(6/(fan_in+fan_out)), in place.
+
+    Reference: the statistics of ``torch.nn.init.xavier_uniform_`` (variance
+    gain²·2/(fan_in+fan_out), all values inside ±a), on four weight shapes.
+    """
+    name = "xavier_uniform_"
+    if not callable(fn):
+        return _not_callable(name, fn, "a function xavier_uniform_(w, gain=1.0)", verbose)
+    for k, shape in enumerate(_INIT_CASES):
+        fan_out, fan_in = shape
+        gain = 1.0 if k < 3 else 5 / 3
+        case = f"weight of shape {shape} (fan_out={fan_out}, fan_in={fan_in}), gain={gain:.3g}"
+        try:
+            w, out = _run_init(fn, shape, k, *(() if gain == 1.0 else (gain,)))
+        except NotImplementedError:
+            return _not_yet(name, "xavier_uniform_", verbose)
+        except Exception as e:
+            return _raised(name, e, verbose, case)
+        bad = _init_failure(name, w, out, shape)
+        if bad:
+            return _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
+        w = (out if out is not None else w).double()
+        want_var = gain ** 2 * 2 / (fan_in + fan_out)
+        bound = gain * math.sqrt(6 / (fan_in + fan_out))
+        var, mean, wmax = w.var().item(), w.mean().item(), w.abs().max().item()
+        if abs(mean) > 6 * math.sqrt(want_var / w.numel()):
+            return _report(name, FAIL, "the weights are not centred on 0.", case=case, expected="mean ≈ 0",
+                           got=f"mean = {mean:.4g}", hint="draw from U(−a, a), not U(0, a).", verbose=verbose)
+        if abs(var / want_var - 1) > 0.04:
+            hint = _variance_hint(var, fan_in, fan_out, [
+                (gain ** 2 / fan_in, "that is LeCun's 1/fan_in; Xavier averages the forward and backward "
+                                      "conditions: 2/(fan_in + fan_out)."),
+                (gain ** 2 * 2 / fan_in, "that is Kaiming's 2/fan_in; Xavier uses 2/(fan_in + fan_out)."),
+                (gain ** 2 / (fan_in + fan_out), "the factor 2 is missing: Var(W) = 2/(fan_in + fan_out)."),
+                (want_var / 3, "U(−a, a) has variance a²/3, so the bound is a = √(3·σ²) = √(6/(fan_in+fan_out)), "
+                               "not σ itself."),
+                (2 / (fan_in + fan_out) if gain != 1 else -1, "the `gain` argument was ignored: multiply the bound "
+                                                              "by gain."),
+                (want_var * 3, "did you use the bound a² as the variance? a = √(6/(fan_in+fan_out)) gives "
+                               "variance a²/3."),
+            ]) or "Var(W) must be 2/(fan_in + fan_out), with fan_in = w.shape[1], fan_out = w.shape[0]."
+            return _report(name, FAIL, "the variance of the weights is off.", case=case,
+                           expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.xavier_uniform_)",
+                           got=f"Var(W) = {var:.4g}", hint=hint, verbose=verbose)
+        if wmax > bound * (1 + 1e-6) or wmax < 0.97 * bound:
+            return _report(name, FAIL, "the values are not uniform on [−a, a].", case=case,
+                           expected=f"all |w| ≤ a = {bound:.4g}, filling the interval",
+                           got=f"max |w| = {wmax:.4g}",
+                           hint="use `w.uniform_(-a, a)`; a normal distribution with the right variance is "
+                                "`xavier_normal_`, another function.", verbose=verbose)
+    return _report(name, PASS, "correct — Var(W) = 2/(fan_in+fan_out) and the values fill U(−a, a) on all "
+                   f"{len(_INIT_CASES)} shapes, as torch.nn.init.xavier_uniform_.", verbose=verbose)
+
+
+def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``kaiming_normal_(w, a=0.0)``: N(0, 2/((1+a²)·fan_in)) with fan_in = ``w.shape[1]``, in place.
+
+    Reference: the statistics of ``torch.nn.init.kaiming_normal_(w, a, mode="fan_in",
+    nonlinearity="leaky_relu")`` (which is ReLU's 2/fan_in at a = 0).
+    """
+    name = "kaiming_normal_"
+    if not callable(fn):
+        return _not_callable(name, fn, "a function kaiming_normal_(w, a=0.0)", verbose)
+    cases = ((64, 1024, 0.0), (1024, 64, 0.0), (400, 400, 0.0), (300, 512, 1.0))
+    for k, (fan_out, fan_in, a) in enumerate(cases):
+        shape = (fan_out, fan_in)
+        case = f"weight of shape {shape} (fan_out={fan_out}, fan_in={fan_in}), a={a}"
+        try:
+            w, out = _run_init(fn, shape, 10 + k, *(() if a == 0.0 else (a,)))
+        except NotImplementedError:
+            return _not_yet(name, "kaiming_normal_", verbose)
+        except Exception as e:
+            return _raised(name, e, verbose, case)
+        bad = _init_failure(name, w, out, shape)
+        if bad:
+            return _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
+        w = (out if out is not None else w).double()
+        gain2 = 2 / (1 + a * a)
+        want_var = gain2 / fan_in
+        var, mean = w.var().item(), w.mean().item()
+        if abs(mean) > 6 * math.sqrt(want_var / w.numel()):
+            return _report(name, FAIL, "the weights are not centred on 0.", case=case, expected="mean ≈ 0",
+                           got=f"mean = {mean:.4g}", hint="draw from N(0, σ²): `w.normal_(0, std)`.",
+                           verbose=verbose)
+        if abs(var / want_var - 1) > 0.04:
+            hint = _variance_hint(var, fan_in, fan_out, [
+                (gain2 / fan_out, "you used fan_out. PyTorch stores a Linear weight as (out_features, "
+                                  "in_features), so fan_in = w.shape[1]; Kaiming's forward rule divides by fan_in."),
+                (1 / fan_in if a == 0 else -1, "that is LeCun's 1/fan_in: ReLU zeroes half of its inputs, so "
+                                               "Kaiming doubles it to 2/fan_in."),
+                (2 * gain2 / (fan_in + fan_out), "that mixes in fan_out like Xavier; Kaiming uses fan_in only."),
+                ((gain2 / fan_in) ** 2, "you passed the variance where the standard deviation goes: "
+                                            "`normal_(0, std)` takes std = √(2/fan_in)."),
+                (2 / fan_in if a != 0 else -1, "the negative slope `a` was ignored: the gain is 2/(1 + a²)."),
+            ]) or "Var(W) = 2/((1 + a²)·fan_in) with fan_in = w.shape[1]; `normal_` takes the std, not the variance."
+            return _report(name, FAIL, "the variance of the weights is off.", case=case,
+                           expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.kaiming_normal_)",
+                           got=f"Var(W) = {var:.4g}", hint=hint, verbose=verbose)
+        tail = (w.abs() > 1.8 * math.sqrt(want_var)).double().mean().item()  # normal: 7.2 %, uniform(±√3σ): 0
+        if tail < 0.04:
+            return _report(name, FAIL, "the variance is right but the values do not look normal.", case=case,
+                           expected="about 7 % of the weights beyond 1.8 σ (a Gaussian)",
+                           got=f"{100 * tail:.1f} %", hint="draw with `w.normal_(0, std)`, not `uniform_`.",
+                           verbose=verbose)
+    return _report(name, PASS, "correct — Var(W) = 2/((1+a²)·fan_in) on all 4 shapes, matching "
+                   "torch.nn.init.kaiming_normal_ (fan_in mode).", verbose=verbose)
+
+
+_ACTS = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x, "sigmoid": torch.sigmoid}
+
+
+def activation_variances(std: float, depth: int, *, act: str = "tanh", width: int = 256, n: int = 512,
+                         seed: int = 0, init: Callable | None = None) -> np.ndarray:
+    """Per-layer activation variance of a ``depth``-layer square net on unit-variance inputs.
+
+    Weights are drawn N(0, std²) (biases 0), or by ``init(w)`` when given (``std`` is then ignored).
+
+    Returns:
+        array of shape ``(depth,)``: Var of each layer's output after the activation.
+    """
+    if act not in _ACTS:
+        raise ValueError(f"act must be one of {sorted(_ACTS)}, got {act!r}.")
+    if not (isinstance(depth, int) and depth >= 1):
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}.")
+    if init is None and not (std > 0):
+        raise ValueError(f"std must be > 0, got {std!r}.")
+    # an odd offset, so the inputs never replay the global stream an init function may draw from
+    g = torch.Generator().manual_seed(1_000_003 + seed)
+    x = torch.randn(n, width, generator=g)  # (n, width), Var = 1
+    out = []
+    with torch.no_grad(), _one_thread():
+        for _ in range(depth):
+            if init is None:
+                W = torch.randn(width, width, generator=g) * std
+            else:
+                W = torch.empty(width, width)
+                init(W)
+            x = _ACTS[act](x @ W.T)
+            out.append(x.var().item())
+    return np.array(out)
+
+
+def plot_activation_variances(variances: dict, *, ax=None, title: str | None = None):
+    """Draw ``{label: per-layer variances}`` on a log scale (returns the axes)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.6))
+    for label, v in variances.items():
+        ax.plot(np.arange(1, len(v) + 1), np.clip(v, 1e-30, None), marker="o", ms=3, label=label)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="grey", ls=":", lw=1)
+    ax.set(xlabel="layer", ylabel="activation variance (log scale)",
+           title=title or "Activation variance per layer")
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def variance_slider(inits: dict | None = None, *, width: int = 256):
+    """Sliders over weight std, depth and activation that redraw the per-layer activation variance.
+
+    ``inits`` maps labels to init functions ``f(w)`` (e.g. the learner's Xavier and
+    Kaiming) drawn as extra lines for comparison.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    inits = dict(inits or {})
+
+    def draw(std=1 / math.sqrt(width), depth=20, act="tanh"):
+        curves = {f"N(0, {std:.3g}²)": activation_variances(std, depth, act=act, width=width)}
+        for label, f in inits.items():
+            try:
+                curves[label] = activation_variances(1.0, depth, act=act, width=width, init=f)
+            except NotImplementedError:
+                print(f"⏳ {label}: not yet implemented — fill it in to see its line.")
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        plot_activation_variances(curves, ax=ax, title=f"{act}, width {width}, depth {depth}")
+        plt.show()
+
+    return widgets.interact(
+        draw,
+        std=widgets.FloatLogSlider(value=1 / math.sqrt(width), base=10, min=-2.5, max=0, step=0.05,
+                                   description="weight std", continuous_update=False),
+        depth=widgets.IntSlider(value=20, min=1, max=60, description="depth", continuous_update=False),
+        act=widgets.Dropdown(options=list(_ACTS), value="tanh", description="activation"))

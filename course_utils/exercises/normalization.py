@@ -1,0 +1,180 @@
+"""Exercises 02 — activations and normalization: leaky ReLU and batch norm, graded against torch."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ._core import CheckResult, FAIL, PASS, _fmt, _not_callable, _not_yet, _raised, _report
+
+
+def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``leaky_relu(x, negative_slope=0.01)`` against ``nn.LeakyReLU`` on several shapes and slopes."""
+    name = "leaky_relu"
+    if not callable(fn):
+        return _not_callable(name, fn, "a function leaky_relu(x, negative_slope=0.01)", verbose)
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64), None),
+             (torch.randn(4, 7, generator=g, dtype=torch.float64), 0.2),
+             (torch.randn(2, 3, 5, generator=g, dtype=torch.float64), 0.01),
+             (torch.randn(16, generator=g, dtype=torch.float64) * 5, 0.5)]
+    for x, slope in cases:
+        s = 0.01 if slope is None else slope
+        case = f"x of shape {tuple(x.shape)}, negative_slope={'default (0.01)' if slope is None else slope}"
+        x_in = x.clone()
+        try:
+            y = fn(x_in) if slope is None else fn(x_in, slope)
+        except NotImplementedError:
+            return _not_yet(name, "leaky_relu", verbose)
+        except Exception as e:
+            return _raised(name, e, verbose, case)
+        want = nn.LeakyReLU(s)(x)
+        if not isinstance(y, torch.Tensor):
+            return _report(name, FAIL, f"returned {type(y).__name__}, not a tensor.", case=case,
+                           hint="use torch operations (torch.where, clamp) and return the tensor.", verbose=verbose)
+        if tuple(y.shape) != tuple(x.shape):
+            return _report(name, FAIL, "the output has the wrong shape.", case=case,
+                           expected=f"shape {tuple(x.shape)}", got=f"shape {tuple(y.shape)}",
+                           hint="apply the function element-wise; don't sum or flatten.", verbose=verbose)
+        if not torch.equal(x_in, x):
+            return _report(name, FAIL, "your function modified its input in place.", case=case,
+                           hint="build a new tensor (e.g. torch.where(x > 0, x, slope * x)); the caller "
+                                "may still need x.", verbose=verbose)
+        y = y.double()
+        if torch.allclose(y, want, rtol=1e-6, atol=1e-9):
+            continue
+        pos, neg = x > 0, x < 0
+        if torch.allclose(y[pos], s * x[pos]) and torch.allclose(y[neg], x[neg]):
+            hint = "the branches are swapped: positive inputs pass unchanged, the slope multiplies the negative ones."
+        elif not torch.allclose(y[pos], x[pos]):
+            hint = "positive inputs must pass through unchanged (f(x) = x for x > 0); the slope applies to x < 0 only."
+        elif torch.allclose(y[neg], torch.zeros_like(y[neg])):
+            hint = "that is ReLU: negative inputs must be multiplied by the slope, not set to 0."
+        elif torch.allclose(y[neg], 0.01 * x[neg]) and s != 0.01:
+            hint = "the `negative_slope` argument was ignored (you used 0.01)."
+        else:
+            hint = "f(x) = x for x > 0 and negative_slope·x otherwise."
+        bad = int((~torch.isclose(y, want)).nonzero()[0][0]) if y.dim() == 1 else None
+        details = [f"at x = {x[bad].item():.3g}: expected {want[bad].item():.4g}, got {y[bad].item():.4g}"] \
+            if bad is not None else []
+        return _report(name, FAIL, "the values differ from nn.LeakyReLU.", case=case, details=details,
+                       expected=_fmt(want), got=_fmt(y), hint=hint, verbose=verbose)
+    return _report(name, PASS, f"correct — identical to nn.LeakyReLU on {len(cases)} inputs and slopes.",
+                   verbose=verbose)
+
+
+def _bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, *, unbiased_norm=False, biased_running=False,
+                  inverted_momentum=False, eval_batch_stats=False, dim=0, no_affine=False, eps_outside=False):
+    """Batch norm for (N, D) inputs and some typical mistakes (all flags False = the correct algorithm)."""
+    if training or eval_batch_stats:
+        mean = x.mean(dim=dim, keepdim=dim == 1)
+        var = x.var(dim=dim, unbiased=unbiased_norm, keepdim=dim == 1)
+    else:
+        mean, var = rm, rv
+    xhat = (x - mean) / (var.sqrt() + eps if eps_outside else (var + eps).sqrt())
+    y = xhat if no_affine else gamma * xhat + beta
+    if training:
+        n = x.shape[0]
+        bmean = x.mean(0)
+        bvar = x.var(0, unbiased=False) if biased_running else x.var(0, unbiased=True) if n > 1 else x.var(0, unbiased=False)
+        w = (1 - momentum) if inverted_momentum else momentum
+        rm = (1 - w) * rm + w * bmean
+        rv = (1 - w) * rv + w * bvar
+    return y, rm, rv
+
+
+_BN_MISTAKES = {
+    "unbiased_norm": "In training, normalise with the *biased* batch variance (divide by N: "
+                     "`x.var(0, unbiased=False)`); PyTorch uses the unbiased (N−1) estimate only to update the "
+                     "running variance.",
+    "biased_running": "the running variance is updated with the *unbiased* batch variance (N−1), while the "
+                      "normalisation itself uses the biased one.",
+    "inverted_momentum": "PyTorch's `momentum` is the weight of the NEW batch statistic: running ← "
+                         "(1 − momentum)·running + momentum·batch (the opposite of optimizer momentum).",
+    "eval_batch_stats": "in eval mode use the running mean and variance, not the statistics of the batch.",
+    "dim": "normalise each feature over the batch (dim 0), not each sample over its features (dim 1) — that "
+           "would be layer norm.",
+    "no_affine": "apply the learned scale and shift: y = gamma·x̂ + beta.",
+    "eps_outside": "eps goes inside the square root: (x − μ)/√(σ² + eps).",
+}
+
+
+def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5)``.
+
+    It must return ``(y, new_running_mean, new_running_var)``.  Reference:
+    ``nn.BatchNorm1d`` in float64 — two training steps (the running statistics carry
+    over), then one evaluation step.
+    """
+    name = "batch_norm"
+    if not callable(fn):
+        return _not_callable(name, fn, "a function batch_norm(x, gamma, beta, running_mean, running_var, "
+                                       "training, momentum=0.1, eps=1e-5)", verbose)
+    g = torch.Generator().manual_seed(0)
+    D, momentum, eps = 5, 0.3, 1e-3
+    gamma = torch.rand(D, generator=g, dtype=torch.float64) + 0.5
+    beta = torch.randn(D, generator=g, dtype=torch.float64)
+    xs = [torch.randn(8, D, generator=g, dtype=torch.float64) * 3 + 1, torch.randn(6, D, generator=g,
+          dtype=torch.float64) * 0.5 - 2, torch.randn(4, D, generator=g, dtype=torch.float64)]
+    bn = nn.BatchNorm1d(D, momentum=momentum, eps=eps).double()
+    with torch.no_grad():
+        bn.weight.copy_(gamma)
+        bn.bias.copy_(beta)
+    steps = [("training step 1", xs[0], True), ("training step 2", xs[1], True), ("eval step", xs[2], False)]
+    rm, rv = torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64)
+    learner = []  # (y, rm, rv) per step, to look for a known mistake afterwards
+    for label, x, training in steps:
+        bn.train(training)
+        with torch.no_grad():
+            y_ref = bn(x)
+        case = f"{label}: x of shape {tuple(x.shape)}, momentum={momentum}, eps={eps}"
+        try:
+            out = fn(x.clone(), gamma.clone(), beta.clone(), rm.clone(), rv.clone(), training, momentum, eps)
+        except NotImplementedError:
+            return _not_yet(name, "batch_norm", verbose)
+        except Exception as e:
+            return _raised(name, e, verbose, case)
+        if not (isinstance(out, (tuple, list)) and len(out) == 3 and all(isinstance(t, torch.Tensor) for t in out)):
+            return _report(name, FAIL, "expected a tuple (y, running_mean, running_var) of three tensors.",
+                           case=case, got=f"{type(out).__name__}", hint="`return y, running_mean, running_var`.",
+                           verbose=verbose)
+        y, rm_new, rv_new = (t.double() for t in out)
+        if tuple(y.shape) != tuple(x.shape) or rm_new.shape != (D,) or rv_new.shape != (D,):
+            return _report(name, FAIL, "wrong shapes.", case=case,
+                           expected=f"y {tuple(x.shape)}, running stats ({D},)",
+                           got=f"y {tuple(y.shape)}, running_mean {tuple(rm_new.shape)}, "
+                               f"running_var {tuple(rv_new.shape)}",
+                           hint="compute one mean/variance per feature: `x.mean(dim=0)` has shape (D,).",
+                           verbose=verbose)
+        learner.append((y, rm_new, rv_new))
+        parts = [("y", y, y_ref), ("running_mean", rm_new, bn.running_mean), ("running_var", rv_new, bn.running_var)]
+        wrong = [(p, a, b) for p, a, b in parts if not torch.allclose(a, b, rtol=1e-6, atol=1e-8)]
+        if wrong:
+            hint = _bn_diagnose(learner, xs, gamma, beta, momentum, eps)
+            part, a, b = wrong[0]
+            return _report(name, FAIL, f"`{part}` differs from nn.BatchNorm1d.", case=case, expected=_fmt(b),
+                           got=_fmt(a), details=[f"parts that differ: {', '.join(p for p, _, _ in wrong)}"],
+                           hint=hint or "training: normalise with the batch mean and biased variance, then "
+                                        "update running ← (1−momentum)·running + momentum·batch (unbiased "
+                                        "variance); eval: normalise with the running statistics.",
+                           verbose=verbose)
+        rm, rv = bn.running_mean.clone(), bn.running_var.clone()
+    return _report(name, PASS, "correct — outputs and running statistics equal nn.BatchNorm1d in training "
+                   "(two steps) and in eval mode.", verbose=verbose)
+
+
+def _bn_diagnose(learner, xs, gamma, beta, momentum, eps) -> str | None:
+    D = gamma.shape[0]
+    for flag, hint in _BN_MISTAKES.items():
+        rm, rv = torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64)
+        ok = True
+        for (y, rm_l, rv_l), x, training in zip(learner, xs, (True, True, False)):
+            y_m, rm, rv = _bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, **{flag: True if flag != "dim" else 1})
+            if not (torch.allclose(y, y_m, rtol=1e-6, atol=1e-8) and torch.allclose(rm_l, rm, rtol=1e-6, atol=1e-8)
+                    and torch.allclose(rv_l, rv, rtol=1e-6, atol=1e-8)):
+                ok = False
+                break
+        if ok:
+            return hint
+    return None

@@ -1,0 +1,329 @@
+"""Exercises 03 — optimizers: momentum, RMSProp and Adam graded against torch.optim; the loss-surface sliders."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ._core import CheckResult, FAIL, PASS, _fmt, _not_callable, _not_yet, _raised, _report
+
+
+def _opt_problem():
+    """A small non-quadratic problem in float64 with two parameter groups and one parameter without grad."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(16, 4, generator=g, dtype=torch.float64)
+    T = torch.randn(16, 3, generator=g, dtype=torch.float64)
+    W = torch.randn(3, 4, generator=g, dtype=torch.float64).requires_grad_()
+    b = torch.randn(3, generator=g, dtype=torch.float64).requires_grad_()
+    unused = torch.randn(2, generator=g, dtype=torch.float64).requires_grad_()
+
+    def loss_fn():
+        return ((X @ W.T + b - T) ** 2).mean() + 0.1 * (W ** 4).sum() + 0.05 * torch.sin(3 * b).sum()
+
+    return [W, b, unused], loss_fn
+
+
+def _trajectory(make_opt, steps: int):
+    """Run ``steps`` optimizer steps; return the list of parameter snapshots after each step."""
+    (W, b, unused), loss_fn = _opt_problem()
+    opt = make_opt([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}])
+    snaps = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_fn().backward()
+        unused.grad = None
+        opt.step()
+        snaps.append([W.detach().clone(), b.detach().clone(), unused.detach().clone()])
+    return opt, snaps
+
+
+def _groups(param_groups, lr):
+    """Our parameter groups with explicit learning rates (the second group at half the rate)."""
+    out = []
+    for grp in param_groups:
+        grp = dict(grp)
+        if grp.pop("lr_scale", None):
+            grp["lr"] = lr * 0.5
+        out.append(grp)
+    return out
+
+
+class _SimpleOpt(torch.optim.Optimizer):
+    """Reference variants (including typical mistakes) for diagnosing a learner's optimizer."""
+
+    def __init__(self, params, lr, rule, **hyper):
+        super().__init__(params, dict(lr=lr, **hyper))
+        self.rule = rule
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                self.rule(p, p.grad, self.state[p], group)
+
+
+def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbose=True) -> CheckResult:
+    if not (isinstance(cls, type) or callable(cls)):
+        return _not_callable(name, cls, "your optimizer class", verbose)
+    lr = kwargs["lr"]
+    sig = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    case = f"{steps} steps on a small float64 problem, two parameter groups (lr and lr/2), {sig}"
+    try:
+        opt, got = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps)
+    except NotImplementedError:
+        return _not_yet(name, getattr(cls, "__name__", name), verbose)
+    except Exception as e:
+        return _raised(name, e, verbose, case)
+    if not isinstance(opt, torch.optim.Optimizer):
+        return _report(name, FAIL, f"{getattr(cls, '__name__', cls)} is not a torch.optim.Optimizer.",
+                       hint="subclass it: `class MyOpt(torch.optim.Optimizer)` and call "
+                            "`super().__init__(params, defaults)`.", verbose=verbose)
+    _, want = _trajectory(lambda pg: reference(_groups(pg, lr)), steps)
+    for t, (g_snap, w_snap) in enumerate(zip(got, want), start=1):
+        if not torch.equal(g_snap[2], w_snap[2]):
+            return _report(name, FAIL, "a parameter without gradient was changed.", case=case,
+                           hint="skip parameters whose `.grad` is None.", verbose=verbose)
+        diffs = [(a - b).abs().max().item() for a, b in zip(g_snap, w_snap)]
+        if any(not math.isfinite(d) for d in diffs) or max(diffs) > 1e-9 * (1 + max(s.abs().max().item() for s in w_snap)):
+            hint = None
+            for variant, h in mistakes:
+                _, alt = _trajectory(lambda pg: variant(_groups(pg, lr)), steps)
+                if all(all(torch.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(ga, aa))
+                       for ga, aa in zip(got, alt)):
+                    hint = h
+                    break
+            which = "weight W" if diffs[0] >= diffs[1] else "bias b (second group, lr/2)"
+            return _report(name, FAIL, f"the parameters first differ from torch.optim after step {t}.", case=case,
+                           expected=f"{which} = {_fmt(w_snap[0] if diffs[0] >= diffs[1] else w_snap[1])}",
+                           got=f"{which} = {_fmt(g_snap[0] if diffs[0] >= diffs[1] else g_snap[1])}",
+                           details=[f"largest difference: {max(diffs):.3g}"],
+                           hint=hint or "compare your update line by line with the formula in the markdown above; "
+                                        "keep per-parameter state in `self.state[p]` and read lr from `group['lr']`.",
+                           verbose=verbose)
+    return _report(name, PASS, f"correct — identical to the torch.optim reference for {steps} steps "
+                   "(two parameter groups, a parameter without gradient skipped).", verbose=verbose)
+
+
+def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False):
+    def rule(p, g, st, group):
+        beta = group["momentum"]
+        if plain:
+            p.add_(g, alpha=-group["lr"])
+            return
+        v = st.setdefault("v", torch.zeros_like(p))
+        v.mul_(beta).add_(g, alpha=(1 - beta) if ema else 1.0)
+        p.add_(g + beta * v if nesterov else v, alpha=-sign * group["lr"])
+    return rule
+
+
+def _global_lr(rule, lr):
+    def wrapped(p, g, st, group):
+        rule(p, g, st, {**group, "lr": lr})
+    return wrapped
+
+
+def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
+    """Grade SGD with momentum, ``cls(params, lr, momentum=0.9)``: v ← βv + g; p ← p − η v.
+
+    Reference: ``torch.optim.SGD(params, lr, momentum=β, dampening=0)``.
+    """
+    lr, beta = 0.05, 0.9
+    mk = lambda rule: (lambda pg: _SimpleOpt(pg, lr, rule, momentum=beta))  # noqa: E731
+    mistakes = [
+        (mk(_rule_momentum(sign=-1.0)), "wrong sign: the step goes *against* the velocity, p ← p − η·v "
+                                        "(you added it, which climbs the loss)."),
+        (mk(_rule_momentum(plain=True)), "the velocity is never used — this is plain SGD. Keep v in "
+                                         "`self.state[p]` and update it every step: v ← β·v + g."),
+        (mk(_rule_momentum(ema=True)), "that is the EMA form v ← β·v + (1−β)·g (torch's dampening=β). The "
+                                       "exercise uses torch's velocity form v ← β·v + g (dampening = 0)."),
+        (mk(_rule_momentum(nesterov=True)), "that is the Nesterov variant; plain momentum steps with v itself."),
+        (mk(_global_lr(_rule_momentum(), lr)), "every group used the same learning rate: read `group['lr']` "
+                                               "inside the loop over `self.param_groups`."),
+    ]
+    return _optimizer_check("momentum", cls, kwargs=dict(lr=lr, momentum=beta),
+                            reference=lambda pg: torch.optim.SGD(pg, lr=lr, momentum=beta, dampening=0),
+                            mistakes=mistakes, verbose=verbose)
+
+
+def _rule_rmsprop(eps_inside=False, swapped=False, no_square=False, no_sqrt=False):
+    def rule(p, g, st, group):
+        a, eps = group["alpha"], group["eps"]
+        v = st.setdefault("v", torch.zeros_like(p))
+        gg = g if no_square else g * g
+        if swapped:
+            v.mul_(1 - a).add_(gg, alpha=a)
+        else:
+            v.mul_(a).add_(gg, alpha=1 - a)
+        denom = v + eps if no_sqrt else ((v + eps).sqrt() if eps_inside else v.sqrt() + eps)
+        p.addcdiv_(g, denom, value=-group["lr"])
+    return rule
+
+
+def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
+    """Grade RMSProp, ``cls(params, lr, alpha=0.99, eps=1e-8)``: v ← αv + (1−α)g²; p ← p − η g/(√v + ε).
+
+    Reference: ``torch.optim.RMSprop(params, lr, alpha, eps)`` (checked with a large eps so its place shows).
+    """
+    lr, alpha, eps = 0.01, 0.9, 1e-2
+    mk = lambda rule: (lambda pg: _SimpleOpt(pg, lr, rule, alpha=alpha, eps=eps))  # noqa: E731
+    mistakes = [
+        (mk(_rule_rmsprop(eps_inside=True)), "eps belongs outside the square root: g/(√v + ε), as in torch."),
+        (mk(_rule_rmsprop(swapped=True)), "α and 1−α are swapped: v ← α·v + (1−α)·g² keeps most of the old average."),
+        (mk(_rule_rmsprop(no_square=True)), "average the *squared* gradient: v ← α·v + (1−α)·g²."),
+        (mk(_rule_rmsprop(no_sqrt=True)), "divide by the root mean square: g/(√v + ε), not g/(v + ε)."),
+        (mk(_global_lr(_rule_rmsprop(), lr)), "every group used the same learning rate: read `group['lr']`."),
+    ]
+    return _optimizer_check("rmsprop", cls, kwargs=dict(lr=lr, alpha=alpha, eps=eps),
+                            reference=lambda pg: torch.optim.RMSprop(pg, lr=lr, alpha=alpha, eps=eps),
+                            mistakes=mistakes, verbose=verbose)
+
+
+def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False):
+    def rule(p, g, st, group):
+        b1, b2 = group["betas"]
+        if swapped:
+            b1, b2 = b2, b1
+        eps = group["eps"]
+        st["t"] = st.get("t", 0) + 1
+        m = st.setdefault("m", torch.zeros_like(p))
+        v = st.setdefault("v", torch.zeros_like(p))
+        m.mul_(b1).add_(g, alpha=1 - b1)
+        v.mul_(b2).add_(g if no_square else g * g, alpha=1 - b2)
+        m_hat = m / (1 - b1 ** st["t"]) if correct_m else m
+        v_hat = v / (1 - b2 ** st["t"]) if correct_v else v
+        denom = (v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps
+        p.addcdiv_(m_hat, denom, value=-group["lr"])
+    return rule
+
+
+def check_adam(cls, *, verbose: bool = True) -> CheckResult:
+    """Grade Adam, ``cls(params, lr, betas=(0.9, 0.999), eps=1e-8)``, with bias correction.
+
+    m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; m̂ = m/(1−β₁ᵗ); v̂ = v/(1−β₂ᵗ); p ← p − η m̂/(√v̂ + ε).
+    Reference: ``torch.optim.Adam`` (checked with a large eps so its place shows).
+    """
+    lr, betas, eps = 0.01, (0.8, 0.95), 1e-3
+    mk = lambda rule: (lambda pg: _SimpleOpt(pg, lr, rule, betas=betas, eps=eps))  # noqa: E731
+    mistakes = [
+        (mk(_rule_adam(correct_m=False, correct_v=False)),
+         "no bias correction: m and v start at 0, so early on they are too small. Divide by (1 − β₁ᵗ) and "
+         "(1 − β₂ᵗ), with t counting this parameter's steps from 1."),
+        (mk(_rule_adam(correct_v=False)), "only m was bias-corrected; v̂ = v/(1 − β₂ᵗ) needs it too."),
+        (mk(_rule_adam(correct_m=False)), "only v was bias-corrected; m̂ = m/(1 − β₁ᵗ) needs it too."),
+        (mk(_rule_adam(eps_inside=True)), "eps belongs outside the square root: m̂/(√v̂ + ε), as in torch."),
+        (mk(_rule_adam(swapped=True)), "β₁ and β₂ are swapped: β₁ (0.9) averages the gradient, β₂ (0.999) its square."),
+        (mk(_rule_adam(no_square=True)), "v averages the *squared* gradient: v ← β₂·v + (1−β₂)·g²."),
+        (mk(_global_lr(_rule_adam(), lr)), "every group used the same learning rate: read `group['lr']`."),
+    ]
+    return _optimizer_check("adam", cls, kwargs=dict(lr=lr, betas=betas, eps=eps),
+                            reference=lambda pg: torch.optim.Adam(pg, lr=lr, betas=betas, eps=eps),
+                            mistakes=mistakes, verbose=verbose)
+
+
+def pathological_curvature(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
+    """tanh(w1)² + 0.01·|w1| + σ(w2): flat along w2 far out, a narrow steep valley along w1."""
+    return torch.tanh(w1) ** 2 + 0.01 * torch.abs(w1) + torch.sigmoid(w2)
+
+
+def _gauss(w1, w2, mx, my, s):
+    return torch.exp(-((w1 - mx) ** 2 + (w2 - my) ** 2) / (2 * s * s)) / (2 * math.pi * s * s)
+
+
+def steep_optima(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
+    """Three narrow negative Gaussians (σ 0.2) at (1, −0.5), (−1, 0.5), (−0.5, −0.8)."""
+    return -(_gauss(w1, w2, 1.0, -0.5, 0.2) + _gauss(w1, w2, -1.0, 0.5, 0.2) + _gauss(w1, w2, -0.5, -0.8, 0.2))
+
+
+#: surface name -> (function, default start, x range, y range, default learning rates per optimizer)
+SURFACES = {
+    "pathological curvature": dict(fn=pathological_curvature, start=(5.0, 5.0), x_range=(-5, 5), y_range=(-5, 5),
+                                   steps=100, lrs={"SGD": 10.0, "SGD + momentum": 10.0, "Adam": 1.0}),
+    "steep optima": dict(fn=steep_optima, start=(0.0, 0.0), x_range=(-2, 2), y_range=(-2, 2),
+                         steps=100, lrs={"SGD": 0.5, "SGD + momentum": 1.0, "Adam": 0.2}),
+}
+
+
+def surface_trajectory(surface: Callable, make_optimizer: Callable, start=(5.0, 5.0), steps: int = 100) -> np.ndarray:
+    """Points visited by ``make_optimizer([w])`` minimising ``surface(w1, w2)`` from ``start``: ``(steps+1, 2)``."""
+    w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    opt = make_optimizer([w])
+    pts = [w.detach().numpy().copy()]
+    for _ in range(steps):
+        opt.zero_grad()
+        surface(w[0], w[1]).backward()
+        opt.step()
+        pts.append(w.detach().numpy().copy())
+    return np.array(pts)
+
+
+def plot_surface(surface: Callable, trajectories: dict, *, x_range=(-5, 5), y_range=(-5, 5), ax=None, title=None):
+    """Filled contours of ``surface`` with the optimizers' paths on top."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.8))
+    xs, ys = np.linspace(*x_range, 200), np.linspace(*y_range, 200)
+    X, Y = np.meshgrid(xs, ys)
+    Z = surface(torch.from_numpy(X), torch.from_numpy(Y)).numpy()
+    cs = ax.contourf(X, Y, Z, levels=40, cmap="viridis")
+    ax.figure.colorbar(cs, ax=ax, label="loss")
+    for i, (label, pts) in enumerate(trajectories.items()):
+        pts = np.clip(pts, [x_range[0] - 1, y_range[0] - 1], [x_range[1] + 1, y_range[1] + 1])
+        ax.plot(pts[:, 0], pts[:, 1], "-o", ms=2, lw=1.2, color=f"C{i + 1}", label=label)
+    ax.set(xlim=x_range, ylim=y_range, xlabel="$w_1$", ylabel="$w_2$", title=title or "Loss surface")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def _default_makers():
+    return {"SGD": lambda p, lr, b1, b2: torch.optim.SGD(p, lr=lr),
+            "SGD + momentum": lambda p, lr, b1, b2: torch.optim.SGD(p, lr=lr, momentum=b1),
+            "Adam": lambda p, lr, b1, b2: torch.optim.Adam(p, lr=lr, betas=(b1, b2))}
+
+
+def surface_explorer(optimizers: dict | None = None):
+    """Sliders (surface, learning-rate multiplier, β₁, β₂, start point, steps) redrawing the paths.
+
+    ``optimizers`` maps a label to ``(params, lr, beta1, beta2) -> optimizer``; the default is
+    torch's SGD, SGD + momentum and Adam.  Each optimizer starts from the learning rate the
+    sources use on that surface (times the slider's multiplier; an optimizer of the learner's
+    uses the momentum/Adam value that matches its label, else Adam's).
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    makers = optimizers or _default_makers()
+
+    def draw(surface="pathological curvature", lr_mult=1.0, beta1=0.9, beta2=0.999, start_w1=None, start_w2=None,
+             steps=100):
+        spec = SURFACES[surface]
+        start = (spec["start"][0] if start_w1 is None else start_w1, spec["start"][1] if start_w2 is None else start_w2)
+        paths = {}
+        for label, make in makers.items():
+            matches = [k for k in spec["lrs"] if k.lower() in label.lower()]  # the longest name that fits
+            base = spec["lrs"][max(matches, key=len)] if matches else spec["lrs"]["Adam"]
+            try:
+                paths[f"{label} (lr {base * lr_mult:.3g})"] = surface_trajectory(
+                    spec["fn"], lambda p: make(p, base * lr_mult, beta1, beta2), start, steps)
+            except NotImplementedError:
+                print(f"⏳ {label}: not yet implemented.")
+        fig, ax = plt.subplots(figsize=(6.4, 5))
+        plot_surface(spec["fn"], paths, x_range=spec["x_range"], y_range=spec["y_range"], ax=ax,
+                     title=f"{surface}: {steps} steps from ({start[0]:.2g}, {start[1]:.2g})")
+        plt.show()
+
+    return widgets.interact(
+        draw, surface=widgets.Dropdown(options=list(SURFACES), description="surface"),
+        lr_mult=widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="lr ×",
+                                       continuous_update=False),
+        beta1=widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="β₁ / momentum",
+                                  continuous_update=False),
+        beta2=widgets.FloatSlider(value=0.999, min=0.9, max=0.9999, step=0.0005, readout_format=".4f",
+                                  description="β₂", continuous_update=False),
+        start_w1=widgets.FloatSlider(value=5.0, min=-5, max=5, step=0.1, description="start w₁", continuous_update=False),
+        start_w2=widgets.FloatSlider(value=5.0, min=-5, max=5, step=0.1, description="start w₂", continuous_update=False),
+        steps=widgets.IntSlider(value=100, min=10, max=300, step=10, description="steps", continuous_update=False))

@@ -1,0 +1,214 @@
+"""Exercises 05 — regularization: MC dropout, the l2 penalty vs weight decay under Adam, multiple-choice checks."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._core import CheckResult, FAIL, PASS, TODO, _fmt, _not_callable, _not_yet, _one_thread, _raised, _report
+
+
+def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
+    """Reference MC dropout: dropout on, everything else in eval mode; mean and std of softmax outputs."""
+    if not (isinstance(n_samples, int) and n_samples >= 2):
+        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}.")
+    was = model.training
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, (nn.Dropout, nn.AlphaDropout)):
+            m.train()
+    with torch.no_grad():
+        probs = torch.stack([F.softmax(model(x), dim=-1) for _ in range(n_samples)])  # (S, N, C)
+    model.train(was)
+    return probs.mean(0), probs.std(0)
+
+
+def predictive_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of each row of class probabilities ``(N, C) -> (N,)``."""
+    return -(probs * probs.clamp_min(1e-12).log()).sum(-1)
+
+
+def _mc_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.BatchNorm1d(64), nn.Dropout(0.5), nn.Linear(64, 5))
+    with torch.no_grad():
+        model[2].running_mean.uniform_(-0.5, 0.5)
+        model[2].running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = torch.randn(32, 20, generator=torch.Generator().manual_seed(1))
+    return model, x
+
+
+def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``mc_dropout_predict(model, x, n_samples)`` -> (mean probs, std probs) on a net with dropout and BN."""
+    name = "mc_dropout_predict"
+    if not callable(fn):
+        return _not_callable(name, fn, "a function mc_dropout_predict(model, x, n_samples=50)", verbose)
+    model, x = _mc_model()
+    bn_before = (model[2].running_mean.clone(), model[2].running_var.clone())
+    S = 400
+    case = f"a Linear–ReLU–BatchNorm–Dropout(0.5)–Linear net in eval mode, x of shape {tuple(x.shape)}, n_samples={S}"
+    torch.manual_seed(123)
+    try:
+        with _one_thread():
+            out = fn(model, x, S)
+    except NotImplementedError:
+        return _not_yet(name, "mc_dropout_predict", verbose)
+    except Exception as e:
+        return _raised(name, e, verbose, case)
+    if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
+        return _report(name, FAIL, "expected a pair (mean_probs, std_probs) of tensors.", case=case,
+                       got=type(out).__name__, hint="`return probs.mean(0), probs.std(0)`.", verbose=verbose)
+    mean, std = (t.detach().double() for t in out)
+    if mean.shape != (32, 5) or std.shape != (32, 5):
+        return _report(name, FAIL, "wrong shapes.", case=case, expected="(32, 5) and (32, 5)",
+                       got=f"{tuple(mean.shape)} and {tuple(std.shape)}",
+                       hint="stack the passes into (n_samples, N, C) and reduce over dim 0.", verbose=verbose)
+    if not (torch.equal(model[2].running_mean, bn_before[0]) and torch.equal(model[2].running_var, bn_before[1])):
+        return _report(name, FAIL, "the batch-norm running statistics changed.", case=case,
+                       hint="`model.train()` also puts batch norm in training mode (batch statistics, running "
+                            "averages updated). Keep the model in eval mode and switch only the Dropout modules "
+                            "to train: `for m in model.modules(): if isinstance(m, nn.Dropout): m.train()`.",
+                       verbose=verbose)
+    if model.training or model[3].training:
+        return _report(name, FAIL, "the model was left in training mode.", case=case,
+                       hint="call `model.eval()` before returning, so later evaluations are deterministic.",
+                       verbose=verbose)
+    if not torch.allclose(mean.sum(-1), torch.ones(32, dtype=torch.float64), atol=1e-4):
+        return _report(name, FAIL, "the mean predictions are not probabilities (rows do not sum to 1).", case=case,
+                       got=f"row sums {_fmt(mean.sum(-1))}",
+                       hint="apply softmax to each pass, then average the probabilities.", verbose=verbose)
+    with torch.no_grad():
+        p_eval = F.softmax(model(x), -1).double()
+    if std.max() < 1e-6 or torch.allclose(mean, p_eval, atol=1e-6):
+        return _report(name, FAIL, "all passes gave the same prediction — dropout was off.", case=case,
+                       got=f"max std {std.max().item():.2g}",
+                       hint="in eval mode nn.Dropout does nothing; switch the Dropout modules to train mode "
+                            "inside the function.", verbose=verbose)
+    torch.manual_seed(7)
+    with _one_thread():
+        ref_mean, ref_std = (t.double() for t in mc_dropout_predict_reference(model, x, 2000))
+    tol_mean = 6 * ref_std.max().item() / math.sqrt(S) + 1e-3
+    if (mean - ref_mean).abs().max() > tol_mean:
+        return _report(name, FAIL, "the mean prediction is far from the reference MC estimate.", case=case,
+                       expected=f"≈ {_fmt(ref_mean[0])} (first row)", got=_fmt(mean[0]),
+                       hint="average softmax outputs over n_samples stochastic passes with only dropout active.",
+                       verbose=verbose)
+    if (std - ref_std).abs().max() > 0.25 * ref_std.max().item():
+        return _report(name, FAIL, "the spread across passes is off.", case=case,
+                       expected=f"std ≈ {_fmt(ref_std[0])} (first row)", got=_fmt(std[0]),
+                       hint="return the standard deviation of the per-pass probabilities over the passes (dim 0).",
+                       verbose=verbose)
+    return _report(name, PASS, "correct — dropout on, batch norm untouched, mean and spread agree with a "
+                   "2000-pass reference.", verbose=verbose)
+
+
+def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``l2_penalty(params, lam)`` = λ/2·Σ‖w‖² (so its gradient is λ·w, what ``weight_decay=λ`` adds)."""
+    name = "l2_penalty"
+    if not callable(fn):
+        return _not_callable(name, fn, "a function l2_penalty(params, lam)", verbose)
+    g = torch.Generator().manual_seed(0)
+    ws = [torch.randn(3, 4, generator=g, dtype=torch.float64).requires_grad_(),
+          torch.randn(5, generator=g, dtype=torch.float64).requires_grad_()]
+    lam = 0.3
+    case = f"two tensors of shapes (3, 4) and (5,), lam={lam}"
+    try:
+        pen = fn(ws, lam)
+    except NotImplementedError:
+        return _not_yet(name, "l2_penalty", verbose)
+    except Exception as e:
+        return _raised(name, e, verbose, case)
+    if not (isinstance(pen, torch.Tensor) and pen.dim() == 0):
+        return _report(name, FAIL, "expected a scalar tensor.", case=case, got=_fmt(pen),
+                       hint="sum over all parameters: `sum((w ** 2).sum() for w in params)`.", verbose=verbose)
+    want = lam / 2 * sum((w.detach() ** 2).sum() for w in ws)
+    sq = sum((w.detach() ** 2).sum() for w in ws)
+    if not torch.allclose(pen.detach().double(), want):
+        v = pen.detach().double().item()
+        hint = ("the ½ is missing: with λ/2·‖w‖² the gradient is exactly λ·w, the term weight_decay=λ adds."
+                if math.isclose(v, lam * sq.item(), rel_tol=1e-9) else
+                "square the norm: ‖w‖² = Σ w², not ‖w‖." if math.isclose(
+                    v, lam / 2 * sum(w.detach().norm() for w in ws).item(), rel_tol=1e-9) else
+                "that is ℓ1 (Σ|w|); ℓ2 uses squares." if math.isclose(
+                    v, lam / 2 * sum(w.detach().abs().sum() for w in ws).item(), rel_tol=1e-9) else
+                "λ/2 times the sum of squares of every entry of every parameter.")
+        return _report(name, FAIL, "the penalty value is off.", case=case, expected=f"{want.item():.6g}",
+                       got=f"{v:.6g}", hint=hint, verbose=verbose)
+    if not pen.requires_grad:
+        return _report(name, FAIL, "the penalty is detached from the parameters (no gradient flows).", case=case,
+                       hint="don't use .item(), .detach() or torch.no_grad() inside the penalty.", verbose=verbose)
+    grads = torch.autograd.grad(pen, ws)
+    if not all(torch.allclose(gw, lam * w.detach()) for gw, w in zip(grads, ws)):
+        return _report(name, FAIL, "the gradient of the penalty is not λ·w.", case=case,
+                       hint="use differentiable torch operations on the parameters.", verbose=verbose)
+    return _report(name, PASS, "correct — value λ/2·Σ‖w‖² and gradient λ·w.", verbose=verbose)
+
+
+def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 0.01, steps: int = 200):
+    """ℓ2 in the loss vs. the optimizer's decay, under SGD and Adam, on a small least-squares problem.
+
+    Returns a DataFrame: for each way of regularising, the distance of the final
+    weights from "ℓ2 penalty in the loss" and the final weight norm.
+    """
+    import pandas as pd
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 8, generator=g, dtype=torch.float64)
+    X[:, :4] *= 5  # features on different scales, so Adam's per-coordinate scaling matters
+    y = X @ torch.randn(8, generator=g, dtype=torch.float64) + 0.5 * torch.randn(64, generator=g, dtype=torch.float64)
+    w0 = torch.randn(8, generator=g, dtype=torch.float64)
+
+    def run(make_opt, with_penalty):
+        w = w0.clone().requires_grad_()
+        opt = make_opt([w])
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = ((X @ w - y) ** 2).mean()
+            if with_penalty:
+                loss = loss + penalty_fn([w], lam)
+            loss.backward()
+            opt.step()
+        return w.detach()
+
+    a_lr = lr
+    rows = []
+    configs = [
+        ("SGD", "ℓ2 penalty in the loss", lambda p: torch.optim.SGD(p, lr=lr), True),
+        ("SGD", "SGD(weight_decay=λ)", lambda p: torch.optim.SGD(p, lr=lr, weight_decay=lam), False),
+        ("Adam", "ℓ2 penalty in the loss", lambda p: torch.optim.Adam(p, lr=a_lr), True),
+        ("Adam", "Adam(weight_decay=λ)", lambda p: torch.optim.Adam(p, lr=a_lr, weight_decay=lam), False),
+        ("Adam", "AdamW(weight_decay=λ)", lambda p: torch.optim.AdamW(p, lr=a_lr, weight_decay=lam), False),
+    ]
+    ref = {}
+    for opt_name, how, make, pen in configs:
+        w = run(make, pen)
+        ref.setdefault(opt_name, w)
+        rows.append({"optimizer": opt_name, "regularisation": how,
+                     "‖w − w(ℓ2 in loss)‖": (w - ref[opt_name]).norm().item(), "‖w‖": w.norm().item()})
+    return pd.DataFrame(rows)
+
+
+_CHOICES = {
+    "adam_l2": ({"a", "adam"}, "Adam's `weight_decay` adds λ·w to the gradient *before* the adaptive scaling — "
+                "exactly what the ℓ2 penalty does; AdamW subtracts η·λ·w from the weights after it (decoupled)."),
+}
+
+
+def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
+    """Grade a multiple-choice answer (a letter) to ``question`` (``"adam_l2"``)."""
+    if question not in _CHOICES:
+        raise ValueError(f"Unknown question {question!r}; expected one of {sorted(_CHOICES)}.")
+    name = f"question {question}"
+    if answer is None or answer == "" or answer is ...:
+        return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
+                       verbose=verbose)
+    right, why = _CHOICES[question]
+    a = str(answer).strip().lower().strip("().")
+    if a in right:
+        return _report(name, PASS, f"correct — {why}", verbose=verbose)
+    return _report(name, FAIL, f"{answer!r} is not it.", hint="compare the columns ‖w − w(ℓ2 in loss)‖ in the "
+                   "table above: a distance of 0 means the two updates are identical.", verbose=verbose)
