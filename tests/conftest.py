@@ -24,16 +24,27 @@ class TinyData:
         return TinyData(mv(self.train), mv(self.val), mv(self.test))
 
 
-@pytest.fixture
-def tiny_data():
-    g = torch.Generator().manual_seed(0)
-    w = torch.randn(8, 3, generator=g)
+def make_tiny_data(n_train: int = 512, n_eval: int = 128, d: int = 8, k: int = 3, seed: int = 0) -> TinyData:
+    """A linearly separable toy problem: ``d`` features, ``k`` classes (argmax of a fixed projection)."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, k, generator=g)
 
     def split(n):
-        X = torch.randn(n, 8, generator=g)
+        X = torch.randn(n, d, generator=g)
         return X, (X @ w).argmax(dim=1)
 
-    return TinyData(split(512), split(128), split(128))
+    return TinyData(split(n_train), split(n_eval), split(n_eval))
+
+
+@pytest.fixture
+def tiny_data():
+    return make_tiny_data()
+
+
+@pytest.fixture(name="make_tiny_data")
+def _make_tiny_data_fixture():
+    """The factory itself, for tests that need another size (``make_tiny_data(96, 32)``)."""
+    return make_tiny_data
 
 
 @pytest.fixture

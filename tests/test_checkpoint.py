@@ -1,5 +1,4 @@
 """Tests of course_utils.checkpoint: a resumed run equals an uninterrupted one; bad files fail clearly."""
-import dataclasses
 import random
 
 import numpy as np
@@ -9,25 +8,6 @@ from torch import nn
 
 from course_utils import checkpoint as C
 from course_utils import schedules as S
-
-
-@dataclasses.dataclass
-class TinyData:
-    train: tuple
-    val: tuple
-    test: tuple
-
-    @property
-    def device(self):
-        return self.train[0].device
-
-
-def tiny_data(n=96, d=8, k=3):
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(n + 32, d, generator=g)
-    w = torch.randn(d, k, generator=g)
-    y = (X @ w).argmax(dim=1)
-    return TinyData(train=(X[:n], y[:n]), val=(X[n:], y[n:]), test=(X[n:], y[n:]))
 
 
 def tiny_model(seed=0):
@@ -56,8 +36,8 @@ def _fresh(setup, seed=0):
 
 
 @pytest.mark.parametrize("setup", list(SETUPS))
-def test_resumed_run_equals_uninterrupted_run(setup, tmp_path):
-    data = tiny_data()
+def test_resumed_run_equals_uninterrupted_run(setup, tmp_path, make_tiny_data):
+    data = make_tiny_data(96, 32)
     kw = dict(batch_size=16)
     # uninterrupted: 6 epochs
     torch.manual_seed(7)
@@ -81,9 +61,9 @@ def test_resumed_run_equals_uninterrupted_run(setup, tmp_path):
     assert h1["lr"] + h2["lr"] == h0["lr"]
 
 
-def test_without_generator_state_the_run_differs(tmp_path):
+def test_without_generator_state_the_run_differs(tmp_path, make_tiny_data):
     """The shuffling generator is part of the state: dropping it changes the resumed run."""
-    data = tiny_data()
+    data = make_tiny_data(96, 32)
     torch.manual_seed(7)
     m0, o0, s0, g0 = _fresh("sgd+inverse")
     C.train_epochs(m0, o0, data, epochs=4, batch_size=16, generator=g0, scheduler=s0)

@@ -164,29 +164,10 @@ def test_inverse_decay_state_survives_state_dict():
 
 
 # ----------------------------------------------------------------------------- batch-size phases
-def _tiny_data():
-    import dataclasses
-
-    @dataclasses.dataclass
-    class Tiny:
-        train: tuple
-        val: tuple
-        test: tuple
-
-        @property
-        def device(self):
-            return self.train[0].device
-
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(160, 6, generator=g)
-    y = (X[:, 0] > 0).long()
-    return Tiny(train=(X[:128], y[:128]), val=(X[128:], y[128:]), test=(X[128:], y[128:]))
-
-
-def test_train_batch_schedule_applies_lr_factors_per_phase():
+def test_train_batch_schedule_applies_lr_factors_per_phase(make_tiny_data):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-    r = S.train_batch_schedule(model, lambda p: torch.optim.SGD(p, lr=0.2), _tiny_data(),
+    r = S.train_batch_schedule(model, lambda p: torch.optim.SGD(p, lr=0.2), make_tiny_data(128, 32, d=6, k=2),
                                phases=[(2, 16, 1.0), (1, 32, 0.5), (1, 64, 0.25)], use_cache=False)
     assert r.epochs == 4 and len(r.val_acc) == 4
     np.testing.assert_allclose(r.lr, [0.2, 0.2, 0.1, 0.05])
@@ -194,8 +175,8 @@ def test_train_batch_schedule_applies_lr_factors_per_phase():
 
 
 @pytest.mark.parametrize("phases", [[], [(0, 16, 1.0)], [(1, 16)], [(1, 0, 1.0)], [(1, 16, -1.0)]])
-def test_train_batch_schedule_rejects_bad_phases(phases):
+def test_train_batch_schedule_rejects_bad_phases(phases, make_tiny_data):
     model = torch.nn.Linear(6, 2)
     with pytest.raises(ValueError, match="phase"):
-        S.train_batch_schedule(model, lambda p: torch.optim.SGD(p, lr=0.1), _tiny_data(), phases=phases,
+        S.train_batch_schedule(model, lambda p: torch.optim.SGD(p, lr=0.1), make_tiny_data(128, 32, d=6, k=2), phases=phases,
                                use_cache=False)

@@ -1,0 +1,156 @@
+"""course_utils.compare: toy trajectories, parity with torch.optim, memory, sweeps, seed tables, Welch tests."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from scipy import stats as st  # noqa: E402
+from torch import nn  # noqa: E402
+
+from course_utils import compare as C  # noqa: E402
+from course_utils import optim as O  # noqa: E402
+
+
+def _quadratic(w, t):
+    return (w ** 2).sum()
+
+
+# ----------------------------------------------------------------------------- track
+def test_track_records_the_closed_form_gd_trajectory():
+    out = C.track(torch.optim.SGD, _quadratic, start=[1.0, -2.0], steps=5, lr=0.1)
+    # w_{t+1} = w_t - lr * 2 w_t = 0.8 w_t
+    expected = np.array([[1.0, -2.0]]) * 0.8 ** np.arange(6)[:, None]
+    np.testing.assert_allclose(out["w"], expected, rtol=1e-12)
+    np.testing.assert_allclose(out["step"], np.diff(expected, axis=0), rtol=1e-12)
+    assert out["w"].dtype == np.float64
+
+
+def test_track_records_optimizer_state_and_uses_the_step_number():
+    # a prescribed gradient sequence g_t = t through loss = t * w.sum(); momentum buffer = sum of β^k g
+    out = C.track(torch.optim.SGD, lambda w, t: t * w.sum(), start=[0.0], steps=3, lr=1.0, momentum=0.5,
+                  state_keys=["momentum_buffer"])
+    np.testing.assert_allclose(out["momentum_buffer"][:, 0], [1.0, 2.5, 4.25])
+    np.testing.assert_allclose(out["w"][:, 0], [0.0, -1.0, -3.5, -7.75])
+
+
+@pytest.mark.parametrize("bad, match", [(dict(optimizer_cls=torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1)),
+                                         "subclass"),
+                                        (dict(steps=0), "positive integer"), (dict(steps=2.5), "positive integer")])
+def test_track_rejects_bad_arguments(bad, match):
+    kw = dict(optimizer_cls=torch.optim.SGD, loss_fn=_quadratic, start=[1.0], steps=3, lr=0.1) | bad
+    with pytest.raises((TypeError, ValueError), match=match):
+        C.track(**kw)
+
+
+# ----------------------------------------------------------------------------- parity
+def test_parity_is_zero_for_the_same_optimizer_and_restores_the_default_dtype():
+    before = torch.get_default_dtype()
+    assert C.parity_with_torch(torch.optim.Adam, torch.optim.Adam, steps=20, lr=1e-2) == 0.0
+    assert torch.get_default_dtype() == before
+
+
+def test_parity_detects_a_different_trajectory():
+    ours_adam = C.parity_with_torch(O.Adam, torch.optim.Adam, steps=50, lr=1e-2)
+    assert ours_adam <= 1e-6
+    # a 10 % larger learning rate is a different optimizer: the measure must see it
+    off = C.parity_with_torch(lambda p, **kw: torch.optim.Adam(p, lr=1.1e-2), torch.optim.Adam, steps=50, lr=1e-2)
+    assert off > 1e-3
+
+
+def test_parity_table_covers_every_case_and_the_momentum_identity():
+    cases = [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)), ("Adam", dict(lr=1e-2, amsgrad=True))]
+    table = C.parity_table(steps=30, cases=cases)
+    assert list(table["optimizer"]) == ["SGD", "Adam", "SGDMomentum"]
+    assert (table["max rel. difference"] <= 1e-6).all(), table
+
+
+# ----------------------------------------------------------------------------- memory
+def test_memory_table_matches_the_slides_counts():
+    model = nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 5))
+    before = [p.detach().clone() for p in model.parameters()]
+    table = C.memory_table(model, {
+        "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
+        "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        "Adam": lambda p: torch.optim.Adam(p, lr=1e-3),
+    }, slides={"SGD": "0", "Adam": "8n"})
+    per = table["bytes / parameter"]
+    assert per["SGD"] == 0 and per["momentum"] == 4
+    n = sum(p.numel() for p in model.parameters())
+    assert 8 <= per["Adam"] <= 8 + 4 * 8 / n  # m and v, plus one scalar `step` per parameter tensor
+    assert table.loc["momentum", "slides"] == "—" and table.loc["Adam", "slides"] == "8n"
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())), "the model must not change"
+
+
+# ----------------------------------------------------------------------------- sweeps
+def _build(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def test_lr_sweep_keeps_diverged_runs_and_best_rates_picks_the_best(tiny_data, cache):
+    sgd = lambda lr: (lambda p: torch.optim.SGD(p, lr=lr))  # noqa: E731
+    sweep = C.lr_sweep(_build, {"SGD": (sgd, [1e-3, 0.5, 1e6])}, tiny_data, epochs=2, batch_size=64)
+    assert list(sweep["lr"]) == [1e-3, 0.5, 1e6]
+    assert list(sweep["diverged"]) == [False, False, True]
+    assert math.isnan(sweep["best_val_acc"].iloc[2])
+    assert C.best_rates(sweep) == {"SGD": 0.5}  # lr 1e-3 barely moves in 2 epochs
+    with pytest.raises(ValueError, match="no learning rates"):
+        C.lr_sweep(_build, {"SGD": (sgd, [])}, tiny_data, epochs=1, batch_size=64)
+
+
+def test_best_rates_names_the_optimizer_whose_every_rate_diverged():
+    sweep = pd.DataFrame({"optimizer": ["A", "A", "B"], "lr": [0.1, 1.0, 0.1],
+                          "best_val_acc": [0.8, 0.9, np.nan]})
+    with pytest.raises(ValueError, match=r"\['B'\]"):
+        C.best_rates(sweep)
+    assert C.best_rates(sweep.iloc[:2]) == {"A": 1.0}
+
+
+# ----------------------------------------------------------------------------- seeds and significance
+def _runs(accs, best_epoch=3):
+    return [SimpleNamespace(test_acc=a / 100, best_epoch=best_epoch) for a in accs]
+
+
+def test_seed_table_mean_std_and_t_interval():
+    accs = [85.0, 86.0, 87.5, 86.5]
+    table = C.seed_table({"SGD": _runs(accs)}, references={"PyTorch tutorial": {"SGD": 89.09}})
+    row = table.loc["SGD"]
+    assert row["seeds"] == 4
+    assert row["mean (%)"] == pytest.approx(np.mean(accs))
+    assert row["std (%)"] == pytest.approx(np.std(accs, ddof=1))
+    lo, hi = st.t.interval(0.95, df=3, loc=np.mean(accs), scale=st.sem(accs))
+    assert (row["95% CI low"], row["95% CI high"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert row["PyTorch tutorial"] == 89.09 and row["best epoch (mean)"] == 3
+
+
+def test_welch_table_matches_scipy_and_is_nan_for_single_runs():
+    a, b = [85.0, 86.0, 85.5], [87.0, 87.5, 86.8, 87.2]
+    table = C.welch_table({"SGD": _runs(a), "Adam": _runs(b), "one": _runs([90.0])})
+    assert list(zip(table["A"], table["B"])) == [("SGD", "Adam"), ("SGD", "one"), ("Adam", "one")]
+    row = table.iloc[0]
+    assert row["mean A − mean B (pp)"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert row["p-value (Welch)"] == pytest.approx(st.ttest_ind(a, b, equal_var=False).pvalue)
+    assert table["p-value (Welch)"].iloc[1:].isna().all()
+
+
+# ----------------------------------------------------------------------------- plots
+def test_plots_draw_labelled_axes():
+    sweep = pd.DataFrame({"optimizer": ["A", "A", "B", "B"], "lr": [0.01, 0.1, 0.01, 0.1],
+                          "best_val_acc": [0.8, 0.85, 0.82, 0.7]})
+    ax = C.plot_sweep(sweep, marks={"A": 0.1})
+    assert ax.get_xscale() == "log" and "validation" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B"]
+    table = C.seed_table({"A": _runs([85, 86, 87]), "B": _runs([86, 87, 88])},
+                         references={"source": {"A": 89.0, "B": 89.5}})
+    ax = C.plot_seed_intervals(table, references=["source"], title="t")
+    assert ax.get_title() == "t" and ax.get_ylabel() == "test accuracy (%)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B"]
+    plt.close("all")
