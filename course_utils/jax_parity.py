@@ -10,6 +10,8 @@ The pieces mirror the PyTorch side of the book:
 * :func:`make_mlp` — the reference MLP as a ``flax.linen`` module;
 * :func:`init_params` — the initialisation schemes of Part I as Flax ``kernel_init`` functions;
 * :func:`activation_variances` — variance of every ``Dense`` output on one batch;
+* :func:`variance_table` — that variance per layer and scheme in Flax *and* PyTorch (same batch, same
+  seeds) beside the prediction of the variance recurrence;
 * :func:`sgd`, :func:`sgd_momentum`, :func:`adam` — optimizers written from scratch as
   Optax ``GradientTransformation`` s (``init`` / ``update`` pairs);
 * :func:`trajectory` — run a transformation on a small problem, to compare with ``optax.*``;
@@ -29,6 +31,7 @@ from ._io import atomic_write_json
 from .config import cache_dir
 
 __all__ = ["have_jax", "INSTALL_HINT", "make_mlp", "SCHEMES", "init_params", "activation_variances",
+           "VARIANCE_CASES", "variance_table",
            "sgd", "sgd_momentum", "adam", "trajectory", "train_fashion_mnist", "JaxTrainResult"]
 
 INSTALL_HINT = ("JAX is optional for this book. Install it with `pip install -r requirements-jax.txt` "
@@ -137,6 +140,75 @@ def activation_variances(model, params, x) -> list[float]:
     _, jnp, _, _ = _require()
     _, outs = model.apply(params, jnp.asarray(x), return_activations=True)
     return [float(np.var(np.asarray(o, dtype=np.float64))) for o in outs]
+
+
+#: (scheme here, activation, the same scheme in :func:`course_utils.init.init_model`), as in Part I
+VARIANCE_CASES: tuple[tuple[str, str, dict], ...] = (
+    ("normal_0.01", "identity", dict(scheme="normal", std=0.01)),
+    ("normal_0.1", "identity", dict(scheme="normal", std=0.1)),
+    ("inv_sqrt_fan_in", "identity", dict(scheme="inv_sqrt_fan_in")),
+    ("xavier_uniform", "identity", dict(scheme="xavier_uniform")),
+    ("xavier_uniform", "tanh", dict(scheme="xavier_uniform")),
+    ("kaiming_normal", "relu", dict(scheme="kaiming_normal", first_layer="lecun_normal")),
+)
+
+
+def _weight_vars(spec: dict, sizes: Sequence[int]) -> list[float]:
+    """sigma_w^2 of each layer of a ``course_utils.init`` spec, from the scheme's definition."""
+    from .init import scheme_std
+
+    out = []
+    for layer, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        scheme = spec["first_layer"] if layer == 0 and "first_layer" in spec else spec["scheme"]
+        out.append(scheme_std(scheme, d_in, d_out, std=spec.get("std", 0.01)) ** 2)
+    return out
+
+
+def variance_table(x, *, cases: Sequence[tuple[str, str, dict]] = VARIANCE_CASES, seeds: Sequence[int] = (0, 1, 2),
+                   hidden_sizes: Sequence[int] = (512, 256, 256, 128)):
+    """Per-layer activation variance in Flax and in PyTorch beside the recurrence's prediction.
+
+    Both frameworks start with zero biases (Flax's default, as in the JAX source), so the prediction
+    has no bias term. Each framework's variance is the mean over ``seeds`` of single networks.
+
+    Args:
+        x: the batch, a torch tensor ``(B, 1, 28, 28)`` or ``(B, 784)`` (on any device).
+        cases: ``(scheme in this module, activation, spec for course_utils.init.init_model)``.
+        seeds: seeds of the networks in both frameworks (the frameworks draw different numbers).
+
+    Returns:
+        DataFrame with columns scheme, layer, theory, "JAX (Flax)", PyTorch, "JAX / PyTorch".
+    """
+    _require()
+    import pandas as pd
+    import torch
+
+    from . import init, models, stats
+
+    if len(seeds) == 0:
+        raise ValueError("variance_table needs at least one seed.")
+    x = x.detach().to("cpu", torch.float32)
+    x_np = x.reshape(len(x), -1).numpy()
+    sizes = [x_np.shape[1], *hidden_sizes, 10]
+    q0 = stats.input_second_moment(x)
+    rows = []
+    for name, act, spec in cases:
+        jax_v = np.mean([activation_variances(*init_params(name, act, x_np, seed=s, hidden_sizes=hidden_sizes),
+                                              x_np) for s in seeds], axis=0)
+        torch_v = []
+        for s in seeds:
+            net = models.MLP(act, input_size=sizes[0], hidden_sizes=tuple(hidden_sizes))
+            init.init_model(net, generator=torch.Generator().manual_seed(s), bias="zeros", **spec)
+            torch_v.append(list(stats.variances(stats.activation_stats(net, x)).values()))
+        torch_v = np.mean(torch_v, axis=0)
+        theory = stats.predicted_activation_variances(sizes, _weight_vars(spec, sizes), activation=act,
+                                                      input_second_moment=q0)
+        for layer in range(len(sizes) - 1):
+            rows.append({"scheme": f"{name} / {act}", "layer": layer + 1, "theory": theory[layer],
+                         "JAX (Flax)": jax_v[layer], "PyTorch": torch_v[layer]})
+    table = pd.DataFrame(rows)
+    table["JAX / PyTorch"] = table["JAX (Flax)"] / table["PyTorch"]
+    return table
 
 
 # ----------------------------------------------------------------------------- optimizers

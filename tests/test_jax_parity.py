@@ -63,3 +63,19 @@ def test_activation_variances_follow_the_recurrence():
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_variance_table_puts_both_frameworks_beside_theory():
+    import torch
+    # (seed 1234: with seed 0 the rows of x would equal the first rows of the seed-0 PyTorch weights)
+    x = torch.randn(256, 1, 28, 28, generator=torch.Generator().manual_seed(1234))
+    cases = [c for c in J.VARIANCE_CASES if c[1] in ("relu", "tanh")]
+    table = J.variance_table(x, cases=cases, seeds=[0, 1], hidden_sizes=(128, 64))
+    assert list(table.columns) == ["scheme", "layer", "theory", "JAX (Flax)", "PyTorch", "JAX / PyTorch"]
+    assert len(table) == len(cases) * 3 and list(table.layer[:3]) == [1, 2, 3]
+    # same scheme, same batch: the frameworks differ by sampling noise only, and both follow the recurrence
+    assert np.all(np.abs(np.log(table["JAX / PyTorch"])) < np.log(1.6)), table
+    for col in ("JAX (Flax)", "PyTorch"):
+        assert np.all(np.abs(np.log(table[col] / table["theory"])) < np.log(1.6)), (col, table)
+    with pytest.raises(ValueError, match="seed"):
+        J.variance_table(x, seeds=[])
