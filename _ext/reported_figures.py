@@ -29,6 +29,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -99,6 +100,41 @@ def fmt(text: str) -> str:
     if float(x).is_integer() and abs(x) < 1e7:
         return str(int(x))
     return f"{x:.4g}"
+
+
+ROLE = re.compile(r"\{glue(?::text|:md)?\}`([^`:]+)(?::([^`]*))?`")
+
+
+def _apply(text: str, spec: str | None) -> str:
+    """A glued value with the format spec of its role (``:.3f``), as the prose prints it."""
+    if spec:
+        for parse in (int, float):  # an int keeps an integer spec (``:,`` prints 633,226, not 633,226.0)
+            try:
+                return format(parse(text), spec)
+            except (TypeError, ValueError):
+                continue
+    return fmt(text)
+
+
+def quote(source: str, name: str, values: dict[str, str], *, width: int = 90) -> str | None:
+    """The prose that quotes ``name`` in a MyST ``source``: its sentence up to the number, shortened.
+
+    Other glued numbers in that stretch are replaced by their values, markup is dropped, and the number
+    itself is shown in brackets as the chapter prints it. ``None`` when the prose does not quote it
+    (a figure used only in a table or a plot).
+    """
+    hit = next((m for m in ROLE.finditer(source) if m.group(1) == name), None)
+    if hit is None or name not in values:
+        return None
+    start = max(source.rfind(". ", 0, hit.start()), source.rfind("\n\n", 0, hit.start()))
+    prefix = source[start + 2 if start >= 0 else 0:hit.start()]
+    prefix = ROLE.sub(lambda m: _apply(values[m.group(1)], m.group(2)) if m.group(1) in values else "…", prefix)
+    prefix = re.sub(r"\{[\w:-]+\}`([^`]*)`", r"\1", prefix)  # other roles: their text
+    prefix = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", prefix)  # links: their text
+    prefix = " ".join(prefix.replace("$", "").replace("`", "").replace("*", "").split())
+    if len(prefix) > width:
+        prefix = "…" + prefix[-width:].split(" ", 1)[-1]
+    return f"{prefix} [{_apply(values[name], hit.group(2))}]".strip()
 
 
 @dataclass(frozen=True)
@@ -299,8 +335,13 @@ if nodes is not None:
         content.append(nodes.rubric(text="Every reported figure, chapter by chapter"))
         for doc, values in current.items():
             content.append(_doc_link(app, docname, doc))
-            rows = [[_literal(name), fmt(text)] for name, text in values.items()]
-            content.append(_table(["Name", "Value"], rows, [50, 50]))
+            try:
+                source = Path(app.env.doc2path(doc)).read_text(encoding="utf8")
+            except OSError:
+                source = ""
+            rows = [[_literal(name), fmt(text), quote(source, name, values) or "(in a table or figure)"]
+                    for name, text in values.items()]
+            content.append(_table(["Name", "Value", "Quoted in the text as"], rows, [22, 13, 65]))
         for h in holders:
             h.replace_self(content)
 

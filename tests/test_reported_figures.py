@@ -82,3 +82,18 @@ def test_failed_snapshot_write_keeps_the_previous_one(tmp_path, monkeypatch):
     snap, _ = rf.load_snapshot(path)
     assert snap["figures"] == {"d": {"a": "1"}}
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_quote_shows_the_sentence_up_to_the_number():
+    src = ("Intro. The training pixels have mean {glue:text}`pixel_mean:.4f` and standard deviation\n"
+           "{glue:text}`pixel_std:.4f` (see [the data](setup.md) and $\\mu$).\n\nNext paragraph {glue}`n`.")
+    values = {"pixel_mean": "0.28604", "pixel_std": "0.35302", "n": "12"}
+    assert rf.quote(src, "pixel_mean", values) == "The training pixels have mean [0.2860]"
+    assert rf.quote(src, "pixel_std", values) == \
+        "The training pixels have mean 0.2860 and standard deviation [0.3530]"
+    assert rf.quote(src, "n", values) == "Next paragraph [12]"
+    assert rf.quote(src, "not_quoted", values) is None
+    assert rf.quote("It has {glue:text}`p:,` weights.", "p", {"p": "633226"}) == "It has [633,226]"
+    long = "word " * 50 + "{glue:text}`n`"
+    q = rf.quote(long, "n", values, width=30)
+    assert q.startswith("…") and q.endswith("[12]") and len(q) <= 36
