@@ -18,7 +18,7 @@ from .stats import mean_ci
 from .train import TrainResult, train_model
 
 __all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "best_rates", "seed_table",
-           "welch_table", "plot_sweep", "plot_seed_intervals"]
+           "holm", "welch_table", "plot_sweep", "plot_seed_intervals"]
 
 
 # ----------------------------------------------------------------------------- toy runs
@@ -228,12 +228,30 @@ def seed_table(results: Mapping[str, Sequence[TrainResult]], *, references: Mapp
     return pd.DataFrame(rows).set_index("optimizer")
 
 
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of p-values for multiple comparisons (NaNs are kept and not counted).
+
+    Compare the adjusted values with the level (e.g. 0.05): this controls the chance of *any* false
+    "significant" among the comparisons, unlike the raw p-values of several tests read one by one.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    running = 0.0
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
 def welch_table(results: Mapping[str, Sequence[TrainResult]]) -> pd.DataFrame:
-    """Welch's t-test on test accuracy for every pair of optimizers.
+    """Welch's t-test on test accuracy for every pair of optimizers (or of any configurations).
 
     Returns:
-        DataFrame with the pair, the difference of means (percentage points) and the two-sided p-value.
-        With a single seed per optimizer the p-value is NaN (no variance to test against).
+        DataFrame with the pair, the difference of means (percentage points), the two-sided p-value and
+        the Holm-adjusted p-value over all the pairs of the table (read significance from that one).
+        With a single seed per configuration the p-values are NaN (no variance to test against).
     """
     from scipy import stats as st
 
@@ -243,7 +261,9 @@ def welch_table(results: Mapping[str, Sequence[TrainResult]]) -> pd.DataFrame:
         xb = np.array([100 * r.test_acc for r in results[b]])
         p = float(st.ttest_ind(xa, xb, equal_var=False).pvalue) if min(len(xa), len(xb)) > 1 else np.nan
         rows.append({"A": a, "B": b, "mean A − mean B (pp)": xa.mean() - xb.mean(), "p-value (Welch)": p})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["A", "B", "mean A − mean B (pp)", "p-value (Welch)"])
+    table["p (Holm)"] = holm(table["p-value (Welch)"].to_numpy())
+    return table
 
 
 # ----------------------------------------------------------------------------- plots

@@ -154,3 +154,17 @@ def test_plots_draw_labelled_axes():
     assert ax.get_title() == "t" and ax.get_ylabel() == "test accuracy (%)"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B"]
     plt.close("all")
+
+
+def test_holm_adjustment():
+    np.testing.assert_allclose(C.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])  # step-down, kept monotone
+    np.testing.assert_allclose(C.holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+    out = C.holm([np.nan, 0.02])
+    assert np.isnan(out[0]) and out[1] == pytest.approx(0.02)  # NaNs are not counted as comparisons
+
+
+def test_welch_table_holm_column_counts_every_pair():
+    a, b, c = [85.0, 86.0, 85.5], [87.0, 87.5, 86.8], [85.2, 86.1, 85.9]
+    table = C.welch_table({"A": _runs(a), "B": _runs(b), "C": _runs(c)})
+    np.testing.assert_allclose(table["p (Holm)"], C.holm(table["p-value (Welch)"]))
+    assert (table["p (Holm)"] >= table["p-value (Welch)"]).all()
