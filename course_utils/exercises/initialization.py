@@ -88,11 +88,21 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
 _INIT_CASES = ((64, 1024), (1024, 64), (300, 300), (200, 500))
 
 
-def _run_init(fn, shape, seed, *args):
+def _run_init(name, fn, shape, seed, args, case, verbose):
+    """Run the learner's init on a NaN-filled tensor of ``shape``: ``(weights as float64, None)``, or
+    ``(None, result)`` when it is the stub, raised, or broke the in-place contract."""
     torch.manual_seed(seed)
     w = torch.full(shape, float("nan"))
-    out = fn(w, *args)
-    return w, out
+    try:
+        out = fn(w, *args)
+    except NotImplementedError:
+        return None, _not_yet(name, name, verbose)
+    except Exception as e:
+        return None, _raised(name, e, verbose, case)
+    bad = _init_failure(name, w, out, shape)
+    if bad:
+        return None, _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
+    return (out if out is not None else w).double(), None
 
 
 def _init_failure(name, w, out, shape):
@@ -133,16 +143,9 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
         fan_out, fan_in = shape
         gain = 1.0 if k < 3 else 5 / 3
         case = f"weight of shape {shape} (fan_out={fan_out}, fan_in={fan_in}), gain={gain:.3g}"
-        try:
-            w, out = _run_init(fn, shape, k, *(() if gain == 1.0 else (gain,)))
-        except NotImplementedError:
-            return _not_yet(name, "xavier_uniform_", verbose)
-        except Exception as e:
-            return _raised(name, e, verbose, case)
-        bad = _init_failure(name, w, out, shape)
-        if bad:
-            return _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
-        w = (out if out is not None else w).double()
+        w, result = _run_init(name, fn, shape, k, () if gain == 1.0 else (gain,), case, verbose)
+        if result is not None:
+            return result
         want_var = gain ** 2 * 2 / (fan_in + fan_out)
         bound = gain * math.sqrt(6 / (fan_in + fan_out))
         var, mean, wmax = w.var().item(), w.mean().item(), w.abs().max().item()
@@ -188,16 +191,9 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
     for k, (fan_out, fan_in, a) in enumerate(cases):
         shape = (fan_out, fan_in)
         case = f"weight of shape {shape} (fan_out={fan_out}, fan_in={fan_in}), a={a}"
-        try:
-            w, out = _run_init(fn, shape, 10 + k, *(() if a == 0.0 else (a,)))
-        except NotImplementedError:
-            return _not_yet(name, "kaiming_normal_", verbose)
-        except Exception as e:
-            return _raised(name, e, verbose, case)
-        bad = _init_failure(name, w, out, shape)
-        if bad:
-            return _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
-        w = (out if out is not None else w).double()
+        w, result = _run_init(name, fn, shape, 10 + k, () if a == 0.0 else (a,), case, verbose)
+        if result is not None:
+            return result
         gain2 = 2 / (1 + a * a)
         want_var = gain2 / fan_in
         var, mean = w.var().item(), w.mean().item()
