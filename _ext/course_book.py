@@ -1,11 +1,12 @@
 """Sphinx extension of the course book (registered in _config.yml under sphinx.local_extensions).
 
-It does three things the stock Jupyter Book 1 pipeline does not (and removes two console errors of the
+It does these things the stock Jupyter Book 1 pipeline does not (and removes two console errors of the
 theme stack: a duplicated sphinx-thebe config script, and the missing default colour mode):
 
 1. **Launch buttons open the paired notebook.**  Colab cannot open a MyST ``.md`` file, so every chapter
    has a jupytext-paired ``.ipynb`` beside it (``make sync``).  After the theme has built its launch
-   buttons, the Colab / Binder / JupyterHub URLs are pointed at ``<page>.ipynb``; a chapter without
+   buttons, the Colab / Binder / JupyterHub URLs are pointed at ``<page>.ipynb`` (an exercise page's
+   at the learner notebook ``exercises/NN_name.ipynb``, without solutions); a chapter without
    its pair is a warning (and ``-W`` turns it into an error) that says to run ``make sync``.
 2. **Alt text for output images.**  myst-nb renders figures of code cells as ``<img>`` without alt
    text.  An image without one gets the titles the cell's code gives its figure (``title=...``,
@@ -139,6 +140,21 @@ def _walk_buttons(buttons):
             yield from _walk_buttons(b.get("buttons"))
 
 
+def learner_notebook(rel_md: str, srcdir: Path) -> str | None:
+    """The notebook a student should land on for an exercise page, if there is one.
+
+    ``book/exercises/NN_name.md`` shows the exercise *with* its worked solutions; its launch buttons
+    open the learner notebook ``exercises/NN_name.ipynb`` (stubs and graders) instead of the page's
+    own pair.  The solutions stay one click away (links on the page, ``exercises/solutions/``).
+    """
+    parts = Path(rel_md).parts
+    if len(parts) == 3 and parts[:2] == ("book", "exercises"):
+        nb = Path("exercises") / Path(parts[2]).with_suffix(".ipynb")
+        if (srcdir / nb).is_file():
+            return nb.as_posix()
+    return None
+
+
 def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, doctree) -> None:
     if doctree is None or "kernelspec" not in app.env.metadata.get(pagename, {}):
         return
@@ -152,10 +168,11 @@ def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, 
                     f"the .md; run `make sync` (jupytext) and commit the .ipynb", location=pagename,
                     type="course", subtype="paired")
         return
+    target = learner_notebook(rel_md, Path(app.srcdir)) or rel_ipynb
     launch = [b for b in _walk_buttons(context.get("header_buttons")) if b.get("text") in LAUNCH_TEXTS]
     for b in launch:
         url = b.get("url", "")
-        b["url"] = url.replace(rel_md, rel_ipynb)
+        b["url"] = url.replace(rel_md, target)
     context["course_launch_urls"] = {b["text"]: b["url"] for b in launch}
 
 

@@ -167,7 +167,7 @@ def memory_table(model: nn.Module, optimizers: Mapping[str, Callable], slides: M
 
 # ----------------------------------------------------------------------------- sweeps and seeds
 def lr_sweep(build_model: Callable[[int], nn.Module], optimizers: Mapping[str, tuple[Callable, Sequence[float]]],
-             data, *, epochs: int, seed: int = 0, **train_kwargs) -> pd.DataFrame:
+             data, *, epochs: int, seed: int = 0, progress: bool | None = None, **train_kwargs) -> pd.DataFrame:
     """Train once per (optimizer, learning rate); a diverged run is kept as a row with NaN accuracy.
 
     Args:
@@ -176,24 +176,32 @@ def lr_sweep(build_model: Callable[[int], nn.Module], optimizers: Mapping[str, t
         data: the data set for :func:`~course_utils.train.train_model`.
         epochs: epochs per run.
         seed: the one seed of every run (same initial weights and batches for all rates).
+        progress: a bar over the runs (and each run's over epochs); default: on unless
+            ``COURSE_PROGRESS=0`` (:func:`~course_utils.config.progress_enabled`).
         **train_kwargs: passed to ``train_model`` (``batch_size``, ``device`` ...).
 
     Returns:
         DataFrame with columns optimizer, lr, best_val_acc, test_acc, final_train_loss, diverged.
     """
-    rows = []
+    from tqdm.auto import tqdm
+
+    from .config import progress_enabled
+
     for name, (make, lrs) in optimizers.items():
         if len(lrs) == 0:
             raise ValueError(f"no learning rates given for {name!r}.")
-        for lr in lrs:
-            try:
-                r = train_model(build_model(seed), make(lr), data, epochs=epochs, seed=seed, progress=False,
-                                **train_kwargs)
-                rows.append({"optimizer": name, "lr": lr, "best_val_acc": r.best_val_acc,
-                             "test_acc": r.test_acc, "final_train_loss": r.train_loss[-1], "diverged": False})
-            except FloatingPointError:
-                rows.append({"optimizer": name, "lr": lr, "best_val_acc": np.nan, "test_acc": np.nan,
-                             "final_train_loss": np.nan, "diverged": True})
+    grid = [(name, make, lr) for name, (make, lrs) in optimizers.items() for lr in lrs]
+    show = progress_enabled(progress)
+    rows = []
+    for name, make, lr in tqdm(grid, desc="learning-rate sweep", unit="run", disable=not show, leave=False):
+        try:
+            r = train_model(build_model(seed), make(lr), data, epochs=epochs, seed=seed, progress=show,
+                            desc=f"{name}, lr {lr:g}", **train_kwargs)
+            rows.append({"optimizer": name, "lr": lr, "best_val_acc": r.best_val_acc,
+                         "test_acc": r.test_acc, "final_train_loss": r.train_loss[-1], "diverged": False})
+        except FloatingPointError:
+            rows.append({"optimizer": name, "lr": lr, "best_val_acc": np.nan, "test_acc": np.nan,
+                         "final_train_loss": np.nan, "diverged": True})
     return pd.DataFrame(rows)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["Budget", "BUDGETS", "get_budget", "default_device", "cache_dir", "project_root"]
+__all__ = ["Budget", "BUDGETS", "get_budget", "default_device", "cache_dir", "project_root", "progress_enabled"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +80,20 @@ def default_device(device: str | torch.device | None = None) -> torch.device:
         raise ValueError(f"Device {device!r} was requested but CUDA is not available here; "
                          f"use device='cpu' (or unset COURSE_DEVICE).")
     return dev
+
+
+def progress_enabled(progress: bool | None = None) -> bool:
+    """Whether to show ``tqdm`` progress bars: ``progress`` if given, else ``$COURSE_PROGRESS``.
+
+    The one switch for every bar of the package: ``COURSE_PROGRESS=0`` (or ``false``/``no``/``off``)
+    turns them all off (the book build does, so the HTML has no empty bar widgets); unset, bars are on,
+    which is what a learner in Colab wants during a run of many minutes.  An explicit
+    ``progress=False`` still wins over the environment, ``progress=True`` does not override ``0``.
+    """
+    env_off = os.environ.get("COURSE_PROGRESS", "1").strip().lower() in ("0", "false", "no", "off")
+    if progress is None:
+        return not env_off
+    return bool(progress) and not env_off
 
 
 def project_root(start: Path | None = None) -> Path | None:

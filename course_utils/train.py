@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._io import atomic_torch_save
-from .config import cache_dir as _default_cache_dir, default_device, ensure_writable
+from .config import cache_dir as _default_cache_dir, default_device, ensure_writable, progress_enabled
 from .data import batches
 
 __all__ = ["TrainResult", "train_model", "evaluate", "run_seeds", "config_key", "package_source_hash"]
@@ -200,7 +200,7 @@ def _load_cached(path: Path, model: nn.Module, device: torch.device) -> TrainRes
 def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
                 data, *, epochs: int, batch_size: int = 256, seed: int = 42, device=None,
                 scheduler_fn: Callable | None = None, scheduler_interval: str | None = None,
-                cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool = True,
+                cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool | None = None,
                 loss_fn: Callable | None = None, desc: str | None = None, extra_key: dict | None = None
                 ) -> TrainResult:
     """Train ``model`` on ``data.train``, keep the best-validation weights, report test accuracy.
@@ -224,7 +224,8 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
             is stepped with the validation loss once per epoch.
         cache_dir: folder of the results cache (default: ``<project>/.cache/runs``).
         use_cache: read and write the cache.
-        progress: show a ``tqdm`` bar over epochs (``COURSE_PROGRESS=0`` turns all bars off).
+        progress: show a ``tqdm`` bar over epochs (default: on unless ``COURSE_PROGRESS=0``;
+            see :func:`~course_utils.config.progress_enabled`).
         loss_fn: ``(logits, y) -> loss`` (default: cross-entropy).
         desc: label of the progress bar.
         extra_key: anything else that should separate cache entries (e.g. a regulariser's settings).
@@ -258,11 +259,9 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
         if hit is not None:
             return hit
 
-    import os
-
     from tqdm.auto import tqdm
 
-    show = progress and os.environ.get("COURSE_PROGRESS", "1") not in ("0", "false", "no")
+    show = progress_enabled(progress)
     X_tr, y_tr = data.train
     gen = torch.Generator().manual_seed(seed)
     hist = {k: [] for k in ("train_acc", "val_acc", "train_loss", "val_loss", "lr")}
@@ -321,13 +320,19 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
 
 
 def run_seeds(build_model: Callable[[int], nn.Module], optimizer_fn, data, *, seeds: Sequence[int],
-              progress: bool = True, desc: str | None = None, **train_kwargs) -> list[TrainResult]:
-    """Train one fresh model per seed (``build_model(seed)`` must seed its own init) and return the results."""
+              progress: bool | None = None, desc: str | None = None, **train_kwargs) -> list[TrainResult]:
+    """Train one fresh model per seed (``build_model(seed)`` must seed its own init) and return the results.
+
+    Shows a bar over the seeds (and each run's bar over epochs) unless ``progress=False`` or
+    ``COURSE_PROGRESS=0``.
+    """
     from tqdm.auto import tqdm
 
     if len(seeds) == 0:
         raise ValueError("seeds is empty: pass at least one seed, e.g. seeds=range(3).")
     out = []
-    for s in tqdm(list(seeds), desc=desc or "seeds", disable=not progress, leave=False):
-        out.append(train_model(build_model(s), optimizer_fn, data, seed=s, progress=False, **train_kwargs))
+    show = progress_enabled(progress)
+    for s in tqdm(list(seeds), desc=desc or "seeds", unit="seed", disable=not show, leave=False):
+        out.append(train_model(build_model(s), optimizer_fn, data, seed=s, progress=show,
+                               desc=f"seed {s}", **train_kwargs))
     return out

@@ -21,13 +21,18 @@ Cell kinds used below:
 """
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-REPO = "course-team/init-optim-book"
+sys.path.insert(0, str(ROOT / "scripts"))
+import book_config  # noqa: E402  (the one place the repository URL is written: _config.yml)
+
+REPO = book_config.owner_repo()
+BRANCH = book_config.repository()["branch"]
 
 
 def md(text):
@@ -50,13 +55,7 @@ def final(src):
     return ("final", textwrap.dedent(src).strip("\n"))
 
 
-INSTALL = code('''
-# Colab / Binder: install the course package when it is missing (does nothing when it is installed).
-try:
-    import course_utils
-except ImportError:
-    %pip install -q "course-utils @ git+https://github.com/course-team/init-optim-book"
-''', book="hidden")
+INSTALL = ("code", book_config.install_cell(), "hidden")  # from repository.url of _config.yml
 
 IMPORTS = code('''
 import math
@@ -900,8 +899,8 @@ NOTEBOOKS["07_capstone"] = dict(title="Exercise 7 — Capstone: a 20-layer netwo
 
 # ============================================================================ writers
 def _badges(name):
-    colab = f"https://colab.research.google.com/github/{REPO}/blob/main/exercises/{name}.ipynb"
-    binder = f"https://mybinder.org/v2/gh/{REPO}/main?labpath=exercises/{name}.ipynb"
+    colab = f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/exercises/{name}.ipynb"
+    binder = f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?labpath=exercises/{name}.ipynb"
     return colab, binder
 
 
@@ -957,7 +956,7 @@ kernelspec:
 def build_page(name, spec):
     colab, binder = _badges(name)
     scolab, sbinder = _badges(f"solutions/{name}")
-    gh = f"https://github.com/{REPO}/blob/main/exercises/{name}.ipynb"
+    gh = f"https://github.com/{REPO}/blob/{BRANCH}/exercises/{name}.ipynb"
     out = [FRONT, f"# {spec['title']}\n",
            f"Work through this exercise in a notebook: [open it in Colab]({colab}), "
            f"[launch it on Binder]({binder}) or [download it from GitHub]({gh}). The worked solutions are also "
@@ -1008,7 +1007,7 @@ notebooks live in `exercises/solutions/` and run, with all checks passing, in th
 """
 
 WHAT = {
-    "01_initialization": "derive Var(W) = 1/d_y for the backward pass; implement Xavier and Kaiming; slider over std and depth",
+    "01_initialization": "derive the condition on Var(W) that keeps the backward pass stable; implement Xavier and Kaiming; slider over std and depth",
     "02_activations_normalization": "implement leaky ReLU and batch norm (training and evaluation) and match torch",
     "03_optimizers": "implement momentum, RMSProp and Adam as torch optimizers; loss-surface sliders",
     "04_schedules": "schedule sliders; find a schedule that beats a constant learning rate",

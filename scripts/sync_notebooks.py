@@ -7,12 +7,15 @@ the ``.md``.  The chapters are discovered from ``_toc.yml`` at run time, so new 
     python scripts/sync_notebooks.py            # write the pairs (and append the provenance cell)
     python scripts/sync_notebooks.py --check    # exit 1 listing missing or stale pairs; writes nothing
 
-Writing also appends, to a chapter whose last code cell does not call ``provenance.show``, a hidden-input
+Writing also (1) makes the first code cell of every chapter the install cell generated from
+``repository.url`` of ``_config.yml`` (``scripts/book_config.py``: the one place the URL is written),
+and (2) appends, to a chapter whose last code cell does not call ``provenance.show``, a hidden-input
 cell that prints the page's provenance line (commit, date, device, torch, budget).
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +24,10 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import book_config  # noqa: E402  (scripts/ is not a package)
+
+_FIRST_CODE_CELL = re.compile(r"```\{code-cell\}[^\n]*\n((?::[^\n]*\n)*)\n?(.*?)\n```", re.S)
 PROVENANCE_CELL = """
 ```{code-cell} ipython3
 :tags: [remove-input]
@@ -104,6 +111,35 @@ def pair_problem(md: Path) -> str | None:
     return None
 
 
+def install_cell_problem(md: Path, url: str | None = None) -> str | None:
+    """None when the first code cell of ``md`` is the generated install cell; else what is wrong."""
+    m = _FIRST_CODE_CELL.search(md.read_text(encoding="utf-8"))
+    want = book_config.install_cell(url)
+    if m is None:
+        return "has no code cell (the first one must be the install cell)"
+    if m.group(2).strip() != want.strip():
+        if book_config.is_install_cell(m.group(2)):
+            return "install cell differs from the one generated from repository.url of _config.yml"
+        return "first code cell is not the install cell"
+    return None
+
+
+def write_install_cell(md: Path, url: str | None = None) -> bool:
+    """Make the first code cell of ``md`` the generated install cell (replace or insert); True if changed."""
+    if install_cell_problem(md, url) is None:
+        return False
+    text = md.read_text(encoding="utf-8")
+    m = _FIRST_CODE_CELL.search(text)
+    cell = f"```{{code-cell}} ipython3\n:tags: [hide-input]\n\n{book_config.install_cell(url)}\n```"
+    if m is not None and book_config.is_install_cell(m.group(2)):
+        text = text[:m.start()] + cell + text[m.end():]
+    else:  # insert it before the first code cell (or at the end of a page without code)
+        at = m.start() if m is not None else len(text)
+        text = text[:at] + cell + "\n\n" + text[at:]
+    md.write_text(text, encoding="utf-8")
+    return True
+
+
 def has_provenance_cell(md: Path) -> bool:
     nb = jupytext.read(md, fmt="md:myst")
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -139,7 +175,8 @@ def main(argv=None) -> int:
         wanted = {Path(p).resolve() for p in args.only}
         mds = [md for md in mds if md.resolve() in wanted]
     if args.check:
-        problems = [p for p in map(pair_problem, mds) if p]
+        problems = [f"{md.relative_to(ROOT)}: {p}" for md in mds if (p := install_cell_problem(md))]
+        problems += [p for p in map(pair_problem, mds) if p]
         problems += [f"{md.relative_to(ROOT)}: last code cell does not call provenance.show()"
                      for md in mds if not has_provenance_cell(md)]
         for p in problems:
@@ -149,6 +186,8 @@ def main(argv=None) -> int:
         return 1 if problems else 0
     for md in mds:
         rel = md.relative_to(ROOT)
+        if write_install_cell(md):
+            print(f"{rel}: install cell (re)generated from repository.url")
         if not args.no_provenance and add_provenance_cell(md):
             print(f"{rel}: appended the provenance cell")
         if write_pair(md):

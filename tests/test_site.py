@@ -258,12 +258,26 @@ def test_every_colab_and_binder_link_opens_an_existing_notebook(open_page, rel):
 
 @pytest.mark.parametrize("rel", sorted(CHAPTER_PAGES) or [pytest.param("-", marks=pytest.mark.skip("no chapters"))])
 def test_chapter_launch_links_open_the_paired_notebook(open_page, rel):
-    links = _launch_links(open_page(rel).page)
+    """A chapter's launch button opens its paired .ipynb; an exercise page's opens the learner
+    notebook in exercises/ (stubs, no solutions), and the page links the solutions notebook."""
+    page = open_page(rel).page
+    links = _launch_links(page)
     assert set(links) >= {"Colab", "Binder"}, f"launch links found: {links}"
     expected = str(Path(rel).with_suffix(".ipynb"))
+    parts = Path(rel).parts
+    exercise = len(parts) == 3 and parts[:2] == ("book", "exercises") and (ROOT / "exercises" / parts[2]).with_suffix(".ipynb").is_file()
+    if exercise:
+        expected = str((Path("exercises") / parts[2]).with_suffix(".ipynb"))
+        solved = str((Path("exercises") / "solutions" / parts[2]).with_suffix(".ipynb"))
+        hrefs = page.evaluate("() => [...document.querySelectorAll('article a[href]')].map(a => a.href)")
+        opened = {_repo_path_of(k, h) for h in hrefs
+                  for k in (("Colab",) if "colab.research.google.com" in h else ("Binder",) if "/v2/gh/" in h else ())}
+        assert solved in opened, f"{rel}: the page should link the solutions notebook {solved} (links: {sorted(opened)})"
+        nb_cells = (ROOT / expected).read_text(encoding="utf-8")
+        assert "# Solution" not in nb_cells, f"{expected} holds solution cells"
     for kind, href in links.items():
         path = _repo_path_of(kind, href)
-        assert path == expected, f"{kind} opens {path!r}, expected the paired notebook {expected!r}"
+        assert path == expected, f"{kind} opens {path!r}, expected {expected!r}"
         assert (ROOT / path).is_file(), f"{kind} link points at {path}, which is not in the repository"
 
 

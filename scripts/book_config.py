@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""The book's repository URL lives in one place, ``repository.url`` of ``_config.yml``.
+
+Everything that names the repository is generated from it: the install cell at the top of every
+chapter and exercise notebook (``make sync``), the Colab/Binder badges of the exercises
+(``exercises/build_notebooks.py``), the launch buttons (sphinx-book-theme reads the config), and the
+README's install line.  ``tests/test_repo_url.py`` fails when any copy disagrees.
+
+    python scripts/book_config.py                      # print the configured URL
+    python scripts/book_config.py --set https://github.com/me/my-fork
+    python scripts/book_config.py --from-github-env    # CI: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY
+
+``--set`` rewrites ``repository.url`` and every tracked text file that names the old repository, so a
+fork's site (and its install cells) point at the fork; run ``make sync`` afterwards to regenerate the
+paired notebooks.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = "_config.yml"
+_URL_LINE = re.compile(r"^(\s*url:\s*)(\S+)\s*$", re.M)
+#: An owner/name the way GitHub spells it.
+_OWNER_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+#: Where a page may name the repository (the URL forms we generate).
+REPO_REFERENCE = re.compile(
+    r"(?:github\.com|colab\.research\.google\.com/github|mybinder\.org/v2/gh)/"
+    r"([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+?)(?:\.git)?(?=[/\"'\s)}>@?#\]]|$)")
+#: Tracked files that are text and may name the repository.
+TEXT_SUFFIXES = {".md", ".ipynb", ".py", ".yml", ".yaml", ".txt", ".toml", ".cfg", ".sh", ".js", ".css", ""}
+
+
+def repository(root: Path = ROOT) -> dict:
+    """``repository`` of ``_config.yml`` as a dict with ``url`` (no trailing slash) and ``branch``."""
+    import yaml
+
+    cfg = yaml.safe_load((root / CONFIG).read_text(encoding="utf-8")) or {}
+    repo = cfg.get("repository") or {}
+    url = str(repo.get("url") or "").rstrip("/")
+    if not url:
+        raise SystemExit(f"{root / CONFIG}: repository.url is not set; it is the one place the book's "
+                         f"GitHub URL is written (e.g. https://github.com/OWNER/REPO).")
+    return {"url": url.removesuffix(".git"), "branch": str(repo.get("branch") or "main")}
+
+
+def repo_url(root: Path = ROOT) -> str:
+    return repository(root)["url"]
+
+
+def owner_repo(url: str | None = None, root: Path = ROOT) -> str:
+    """``OWNER/REPO`` of a GitHub URL (default: the configured one)."""
+    url = (url or repo_url(root)).rstrip("/").removesuffix(".git")
+    m = re.match(r"^https?://github\.com/([^/]+/[^/]+)$", url)
+    if not m or not _OWNER_REPO.match(m.group(1)):
+        raise ValueError(f"{url!r} is not a GitHub repository URL like https://github.com/OWNER/REPO.")
+    return m.group(1)
+
+
+def install_requirement(url: str | None = None) -> str:
+    """The pip requirement that installs the course package from the repository."""
+    return f"course-utils @ git+{(url or repo_url()).rstrip('/')}"
+
+
+INSTALL_MARKER = "# Colab, Binder or your own Jupyter: install the course package if it is missing"
+
+
+def install_cell(url: str | None = None) -> str:
+    """Source of the first code cell of every chapter and exercise notebook.
+
+    Plain Python (no ``%pip`` magic) so that a failed install stops the notebook here with a message
+    that says what to do, instead of printing a git error and failing one cell later with
+    ``ModuleNotFoundError``.
+    """
+    req = install_requirement(url)
+    return f'''{INSTALL_MARKER}
+# (nothing happens when it is there). Generated from repository.url in _config.yml by `make sync`.
+try:
+    import course_utils
+except ImportError:
+    import importlib, subprocess, sys
+    _req = "{req}"
+    print("Installing", _req, "(a minute or two) ...")
+    _pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", _req],
+                          capture_output=True, text=True)
+    if _pip.returncode != 0:
+        raise RuntimeError(
+            "Could not install the course package; pip said:\\n"
+            + (_pip.stderr or _pip.stdout)[-1500:]
+            + "\\nWhat to do: check that this runtime is online and that the repository "
+            "in the line above exists, then run this cell again; or install the package "
+            "in a terminal with  pip install '" + _req + "'  and restart the kernel."
+        ) from None
+    importlib.invalidate_caches()
+    import course_utils
+    print("course_utils", course_utils.__version__, "is installed.")'''
+
+
+def is_install_cell(source: str) -> bool:
+    """True for an install cell, generated or an older hand-written one."""
+    s = source.lstrip()
+    return "import course_utils" in s and "except ImportError" in s and ("pip" in s)
+
+
+def tracked_text_files(root: Path = ROOT) -> list[Path]:
+    """Tracked files (git ls-files) that are text and may name the repository."""
+    try:
+        names = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True,
+                               check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        names = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts]
+    out = []
+    for n in names:
+        p = root / n
+        if p.is_file() and p.suffix in TEXT_SUFFIXES and not n.startswith(".git/"):
+            out.append(p)
+    return out
+
+
+def references(root: Path = ROOT) -> list[tuple[Path, str]]:
+    """Every (file, OWNER/REPO) a tracked file names in a GitHub, Colab or Binder URL."""
+    found = []
+    for p in tracked_text_files(root):
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        for m in REPO_REFERENCE.finditer(text):
+            found.append((p, m.group(1)))
+    return found
+
+
+def set_repo_url(new_url: str, root: Path = ROOT) -> list[Path]:
+    """Point the book at ``new_url``: ``_config.yml`` and every tracked file naming the old repository."""
+    new = owner_repo(new_url)
+    old_url = repo_url(root)
+    old = owner_repo(old_url)
+    cfg = root / CONFIG
+    text = cfg.read_text(encoding="utf-8")
+    # only the url: line inside the repository: block
+    block = re.search(r"^repository:\n((?:[ \t]+.*\n?)+)", text, re.M)
+    if not block:
+        raise SystemExit(f"{cfg}: no repository: block to edit")
+    body = _URL_LINE.sub(lambda m: m.group(1) + f"https://github.com/{new}", block.group(1), count=1)
+    text = text[:block.start(1)] + body + text[block.end(1):]
+    changed = []
+    if text != cfg.read_text(encoding="utf-8"):
+        cfg.write_text(text, encoding="utf-8")
+        changed.append(cfg)
+    if new == old:
+        return changed
+    for p in tracked_text_files(root):
+        if p == cfg:
+            continue
+        try:
+            body = p.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if old in body:
+            p.write_text(body.replace(old, new), encoding="utf-8")
+            changed.append(p)
+    return changed
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--set", metavar="URL", help="point the book at another GitHub repository")
+    g.add_argument("--from-github-env", action="store_true",
+                   help="use $GITHUB_SERVER_URL/$GITHUB_REPOSITORY (in GitHub Actions)")
+    args = ap.parse_args(argv)
+    url = args.set
+    if args.from_github_env:
+        repo = os.environ.get("GITHUB_REPOSITORY")
+        if not repo:
+            print("GITHUB_REPOSITORY is not set (this option is for GitHub Actions)", file=sys.stderr)
+            return 2
+        url = f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com').rstrip('/')}/{repo}"
+    if url:
+        try:
+            changed = set_repo_url(url)
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
+        print(f"repository.url = {repo_url()}; {len(changed)} file(s) rewritten")
+        for p in changed:
+            print("  ", p.relative_to(ROOT))
+        return 0
+    print(repo_url())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
