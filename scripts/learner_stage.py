@@ -141,6 +141,8 @@ def make_venv(learner: Learner, origin: str, keep: bool) -> None:
     else:
         shutil.rmtree(learner.venv, ignore_errors=True)
         learner.run([learner.base_python, "-m", "venv", str(learner.venv)])
+        # a distribution's pip may be too old to parse `name @ git+file://...` (Debian 12's 23.0.1)
+        learner.run([str(learner.python), "-m", "pip", "install", "-q", "--upgrade", "pip"])
         say("installing the package's declared dependencies (+ the jax extra) and ipykernel, as the learner")
         learner.run([str(learner.python), "-m", "pip", "install", "-q", "ipykernel",
                      f"course-utils[jax] @ git+{origin}"])
@@ -162,6 +164,7 @@ def make_runner(learner: Learner, keep: bool) -> Path:
     if not (keep and py.exists()):
         shutil.rmtree(learner.runner, ignore_errors=True)
         learner.run([learner.base_python, "-m", "venv", str(learner.runner)])
+        learner.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"])
         learner.run([str(py), "-m", "pip", "install", "-q", "pytest>=7", "nbval>=0.11"])
     return py
 

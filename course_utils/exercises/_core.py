@@ -1,8 +1,20 @@
-"""Feedback plumbing shared by every grader: the result object, the messages, running learner code safely."""
+"""Feedback plumbing shared by every grader: the result object, the messages, running learner code safely.
+
+Every message starts with a symbol *and* a word (``✅ passed``, ``❌ not quite``, ``⏳ to do``), so its
+meaning survives where there is no emoji font, and is wrapped to 80 columns when it is printed.  An
+exception raised by the learner's code is reported at the learner's own line (never at a line inside
+torch or inside these graders), with a hint specific to the mistake where one is known.
+"""
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
+import re
+import site
+import sysconfig
+import textwrap
 import traceback
 from typing import Callable, Sequence
 
@@ -12,11 +24,38 @@ import torch
 PASS, FAIL, TODO = "pass", "fail", "not yet"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # frames in here are the graders' own
 _ICON = {PASS: "✅", FAIL: "❌", TODO: "⏳"}
+_WORD = {PASS: "passed", FAIL: "not quite", TODO: "to do"}  # the text fallback of the symbol
+WIDTH = 80
+
+
+def _label(status: str) -> str:
+    return f"{_ICON[status]} {_WORD[status]}"
+
+
+# ----------------------------------------------------------------------------- the result and its text
+def _wrap(text: str, width: int = WIDTH) -> str:
+    """Wrap every logical line to ``width`` columns, continuation lines aligned under the field's text."""
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+            continue
+        m = re.match(r"^(\s*(?:[a-z]+:\s+)?)", line)  # "   hint:     " -> continue under the text
+        indent = " " * len(m.group(1)) if m and len(m.group(1)) < width // 2 else "   "
+        if not line.startswith(" "):  # the headline: continue under the name
+            indent = "   "
+        out.extend(textwrap.wrap(line, width=width, subsequent_indent=indent, break_long_words=False,
+                                 break_on_hyphens=False) or [line])
+    return "\n".join(out)
 
 
 @dataclasses.dataclass
 class CheckResult:
-    """Outcome of one check: ``status`` is ``"pass"``, ``"fail"`` or ``"not yet"``; truthy only on a pass."""
+    """Outcome of one check: ``status`` is ``"pass"``, ``"fail"`` or ``"not yet"``; truthy only on a pass.
+
+    ``message`` holds the feedback with one logical line per field (easy to search); ``str(result)``
+    and what the check prints is the same text wrapped to 80 columns.
+    """
 
     name: str
     status: str
@@ -29,8 +68,12 @@ class CheckResult:
     def passed(self) -> bool:
         return self.status == PASS
 
+    @property
+    def text(self) -> str:
+        return _wrap(self.message)
+
     def __str__(self) -> str:
-        return self.message
+        return self.text
 
     def _ipython_display_(self) -> None:
         """The message was already printed by the check; show nothing more as a cell's value."""
@@ -39,20 +82,25 @@ class CheckResult:
 def _report(name: str, status: str, headline: str, *, expected: str | None = None, got: str | None = None,
             case: str | None = None, hint: str | None = None, details: Sequence[str] = (),
             verbose: bool = True) -> CheckResult:
-    lines = [f"{_ICON[status]} {name}: {headline}"]
+    lines = [f"{_label(status)} — {name}: {headline}"]
     if case:
         lines.append(f"   case:     {case}")
     if expected is not None:
         lines.append(f"   expected: {expected}")
     if got is not None:
         lines.append(f"   got:      {got}")
-    lines += [f"   {d}" for d in details]
+    lines += [f"   {d}" for d in details if d]
     if hint:
         lines.append(f"   hint:     {hint}")
     res = CheckResult(name, status, "\n".join(lines))
     if verbose:
-        print(res.message)
+        print(res.text)
     return res
+
+
+def _say(status: str, text: str) -> None:
+    """Print a one-off message (sliders, training helpers) with the same symbol, word and wrapping."""
+    print(_wrap(f"{_label(status)} — {text}"))
 
 
 def _not_yet(name: str, what: str, verbose: bool) -> CheckResult:
@@ -61,45 +109,177 @@ def _not_yet(name: str, what: str, verbose: bool) -> CheckResult:
                    verbose=verbose)
 
 
+def _not_callable(name: str, obj, what: str, verbose: bool) -> CheckResult:
+    return _report(name, FAIL, f"expected {what}, got {_describe(obj)}.",
+                   hint="pass the function/class itself (no parentheses), e.g. `check(my_function)`.",
+                   verbose=verbose)
+
+
+# ----------------------------------------------------------------------------- values of the wrong type
+def _describe(x) -> str:
+    """A learner-readable description of a value: "the string '35%'", "None", "a list of 3 items"."""
+    if x is None:
+        return "None"
+    if isinstance(x, bool):
+        return f"the boolean {x}"
+    if isinstance(x, str):
+        return f"the string {x[:40]!r}"
+    if isinstance(x, numbers.Number):
+        return f"the number {x!r}"
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)}"
+    if isinstance(x, (list, tuple, dict, set)):
+        return f"a {type(x).__name__} of {len(x)} item{'s' if len(x) != 1 else ''}"
+    if isinstance(x, torch.optim.Optimizer):
+        return f"the optimizer {type(x).__name__}"
+    if callable(x):
+        return f"the {'class' if isinstance(x, type) else 'function'} {getattr(x, '__name__', type(x).__name__)}"
+    return f"a {type(x).__name__} ({x!r:.40})"
+
+
+def _as_number(x, *, low: float | None = None, high: float | None = None):
+    """``(float, None)`` for a real number (Python, numpy or a one-element tensor) inside [low, high],
+    else ``(None, reason)`` with a learner-readable reason."""
+    where = ("between {} and {}".format(low, high) if low is not None and high is not None else
+             f"≥ {low}" if low is not None else f"≤ {high}" if high is not None else "")
+    want = f"a number{' ' + where if where else ''}"
+    if isinstance(x, torch.Tensor) and x.numel() == 1 and not x.dtype.is_complex:
+        x = x.item()
+    elif hasattr(x, "item") and getattr(x, "shape", None) == ():  # a numpy scalar
+        x = x.item()
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        extra = ""
+        if isinstance(x, str):
+            extra = (" — write the value itself without quotes, e.g. `0.35` rather than `\"35%\"` "
+                     "(or compute it, e.g. `0.5 ** 3`)")
+        return None, f"expected {want}, got {_describe(x)}{extra}."
+    v = float(x)
+    if not math.isfinite(v):
+        return None, f"expected {want}, got {v}."
+    if (low is not None and v < low) or (high is not None and v > high):
+        return None, f"expected {want}, got {v:.4g}."
+    return v, None
+
+
+# ----------------------------------------------------------------------------- exceptions from learner code
+def _excluded_dirs() -> tuple[str, ...]:
+    dirs = {os.path.dirname(_PACKAGE_DIR.rstrip(os.sep)) + os.sep,  # course_utils itself
+            os.path.dirname(os.path.abspath(torch.__file__)) + os.sep}
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if paths.get(key):
+            dirs.add(os.path.abspath(paths[key]) + os.sep)
+    try:
+        dirs.update(os.path.abspath(p) + os.sep for p in site.getsitepackages())
+    except Exception:  # virtualenvs without site.getsitepackages
+        pass
+    return tuple(sorted(dirs))
+
+
+_EXCLUDED = _excluded_dirs()
+
+
+def _is_learner_frame(filename: str) -> bool:
+    if not filename or filename.startswith("<frozen"):
+        return False
+    if filename.startswith("<"):  # <ipython-input-…>, <string>, <stdin>: typed by the learner
+        return True
+    path = os.path.abspath(filename)
+    return not (path.startswith(_EXCLUDED) or os.sep + "site-packages" + os.sep in path
+                or os.sep + "dist-packages" + os.sep in path)
+
+
+def _learner_frame(e: BaseException):
+    """The innermost traceback frame in the learner's own code (not torch, not a library, not the graders)."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if _is_learner_frame(f.filename)]
+    return frames[-1] if frames else None
+
+
+def _where(e: BaseException) -> str:
+    """The line of the learner's code that raised, or "" when the error came from library code alone."""
+    f = _learner_frame(e)
+    if f is None:
+        return ""
+    return f"raised at line {f.lineno} of your code: `{(f.line or '').strip()}`"
+
+
+_ONECYCLE = re.compile(r"Tried to step (\d+) times?\. The specified number of total steps is (\d+)")
+
+
+def _exception_hint(e: BaseException, context: str | None = None) -> str:
+    """A hint for a known kind of mistake; ``context`` is "init", "optimizer", "scheduler" or None."""
+    text = str(e)
+    f = _learner_frame(e)
+    line = (f.line or "") if f is not None else ""
+    m = _ONECYCLE.search(text)
+    if m:
+        stepped, total = int(m.group(1)), int(m.group(2))
+        return (f"total steps too small: OneCycleLR was built with total_steps={total}, but the run stepped "
+                f"it {stepped} times (it is stepped after every batch). Use total_steps = epochs × "
+                "math.ceil(n_train / batch_size): floor division `//` drops the last, smaller batch of each "
+                "epoch. (Or pass epochs=… and steps_per_epoch=… instead of total_steps.)")
+    if "leaf Variable that requires grad" in text or "a view of a leaf Variable" in text:
+        if context == "init":
+            return ("a real nn.Linear weight requires grad, and autograd forbids changing such a leaf tensor "
+                    "in place while it records. Fill it inside `with torch.no_grad():` (as torch.nn.init does), "
+                    "e.g. `with torch.no_grad(): w.normal_(0, std)`.")
+        if context == "optimizer":
+            return ("you changed a parameter in place while autograd was recording. Decorate `step` with "
+                    "`@torch.no_grad()` (as torch.optim does) or update `p.data`.")
+        return ("a tensor that requires grad (a parameter) was changed in place while autograd was recording: "
+                "do it inside `with torch.no_grad():`.")
+    if "NoneType" in text:
+        if context == "optimizer" or ".grad" in line or "grad" in text:
+            return ("a parameter without gradient has `p.grad is None` (it was not used in the loss): skip it "
+                    "with `if p.grad is None: continue` at the top of the loop over the parameters.")
+        return ("something is None: a function without a `return` statement returns None — check that "
+                "every function you wrote returns its result.")
+    if "Boolean value of Tensor with more than one" in text:
+        return ("a Python `if`, `and`, `or` or `max` cannot decide on a whole tensor at once: use element-wise "
+                "torch operations, e.g. `torch.where(x > 0, x, negative_slope * x)`.")
+    if "optimizer must support momentum" in text:
+        return ("CyclicLR cycles the momentum too by default, and plain SGD has none: pass "
+                "`cycle_momentum=False`.")
+    if isinstance(e, NameError):
+        return ("a name is not defined: check the spelling, and run the cell that defines it (and the import "
+                "cell) first.")
+    if isinstance(e, TypeError) and ("unexpected keyword" in text or "positional argument" in text
+                                     or "required positional" in text or "missing" in text):
+        return "the function or class must accept exactly the arguments of the stub (names included)."
+    if "unsupported operand" in text and "str" in text:
+        return "one of the values is a string: use numbers (no quotes)."
+    if "shape" in text or "size" in text:
+        return "check the shapes of the tensors you combine (print `x.shape`)."
+    if isinstance(e, TypeError) and ("argument" in text or "keyword" in text):
+        return "check the arguments of the call on that line against its documentation."
+    if f is None:
+        return ("the error was raised inside PyTorch while running your code: read the message above; it "
+                "usually names the argument of yours that it did not accept.")
+    return "read the error above, fix the line it points at and run the cell again."
+
+
 def _short_exc(e: BaseException) -> str:
     msg = str(e).strip().splitlines()
     first = msg[0] if msg else ""
     return f"{type(e).__name__}: {first[:300]}"
 
 
-def _where(e: BaseException) -> str:
-    """The line of the learner's code that raised (the last frame outside this module)."""
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if not f.filename.startswith(_PACKAGE_DIR)]
-    if not frames:
-        return ""
-    f = frames[-1]
-    return f"raised at line {f.lineno}: `{(f.line or '').strip()}`"
-
-
-def _exception_hint(e: BaseException) -> str:
-    text = str(e)
-    if "leaf Variable that requires grad" in text or "a view of a leaf Variable" in text:
-        return ("you changed a parameter in place while autograd was recording. Decorate `step` with "
-                "`@torch.no_grad()` (as torch.optim does) or update `p.data`.")
-    if "NoneType" in text and "grad" in text:
-        return "skip parameters whose `.grad` is None (`if p.grad is None: continue`)."
-    if isinstance(e, TypeError) and ("argument" in text or "keyword" in text):
-        return "the function or class must accept exactly the arguments of the stub (names included)."
-    if "shape" in text or "size" in text:
-        return "check the shapes of the tensors you combine (print `x.shape`)."
-    return "read the error above, fix the line it points at and run the cell again."
-
-
-def _raised(name: str, e: BaseException, verbose: bool, case: str | None = None) -> CheckResult:
-    details = [_where(e)] if _where(e) else []
+def _raised(name: str, e: BaseException, verbose: bool, case: str | None = None, *,
+            context: str | None = None, hint: str | None = None) -> CheckResult:
+    where = _where(e)
+    details = [where] if where else ["(raised inside PyTorch, not at a line of yours)"]
     return _report(name, FAIL, f"your code raised {_short_exc(e)}", case=case, details=details,
-                   hint=_exception_hint(e), verbose=verbose)
+                   hint=hint or _exception_hint(e, context), verbose=verbose)
 
 
-def _not_callable(name: str, obj, what: str, verbose: bool) -> CheckResult:
-    return _report(name, FAIL, f"expected {what}, got {type(obj).__name__} ({obj!r:.60}).",
-                   hint="pass the function/class itself (no parentheses), e.g. `check(my_function)`.",
-                   verbose=verbose)
+def _say_raised(what: str, e: BaseException, context: str | None = None) -> None:
+    """Print a friendly report of a learner's exception outside a check (a slider, a training helper)."""
+    where = _where(e)
+    lines = [f"{_label(FAIL)} — {what}: your code raised {_short_exc(e)}"]
+    if where:
+        lines.append(f"   {where}")
+    lines.append(f"   hint:     {_exception_hint(e, context)}")
+    print(_wrap("\n".join(lines)))
 
 
 class _one_thread:
@@ -123,8 +303,8 @@ def attempt(fn: Callable, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
-        print(f"⏳ not yet — `{getattr(fn, '__name__', fn)}` is still the TODO stub; "
-              "fill it in above and run this cell again.")
+        _say(TODO, f"not yet — `{getattr(fn, '__name__', fn)}` is still the TODO stub; "
+                   "fill it in above and run this cell again.")
         return None
 
 
