@@ -122,10 +122,16 @@ def tracked_text_files(root: Path = ROOT) -> list[Path]:
     return out
 
 
+#: Files that name other repositories on purpose (examples, test fixtures).
+NOT_SCANNED = ("tests/", "scripts/book_config.py")
+
+
 def references(root: Path = ROOT) -> list[tuple[Path, str]]:
     """Every (file, OWNER/REPO) a tracked file names in a GitHub, Colab or Binder URL."""
     found = []
     for p in tracked_text_files(root):
+        if p.relative_to(root).as_posix().startswith(NOT_SCANNED):
+            continue
         try:
             text = p.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):

@@ -189,11 +189,13 @@ DOWNLOAD_CHECK = r'''
 import functools, hashlib, http.server, os, sys, threading
 from pathlib import Path
 served = Path(sys.argv[1])
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-class Quiet(http.server.ThreadingHTTPServer):
-    pass
-handler.log_message = lambda *a, **k: None
-srv = Quiet(("127.0.0.1", 0), handler)
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):   # quiet: one line per file would drown the report
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):   # torchvision closes its redirect probe early
+        pass
+srv = Server(("127.0.0.1", 0), functools.partial(Handler, directory=str(served)))
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 from torchvision.datasets import FashionMNIST
 from course_utils import data

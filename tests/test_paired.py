@@ -35,16 +35,29 @@ def test_pair_exists_and_is_in_sync(md):
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
 def test_first_code_cell_installs_course_utils(md):
+    """The first code cell is the install cell generated from repository.url (scripts/book_config.py)."""
+    problem = sync.install_cell_problem(md)
+    assert problem is None, f"{md.name}: {problem} — run `make sync`"
     nb = jupytext.read(md, fmt="md:myst")
     first = next(c for c in nb.cells if c.cell_type == "code")
-    src = first.source
-    assert "import course_utils" in src and "except ImportError" in src, (
-        f"{md.name}: the first code cell must be the Colab install cell of book/setup.md")
-    assert re.search(r"%pip install .*git\+" + re.escape(REPO_URL) + r"(\.git)?[\"'@ ]", src), (
-        f"{md.name}: the install cell must install from repository.url of _config.yml ({REPO_URL})")
+    assert "git+" + REPO_URL in first.source, f"{md.name}: must install from {REPO_URL}"
     tags = first.metadata.get("tags", [])
     assert any(t in tags for t in ("hide-input", "remove-input", "hide-cell", "remove-cell")), (
         f"{md.name}: tag the install cell hide-input (it is noise for readers of the HTML)")
+
+
+def test_install_cell_check_can_fail(tmp_path):
+    """A hand-edited install cell (another URL) and a page without one are both reported."""
+    md = tmp_path / "ch.md"
+    text = (ROOT / "book" / "setup.md").read_text(encoding="utf-8")
+    md.write_text(text.replace(REPO_URL, "https://github.com/someone/else"), encoding="utf-8")
+    assert "differs" in sync.install_cell_problem(md)
+    assert sync.write_install_cell(md) and sync.install_cell_problem(md) is None
+    bare = tmp_path / "bare.md"
+    bare.write_text("---\nkernelspec: {}\n---\n# T\n\n```{code-cell} ipython3\nx = 1\n```\n", encoding="utf-8")
+    assert "not the install cell" in sync.install_cell_problem(bare)
+    assert sync.write_install_cell(bare) and sync.install_cell_problem(bare) is None
+    assert "x = 1" in bare.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
