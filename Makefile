@@ -11,12 +11,12 @@ export PYTHONHASHSEED := 0
 # Browser/PDF test files run in their own stages, after the build (never in `unit`)
 STAGE_TESTS := tests/test_site.py tests/test_pdf.py
 
-.PHONY: book test install data js unit sync build site nbval pdf pdf-test clean bench
+.PHONY: book test install data js unit sync build site learner nbval pdf pdf-test clean bench
 
 book: install data js build
 	@echo "The book: file://$(abspath _build/html/index.html)"
 
-test: install data js unit build site nbval pdf-test
+test: install data js unit build site learner pdf-test
 	@echo "make test: all stages passed"
 
 install: $(STAMP)
@@ -35,8 +35,11 @@ js:
 unit: install
 	$(PY) -m pytest tests -q -p no:cacheprovider $(addprefix --ignore=,$(STAGE_TESTS))
 
-# Paired notebooks for Colab/Binder (+ the provenance cell) for every MyST chapter in _toc.yml.
+# Generated files: the exercise notebooks and pages (exercises/build_notebooks.py), then for every
+# MyST chapter in _toc.yml the install cell (from repository.url of _config.yml), the provenance cell
+# and the paired .ipynb that Colab/Binder open.
 sync: install
+	$(PY) exercises/build_notebooks.py
 	$(PY) scripts/sync_notebooks.py
 
 build: install data js sync
@@ -47,16 +50,16 @@ site: install
 	@bash scripts/ensure_chromium.sh
 	$(PY) -m pytest tests/test_site.py -q -p no:cacheprovider -rs
 
-# nbval re-executes every chapter (converted from MyST with jupytext) and every exercise notebook.
-# Training runs come from the results cache that `build` filled, so nothing is trained twice.
-nbval: install data
-	@rm -rf _build/nbval && mkdir -p _build/nbval
-	@for f in $$(grep -o 'book/[A-Za-z0-9_/]*' _toc.yml); do \
-	  [ -f "$$f.md" ] && grep -q 'format_name: myst' "$$f.md" || continue; \
-	  mkdir -p "_build/nbval/$$(dirname $$f)"; \
-	  $(VENV)/bin/jupytext --quiet --to ipynb -o "_build/nbval/$$f.ipynb" "$$f.md"; done
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=1800 \
-	  _build/nbval $$(find exercises -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)
+# The learners' path (scripts/learner_stage.py): a non-root user, a fresh venv outside the repository
+# with only the package (installed from a git URL of this checkout by the chapters' own install cell)
+# and a kernel, torchvision's download against a loopback server, then nbval executes every paired
+# chapter .ipynb, every exercise notebook and every solution notebook in that kernel. Training runs come
+# from the results cache that `build` filled (shared read-only), so nothing is trained twice.
+# LEARNER_FLAGS=--keep-venv reuses the learner venv between local runs.
+learner: install data
+	$(PY) scripts/learner_stage.py $(LEARNER_FLAGS)
+
+nbval: learner
 
 # PDF via xelatex (offline; TeX Live from Debian): _build/latex/book.pdf. Uses the execution cache of
 # `build`, so after `make book` it only typesets.

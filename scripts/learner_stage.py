@@ -158,6 +158,33 @@ def make_venv(learner: Learner, origin: str, keep: bool) -> None:
                  "--name", KERNEL, "--display-name", "Python 3 (learner)"])
 
 
+def check_binder(learner: Learner) -> int:
+    """binder/requirements.txt resolves (pip --dry-run), and pulls in no build or test tool.
+
+    The CPU-only wheels (``+cpu`` from download.pytorch.org) cannot be reached here, so the same
+    versions are resolved from the default index instead; what Binder itself does is not testable
+    offline (see the README).
+    """
+    lines = []
+    for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines():
+        if line.strip().startswith("--extra-index-url"):
+            continue
+        lines.append(line.replace("+cpu", ""))
+    req = learner.base / "binder-requirements-local.txt"
+    req.write_text("\n".join(lines) + "\n")
+    report = learner.base / "binder-resolution.json"
+    report.unlink(missing_ok=True)
+    learner.mkdir(learner.base)
+    learner.run([str(learner.python), "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed",
+                 "--report", str(report), "-r", str(req)])
+    names = {i["metadata"]["name"].lower() for i in json.loads(report.read_text())["install"]}
+    tools = names & {"pytest", "nbval", "jupyter-book", "myst-nb", "sphinx", "playwright", "plotly"}
+    if tools:
+        raise SystemExit(f"binder/requirements.txt would install build/test tools: {sorted(tools)}")
+    say(f"binder/requirements.txt resolves: {len(names)} distributions, no build or test tool")
+    return len(names)
+
+
 def make_runner(learner: Learner, keep: bool) -> Path:
     """A second, separate environment with nbval: it starts the learner's kernel, it is not the kernel."""
     py = learner.runner / "bin" / "python"
@@ -310,6 +337,10 @@ def main(argv=None) -> int:
     times["learner environment"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    n_binder = check_binder(learner)
+    times["binder resolution"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     run_install_cell(learner, origin)
     times["install cell"] = time.perf_counter() - t
 
@@ -332,7 +363,7 @@ def main(argv=None) -> int:
     after = {p.relative_to(learner.cache) for p in learner.cache.rglob("*") if p.is_file()}
     trained = sorted(str(p) for p in after - before if p.parts[0] in ("runs", "transfer", "jax"))
     times["total"] = time.perf_counter() - t_all
-    report = {"notebooks": len(nbs), "passed": res.returncode == 0, "new_cache_entries": len(trained),
+    report = {"notebooks": len(nbs), "binder_distributions": n_binder, "passed": res.returncode == 0, "new_cache_entries": len(trained),
               "shared_cache_entries": shared, "seconds": {k: round(v, 1) for k, v in times.items()}}
     out = ROOT / "_build" / "learner_stage.json"
     out.parent.mkdir(parents=True, exist_ok=True)

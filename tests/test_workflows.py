@@ -1,5 +1,6 @@
 """The CI workflows are valid GitHub Actions files: actionlint (from requirements.txt) finds nothing,
 and they run what the README promises (GPU: full budget + Pages; CPU: make test)."""
+import re
 import shutil
 import subprocess
 import sys
@@ -46,14 +47,54 @@ def _load(name):
     return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
 
 
-def test_gpu_workflow_builds_full_budget_and_publishes():
+def _runs(job) -> str:
+    return " ".join(s.get("run", "") for s in job["steps"])
+
+
+def _uses(job) -> str:
+    return " ".join(s.get("uses", "") for s in job["steps"])
+
+
+def test_book_workflow_publishes_with_or_without_a_gpu_runner():
+    """A GPU job when the repository says it has a GPU runner, a hosted CPU job otherwise; either one
+    builds, tests in the browser and hands the site to the deploy job."""
+    jobs = _load("book.yml")["jobs"]
+    gpu, cpu, deploy = jobs["build-gpu"], jobs["build-cpu"], jobs["deploy"]
+    assert "gpu" in gpu["runs-on"] and gpu["env"]["COURSE_BUDGET"] == "full"
+    assert "vars.GPU_RUNNER == 'true'" in gpu["if"] and "vars.GPU_RUNNER != 'true'" in cpu["if"]
+    assert str(cpu["runs-on"]).startswith("ubuntu-"), "the fallback must run on a GitHub-hosted runner"
+    for job in (gpu, cpu):
+        runs = _runs(job)
+        assert "make book" in runs and "make site" in runs
+        assert "book_config.py --from-github-env" in runs, "a fork's site must install the fork"
+        assert "upload-pages-artifact" in _uses(job)
+        assert "COURSE_CHROMIUM" in runs or "COURSE_CHROMIUM" in " ".join(str(s) for s in job["steps"])
+    assert set(deploy["needs"]) == {"build-gpu", "build-cpu"}
+    assert "always()" in deploy["if"] and "success" in deploy["if"]
+    assert "deploy-pages" in _uses(deploy)
+
+
+def test_only_the_deploy_job_can_write_pages_or_mint_tokens():
     wf = _load("book.yml")
-    build = wf["jobs"]["build"]
-    assert "gpu" in build["runs-on"] and build["env"]["COURSE_BUDGET"] == "full"
-    runs = " ".join(s.get("run", "") for s in build["steps"])
-    uses = " ".join(s.get("uses", "") for s in build["steps"] + wf["jobs"]["deploy"]["steps"])
-    assert "make book" in runs and "make site" in runs
-    assert "upload-pages-artifact" in uses and "deploy-pages" in uses
+    assert wf["permissions"] == {"contents": "read"}
+    for name, job in wf["jobs"].items():
+        perms = job.get("permissions", {})
+        if name == "deploy":
+            assert perms == {"pages": "write", "id-token": "write"}
+        else:
+            assert "id-token" not in perms and perms.get("pages") != "write", f"{name} executes notebook code"
+
+
+def test_no_workflow_step_needs_root():
+    """Hosted runners are not root: packages go through scripts/sudo_apt.sh (sudo), never bare apt-get."""
+    for wf in WORKFLOWS:
+        for name, job in yaml.safe_load(wf.read_text())["jobs"].items():
+            for step in job["steps"]:
+                run = step.get("run", "")
+                assert not re.search(r"(^|[;&|]\s*)apt(-get)?\s+install", run, re.M), f"{wf.name}/{name}: {run}"
+    for script in ("ensure_tex.sh", "ensure_chromium.sh", "ensure_data.sh"):
+        text = (ROOT / "scripts" / script).read_text()
+        assert "sudo_apt.sh" in text and 'id -u)" = 0 ] && command -v apt-get' not in text, script
 
 
 def test_cpu_workflow_runs_make_test():
