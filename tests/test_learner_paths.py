@@ -227,3 +227,27 @@ def test_no_long_loop_hard_codes_progress_off():
                     if kw.arg == "progress" and isinstance(kw.value, ast.Constant) and kw.value.value is False:
                         offenders.append(f"{f.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, f"progress=False hard-coded in {offenders}: pass progress through (None = COURSE_PROGRESS)"
+
+
+# ----------------------------------------------------------------------------- exercise launch buttons
+def test_exercise_pages_launch_the_learner_notebook():
+    """book/exercises/NN.md shows the solutions; its launch buttons open exercises/NN.ipynb (stubs)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_book", ROOT / "_ext" / "course_book.py")
+    cb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cb)
+    pages = sorted((ROOT / "book" / "exercises").glob("0*.md"))
+    assert len(pages) == 7
+    for md in pages:
+        rel = md.relative_to(ROOT).as_posix()
+        target = cb.learner_notebook(rel, ROOT)
+        assert target == f"exercises/{md.stem}.ipynb", (rel, target)
+        learner = nbformat.read(ROOT / target, as_version=4)
+        solved = nbformat.read(ROOT / "exercises" / "solutions" / f"{md.stem}.ipynb", as_version=4)
+        assert [c.source for c in learner.cells] != [c.source for c in solved.cells], f"{target} is the solutions"
+        assert not any(c.source.lstrip().startswith("# Solution") for c in learner.cells), target
+        assert f"exercises/solutions/{md.stem}.ipynb" in md.read_text(encoding="utf-8"), (
+            f"{rel} should link the solutions notebook")
+    assert cb.learner_notebook("book/part1/depth_sweep.md", ROOT) is None
+    assert cb.learner_notebook("book/exercises/99_missing.md", ROOT) is None
