@@ -79,7 +79,7 @@ NOTEBOOKS["01_initialization"] = dict(title="Exercise 1 — Initialization", cel
     In this notebook you derive the backward-pass condition on the weight variance, implement
     Xavier (Glorot) and Kaiming (He) initialisation, and watch with sliders how the weight scale and the
     depth decide whether a signal survives a deep network. Every `exercises.check_*` call grades your
-    code on the spot: ✅ right, ❌ not yet right (with what was expected and a hint), ⏳ not started.
+    code on the spot: ✅ passed, ❌ not quite (what your code produced and a hint), ⏳ to do.
     '''),
     INSTALL, IMPORTS,
     md('''
@@ -513,12 +513,7 @@ NOTEBOOKS["04_schedules"] = dict(title="Exercise 4 — Learning-rate schedules",
     fraction_after_10 = 0.9 ** 10  # each epoch multiplies the rate by gamma: about 35 %
     '''),
     code('''
-    if fraction_after_10 is None:
-        print("⏳ not yet — set fraction_after_10 above.")
-    else:
-        measured = exercises.schedule_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9), epochs=11, lr=1.0)[10]
-        print(("✅" if abs(fraction_after_10 - measured) < 1e-6 else "❌") +
-              f" torch's ExponentialLR leaves {measured:.4f} of the initial rate; you said {fraction_after_10:.4f}.")
+    exercises.check_exponential_fraction(fraction_after_10)
     '''),
     md('''
     ## B. Beat the constant learning rate
@@ -991,8 +986,8 @@ INDEX = """# Exercises
 
 Seven notebooks, one per part of the book, to work through in Colab, on Binder or in a local Jupyter.
 Every notebook grades your code on the spot with `course_utils.exercises.check_*`: ✅ when it matches
-PyTorch's own implementation, ❌ with the expected value, what your code produced and a hint, and ⏳ while
-the exercise is still the unmodified stub. The first cell installs the course package when it is missing;
+PyTorch's own implementation ("passed"), ❌ with what your code produced and a hint ("not quite"), and ⏳
+while the exercise is still the unmodified stub ("to do"); the expected value is shown once you pass. The first cell installs the course package when it is missing;
 the data cells download Fashion-MNIST when it is not on disk.
 
 | # | notebook | what you do |

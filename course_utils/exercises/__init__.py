@@ -6,11 +6,16 @@ result with a reference computed by PyTorch itself (``torch.nn.init``,
 formula, prints one friendly message and returns a :class:`CheckResult`
 (truthy when the answer is right)::
 
-    ✅ passed   ❌ not quite (what was expected, what came out, a hint)   ⏳ not yet (still the TODO stub)
+    ✅ passed   ❌ not quite (what came out, a hint)   ⏳ to do (still the TODO stub)
+
+(each symbol always comes with its word, so the meaning survives without an emoji font; messages are
+wrapped to 80 columns).
 
 A check never lets the learner's exception escape: a ``NotImplementedError``
 (the unmodified stub) reads as "not yet", any other exception is reported with
-its type, its message and a hint.  The graders depend only on ``torch`` (and
+its type, its message, the learner's own line (never a line inside torch) and a
+hint.  Where the task is to derive a value, the expected value is not shown
+until the answer is right.  The graders depend only on ``torch`` (and
 ``course_utils.train`` for the short training runs of notebooks 04 and 07), not
 on the book's other from-scratch modules, so a bug elsewhere cannot make a
 right answer fail.
@@ -36,7 +41,7 @@ from .optimizers import (
 )
 from .schedules import (
     SCHEDULES, SCHEDULE_RUN, schedule_lrs, schedule_explorer, small_subset, small_mlp,
-    check_schedule_beats_constant,
+    check_schedule_beats_constant, check_exponential_fraction,
 )
 from .regularization import (
     check_mc_dropout, mc_dropout_predict_reference, predictive_entropy, check_l2_penalty,
@@ -60,6 +65,7 @@ __all__ = [
     "surface_trajectory", "plot_surface", "surface_explorer",
     # 04 schedules
     "SCHEDULES", "SCHEDULE_RUN", "schedule_lrs", "schedule_explorer", "small_subset", "small_mlp", "check_schedule_beats_constant",
+    "check_exponential_fraction",
     # 05 regularization
     "check_mc_dropout", "mc_dropout_predict_reference", "predictive_entropy", "check_l2_penalty",
     "compare_l2_and_decay", "check_choice",

@@ -150,8 +150,7 @@ def _as_number(x, *, low: float | None = None, high: float | None = None):
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         extra = ""
         if isinstance(x, str):
-            extra = (" — write the value itself without quotes, e.g. `0.35` rather than `\"35%\"` "
-                     "(or compute it, e.g. `0.5 ** 3`)")
+            extra = " — write the number itself, without quotes or a % sign (e.g. 0.25, not \"25%\")"
         return None, f"expected {want}, got {_describe(x)}{extra}."
     v = float(x)
     if not math.isfinite(v):
@@ -245,7 +244,11 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
                 "cell) first.")
     if isinstance(e, TypeError) and ("unexpected keyword" in text or "positional argument" in text
                                      or "required positional" in text or "missing" in text):
-        return "the function or class must accept exactly the arguments of the stub (names included)."
+        tb = traceback.extract_tb(e.__traceback__)
+        if tb and tb[-1].filename.startswith(_PACKAGE_DIR):  # the grader's call of the learner's code failed
+            return "the function or class must accept exactly the arguments of the stub (names included)."
+        return ("a call on that line got arguments it does not take, or misses one: compare it with the "
+                "function's documentation (e.g. `help(torch.optim.lr_scheduler.OneCycleLR)`).")
     if "unsupported operand" in text and "str" in text:
         return "one of the values is a string: use numbers (no quotes)."
     if "shape" in text or "size" in text:
@@ -298,13 +301,18 @@ def attempt(fn: Callable, *args, **kwargs):
     """Call ``fn(*args, **kwargs)``; if it is still the TODO stub print "not yet" and return ``None``.
 
     Notebook cells that *use* a learner's function (not grade it) call it through
-    ``attempt`` so that an unfilled notebook runs top to bottom.
+    ``attempt`` so that an unfilled notebook runs top to bottom.  Any other exception
+    from the learner's code is reported like a check does (their line and a hint), and
+    ``None`` is returned as well.
     """
+    what = getattr(fn, "__name__", repr(fn))
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
-        _say(TODO, f"not yet — `{getattr(fn, '__name__', fn)}` is still the TODO stub; "
-                   "fill it in above and run this cell again.")
+        _say(TODO, f"not yet — `{what}` is still the TODO stub; fill it in above and run this cell again.")
+        return None
+    except Exception as e:  # the learner's code: report, never raise
+        _say_raised(f"`{what}`", e)
         return None
 
 

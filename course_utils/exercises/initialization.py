@@ -4,10 +4,14 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numbers
+
 import numpy as np
 import torch
+from torch import nn
 
-from ._core import CheckResult, FAIL, PASS, _not_callable, _not_yet, _one_thread, _raised, _report
+from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_callable, _not_yet, _one_thread,
+                    _raised, _report, _say, _say_raised)
 
 
 def measure_backward_ratio(var_w: float, d_x: int, d_y: int, *, n: int = 2048, seed: int = 0) -> float:
@@ -34,9 +38,23 @@ _BACKWARD_MISTAKES = (
     (lambda dx, dy: 2 / (dx + dy), "that is Glorot's compromise between the two conditions; the question asks "
                                    "for the backward condition alone."),
     (lambda dx, dy: 2 / dy, "the factor 2 belongs to ReLU (it halves the signal); the layer here is linear."),
+    (lambda dx, dy: 2 / dx, "the factor 2 belongs to ReLU (Kaiming's forward rule); the layer here is linear, and "
+                            "the backward pass sums over the d_y outputs."),
     (lambda dx, dy: float(dy), "upside down: the variance of the weights must shrink when d_y grows."),
+    (lambda dx, dy: float(dx), "upside down, and the wrong count: the variance must shrink as the number of "
+                               "terms in the backward sum grows."),
     (lambda dx, dy: 1 / math.sqrt(dy), "that is the standard deviation; the question asks for the variance."),
+    (lambda dx, dy: 1 / math.sqrt(dx), "that is a standard deviation (and of the forward rule); the question asks "
+                                       "for the variance of the backward condition."),
+    (lambda dx, dy: 1 / (dx * dy), "the backward sum has d_y terms, not d_x·d_y: each ∂L/∂x_j collects one "
+                                   "term per output."),
+    (lambda dx, dy: 1 / dy ** 2, "the variance of a sum of d_y independent terms is d_y times the variance of "
+                                 "one term (not d_y²)."),
 )
+
+
+def _close(a: float, b: float, rel: float = 1e-6) -> bool:
+    return abs(a - b) <= rel * abs(b)
 
 
 def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
@@ -45,14 +63,16 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
     ``answer`` is a function ``(d_x, d_y) -> Var(W)`` or a number for the case
     d_x = 512, d_y = 128.  The check also pushes unit-variance gradients back
     through a random layer with the learner's variance and reports the ratio.
+    The expected value itself is never printed before the answer is right.
     """
     name = "backward condition"
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+    if isinstance(answer, numbers.Real) and not isinstance(answer, bool):
         fn, cases = (lambda dx, dy: float(answer)), _BACKWARD_CASES[:1]
     elif callable(answer):
         fn, cases = answer, _BACKWARD_CASES
     else:
         return _not_callable(name, answer, "a function (d_x, d_y) -> Var(W) or a number", verbose)
+    values = []
     for d_x, d_y in cases:
         case = f"layer with d_x={d_x} inputs and d_y={d_y} outputs"
         try:
@@ -61,24 +81,31 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
             return _not_yet(name, getattr(answer, "__name__", "answer"), verbose)
         except Exception as e:  # the learner's code: report, never raise
             return _raised(name, e, verbose, case)
-        try:
-            got = float(got)
-        except (TypeError, ValueError):
-            return _report(name, FAIL, "the answer is not a number.", case=case, got=repr(got),
-                           hint="return a Python float such as `1 / d_y`.", verbose=verbose)
+        v, why = _as_number(got)
+        if why:
+            return _report(name, FAIL, "the answer is not a number.", case=case, got=_describe(got),
+                           hint=f"{why} Return a Python float, a formula in d_x and d_y.", verbose=verbose)
+        got = v
         want = 1 / d_y
-        if not math.isfinite(got) or got < 0:
+        if got < 0:
             return _report(name, FAIL, "a variance must be a finite number ≥ 0.", case=case, got=f"{got}",
                            hint="the answer is a positive fraction of 1/d_x or 1/d_y.", verbose=verbose)
-        if abs(got - want) > 1e-6 * want:
+        values.append(got)
+        if not _close(got, want):
             ratio = measure_backward_ratio(got, d_x, d_y)
-            hint = next((h for f, h in _BACKWARD_MISTAKES if abs(f(d_x, d_y) - got) <= 1e-6 * abs(f(d_x, d_y))),
-                        "write Var(∂L/∂x_j) as a sum of d_y independent products W_ij·∂L/∂y_i and ask when it "
+            hint = next((h for f, h in _BACKWARD_MISTAKES if _close(got, f(d_x, d_y))), None)
+            if hint is None and len(values) > 1 and all(_close(x, values[0]) for x in values):
+                hint = ("your function returns the same number for every layer: it must depend on the layer's "
+                        "size (a formula in d_x and d_y).")
+            if hint is None:
+                hint = ("write Var(∂L/∂x_j) as a sum of d_y independent products W_ij·∂L/∂y_i and ask when it "
                         "equals Var(∂L/∂y).")
-            return _report(name, FAIL, "not quite.", case=case, expected=f"Var(W) = {want:.6g}",
+            direction = "too large: the gradient grows" if ratio > 1 else "too small: the gradient shrinks"
+            return _report(name, FAIL, "that variance does not keep the gradient variance constant.", case=case,
                            got=f"Var(W) = {got:.6g}",
                            details=[f"measured: with your Var(W) a unit-variance gradient leaves the layer with "
-                                    f"variance {ratio:.3f} instead of ≈ 1"], hint=hint, verbose=verbose)
+                                    f"variance {ratio:.3f} instead of ≈ 1 (your variance is {direction})"],
+                           hint=hint, verbose=verbose)
     d_x, d_y = cases[0]
     ratio = measure_backward_ratio(1 / d_y, d_x, d_y)
     return _report(name, PASS, f"correct — Var(W) = 1/d_y. Measured on a random {d_y}×{d_x} layer: "
@@ -98,17 +125,17 @@ def _run_init(name, fn, shape, seed, args, case, verbose):
     except NotImplementedError:
         return None, _not_yet(name, name, verbose)
     except Exception as e:
-        return None, _raised(name, e, verbose, case)
+        return None, _raised(name, e, verbose, case, context="init")
     bad = _init_failure(name, w, out, shape)
     if bad:
         return None, _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
-    return (out if out is not None else w).double(), None
+    return (out if out is not None else w).detach().double(), None
 
 
 def _init_failure(name, w, out, shape):
     """Common shape/in-place problems, or None."""
     if out is not None and not isinstance(out, torch.Tensor):
-        return dict(headline=f"the function returned {type(out).__name__}, not a tensor.",
+        return dict(headline=f"the function returned {_describe(out)}, not a tensor.",
                     hint="fill the tensor in place and `return w`, as torch.nn.init does.")
     result = out if out is not None else w
     if tuple(result.shape) != tuple(shape):
@@ -123,18 +150,53 @@ def _init_failure(name, w, out, shape):
     return None
 
 
+def _check_on_linear(name, fn, args, verbose) -> CheckResult | None:
+    """Run the learner's init on the weight of a real ``nn.Linear`` (a leaf Parameter that requires grad)."""
+    lin = nn.Linear(512, 256)
+    before = lin.weight.detach().clone()
+    case = "the weight of a real nn.Linear(512, 256) (an nn.Parameter with requires_grad=True)"
+    try:
+        out = fn(lin.weight, *args)
+    except NotImplementedError:
+        return _not_yet(name, name, verbose)
+    except Exception as e:
+        return _raised(name, e, verbose, case, context="init")
+    if not isinstance(lin.weight, nn.Parameter) or not lin.weight.requires_grad:
+        return _report(name, FAIL, "the layer's weight no longer requires grad after your init.", case=case,
+                       hint="don't call `requires_grad_(False)` or replace the parameter: fill it in place "
+                            "inside `with torch.no_grad():` and it stays trainable.", verbose=verbose)
+    if out is not None and not isinstance(out, torch.Tensor):
+        return _report(name, FAIL, f"the function returned {_describe(out)}, not a tensor.", case=case,
+                       hint="fill the tensor in place and `return w`, as torch.nn.init does.", verbose=verbose)
+    if torch.equal(lin.weight.detach(), before):
+        return _report(name, FAIL, "the nn.Linear weight was not changed: your function did not fill it in place.",
+                       case=case, hint="fill the tensor you are given with its in-place methods (`w.normal_(...)`, "
+                       "`w.uniform_(...)`, `w.copy_(...)`) inside `with torch.no_grad():`; building a new tensor "
+                       "(`w = ...`, `torch.randn(...)`) leaves the layer's weight as it was.", verbose=verbose)
+    if not torch.isfinite(lin.weight.detach()).all():
+        return _report(name, FAIL, "the nn.Linear weight contains inf or NaN after your init.", case=case,
+                       hint="check for a division by zero in the scale.", verbose=verbose)
+    return None
+
+
 def _variance_hint(var: float, fan_in: int, fan_out: int, candidates) -> str | None:
     for value, hint in candidates:
-        if abs(var / value - 1) < 0.04:
+        if value > 0 and abs(var / value - 1) < 0.03:
             return hint
     return None
+
+
+def _var_tol(n: int) -> float:
+    """Relative tolerance on a sample variance of ``n`` draws: six standard errors (√(2/n)), at least 1.5 %."""
+    return max(6 * math.sqrt(2 / n), 0.015)
 
 
 def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``xavier_uniform_(w, gain=1.0)``: U(−a, a) with a = gain·√(6/(fan_in+fan_out)), in place.
 
     Reference: the statistics of ``torch.nn.init.xavier_uniform_`` (variance
-    gain²·2/(fan_in+fan_out), all values inside ±a), on four weight shapes.
+    gain²·2/(fan_in+fan_out), all values inside ±a), on four weight shapes, then once on
+    the weight of a real ``nn.Linear`` (a Parameter that requires grad).
     """
     name = "xavier_uniform_"
     if not callable(fn):
@@ -152,18 +214,24 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
         if abs(mean) > 6 * math.sqrt(want_var / w.numel()):
             return _report(name, FAIL, "the weights are not centred on 0.", case=case, expected="mean ≈ 0",
                            got=f"mean = {mean:.4g}", hint="draw from U(−a, a), not U(0, a).", verbose=verbose)
-        if abs(var / want_var - 1) > 0.04:
+        if abs(var / want_var - 1) > _var_tol(w.numel()):
             hint = _variance_hint(var, fan_in, fan_out, [
                 (gain ** 2 / fan_in, "that is LeCun's 1/fan_in; Xavier averages the forward and backward "
                                       "conditions: 2/(fan_in + fan_out)."),
+                (gain ** 2 / fan_out, "that is 1/fan_out (the backward condition alone); Xavier averages the "
+                                       "two conditions: 2/(fan_in + fan_out)."),
                 (gain ** 2 * 2 / fan_in, "that is Kaiming's 2/fan_in; Xavier uses 2/(fan_in + fan_out)."),
                 (gain ** 2 / (fan_in + fan_out), "the factor 2 is missing: Var(W) = 2/(fan_in + fan_out)."),
                 (want_var / 3, "U(−a, a) has variance a²/3, so the bound is a = √(3·σ²) = √(6/(fan_in+fan_out)), "
                                "not σ itself."),
                 (2 / (fan_in + fan_out) if gain != 1 else -1, "the `gain` argument was ignored: multiply the bound "
                                                               "by gain."),
+                (gain ** 4 * 2 / (fan_in + fan_out) if gain != 1 else -1, "the bound is multiplied by gain, not "
+                                                                          "gain² (the variance gets gain²)."),
                 (want_var * 3, "did you use the bound a² as the variance? a = √(6/(fan_in+fan_out)) gives "
                                "variance a²/3."),
+                (want_var ** 2 / 3 if want_var < 1 else -1, "you passed a variance where the bound goes: "
+                                                            "a = gain·√(6/(fan_in+fan_out)) (a square root)."),
             ]) or "Var(W) must be 2/(fan_in + fan_out), with fan_in = w.shape[1], fan_out = w.shape[0]."
             return _report(name, FAIL, "the variance of the weights is off.", case=case,
                            expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.xavier_uniform_)",
@@ -174,21 +242,30 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            got=f"max |w| = {wmax:.4g}",
                            hint="use `w.uniform_(-a, a)`; a normal distribution with the right variance is "
                                 "`xavier_normal_`, another function.", verbose=verbose)
+    bad = _check_on_linear(name, fn, (), verbose)
+    if bad is not None:
+        return bad
     return _report(name, PASS, "correct — Var(W) = 2/(fan_in+fan_out) and the values fill U(−a, a) on all "
-                   f"{len(_INIT_CASES)} shapes, as torch.nn.init.xavier_uniform_.", verbose=verbose)
+                   f"{len(_INIT_CASES)} shapes, as torch.nn.init.xavier_uniform_, and a real nn.Linear weight "
+                   "is filled in place.", verbose=verbose)
+
+
+#: (fan_out, fan_in, a): ReLU (a = 0) on three shapes, leaky ReLUs whose slope tells (1 + a) from (1 + a²)
+_KAIMING_CASES = ((64, 1024, 0.0), (1024, 64, 0.0), (400, 400, 0.0), (300, 512, 0.2), (256, 768, 0.5),
+                  (300, 512, 1.0))
 
 
 def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``kaiming_normal_(w, a=0.0)``: N(0, 2/((1+a²)·fan_in)) with fan_in = ``w.shape[1]``, in place.
 
     Reference: the statistics of ``torch.nn.init.kaiming_normal_(w, a, mode="fan_in",
-    nonlinearity="leaky_relu")`` (which is ReLU's 2/fan_in at a = 0).
+    nonlinearity="leaky_relu")`` (which is ReLU's 2/fan_in at a = 0), on six shapes and slopes
+    (a = 0.2 and 0.5 tell (1 + a²) from (1 + a)), then on the weight of a real ``nn.Linear``.
     """
     name = "kaiming_normal_"
     if not callable(fn):
         return _not_callable(name, fn, "a function kaiming_normal_(w, a=0.0)", verbose)
-    cases = ((64, 1024, 0.0), (1024, 64, 0.0), (400, 400, 0.0), (300, 512, 1.0))
-    for k, (fan_out, fan_in, a) in enumerate(cases):
+    for k, (fan_out, fan_in, a) in enumerate(_KAIMING_CASES):
         shape = (fan_out, fan_in)
         case = f"weight of shape {shape} (fan_out={fan_out}, fan_in={fan_in}), a={a}"
         w, result = _run_init(name, fn, shape, 10 + k, () if a == 0.0 else (a,), case, verbose)
@@ -201,16 +278,25 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
             return _report(name, FAIL, "the weights are not centred on 0.", case=case, expected="mean ≈ 0",
                            got=f"mean = {mean:.4g}", hint="draw from N(0, σ²): `w.normal_(0, std)`.",
                            verbose=verbose)
-        if abs(var / want_var - 1) > 0.04:
+        if abs(var / want_var - 1) > _var_tol(w.numel()):
             hint = _variance_hint(var, fan_in, fan_out, [
-                (gain2 / fan_out, "you used fan_out. PyTorch stores a Linear weight as (out_features, "
-                                  "in_features), so fan_in = w.shape[1]; Kaiming's forward rule divides by fan_in."),
+                (gain2 / fan_out if fan_in != fan_out else -1,
+                 "you used fan_out. PyTorch stores a Linear weight as (out_features, in_features), so fan_in = "
+                 "w.shape[1]; Kaiming's forward rule divides by fan_in."),
                 (1 / fan_in if a == 0 else -1, "that is LeCun's 1/fan_in: ReLU zeroes half of its inputs, so "
                                                "Kaiming doubles it to 2/fan_in."),
-                (2 * gain2 / (fan_in + fan_out), "that mixes in fan_out like Xavier; Kaiming uses fan_in only."),
+                (2 * gain2 / (fan_in + fan_out) if fan_in != fan_out else -1,
+                 "that mixes in fan_out like Xavier; Kaiming uses fan_in only."),
                 ((gain2 / fan_in) ** 2, "you passed the variance where the standard deviation goes: "
-                                            "`normal_(0, std)` takes std = √(2/fan_in)."),
+                                        "`normal_(0, std)` takes std = √(2/fan_in)."),
+                (2 / ((1 + a) * fan_in) if a not in (0.0, 1.0) else -1,
+                 "you used (1 + a); the leaky-ReLU gain is 2/(1 + a²) — the slope a scales the negative half "
+                 "of the signal, so its *square* enters the variance."),
+                (2 / ((1 + a) ** 2 * fan_in) if a != 0 else -1,
+                 "you used (1 + a)²; the leaky-ReLU gain is 2/(1 + a²): square only the slope."),
                 (2 / fan_in if a != 0 else -1, "the negative slope `a` was ignored: the gain is 2/(1 + a²)."),
+                (2 * (1 + a * a) / fan_in if a not in (0.0, 1.0) else -1,
+                 "the factor (1 + a²) divides: Var(W) = 2/((1 + a²)·fan_in)."),
             ]) or "Var(W) = 2/((1 + a²)·fan_in) with fan_in = w.shape[1]; `normal_` takes the std, not the variance."
             return _report(name, FAIL, "the variance of the weights is off.", case=case,
                            expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.kaiming_normal_)",
@@ -221,8 +307,12 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            expected="about 7 % of the weights beyond 1.8 σ (a Gaussian)",
                            got=f"{100 * tail:.1f} %", hint="draw with `w.normal_(0, std)`, not `uniform_`.",
                            verbose=verbose)
-    return _report(name, PASS, "correct — Var(W) = 2/((1+a²)·fan_in) on all 4 shapes, matching "
-                   "torch.nn.init.kaiming_normal_ (fan_in mode).", verbose=verbose)
+    bad = _check_on_linear(name, fn, (), verbose)
+    if bad is not None:
+        return bad
+    return _report(name, PASS, f"correct — Var(W) = 2/((1+a²)·fan_in) on all {len(_KAIMING_CASES)} shapes and "
+                   "slopes, matching torch.nn.init.kaiming_normal_ (fan_in mode), and a real nn.Linear weight is "
+                   "filled in place.", verbose=verbose)
 
 
 _ACTS = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda x: x, "sigmoid": torch.sigmoid}
@@ -292,7 +382,9 @@ def variance_slider(inits: dict | None = None, *, width: int = 256):
             try:
                 curves[label] = activation_variances(1.0, depth, act=act, width=width, init=f)
             except NotImplementedError:
-                print(f"⏳ {label}: not yet implemented — fill it in to see its line.")
+                _say(TODO, f"{label}: not yet implemented — fill it in to see its line.")
+            except Exception as e:  # the learner's init: report it and draw the other lines
+                _say_raised(f"{label} (left out of the plot)", e, context="init")
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         plot_activation_variances(curves, ax=ax, title=f"{act}, width {width}, depth {depth}")
         plt.show()

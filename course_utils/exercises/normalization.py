@@ -148,6 +148,16 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            hint="compute one mean/variance per feature: `x.mean(dim=0)` has shape (D,).",
                            verbose=verbose)
         learner.append((y, rm_new, rv_new))
+        if training and torch.allclose(rm_new, bn.running_var, rtol=1e-6, atol=1e-8) and torch.allclose(
+                rv_new, bn.running_mean, rtol=1e-6, atol=1e-8) and not torch.allclose(rm_new, rv_new):
+            return _report(name, FAIL, "the running mean and the running variance are swapped.", case=case,
+                           hint="return them in the order of the arguments: `return y, running_mean, running_var`.",
+                           verbose=verbose)
+        if training and torch.equal(rm_new, rm) and torch.equal(rv_new, rv):
+            return _report(name, FAIL, "the running statistics were not updated in training mode.", case=case,
+                           hint="in training, update them and return the new values: running ← (1 − momentum)·"
+                                "running + momentum·batch statistic (the unbiased variance for running_var).",
+                           verbose=verbose)
         parts = [("y", y, y_ref), ("running_mean", rm_new, bn.running_mean), ("running_var", rv_new, bn.running_var)]
         wrong = [(p, a, b) for p, a, b in parts if not torch.allclose(a, b, rtol=1e-6, atol=1e-8)]
         if wrong:

@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._core import CheckResult, FAIL, PASS, _fmt, _not_callable, _not_yet, _raised, _report
+from ._core import CheckResult, FAIL, PASS, TODO, _fmt, _not_callable, _not_yet, _raised, _report, _say, _say_raised
 
 
 def _opt_problem():
@@ -77,7 +77,7 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     except NotImplementedError:
         return _not_yet(name, getattr(cls, "__name__", name), verbose)
     except Exception as e:
-        return _raised(name, e, verbose, case)
+        return _raised(name, e, verbose, case, context="optimizer")
     if not isinstance(opt, torch.optim.Optimizer):
         return _report(name, FAIL, f"{getattr(cls, '__name__', cls)} is not a torch.optim.Optimizer.",
                        hint="subclass it: `class MyOpt(torch.optim.Optimizer)` and call "
@@ -92,7 +92,7 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
             hint = None
             for variant, h in mistakes:
                 _, alt = _trajectory(lambda pg: variant(_groups(pg, lr)), steps)
-                if all(all(torch.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(ga, aa))
+                if all(all(torch.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True) for a, b in zip(ga, aa))
                        for ga, aa in zip(got, alt)):
                     hint = h
                     break
@@ -310,7 +310,9 @@ def surface_explorer(optimizers: dict | None = None):
                 paths[f"{label} (lr {base * lr_mult:.3g})"] = surface_trajectory(
                     spec["fn"], lambda p: make(p, base * lr_mult, beta1, beta2), start, steps)
             except NotImplementedError:
-                print(f"⏳ {label}: not yet implemented.")
+                _say(TODO, f"{label}: not yet implemented — fill it in to see its path.")
+            except Exception as e:  # the learner's optimizer: report it and draw the other paths
+                _say_raised(f"{label} (left out of the plot)", e, context="optimizer")
         fig, ax = plt.subplots(figsize=(6.4, 5))
         plot_surface(spec["fn"], paths, x_range=spec["x_range"], y_range=spec["y_range"], ax=ax,
                      title=f"{surface}: {steps} steps from ({start[0]:.2g}, {start[1]:.2g})")

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import CheckResult, FAIL, PASS, TODO, _fmt, _not_callable, _not_yet, _one_thread, _raised, _report
+from ._core import (CheckResult, FAIL, PASS, TODO, _describe, _fmt, _not_callable, _not_yet, _one_thread,
+                    _raised, _report)
 
 
 def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
@@ -32,78 +33,169 @@ def predictive_entropy(probs: torch.Tensor) -> torch.Tensor:
 
 
 def _mc_model():
+    """Linear–ReLU–BatchNorm–Dropout(0.5)–Linear in eval mode, BN with non-trivial running statistics.
+
+    The last layer is scaled up (×5) so that the logits vary a lot from pass to pass: then the average of
+    the softmaxes (MC dropout) and the softmax of the average logits (≈ the deterministic eval-mode
+    prediction) differ by about 0.2, far more than the sampling noise of a 400-pass estimate (≈ 0.02).
+    """
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.BatchNorm1d(64), nn.Dropout(0.5), nn.Linear(64, 5))
     with torch.no_grad():
         model[2].running_mean.uniform_(-0.5, 0.5)
         model[2].running_var.uniform_(0.5, 2.0)
+        model[4].weight.mul_(5.0)
+        model[4].bias.mul_(5.0)
     model.eval()
     x = torch.randn(32, 20, generator=torch.Generator().manual_seed(1))
     return model, x
 
 
-def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
-    """Grade ``mc_dropout_predict(model, x, n_samples)`` -> (mean probs, std probs) on a net with dropout and BN."""
-    name = "mc_dropout_predict"
-    if not callable(fn):
-        return _not_callable(name, fn, "a function mc_dropout_predict(model, x, n_samples=50)", verbose)
-    model, x = _mc_model()
-    bn_before = (model[2].running_mean.clone(), model[2].running_var.clone())
-    S = 400
-    case = f"a Linear–ReLU–BatchNorm–Dropout(0.5)–Linear net in eval mode, x of shape {tuple(x.shape)}, n_samples={S}"
+def _mc_model_2():
+    """A second layout (two dropout layers at other positions, batch norm between them)."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(12, 48), nn.Tanh(), nn.Dropout(0.3), nn.Linear(48, 48), nn.BatchNorm1d(48),
+                          nn.ReLU(), nn.Dropout(0.5), nn.Linear(48, 4))
+    with torch.no_grad():
+        model[4].running_mean.uniform_(-0.3, 0.3)
+        model[4].running_var.uniform_(0.5, 1.5)
+        model[7].weight.mul_(4.0)
+    model.eval()
+    x = torch.randn(24, 12, generator=torch.Generator().manual_seed(2))
+    return model, x
+
+
+_MC_SAMPLES, _MC_REFERENCE = 400, 4000
+
+
+def _bn_state(model):
+    return [(m.running_mean.clone(), m.running_var.clone()) for m in model.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+_MC_REF_CACHE: dict = {}
+
+
+def _mc_reference(build, x):
+    """The seeded reference MC estimate on a fresh copy of ``build()``'s net (computed once per net)."""
+    if build not in _MC_REF_CACHE:
+        model, x0 = build()
+        torch.manual_seed(7)
+        with _one_thread():
+            _MC_REF_CACHE[build] = tuple(t.double() for t in mc_dropout_predict_reference(model, x0, _MC_REFERENCE))
+    return _MC_REF_CACHE[build]
+
+
+def _mc_problem(fn, build, S):
+    """None when ``fn`` is right on the net ``build()`` makes, else the keyword arguments of a failure report."""
+    model, x = build()
+    N, C = x.shape[0], model[-1].out_features
+    bn_before = _bn_state(model)
     torch.manual_seed(123)
     try:
         with _one_thread():
             out = fn(model, x, S)
     except NotImplementedError:
-        return _not_yet(name, "mc_dropout_predict", verbose)
+        raise
     except Exception as e:
-        return _raised(name, e, verbose, case)
+        return dict(raised=e)
+    if isinstance(out, torch.Tensor):
+        shape = tuple(out.shape)
+        return dict(headline=f"expected a pair (mean_probs, std_probs), got one tensor of shape {shape}.",
+                    hint=("that is every pass stacked: reduce over dim 0 and `return probs.mean(0), probs.std(0)`."
+                          if shape == (S, N, C) else "`return probs.mean(0), probs.std(0)` (two tensors)."))
     if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
-        return _report(name, FAIL, "expected a pair (mean_probs, std_probs) of tensors.", case=case,
-                       got=type(out).__name__, hint="`return probs.mean(0), probs.std(0)`.", verbose=verbose)
+        return dict(headline="expected a pair (mean_probs, std_probs) of tensors.", got=_describe(out),
+                    hint="`return probs.mean(0), probs.std(0)`.")
     mean, std = (t.detach().double() for t in out)
-    if mean.shape != (32, 5) or std.shape != (32, 5):
-        return _report(name, FAIL, "wrong shapes.", case=case, expected="(32, 5) and (32, 5)",
-                       got=f"{tuple(mean.shape)} and {tuple(std.shape)}",
-                       hint="stack the passes into (n_samples, N, C) and reduce over dim 0.", verbose=verbose)
-    if not (torch.equal(model[2].running_mean, bn_before[0]) and torch.equal(model[2].running_var, bn_before[1])):
-        return _report(name, FAIL, "the batch-norm running statistics changed.", case=case,
-                       hint="`model.train()` also puts batch norm in training mode (batch statistics, running "
-                            "averages updated). Keep the model in eval mode and switch only the Dropout modules "
-                            "to train: `for m in model.modules(): if isinstance(m, nn.Dropout): m.train()`.",
-                       verbose=verbose)
-    if model.training or model[3].training:
-        return _report(name, FAIL, "the model was left in training mode.", case=case,
-                       hint="call `model.eval()` before returning, so later evaluations are deterministic.",
-                       verbose=verbose)
-    if not torch.allclose(mean.sum(-1), torch.ones(32, dtype=torch.float64), atol=1e-4):
-        return _report(name, FAIL, "the mean predictions are not probabilities (rows do not sum to 1).", case=case,
-                       got=f"row sums {_fmt(mean.sum(-1))}",
-                       hint="apply softmax to each pass, then average the probabilities.", verbose=verbose)
+    if mean.shape != (N, C) or std.shape != (N, C):
+        return dict(headline="wrong shapes.", expected=f"({N}, {C}) and ({N}, {C})",
+                    got=f"{tuple(mean.shape)} and {tuple(std.shape)}",
+                    hint="stack the passes into (n_samples, N, C) and reduce over dim 0.")
+    if any(not (torch.equal(a, c) and torch.equal(b, d)) for (a, b), (c, d) in zip(bn_before, _bn_state(model))):
+        return dict(headline="the batch-norm running statistics changed.",
+                    hint="`model.train()` also puts batch norm in training mode (batch statistics, running "
+                         "averages updated). Keep the model in eval mode and switch only the Dropout modules "
+                         "to train: `for m in model.modules(): if isinstance(m, nn.Dropout): m.train()`.")
+    if any(m.training for m in model.modules()):
+        return dict(headline="the model (or one of its dropout layers) was left in training mode.",
+                    hint="call `model.eval()` before returning, so later evaluations are deterministic.")
+    ones = torch.ones(N, dtype=torch.float64)
+    if not torch.allclose(mean.sum(-1), ones, atol=1e-4):
+        if torch.allclose(std.sum(-1), ones, atol=1e-4):
+            return dict(headline="the two results are swapped.", hint="return the mean first: "
+                        "`return probs.mean(0), probs.std(0)`.")
+        return dict(headline="the mean predictions are not probabilities (rows do not sum to 1).",
+                    got=f"row sums {_fmt(mean.sum(-1))}",
+                    hint="apply softmax to each pass, then average the probabilities.")
     with torch.no_grad():
         p_eval = F.softmax(model(x), -1).double()
     if std.max() < 1e-6 or torch.allclose(mean, p_eval, atol=1e-6):
-        return _report(name, FAIL, "all passes gave the same prediction — dropout was off.", case=case,
-                       got=f"max std {std.max().item():.2g}",
-                       hint="in eval mode nn.Dropout does nothing; switch the Dropout modules to train mode "
-                            "inside the function.", verbose=verbose)
-    torch.manual_seed(7)
-    with _one_thread():
-        ref_mean, ref_std = (t.double() for t in mc_dropout_predict_reference(model, x, 2000))
-    tol_mean = 6 * ref_std.max().item() / math.sqrt(S) + 1e-3
-    if (mean - ref_mean).abs().max() > tol_mean:
-        return _report(name, FAIL, "the mean prediction is far from the reference MC estimate.", case=case,
-                       expected=f"≈ {_fmt(ref_mean[0])} (first row)", got=_fmt(mean[0]),
-                       hint="average softmax outputs over n_samples stochastic passes with only dropout active.",
-                       verbose=verbose)
+        return dict(headline="all passes gave the same prediction — dropout was off.",
+                    got=f"max std {std.max().item():.2g}", key="dropout off",
+                    hint="in eval mode nn.Dropout does nothing; switch the Dropout modules to train mode "
+                         "inside the function.")
+    ref_mean, ref_std = _mc_reference(build, x)
+    # per entry: five standard errors of the difference of two Monte-Carlo means, plus a little slack
+    tol = 5 * ref_std * math.sqrt(1 / S + 1 / _MC_REFERENCE) + 2e-3
+    off = (mean - ref_mean).abs()
+    if (off > tol).any():
+        if (mean - p_eval).abs().max() < 0.5 * off.max():
+            return dict(headline="the mean is the prediction of the deterministic network, not the MC average.",
+                        hint="you averaged the logits and applied softmax once (or used one eval-mode pass): "
+                             "softmax(mean of logits) ≈ the eval-mode prediction. MC dropout applies softmax to "
+                             "*each* pass and then averages the probabilities: "
+                             "`torch.stack([softmax(model(x), -1) for _ in range(n)]).mean(0)`.")
+        return dict(headline="the mean prediction is far from the reference MC estimate.",
+                    expected=f"≈ {_fmt(ref_mean[0])} (first row)", got=_fmt(mean[0]),
+                    hint="average softmax outputs over n_samples stochastic passes with only dropout active.")
+    if std.max() > 0.5 + 1e-6:
+        return dict(headline="the spread is larger than probabilities can spread (> 0.5).",
+                    got=f"max std {std.max().item():.3g}",
+                    hint="take the standard deviation of the per-pass *probabilities* (after softmax), not of "
+                         "the logits.")
     if (std - ref_std).abs().max() > 0.25 * ref_std.max().item():
-        return _report(name, FAIL, "the spread across passes is off.", case=case,
-                       expected=f"std ≈ {_fmt(ref_std[0])} (first row)", got=_fmt(std[0]),
-                       hint="return the standard deviation of the per-pass probabilities over the passes (dim 0).",
-                       verbose=verbose)
-    return _report(name, PASS, "correct — dropout on, batch norm untouched, mean and spread agree with a "
-                   "2000-pass reference.", verbose=verbose)
+        if (std - ref_std ** 2).abs().max() < 0.25 * (ref_std ** 2).max().item():
+            return dict(headline="that is the variance across passes, not the standard deviation.",
+                        hint="use `probs.std(0)` (or the square root of the variance).")
+        return dict(headline="the spread across passes is off.",
+                    expected=f"std ≈ {_fmt(ref_std[0])} (first row)", got=_fmt(std[0]),
+                    hint="return the standard deviation of the per-pass probabilities over the passes (dim 0).")
+    return None
+
+
+def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
+    """Grade ``mc_dropout_predict(model, x, n_samples)`` -> (mean probs, std probs) on two nets with dropout and BN.
+
+    The mean must agree with a 4000-pass reference (average of the softmaxes) entry by entry within five
+    standard errors — a tolerance well below the gap between MC dropout and the softmax of the mean logits,
+    which is recognised and named.  The second net has its dropout layers at other positions.
+    """
+    name = "mc_dropout_predict"
+    if not callable(fn):
+        return _not_callable(name, fn, "a function mc_dropout_predict(model, x, n_samples=50)", verbose)
+    S = _MC_SAMPLES
+    nets = [(_mc_model, "a Linear–ReLU–BatchNorm–Dropout(0.5)–Linear net in eval mode"),
+            (_mc_model_2, "a second net, Linear–Tanh–Dropout(0.3)–Linear–BatchNorm–ReLU–Dropout(0.5)–Linear, "
+                            "in eval mode")]
+    for k, (build, desc) in enumerate(nets):
+        case = f"{desc}, x of shape {tuple(build()[1].shape)}, n_samples={S}"
+        try:
+            bad = _mc_problem(fn, build, S)
+        except NotImplementedError:
+            return _not_yet(name, "mc_dropout_predict", verbose)
+        if bad is None:
+            continue
+        if "raised" in bad:
+            return _raised(name, bad["raised"], verbose, case)
+        if k > 0 and bad.pop("key", None) == "dropout off":
+            bad["hint"] = ("your function works on the first net but not on this one, whose Dropout layers sit "
+                           "elsewhere: don't address layers by index (`model[3]`); find them with "
+                           "`for m in model.modules(): if isinstance(m, nn.Dropout): m.train()`.")
+        bad.pop("key", None)
+        return _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
+    return _report(name, PASS, f"correct — dropout on, batch norm untouched, mean and spread agree with a "
+                   f"{_MC_REFERENCE}-pass reference on two networks.", verbose=verbose)
 
 
 def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:

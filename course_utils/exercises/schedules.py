@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._core import CheckResult, FAIL, PASS, _not_callable, _not_yet, _one_thread, _raised, _report, _short_exc
+from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_callable, _not_yet, _one_thread,
+                    _raised, _report, _short_exc)
 
 
 #: schedule name -> optimizer, params -> torch scheduler (the real torch classes)
@@ -105,16 +106,122 @@ def small_mlp(seed: int = 0, hidden: Sequence[int] = (128,), act: str = "relu") 
     return net
 
 
+def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, verbose: bool = True) -> CheckResult:
+    """Grade the fraction of the initial rate that ``ExponentialLR(gamma)`` leaves after ``epochs`` epochs.
+
+    The value (measured with torch's scheduler) is shown only once the answer is right; a wrong type
+    (``"35%"``, a percentage, None) gets a plain message instead of a numpy error.
+    """
+    name = f"fraction after {epochs} epochs"
+    if answer is None or answer is ...:
+        return _report(name, TODO, f"not yet — set `fraction_after_{epochs}` to a number and run the cell again.",
+                       verbose=verbose)
+    measured = float(schedule_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma), epochs=epochs + 1,
+                                  lr=1.0)[epochs])
+    v, why = _as_number(answer)
+    if why is not None:  # not a number at all: say what is expected
+        v, why = _as_number(answer, low=0, high=1)
+    if why is None and 1 < v <= 100:
+        return _report(name, FAIL, "that looks like a percentage.", got=f"{v:g}",
+                       hint="give the fraction of the initial rate, a number between 0 and 1 (25 % is 0.25).",
+                       verbose=verbose)
+    if why is None:
+        v, why = _as_number(answer, low=0, high=1)
+    if why:
+        return _report(name, FAIL, why, hint="a fraction of the initial learning rate is a number between 0 and "
+                       "1; let Python compute it from γ rather than typing a rounded value.", verbose=verbose)
+    if abs(v - measured) < 1e-6:
+        return _report(name, PASS, f"correct — torch's ExponentialLR(gamma={gamma}) leaves {measured:.4f} of the "
+                       f"initial rate after {epochs} epochs (γ^{epochs}).", verbose=verbose)
+    candidates = [
+        (gamma ** (epochs + 1), "off by one epoch: after epoch e the rate has been multiplied by γ exactly e times."),
+        (gamma ** (epochs - 1), "off by one epoch: after epoch e the rate has been multiplied by γ exactly e times."),
+        (max(1 - (1 - gamma) * epochs, 0.0), "the decay is multiplicative, not subtractive: each epoch keeps a "
+                                             "fraction γ of the current rate."),
+        ((1 - gamma) ** epochs, "γ is the fraction that is *kept* each epoch, not the part removed."),
+        (1 - gamma ** epochs, "that is the fraction that was removed; the question asks what is left."),
+        (gamma * epochs, "the factors multiply: γ·γ·…·γ, not γ·epochs."),
+    ]
+    hint = next((h for c, h in candidates if math.isclose(v, c, rel_tol=1e-6, abs_tol=1e-15)), None)
+    if hint is None and abs(v - measured) < 0.01:
+        hint = "close, but rounded: compute the value exactly in Python instead of typing a rounded number."
+    if hint is None:
+        hint = (f"ExponentialLR multiplies the rate by γ = {gamma} once per epoch; write the rate after "
+                f"{epochs} epochs as a power.")
+    direction = "too large" if v > measured else "too small"
+    return _report(name, FAIL, f"not the fraction torch's scheduler leaves (yours is {direction}).",
+                   got=f"{v:.6g}", hint=hint, verbose=verbose)
+
+
 #: settings of the short run in check_schedule_beats_constant
 SCHEDULE_RUN = dict(n_train=4000, epochs=4, batch_size=128, lr=0.02, margin=0.5)
 
+_PER_BATCH = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
+
+
+def _scheduler_problem(sched, optimizer) -> dict | None:
+    """A report (headline, hint) when ``sched`` is not a scheduler of ``optimizer``, else None."""
+    lrs = torch.optim.lr_scheduler
+    base = getattr(lrs, "LRScheduler", getattr(lrs, "_LRScheduler", object))
+    if isinstance(sched, torch.optim.Optimizer):
+        return dict(headline="you returned the optimizer, return a scheduler.",
+                    hint="wrap the optimizer in a scheduler and return that, e.g. "
+                         "`return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=...)`. "
+                         "(Training would call its `.step()` as the scheduler's and silently take an extra "
+                         "optimizer step.)")
+    if sched is None:
+        return dict(headline="your function returned None.",
+                    hint="add `return` in front of the scheduler you build.")
+    if not isinstance(sched, (base, lrs.ReduceLROnPlateau)):
+        return dict(headline=f"your function returned {_describe(sched)}, not a torch.optim.lr_scheduler object.",
+                    hint="return a scheduler object such as `torch.optim.lr_scheduler.OneCycleLR(optimizer, …)` "
+                         "(the object, not its learning rates or a function).")
+    if getattr(sched, "optimizer", optimizer) is not optimizer:
+        return dict(headline="the scheduler drives another optimizer, not the one your function was given.",
+                    hint="build the scheduler on the `optimizer` argument; a new optimizer made inside the "
+                         "function is never used for training.")
+    return None
+
+
+def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
+    """The learning rate of every optimizer step of a run, stepping the scheduler as ``train_model`` does.
+
+    Returns ``(lrs, sched)``; ``lrs`` is None for ReduceLROnPlateau (it needs the validation loss).
+    Exceptions from the learner's function or from torch (e.g. OneCycleLR's total_steps) propagate.
+    """
+    import warnings
+
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=lr)
+    sched = scheduler_fn(opt)
+    bad = _scheduler_problem(sched, opt)
+    if bad:
+        return bad, sched
+    if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        return None, sched
+    per_batch = isinstance(sched, _PER_BATCH)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(epochs):
+            for _ in range(steps_per_epoch):
+                out.append(opt.param_groups[0]["lr"])
+                opt.step()
+                if per_batch:
+                    sched.step()
+            if not per_batch:
+                sched.step()
+    return np.array(out), sched
+
 
 def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool = True, **overrides) -> CheckResult:
-    """Train a small MLP with SGD (lr 0.02) twice — constant LR and ``scheduler_fn(optimizer)`` — and compare.
+    """Train a small MLP with SGD (lr 0.02) with ``scheduler_fn(optimizer)`` and compare with constant rates.
 
-    Passes when the scheduled run's best validation accuracy beats the constant
-    run's by at least ``margin`` percentage points.  Both runs go through
-    :func:`course_utils.train.train_model` (cached), on ``n_train`` images.
+    Passes when the scheduled run's best validation accuracy beats by at least ``margin`` percentage
+    points both the constant rate ``lr`` *and* a constant rate equal to the schedule's own mean learning
+    rate (a schedule must win by its shape, not by a higher average rate).  A schedule whose rate never
+    changes — the optimizer itself, or ``LambdaLR(o, lambda e: 5.0)`` — is rejected before any training.
+    All runs go through :func:`course_utils.train.train_model` (cached), on ``n_train`` images.
     """
     from ..train import train_model
 
@@ -122,35 +229,76 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     if not callable(scheduler_fn):
         return _not_callable(name, scheduler_fn, "a function optimizer -> scheduler", verbose)
     P = {**SCHEDULE_RUN, **overrides}
+    steps_per_epoch = math.ceil(P["n_train"] / P["batch_size"])
+    total = P["epochs"] * steps_per_epoch
+    plan = (f"SGD, {P['epochs']} epochs of {P['n_train']} images, batch {P['batch_size']}: {steps_per_epoch} "
+            f"steps per epoch, {total} in all")
     try:  # a stub or a broken function is reported before any training
-        probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=P["lr"])
-        scheduler_fn(probe)
+        lrs, _ = _simulate_lrs(scheduler_fn, P["lr"], P["epochs"], steps_per_epoch)
     except NotImplementedError:
         return _not_yet(name, getattr(scheduler_fn, "__name__", "scheduler_fn"), verbose)
     except Exception as e:
-        return _raised(name, e, verbose, "calling your function on an SGD optimizer")
+        return _raised(name, e, verbose, f"stepping your scheduler through the run ({plan})", context="scheduler")
+    if isinstance(lrs, dict):
+        return _report(name, FAIL, lrs.pop("headline"), case="calling your function on an SGD optimizer",
+                       verbose=verbose, **lrs)
+    if lrs is not None and np.allclose(lrs, lrs[0], rtol=1e-9, atol=0):
+        factor = lrs[0] / P["lr"]
+        if abs(factor - 1) < 1e-9:
+            return _report(name, FAIL, "your schedule never changes the learning rate: it is the constant rate.",
+                           case=plan, hint="a schedule changes the rate during the run, e.g. warm up and then "
+                           "anneal (OneCycleLR, stepped per batch), or decay per epoch.", verbose=verbose)
+        return _report(name, FAIL, f"your schedule keeps the learning rate constant at {factor:.3g}× the base "
+                       f"rate for the whole run: a constant factor is another constant learning rate, not a "
+                       f"schedule.", case=plan,
+                       hint="the schedule must change the rate during the run (e.g. warm up, then anneal "
+                            "towards 0); it is also compared with a constant rate at its own mean, so a "
+                            "constant multiple cannot win.", verbose=verbose)
     sub = small_subset(data, P["n_train"])
-    opt_fn = lambda p: torch.optim.SGD(p, lr=P["lr"])  # noqa: E731
+    opt_at = lambda lr: (lambda p: torch.optim.SGD(p, lr=lr))  # noqa: E731
     kw = dict(epochs=P["epochs"], batch_size=P["batch_size"], seed=0, progress=False)
     try:
         with _one_thread():
-            base = train_model(small_mlp(0), opt_fn, sub, desc="constant", **kw)
-            run = train_model(small_mlp(0), opt_fn, sub, scheduler_fn=scheduler_fn, desc="scheduled", **kw)
+            base = train_model(small_mlp(0), opt_at(P["lr"]), sub, desc="constant", **kw)
+            run = train_model(small_mlp(0), opt_at(P["lr"]), sub, scheduler_fn=scheduler_fn, desc="scheduled", **kw)
     except NotImplementedError:
         return _not_yet(name, getattr(scheduler_fn, "__name__", "scheduler_fn"), verbose)
     except FloatingPointError as e:
         return _report(name, FAIL, "the run with your schedule diverged.", details=[_short_exc(e)],
                        hint="the peak learning rate is too high; lower it.", verbose=verbose)
     except Exception as e:
-        return _raised(name, e, verbose)
+        return _raised(name, e, verbose, f"training with your scheduler ({plan})", context="scheduler")
+    if lrs is None:  # ReduceLROnPlateau: the rates it used, one per epoch
+        lrs = np.repeat(np.array(run.lr, dtype=float), steps_per_epoch)
+        if np.allclose(lrs, lrs[0], rtol=1e-9, atol=0):
+            return _report(name, FAIL, "your schedule never changed the learning rate during the run.", case=plan,
+                           hint="ReduceLROnPlateau only acts after `patience` epochs without progress; in a run "
+                                "this short use a schedule that changes the rate by itself (e.g. OneCycleLR).",
+                           verbose=verbose)
+    mean_lr = float(np.mean(lrs))
     a0, a1 = 100 * base.best_val_acc, 100 * run.best_val_acc
-    details = [f"constant lr {P['lr']}: best val acc {a0:.2f} %, final train loss {base.train_loss[-1]:.3f}",
-               f"your schedule:   best val acc {a1:.2f} %, final train loss {run.train_loss[-1]:.3f}",
-               f"(SGD, {P['epochs']} epochs of {P['n_train']} images, batch {P['batch_size']}, "
-               f"{math.ceil(P['n_train'] / P['batch_size'])} steps per epoch)"]
-    if a1 >= a0 + P["margin"]:
-        return _report(name, PASS, f"your schedule beats the constant learning rate by {a1 - a0:.2f} points.",
+    details = [f"constant lr {P['lr']:g}: best val acc {a0:.2f} %, final train loss {base.train_loss[-1]:.3f}"]
+    a_mean = None
+    if abs(mean_lr / P["lr"] - 1) > 1e-3:
+        try:
+            with _one_thread():
+                at_mean = train_model(small_mlp(0), opt_at(mean_lr), sub, desc="constant at the mean rate", **kw)
+            a_mean = 100 * at_mean.best_val_acc
+            details.append(f"constant lr {mean_lr:.3g} (your schedule's mean rate): best val acc {a_mean:.2f} %, "
+                           f"final train loss {at_mean.train_loss[-1]:.3f}")
+        except FloatingPointError:  # the constant diverges at that rate: the schedule's shape is what saves it
+            details.append(f"constant lr {mean_lr:.3g} (your schedule's mean rate): diverges")
+    details += [f"your schedule:   best val acc {a1:.2f} %, final train loss {run.train_loss[-1]:.3f}", f"({plan})"]
+    if a1 >= a0 + P["margin"] and (a_mean is None or a1 >= a_mean + P["margin"]):
+        vs = f" and a constant rate at its mean ({mean_lr:.3g}) by {a1 - a_mean:.2f}" if a_mean is not None else ""
+        return _report(name, PASS, f"your schedule beats the constant learning rate by {a1 - a0:.2f} points{vs}.",
                        details=details, verbose=verbose)
+    if a1 >= a0 + P["margin"]:
+        return _report(name, FAIL, f"your schedule beats lr {P['lr']:g}, but not a constant learning rate at its "
+                       f"own mean rate ({mean_lr:.3g}) by {P['margin']} points: the gain comes from the higher "
+                       "average rate, not from the schedule.", details=details,
+                       hint="let the shape do the work: warm up to a peak and anneal towards 0 by the end of the "
+                            "run (1cycle, cosine), so the last steps settle with a small rate.", verbose=verbose)
     return _report(name, FAIL, f"your schedule does not beat the constant learning rate by {P['margin']} points.",
                    details=details, hint="in a short run the constant lr is too small to get far: a schedule that "
                    "starts or peaks higher (warm-up, 1cycle with a max_lr several times 0.02) and then decays "

@@ -1,0 +1,1154 @@
+"""A catalogue of answers to every graded task: the wrong answers learners actually write must be rejected
+with a hint specific to that mistake, correct variants (torch's own function, functional style, other but
+equivalent algebra) must be accepted, and no message shows torch internals or gives the answer away.
+
+Each table row is ``(id, answer, keyword)``: the check must fail and its message contain ``keyword``
+(case-insensitive).  Rows of the ``RIGHT_*`` tables must pass.  The few checks that train on Fashion-MNIST
+are marked ``slow`` and skipped when the files are missing; the training plumbing is tested on tiny data.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils import exercises as ex
+from course_utils.exercises import normalization as ex_norm
+
+
+def todo(*args, **kwargs):
+    raise NotImplementedError
+
+
+def no_internals(message: str):
+    """Nothing from inside torch or the graders reaches the learner."""
+    assert "Traceback" not in message, message
+    assert "site-packages" not in message and "/torch/" not in message, message
+    assert "course_utils/" not in message, message
+
+
+def rejected(result, keyword: str):
+    assert result.status == "fail", result.message
+    assert keyword.lower() in result.message.lower(), (keyword, result.message)
+    assert result.text.startswith("❌ not quite"), result.text  # the symbol always comes with its word
+    assert max(len(line) for line in result.text.splitlines()) <= 80, result.text
+    no_internals(result.message)
+
+
+def accepted(result):
+    assert result.status == "pass", result.message
+    assert result.text.startswith("✅ passed"), result.text
+    assert max(len(line) for line in result.text.splitlines()) <= 80, result.text
+
+
+# ============================================================================ 01A backward condition
+WRONG_BACKWARD = [
+    ("forward rule 1/d_x", lambda dx, dy: 1 / dx, "forward-pass condition"),
+    ("Glorot", lambda dx, dy: 2 / (dx + dy), "Glorot"),
+    ("ReLU's factor on d_y", lambda dx, dy: 2 / dy, "ReLU"),
+    ("Kaiming's 2/d_x", lambda dx, dy: 2 / dx, "ReLU"),
+    ("upside down", lambda dx, dy: float(dy), "upside down"),
+    ("standard deviation", lambda dx, dy: 1 / math.sqrt(dy), "standard deviation"),
+    ("product of the sizes", lambda dx, dy: 1 / (dx * dy), "d_y terms"),
+    ("square of d_y", lambda dx, dy: 1 / dy ** 2, "d_y times"),
+    ("a constant function", lambda dx, dy: 1 / 128, "same number for every layer"),
+    ("a number, the forward rule", 1 / 512, "forward-pass condition"),
+    ("a formula as a string", "1/d_y", "expected a function"),
+    ("returns a string", lambda dx, dy: "1/d_y", "the string"),
+    ("forgot return", lambda dx, dy: None, "None"),
+    ("negative", lambda dx, dy: -1 / dy, "≥ 0"),
+    ("division by zero", lambda dx, dy: 1 / (dx - 512), "ZeroDivisionError"),
+]
+RIGHT_BACKWARD = [
+    ("1/d_y", lambda dx, dy: 1 / dy),
+    ("power", lambda dx, dy: dy ** -1),
+    ("float division", lambda dx, dy: 1.0 / float(dy)),
+    ("other algebra", lambda d_x, d_y: 2 / (2 * d_y)),
+    ("math.pow", lambda dx, dy: math.pow(dy, -1)),
+    ("a tensor", lambda dx, dy: torch.tensor(1 / dy)),
+    ("a numpy number", lambda dx, dy: np.float64(1) / dy),
+    ("the number for d_y = 128", 1 / 128),
+    ("a numpy float32 number", np.float32(1 / 128)),
+]
+
+
+@pytest.mark.parametrize("label,answer,keyword", WRONG_BACKWARD, ids=[r[0] for r in WRONG_BACKWARD])
+def test_backward_condition_rejects(label, answer, keyword):
+    r = ex.check_backward_condition(answer, verbose=False)
+    rejected(r, keyword)
+    # the expected value of the first case (1/128) is not given away, nor is the formula
+    assert "expected:" not in r.message and "= 1/d_y" not in r.message, r.message
+    if label not in ("a constant function", "negative"):  # (these see their own ±1/128 echoed)
+        assert "0.0078125" not in r.message and "0.00781" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,answer", RIGHT_BACKWARD, ids=[r[0] for r in RIGHT_BACKWARD])
+def test_backward_condition_accepts(label, answer):
+    accepted(ex.check_backward_condition(answer, verbose=False))
+
+
+def test_backward_condition_says_the_direction():
+    assert "too small" in ex.check_backward_condition(lambda dx, dy: 1 / dx, verbose=False).message
+    assert "too large" in ex.check_backward_condition(lambda dx, dy: 2 / dy, verbose=False).message
+
+
+# ============================================================================ 01B Xavier uniform
+def _xa(w, gain=1.0):
+    fan_out, fan_in = w.shape
+    return gain * math.sqrt(6 / (fan_in + fan_out))
+
+
+def xavier_ok(w, gain=1.0):
+    a = _xa(w, gain)
+    with torch.no_grad():
+        w.uniform_(-a, a)
+    return w
+
+
+def xavier_no_grad_missing(w, gain=1.0):
+    a = _xa(w, gain)
+    w.uniform_(-a, a)
+    return w
+
+
+def xavier_copy(w, gain=1.0):
+    a = _xa(w, gain)
+    with torch.no_grad():
+        w.copy_(torch.rand_like(w) * 2 * a - a)
+    return w
+
+
+def xavier_slice(w, gain=1.0):
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(w)
+    a = gain * (6 / (fan_in + fan_out)) ** 0.5
+    with torch.no_grad():
+        w[:] = torch.empty_like(w).uniform_(-a, a)
+    return w
+
+
+def xavier_rebinds(w, gain=1.0):
+    a = _xa(w, gain)
+    with torch.no_grad():
+        w = torch.empty(w.shape).uniform_(-a, a)
+    return w
+
+
+def _xavier(bound):
+    """An in-place uniform init with the bound ``bound(fan_in, fan_out, gain)`` (the grader's own tensors)."""
+    def f(w, gain=1.0):
+        fan_out, fan_in = w.shape
+        b = bound(fan_in, fan_out, gain)
+        with torch.no_grad():
+            w.uniform_(-b, b)
+        return w
+    return f
+
+
+WRONG_XAVIER = [
+    ("the std as the bound", _xavier(lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))), "a²/3"),
+    ("normal with Xavier's variance", lambda w, gain=1.0: w.data.normal_(0, gain * math.sqrt(2 / sum(w.shape))),
+     "uniform"),
+    ("torch's xavier_normal_", lambda w, gain=1.0: nn.init.xavier_normal_(w, gain=gain), "uniform"),
+    ("gain ignored", _xavier(lambda fi, fo, g: math.sqrt(6 / (fi + fo))), "gain"),
+    ("gain squared", _xavier(lambda fi, fo, g: g * g * math.sqrt(6 / (fi + fo))), "gain²"),
+    ("LeCun's bound", _xavier(lambda fi, fo, g: g * math.sqrt(3 / fi)), "LeCun"),
+    ("Kaiming's bound", _xavier(lambda fi, fo, g: g * math.sqrt(6 / fi)), "Kaiming"),
+    ("fan_out only", _xavier(lambda fi, fo, g: g * math.sqrt(3 / fo)), "fan_out"),
+    ("factor 2 missing", _xavier(lambda fi, fo, g: g * math.sqrt(3 / (fi + fo))), "factor 2"),
+    ("variance as the bound", _xavier(lambda fi, fo, g: g * 2 / (fi + fo)), "square root"),
+    ("U(0, a)", lambda w, gain=1.0: w.data.uniform_(0, _xa(w, gain)), "centred"),
+    ("a new tensor", lambda w, gain=1.0: torch.empty(w.shape).uniform_(-_xa(w, gain), _xa(w, gain)), "in place"),
+    ("rebinds w", xavier_rebinds, "in place"),
+    ("no torch.no_grad on a real nn.Linear weight", xavier_no_grad_missing, "no_grad"),
+    ("returns numpy", lambda w, gain=1.0: xavier_ok(w, gain).numpy(), "not a tensor"),
+    ("returns the bound", lambda w, gain=1.0: (xavier_ok(w, gain), _xa(w, gain))[1], "not a tensor"),
+    ("transposes", lambda w, gain=1.0: xavier_ok(w, gain).t(), "shape"),
+    ("wrong arguments", lambda w: xavier_ok(w), "arguments of the stub"),
+]
+RIGHT_XAVIER = [
+    ("reference", xavier_ok),
+    ("torch.nn.init.xavier_uniform_", lambda w, gain=1.0: nn.init.xavier_uniform_(w, gain=gain)),
+    ("w.data without no_grad", lambda w, gain=1.0: w.data.uniform_(-_xa(w, gain), _xa(w, gain))),
+    ("copy_ of a rescaled rand", xavier_copy),
+    ("slice assignment, torch's fan helper", xavier_slice),
+    ("in place, returns None", lambda w, gain=1.0: (xavier_ok(w, gain), None)[1]),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_XAVIER, ids=[r[0] for r in WRONG_XAVIER])
+def test_xavier_rejects(label, fn, keyword):
+    rejected(ex.check_xavier_uniform(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_XAVIER, ids=[r[0] for r in RIGHT_XAVIER])
+def test_xavier_accepts(label, fn):
+    accepted(ex.check_xavier_uniform(fn, verbose=False))
+
+
+# ============================================================================ 01C Kaiming normal
+def _kaiming(var, *, inplace=True, no_grad=True):
+    """An init drawing N(0, var(fan_in, fan_out, a))."""
+    def f(w, a=0.0):
+        fan_out, fan_in = w.shape
+        std = math.sqrt(var(fan_in, fan_out, a))
+        if no_grad:
+            with torch.no_grad():
+                return w.normal_(0, std)
+        return w.normal_(0, std)
+    return f
+
+
+def kaiming_ok(w, a=0.0):
+    fan_in = w.shape[1]
+    with torch.no_grad():
+        w.normal_(0.0, math.sqrt(2.0 / ((1 + a * a) * fan_in)))
+    return w
+
+
+def kaiming_gain(w, a=0.0):
+    std = nn.init.calculate_gain("leaky_relu", a) / math.sqrt(w.size(1))
+    with torch.no_grad():
+        w.copy_(torch.randn_like(w) * std)
+
+
+WRONG_KAIMING = [
+    ("(1 + a) instead of (1 + a²)", _kaiming(lambda fi, fo, a: 2 / ((1 + a) * fi)), "you used (1 + a)"),
+    ("(1 + a)²", _kaiming(lambda fi, fo, a: 2 / ((1 + a) ** 2 * fi)), "(1 + a)²"),
+    ("slope ignored", _kaiming(lambda fi, fo, a: 2 / fi), "slope"),
+    ("torch's ReLU gain ignores a", lambda w, a=0.0: nn.init.kaiming_normal_(w, nonlinearity="relu"), "slope"),
+    ("(1 + a²) multiplies", _kaiming(lambda fi, fo, a: 2 * (1 + a * a) / fi), "divides"),
+    ("fan_out", _kaiming(lambda fi, fo, a: 2 / ((1 + a * a) * fo)), "w.shape[1]"),
+    ("torch with mode='fan_out'", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_out"), "fan_out"),
+    ("LeCun", _kaiming(lambda fi, fo, a: 1 / fi), "LeCun"),
+    ("Xavier-like", _kaiming(lambda fi, fo, a: 4 / ((1 + a * a) * (fi + fo))), "Xavier"),
+    ("variance as the std", lambda w, a=0.0: w.data.normal_(0, 2 / ((1 + a * a) * w.shape[1])),
+     "standard deviation"),
+    ("uniform", lambda w, a=0.0: w.data.uniform_(-math.sqrt(6 / ((1 + a * a) * w.shape[1])),
+                                                  math.sqrt(6 / ((1 + a * a) * w.shape[1]))), "normal"),
+    ("torch's kaiming_uniform_", lambda w, a=0.0: nn.init.kaiming_uniform_(w, a=a), "normal"),
+    ("mean = std", lambda w, a=0.0: w.data.normal_(math.sqrt(2 / w.shape[1]), math.sqrt(2 / w.shape[1])),
+     "centred"),
+    ("a new tensor", lambda w, a=0.0: torch.randn(w.shape) * math.sqrt(2 / ((1 + a * a) * w.shape[1])), "in place"),
+    ("no torch.no_grad on a real nn.Linear weight", _kaiming(lambda fi, fo, a: 2 / ((1 + a * a) * fi), no_grad=False),
+     "no_grad"),
+    ("turns off requires_grad", lambda w, a=0.0: kaiming_ok(w.requires_grad_(False), a), "requires grad"),
+    ("math on a tensor shape mistake", lambda w, a=0.0: w.data.normal_(0, math.sqrt(2 / w.shape)), "TypeError"),
+]
+RIGHT_KAIMING = [
+    ("reference", kaiming_ok),
+    ("torch.nn.init.kaiming_normal_", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a)),
+    ("torch, all arguments", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_in",
+                                                                        nonlinearity="leaky_relu")),
+    ("w.data without no_grad", lambda w, a=0.0: w.data.normal_(0, math.sqrt(2 / ((1 + a ** 2) * w.shape[1])))),
+    ("calculate_gain, copy_, returns None", kaiming_gain),
+    ("other algebra", _kaiming(lambda fi, fo, a: (2 / fi) / (1 + a * a))),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_KAIMING, ids=[r[0] for r in WRONG_KAIMING])
+def test_kaiming_rejects(label, fn, keyword):
+    rejected(ex.check_kaiming_normal(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_KAIMING, ids=[r[0] for r in RIGHT_KAIMING])
+def test_kaiming_accepts(label, fn):
+    accepted(ex.check_kaiming_normal(fn, verbose=False))
+
+
+def test_no_grad_hint_names_the_leaf_tensor_problem():
+    r = ex.check_kaiming_normal(_kaiming(lambda fi, fo, a: 2 / ((1 + a * a) * fi), no_grad=False), verbose=False)
+    assert "nn.Linear" in r.message and "in place" in r.message, r.message
+    assert "raised at line" in r.message and "w.normal_" in r.message, r.message  # the learner's line
+
+
+def test_variance_slider_survives_a_broken_init(capsys):
+    pytest.importorskip("ipywidgets")
+    import matplotlib
+    matplotlib.use("Agg")
+
+    def broken(w):
+        return w.normal_(0, undefined_std)  # noqa: F821  (the learner's bug)
+
+    ex.variance_slider({"broken": broken, "stub": todo, "fine": lambda w: nn.init.xavier_uniform_(w)})
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and "NameError" in out and "undefined_std" in out, out
+    assert "⏳ to do" in out and "stub" in out, out
+    no_internals(out)
+
+
+# ============================================================================ 02A leaky ReLU
+def leaky_ok(x, negative_slope=0.01):
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+def leaky_python_if(x, negative_slope=0.01):
+    return x if x > 0 else negative_slope * x
+
+
+WRONG_LEAKY = [
+    ("branches swapped", lambda x, negative_slope=0.01: torch.where(x > 0, negative_slope * x, x), "swapped"),
+    ("slope everywhere", lambda x, negative_slope=0.01: negative_slope * x, "positive inputs"),
+    ("ReLU", lambda x, negative_slope=0.01: torch.relu(x), "that is ReLU"),
+    ("slope ignored", lambda x, negative_slope=0.01: torch.where(x > 0, x, 0.01 * x), "ignored"),
+    ("in place", lambda x, negative_slope=0.01: x.clamp_(min=0).add_(0), "in place"),
+    ("summed", lambda x, negative_slope=0.01: leaky_ok(x, negative_slope).sum(), "shape"),
+    ("numpy", lambda x, negative_slope=0.01: leaky_ok(x, negative_slope).numpy(), "not a tensor"),
+    ("a Python if on a tensor", leaky_python_if, "torch.where"),
+    ("constant for negatives", lambda x, negative_slope=0.01: torch.where(x > 0, x, torch.full_like(x, -0.01)),
+     "negative_slope·x"),
+    ("no slope argument", lambda x: leaky_ok(x), "arguments of the stub"),
+]
+RIGHT_LEAKY = [
+    ("torch.where", leaky_ok),
+    ("F.leaky_relu", lambda x, negative_slope=0.01: F.leaky_relu(x, negative_slope)),
+    ("nn.LeakyReLU", lambda x, negative_slope=0.01: nn.LeakyReLU(negative_slope)(x)),
+    ("max(x, a·x)", lambda x, negative_slope=0.01: torch.maximum(x, negative_slope * x)),
+    ("clamps", lambda x, negative_slope=0.01: x.clamp(min=0) + negative_slope * x.clamp(max=0)),
+    ("masks", lambda x, negative_slope=0.01: (x > 0) * x + (x <= 0) * negative_slope * x),
+    (">= instead of >", lambda x, negative_slope=0.01: torch.where(x >= 0, x, negative_slope * x)),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_LEAKY, ids=[r[0] for r in WRONG_LEAKY])
+def test_leaky_relu_rejects(label, fn, keyword):
+    rejected(ex.check_leaky_relu(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_LEAKY, ids=[r[0] for r in RIGHT_LEAKY])
+def test_leaky_relu_accepts(label, fn):
+    accepted(ex.check_leaky_relu(fn, verbose=False))
+
+
+# ============================================================================ 02B batch norm
+def bn_ok(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if training:
+        mean, var = x.mean(0), x.var(0, unbiased=False)
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * x.var(0, unbiased=True)
+    else:
+        mean, var = running_mean, running_var
+    return gamma * (x - mean) / torch.sqrt(var + eps) + beta, running_mean, running_var
+
+
+def bn_functional(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    y = F.batch_norm(x, running_mean, running_var, gamma, beta, training, momentum, eps)  # updates them in place
+    return y, running_mean, running_var
+
+
+def bn_rsqrt_inplace(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if training:
+        mean, var = x.mean(dim=0), x.var(dim=0, correction=0)
+        running_mean.mul_(1 - momentum).add_(momentum * mean)
+        running_var.mul_(1 - momentum).add_(momentum * x.var(dim=0, correction=1))
+    else:
+        mean, var = running_mean, running_var
+    return (x - mean) * torch.rsqrt(var + eps) * gamma + beta, running_mean, running_var
+
+
+def bn_variant(**flags):
+    def f(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
+        return ex_norm._bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, **flags)
+    return f
+
+
+def bn_swapped(*args):
+    y, rm, rv = bn_ok(*args)
+    return y, rv, rm
+
+
+def bn_not_updated(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    mean, var = (x.mean(0), x.var(0, unbiased=False)) if training else (running_mean, running_var)
+    return gamma * (x - mean) / torch.sqrt(var + eps) + beta, running_mean, running_var
+
+
+WRONG_BN = [
+    ("unbiased variance to normalise", bn_variant(unbiased_norm=True), "biased"),
+    ("biased running variance", bn_variant(biased_running=True), "running variance"),
+    ("momentum inverted", bn_variant(inverted_momentum=True), "weight of the NEW"),
+    ("batch statistics in eval", bn_variant(eval_batch_stats=True), "eval mode"),
+    ("over features (layer norm)", bn_variant(dim=1), "layer norm"),
+    ("no scale and shift", bn_variant(no_affine=True), "gamma"),
+    ("eps outside the root", bn_variant(eps_outside=True), "inside the square root"),
+    ("running statistics swapped", bn_swapped, "swapped"),
+    ("running statistics not updated", bn_not_updated, "not updated"),
+    ("returns y only", lambda *a, **k: bn_ok(*a, **k)[0], "tuple"),
+    ("shape mistake", lambda x, g, b, rm, rv, t, m=0.1, e=1e-5: (x @ g.unsqueeze(0), rm, rv), "RuntimeError"),
+]
+RIGHT_BN = [
+    ("reference", bn_ok),
+    ("the grader's own algorithm", bn_variant()),
+    ("F.batch_norm", bn_functional),
+    ("rsqrt, correction=, in-place running update", bn_rsqrt_inplace),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_BN, ids=[r[0] for r in WRONG_BN])
+def test_batch_norm_rejects(label, fn, keyword):
+    rejected(ex.check_batch_norm(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_BN, ids=[r[0] for r in RIGHT_BN])
+def test_batch_norm_accepts(label, fn):
+    accepted(ex.check_batch_norm(fn, verbose=False))
+
+
+# ============================================================================ 03 optimizers
+def make_optimizer(update, defaults, *, skip_none=True, no_grad=True, init_args=None):
+    """An optimizer class whose per-parameter update is ``update(p, g, state, group)``."""
+    names = init_args or list(defaults)
+
+    class Opt(torch.optim.Optimizer):
+        def __init__(self, params, **kw):
+            extra = set(kw) - set(names)
+            if extra:
+                raise TypeError(f"__init__() got an unexpected keyword argument {sorted(extra)[0]!r}")
+            super().__init__(params, {**defaults, **kw})
+
+        def _step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if skip_none and p.grad is None:
+                        continue
+                    update(p, p.grad, self.state[p], group)
+
+        def step(self, closure=None):
+            if no_grad:
+                with torch.no_grad():
+                    self._step()
+            else:
+                self._step()
+
+    return Opt
+
+
+def momentum_update(sign=1.0, ema=False, nesterov=False, plain=False, lr=None):
+    def u(p, g, st, group):
+        if plain:
+            p.sub_(group["lr"] * g)
+            return
+        v = st.setdefault("v", torch.zeros_like(p))
+        b = group["momentum"]
+        v.mul_(b).add_(g * ((1 - b) if ema else 1))
+        p.sub_((lr or group["lr"]) * sign * (g + b * v if nesterov else v))
+    return u
+
+
+def rmsprop_update(eps_inside=False, swapped=False, no_square=False, no_sqrt=False):
+    def u(p, g, st, group):
+        a, eps = group["alpha"], group["eps"]
+        v = st.setdefault("v", torch.zeros_like(p))
+        gg = g if no_square else g * g
+        v.copy_(((1 - a) * v + a * gg) if swapped else (a * v + (1 - a) * gg))
+        denom = v + eps if no_sqrt else (torch.sqrt(v + eps) if eps_inside else torch.sqrt(v) + eps)
+        p.sub_(group["lr"] * g / denom)
+    return u
+
+
+def adam_update(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, global_t=None):
+    def u(p, g, st, group):
+        b1, b2 = group["betas"][::-1] if swapped else group["betas"]
+        st["t"] = st.get("t", 0) + 1
+        t = st["t"] if global_t is None else global_t()
+        m = st.setdefault("m", torch.zeros_like(p))
+        v = st.setdefault("v", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)                       # m ← β₁m + (1−β₁)g, written as an interpolation
+        v.mul_(b2).addcmul_(g, g if not no_square else torch.ones_like(g), value=1 - b2)
+        mh = m / (1 - b1 ** t) if correct_m else m
+        vh = v / (1 - b2 ** t) if correct_v else v
+        p.addcdiv_(mh, (vh + group["eps"]).sqrt() if eps_inside else vh.sqrt() + group["eps"], value=-group["lr"])
+    return u
+
+
+MOM = dict(lr=0.01, momentum=0.9)
+RMS = dict(lr=0.01, alpha=0.99, eps=1e-8)
+ADAM = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+
+
+class MomentumNoBeta(torch.optim.Optimizer):
+    def __init__(self, params, lr):  # the stub's `momentum` argument is missing
+        super().__init__(params, dict(lr=lr))
+
+    def step(self, closure=None):
+        pass
+
+
+class NotASubclass:
+    def __init__(self, params, lr, momentum):
+        self.params = [p for g in params for p in g["params"]]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        pass
+
+
+WRONG_OPTIMIZERS = [
+    ("momentum: wrong sign", ex.check_momentum, make_optimizer(momentum_update(sign=-1.0), MOM), "wrong sign"),
+    ("momentum: EMA form", ex.check_momentum, make_optimizer(momentum_update(ema=True), MOM), "EMA form"),
+    ("momentum: Nesterov", ex.check_momentum, make_optimizer(momentum_update(nesterov=True), MOM), "Nesterov"),
+    ("momentum: plain SGD", ex.check_momentum, make_optimizer(momentum_update(plain=True), MOM), "plain SGD"),
+    ("momentum: one global lr", ex.check_momentum, make_optimizer(momentum_update(lr=0.05), MOM), "group['lr']"),
+    ("momentum: no None-grad skip", ex.check_momentum, make_optimizer(momentum_update(), MOM, skip_none=False),
+     "if p.grad is None: continue"),
+    ("momentum: no torch.no_grad", ex.check_momentum, make_optimizer(momentum_update(), MOM, no_grad=False),
+     "torch.no_grad"),
+    ("momentum: missing argument", ex.check_momentum, MomentumNoBeta, "arguments of the stub"),
+    ("momentum: not an Optimizer", ex.check_momentum, NotASubclass, "subclass"),
+    ("momentum: an instance, not the class", ex.check_momentum, 42, "expected"),
+    ("rmsprop: eps inside", ex.check_rmsprop, make_optimizer(rmsprop_update(eps_inside=True), RMS),
+     "outside the square root"),
+    ("rmsprop: α swapped", ex.check_rmsprop, make_optimizer(rmsprop_update(swapped=True), RMS), "swapped"),
+    ("rmsprop: no square", ex.check_rmsprop, make_optimizer(rmsprop_update(no_square=True), RMS), "squared"),
+    ("rmsprop: no root", ex.check_rmsprop, make_optimizer(rmsprop_update(no_sqrt=True), RMS), "root mean square"),
+    ("rmsprop: no None-grad skip", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS, skip_none=False),
+     "if p.grad is None: continue"),
+    ("adam: no bias correction", ex.check_adam,
+     make_optimizer(adam_update(correct_m=False, correct_v=False), ADAM), "no bias correction"),
+    ("adam: only m corrected", ex.check_adam, make_optimizer(adam_update(correct_v=False), ADAM), "only m"),
+    ("adam: only v corrected", ex.check_adam, make_optimizer(adam_update(correct_m=False), ADAM), "only v"),
+    ("adam: eps inside", ex.check_adam, make_optimizer(adam_update(eps_inside=True), ADAM), "outside the square root"),
+    ("adam: betas swapped", ex.check_adam, make_optimizer(adam_update(swapped=True), ADAM), "swapped"),
+    ("adam: no square", ex.check_adam, make_optimizer(adam_update(no_square=True), ADAM), "squared"),
+    ("adam: no None-grad skip", ex.check_adam, make_optimizer(adam_update(), ADAM, skip_none=False),
+     "if p.grad is None: continue"),
+]
+
+
+class TorchSGD(torch.optim.SGD):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, lr=lr, momentum=momentum)
+
+
+class MomentumData(torch.optim.Optimizer):
+    """No torch.no_grad: updates through .data, velocity in a dict keyed by the parameter."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+        self.v = {}
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                v = self.v.get(p)
+                v = p.grad.data.clone() if v is None else group["momentum"] * v + p.grad.data
+                self.v[p] = v
+                p.data -= group["lr"] * v
+
+
+class AdamGlobalStep(torch.optim.Optimizer):
+    """One step counter for the whole optimizer (every parameter with a gradient is updated every step)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.t += 1
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if not st:
+                    st["m"], st["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                st["m"] = b1 * st["m"] + (1 - b1) * p.grad
+                st["v"] = b2 * st["v"] + (1 - b2) * p.grad ** 2
+                mh, vh = st["m"] / (1 - b1 ** self.t), st["v"] / (1 - b2 ** self.t)
+                p -= group["lr"] * mh / (vh.sqrt() + group["eps"])
+
+
+RIGHT_OPTIMIZERS = [
+    ("momentum: reference", ex.check_momentum, make_optimizer(momentum_update(), MOM)),
+    ("momentum: torch.optim.SGD subclass", ex.check_momentum, TorchSGD),
+    ("momentum: .data, dict state", ex.check_momentum, MomentumData),
+    ("rmsprop: reference", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS)),
+    ("rmsprop: torch.optim.RMSprop", ex.check_rmsprop, torch.optim.RMSprop),
+    ("adam: reference (lerp, addcmul)", ex.check_adam, make_optimizer(adam_update(), ADAM)),
+    ("adam: global step counter", ex.check_adam, AdamGlobalStep),
+    ("adam: torch.optim.Adam", ex.check_adam, torch.optim.Adam),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_OPTIMIZERS, ids=[r[0] for r in WRONG_OPTIMIZERS])
+def test_optimizers_reject(label, check, cls, keyword):
+    rejected(check(cls, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,check,cls", RIGHT_OPTIMIZERS, ids=[r[0] for r in RIGHT_OPTIMIZERS])
+def test_optimizers_accept(label, check, cls):
+    accepted(check(cls, verbose=False))
+
+
+def test_missing_none_skip_points_at_the_learners_line():
+    r = ex.check_adam(make_optimizer(adam_update(), ADAM, skip_none=False), verbose=False)
+    assert "raised at line" in r.message and "lerp_" in r.message, r.message
+
+
+def test_surface_explorer_survives_a_broken_optimizer(capsys):
+    pytest.importorskip("ipywidgets")
+    import matplotlib
+    matplotlib.use("Agg")
+
+    def broken(params, lr, b1, b2):
+        return torch.optim.SGD(params, lr=lr, momentum=b1, nesterov=True, dampening=0.5)  # torch refuses
+
+    ex.surface_explorer({"SGD": lambda p, lr, b1, b2: torch.optim.SGD(p, lr=lr), "mine": broken,
+                         "stub": lambda p, lr, b1, b2: todo()})
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and "ValueError" in out and "raised at line" in out, out
+    assert "⏳ to do" in out, out
+    no_internals(out)
+
+
+# ============================================================================ 04A exponential decay fraction
+WRONG_FRACTION = [
+    ("a percentage string", "35%", "expected a number between 0 and 1, got the string '35%'"),
+    ("a percentage", 34.87, "percentage"),
+    ("rounded", 0.35, "rounded"),
+    ("off by one (11 epochs)", 0.9 ** 11, "off by one"),
+    ("off by one (9 epochs)", 0.9 ** 9, "off by one"),
+    ("subtractive decay", 0.0, "multiplicative"),
+    ("the removed part", 1 - 0.9 ** 10, "removed"),
+    ("(1 − γ)^10", 0.1 ** 10, "kept"),
+    ("a list", [0.35], "expected a number"),
+    ("negative", -0.35, "between 0 and 1"),
+    ("a wild guess", 0.5, "power"),
+]
+RIGHT_FRACTION = [
+    ("0.9 ** 10", 0.9 ** 10),
+    ("math.pow", math.pow(0.9, 10)),
+    ("exp-log", math.exp(10 * math.log(0.9))),
+    ("numpy", np.float64(0.9) ** 10),
+    ("a float32 tensor", torch.tensor(0.9) ** 10),
+    ("measured with torch", ex.schedule_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9),
+                                            epochs=11, lr=1.0)[10]),
+]
+
+
+@pytest.mark.parametrize("label,answer,keyword", WRONG_FRACTION, ids=[r[0] for r in WRONG_FRACTION])
+def test_exponential_fraction_rejects(label, answer, keyword):
+    r = ex.check_exponential_fraction(answer, verbose=False)
+    rejected(r, keyword)
+    assert "0.3487" not in r.message and "0.349" not in r.message, r.message  # not given away
+
+
+@pytest.mark.parametrize("label,answer", RIGHT_FRACTION, ids=[r[0] for r in RIGHT_FRACTION])
+def test_exponential_fraction_accepts(label, answer):
+    r = ex.check_exponential_fraction(answer, verbose=False)
+    accepted(r)
+    assert "0.3487" in r.message  # revealed once right
+
+
+def test_exponential_fraction_stub_is_not_yet(capsys):
+    assert ex.check_exponential_fraction(None).status == "not yet"
+    assert "⏳ to do" in capsys.readouterr().out
+
+
+# ============================================================================ 04B schedule vs constant (no training)
+SCHED = torch.optim.lr_scheduler
+
+
+def sched_raises(optimizer):
+    return SCHED.StepLR(optimizer, step_size=undefined)  # noqa: F821  (the learner's bug)
+
+
+def sched_other_optimizer(optimizer):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    return SCHED.OneCycleLR(opt, max_lr=0.1, total_steps=128)
+
+
+WRONG_SCHEDULES_UNTRAINED = [  # rejected before any training: no data needed
+    ("a constant factor 5", lambda o: SCHED.LambdaLR(o, lambda e: 5.0), "constant factor"),
+    ("a constant factor, per batch", lambda o: SCHED.LambdaLR(o, lambda e: 3.0), "constant factor"),
+    ("MultiplicativeLR by 1", lambda o: SCHED.MultiplicativeLR(o, lambda e: 1.0), "never changes"),
+    ("the constant itself", lambda o: SCHED.ConstantLR(o, factor=1.0), "never changes"),
+    ("StepLR beyond the run", lambda o: SCHED.StepLR(o, step_size=100), "never changes"),
+    ("returns the optimizer", lambda o: o, "you returned the optimizer, return a scheduler"),
+    ("forgot return", lambda o: None, "returned None"),
+    ("returns the learning rates", lambda o: [0.1, 0.05], "not a torch.optim.lr_scheduler"),
+    ("another optimizer", sched_other_optimizer, "another optimizer"),
+    ("1cycle total_steps by floor division", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=4 * (4000 // 128)),
+     "total steps too small"),
+    ("1cycle total_steps = epochs", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=4), "total_steps=4"),
+    ("1cycle without its length", lambda o: SCHED.OneCycleLR(o, max_lr=0.1), "raised at line"),
+    ("a missing argument of a torch scheduler", lambda o: SCHED.CosineAnnealingLR(o), "documentation"),
+    ("an error in the learner's code", sched_raises, "NameError"),
+    ("not a function", SCHED.OneCycleLR, "arguments"),
+    ("called, not passed", 3, "expected a function"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_SCHEDULES_UNTRAINED,
+                         ids=[r[0] for r in WRONG_SCHEDULES_UNTRAINED])
+def test_schedule_rejects_before_training(label, fn, keyword):
+    rejected(ex.check_schedule_beats_constant(fn, data=None, verbose=False), keyword)
+
+
+def test_schedule_error_inside_torch_points_at_the_learners_line():
+    r = ex.check_schedule_beats_constant(lambda o: SCHED.LinearLR(o, start_factor=0.0), None, verbose=False)
+    assert "raised at line" in r.message and "SCHED.LinearLR(o, start_factor=0.0)" in r.message, r.message
+    assert "lr_scheduler.py" not in r.message and "line 2" not in r.message  # not a line inside torch
+
+
+def test_schedule_total_steps_error_names_the_numbers():
+    r = ex.check_schedule_beats_constant(lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=124), None,
+                                         verbose=False)
+    assert "total_steps=124" in r.message and "math.ceil" in r.message, r.message
+
+
+def test_schedule_stub_is_not_yet():
+    assert ex.check_schedule_beats_constant(todo, None, verbose=False).status == "not yet"
+
+
+def _tiny_mlp_data(make_tiny_data):
+    """Tiny data shaped like Fashion-MNIST's (784 features, 10 classes), for the training plumbing."""
+    return make_tiny_data(n_train=256, n_eval=64, d=784, k=10)
+
+
+def test_schedule_training_plumbing_on_tiny_data(make_tiny_data, cache):
+    data = _tiny_mlp_data(make_tiny_data)
+    kw = dict(n_train=256, epochs=2, batch_size=64, verbose=False)
+    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4)  # noqa: E731
+    r = ex.check_schedule_beats_constant(one_cycle, data, margin=-100.0, **kw)
+    accepted(r)
+    assert "mean" in r.message  # it was also compared with a constant at its mean rate
+    rejected(ex.check_schedule_beats_constant(one_cycle, data, margin=100.0, **kw), "does not beat")
+    rejected(ex.check_schedule_beats_constant(lambda o: SCHED.ReduceLROnPlateau(o), data, margin=-100.0, **kw),
+             "never changed")
+
+
+# ============================================================================ 04B schedule vs constant (Fashion-MNIST)
+@pytest.fixture(scope="module")
+def fmnist():
+    from course_utils import data
+
+    try:
+        return data.load_fashion_mnist(device="cpu", download=False)
+    except Exception as e:  # DataNotFoundError and friends
+        pytest.skip(f"Fashion-MNIST not available: {e}")
+
+
+WRONG_SCHEDULES_TRAINED = [
+    ("a nearly constant factor", lambda o: SCHED.LambdaLR(o, lambda e: 5.0 if e < 3 else 4.9), "its own mean rate"),
+    ("decay from the constant rate", lambda o: SCHED.ExponentialLR(o, 0.9), "does not beat"),
+    ("cosine from the constant rate", lambda o: SCHED.CosineAnnealingLR(o, T_max=4), "does not beat"),
+]
+RIGHT_SCHEDULES_TRAINED = [
+    ("1cycle, the solution", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=4 * 32)),
+    ("1cycle, epochs and steps_per_epoch", lambda o: SCHED.OneCycleLR(o, max_lr=0.2, epochs=4, steps_per_epoch=32)),
+    ("1cycle, linear annealing", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128, anneal_strategy="linear")),
+    ("LambdaLR: 5× decaying per epoch", lambda o: SCHED.LambdaLR(o, lambda e: 5 * (1 - e / 4))),
+    ("LambdaLR: warm-up then decay", lambda o: SCHED.LambdaLR(o, lambda e: [2, 5, 3, 1][min(e, 3)])),
+    ("CyclicLR without momentum cycling", lambda o: SCHED.CyclicLR(o, base_lr=0.02, max_lr=0.2, step_size_up=64,
+                                                                     cycle_momentum=False)),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label,fn,keyword", WRONG_SCHEDULES_TRAINED, ids=[r[0] for r in WRONG_SCHEDULES_TRAINED])
+def test_schedule_rejects_after_training(label, fn, keyword, fmnist, cache):
+    rejected(ex.check_schedule_beats_constant(fn, fmnist, verbose=False), keyword)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label,fn", RIGHT_SCHEDULES_TRAINED, ids=[r[0] for r in RIGHT_SCHEDULES_TRAINED])
+def test_schedule_accepts_after_training(label, fn, fmnist, cache):
+    accepted(ex.check_schedule_beats_constant(fn, fmnist, verbose=False))
+
+
+# ============================================================================ 05A MC dropout
+def _dropout_on(model):
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, (nn.Dropout, nn.AlphaDropout)):
+            m.train()
+
+
+def mc_ok(model, x, n_samples=50):
+    _dropout_on(model)
+    with torch.no_grad():
+        p = torch.stack([F.softmax(model(x), -1) for _ in range(n_samples)])
+    model.eval()
+    return p.mean(0), p.std(0)
+
+
+def mc_batched(model, x, n_samples=50):
+    """All passes in one forward call (each row gets its own dropout mask)."""
+    _dropout_on(model)
+    with torch.no_grad():
+        p = torch.softmax(model(x.repeat(n_samples, 1)), dim=-1).view(n_samples, *x.shape[:1], -1)
+    model.eval()
+    return p.mean(dim=0), p.std(dim=0, unbiased=False)
+
+
+def mc_train_but_bn_eval(model, x, n_samples=50):
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.eval()
+    probs = [torch.softmax(model(x), 1).detach() for _ in range(n_samples)]  # no torch.no_grad: still right
+    model.eval()
+    p = torch.stack(probs)
+    return p.mean(0), p.var(0).sqrt()
+
+
+def mc_variant(*, mode="dropout", reduce="probs", leave_train=False, index=None, spread="std", order="mean",
+               passes=None):
+    def f(model, x, n_samples=50):
+        if mode == "train":
+            model.train()
+        elif mode == "eval":
+            model.eval()
+        elif index is not None:
+            model.eval()
+            model[index].train()
+        else:
+            _dropout_on(model)
+        with torch.no_grad():
+            logits = torch.stack([model(x) for _ in range(passes or n_samples)])
+        if not leave_train:
+            model.eval()
+        probs = F.softmax(logits, -1)
+        mean = {"probs": probs.mean(0), "logits": logits.mean(0), "softmax of mean logits": F.softmax(logits.mean(0), -1)
+                }[reduce]
+        sp = {"std": probs.std(0), "var": probs.var(0), "logits": logits.std(0)}[spread]
+        return (mean, sp) if order == "mean" else (sp, mean)
+    return f
+
+
+WRONG_MC = [
+    ("model.train() (batch norm too)", mc_variant(mode="train"), "batch-norm"),
+    ("dropout off", mc_variant(mode="eval"), "dropout was off"),
+    ("mean of raw logits", mc_variant(reduce="logits"), "softmax"),
+    ("softmax of the mean logits", mc_variant(reduce="softmax of mean logits"), "averaged the logits"),
+    ("dropout switched on by index", mc_variant(index=3), "index"),
+    ("left in training mode", mc_variant(leave_train=True), "training mode"),
+    ("mean and std swapped", mc_variant(order="std"), "swapped"),
+    ("variance instead of std", mc_variant(spread="var"), "variance"),
+    ("std of the logits", mc_variant(spread="logits"), "logits"),
+    ("n_samples ignored (5 passes)", mc_variant(passes=5), "n_samples"),
+    ("all passes returned", lambda m, x, n=50: torch.stack([F.softmax(m(x), -1) for _ in range(n)]), "stacked"),
+    ("a shape mistake", lambda m, x, n=50: m(x.T), "RuntimeError"),
+]
+RIGHT_MC = [
+    ("reference", mc_ok),
+    ("the grader's own reference", lambda m, x, n: ex.mc_dropout_predict_reference(m, x, n)),
+    ("one batched forward, biased std", mc_batched),
+    ("train() with batch norm back in eval, no no_grad", mc_train_but_bn_eval),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_MC, ids=[r[0] for r in WRONG_MC])
+def test_mc_dropout_rejects(label, fn, keyword):
+    rejected(ex.check_mc_dropout(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_MC, ids=[r[0] for r in RIGHT_MC])
+def test_mc_dropout_accepts(label, fn):
+    accepted(ex.check_mc_dropout(fn, verbose=False))
+
+
+def test_mc_tolerance_is_below_the_gap_to_the_eval_prediction():
+    """The mean-logits variant differs from MC dropout by the eval-vs-MC gap: the tolerance must be smaller."""
+    from course_utils.exercises import regularization as reg
+
+    model, x = reg._mc_model()
+    ref_mean, ref_std = reg._mc_reference(reg._mc_model, x)
+    with torch.no_grad():
+        p_eval = F.softmax(model(x), -1).double()
+    gap = (ref_mean - p_eval).abs().max().item()
+    tol = (5 * ref_std * math.sqrt(1 / reg._MC_SAMPLES + 1 / reg._MC_REFERENCE) + 2e-3).max().item()
+    assert tol < gap / 2, (tol, gap)
+
+
+# ============================================================================ 05B ℓ2 penalty and the choice
+WRONG_L2 = [
+    ("no ½", lambda ps, lam: lam * sum((w ** 2).sum() for w in ps), "½"),
+    ("norm not squared", lambda ps, lam: lam / 2 * sum(w.norm() for w in ps), "square"),
+    ("ℓ1", lambda ps, lam: lam / 2 * sum(w.abs().sum() for w in ps), "ℓ1"),
+    ("detached", lambda ps, lam: torch.tensor(lam / 2 * sum((w ** 2).sum().item() for w in ps),
+                                              dtype=torch.float64), "detached"),
+    ("a Python float", lambda ps, lam: lam / 2 * sum((w ** 2).sum().item() for w in ps), "scalar tensor"),
+    ("mean instead of sum", lambda ps, lam: lam / 2 * sum((w ** 2).mean() for w in ps), "sum of squares"),
+    ("per-tensor list", lambda ps, lam: [lam / 2 * (w ** 2).sum() for w in ps], "scalar tensor"),
+]
+RIGHT_L2 = [
+    ("reference", lambda ps, lam: lam / 2 * sum((w ** 2).sum() for w in ps)),
+    ("norm squared", lambda ps, lam: 0.5 * lam * sum(w.norm() ** 2 for w in ps)),
+    ("w·w", lambda ps, lam: lam * sum(torch.sum(w * w) for w in ps) / 2),
+    ("torch.stack", lambda ps, lam: lam / 2 * torch.stack([w.pow(2).sum() for w in ps]).sum()),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_L2, ids=[r[0] for r in WRONG_L2])
+def test_l2_rejects(label, fn, keyword):
+    rejected(ex.check_l2_penalty(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_L2, ids=[r[0] for r in RIGHT_L2])
+def test_l2_accepts(label, fn):
+    accepted(ex.check_l2_penalty(fn, verbose=False))
+
+
+@pytest.mark.parametrize("answer", ["a", "A", "(a)", " adam "])
+def test_choice_accepts(answer):
+    accepted(ex.check_choice("adam_l2", answer, verbose=False))
+
+
+@pytest.mark.parametrize("answer", ["b", "c", "d"])
+def test_choice_rejects(answer):
+    rejected(ex.check_choice("adam_l2", answer, verbose=False), "compare the columns")
+
+
+# ============================================================================ 07 capstone models
+def capstone(act=nn.SiLU, init="he", bn=False, dropout=None, shared_act=False, bn_after=False, shared_bn=False,
+             seed_it=True, n_hidden=20, final=None, init_output=True):
+    """A builder of the capstone network with the given choices (each a mistake or a correct variant)."""
+    def build(seed=0):
+        if seed_it:
+            torch.manual_seed(seed)
+        layers, d = [nn.Flatten()], 784
+        one_act = act() if shared_act else None
+        one_bn = nn.BatchNorm1d(100) if shared_bn else None
+        for _ in range(n_hidden):
+            lin = nn.Linear(d, 100)
+            if init == "he":
+                nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+            elif init == "he_uniform":
+                nn.init.kaiming_uniform_(lin.weight, nonlinearity="relu")
+            elif init == "lecun":
+                nn.init.normal_(lin.weight, 0.0, 1 / math.sqrt(d))
+            elif init == "lecun_torch":
+                nn.init.kaiming_normal_(lin.weight, nonlinearity="linear")
+            elif init == "xavier":
+                nn.init.xavier_normal_(lin.weight)
+            elif init == "selu_gain":
+                nn.init.kaiming_normal_(lin.weight, nonlinearity="selu")
+            elif init == "he_std_as_var":
+                nn.init.normal_(lin.weight, 0.0, 2 / d)
+            nn.init.zeros_(lin.bias)
+            a = one_act if shared_act else act()
+            norm = [one_bn if shared_bn else nn.BatchNorm1d(100)] if bn else []
+            layers += [lin] + ([a] + norm if bn_after else norm + [a])
+            if dropout is not None:
+                layers.append(dropout())
+            d = 100
+        out = nn.Linear(100, 10)
+        if init_output and init == "he":
+            nn.init.kaiming_normal_(out.weight, nonlinearity="relu")
+        layers.append(out)
+        if final is not None:
+            layers.append(final)
+        return nn.Sequential(*layers)
+    return build
+
+
+class FunctionalNet(nn.Module):
+    """A custom module: Linear layers in a ModuleList, the activation (and dropout) called functionally."""
+
+    def __init__(self, act=F.silu, init="he", alpha_p=None, training_flag=True):
+        super().__init__()
+        sizes = [784] + [100] * 20
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.out = nn.Linear(100, 10)
+        self.act, self.alpha_p, self.training_flag = act, alpha_p, training_flag
+        for lin in self.hidden:
+            if init == "he":
+                nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+            else:
+                nn.init.normal_(lin.weight, 0.0, lin.in_features ** -0.5)
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for lin in self.hidden:
+            x = self.act(lin(x))
+            if self.alpha_p:
+                x = F.alpha_dropout(x, self.alpha_p, training=self.training and self.training_flag)
+        return self.out(x)
+
+
+def functional_builder(**kw):
+    def build(seed=0):
+        torch.manual_seed(seed)
+        return FunctionalNet(**kw)
+    return build
+
+
+class SharedLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first, self.mid, self.out = nn.Linear(784, 100), nn.Linear(100, 100), nn.Linear(100, 10)
+        for lin in (self.first, self.mid):
+            nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+
+    def forward(self, x):
+        x = F.silu(self.first(x.flatten(1)))
+        for _ in range(19):
+            x = F.silu(self.mid(x))
+        return self.out(x)
+
+
+def build_raises(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.SiLU(), nn.Linear(10, 10))  # forward fails
+
+
+WRONG_CAPSTONE = [
+    ("silu_he: Mish", "silu_he", capstone(act=nn.Mish), "Mish"),
+    ("silu_he: ReLU", "silu_he", capstone(act=nn.ReLU), "ReLU after 20 layers"),
+    ("silu_he: GELU", "silu_he", capstone(act=nn.GELU), "GELU"),
+    ("silu_he: Xavier normal", "silu_he", capstone(init="xavier"), "Xavier"),
+    ("silu_he: LeCun", "silu_he", capstone(init="lecun"), "LeCun"),
+    ("silu_he: PyTorch's default init", "silu_he", capstone(init="default"), "default init"),
+    ("silu_he: variance as the std", "silu_he", capstone(init="he_std_as_var"), "standard deviation"),
+    ("silu_he: 19 hidden layers", "silu_he", capstone(n_hidden=19), "Linear layers"),
+    ("silu_he: softmax at the end", "silu_he", capstone(final=nn.Softmax(dim=-1)), "logits"),
+    ("silu_he: dropout", "silu_he", capstone(dropout=lambda: nn.Dropout(0.2)), "no dropout"),
+    ("silu_he: not seeded", "silu_he", capstone(seed_it=False), "manual_seed"),
+    ("silu_he: one shared Linear", "silu_he", lambda seed=0: SharedLinear(), "share"),
+    ("silu_he: returns the list", "silu_he", lambda seed=0: list(capstone()(seed)), "nn.Sequential(*layers)"),
+    ("silu_he: forgot return", "silu_he", lambda seed=0: None, "return"),
+    ("silu_he: forward fails", "silu_he", build_raises, "shapes"),
+    ("bn: no batch norm", "bn", capstone(), "batch norm is missing"),
+    ("bn: one shared BatchNorm1d", "bn", capstone(bn=True, shared_bn=True), "shared"),
+    ("bn: after the activation", "bn", capstone(bn=True, bn_after=True), "after the activation"),
+    ("selu_lecun: He", "selu_lecun", capstone(nn.SELU, "he"), "LeCun's 1/fan_in"),
+    ("selu_lecun: Xavier", "selu_lecun", capstone(nn.SELU, "xavier"), "Xavier"),
+    ("selu_lecun: torch's 'selu' gain", "selu_lecun", capstone(nn.SELU, "selu_gain"), "nonlinearity='linear'"),
+    ("selu_lecun: batch norm", "selu_lecun", capstone(nn.SELU, "lecun", bn=True), "no batch norm"),
+    ("selu_lecun: SiLU", "selu_lecun", capstone(nn.SiLU, "lecun"), "SiLU after 20 layers"),
+    ("alpha_dropout: ordinary dropout", "alpha_dropout", capstone(nn.SELU, "lecun", dropout=lambda: nn.Dropout(0.1)),
+     "ordinary dropout"),
+    ("alpha_dropout: none", "alpha_dropout", capstone(nn.SELU, "lecun"), "deterministic"),
+    ("alpha_dropout: F.alpha_dropout without training=", "alpha_dropout",
+     functional_builder(act=F.selu, init="lecun", alpha_p=0.1, training_flag=False), "training=self.training"),
+]
+RIGHT_CAPSTONE = [
+    ("silu_he: reference", "silu_he", capstone()),
+    ("silu_he: one shared nn.SiLU", "silu_he", capstone(shared_act=True)),
+    ("silu_he: F.silu in forward", "silu_he", functional_builder()),
+    ("silu_he: x·sigmoid(x) in forward", "silu_he", functional_builder(act=lambda z: z * torch.sigmoid(z))),
+    ("silu_he: He uniform", "silu_he", capstone(init="he_uniform")),
+    ("silu_he: output layer left at default", "silu_he", capstone(init_output=False)),
+    ("bn: reference", "bn", capstone(bn=True)),
+    ("bn: shared SiLU", "bn", capstone(bn=True, shared_act=True)),
+    ("selu_lecun: reference", "selu_lecun", capstone(nn.SELU, "lecun")),
+    ("selu_lecun: kaiming_normal_(nonlinearity='linear')", "selu_lecun", capstone(nn.SELU, "lecun_torch")),
+    ("selu_lecun: F.selu in forward", "selu_lecun", functional_builder(act=F.selu, init="lecun")),
+    ("alpha_dropout: reference", "alpha_dropout", capstone(nn.SELU, "lecun", dropout=lambda: nn.AlphaDropout(0.1))),
+    ("alpha_dropout: F.alpha_dropout", "alpha_dropout", functional_builder(act=F.selu, init="lecun", alpha_p=0.1)),
+]
+
+
+@pytest.mark.parametrize("label,variant,build,keyword", WRONG_CAPSTONE, ids=[r[0] for r in WRONG_CAPSTONE])
+def test_capstone_rejects(label, variant, build, keyword):
+    rejected(ex.check_capstone_model(build, variant, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,variant,build", RIGHT_CAPSTONE, ids=[r[0] for r in RIGHT_CAPSTONE])
+def test_capstone_accepts(label, variant, build):
+    accepted(ex.check_capstone_model(build, variant, verbose=False))
+
+
+def test_capstone_names_what_it_found():
+    r = ex.check_capstone_model(capstone(act=nn.Mish), "silu_he", verbose=False)
+    assert "Mish after 20 layers" in r.message and "0 activations" not in r.message, r.message
+    r = ex.check_capstone_model(capstone(init="xavier"), "silu_he", verbose=False)
+    assert "LeCun" not in r.message, r.message
+
+
+# ============================================================================ 07 capstone_run (tiny data)
+def tiny_builder(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+ADAM_FN = lambda p: torch.optim.Adam(p, lr=1e-2)  # noqa: E731
+
+
+def run_tiny(capsys, data, **kw):
+    model, result = ex.capstone_run(kw.pop("build", tiny_builder), kw.pop("opt", ADAM_FN), data,
+                                    epochs=2, batch_size=40, progress=False, **kw)
+    return model, result, capsys.readouterr().out
+
+
+def sched_typo(optimizer):
+    return SCHED.OneCycleLR(optimizer, max_lr=0.1, total_step=6)  # the learner's typo
+
+
+WRONG_RUNS = [
+    ("returns the optimizer", dict(scheduler_fn=lambda o: o), "you returned the optimizer, return a scheduler"),
+    ("1cycle with floor division", dict(scheduler_fn=lambda o: SCHED.OneCycleLR(o, max_lr=0.1,
+                                                                               total_steps=2 * (96 // 40))),
+     "total steps too small"),
+    ("a typo in the scheduler", dict(scheduler_fn=sched_typo), "total_step=6"),
+    ("optimizer without params", dict(opt=lambda p: torch.optim.Adam(lr=1e-3)), "raised at line"),
+    ("builder returns None", dict(build=lambda seed=0: None), "not an nn.Module"),
+    ("diverges", dict(opt=lambda p: torch.optim.SGD(p, lr=1e12)), "diverged"),
+]
+
+
+@pytest.mark.parametrize("label,kw,keyword", WRONG_RUNS, ids=[r[0] for r in WRONG_RUNS])
+def test_capstone_run_reports_instead_of_raising(label, kw, keyword, make_tiny_data, cache, capsys):
+    model, result, out = run_tiny(capsys, make_tiny_data(96, 32), **kw)
+    assert model is None and result is None
+    assert "❌ not quite" in out and keyword.lower() in out.lower(), out
+    no_internals(out)
+
+
+def test_capstone_run_trains_with_a_right_scheduler(make_tiny_data, cache, capsys):
+    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.05, total_steps=2 * math.ceil(96 / 40))  # noqa: E731
+    model, result, out = run_tiny(capsys, make_tiny_data(96, 32), scheduler_fn=one_cycle)
+    assert model is not None and result is not None and len(result.lr) == 2, out
+
+
+def test_capstone_run_stub_is_not_yet(make_tiny_data, cache, capsys):
+    model, result, out = run_tiny(capsys, make_tiny_data(96, 32), build=todo)
+    assert model is None and "⏳ to do" in out and "not yet" in out
+
+
+# ============================================================================ plumbing shared by every grader
+def test_stub_of_every_check_reads_not_yet_and_does_not_raise(capsys):
+    for check in (ex.check_backward_condition, ex.check_xavier_uniform, ex.check_kaiming_normal,
+                  ex.check_leaky_relu, ex.check_batch_norm, ex.check_mc_dropout, ex.check_l2_penalty):
+        r = check(todo)
+        assert r.status == "not yet", r.message
+    assert ex.check_schedule_beats_constant(todo, None).status == "not yet"
+    assert ex.check_capstone_model(todo, "bn").status == "not yet"
+    out = capsys.readouterr().out
+    assert out.count("⏳ to do") == 9, out
+
+
+def test_long_messages_are_wrapped_but_searchable():
+    r = ex.check_kaiming_normal(_kaiming(lambda fi, fo, a: 2 / ((1 + a) * fi)), verbose=False)
+    assert max(len(line) for line in str(r).splitlines()) <= 80
+    assert len(str(r).splitlines()) > len(r.message.splitlines())  # wrapped for display …
+    assert "the leaky-ReLU gain is 2/(1 + a²)" in r.message           # … one line per field for searching
+    assert re.search(r"^   hint:     ", str(r), re.M)
+
+
+def test_attempt_has_a_text_fallback(capsys):
+    assert ex.attempt(todo) is None
+    assert "⏳ to do" in capsys.readouterr().out
+
+
+def test_attempt_reports_any_error_of_the_learner_and_returns_none(capsys):
+    def leaky_relu(x, negative_slope=0.01):
+        return x if x > 0 else negative_slope * x
+
+    assert ex.attempt(leaky_relu, torch.linspace(-1, 1, 5), 0.2) is None
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and "raised at line" in out and "torch.where" in out, out
+    no_internals(out)
