@@ -16,24 +16,26 @@ replaced by
 * the whole list, chapter by chapter, each chapter linked.
 
 After a successful HTML build the current values are saved (atomically) as the snapshot the next build
-compares with: ``<cache>/reported_figures.json``, where ``<cache>`` is ``$COURSE_CACHE`` or
-``<project>/.cache``.  A missing or unreadable snapshot is not an error: the page then says that there is
-nothing to compare with, and the next build writes a fresh one.
+compares with: ``<cache>/reported_figures.json``, where ``<cache>`` is the project's cache folder
+(``course_utils.config.cache_dir()``: ``$COURSE_CACHE`` or ``<project>/.cache``), with the commit that
+the pages' provenance lines name (``course_utils.provenance.git_commit``).  A missing or unreadable
+snapshot is not an error: the page then says that there is nothing to compare with, and the next build
+writes a fresh one.
 
 The pure functions (``read_glue``, ``diff``, ``load_snapshot``, ``save_snapshot``, ``fmt``) do not need
-Sphinx and are unit-tested in ``tests/test_reported_figures.py``.
+Sphinx (nor torch: they use only the light ``course_utils._io``) and are unit-tested in
+``tests/test_reported_figures.py``.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import math
-import os
 import re
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from course_utils._io import atomic_write_json
 
 SNAPSHOT_VERSION = 1
 MAX_TEXT = 60  # longer glue values (tables, figures) are not "figures" in the sense of this page
@@ -190,27 +192,8 @@ def load_snapshot(path: Path) -> tuple[dict | None, str | None]:
 
 
 def save_snapshot(path: Path, figures: dict[str, dict[str, str]], *, commit: str, date: str) -> None:
-    """Write the snapshot atomically (a temporary file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"version": SNAPSHOT_VERSION, "commit": commit, "date": date, "figures": figures}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf8") as f:
-            json.dump(payload, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def git_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """Write the snapshot atomically (``course_utils._io``: a temporary file in the same folder, then ``os.replace``)."""
+    atomic_write_json({"version": SNAPSHOT_VERSION, "commit": commit, "date": date, "figures": figures}, path)
 
 
 # ----------------------------------------------------------------------------- Sphinx glue
@@ -224,6 +207,8 @@ except ImportError:  # pragma: no cover
     nodes = None
 
 if nodes is not None:
+    from course_utils.provenance import git_commit
+
     LOG = logging.getLogger(__name__)
 
     class reported_figures(nodes.General, nodes.Element):
@@ -237,8 +222,9 @@ if nodes is not None:
             return [reported_figures("")]
 
     def _snapshot_path(app: Sphinx) -> Path:
-        cache = os.environ.get("COURSE_CACHE")
-        return (Path(cache) if cache else Path(app.srcdir) / ".cache") / "reported_figures.json"
+        from course_utils.config import cache_dir  # imports torch: only here, once per build
+
+        return cache_dir(create=False) / "reported_figures.json"
 
     def _glue_dir(app: Sphinx) -> Path:
         return Path(app.outdir).parent / "jupyter_execute"
@@ -357,7 +343,7 @@ if nodes is not None:
             return
         path = _snapshot_path(app)
         try:
-            save_snapshot(path, current, commit=git_commit(Path(app.srcdir)),
+            save_snapshot(path, current, commit=git_commit(app.srcdir),
                           date=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
             LOG.info(f"reported figures: snapshot written to {path}")
         except OSError as e:

@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader never sees a half-written checkpoint or cache entry."""
+"""Atomic file writes: a reader never sees a half-written checkpoint, cache entry or snapshot.
+
+Light on purpose: only the standard library at import (torch is imported by :func:`atomic_torch_save`
+when it is called), so the book's Sphinx extension (``_ext/reported_figures.py``) writes its
+snapshot with :func:`atomic_write_json` without loading torch.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +13,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import torch
 
 __all__ = ["atomic_write_bytes", "atomic_torch_save", "atomic_write_json", "sha256_file"]
 
@@ -36,12 +39,15 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` that either writes the whole file or leaves the old one untouched."""
+    import torch
+
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
 
 
 def atomic_write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """``obj`` as indented JSON with sorted keys, written atomically."""
     return atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True).encode())
 
 

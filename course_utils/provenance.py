@@ -8,7 +8,8 @@ name, else the CPU model), the torch version, the experiment budget and the seed
 
 Every chapter ends with a hidden-input cell that calls :func:`show` (``scripts/sync_notebooks.py``
 appends it to a chapter that lacks it).  Nothing here raises when git, ``/proc/cpuinfo`` or CUDA is
-missing: the field then says ``unknown``.
+missing: the field then says ``unknown``.  torch is imported only to describe the device, so
+:func:`git_commit` is light (the reported-figures page's snapshot uses it too).
 """
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ import platform
 import subprocess
 from pathlib import Path
 from typing import Iterable
-
-import torch
 
 __all__ = ["Provenance", "git_commit", "build_date", "device_name", "provenance", "provenance_line", "show"]
 
@@ -78,6 +77,8 @@ def device_name(device: str | torch.device | None = None, *,
 
     ``device`` defaults to the book's device (:func:`course_utils.config.default_device`).
     """
+    import torch
+
     if device is None:
         from . import config
         device = config.default_device()
@@ -146,6 +147,8 @@ class Provenance:
 
 def provenance(budget=None, seeds=None, device=None) -> Provenance:
     """Collect the fields of the provenance line (see :func:`provenance_line`)."""
+    import torch
+
     fields = {
         "commit": git_commit(),
         "built": build_date(),
