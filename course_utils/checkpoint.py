@@ -16,25 +16,24 @@ while saving leaves the previous checkpoint intact), :func:`load_checkpoint` rea
 objects it is loaded into *before* changing any of them, and raises :class:`CheckpointError`
 with what to do when the file is corrupt or belongs to another model.
 
-:func:`train_epochs` is the resumable training loop that the save/resume chapter uses; it
-does exactly what :func:`course_utils.train.train_model` does per epoch, from ``start_epoch``.
+Saving and loading is all this module does: the run itself is :func:`course_utils.train.fit`,
+which keeps no state outside these objects, so loading a checkpoint and calling it again with
+``start_epoch`` continues the run.  :func:`max_param_diff` checks that two runs ended equal.
 """
 from __future__ import annotations
 
 import os
 import random
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._io import atomic_torch_save
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state",
-           "train_epochs", "max_param_diff"]
+           "max_param_diff"]
 
 FORMAT = "course_utils.checkpoint"
 VERSION = 1
@@ -228,83 +227,7 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     return {"epoch": blob["epoch"], "extra": blob["extra"]}
 
 
-# ----------------------------------------------------------------------------- the resumable loop
-def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, epochs: int, batch_size: int,
-                 generator: torch.Generator, scheduler=None, scheduler_interval: str | None = None,
-                 start_epoch: int = 0, loss_fn: Callable | None = None,
-                 on_epoch_end: Callable[[int, dict], Any] | None = None) -> dict[str, list[float]]:
-    """Train ``epochs`` more epochs (numbered from ``start_epoch + 1``) and return their history.
-
-    Per mini-batch: forward, ``zero_grad``, backward, ``optimizer.step()`` and -- for
-    OneCycleLR/CyclicLR or ``scheduler_interval="step"`` -- ``scheduler.step()``.  Per epoch:
-    validation loss/accuracy, the learning rate used, ``on_epoch_end(epoch, record)``, then the
-    per-epoch ``scheduler.step()`` (with the validation loss for ReduceLROnPlateau).
-    The order is the same as in :func:`course_utils.train.train_model`.
-
-    Args:
-        model, optimizer, data: as for ``train_model`` (``data`` already on the model's device).
-        epochs: how many epochs to run now.
-        batch_size: mini-batch size.
-        generator: the CPU ``torch.Generator`` that shuffles (save it in checkpoints to resume).
-        scheduler: optional LR scheduler.
-        scheduler_interval: ``"step"``/``"epoch"``/``None`` (automatic).
-        start_epoch: epochs already done (only used for numbering).
-        loss_fn: ``(logits, y) -> loss`` (default cross-entropy).
-        on_epoch_end: called with the 1-based epoch number and the epoch's record.
-
-    Returns:
-        ``{"train_loss", "train_acc", "val_loss", "val_acc", "lr"}``, one value per epoch.
-
-    Raises:
-        FloatingPointError: the loss became NaN or infinite.
-    """
-    from .data import batches
-    from .schedules import is_per_batch
-    from .train import evaluate
-
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}.")
-    if scheduler_interval not in (None, "step", "epoch"):
-        raise ValueError(f"scheduler_interval must be 'step', 'epoch' or None, got {scheduler_interval!r}.")
-    loss_fn = loss_fn or F.cross_entropy
-    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    per_step = scheduler is not None and not plateau and (
-        scheduler_interval == "step" or (scheduler_interval is None and is_per_batch(scheduler)))
-    X, y = data.train
-    hist = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr")}
-    for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
-        model.train()
-        lr_used = optimizer.param_groups[0]["lr"]  # the rate the epoch starts with, as in train_model
-        total_loss = torch.zeros((), device=X.device)
-        correct = torch.zeros((), device=X.device)
-        for xb, yb in batches(X, y, batch_size, shuffle=True, generator=generator):
-            logits = model(xb)  # (B, classes)
-            loss = loss_fn(logits, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if per_step:
-                scheduler.step()
-            total_loss += loss.detach() * len(yb)
-            correct += (logits.detach().argmax(dim=1) == yb).sum()
-        if not torch.isfinite(total_loss):
-            raise FloatingPointError(f"The training loss became {total_loss.item()} in epoch {epoch}: the run "
-                                     f"diverged; lower the learning rate or clip gradients.")
-        val_acc, val_loss = evaluate(model, *data.val)
-        record = {"train_loss": total_loss.item() / len(y), "train_acc": correct.item() / len(y),
-                  "val_loss": val_loss, "val_acc": val_acc, "lr": lr_used}
-        for k, v in record.items():
-            hist[k].append(v)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, record)
-        if scheduler is not None and not per_step:
-            if plateau:
-                scheduler.step(val_loss)
-            else:
-                scheduler.step()
-    return hist
-
-
+# ----------------------------------------------------------------------------- comparing runs
 @torch.no_grad()
 def max_param_diff(a: nn.Module, b: nn.Module) -> float:
     """Largest absolute difference between corresponding entries of two models' state dicts."""

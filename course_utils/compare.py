@@ -1,11 +1,17 @@
-"""Comparing optimizers: parity with torch.optim, memory, learning-rate sweeps, seeds and significance.
+"""Comparing runs: parity with torch.optim, memory, learning-rate sweeps, seeds and significance.
+
+The statistics over runs live here: :func:`mean_ci` (a t-interval of the mean over seeds),
+:func:`welch_table` (Welch's test between configurations) and :func:`holm` (its correction for
+several comparisons).
 
 Compute first, draw second: the ``*_table``/``sweep``/``welch`` functions return pandas
-DataFrames, and the ``plot_*`` functions take those tables and an ``ax``.
+DataFrames; :func:`course_utils.plotting.plot_sweep` and :func:`~course_utils.plotting.plot_seed_intervals`
+draw them.
 """
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -14,11 +20,10 @@ import torch
 from torch import nn
 
 from . import optim as _optim
-from .stats import mean_ci
 from .train import TrainResult, train_model
 
-__all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "best_rates", "seed_table",
-           "holm", "welch_table", "plot_sweep", "plot_seed_intervals"]
+__all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "best_rates", "mean_ci",
+           "seed_table", "holm", "welch_table"]
 
 
 # ----------------------------------------------------------------------------- toy runs
@@ -215,6 +220,28 @@ def best_rates(sweep: pd.DataFrame) -> dict[str, float]:
     return {name: float(ok.loc[i, "lr"]) for name, i in idx.items()}
 
 
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
+    """Mean, sample std and a Student-t confidence interval of the mean.
+
+    Returns:
+        ``{"mean", "std", "lo", "hi", "n"}``; with one value the interval is ``[mean, mean]``
+        and ``std`` is 0.
+    """
+    v = np.asarray(list(values), dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("mean_ci needs at least one value.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    mean = float(v.mean())
+    if v.size == 1:
+        return {"mean": mean, "std": 0.0, "lo": mean, "hi": mean, "n": 1}
+    from scipy import stats as st
+
+    std = float(v.std(ddof=1))
+    half = float(st.t.ppf(0.5 + confidence / 2, df=v.size - 1)) * std / math.sqrt(v.size)
+    return {"mean": mean, "std": std, "lo": mean - half, "hi": mean + half, "n": int(v.size)}
+
+
 def seed_table(results: Mapping[str, Sequence[TrainResult]], *, references: Mapping[str, Mapping[str, float]]
                | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """Test accuracy (%) over seeds per optimizer: mean, std, a t-interval, and reference columns.
@@ -272,44 +299,3 @@ def welch_table(results: Mapping[str, Sequence[TrainResult]]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=["A", "B", "mean A − mean B (pp)", "p-value (Welch)"])
     table["p (Holm)"] = holm(table["p-value (Welch)"].to_numpy())
     return table
-
-
-# ----------------------------------------------------------------------------- plots
-def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", marks: Mapping[str, float] | None = None):
-    """Accuracy (%) against learning rate (log axis), one line per optimizer; ``marks`` circles given rates."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.6))
-    for k, (name, df) in enumerate(sweep.groupby("optimizer", sort=False)):
-        ax.plot(df["lr"], 100 * df[metric], marker="o", color=f"C{k}", label=name)
-        if marks and name in marks:
-            sel = df[np.isclose(df["lr"], marks[name])]
-            ax.scatter(sel["lr"], 100 * sel[metric], s=160, facecolors="none", edgecolors=f"C{k}", lw=1.5)
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel({"best_val_acc": "best validation accuracy (%)", "test_acc": "test accuracy (%)"}.get(metric, metric))
-    ax.legend()
-    return ax
-
-
-def plot_seed_intervals(table: pd.DataFrame, ax=None, *, references: Sequence[str] = (), title: str | None = None):
-    """Mean test accuracy with its interval per optimizer, and reference columns as markers."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.6))
-    lo = [c for c in table.columns if c.endswith("CI low")][0]
-    hi = [c for c in table.columns if c.endswith("CI high")][0]
-    x = np.arange(len(table))
-    mean = table["mean (%)"].to_numpy()
-    ax.errorbar(x, mean, yerr=[mean - table[lo].to_numpy(), table[hi].to_numpy() - mean], fmt="o", capsize=6,
-                color="k", label=f"this book: mean and {lo.split('%')[0]}% CI")
-    for k, col in enumerate(references):
-        ax.scatter(x + 0.12 * (k + 1), table[col], marker="xD^s"[k % 4], s=45, color=f"C{k + 1}", label=col)
-    ax.set_xticks(x, table.index)
-    ax.set_xlim(-0.5, len(table) - 0.5)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title or "Test accuracy over seeds")
-    ax.legend(fontsize="small")
-    return ax

@@ -20,7 +20,7 @@ import dataclasses
 import gzip
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 
@@ -62,6 +62,8 @@ class FashionMNISTData:
     ``train``, ``val`` and ``test`` are ``(X, y)`` pairs with ``X`` of shape
     ``(N, 1, 28, 28)`` (float32, normalised with the training mean/std unless
     ``normalize=False``, then in [0, 1]) and ``y`` of shape ``(N,)`` (int64).
+    :meth:`subset` cuts a smaller data set out of it (fewer training images, some classes);
+    ``selection`` records how, for :meth:`fingerprint`.
     """
 
     train: tuple[torch.Tensor, torch.Tensor]
@@ -74,6 +76,7 @@ class FashionMNISTData:
     split_seed: int
     normalize: bool
     root: str = ""  # folder that holds FashionMNIST/raw/ (for torchvision's own loader)
+    selection: tuple[dict, ...] = ()  # the subset() calls that cut this out of the full splits
 
     @property
     def device(self) -> torch.device:
@@ -81,18 +84,77 @@ class FashionMNISTData:
 
     def fingerprint(self) -> dict:
         """What determines the split, for cache keys."""
-        return {"dataset": "FashionMNIST", "n_train": len(self.train[1]), "n_val": len(self.val[1]),
-                "n_test": len(self.test[1]), "split_seed": self.split_seed,
-                "normalize": self.normalize, "mean": round(self.mean, 6), "std": round(self.std, 6)}
+        fp = {"dataset": "FashionMNIST", "n_train": len(self.train[1]), "n_val": len(self.val[1]),
+              "n_test": len(self.test[1]), "split_seed": self.split_seed,
+              "normalize": self.normalize, "mean": round(self.mean, 6), "std": round(self.std, 6)}
+        if self.selection:
+            fp["selection"] = [dict(s) for s in self.selection]
+        return fp
 
     def to(self, device) -> "FashionMNISTData":
         dev = default_device(device)
         mv = lambda p: (p[0].to(dev), p[1].to(dev))  # noqa: E731
         return dataclasses.replace(self, train=mv(self.train), val=mv(self.val), test=mv(self.test))
 
+    def subset(self, n_train: int | None = None, *, classes: Sequence[int] | None = None, seed: int | None = None,
+               n_val: int | None = None) -> "FashionMNISTData":
+        """A smaller data set: only ``classes`` (relabelled ``0..k-1``) and/or only ``n_train`` training images.
+
+        Args:
+            n_train: keep ``n_train`` training images (of the kept classes): the first ones (the
+                training split is already a seeded shuffle), or with ``seed`` a seeded random
+                choice, kept in their original order.
+            classes: keep only these class indices in every split, relabelled ``0..k-1`` in this
+                order (a k-output network needs labels ``0..k-1``); ``classes`` then names them.
+            seed: seed of the random choice of the ``n_train`` images (None: the first ones).
+            n_val: keep the first ``n_val`` validation images.
+
+        Returns:
+            A :class:`FashionMNISTData` on the same device; the splits not asked about are shared.
+
+        Raises:
+            ValueError: unknown or repeated class ids; ``n_train``/``n_val`` not in ``1..`` what is there.
+        """
+        train, val, test, names = self.train, self.val, self.test, self.classes
+        if classes is not None:
+            ids = [int(c) for c in classes]
+            if len(set(ids)) != len(ids) or not ids or any(not 0 <= c < len(self.classes) for c in ids):
+                raise ValueError(f"classes must be distinct indices in 0..{len(self.classes) - 1}, got {list(classes)}.")
+            keep = torch.tensor(ids, device=self.device)
+            train, val, test = (_only_classes(split, keep) for split in (train, val, test))
+            names = tuple(self.classes[c] for c in ids)
+        if n_train is not None:
+            if isinstance(n_train, bool) or not isinstance(n_train, int) or not 0 < n_train <= len(train[1]):
+                raise ValueError(f"n_train must be an integer in 1..{len(train[1])} (the training images there), "
+                                 f"got {n_train!r}.")
+            if seed is None:
+                train = (train[0][:n_train], train[1][:n_train])
+            else:
+                idx = torch.randperm(len(train[1]), generator=torch.Generator().manual_seed(seed))[:n_train]
+                idx = idx.sort().values.to(self.device)
+                train = (train[0][idx], train[1][idx])
+        if n_val is not None:
+            if isinstance(n_val, bool) or not isinstance(n_val, int) or not 0 < n_val <= len(val[1]):
+                raise ValueError(f"n_val must be an integer in 1..{len(val[1])}, got {n_val!r}.")
+            val = (val[0][:n_val], val[1][:n_val])
+        step = {"classes": None if classes is None else [int(c) for c in classes], "n_train": n_train,
+                "seed": seed, "n_val": n_val}
+        return dataclasses.replace(self, train=train, val=val, test=test, classes=names,
+                                   selection=(*self.selection, step))
+
     def __repr__(self) -> str:
+        kept = f", classes={list(self.classes)}" if len(self.classes) != len(CLASSES) else ""
         return (f"FashionMNISTData(train={tuple(self.train[0].shape)}, val={tuple(self.val[0].shape)}, "
-                f"test={tuple(self.test[0].shape)}, device={self.device}, source={self.source!r})")
+                f"test={tuple(self.test[0].shape)}{kept}, device={self.device}, source={self.source!r})")
+
+
+def _only_classes(split: tuple[torch.Tensor, torch.Tensor], ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The samples of ``split`` whose label is in ``ids``, relabelled by their position in ``ids``."""
+    X, y = split
+    mask = torch.isin(y, ids)
+    lut = torch.full((max(int(y.max()), int(ids.max())) + 1,), -1, dtype=torch.long, device=y.device)
+    lut[ids] = torch.arange(len(ids), device=y.device)
+    return X[mask], lut[y[mask]]
 
 
 def _raw_ok(raw: Path) -> bool:

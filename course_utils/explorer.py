@@ -2,6 +2,8 @@
 
 * :func:`live_explorer` — sliders that re-run :func:`course_utils.surfaces.train_curve` and redraw
   in a running kernel (Jupyter, Colab).
+* :func:`final_point` / :func:`final_points` read the end points of the precomputed runs back (one
+  setting, or all of them as a table), so a page never needs the data's key format.
 * :func:`precompute` + :func:`static_explorer_html` — the same controls in plain HTML/JavaScript
   for a page without a kernel: every trajectory on a grid of slider values is computed in Python,
   quantised to one byte per coordinate, embedded as JSON next to one contour image per surface,
@@ -25,8 +27,8 @@ import torch
 from . import optim as O
 from . import surfaces as S
 
-__all__ = ["OPTIMIZERS", "ExplorerGrid", "DEFAULT_GRIDS", "make_optimizer", "precompute",
-           "static_explorer_html", "live_explorer"]
+__all__ = ["OPTIMIZERS", "ExplorerGrid", "DEFAULT_GRIDS", "make_optimizer", "precompute", "final_point",
+           "final_points", "static_explorer_html", "live_explorer"]
 
 
 #: Optimizers offered by the explorer and the slider values each one reads.
@@ -165,6 +167,46 @@ def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tup
     return out
 
 
+def _surface(data: Mapping, surface: str) -> Mapping:
+    for surf in data["surfaces"]:
+        if surf["name"] == surface:
+            return surf
+    raise ValueError(f"No surface {surface!r} in the explorer data; it has {[s['name'] for s in data['surfaces']]}.")
+
+
+def final_point(data: Mapping, surface: str, optimizer: str, lr_index: int, b1_index: int = 0, b2_index: int = 0,
+                start_index: int = 0) -> list:
+    """``[w1, w2, loss]`` at the end of one precomputed run (None where it diverged to non-finite values).
+
+    The indices point into the surface's ``lrs``, ``beta1s``, ``beta2s`` and ``starts`` of
+    :func:`precompute`'s data; an index of a control the optimizer does not read is ignored.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {optimizer!r}; choose one of {list(OPTIMIZERS)}.")
+    return _surface(data, surface)["final"][_key(optimizer, lr_index, b1_index, b2_index, start_index)]
+
+
+def final_points(data: Mapping):
+    """Every precomputed run's end as a DataFrame: one row per surface, optimizer and setting.
+
+    Columns ``surface, optimizer, lr, beta1, beta2, start, w1, w2, final loss, diverged`` (a beta the
+    optimizer does not read is NaN; ``diverged`` where the run left the finite numbers).
+    """
+    import pandas as pd
+
+    rows = []
+    for surf in data["surfaces"]:
+        for key, (w1, w2, loss) in surf["final"].items():
+            opt, i_lr, i_b1, i_b2, i_s = key.split("|")
+            uses = data["optimizers"][opt]
+            rows.append({"surface": surf["name"], "optimizer": opt, "lr": surf["lrs"][int(i_lr)],
+                         "beta1": surf["beta1s"][int(i_b1)] if "beta1" in uses else np.nan,
+                         "beta2": surf["beta2s"][int(i_b2)] if "beta2" in uses else np.nan,
+                         "start": tuple(surf["starts"][int(i_s)]), "w1": w1, "w2": w2, "final loss": loss,
+                         "diverged": loss is None})
+    return pd.DataFrame(rows)
+
+
 # ----------------------------------------------------------------------------- static HTML
 _JS = r"""
 (function(){
@@ -280,6 +322,8 @@ def live_explorer(steps: int = 100, surfaces: Sequence[str] = ("pathological", "
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
+    from .plotting import plot_contour, plot_trajectories
+
     grids = {name: S.evaluate_grid(name, n=120) for name in surfaces}
     c = {
         "surface": W.Dropdown(options=list(surfaces), value=surfaces[0], description="surface"),
@@ -312,8 +356,8 @@ def live_explorer(steps: int = 100, surfaces: Sequence[str] = ("pathological", "
         with out:
             out.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(6.4, 4.6))
-            S.plot_contour(grids[surface], ax=ax, title=f"{surf.title}: {opt}, lr = {lr:.3g}", log=surf.log_levels)
-            S.plot_trajectories({f"{opt} ({steps} steps)": path}, ax)
+            plot_contour(grids[surface], ax=ax, title=f"{surf.title}: {opt}, lr = {lr:.3g}", log=surf.log_levels)
+            plot_trajectories({f"{opt} ({steps} steps)": path}, ax)
             ax.text(0.01, 0.01, f"end: ({path[-1, 0]:.3g}, {path[-1, 1]:.3g}), loss {loss:.4g}",
                     transform=ax.transAxes, fontsize=9, color="w")
             plt.show()

@@ -183,14 +183,14 @@ def variance_table(x, *, cases: Sequence[tuple[str, str, dict]] = VARIANCE_CASES
     import pandas as pd
     import torch
 
-    from . import init, models, stats
+    from . import init, models, stats, theory
 
     if len(seeds) == 0:
         raise ValueError("variance_table needs at least one seed.")
     x = x.detach().to("cpu", torch.float32)
     x_np = x.reshape(len(x), -1).numpy()
     sizes = [x_np.shape[1], *hidden_sizes, 10]
-    q0 = stats.input_second_moment(x)
+    q0 = theory.input_second_moment(x)
     rows = []
     for name, act, spec in cases:
         jax_v = np.mean([activation_variances(*init_params(name, act, x_np, seed=s, hidden_sizes=hidden_sizes),
@@ -201,10 +201,10 @@ def variance_table(x, *, cases: Sequence[tuple[str, str, dict]] = VARIANCE_CASES
             init.init_model(net, generator=torch.Generator().manual_seed(s), bias="zeros", **spec)
             torch_v.append(list(stats.variances(stats.activation_stats(net, x)).values()))
         torch_v = np.mean(torch_v, axis=0)
-        theory = stats.predicted_activation_variances(sizes, _weight_vars(spec, sizes), activation=act,
-                                                      input_second_moment=q0)
+        predicted = theory.predicted_activation_variances(sizes, _weight_vars(spec, sizes), activation=act,
+                                                          input_second_moment=q0)
         for layer in range(len(sizes) - 1):
-            rows.append({"scheme": f"{name} / {act}", "layer": layer + 1, "theory": theory[layer],
+            rows.append({"scheme": f"{name} / {act}", "layer": layer + 1, "theory": predicted[layer],
                          "JAX (Flax)": jax_v[layer], "PyTorch": torch_v[layer]})
     table = pd.DataFrame(rows)
     table["JAX / PyTorch"] = table["JAX (Flax)"] / table["PyTorch"]

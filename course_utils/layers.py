@@ -8,15 +8,18 @@ Everything here is small and is tested against its PyTorch counterpart in
 * :data:`ACTIVATION_SPECS`: every activation of the gallery with the initialisation that goes with it;
 * data for the chapters: :func:`activation_gallery` (:math:`f` and :math:`f'` by autograd),
   :func:`fixed_point_gain`, :func:`deep_stack_stats` (signal propagation through a deep random stack);
-* :class:`BatchNorm1d` and :class:`LayerNorm` from scratch, :func:`fold_batchnorm`;
-* :class:`DeepMLP`: a deep narrow MLP with optional normalisation;
+* :class:`BatchNorm1d` and :class:`LayerNorm` from scratch, :func:`fold_batchnorm` (one layer) and
+  :func:`fold_batchnorms` (a whole network);
+* :class:`McDropout`: dropout that stays on in eval mode (Monte Carlo dropout, Part V);
 * :func:`clip_by_value`, :func:`clip_by_norm` and :func:`with_grad_clipping` (an optimizer step pre-hook,
   so that :func:`course_utils.train.train_model` trains with clipping unchanged).
 
-Figures are drawn by :mod:`course_utils.plot_layers`.
+The networks built from these layers (:class:`~course_utils.models.DeepMLP`, ...) are in
+:mod:`course_utils.models`; the figures are drawn by :mod:`course_utils.plotting`.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from typing import Callable, Sequence
@@ -28,7 +31,7 @@ from torch import nn
 
 __all__ = ["Swish", "GELUSigmoid", "ReLUSquared", "SwiGLU", "SwiGLUGate", "ActivationSpec", "ACTIVATION_SPECS",
            "activation_gallery", "gelu_approximation_error", "fixed_point_gain", "deep_stack_stats",
-           "standardize_features", "BatchNorm1d", "LayerNorm", "fold_batchnorm", "DeepMLP",
+           "standardize_features", "BatchNorm1d", "LayerNorm", "fold_batchnorm", "fold_batchnorms", "McDropout",
            "clip_by_value", "clip_by_norm", "with_grad_clipping"]
 
 
@@ -493,54 +496,44 @@ def fold_batchnorm(linear: nn.Linear, bn: nn.Module) -> nn.Linear:
     return fused
 
 
-class DeepMLP(nn.Module):
-    """A deep, narrow MLP: ``784 -> [Linear -> (norm) -> act] x depth -> 10``.
+@torch.no_grad()
+def fold_batchnorms(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` for inference in which every ``Linear`` followed by batch norm is one ``Linear``.
 
-    The normalisation layer sits between each hidden Linear layer and its activation (as in the
-    batch-norm paper); with batch norm the hidden Linear layers have no bias (BN's β replaces it).
-
-    Args:
-        depth: number of hidden layers.
-        width: units per hidden layer.
-        act_fn: activation name (see :data:`course_utils.models.ACTIVATIONS`).
-        norm: ``None``, ``"batch"`` or ``"layer"``.
-        from_scratch: use this module's :class:`BatchNorm1d` / :class:`LayerNorm` instead of torch's.
-        input_size, num_classes: as in :class:`course_utils.models.MLP`.
+    Every ``nn.Sequential`` inside ``model`` (or ``model`` itself) is rebuilt with each pair of a
+    ``nn.Linear`` and the batch-norm layer right after it (:class:`torch.nn.BatchNorm1d` or
+    :class:`BatchNorm1d`) replaced by :func:`fold_batchnorm` of the two; every other module is
+    kept.  The copy is in eval mode (a folded network only computes what ``model.eval()`` does), a
+    ``config`` with ``"norm": "batch"`` says ``None`` afterwards, and ``model`` is not modified.
     """
+    def fold(module: nn.Module) -> nn.Module:
+        for name, child in module.named_children():
+            setattr(module, name, fold(child))
+        if not isinstance(module, nn.Sequential):
+            return module
+        mods, out, i = list(module), [], 0
+        while i < len(mods):
+            if (isinstance(mods[i], nn.Linear) and i + 1 < len(mods)
+                    and isinstance(mods[i + 1], (nn.BatchNorm1d, BatchNorm1d))):
+                out.append(fold_batchnorm(mods[i], mods[i + 1]))
+                i += 2
+            else:
+                out.append(mods[i])
+                i += 1
+        return nn.Sequential(*out)
 
-    def __init__(self, depth: int = 15, width: int = 128, act_fn: str = "relu", norm: str | None = None,
-                 from_scratch: bool = False, input_size: int = 784, num_classes: int = 10):
-        super().__init__()
-        from .models import make_activation
+    folded = fold(copy.deepcopy(model)).eval()
+    if isinstance(getattr(folded, "config", None), dict) and folded.config.get("norm") == "batch":
+        folded.config = {**folded.config, "norm": None}
+    return folded
 
-        if norm not in (None, "batch", "layer"):
-            raise ValueError(f"DeepMLP: norm must be None, 'batch' or 'layer', got {norm!r}.")
-        if not isinstance(depth, int) or depth <= 0 or not isinstance(width, int) or width <= 0:
-            raise ValueError(f"DeepMLP: depth and width must be positive integers, got {depth!r}, {width!r}.")
-        bn_cls = BatchNorm1d if from_scratch else nn.BatchNorm1d
-        ln_cls = LayerNorm if from_scratch else nn.LayerNorm
-        layers: list[nn.Module] = []
-        d = input_size
-        for _ in range(depth):
-            layers.append(nn.Linear(d, width, bias=norm != "batch"))
-            if norm == "batch":
-                layers.append(bn_cls(width))
-            elif norm == "layer":
-                layers.append(ln_cls(width))
-            layers.append(make_activation(act_fn)[0])
-            d = width
-        layers.append(nn.Linear(d, num_classes))
-        self.layers = nn.Sequential(*layers)
-        self.input_size = input_size
-        self.config = {"depth": depth, "width": width, "act_fn": act_fn, "norm": norm,
-                       "from_scratch": from_scratch, "input_size": input_size, "num_classes": num_classes}
 
-    @property
-    def linears(self) -> list[nn.Linear]:
-        return [m for m in self.layers if isinstance(m, nn.Linear)]
+# =============================================================================== dropout
+class McDropout(nn.Dropout):
+    """Dropout that stays on in ``eval()`` mode: every forward pass is a Monte Carlo sample."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.reshape(x.shape[0], -1))  # (B, 784) -> (B, 10)
+        return F.dropout(x, self.p, training=True)
 
 
 # =============================================================================== gradient clipping

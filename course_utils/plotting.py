@@ -1,14 +1,38 @@
-"""Figures for the book. Every function takes data computed elsewhere and only draws."""
+"""Every figure of the book. Each function takes data computed elsewhere and only draws.
+
+Compute first, draw second: the statistics come from :mod:`course_utils.stats`,
+:mod:`course_utils.theory`, :mod:`course_utils.layers`, :mod:`course_utils.compare`,
+:mod:`course_utils.schedules` and :mod:`course_utils.surfaces`, the runs from
+:mod:`course_utils.train`; a function here gets them as plain data (dicts, arrays, DataFrames,
+:class:`~course_utils.train.TrainResult` s), draws into ``ax`` (a new figure when it is None) and
+returns the axes or the figure.  Nothing here imports the rest of the package.  By concept:
+
+* style and images: :func:`set_style`, :func:`show_images`;
+* per-layer statistics (Parts I-II): :func:`plot_layer_hists`, :func:`plot_init_panels`,
+  :func:`plot_per_layer`, :func:`plot_depth_sweep`, :func:`plot_depth_curves`,
+  :func:`plot_grouped_bars`, :func:`plot_activation_gallery`, :func:`plot_clipping_vectors`;
+* training runs (Parts III-V): :func:`plot_learning_curves`, :func:`plot_sweep`,
+  :func:`plot_seed_intervals`, :func:`plot_traces` (learning-rate schedules);
+* loss surfaces (Part III): :func:`plot_surface_3d`, :func:`plot_contour`, :func:`plot_trajectories`.
+"""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["set_style", "plot_layer_hists", "plot_learning_curves", "show_images"]
+if TYPE_CHECKING:  # only for the annotations
+    import pandas as pd
+
+__all__ = ["set_style", "show_images",
+           "plot_layer_hists", "plot_init_panels", "plot_per_layer", "plot_depth_sweep", "plot_depth_curves",
+           "plot_grouped_bars", "plot_activation_gallery", "plot_clipping_vectors",
+           "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces",
+           "plot_surface_3d", "plot_contour", "plot_trajectories"]
 
 
+# ----------------------------------------------------------------------------- style and images
 def set_style() -> None:
     """The book's plotting style (seaborn's whitegrid, readable font sizes, SVG-crisp lines)."""
     import seaborn as sns
@@ -17,6 +41,29 @@ def set_style() -> None:
     plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "axes.titlesize": "medium"})
 
 
+def show_images(X: np.ndarray, labels: Sequence[str], *, ncols: int = 8, title: str | None = None,
+                mean: float = 0.0, std: float = 1.0) -> plt.Figure:
+    """A grid of grey-scale images ``(N, 1, 28, 28)`` or ``(N, 28, 28)`` with a caption under each."""
+    X = np.asarray(X)
+    if X.ndim == 4:
+        X = X[:, 0]
+    if X.ndim != 3:
+        raise ValueError(f"show_images expects images of shape (N, 28, 28) or (N, 1, 28, 28), got {X.shape}.")
+    n = len(X)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(X[k] * std + mean, cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(labels[k], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- per-layer statistics (Parts I-II)
 def plot_layer_hists(stats: Mapping[str, np.ndarray], *, title: str, xlabel: str, color: str = "C0",
                      stat: str = "density", bins: int = 50, axes: Sequence[plt.Axes] | None = None,
                      max_points: int = 200_000, seed: int = 0) -> plt.Figure:
@@ -60,103 +107,6 @@ def plot_layer_hists(stats: Mapping[str, np.ndarray], *, title: str, xlabel: str
     return fig
 
 
-def plot_learning_curves(results: Mapping[str, object], *, metric: str = "val_acc", ax: plt.Axes | None = None,
-                         title: str | None = None) -> plt.Axes:
-    """Per-epoch ``metric`` of several :class:`~course_utils.train.TrainResult` s, one line each."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.6))
-    labels = {"val_acc": "validation accuracy", "train_acc": "training accuracy",
-              "train_loss": "training loss (cross-entropy)", "val_loss": "validation loss (cross-entropy)",
-              "lr": "learning rate"}
-    for name, r in results.items():
-        ys = getattr(r, metric)
-        ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, label=name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(labels.get(metric, metric))
-    ax.set_title(title or labels.get(metric, metric))
-    if len(results) > 1:
-        ax.legend()
-    return ax
-
-
-def show_images(X: np.ndarray, labels: Sequence[str], *, ncols: int = 8, title: str | None = None,
-                mean: float = 0.0, std: float = 1.0) -> plt.Figure:
-    """A grid of grey-scale images ``(N, 1, 28, 28)`` or ``(N, 28, 28)`` with a caption under each."""
-    X = np.asarray(X)
-    if X.ndim == 4:
-        X = X[:, 0]
-    if X.ndim != 3:
-        raise ValueError(f"show_images expects images of shape (N, 28, 28) or (N, 1, 28, 28), got {X.shape}.")
-    n = len(X)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k < n:
-            ax.imshow(X[k] * std + mean, cmap="gray_r", vmin=0, vmax=1)
-            ax.set_title(labels[k], fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-# ------------------------------------------------------------------------------- Part I (init)
-__all__ += ["plot_depth_sweep", "plot_per_layer", "plot_init_panels"]
-
-
-def plot_depth_sweep(df, *, activations: Sequence[str] | None = None, title: str | None = None,
-                     axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
-    """Variance against depth, one panel per activation, one colour per scheme (solid measured, dashed theory).
-
-    Args:
-        df: the long DataFrame of :func:`course_utils.theory.depth_sweep`
-            (columns ``scheme, activation, layer, measured, theory``).
-    """
-    acts = list(activations or dict.fromkeys(df["activation"]))
-    if axes is None:
-        fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.9), sharey=True, squeeze=False)
-        axes = axes[0]
-    fig = axes[0].figure
-    for ax, act in zip(axes, acts):
-        sub = df[df["activation"] == act]
-        for k, (scheme, g) in enumerate(sub.groupby("scheme", sort=False)):
-            c = f"C{k}"
-            ax.plot(g["layer"], g["measured"].clip(lower=1e-300), color=c, lw=1.6, label=f"{scheme}")
-            ax.plot(g["layer"], g["theory"].clip(lower=1e-300), color=c, lw=1.0, ls="--")
-        ax.set_yscale("log")
-        ax.set_ylim(1e-20, 1e22)
-        ax.axhline(1.0, color="grey", lw=0.6)
-        ax.set_title(f"activation: {act}")
-        ax.set_xlabel("layer (depth)")
-    axes[0].set_ylabel("variance of the layer's pre-activations")
-    axes[-1].legend(title="solid: measured\ndashed: recurrence", fontsize=8, title_fontsize=8,
-                    loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.suptitle(title or "Signal variance against depth for each initialisation scheme", y=1.02)
-    fig.tight_layout()
-    return fig
-
-
-def plot_per_layer(series: Mapping[str, Sequence[float]], *, labels: Sequence[str], ylabel: str, title: str,
-                   logy: bool = False, ax: plt.Axes | None = None) -> plt.Axes:
-    """One line per entry of ``series`` over the layers (x axis: layer 1..L, ticks labelled ``labels``)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 3.6))
-    x = np.arange(1, len(labels) + 1)
-    for name, ys in series.items():
-        ax.plot(x, list(ys), marker="o", ms=4, label=name)
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels, rotation=30, fontsize=7)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel("layer")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
-    return ax
-
-
 def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: int = 40,
                      max_points: int = 20_000, seed: int = 0) -> plt.Figure:
     """Weights, gradients and activations of one :class:`course_utils.theory.InitExperiment`, a row each.
@@ -198,3 +148,338 @@ def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: i
     fig.suptitle(f"{exp.name}: weights, gradients and activations per layer (one batch)", y=0.99)
     fig.subplots_adjust(left=0.05, right=0.99, top=0.88, bottom=0.1, hspace=1.0, wspace=0.12)  # no tight_layout: it redraws
     return fig
+
+
+def plot_per_layer(series: Mapping[str, Sequence[float]], *, labels: Sequence[str], ylabel: str, title: str,
+                   logy: bool = False, ax: plt.Axes | None = None) -> plt.Axes:
+    """One line per entry of ``series`` over the layers (x axis: layer 1..L, ticks labelled ``labels``)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.6))
+    x = np.arange(1, len(labels) + 1)
+    for name, ys in series.items():
+        ax.plot(x, list(ys), marker="o", ms=4, label=name)
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=30, fontsize=7)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def plot_depth_sweep(df, *, activations: Sequence[str] | None = None, title: str | None = None,
+                     axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
+    """Variance against depth, one panel per activation, one colour per scheme (solid measured, dashed theory).
+
+    Args:
+        df: the long DataFrame of :func:`course_utils.theory.depth_sweep`
+            (columns ``scheme, activation, layer, measured, theory``).
+    """
+    acts = list(activations or dict.fromkeys(df["activation"]))
+    if axes is None:
+        fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.9), sharey=True, squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, act in zip(axes, acts):
+        sub = df[df["activation"] == act]
+        for k, (scheme, g) in enumerate(sub.groupby("scheme", sort=False)):
+            c = f"C{k}"
+            ax.plot(g["layer"], g["measured"].clip(lower=1e-300), color=c, lw=1.6, label=f"{scheme}")
+            ax.plot(g["layer"], g["theory"].clip(lower=1e-300), color=c, lw=1.0, ls="--")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-20, 1e22)
+        ax.axhline(1.0, color="grey", lw=0.6)
+        ax.set_title(f"activation: {act}")
+        ax.set_xlabel("layer (depth)")
+    axes[0].set_ylabel("variance of the layer's pre-activations")
+    axes[-1].legend(title="solid: measured\ndashed: recurrence", fontsize=8, title_fontsize=8,
+                    loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle(title or "Signal variance against depth for each initialisation scheme", y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def plot_depth_curves(curves: Mapping[str, Sequence[float]], *, ax: plt.Axes | None = None, ylabel: str,
+                      title: str, logy: bool = False, reference: float | None = None,
+                      ylim: tuple[float, float] | None = None, styles: Mapping[str, dict] | None = None) -> plt.Axes:
+    """One line per configuration: a per-layer statistic against the layer index (1-based).
+
+    Args:
+        curves: ``{label: values per layer}``; non-finite values are not drawn.
+        ax: axes to draw into (default: a new figure).
+        ylabel, title: axis label and title.
+        logy: logarithmic y axis (for variances that vanish or explode).
+        reference: draw a grey horizontal line at this value (e.g. 1 for a target variance).
+        ylim: y range.
+        styles: extra ``plot`` keyword arguments by label.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+    for label, ys in curves.items():
+        ys = np.asarray(ys, dtype=float)
+        ys = np.where(np.isfinite(ys), ys, np.nan)
+        ax.plot(np.arange(1, len(ys) + 1), ys, label=label, **(styles or {}).get(label, {}))
+    if reference is not None:
+        ax.axhline(reference, color="0.4", lw=1, ls=":")
+    if logy:
+        ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def plot_grouped_bars(values: Mapping[str, Mapping[str, float]], *, ax: plt.Axes | None = None, ylabel: str,
+                      title: str, xlabel: str = "hidden layer", percent: bool = True) -> plt.Axes:
+    """Grouped bars: one group per inner key (e.g. layer), one colour per outer key (e.g. activation).
+
+    Args:
+        values: ``{series: {group: value}}`` (all series with the same groups).
+        percent: multiply by 100 (values are fractions).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6))
+    series = list(values)
+    groups = list(next(iter(values.values())))
+    width = 0.8 / len(series)
+    x = np.arange(len(groups))
+    for k, s in enumerate(series):
+        ys = np.array([values[s][g] for g in groups], dtype=float) * (100 if percent else 1)
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, ys, width, label=s)
+    ax.set_xticks(x, groups)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(series) > 1:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def plot_activation_gallery(gallery: Mapping[str, Mapping[str, np.ndarray]], *, labels: Mapping[str, str] | None = None,
+                            ncols: int = 4, ylim: tuple[float, float] = (-1.5, 3.0),
+                            title: str = "Activation functions f(z) and their derivatives f'(z)") -> plt.Figure:
+    """One panel per activation: :math:`f` (solid) and :math:`f'` (dashed) on the same axes.
+
+    Args:
+        gallery: ``{name: {"z", "f", "df"}}`` from :func:`course_utils.layers.activation_gallery`.
+        labels: panel titles by name (default: the names).
+        ncols: panels per row.
+        ylim: common y range, so that the panels can be compared.
+        title: figure title.
+    """
+    if not gallery:
+        raise ValueError("gallery is empty: pass the dict returned by layers.activation_gallery().")
+    n = len(gallery)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.5 * nrows), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, (name, d) in zip(axes.flat, gallery.items()):
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.plot(d["z"], d["f"], color="C0", lw=2, label="f(z)")
+        ax.plot(d["z"], d["df"], color="C1", lw=1.5, ls="--", label="f'(z)")
+        ax.set_title((labels or {}).get(name, name))
+        ax.set_ylim(*ylim)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("pre-activation z")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("value")
+    handles, lab = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, lab, loc="upper right", ncol=2, bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title, x=0.4, y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_clipping_vectors(vectors: Mapping[str, Sequence[float]], *, ax: plt.Axes | None = None,
+                          title: str = "Directions of a gradient before and after clipping") -> plt.Axes:
+    """Draw 2-D vectors from the origin as arrows, each scaled to unit length so directions compare.
+
+    Args:
+        vectors: ``{label: (g1, g2)}``; the legend gives each vector's actual values.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    for k, (label, v) in enumerate(vectors.items()):
+        v = np.asarray(v, dtype=float)
+        u = v / np.linalg.norm(v)
+        ax.annotate("", xy=u, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=f"C{k}", lw=2))
+        ax.plot([], [], color=f"C{k}", lw=2, label=f"{label}: ({v[0]:.4g}, {v[1]:.4g})")
+    ax.set_xlim(-0.1, 1.1)
+    ax.set_ylim(-0.1, 1.1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("component 1 (unit-length direction)")
+    ax.set_ylabel("component 2 (unit-length direction)")
+    ax.set_title(title)
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+# ----------------------------------------------------------------------------- training runs (Parts III-V)
+def plot_learning_curves(results: Mapping[str, object], *, metric: str = "val_acc", ax: plt.Axes | None = None,
+                         title: str | None = None, ylabel: str | None = None, logy: bool = False,
+                         percent: bool = False, styles: Mapping[str, dict] | None = None) -> plt.Axes:
+    """Per-epoch ``metric`` of several :class:`~course_utils.train.TrainResult` s, one line each.
+
+    Args:
+        results: ``{label: TrainResult}``; a resumed run's epochs are numbered after its ``start_epoch``.
+        metric: ``"val_acc"``, ``"train_acc"``, ``"train_loss"``, ``"val_loss"`` or ``"lr"``.
+        ax: axes to draw into (default: a new figure).
+        title, ylabel: labels (default: the metric's name).
+        logy: logarithmic y axis.
+        percent: draw an accuracy in % (the values times 100).
+        styles: extra ``plot`` keyword arguments by label, e.g. ``{"resumed": {"ls": "--"}}`` for a
+            line that lies on top of another.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    labels = {"val_acc": "validation accuracy", "train_acc": "training accuracy",
+              "train_loss": "training loss (cross-entropy)", "val_loss": "validation loss (cross-entropy)",
+              "lr": "learning rate"}
+    for name, r in results.items():
+        ys = np.asarray(getattr(r, metric), dtype=float) * (100 if percent else 1)
+        start = getattr(r, "start_epoch", 0)
+        ax.plot(range(start + 1, start + len(ys) + 1), ys, label=name,
+                **{"marker": "o", "ms": 3, **(styles or {}).get(name, {})})
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel or labels.get(metric, metric) + (" (%)" if percent else ""))
+    ax.set_title(title or labels.get(metric, metric))
+    if logy:
+        ax.set_yscale("log")
+    if len(results) > 1:
+        ax.legend()
+    return ax
+
+
+def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", marks: Mapping[str, float] | None = None):
+    """Accuracy (%) against learning rate (log axis), one line per optimizer; ``marks`` circles given rates."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    for k, (name, df) in enumerate(sweep.groupby("optimizer", sort=False)):
+        ax.plot(df["lr"], 100 * df[metric], marker="o", color=f"C{k}", label=name)
+        if marks and name in marks:
+            sel = df[np.isclose(df["lr"], marks[name])]
+            ax.scatter(sel["lr"], 100 * sel[metric], s=160, facecolors="none", edgecolors=f"C{k}", lw=1.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel({"best_val_acc": "best validation accuracy (%)", "test_acc": "test accuracy (%)"}.get(metric, metric))
+    ax.legend()
+    return ax
+
+
+def plot_seed_intervals(table: pd.DataFrame, ax=None, *, references: Sequence[str] = (), title: str | None = None):
+    """Mean test accuracy with its interval per optimizer, and reference columns as markers."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    lo = [c for c in table.columns if c.endswith("CI low")][0]
+    hi = [c for c in table.columns if c.endswith("CI high")][0]
+    x = np.arange(len(table))
+    mean = table["mean (%)"].to_numpy()
+    ax.errorbar(x, mean, yerr=[mean - table[lo].to_numpy(), table[hi].to_numpy() - mean], fmt="o", capsize=6,
+                color="k", label=f"this book: mean and {lo.split('%')[0]}% CI")
+    for k, col in enumerate(references):
+        ax.scatter(x + 0.12 * (k + 1), table[col], marker="xD^s"[k % 4], s=45, color=f"C{k + 1}", label=col)
+    ax.set_xticks(x, table.index)
+    ax.set_xlim(-0.5, len(table) - 0.5)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title or "Test accuracy over seeds")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_traces(traces: Mapping[str, np.ndarray], *, ax=None, steps_per_epoch: int = 1, title: str = "",
+                ylabel: str = "learning rate", logy: bool = False, drawstyle: str = "steps-post"):
+    """Draw learning-rate traces against epochs (a trace of ``E * steps_per_epoch`` values).
+
+    Args:
+        traces: ``{label: trace}`` as returned by :func:`lr_trace`.
+        ax: matplotlib axes (default: a new figure).
+        steps_per_epoch: to put the x axis in epochs (fractional within an epoch).
+        title, ylabel: labels.
+        logy: logarithmic y axis.
+        drawstyle: matplotlib draw style (``"steps-post"`` shows that a rate holds for a whole step).
+
+    Returns:
+        The axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    for label, tr in traces.items():
+        tr = np.asarray(tr)
+        x = np.arange(len(tr)) / steps_per_epoch
+        ax.plot(x, tr, label=label, drawstyle=drawstyle)
+    ax.set(xlabel="epoch" if steps_per_epoch == 1 else f"epoch ({steps_per_epoch} steps each)",
+           ylabel=ylabel, title=title)
+    if logy:
+        ax.set_yscale("log")
+    if len(traces) > 1:
+        ax.legend(fontsize=8)
+    return ax
+
+
+# ----------------------------------------------------------------------------- loss surfaces (Part III)
+def _levels(Z: np.ndarray, log: bool) -> np.ndarray:
+    return np.log1p(Z - Z.min()) if log else Z
+
+
+def plot_surface_3d(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: str, ax=None, log: bool = False,
+                    cmap: str = "viridis", zlabel: str = "loss"):
+    """A 3-D view of ``evaluate_grid`` output. Returns the (3-D) axes."""
+    W1, W2, Z = grid
+    if ax is None:
+        fig = plt.figure(figsize=(5.2, 4.2))
+        ax = fig.add_subplot(projection="3d")
+    ax.plot_surface(W1, W2, _levels(Z, log), cmap=cmap, linewidth=0, antialiased=True, rcount=60, ccount=60)
+    ax.set_xlabel(r"$w_1$")
+    ax.set_ylabel(r"$w_2$")
+    ax.set_zlabel(f"log(1 + {zlabel} − min)" if log else zlabel)
+    ax.set_title(title)
+    return ax
+
+
+def plot_contour(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: str, ax=None, log: bool = False,
+                 cmap: str = "viridis", levels: int = 30, colorbar: bool = True, label: str = "loss"):
+    """Filled contours of ``evaluate_grid`` output, axes labelled ``w1``/``w2``. Returns the axes."""
+    W1, W2, Z = grid
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 4.4))
+    cs = ax.contourf(W1, W2, _levels(Z, log), levels=levels, cmap=cmap)
+    if colorbar:
+        ax.figure.colorbar(cs, ax=ax, label=f"log(1 + {label} − min)" if log else label)
+    ax.set_xlabel(r"$w_1$")
+    ax.set_ylabel(r"$w_2$")
+    ax.set_title(title)
+    return ax
+
+
+def plot_trajectories(paths: Mapping[str, np.ndarray], ax, *, markersize: float = 3.0, legend: bool = True,
+                      colors: Sequence[str] | None = None):
+    """Draw trajectories ``{label: (T, 2) array}`` on ``ax`` (start marked with a square, end with a star).
+
+    Points outside the axes' current limits are clipped by matplotlib; the limits are kept.
+    """
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    colors = colors or ["#e41a1c", "#377eb8", "#f7f7f7", "#ff7f00", "#984ea3", "#a65628"]
+    for i, (label, p) in enumerate(paths.items()):
+        p = np.asarray(p)
+        if p.ndim != 2 or p.shape[1] != 2:
+            raise ValueError(f"trajectory {label!r} must have shape (T, 2), got {p.shape}.")
+        c = colors[i % len(colors)]
+        ax.plot(p[:, 0], p[:, 1], "-o", color=c, ms=markersize, lw=1.2, label=label, alpha=0.9,
+                markeredgecolor="k", markeredgewidth=0.3)
+        ax.plot(*p[0], "s", color=c, ms=7, markeredgecolor="k")
+        ax.plot(*p[-1], "*", color=c, ms=13, markeredgecolor="k")
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+    if legend:
+        ax.legend(loc="best", framealpha=0.85, fontsize="small")
+    return ax

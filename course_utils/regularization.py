@@ -10,8 +10,8 @@ plain dicts; the book's pages draw them.  The pieces:
   exempt biases and normalisation layers from weight decay;
 * :func:`l2_vs_decay_trajectory` — the same run with an ℓ2 penalty and with
   decoupled weight decay, step by step, to show where they agree;
-* :func:`dropout_mlp` — the reference MLP with (alpha / MC) dropout from a ``config`` dict;
-* :func:`mc_sample_probs`, :func:`mc_predict`, :func:`mc_accuracy_curve` — MC dropout;
+* :func:`mc_sample_probs`, :func:`mc_predict`, :func:`mc_accuracy_curve` — MC dropout (the
+  networks with dropout are :func:`course_utils.models.dropout_mlp`);
 * :func:`max_norm_`, :func:`add_max_norm_hook` — the max-norm constraint;
 * :func:`prune_global`, :func:`sparsity`, :func:`pruning_curve` — magnitude pruning
   with :mod:`torch.nn.utils.prune`.
@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 __all__ = ["NORM_LAYERS", "l1_penalty", "l2_penalty", "PenalizedLoss", "decay_split", "param_groups_no_decay",
-           "l2_vs_decay_trajectory", "DropoutMLP", "dropout_mlp", "McDropout", "enable_mc_dropout",
+           "l2_vs_decay_trajectory", "enable_mc_dropout",
            "mc_sample_probs", "MCPrediction", "mc_predict", "mc_summary", "mc_accuracy_curve", "max_norm_",
            "add_max_norm_hook", "row_norms", "prune_global", "sparsity", "pruning_curve",
            "dropout_signal_stats"]
@@ -254,92 +254,6 @@ def l2_vs_decay_trajectory(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
 
 
 # ----------------------------------------------------------------------------- dropout
-class McDropout(nn.Dropout):
-    """Dropout that stays on in ``eval()`` mode: every forward pass is a Monte Carlo sample."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.dropout(x, self.p, training=True)
-
-
-_DROPOUT_KINDS = {"standard": nn.Dropout, "alpha": nn.AlphaDropout, "mc": McDropout}
-_DEFAULT_CONFIG = {"hidden_sizes": (512, 256, 256, 128), "act_fn": "relu", "p_input": 0.0, "p_hidden": 0.2,
-                   "dropout": "standard", "init": "kaiming", "input_size": 784, "num_classes": 10}
-
-
-class DropoutMLP(nn.Module):
-    """MLP ``784 -> hidden... -> classes`` with a dropout layer before every ``Linear`` (see :func:`dropout_mlp`)."""
-
-    def __init__(self, config: dict):
-        super().__init__()
-        from .models import make_activation
-
-        cfg = {**_DEFAULT_CONFIG, **config}
-        unknown = set(config) - set(_DEFAULT_CONFIG)
-        if unknown:
-            raise ValueError(f"Unknown dropout_mlp config keys {sorted(unknown)}; valid keys: {sorted(_DEFAULT_CONFIG)}.")
-        for key in ("p_input", "p_hidden"):
-            p = cfg[key]
-            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-                raise ValueError(f"config[{key!r}] must be a dropout rate in [0, 1), got {p!r}.")
-        if cfg["dropout"] not in _DROPOUT_KINDS:
-            raise ValueError(f"config['dropout'] must be one of {sorted(_DROPOUT_KINDS)}, got {cfg['dropout']!r}.")
-        if cfg["init"] not in ("kaiming", "lecun", "default"):
-            raise ValueError(f"config['init'] must be 'kaiming', 'lecun' or 'default', got {cfg['init']!r}.")
-        sizes = [cfg["input_size"], *cfg["hidden_sizes"], cfg["num_classes"]]
-        if any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in sizes):
-            raise ValueError(f"layer sizes must be positive integers, got {sizes}.")
-        drop = _DROPOUT_KINDS[cfg["dropout"]]
-        layers: list[nn.Module] = []
-        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            p = cfg["p_input"] if i == 0 else cfg["p_hidden"]
-            if p > 0:
-                layers.append(drop(p))
-            layers.append(nn.Linear(d_in, d_out))
-            if i < len(sizes) - 2:
-                layers.append(make_activation(cfg["act_fn"])[0])
-        self.layers = nn.Sequential(*layers)
-        cfg["hidden_sizes"] = list(cfg["hidden_sizes"])
-        self.config = cfg
-        self.input_size = cfg["input_size"]
-
-    @property
-    def linears(self) -> list[nn.Linear]:
-        return [m for m in self.layers if isinstance(m, nn.Linear)]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.reshape(x.shape[0], -1))  # (B, 784) -> (B, classes)
-
-
-def dropout_mlp(config: dict | None = None, *, seed: int | None = None) -> DropoutMLP:
-    """Build the reference MLP with dropout before every ``Linear`` layer, initialised.
-
-    ``config`` keys (defaults in brackets): ``hidden_sizes`` [(512, 256, 256, 128)], ``act_fn``
-    ["relu"], ``p_input`` [0.0] (dropout on the pixels), ``p_hidden`` [0.2] (before every other
-    Linear), ``dropout`` ["standard" | "alpha" | "mc"], ``init`` ["kaiming" (He normal, for ReLU) |
-    "lecun" (normal, std 1/√fan_in, for SELU) | "default"], ``input_size`` [784], ``num_classes`` [10].
-    Biases start at zero. A rate of 0 adds no layer, so ``p_hidden=0`` gives the plain MLP.
-
-    Args:
-        config: the settings above (a plain dict; stored as ``model.config``).
-        seed: seeds the initialisation (``torch.manual_seed``) when given.
-    """
-    if config is not None and not isinstance(config, dict):
-        raise TypeError(f"config must be a dict such as {{'p_hidden': 0.2}}, got {type(config).__name__}.")
-    if seed is not None:
-        torch.manual_seed(seed)
-    model = DropoutMLP(config or {})
-    init = model.config["init"]
-    if init != "default":
-        with torch.no_grad():
-            for lin in model.linears:
-                if init == "kaiming":
-                    nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
-                else:
-                    nn.init.normal_(lin.weight, 0.0, lin.in_features ** -0.5)
-                nn.init.zeros_(lin.bias)
-    return model
-
-
 def enable_mc_dropout(model: nn.Module) -> int:
     """Put ``model`` in eval mode but its dropout layers in train mode; return how many there are.
 
@@ -354,7 +268,7 @@ def enable_mc_dropout(model: nn.Module) -> int:
             n += 1
     if n == 0:
         raise ValueError(f"{type(model).__name__} has no dropout layer, so MC dropout would give the same "
-                         f"prediction every time; build it with dropout_mlp({{'p_hidden': 0.2}}).")
+                         f"prediction every time; build it with models.dropout_mlp({{'p_hidden': 0.2}}).")
     return n
 
 

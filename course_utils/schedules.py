@@ -9,12 +9,13 @@ Three pieces, used by Part IV of the book:
   run, by stepping the real scheduler on a one-parameter dummy optimizer.  OneCycleLR and
   CyclicLR are stepped once per mini-batch (they count iterations), every other scheduler
   once per epoch, and ReduceLROnPlateau is fed a recorded validation-loss curve.
-* :func:`plot_traces` and :func:`explorer` draw them (a static figure and an ipywidgets
-  slider panel).
+* :func:`step_interval` is the one rule for *when* a scheduler is stepped, used by this tracer
+  and by the training loop (:func:`course_utils.train.fit`);
+* :func:`explorer` is an ipywidgets slider panel over the traces (the static figure is
+  :func:`course_utils.plotting.plot_traces`).
 
-:func:`train_batch_schedule` trains with a batch size that changes between phases (the
-"increase the batch size instead of decaying the rate" experiment); it keeps the
-conventions of :func:`course_utils.train.train_model` (best-validation weights, cached result).
+Training with a batch size that changes between phases (the "increase the batch size instead
+of decaying the rate" experiment) is ``train.train_model(..., phases=...)``.
 
 The learning rate of epoch :math:`t` for the classic schedules (:math:`\\eta_0` the base rate):
 
@@ -32,15 +33,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch.optim import lr_scheduler as lrs
 
 __all__ = ["SCHEDULERS", "PER_BATCH", "InverseDecay", "LinearWarmup", "make_scheduler", "is_per_batch",
-           "lr_trace", "plot_traces", "explorer", "train_batch_schedule"]
+           "step_interval", "lr_trace", "explorer"]
 
 
 # ----------------------------------------------------------------------------- picklable lambdas
@@ -118,6 +118,28 @@ PER_BATCH = (lrs.OneCycleLR, lrs.CyclicLR)
 def is_per_batch(scheduler) -> bool:
     """True for schedulers that must be stepped once per mini-batch (OneCycleLR, CyclicLR)."""
     return isinstance(scheduler, PER_BATCH)
+
+
+def step_interval(scheduler, interval: str | None = None) -> str | None:
+    """When a training loop steps ``scheduler``: ``"step"`` (after every ``optimizer.step()``) or ``"epoch"``.
+
+    ``interval`` forces one of the two; by default the schedulers that count mini-batches
+    (:func:`is_per_batch`) are stepped per step and every other one per epoch.
+    ``ReduceLROnPlateau`` is always stepped per epoch (it needs the validation loss).
+
+    Returns:
+        ``"step"``, ``"epoch"``, or ``None`` when there is no scheduler.
+
+    Raises:
+        ValueError: ``interval`` is not ``"step"``, ``"epoch"`` or ``None``.
+    """
+    if interval not in (None, "step", "epoch"):
+        raise ValueError(f"interval must be 'step', 'epoch' or None (automatic), got {interval!r}.")
+    if scheduler is None:
+        return None
+    if isinstance(scheduler, lrs.ReduceLROnPlateau):
+        return "epoch"
+    return interval or ("step" if is_per_batch(scheduler) else "epoch")
 
 
 def make_scheduler(name: str, optimizer: torch.optim.Optimizer, **kw):
@@ -202,8 +224,7 @@ def lr_trace(schedule: str | Callable, epochs: int, *, steps_per_epoch: int = 1,
     for arg, v in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0:
             raise ValueError(f"{arg} must be a positive integer, got {v!r}.")
-    if interval not in (None, "step", "epoch"):
-        raise ValueError(f"interval must be 'step', 'epoch' or None (automatic), got {interval!r}.")
+    step_interval(None, interval)  # checks the name
     if record not in ("lr", "momentum"):
         raise ValueError(f"record must be 'lr' or 'momentum', got {record!r}.")
     if not (isinstance(lr, (int, float)) and lr > 0):
@@ -228,7 +249,7 @@ def lr_trace(schedule: str | Callable, epochs: int, *, steps_per_epoch: int = 1,
             n = 0 if val_losses is None else len(val_losses)
             raise ValueError(f"ReduceLROnPlateau needs one validation loss per epoch: got {n} values for "
                              f"{epochs} epochs. Pass val_losses=result.val_loss from a training run.")
-    per_step = (interval or ("step" if is_per_batch(sched) else "epoch")) == "step"
+    per_step = step_interval(sched, interval) == "step"
     group = opt.param_groups[0]
     out = np.empty(total)
     i = 0
@@ -240,7 +261,7 @@ def lr_trace(schedule: str | Callable, epochs: int, *, steps_per_epoch: int = 1,
                 out[i] = group["momentum"] if "momentum" in group else group["betas"][0]
             i += 1
             opt.step()  # no gradient: changes nothing, but keeps torch's call-order check happy
-            if per_step and not plateau:
+            if per_step:
                 sched.step()
         if plateau:
             sched.step(float(val_losses[epoch]))
@@ -249,39 +270,7 @@ def lr_trace(schedule: str | Callable, epochs: int, *, steps_per_epoch: int = 1,
     return out
 
 
-# ----------------------------------------------------------------------------- drawing
-def plot_traces(traces: Mapping[str, np.ndarray], *, ax=None, steps_per_epoch: int = 1, title: str = "",
-                ylabel: str = "learning rate", logy: bool = False, drawstyle: str = "steps-post"):
-    """Draw learning-rate traces against epochs (a trace of ``E * steps_per_epoch`` values).
-
-    Args:
-        traces: ``{label: trace}`` as returned by :func:`lr_trace`.
-        ax: matplotlib axes (default: a new figure).
-        steps_per_epoch: to put the x axis in epochs (fractional within an epoch).
-        title, ylabel: labels.
-        logy: logarithmic y axis.
-        drawstyle: matplotlib draw style (``"steps-post"`` shows that a rate holds for a whole step).
-
-    Returns:
-        The axes.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.2))
-    for label, tr in traces.items():
-        tr = np.asarray(tr)
-        x = np.arange(len(tr)) / steps_per_epoch
-        ax.plot(x, tr, label=label, drawstyle=drawstyle)
-    ax.set(xlabel="epoch" if steps_per_epoch == 1 else f"epoch ({steps_per_epoch} steps each)",
-           ylabel=ylabel, title=title)
-    if logy:
-        ax.set_yscale("log")
-    if len(traces) > 1:
-        ax.legend(fontsize=8)
-    return ax
-
-
+# ----------------------------------------------------------------------------- the explorer
 #: Slider ranges of :func:`explorer`: name -> {argument: (min, max, step, default)}.
 EXPLORER_PARAMS: dict[str, dict[str, tuple]] = {
     "exponential": {"gamma": (0.5, 0.99, 0.01, 0.9)},
@@ -310,6 +299,8 @@ def explorer(epochs: int = 20, steps_per_epoch: int = 50, lr: float = 0.1,
     """
     import ipywidgets as w
     import matplotlib.pyplot as plt
+
+    from .plotting import plot_traces
 
     if val_losses is None:
         t = np.arange(epochs)
@@ -355,82 +346,3 @@ def explorer(epochs: int = 20, steps_per_epoch: int = 50, lr: float = 0.1,
     choice.observe(rebuild, names="value")
     rebuild()
     return box
-
-
-# ----------------------------------------------------------------------------- batch-size schedules
-def train_batch_schedule(model: torch.nn.Module, optimizer_fn, data, *, phases: Sequence[tuple[int, int, float]],
-                         seed: int = 42, device=None, cache_dir: str | Path | None = None, use_cache: bool = True):
-    """Train through ``phases`` of ``(epochs, batch_size, lr_factor)``; return a ``TrainResult``.
-
-    Phase ``i`` runs ``epochs`` epochs with mini-batches of ``batch_size`` and the learning
-    rate of every parameter group set to ``lr_factor`` times its initial value.  Decaying
-    the rate is ``[(2, 128, 1), (2, 128, .5)]``; increasing the batch size instead is
-    ``[(2, 128, 1), (2, 256, 1)]``.  Like :func:`~course_utils.train.train_model` it keeps the
-    weights of the best validation epoch, evaluates them on the test set, and caches the
-    result on disk (``TrainResult.lr`` holds each epoch's rate; the batch sizes are in the phases).
-
-    Raises:
-        ValueError: empty ``phases`` or a phase that is not ``(positive int, positive int, positive number)``.
-    """
-    from . import train as _train
-    from ._io import atomic_torch_save
-    from .checkpoint import train_epochs
-    from .config import cache_dir as _cache_dir, default_device, ensure_writable
-
-    phases = [tuple(p) for p in phases]
-    if not phases:
-        raise ValueError("phases is empty: pass e.g. [(2, 128, 1.0), (2, 256, 1.0)].")
-    for p in phases:
-        if (len(p) != 3 or not isinstance(p[0], int) or p[0] <= 0 or not isinstance(p[1], int) or p[1] <= 0
-                or not isinstance(p[2], (int, float)) or p[2] <= 0):
-            raise ValueError(f"Each phase must be (epochs: positive int, batch_size: positive int, "
-                             f"lr_factor: positive number); got {p!r}.")
-    dev = default_device(device)
-    data = data.to(dev) if data.device != dev else data
-    model.to(dev)
-    optimizer = optimizer_fn(model.parameters())
-    epochs = sum(p[0] for p in phases)
-    key, _ = _train.config_key(model, optimizer, data, epochs=epochs, batch_size=phases[0][1], seed=seed,
-                               device=dev, extra={"phases": [list(p) for p in phases]})
-    path = None
-    if use_cache:
-        folder = Path(cache_dir) if cache_dir is not None else _cache_dir("runs", create=False)
-        ensure_writable(folder)
-        path = folder / f"phases-{key}.pt"
-        hit = _train._load_cached(path, model, dev)
-        if hit is not None:
-            return hit
-    base = [g["lr"] for g in optimizer.param_groups]
-    gen = torch.Generator().manual_seed(seed)
-    hist: dict[str, list] = {}
-    best = {"acc": -1.0, "epoch": 0, "state": None}
-
-    def keep_best(epoch, record):
-        if record["val_acc"] > best["acc"]:
-            best.update(acc=record["val_acc"], epoch=epoch,
-                        state={k: v.detach().clone() for k, v in model.state_dict().items()})
-
-    import time
-
-    t0 = time.perf_counter()
-    done = 0
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)
-        for n_ep, bs, factor in phases:
-            for g, b in zip(optimizer.param_groups, base):
-                g["lr"] = b * factor
-            h = train_epochs(model, optimizer, data, epochs=n_ep, batch_size=bs, generator=gen,
-                             start_epoch=done, on_epoch_end=keep_best)
-            for k, v in h.items():
-                hist.setdefault(k, []).extend(v)
-            done += n_ep
-    seconds = time.perf_counter() - t0
-    model.load_state_dict(best["state"])
-    test_acc, _ = _train.evaluate(model, *data.test)
-    result = _train.TrainResult(test_acc=test_acc, train_acc=hist["train_acc"], val_acc=hist["val_acc"],
-                                train_loss=hist["train_loss"], val_loss=hist["val_loss"], lr=hist["lr"],
-                                best_epoch=best["epoch"], seconds=seconds, device=str(dev), epochs=epochs,
-                                seed=seed, key=key)
-    if path is not None:
-        atomic_torch_save({"result": result.to_dict(), "state_dict": best["state"]}, path)
-    return result

@@ -1,13 +1,20 @@
 """Two-dimensional loss surfaces and optimizer trajectories on them.
 
 Compute first, draw second: the surface functions and :func:`train_curve` return tensors and
-arrays; :func:`evaluate_grid` samples a surface for plotting; the ``plot_*`` functions only draw.
+arrays; :func:`evaluate_grid` samples a surface for :mod:`course_utils.plotting`
+(``plot_contour``, ``plot_surface_3d``, ``plot_trajectories``), which only draws.  The explorer
+(:mod:`course_utils.explorer`) and the chapters use these same surfaces.
 
 Every surface function accepts either one tensor ``w`` of shape ``(..., 2)`` or two tensors
-``w1, w2`` of the same shape, and returns the loss with the leading shape ``(...)``::
+``w1, w2`` of the same shape, and returns the loss with the leading shape ``(...)``
+(``tests/test_docs.py`` runs these examples):
 
-    >>> pathological_curvature(torch.tensor([5.0, 5.0]))           # one point
-    >>> pathological_curvature(W1, W2)                              # a grid, (n, n) each
+>>> import torch
+>>> pathological_curvature(torch.tensor([5.0, 5.0]))  # one point
+tensor(2.0431)
+>>> W1, W2 = torch.meshgrid(torch.linspace(-5, 5, 3), torch.linspace(-5, 5, 4), indexing="xy")
+>>> pathological_curvature(W1, W2).shape  # a grid: 4 rows (w2) by 3 columns (w1)
+torch.Size([4, 3])
 
 :func:`train_curve` runs **any** ``torch.optim.Optimizer`` class (the book's own from
 :mod:`course_utils.optim`, or torch's) on a surface and returns the visited points.
@@ -26,7 +33,6 @@ __all__ = [
     "pathological_curvature", "bivariate_gaussian", "steep_optima", "elongated_bowl", "rosenbrock",
     "sharp_flat_1d", "SHARP_FLAT_WELLS",
     "train_curve", "train_curves", "evaluate_grid", "losses_along", "nearest_minimum",
-    "plot_surface_3d", "plot_contour", "plot_trajectories",
 ]
 
 
@@ -355,66 +361,3 @@ def evaluate_grid(surface: str | Surface | Callable, xlim: Sequence[float] | Non
     W1, W2 = torch.meshgrid(x, y, indexing="xy")
     Z = surf.fn(torch.stack([W1, W2], dim=-1))
     return W1.numpy(), W2.numpy(), Z.numpy()
-
-
-# ----------------------------------------------------------------------------- drawing
-def _levels(Z: np.ndarray, log: bool) -> np.ndarray:
-    return np.log1p(Z - Z.min()) if log else Z
-
-
-def plot_surface_3d(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: str, ax=None, log: bool = False,
-                    cmap: str = "viridis", zlabel: str = "loss"):
-    """A 3-D view of ``evaluate_grid`` output. Returns the (3-D) axes."""
-    import matplotlib.pyplot as plt
-
-    W1, W2, Z = grid
-    if ax is None:
-        fig = plt.figure(figsize=(5.2, 4.2))
-        ax = fig.add_subplot(projection="3d")
-    ax.plot_surface(W1, W2, _levels(Z, log), cmap=cmap, linewidth=0, antialiased=True, rcount=60, ccount=60)
-    ax.set_xlabel(r"$w_1$")
-    ax.set_ylabel(r"$w_2$")
-    ax.set_zlabel(f"log(1 + {zlabel} − min)" if log else zlabel)
-    ax.set_title(title)
-    return ax
-
-
-def plot_contour(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: str, ax=None, log: bool = False,
-                 cmap: str = "viridis", levels: int = 30, colorbar: bool = True, label: str = "loss"):
-    """Filled contours of ``evaluate_grid`` output, axes labelled ``w1``/``w2``. Returns the axes."""
-    import matplotlib.pyplot as plt
-
-    W1, W2, Z = grid
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.6, 4.4))
-    cs = ax.contourf(W1, W2, _levels(Z, log), levels=levels, cmap=cmap)
-    if colorbar:
-        ax.figure.colorbar(cs, ax=ax, label=f"log(1 + {label} − min)" if log else label)
-    ax.set_xlabel(r"$w_1$")
-    ax.set_ylabel(r"$w_2$")
-    ax.set_title(title)
-    return ax
-
-
-def plot_trajectories(paths: Mapping[str, np.ndarray], ax, *, markersize: float = 3.0, legend: bool = True,
-                      colors: Sequence[str] | None = None):
-    """Draw trajectories ``{label: (T, 2) array}`` on ``ax`` (start marked with a square, end with a star).
-
-    Points outside the axes' current limits are clipped by matplotlib; the limits are kept.
-    """
-    xlim, ylim = ax.get_xlim(), ax.get_ylim()
-    colors = colors or ["#e41a1c", "#377eb8", "#f7f7f7", "#ff7f00", "#984ea3", "#a65628"]
-    for i, (label, p) in enumerate(paths.items()):
-        p = np.asarray(p)
-        if p.ndim != 2 or p.shape[1] != 2:
-            raise ValueError(f"trajectory {label!r} must have shape (T, 2), got {p.shape}.")
-        c = colors[i % len(colors)]
-        ax.plot(p[:, 0], p[:, 1], "-o", color=c, ms=markersize, lw=1.2, label=label, alpha=0.9,
-                markeredgecolor="k", markeredgewidth=0.3)
-        ax.plot(*p[0], "s", color=c, ms=7, markeredgecolor="k")
-        ax.plot(*p[-1], "*", color=c, ms=13, markeredgecolor="k")
-    ax.set_xlim(xlim)
-    ax.set_ylim(ylim)
-    if legend:
-        ax.legend(loc="best", framealpha=0.85, fontsize="small")
-    return ax

@@ -1,10 +1,14 @@
-"""Part I experiments as data: initialise a network, measure it on one batch, set theory beside it.
+"""Initialisation theory: the variance recurrences, and Part I's experiments that set them beside measurement.
 
-Compute only — nothing here draws (see :mod:`course_utils.plotting`).  The pieces:
+Compute only — nothing here draws (see :mod:`course_utils.plotting`); what is measured comes from
+:mod:`course_utils.stats`.  The pieces:
 
+* the variance recurrences: :func:`predicted_activation_variances` (forward, with
+  :func:`gaussian_second_moment` and :func:`input_second_moment`) and :func:`derivative_second_moment`
+  (the factor of the backward one);
 * :data:`REFERENCE` — the per-layer variances the two source tutorials print (PyTorch and JAX);
-* :func:`scheme_weight_variances` / :func:`predict_for_scheme` — the recurrence of
-  :func:`course_utils.stats.predicted_activation_variances` fed with a scheme's nominal variances;
+* :func:`scheme_weight_variances` / :func:`predict_for_scheme` — the forward recurrence fed with a
+  scheme's nominal variances;
 * :func:`collapsed_constant_variances` — exact variances of a constant-initialised net, which
   collapses to one unit per layer;
 * :func:`run_init_experiment` — one scheme on the reference MLP: weights, gradients, activations,
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 from typing import Sequence
 
@@ -27,11 +32,12 @@ from torch import nn
 
 from . import init as cinit
 from . import stats
-from .models import MLP
+from .models import MLP, REFERENCE_SIZES, make_activation
 
-__all__ = ["REFERENCE_SIZES", "REFERENCE", "scheme_weight_variances", "predict_for_scheme",
+__all__ = ["gaussian_second_moment", "derivative_second_moment", "input_second_moment",
+           "predicted_activation_variances", "REFERENCE", "scheme_weight_variances", "predict_for_scheme",
            "collapsed_constant_variances", "InitExperiment", "run_init_experiment", "depth_sweep",
-           "layer_gradient_norms", "saturation_fraction", "build_mlp", "single_thread"]
+           "layer_gradient_norms", "saturation_fraction", "single_thread"]
 
 
 @contextlib.contextmanager
@@ -49,9 +55,132 @@ def single_thread():
     finally:
         torch.set_num_threads(threads)
 
-#: The network of every initialisation experiment: 784-512-256-256-128-10.
-REFERENCE_SIZES: tuple[int, ...] = (784, 512, 256, 256, 128, 10)
+# ----------------------------------------------------------------------------- the variance recurrences
+# What theory predicts for each layer, forward (activations) and backward (gradients), to set beside
+# what stats.py measures.
+_SECOND_MOMENT_CLOSED = {"identity": 1.0, "linear": 1.0, "relu": 0.5}
 
+
+def gaussian_second_moment(activation: str, var: float, *, negative_slope: float = 0.01,
+                           mean: float = 0.0, n_points: int = 96) -> float:
+    """:math:`\\mathbb E[f(y)^2]` for :math:`y \\sim \\mathcal N(\\text{mean}, \\text{var})`.
+
+    Closed forms when ``mean == 0``: identity :math:`v`; ReLU :math:`v/2` (half of a symmetric
+    distribution is cut to 0); leaky ReLU :math:`(1+\\alpha^2)\\,v/2`.  Everything else (tanh,
+    sigmoid, or any name in :data:`course_utils.models.ACTIVATIONS`) by Gauss–Hermite quadrature
+    with ``n_points`` nodes, exact to ~1e-10 for these smooth functions of moderate variance.
+
+    Raises:
+        ValueError: negative variance or unknown activation.
+    """
+    if not np.isfinite(var) or var < 0:
+        raise ValueError(f"var must be a finite number >= 0, got {var}.")
+    key = activation.strip().lower()
+    if mean == 0.0 and key in _SECOND_MOMENT_CLOSED:
+        return _SECOND_MOMENT_CLOSED[key] * float(var)
+    if mean == 0.0 and key in ("leaky_relu", "leakyrelu"):
+        return 0.5 * (1.0 + negative_slope ** 2) * float(var)
+    funcs = {"identity": lambda z: z, "linear": lambda z: z, "relu": lambda z: np.maximum(z, 0.0),
+             "leaky_relu": lambda z: np.where(z > 0, z, negative_slope * z),
+             "tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))}
+    funcs["leakyrelu"] = funcs["leaky_relu"]
+    if key in funcs:
+        f = funcs[key]
+    else:
+        module, _ = make_activation(key)  # any activation of the book, evaluated with torch
+
+        def f(z):
+            with torch.no_grad():
+                return module(torch.as_tensor(z, dtype=torch.float64)).numpy()
+    nodes, weights = _hermegauss(n_points)  # weight exp(-z^2/2)
+    vals = np.asarray(f(mean + math.sqrt(var) * nodes), dtype=np.float64)
+    return float(np.sum(weights * vals ** 2) / math.sqrt(2 * math.pi))
+
+
+@functools.lru_cache(maxsize=8)
+def _hermegauss(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.hermite_e.hermegauss(n)
+
+
+def input_second_moment(x: torch.Tensor) -> float:
+    """:math:`\\mathbb E[x^2]` over all entries of a batch — what the first layer's variance scales."""
+    return float((x.double() ** 2).mean())
+
+
+def predicted_activation_variances(sizes: Sequence[int], weight_var: float | Sequence[float],
+                                   bias_var: float | Sequence[float] = 0.0, *, activation: str = "identity",
+                                   input_second_moment: float = 1.0, negative_slope: float = 0.01) -> np.ndarray:
+    """Variance of each Linear layer's output that the mean-field recurrence predicts.
+
+    With independent zero-mean weights of variance :math:`\\sigma_{w,l}^2`, biases of variance
+    :math:`\\sigma_{b,l}^2` and :math:`d_{l-1}` inputs,
+
+    .. math::
+        v_l = d_{l-1}\\,\\sigma_{w,l}^2\\,q_{l-1} + \\sigma_{b,l}^2, \\qquad
+        q_l = \\mathbb E_{y\\sim\\mathcal N(0, v_l)}[f(y)^2], \\qquad q_0 = \\mathbb E[x^2],
+
+    so :math:`q_l = v_l` for the identity and :math:`v_l/2` for ReLU.  ``v_l`` is what
+    :func:`course_utils.stats.variances` of :func:`~course_utils.stats.activation_stats` measures
+    (pre-activations, logits last).
+
+    Args:
+        sizes: layer widths ``[d_0, d_1, ..., d_L]`` (input first, e.g. ``[784, 512, 256, 256, 128, 10]``).
+        weight_var: :math:`\\sigma_w^2`, one number for all layers or one per layer (``L`` values).
+        bias_var: :math:`\\sigma_b^2`, the same way (0: no bias noise, as in the JAX tutorial).
+        activation: the hidden activation ``f`` (applied after every layer but the last).
+        input_second_moment: :math:`q_0 = \\mathbb E[x^2]` of the input (see :func:`input_second_moment`).
+
+    Returns:
+        ``np.ndarray`` of ``L`` predicted variances ``[v_1, ..., v_L]``.
+
+    Raises:
+        ValueError: fewer than two sizes, non-positive sizes, wrong number of per-layer values,
+            negative variances.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or any(s <= 0 for s in sizes):
+        raise ValueError(f"sizes must list at least an input and an output width, all positive; got {sizes}.")
+    n = len(sizes) - 1
+
+    def per_layer(v, name):
+        arr = np.full(n, float(v)) if np.isscalar(v) else np.asarray(v, dtype=np.float64)
+        if arr.shape != (n,):
+            raise ValueError(f"{name} must be one number or {n} numbers (one per Linear layer), got {len(arr)}.")
+        if np.any(arr < 0) or not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite and >= 0, got {arr.tolist()}.")
+        return arr
+
+    w = per_layer(weight_var, "weight_var")
+    b = per_layer(bias_var, "bias_var")
+    if input_second_moment < 0:
+        raise ValueError(f"input_second_moment must be >= 0, got {input_second_moment}.")
+    q = float(input_second_moment)
+    out = np.empty(n)
+    for l in range(n):
+        out[l] = sizes[l] * w[l] * q + b[l]
+        if not np.isfinite(out[l]):
+            out[l:] = np.inf
+            break
+        q = gaussian_second_moment(activation, out[l], negative_slope=negative_slope)
+    return out
+
+
+def derivative_second_moment(activation: str, var: float, *, n_points: int = 96) -> float:
+    """:math:`\\mathbb E[f'(y)^2]` for :math:`y \\sim \\mathcal N(0, \\text{var})` (Gauss–Hermite, autograd for f').
+
+    This is the factor by which a backward pass through the activation scales the gradient variance:
+    :math:`\\mathrm{Var}(\\delta_{l-1}) = d_l\\,\\sigma_w^2\\,\\mathbb E[f'(y_{l-1})^2]\\,\\mathrm{Var}(\\delta_l)`.
+    """
+    if not np.isfinite(var) or var < 0:
+        raise ValueError(f"var must be a finite number >= 0, got {var}.")
+    f, _ = make_activation(activation)
+    nodes, weights = _hermegauss(n_points)  # weight exp(-z^2/2)
+    z = torch.tensor(math.sqrt(var) * nodes, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(f(z).sum(), z)
+    return float(np.sum(weights * g.detach().numpy() ** 2) / math.sqrt(2 * math.pi))
+
+
+# ----------------------------------------------------------------------------- the experiments
 #: Activation (pre-activation) variances per Linear layer that the sources print for one batch of
 #: 1024 training images, and the weight-gradient variances where they print them.
 #: ``pytorch``: the PyTorch tutorial (biases drawn like the weights for the constant/std runs);
@@ -80,12 +209,6 @@ REFERENCE: dict[str, dict[str, list[float]]] = {
 }
 
 
-def build_mlp(activation: str, sizes: Sequence[int] = REFERENCE_SIZES) -> MLP:
-    """An :class:`~course_utils.models.MLP` with the given widths ``[d_0, ..., d_L]``."""
-    sizes = list(sizes)
-    return MLP(act_fn=activation, input_size=sizes[0], hidden_sizes=tuple(sizes[1:-1]), num_classes=sizes[-1])
-
-
 def scheme_weight_variances(scheme: str, sizes: Sequence[int] = REFERENCE_SIZES, *,
                             first_layer: str | None = None, output_scale: float | None = None,
                             **scheme_kw) -> np.ndarray:
@@ -109,7 +232,7 @@ def predict_for_scheme(scheme: str, activation: str, *, q0: float, sizes: Sequen
         raise ValueError("The random-weight recurrence does not apply to constant weights; "
                          "use collapsed_constant_variances(x, ...) for those.")
     wv = scheme_weight_variances(scheme, sizes, first_layer=first_layer, output_scale=output_scale, **scheme_kw)
-    return stats.predicted_activation_variances(sizes, wv, bias_var, activation=activation, input_second_moment=q0)
+    return predicted_activation_variances(sizes, wv, bias_var, activation=activation, input_second_moment=q0)
 
 
 @torch.no_grad()
@@ -121,8 +244,6 @@ def collapsed_constant_variances(x: torch.Tensor, sizes: Sequence[int] = REFEREN
     :math:`s_1 = c\\,\\sum_j x_j + c_b`, :math:`s_{l+1} = c\\,d_l\\,f(s_l) + c_b`; for the identity the
     variance over the batch grows by :math:`(c\\,d_l)^2` per layer.
     """
-    from .models import make_activation
-
     bias = value if bias is None else bias
     f, _ = make_activation(activation)
     sizes = list(sizes)
@@ -178,7 +299,7 @@ def run_init_experiment(name: str, scheme: str, activation: str, x: torch.Tensor
 
 def _run_init_experiment(name, scheme, activation, x, y, *, seed, sizes, reference, with_hists, **init_kw):
     gen = torch.Generator().manual_seed(seed)
-    model = build_mlp(activation, sizes).to(x.device)
+    model = MLP.from_sizes(activation, sizes).to(x.device)
     cinit.init_model(model, scheme, generator=gen, **init_kw)
     acts = stats.activation_stats(model, x)
     grads = stats.gradient_stats(model, x, y)
@@ -186,7 +307,7 @@ def _run_init_experiment(name, scheme, activation, x, y, *, seed, sizes, referen
     with torch.no_grad():
         loss = float(F.cross_entropy(model(x), y.to(x.device)))
     labels = list(acts)
-    q0 = stats.input_second_moment(x)
+    q0 = input_second_moment(x)
     # bias noise of this run: the biases' nominal variance (the "same" rule draws them like the weights)
     bias_rule = init_kw.get("bias")
     if scheme == "normal" and bias_rule in (None, "same"):
@@ -251,11 +372,9 @@ def depth_sweep(x: torch.Tensor, schemes: dict[str, dict], activations: Sequence
 
 
 def _depth_sweep_rows(x, schemes, activations, depth, width, seed, dtype) -> list[dict]:
-    from .models import make_activation
-
     sizes = [x[0].numel()] + [width] * depth
     h0 = x.reshape(x.shape[0], -1).to(dtype)
-    q0 = stats.input_second_moment(h0)
+    q0 = input_second_moment(h0)
     rows = []
     for label, kw in schemes.items():
         kw = dict(kw)
@@ -268,7 +387,7 @@ def _depth_sweep_rows(x, schemes, activations, depth, width, seed, dtype) -> lis
             cinit.init_model(nn.Sequential(*layers), scheme, generator=gen, **kw)
             wv = np.array([float((lin.weight ** 2).mean()) for lin in layers])
             bv = np.array([float(lin.bias.var(unbiased=False)) for lin in layers])
-            theory = stats.predicted_activation_variances(sizes, wv, bv, activation=act, input_second_moment=q0)
+            theory = predicted_activation_variances(sizes, wv, bv, activation=act, input_second_moment=q0)
             h = h0
             for l, lin in enumerate(layers):
                 z = lin(h)
@@ -291,23 +410,3 @@ def saturation_fraction(model: nn.Module, x: torch.Tensor, *, eps: float = 0.01)
         acts = stats.activation_stats_per_unit(model, x)
     return pd.Series({k: float(((a < eps) | (a > 1 - eps)).float().mean()) for k, a in acts.items()},
                      name="saturated share")
-
-
-def derivative_second_moment(activation: str, var: float, *, n_points: int = 96) -> float:
-    """:math:`\\mathbb E[f'(y)^2]` for :math:`y \\sim \\mathcal N(0, \\text{var})` (Gauss–Hermite, autograd for f').
-
-    This is the factor by which a backward pass through the activation scales the gradient variance:
-    :math:`\\mathrm{Var}(\\delta_{l-1}) = d_l\\,\\sigma_w^2\\,\\mathbb E[f'(y_{l-1})^2]\\,\\mathrm{Var}(\\delta_l)`.
-    """
-    from .models import make_activation
-
-    if not np.isfinite(var) or var < 0:
-        raise ValueError(f"var must be a finite number >= 0, got {var}.")
-    f, _ = make_activation(activation)
-    nodes, weights = np.polynomial.hermite_e.hermegauss(n_points)
-    z = torch.tensor(math.sqrt(var) * nodes, dtype=torch.float64, requires_grad=True)
-    (g,) = torch.autograd.grad(f(z).sum(), z)
-    return float(np.sum(weights * g.detach().numpy() ** 2) / math.sqrt(2 * math.pi))
-
-
-__all__ += ["derivative_second_moment"]

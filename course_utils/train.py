@@ -1,22 +1,38 @@
-"""One training loop for the whole book, with a results cache keyed by configuration.
+"""The one training loop of the book (:func:`fit`), and the cached runs built on it (:func:`train_model`).
 
-``train_model`` trains a classifier on preloaded tensors, keeps the weights of
-the epoch with the best validation accuracy, and returns a :class:`TrainResult`.
-The result *and* the best weights are stored in the cache folder under a hash
-of everything that determines them, so rebuilding the book (or re-running a
-notebook under nbval) reuses a run instead of training again.
+Two layers, read top to bottom:
+
+* :func:`fit` is the loop.  Given a model, an optimizer, an optional scheduler and the
+  generator that shuffles the mini-batches, it trains ``epochs`` epochs after ``start_epoch`` and
+  returns their history as a :class:`TrainResult`.  It keeps no state of its own, so a run saved
+  with :func:`course_utils.checkpoint.save_checkpoint` and loaded into fresh objects continues
+  exactly where it stopped.
+* :func:`train_model` is what the chapters call.  It seeds the run, builds the optimizer and the
+  scheduler, runs :func:`fit` (in phases of batch size and learning rate, if asked), keeps the
+  weights of the epoch with the best validation accuracy, evaluates them on the test set, and
+  stores result *and* weights in the cache folder under a hash of everything that determines
+  them, so rebuilding the book (or re-running a notebook under nbval) reuses a run instead of
+  training again.  :func:`run_seeds` repeats it over seeds.
+
+One epoch of :func:`fit`: per mini-batch forward, ``zero_grad``, backward, ``optimizer.step()``
+and, for a scheduler that counts mini-batches, ``scheduler.step()``
+(:func:`course_utils.schedules.step_interval` says which); then the validation loss and accuracy,
+``on_epoch_end(epoch, record)``, and the per-epoch ``scheduler.step()`` (with the validation loss
+for ``ReduceLROnPlateau``).  The epoch's training loss is the mean of its mini-batch losses.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,39 +40,65 @@ from torch import nn
 from ._io import atomic_torch_save
 from .config import cache_dir as _default_cache_dir, default_device, ensure_writable, progress_enabled
 from .data import batches
+from .schedules import step_interval
 
-__all__ = ["TrainResult", "train_model", "evaluate", "run_seeds", "config_key", "package_source_hash"]
+__all__ = ["TrainResult", "fit", "train_model", "evaluate", "run_seeds", "config_key", "package_source_hash"]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+
+_HISTORY = ("train_acc", "val_acc", "train_loss", "val_loss", "lr")
 
 
 @dataclasses.dataclass
 class TrainResult:
-    """What a training run produced (one entry per epoch in the lists)."""
+    """What a training run produced: one entry per epoch in the lists, epoch ``start_epoch + 1`` first."""
 
-    test_acc: float
     train_acc: list[float]
     val_acc: list[float]
-    train_loss: list[float]
+    train_loss: list[float]  # mean of the epoch's mini-batch losses
     val_loss: list[float]
     lr: list[float]  # learning rate at the start of each epoch (first parameter group)
-    best_epoch: int  # 1-based epoch whose weights were kept
     seconds: float  # wall-clock training time of the run that produced this result
     device: str
-    epochs: int
-    seed: int
+    start_epoch: int = 0  # epochs completed before the first one listed (a resumed run)
+    test_acc: float = math.nan  # the kept weights on the test split (train_model; fit leaves it NaN)
+    seed: int | None = None
     key: str = ""
     cached: bool = False
 
     @property
+    def epochs(self) -> int:
+        """Number of epochs in the history."""
+        return len(self.val_acc)
+
+    @property
+    def best_epoch(self) -> int:
+        """Epoch (numbered as in the run) with the best validation accuracy: the weights ``train_model`` keeps."""
+        return self.start_epoch + int(np.argmax(self.val_acc)) + 1 if self.val_acc else 0
+
+    @property
     def best_val_acc(self) -> float:
-        return self.val_acc[self.best_epoch - 1]
+        return max(self.val_acc)
 
     @property
     def seconds_per_epoch(self) -> float:
         return self.seconds / max(self.epochs, 1)
 
+    def then(self, later: "TrainResult") -> "TrainResult":
+        """This run continued by ``later`` (e.g. the run resumed from its checkpoint): histories joined, times added.
+
+        Raises:
+            ValueError: ``later`` does not start with the epoch after this run's last one.
+        """
+        if later.start_epoch != self.start_epoch + self.epochs:
+            raise ValueError(f"The later run starts after epoch {later.start_epoch}, but this one ends with epoch "
+                             f"{self.start_epoch + self.epochs}; pass start_epoch={self.start_epoch + self.epochs} "
+                             f"to fit() when resuming.")
+        return dataclasses.replace(later, start_epoch=self.start_epoch, seconds=self.seconds + later.seconds,
+                                   **{k: getattr(self, k) + getattr(later, k) for k in _HISTORY})
+
     def to_dict(self) -> dict:
+        """Plain data (lists, numbers, strings): for the cache, or a checkpoint's ``extra``."""
         d = dataclasses.asdict(self)
         d.pop("cached")
         return d
@@ -149,7 +191,7 @@ def config_key(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, epoc
     return hashlib.sha256(blob).hexdigest()[:24], desc
 
 
-# ----------------------------------------------------------------------------- training
+# ----------------------------------------------------------------------------- the loop
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 4096
              ) -> tuple[float, float]:
@@ -165,6 +207,106 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: 
     model.train(was_training)
     n = max(len(y), 1)
     return correct.item() / n, loss.item() / n
+
+
+def fit(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, epochs: int, generator: torch.Generator,
+        batch_size: int = 256, scheduler=None, scheduler_interval: str | None = None, start_epoch: int = 0,
+        loss_fn: Callable | None = None, on_epoch_end: Callable[[int, dict], Any] | None = None,
+        progress: bool | None = None, desc: str | None = None) -> TrainResult:
+    """Train ``epochs`` more epochs, numbered from ``start_epoch + 1``, and return their history.
+
+    The loop of the whole book (:func:`train_model` runs it too).  It changes only the objects it
+    is given, so to resume a run, load a checkpoint into fresh ones
+    (:func:`course_utils.checkpoint.load_checkpoint`) and call it again with ``start_epoch``.
+
+    Args:
+        model: a classifier returning logits ``(B, classes)``, on the device of ``data``.
+        optimizer: the optimizer over ``model``'s parameters.
+        data: ``train`` and ``val`` ``(X, y)`` pairs (a :class:`~course_utils.data.FashionMNISTData`).
+        epochs: how many epochs to run now (0 returns an empty history).
+        generator: the CPU ``torch.Generator`` that shuffles the mini-batches (save it to resume).
+        batch_size: mini-batch size.
+        scheduler: a ``torch.optim.lr_scheduler`` object (optional).
+        scheduler_interval: ``"step"``, ``"epoch"`` or ``None`` (automatic, see
+            :func:`course_utils.schedules.step_interval`).
+        start_epoch: epochs already done (for the numbering and :attr:`TrainResult.start_epoch`).
+        loss_fn: ``(logits, y) -> loss`` (default: cross-entropy).
+        on_epoch_end: called with the epoch number and its record (``train_loss``, ``train_acc``,
+            ``val_loss``, ``val_acc``, ``lr``) before the per-epoch scheduler step.
+        progress: a ``tqdm`` bar over the epochs (default: on unless ``COURSE_PROGRESS=0``).
+        desc: label of the bar.
+
+    Returns:
+        A :class:`TrainResult` without a test accuracy (``test_acc`` is NaN).
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite (names the epoch and step).
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}.")
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    interval = step_interval(scheduler, scheduler_interval)
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    loss_fn = loss_fn or F.cross_entropy
+    X, y = data.train
+    n_steps = math.ceil(len(y) / batch_size)
+    hist = {k: [] for k in _HISTORY}
+    t0 = time.perf_counter()
+    bar = tqdm(range(start_epoch + 1, start_epoch + epochs + 1), desc=desc or "training", unit="epoch",
+               disable=not progress_enabled(progress), leave=False)
+    for epoch in bar:
+        model.train()
+        lr_used = optimizer.param_groups[0]["lr"]  # the rate the epoch starts with
+        losses = torch.zeros(n_steps, device=X.device)
+        correct = torch.zeros((), device=X.device)
+        for step, (xb, yb) in enumerate(batches(X, y, batch_size, shuffle=True, generator=generator)):
+            logits = model(xb)  # (B, classes)
+            loss = loss_fn(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if interval == "step":
+                scheduler.step()
+            losses[step] = loss.detach()
+            correct += (logits.detach().argmax(dim=1) == yb).sum()
+        finite = torch.isfinite(losses)
+        if not bool(finite.all()):
+            bad = int((~finite).nonzero()[0])
+            raise FloatingPointError(
+                f"The training loss became {losses[bad].item()} at epoch {epoch}, step {bad + 1} of "
+                f"{n_steps}. The run diverged: lower the learning rate, use a better initialisation, "
+                f"or clip gradients.")
+        val_acc, val_loss = evaluate(model, *data.val)
+        record = {"train_loss": losses.mean().item(), "train_acc": correct.item() / len(y),
+                  "val_loss": val_loss, "val_acc": val_acc, "lr": lr_used}
+        for k, v in record.items():
+            hist[k].append(v)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+        if interval == "epoch":
+            if plateau:
+                scheduler.step(val_loss)
+            else:
+                scheduler.step()
+        bar.set_postfix(val_acc=f"{val_acc:.3f}")
+    bar.close()
+    return TrainResult(**hist, seconds=time.perf_counter() - t0, device=str(X.device), start_epoch=start_epoch)
+
+
+# ----------------------------------------------------------------------------- cached runs
+class _BestWeights:
+    """``on_epoch_end`` hook that copies the weights of the best validation epoch (the first of equal ones)."""
+
+    def __init__(self, model: nn.Module):
+        self.model, self.acc, self.state = model, -1.0, None
+
+    def __call__(self, epoch: int, record: dict) -> None:
+        if record["val_acc"] > self.acc:
+            self.acc = record["val_acc"]
+            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
 
 def _check_args(epochs, batch_size, seed, optimizer_fn, scheduler_interval):
@@ -183,6 +325,18 @@ def _check_args(epochs, batch_size, seed, optimizer_fn, scheduler_interval):
                          f"got {scheduler_interval!r}.")
 
 
+def _check_phases(phases) -> list[tuple[int, int, float]]:
+    phases = [tuple(p) for p in phases]
+    if not phases:
+        raise ValueError("phases is empty: pass e.g. [(2, 128, 1.0), (2, 256, 1.0)].")
+    for p in phases:
+        if (len(p) != 3 or not isinstance(p[0], int) or p[0] <= 0 or not isinstance(p[1], int) or p[1] <= 0
+                or not isinstance(p[2], (int, float)) or p[2] <= 0):
+            raise ValueError(f"Each phase must be (epochs: positive int, batch_size: positive int, "
+                             f"lr_factor: positive number); got {p!r}.")
+    return phases
+
+
 def _load_cached(path: Path, model: nn.Module, device: torch.device) -> TrainResult | None:
     if not path.is_file():
         return None
@@ -198,7 +352,8 @@ def _load_cached(path: Path, model: nn.Module, device: torch.device) -> TrainRes
 
 
 def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
-                data, *, epochs: int, batch_size: int = 256, seed: int = 42, device=None,
+                data, *, epochs: int | None = None, batch_size: int = 256,
+                phases: Sequence[tuple[int, int, float]] | None = None, seed: int = 42, device=None,
                 scheduler_fn: Callable | None = None, scheduler_interval: str | None = None,
                 cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool | None = None,
                 loss_fn: Callable | None = None, desc: str | None = None, extra_key: dict | None = None
@@ -213,9 +368,14 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
         model: a classifier returning logits of shape ``(B, num_classes)``.
         optimizer_fn: ``params -> optimizer``, e.g. ``lambda p: torch.optim.Adam(p, lr=1e-3)``.
         data: a :class:`~course_utils.data.FashionMNISTData` (or anything with ``train``,
-            ``val``, ``test`` ``(X, y)`` pairs and a ``fingerprint()``).
+            ``val``, ``test`` ``(X, y)`` pairs, ``device``, ``to()`` and a ``fingerprint()``).
         epochs: number of passes over the training set.
         batch_size: mini-batch size.
+        phases: instead of ``epochs`` x ``batch_size``, train in phases of ``(epochs, batch_size,
+            lr_factor)``: phase ``i`` runs its epochs with its batch size and the rate of every
+            parameter group set to ``lr_factor`` times its initial value.  Decaying the rate is
+            ``[(2, 128, 1), (2, 128, .5)]``; increasing the batch size instead is
+            ``[(2, 128, 1), (2, 256, 1)]``.  Not combined with ``scheduler_fn``.
         seed: seeds the shuffling and any randomness inside the model (dropout).
         device: where to train (default: CUDA if available, else CPU).
         scheduler_fn: ``optimizer -> LR scheduler`` (optional).
@@ -234,6 +394,15 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
         FloatingPointError: the loss became NaN or infinite (names the epoch and step).
         ValueError / TypeError: invalid arguments, with what was expected.
     """
+    if phases is not None:
+        phases = _check_phases(phases)
+        total = sum(p[0] for p in phases)
+        if epochs is not None and epochs != total:
+            raise ValueError(f"epochs={epochs} but the phases add up to {total} epochs; leave epochs out.")
+        if scheduler_fn is not None:
+            raise ValueError("phases set the learning rate of each phase themselves; pass phases or "
+                             "scheduler_fn, not both.")
+        epochs, batch_size = total, phases[0][1]
     _check_args(epochs, batch_size, seed, optimizer_fn, scheduler_interval)
     dev = default_device(device)
     if data.device != dev:
@@ -243,13 +412,13 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer_fn returned {type(optimizer).__name__}, not a torch.optim.Optimizer.")
     scheduler = scheduler_fn(optimizer) if scheduler_fn is not None else None
-    sched = torch.optim.lr_scheduler
-    if scheduler_interval is None:
-        scheduler_interval = "step" if isinstance(scheduler, (sched.OneCycleLR, sched.CyclicLR)) else "epoch"
+    interval = step_interval(scheduler, scheduler_interval) or "epoch"
     loss_fn = loss_fn or F.cross_entropy
+    extra = {"loss_fn": _describe_callable(loss_fn), **(extra_key or {})}
+    if phases is not None:
+        extra["phases"] = [list(p) for p in phases]
     key, _ = config_key(model, optimizer, data, epochs=epochs, batch_size=batch_size, seed=seed,
-                        device=dev, scheduler=scheduler, scheduler_interval=scheduler_interval,
-                        extra={"loss_fn": _describe_callable(loss_fn), **(extra_key or {})})
+                        device=dev, scheduler=scheduler, scheduler_interval=interval, extra=extra)
     path = None
     if use_cache:
         folder = Path(cache_dir) if cache_dir is not None else _default_cache_dir("runs", create=False)
@@ -259,63 +428,26 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
         if hit is not None:
             return hit
 
-    from tqdm.auto import tqdm
-
-    show = progress_enabled(progress)
-    X_tr, y_tr = data.train
+    best = _BestWeights(model)
     gen = torch.Generator().manual_seed(seed)
-    hist = {k: [] for k in ("train_acc", "val_acc", "train_loss", "val_loss", "lr")}
-    best_acc, best_epoch, best_state = -1.0, 0, None
-    n_steps = math.ceil(len(y_tr) / batch_size)
-    fork_devices = [dev] if dev.type == "cuda" else []
-    t0 = time.perf_counter()
-    with torch.random.fork_rng(devices=fork_devices):
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    parts, done = [], 0
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        bar = tqdm(range(1, epochs + 1), desc=desc or "training", unit="epoch", disable=not show, leave=False)
-        for epoch in bar:
-            model.train()
-            hist["lr"].append(optimizer.param_groups[0]["lr"])  # the rate the epoch starts with
-            losses = torch.zeros(n_steps, device=dev)
-            correct = torch.zeros((), device=dev)
-            for step, (xb, yb) in enumerate(batches(X_tr, y_tr, batch_size, shuffle=True, generator=gen)):
-                logits = model(xb)
-                loss = loss_fn(logits, yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None and scheduler_interval == "step":
-                    scheduler.step()
-                losses[step] = loss.detach()
-                correct += (logits.detach().argmax(dim=1) == yb).sum()
-            finite = torch.isfinite(losses)
-            if not bool(finite.all()):
-                bad = int((~finite).nonzero()[0])
-                raise FloatingPointError(
-                    f"The training loss became {losses[bad].item()} at epoch {epoch}, step {bad + 1} of "
-                    f"{n_steps}. The run diverged: lower the learning rate, use a better initialisation, "
-                    f"or clip gradients.")
-            val_acc, val_loss = evaluate(model, *data.val)
-            hist["train_loss"].append(losses.mean().item())
-            hist["train_acc"].append(correct.item() / len(y_tr))
-            hist["val_acc"].append(val_acc)
-            hist["val_loss"].append(val_loss)
-            if val_acc > best_acc:
-                best_acc, best_epoch = val_acc, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if scheduler is not None and scheduler_interval == "epoch":
-                if isinstance(scheduler, sched.ReduceLROnPlateau):
-                    scheduler.step(val_loss)
-                else:
-                    scheduler.step()
-            bar.set_postfix(val_acc=f"{val_acc:.3f}")
-        bar.close()
-    seconds = time.perf_counter() - t0
-    model.load_state_dict(best_state)
+        for n_epochs, bs, factor in phases or [(epochs, batch_size, None)]:
+            if factor is not None:
+                for g, base in zip(optimizer.param_groups, base_lrs):
+                    g["lr"] = base * factor
+            parts.append(fit(model, optimizer, data, epochs=n_epochs, batch_size=bs, generator=gen,
+                             scheduler=scheduler, scheduler_interval=interval, start_epoch=done,
+                             loss_fn=loss_fn, on_epoch_end=best, progress=progress, desc=desc))
+            done += n_epochs
+    model.load_state_dict(best.state)
     test_acc, _ = evaluate(model, *data.test)
-    result = TrainResult(test_acc=test_acc, best_epoch=best_epoch, seconds=seconds,
-                         device=str(dev), epochs=epochs, seed=seed, key=key, **hist)
+    result = dataclasses.replace(functools.reduce(TrainResult.then, parts), test_acc=test_acc,
+                                 device=str(dev), seed=seed, key=key)
     if path is not None:
-        atomic_torch_save({"result": result.to_dict(), "state_dict": best_state}, path)
+        atomic_torch_save({"result": result.to_dict(), "state_dict": best.state}, path)
     return result
 
 

@@ -1,17 +1,17 @@
-"""Transfer learning on Fashion-MNIST: class subsets, model A / model B, freezing, a tiny-data loop.
+"""Transfer learning on Fashion-MNIST: model A / model B, freezing, task B's few-shot runs.
 
 The experiment of the textbook, made repeatable:
 
-* :func:`class_subset` — a data object with only some classes (relabelled 0..k-1) and
-  optionally only some training images; it has ``train/val/test``, ``fingerprint()`` and
-  ``to()``, so :func:`course_utils.train.train_model` trains and caches on it;
-* :func:`model_a` (the source's 784-100-100-100 ReLU net), :func:`model_b_from_scratch`,
-  :func:`model_b_on_a` (reused hidden layers, new output layer);
+* the data are subsets of Fashion-MNIST (:meth:`course_utils.data.FashionMNISTData.subset`:
+  task A's eight classes, task B's two); :func:`other_classes` names task A's;
+* :func:`model_a` (the source's 784-100-100-100 ReLU net, a :class:`course_utils.models.MLP`),
+  :func:`model_b_from_scratch`, :func:`model_b_on_a` (reused hidden layers, new output layer);
 * :func:`freeze`, :func:`unfreeze`, :func:`trainable_count`;
-* :func:`few_shot_sample` and :func:`fit_small` — task B has 20 images, so it has its own
-  compact full-batch loop (no validation set: with 20 labels there is none to spare);
+* :func:`few_shot_sample` and :func:`fit_small` — task B has 20 images, so it is trained with
+  full-batch steps (no mini-batches, no validation set: with 20 labels there is none to spare),
+  not with :func:`course_utils.train.fit`;
 * :func:`task_b_runs` — scratch vs. frozen vs. frozen-then-unfrozen over many seeds, as a
-  DataFrame, cached on disk.
+  DataFrame, cached on disk; :func:`summarize_runs` compares two of them seed by seed.
 """
 from __future__ import annotations
 
@@ -27,140 +27,53 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._io import atomic_write_bytes
+from .compare import mean_ci
 from .config import cache_dir as _cache_dir
+from .models import MLP
+from .train import _state_hash, evaluate, package_source_hash
 
-__all__ = ["SubsetData", "class_subset", "other_classes", "model_a", "model_b_from_scratch", "model_b_on_a",
+__all__ = ["other_classes", "model_a", "model_b_from_scratch", "model_b_on_a",
            "freeze", "unfreeze", "trainable_count", "few_shot_sample", "fit_small", "accuracy",
            "TransferProtocol", "run_task_b", "task_b_runs", "summarize_runs", "METHODS"]
 
 
-# ----------------------------------------------------------------------------- data
-@dataclasses.dataclass
-class SubsetData:
-    """Some classes (and optionally some training images) of a parent data set, relabelled ``0..k-1``.
-
-    Same fields as :class:`~course_utils.data.FashionMNISTData` that ``train_model`` needs:
-    ``train``, ``val``, ``test`` (``(X, y)`` pairs), ``device``, ``fingerprint()``, ``to()``.
-    """
-
-    train: tuple[torch.Tensor, torch.Tensor]
-    val: tuple[torch.Tensor, torch.Tensor]
-    test: tuple[torch.Tensor, torch.Tensor]
-    classes: tuple[str, ...]
-    class_ids: tuple[int, ...]
-    parent: dict
-    n_train: int | None
-    seed: int
-
-    @property
-    def device(self) -> torch.device:
-        return self.train[0].device
-
-    def fingerprint(self) -> dict:
-        return {"parent": self.parent, "class_ids": list(self.class_ids), "n_train": len(self.train[1]),
-                "n_val": len(self.val[1]), "n_test": len(self.test[1]), "subset_seed": self.seed}
-
-    def to(self, device) -> "SubsetData":
-        from .config import default_device
-
-        dev = default_device(device)
-        mv = lambda p: (p[0].to(dev), p[1].to(dev))  # noqa: E731
-        return dataclasses.replace(self, train=mv(self.train), val=mv(self.val), test=mv(self.test))
-
-    def __repr__(self) -> str:
-        return (f"SubsetData(classes={list(self.classes)}, train={tuple(self.train[0].shape)}, "
-                f"val={tuple(self.val[0].shape)}, test={tuple(self.test[0].shape)}, device={self.device})")
-
-
-def _select(split, ids: torch.Tensor, relabel: bool):
-    X, y = split
-    mask = torch.isin(y, ids)
-    Xs, ys = X[mask], y[mask]
-    if relabel:
-        lut = torch.full((int(y.max()) + 1,), -1, dtype=torch.long, device=y.device)
-        lut[ids] = torch.arange(len(ids), device=y.device)
-        ys = lut[ys]
-    return Xs, ys
-
-
-def class_subset(data, classes: Sequence[int] | None = None, *, n_train: int | None = None, seed: int = 0,
-                 relabel: bool = True) -> SubsetData:
-    """Keep only ``classes`` (all when None) of every split; optionally only ``n_train`` training images.
-
-    Args:
-        data: a :class:`~course_utils.data.FashionMNISTData` (or another :class:`SubsetData`).
-        classes: class indices of ``data`` to keep, in the order that defines the new labels.
-        n_train: keep a seeded random ``n_train`` of the (filtered) training images.
-        seed: seed of that choice.
-        relabel: map the kept classes to ``0..k-1`` (needed by a k-output network).
-
-    Raises:
-        ValueError: unknown or repeated class ids; ``n_train`` larger than what is there.
-    """
-    n_classes = len(data.classes)
-    classes = list(range(n_classes)) if classes is None else [int(c) for c in classes]
-    if len(set(classes)) != len(classes) or not classes or any(not 0 <= c < n_classes for c in classes):
-        raise ValueError(f"classes must be distinct indices in 0..{n_classes - 1}, got {classes}.")
-    ids = torch.tensor(classes, device=data.device)
-    train = _select(data.train, ids, relabel)
-    if n_train is not None:
-        if not isinstance(n_train, int) or not 0 < n_train <= len(train[1]):
-            raise ValueError(f"n_train must be an integer in 1..{len(train[1])} (images of these classes), "
-                             f"got {n_train!r}.")
-        idx = torch.randperm(len(train[1]), generator=torch.Generator().manual_seed(seed))[:n_train]
-        idx = idx.sort().values.to(data.device)
-        train = (train[0][idx], train[1][idx])
-    names = tuple(data.classes[c] for c in classes) if relabel else tuple(data.classes)
-    parent = data.fingerprint() if hasattr(data, "fingerprint") else repr(data)
-    return SubsetData(train=train, val=_select(data.val, ids, relabel), test=_select(data.test, ids, relabel),
-                      classes=names, class_ids=tuple(classes), parent=parent, n_train=n_train, seed=seed)
-
-
+# ----------------------------------------------------------------------------- classes and models
 def other_classes(pair: Sequence[int], n_classes: int = 10) -> list[int]:
     """The classes that are not in ``pair`` (task A's classes when task B is ``pair``)."""
     return [c for c in range(n_classes) if c not in set(pair)]
 
 
-# ----------------------------------------------------------------------------- models
-def _mlp(sizes: Sequence[int], seed: int | None) -> nn.Sequential:
-    if seed is not None:
-        torch.manual_seed(seed)
-    layers: list[nn.Module] = [nn.Flatten()]
-    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        lin = nn.Linear(d_in, d_out)
-        nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
-        nn.init.zeros_(lin.bias)
-        layers.append(lin)
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+def _he_mlp(seed: int | None, input_size: int, hidden_sizes: Sequence[int], n_classes: int) -> MLP:
+    """A ReLU MLP whose every Linear is drawn and then He-initialised in turn, from a generator seeded
+    with ``seed`` (the source's ``torch.manual_seed(seed)`` and layer-by-layer build; None: the global RNG)."""
+    gen = None if seed is None else torch.Generator().manual_seed(seed)
+    return MLP("relu", input_size, tuple(hidden_sizes), n_classes, generator=gen, init="kaiming_normal")
 
 
-def model_a(n_classes: int = 8, *, hidden_sizes: Sequence[int] = (100, 100, 100), seed: int | None = 42
-            ) -> nn.Sequential:
-    """The source's model A: ``Flatten → [Linear(·,100) → ReLU] × 3 → Linear(100, n_classes)``, He-initialised."""
+def model_a(n_classes: int = 8, *, hidden_sizes: Sequence[int] = (100, 100, 100), seed: int | None = 42) -> MLP:
+    """The source's model A: ``[Linear(·,100) → ReLU] × 3 → Linear(100, n_classes)``, He-initialised."""
     if not hidden_sizes:
         raise ValueError("model A needs at least one hidden layer to reuse.")
-    return _mlp([784, *hidden_sizes, n_classes], seed)
+    return _he_mlp(seed, 784, hidden_sizes, n_classes)
 
 
 def model_b_from_scratch(n_classes: int = 2, *, hidden_sizes: Sequence[int] = (100, 100, 100),
-                         seed: int | None = None) -> nn.Sequential:
+                         seed: int | None = None) -> MLP:
     """Model B with model A's architecture, freshly initialised."""
-    return _mlp([784, *hidden_sizes, n_classes], seed)
+    return _he_mlp(seed, 784, hidden_sizes, n_classes)
 
 
-def model_b_on_a(model_a: nn.Sequential, n_classes: int = 2, *, seed: int | None = None) -> nn.Sequential:
-    """A deep copy of model A's layers without its output layer, plus a new He-initialised output layer."""
-    if not isinstance(model_a, nn.Sequential) or not isinstance(model_a[-1], nn.Linear):
-        raise TypeError("model_b_on_a expects an nn.Sequential that ends in an nn.Linear (e.g. from model_a()).")
-    if seed is not None:
-        torch.manual_seed(seed)
-    reused = copy.deepcopy(model_a[:-1])
-    head = nn.Linear(model_a[-1].in_features, n_classes)
-    nn.init.kaiming_normal_(head.weight, nonlinearity="relu")
-    nn.init.zeros_(head.bias)
-    return nn.Sequential(*reused, head).to(model_a[-1].weight.device)
+def model_b_on_a(model_a: MLP, n_classes: int = 2, *, seed: int | None = None) -> MLP:
+    """A deep copy of model A with a new He-initialised output layer for ``n_classes`` classes."""
+    if not isinstance(model_a, MLP):
+        raise TypeError(f"model_b_on_a expects model A, an MLP (e.g. from model_a()), got {type(model_a).__name__}.")
+    model_b = copy.deepcopy(model_a)
+    old = model_b.layers[-1]
+    head = _he_mlp(seed, old.in_features, (), n_classes).layers[0]  # one new Linear
+    model_b.layers[-1] = head.to(old.weight.device)
+    model_b.config["num_classes"] = n_classes
+    return model_b
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -228,8 +141,6 @@ def fit_small(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, steps: int,
 @torch.no_grad()
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     """Accuracy of ``model`` on ``(X, y)`` in eval mode."""
-    from .train import evaluate
-
     return evaluate(model, X, y)[0]
 
 
@@ -257,7 +168,7 @@ class TransferProtocol:
 METHODS = ("scratch", "frozen", "unfrozen")
 
 
-def run_task_b(model_a: nn.Sequential, data_b, *, seed: int, protocol: TransferProtocol = TransferProtocol(),
+def run_task_b(model_a: MLP, data_b, *, seed: int, protocol: TransferProtocol = TransferProtocol(),
                methods: Sequence[str] = METHODS) -> dict[str, float]:
     """One seed of task B: the same ``n_per_class``-per-class sample for every method; test accuracies.
 
@@ -270,7 +181,7 @@ def run_task_b(model_a: nn.Sequential, data_b, *, seed: int, protocol: TransferP
     X_test, y_test = data_b.test
     n_out = len(data_b.classes)
     out: dict[str, float] = {}
-    hidden = [m.out_features for m in model_a if isinstance(m, nn.Linear)][:-1]
+    hidden = [lin.out_features for lin in model_a.linears][:-1]
     with torch.random.fork_rng():
         if "scratch" in methods:
             m = model_b_from_scratch(n_out, hidden_sizes=hidden, seed=10_000 + seed).to(X_test.device)
@@ -278,7 +189,7 @@ def run_task_b(model_a: nn.Sequential, data_b, *, seed: int, protocol: TransferP
             out["scratch"] = accuracy(m, X_test, y_test)
         if "frozen" in methods or "unfrozen" in methods:
             m = model_b_on_a(model_a, n_out, seed=20_000 + seed)
-            freeze(m[:-1])
+            freeze(m.layers[:-1])
             fit_small(m, Xb, yb, steps=protocol.frozen_steps, lr=protocol.lr_head)
             if "frozen" in methods:
                 out["frozen"] = accuracy(m, X_test, y_test)
@@ -289,7 +200,7 @@ def run_task_b(model_a: nn.Sequential, data_b, *, seed: int, protocol: TransferP
     return out
 
 
-def task_b_runs(model_a: nn.Sequential, data_b, *, seeds: Sequence[int],
+def task_b_runs(model_a: MLP, data_b, *, seeds: Sequence[int],
                 protocol: TransferProtocol = TransferProtocol(), methods: Sequence[str] = METHODS,
                 use_cache: bool = True, cache_dir: str | Path | None = None):
     """:func:`run_task_b` for every seed, as a DataFrame with one row per seed (cached on disk).
@@ -298,8 +209,6 @@ def task_b_runs(model_a: nn.Sequential, data_b, *, seeds: Sequence[int],
     methods and the source of ``course_utils``.
     """
     import pandas as pd
-
-    from .train import _state_hash, package_source_hash
 
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -328,8 +237,6 @@ def task_b_runs(model_a: nn.Sequential, data_b, *, seeds: Sequence[int],
         torch.set_num_threads(threads)
     df = pd.DataFrame(rows)
     if path is not None:
-        from ._io import atomic_write_bytes
-
         atomic_write_bytes(path, df.to_json(orient="records").encode())
     return df
 
@@ -341,8 +248,6 @@ def summarize_runs(df, *, method: str = "unfrozen", baseline: str = "scratch") -
     95 % t-interval, the fraction of seeds where ``method`` wins, and the largest and smallest
     single-seed differences (what a cherry-picker would report).
     """
-    from .stats import mean_ci
-
     for col in (method, baseline):
         if col not in df.columns:
             raise ValueError(f"column {col!r} is not in the runs table (columns: {list(df.columns)}).")

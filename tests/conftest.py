@@ -36,6 +36,26 @@ def make_tiny_data(n_train: int = 512, n_eval: int = 128, d: int = 8, k: int = 3
     return TinyData(split(n_train), split(n_eval), split(n_eval))
 
 
+def make_fake_fmnist(n_train: int = 400, n_val: int = 100, n_test: int = 200, seed: int = 0):
+    """A real :class:`FashionMNISTData` of noisy class prototypes (10 classes, 28x28), no files needed."""
+    from course_utils.data import CLASSES, FashionMNISTData
+
+    g = torch.Generator().manual_seed(seed)
+    protos = torch.randn(10, 1, 28, 28, generator=g)
+
+    def split(n):
+        y = torch.arange(n) % 10
+        return protos[y] + 0.5 * torch.randn(n, 1, 28, 28, generator=g), y
+
+    return FashionMNISTData(split(n_train), split(n_val), split(n_test), mean=0.0, std=1.0, classes=CLASSES,
+                            source="fake", split_seed=seed, normalize=False)
+
+
+@pytest.fixture
+def fake_fmnist():
+    return make_fake_fmnist()
+
+
 @pytest.fixture
 def tiny_data():
     return make_tiny_data()

@@ -1,4 +1,4 @@
-"""Tests of course_utils.checkpoint: a resumed run equals an uninterrupted one; bad files fail clearly."""
+"""Tests of course_utils.checkpoint: a run resumed with train.fit equals an uninterrupted one; bad files fail clearly."""
 import random
 
 import numpy as np
@@ -8,6 +8,7 @@ from torch import nn
 
 from course_utils import checkpoint as C
 from course_utils import schedules as S
+from course_utils.train import fit
 
 
 def tiny_model(seed=0):
@@ -42,23 +43,26 @@ def test_resumed_run_equals_uninterrupted_run(setup, tmp_path, make_tiny_data):
     # uninterrupted: 6 epochs
     torch.manual_seed(7)
     m0, o0, s0, g0 = _fresh(setup)
-    h0 = C.train_epochs(m0, o0, data, epochs=6, generator=g0, scheduler=s0, **kw)
+    h0 = fit(m0, o0, data, epochs=6, generator=g0, scheduler=s0, **kw)
     # interrupted after 2 epochs, saved, then resumed in fresh objects (other init, other RNG state)
     torch.manual_seed(7)
     m1, o1, s1, g1 = _fresh(setup)
-    h1 = C.train_epochs(m1, o1, data, epochs=2, generator=g1, scheduler=s1, **kw)
-    path = C.save_checkpoint(tmp_path / "ck.pt", m1, o1, s1, epoch=2, generator=g1, extra={"history": h1})
+    h1 = fit(m1, o1, data, epochs=2, generator=g1, scheduler=s1, **kw)
+    path = C.save_checkpoint(tmp_path / "ck.pt", m1, o1, s1, epoch=2, generator=g1, extra={"history": h1.to_dict()})
     torch.manual_seed(999)
     np.random.seed(1)
     random.seed(1)
     m2, o2, s2, g2 = _fresh(setup, seed=5)
     g2.manual_seed(5)
     meta = C.load_checkpoint(path, m2, o2, s2, generator=g2)
-    assert meta["epoch"] == 2 and meta["extra"]["history"]["val_loss"] == h1["val_loss"]
-    h2 = C.train_epochs(m2, o2, data, epochs=4, generator=g2, scheduler=s2, start_epoch=2, **kw)
+    assert meta["epoch"] == 2 and meta["extra"]["history"]["val_loss"] == h1.val_loss
+    h2 = fit(m2, o2, data, epochs=4, generator=g2, scheduler=s2, start_epoch=2, **kw)
     assert C.max_param_diff(m0, m2) == 0.0  # same operations in the same order on the CPU: bit-identical
-    assert h1["val_loss"] + h2["val_loss"] == h0["val_loss"]
-    assert h1["lr"] + h2["lr"] == h0["lr"]
+    assert h1.val_loss + h2.val_loss == h0.val_loss
+    assert h1.lr + h2.lr == h0.lr
+    joined = h1.then(h2)
+    assert joined.val_loss == h0.val_loss and joined.train_loss == h0.train_loss and joined.epochs == 6
+    assert joined.best_epoch == h0.best_epoch and h2.start_epoch == 2
 
 
 def test_without_generator_state_the_run_differs(tmp_path, make_tiny_data):
@@ -66,14 +70,14 @@ def test_without_generator_state_the_run_differs(tmp_path, make_tiny_data):
     data = make_tiny_data(96, 32)
     torch.manual_seed(7)
     m0, o0, s0, g0 = _fresh("sgd+inverse")
-    C.train_epochs(m0, o0, data, epochs=4, batch_size=16, generator=g0, scheduler=s0)
+    fit(m0, o0, data, epochs=4, batch_size=16, generator=g0, scheduler=s0)
     torch.manual_seed(7)
     m1, o1, s1, g1 = _fresh("sgd+inverse")
-    C.train_epochs(m1, o1, data, epochs=2, batch_size=16, generator=g1, scheduler=s1)
+    fit(m1, o1, data, epochs=2, batch_size=16, generator=g1, scheduler=s1)
     C.save_checkpoint(tmp_path / "ck.pt", m1, o1, s1, epoch=2, generator=g1)
     m2, o2, s2, g2 = _fresh("sgd+inverse")
     C.load_checkpoint(tmp_path / "ck.pt", m2, o2, s2)  # generator not restored: g2 starts from seed 123
-    C.train_epochs(m2, o2, data, epochs=2, batch_size=16, generator=g2, scheduler=s2)
+    fit(m2, o2, data, epochs=2, batch_size=16, generator=g2, scheduler=s2)
     assert C.max_param_diff(m0, m2) > 1e-4
 
 

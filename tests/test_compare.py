@@ -4,19 +4,15 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats as st
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from scipy import stats as st  # noqa: E402
-from torch import nn  # noqa: E402
-
-from course_utils import compare as C  # noqa: E402
-from course_utils import optim as O  # noqa: E402
+from course_utils import compare as C
+from course_utils import optim as O
 
 
 def _quadratic(w, t):
@@ -141,21 +137,6 @@ def test_welch_table_matches_scipy_and_is_nan_for_single_runs():
     assert table["p-value (Welch)"].iloc[1:].isna().all()
 
 
-# ----------------------------------------------------------------------------- plots
-def test_plots_draw_labelled_axes():
-    sweep = pd.DataFrame({"optimizer": ["A", "A", "B", "B"], "lr": [0.01, 0.1, 0.01, 0.1],
-                          "best_val_acc": [0.8, 0.85, 0.82, 0.7]})
-    ax = C.plot_sweep(sweep, marks={"A": 0.1})
-    assert ax.get_xscale() == "log" and "validation" in ax.get_ylabel()
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B"]
-    table = C.seed_table({"A": _runs([85, 86, 87]), "B": _runs([86, 87, 88])},
-                         references={"source": {"A": 89.0, "B": 89.5}})
-    ax = C.plot_seed_intervals(table, references=["source"], title="t")
-    assert ax.get_title() == "t" and ax.get_ylabel() == "test accuracy (%)"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B"]
-    plt.close("all")
-
-
 def test_holm_adjustment():
     np.testing.assert_allclose(C.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])  # step-down, kept monotone
     np.testing.assert_allclose(C.holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
@@ -168,3 +149,13 @@ def test_welch_table_holm_column_counts_every_pair():
     table = C.welch_table({"A": _runs(a), "B": _runs(b), "C": _runs(c)})
     np.testing.assert_allclose(table["p (Holm)"], C.holm(table["p-value (Welch)"]))
     assert (table["p (Holm)"] >= table["p-value (Welch)"]).all()
+
+
+def test_mean_ci():
+    r = C.mean_ci([1.0, 2.0, 3.0])
+    assert r["mean"] == 2.0 and r["std"] == pytest.approx(1.0)
+    # t_{0.975, 2} = 4.303: half-width = 4.303 * 1 / sqrt(3)
+    assert r["hi"] - r["mean"] == pytest.approx(4.3027 / 3 ** 0.5, rel=1e-3)
+    assert C.mean_ci([5.0])["lo"] == 5.0
+    with pytest.raises(ValueError):
+        C.mean_ci([])

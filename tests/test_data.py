@@ -84,3 +84,46 @@ def test_loaded_splits(monkeypatch):
     d3 = D.load_fashion_mnist(device="cpu", seed=1)
     assert not torch.equal(d.val[1], d3.val[1])
     assert d.fingerprint() != d3.fingerprint()
+
+
+# ----------------------------------------------------------------------------- subsets
+def test_subset_first_n_train(fake_fmnist):
+    sub = fake_fmnist.subset(50)
+    assert len(sub.train[1]) == 50 and len(sub.val[1]) == 100 and len(sub.test[1]) == 200
+    assert torch.equal(sub.train[0], fake_fmnist.train[0][:50]) and sub.classes == fake_fmnist.classes
+    assert sub.fingerprint()["n_train"] == 50 and sub.fingerprint() != fake_fmnist.fingerprint()
+    assert len(fake_fmnist.subset(50, n_val=10).val[1]) == 10
+
+
+def test_subset_classes_relabels_in_the_order_given(fake_fmnist):
+    sub = fake_fmnist.subset(classes=(2, 0))
+    assert sub.classes == (fake_fmnist.classes[2], fake_fmnist.classes[0])
+    assert set(sub.train[1].tolist()) == {0, 1} and len(sub.train[1]) == 80
+    # class 2 -> 0, class 0 -> 1
+    torch.testing.assert_close(sub.train[0][sub.train[1] == 0], fake_fmnist.train[0][fake_fmnist.train[1] == 2])
+    assert sub.fingerprint()["selection"][0]["classes"] == [2, 0]
+    assert "classes=" in repr(sub)
+
+
+def test_subset_n_train_with_seed_is_a_seeded_random_choice(fake_fmnist):
+    a, b, c = (fake_fmnist.subset(50, seed=s) for s in (1, 1, 2))
+    assert len(a.train[1]) == 50 and len(a.test[1]) == 200
+    torch.testing.assert_close(a.train[0], b.train[0])
+    assert not torch.equal(a.train[0], c.train[0]) and a.fingerprint() != c.fingerprint()
+    # the images keep their order in the split: the chosen indices, sorted
+    idx = torch.randperm(400, generator=torch.Generator().manual_seed(1))[:50].sort().values
+    assert torch.equal(a.train[1], fake_fmnist.train[1][idx])
+
+
+def test_subset_of_a_subset(fake_fmnist):
+    sub = fake_fmnist.subset(classes=(3, 4, 5)).subset(20, seed=0)
+    assert len(sub.train[1]) == 20 and set(sub.train[1].tolist()) <= {0, 1, 2}
+    assert len(sub.fingerprint()["selection"]) == 2
+
+
+@pytest.mark.parametrize("kw,match", [(dict(classes=(0, 0)), "distinct"), (dict(classes=(11,)), "distinct"),
+                                      (dict(n_train=1000), "n_train"), (dict(n_train=0), "n_train"),
+                                      (dict(n_val=0), "n_val")])
+def test_subset_bad_input(fake_fmnist, kw, match):
+    with pytest.raises(ValueError, match=match):
+        fake_fmnist.subset(**kw)

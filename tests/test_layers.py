@@ -174,6 +174,27 @@ def test_fold_batchnorm_equals_linear_then_bn_in_eval(bn_cls, bias):
     torch.testing.assert_close(fused(x), bn(lin(x)), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("from_scratch", [False, True])
+def test_fold_batchnorms_folds_a_whole_network(from_scratch):
+    from course_utils.models import deep_mlp
+
+    net = deep_mlp(0, depth=4, width=16, norm="batch", from_scratch=from_scratch)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):  # give the running statistics something to hold
+            net(torch.randn(64, 784))
+    folded = L.fold_batchnorms(net)
+    assert not any(isinstance(m, (nn.BatchNorm1d, L.BatchNorm1d)) for m in folded.modules())
+    assert len(folded.linears) == 5 and folded.config["norm"] is None and net.config["norm"] == "batch"
+    assert net.training and not folded.training  # the original is untouched
+    x = torch.randn(32, 784)
+    net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), net(x), rtol=1e-4, atol=1e-5)
+    seq = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    assert [type(m) for m in L.fold_batchnorms(seq)] == [nn.Linear, nn.ReLU, nn.Linear]
+
+
 def test_fold_batchnorm_bad_input():
     with pytest.raises(TypeError, match="nn.Linear"):
         L.fold_batchnorm(nn.Conv1d(1, 1, 1), nn.BatchNorm1d(1))
@@ -207,24 +228,6 @@ def test_layernorm_bad_input():
         L.LayerNorm(5)(torch.randn(3, 4))
     with pytest.raises(ValueError, match="normalized_shape"):
         L.LayerNorm(0)
-
-
-# ----------------------------------------------------------------------------- deep MLP
-@pytest.mark.parametrize("norm", [None, "batch", "layer"])
-def test_deep_mlp_scratch_equals_torch_norm(norm):
-    torch.manual_seed(0)
-    a = L.DeepMLP(depth=4, width=16, norm=norm)
-    b = L.DeepMLP(depth=4, width=16, norm=norm, from_scratch=True)
-    b.load_state_dict(a.state_dict())
-    x = torch.randn(32, 1, 28, 28)
-    torch.testing.assert_close(a(x), b(x), rtol=1e-5, atol=1e-5)
-    assert a(x).shape == (32, 10) and a.config["norm"] == norm
-    assert len(a.linears) == 5
-
-
-def test_deep_mlp_bad_norm():
-    with pytest.raises(ValueError, match="norm"):
-        L.DeepMLP(norm="group")
 
 
 # ----------------------------------------------------------------------------- clipping

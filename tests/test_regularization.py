@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from course_utils import regularization as R
+from course_utils.models import dropout_mlp
 from course_utils.train import train_model
 
 
@@ -141,32 +142,8 @@ def test_trajectory_rejects_optimizer_with_weight_decay():
 
 
 # ----------------------------------------------------------------------------- dropout and MC dropout
-def test_dropout_mlp_config_and_layers():
-    m = R.dropout_mlp({"hidden_sizes": (16, 8), "p_input": 0.1, "p_hidden": 0.3}, seed=0)
-    drops = [mod for mod in m.layers if isinstance(mod, nn.Dropout)]
-    assert [d.p for d in drops] == [0.1, 0.3, 0.3]
-    assert m.config["hidden_sizes"] == [16, 8] and len(m.linears) == 3
-    assert m(torch.randn(4, 1, 28, 28)).shape == (4, 10)
-    plain = R.dropout_mlp({"hidden_sizes": (16,), "p_hidden": 0.0})
-    assert not any(isinstance(mod, nn.Dropout) for mod in plain.modules())
-
-
-@pytest.mark.parametrize("init,expected_var", [("kaiming", 2 / 784), ("lecun", 1 / 784)])
-def test_dropout_mlp_init_variance(init, expected_var):
-    m = R.dropout_mlp({"hidden_sizes": (2000,), "init": init}, seed=0)
-    assert m.linears[0].weight.var().item() == pytest.approx(expected_var, rel=0.02)
-    assert m.linears[0].bias.abs().max().item() == 0
-
-
-@pytest.mark.parametrize("config,match", [({"p_hidden": 1.0}, "dropout rate"), ({"dropout": "gauss"}, "dropout"),
-                                          ({"colour": 1}, "Unknown dropout_mlp config"), ({"init": "he"}, "init")])
-def test_dropout_mlp_bad_config(config, match):
-    with pytest.raises(ValueError, match=match):
-        R.dropout_mlp(config)
-
-
 def test_mc_dropout_stays_on_in_eval_and_restores_modes():
-    m = R.dropout_mlp({"hidden_sizes": (32,), "p_hidden": 0.5}, seed=0)
+    m = dropout_mlp({"hidden_sizes": (32,), "p_hidden": 0.5}, seed=0)
     m.eval()
     X = torch.randn(50, 784)
     s = R.mc_sample_probs(m, X, 4, seed=1)
@@ -178,7 +155,7 @@ def test_mc_dropout_stays_on_in_eval_and_restores_modes():
 
 
 def test_mc_predict_identities():
-    m = R.dropout_mlp({"hidden_sizes": (32,), "p_hidden": 0.5}, seed=0)
+    m = dropout_mlp({"hidden_sizes": (32,), "p_hidden": 0.5}, seed=0)
     X = torch.randn(30, 784)
     pred = R.mc_predict(m, X, 20, seed=3)
     samples = R.mc_sample_probs(m, X, 20, seed=3)
@@ -195,7 +172,7 @@ def test_mc_needs_dropout_and_positive_samples():
     with pytest.raises(ValueError, match="no dropout layer"):
         R.mc_predict(plain, torch.randn(3, 4), 5)
     with pytest.raises(ValueError, match="n_samples"):
-        R.mc_predict(R.dropout_mlp({"hidden_sizes": (4,)}), torch.randn(3, 784), 0)
+        R.mc_predict(dropout_mlp({"hidden_sizes": (4,)}), torch.randn(3, 784), 0)
     with pytest.raises(ValueError, match="between 1 and"):
         R.mc_accuracy_curve(torch.rand(3, 5, 2), torch.zeros(5, dtype=torch.long), [4])
 

@@ -154,6 +154,24 @@ def test_is_per_batch():
     assert not S.is_per_batch(S.make_scheduler("cosine", _opt(), T_max=5))
 
 
+@pytest.mark.parametrize("name,kw,interval,expected", [
+    ("onecycle", dict(max_lr=1.0, total_steps=10), None, "step"),
+    ("cyclic", dict(base_lr=0.01, max_lr=0.1), None, "step"),
+    ("cosine", dict(T_max=5), None, "epoch"),
+    ("onecycle", dict(max_lr=1.0, total_steps=10), "epoch", "epoch"),  # the common bug, on purpose
+    ("cosine", dict(T_max=5), "step", "step"),
+    ("plateau", dict(), "step", "epoch"),  # needs the validation loss: always per epoch
+])
+def test_step_interval(name, kw, interval, expected):
+    assert S.step_interval(S.make_scheduler(name, _opt(), **kw), interval) == expected
+
+
+def test_step_interval_without_scheduler_and_bad_name():
+    assert S.step_interval(None) is None and S.step_interval(None, "step") is None
+    with pytest.raises(ValueError, match="interval"):
+        S.step_interval(None, "batch")
+
+
 def test_inverse_decay_state_survives_state_dict():
     o = _opt()
     s = S.make_scheduler("inverse", o, k=0.25)
@@ -161,22 +179,3 @@ def test_inverse_decay_state_survives_state_dict():
     s2 = S.make_scheduler("inverse", _opt(), k=99.0)
     s2.load_state_dict(sd)
     assert s2.lr_lambdas[0].k == 0.25
-
-
-# ----------------------------------------------------------------------------- batch-size phases
-def test_train_batch_schedule_applies_lr_factors_per_phase(make_tiny_data):
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-    r = S.train_batch_schedule(model, lambda p: torch.optim.SGD(p, lr=0.2), make_tiny_data(128, 32, d=6, k=2),
-                               phases=[(2, 16, 1.0), (1, 32, 0.5), (1, 64, 0.25)], use_cache=False)
-    assert r.epochs == 4 and len(r.val_acc) == 4
-    np.testing.assert_allclose(r.lr, [0.2, 0.2, 0.1, 0.05])
-    assert r.val_acc[r.best_epoch - 1] == max(r.val_acc) and r.test_acc > 0.6  # a linearly separable toy task
-
-
-@pytest.mark.parametrize("phases", [[], [(0, 16, 1.0)], [(1, 16)], [(1, 0, 1.0)], [(1, 16, -1.0)]])
-def test_train_batch_schedule_rejects_bad_phases(phases, make_tiny_data):
-    model = torch.nn.Linear(6, 2)
-    with pytest.raises(ValueError, match="phase"):
-        S.train_batch_schedule(model, lambda p: torch.optim.SGD(p, lr=0.1), make_tiny_data(128, 32, d=6, k=2), phases=phases,
-                               use_cache=False)

@@ -1,102 +1,65 @@
-"""Tests for the Part I additions to course_utils.stats (the variance recurrence) and course_utils.theory."""
-import math
-
+"""course_utils.stats: per-layer statistics of a network, against the layers' own outputs."""
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from course_utils import init, stats, theory
-
-
-@pytest.mark.parametrize("act,var,expected", [
-    ("identity", 2.0, 2.0), ("relu", 2.0, 1.0), ("leaky_relu", 2.0, 1.0001),
-])
-def test_second_moment_closed_forms(act, var, expected):
-    assert stats.gaussian_second_moment(act, var) == pytest.approx(expected)
+from course_utils import stats
+from course_utils.models import MLP
 
 
-@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "gelu", "selu"])
-@pytest.mark.parametrize("var", [0.1, 1.0, 5.0])
-def test_second_moment_vs_monte_carlo(act, var):
-    # 1e6 samples: Monte-Carlo relative error ~ sqrt(Var(f^2)/n)/E[f^2] < 0.5 %, so 2.5 % is > 5 sigma.
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(1_000_000, generator=g, dtype=torch.float64) * math.sqrt(var)
-    f = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu,
-         "gelu": torch.nn.functional.gelu, "selu": torch.selu}[act]
-    mc = float((f(z) ** 2).mean())
-    assert stats.gaussian_second_moment(act, var) == pytest.approx(mc, rel=0.025)
+def small():
+    torch.manual_seed(0)
+    return MLP(act_fn="tanh", input_size=6, hidden_sizes=(5, 4), num_classes=3)
 
 
-def test_recurrence_identities():
-    sizes = [100, 50, 50, 20]
-    # Var(w) = 1/d_x on an identity net keeps q0 in every layer (the LeCun condition).
-    v = stats.predicted_activation_variances(sizes, [1 / d for d in sizes[:-1]], input_second_moment=1.7)
-    np.testing.assert_allclose(v, 1.7)
-    # Kaiming (2/d_x) on ReLU keeps q0 after the first layer (the factor 1/2 cancels the 2).
-    wv = [1 / sizes[0]] + [2 / d for d in sizes[1:-1]]
-    np.testing.assert_allclose(stats.predicted_activation_variances(sizes, wv, activation="relu"), 1.0)
-    # A bias variance adds sigma_b^2 after each layer.
-    v = stats.predicted_activation_variances([10, 10, 10], 0.0, 0.3)
-    np.testing.assert_allclose(v, [0.3, 0.3])
-    # std 0.01 without bias noise: each layer multiplies by d * 1e-4.
-    v = stats.predicted_activation_variances([784, 512, 256], 1e-4, input_second_moment=1.0)
-    np.testing.assert_allclose(v, [0.0784, 0.0784 * 0.0512])
+def test_activation_stats_are_linear_outputs():
+    m, x = small(), torch.randn(7, 6)
+    acts = stats.activation_stats(m, x)
+    assert list(acts) == ["1: 6→5", "2: 5→4", "3: 4→3"]
+    first = m.linears[0](x)
+    np.testing.assert_allclose(acts["1: 6→5"], first.detach().reshape(-1).numpy(), rtol=1e-6)
+    post = stats.activation_stats(m, x, after_activation=True)
+    np.testing.assert_allclose(post["1: 6→5"], torch.tanh(first).detach().reshape(-1).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(post["3: 4→3"], m(x).detach().reshape(-1).numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("scheme,act,kw", [
-    ("lecun_normal", "identity", {}),
-    ("xavier_normal", "tanh", {}),
-    ("kaiming_normal", "relu", {}),
-    ("normal", "sigmoid", {"std": 0.1}),
-    ("orthogonal", "identity", {}),
-])
-def test_predicted_vs_measured_wide(scheme, act, kw):
-    # Wide layers (1000 units) and 2000 Gaussian inputs: the measured variance of each layer is an
-    # average over 2e6 values of a sum of 1000 terms, so finite-width/sampling error is a few %;
-    # 10 % is a band the recurrence must hit and a wrong factor (1/2, 2, 5/3) cannot.
-    sizes = [1000, 1000, 1000, 1000]
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(2000, 1000, generator=g, dtype=torch.float64)
-    model = theory.build_mlp(act, sizes).double()
-    init.init_model(model, scheme, generator=g, bias="zeros", **kw)
-    measured = np.array(list(stats.variances(stats.activation_stats(model, x)).values()))
-    wv = theory.scheme_weight_variances(scheme, sizes, **kw)
-    pred = stats.predicted_activation_variances(sizes, wv, activation=act, input_second_moment=stats.input_second_moment(x))
-    np.testing.assert_allclose(measured, pred, rtol=0.1)
+def test_hooks_are_removed_even_on_error():
+    m = small()
+    with pytest.raises(ValueError, match="input features"):
+        stats.activation_stats(m, torch.randn(2, 7))  # wrong width: fails inside the forward pass
+    assert all(len(l._forward_hooks) == 0 for l in m.linears)
 
 
-def test_constant_collapse_is_exact():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(256, 1, 28, 28, generator=g)
-    sizes = [784, 64, 32, 10]
-    model = theory.build_mlp("identity", sizes)
-    init.init_model(model, "constant", value=0.005)
-    measured = np.array(list(stats.variances(stats.activation_stats(model, x)).values()))
-    np.testing.assert_allclose(theory.collapsed_constant_variances(x, sizes, value=0.005), measured, rtol=1e-4)
+def test_gradient_stats_match_autograd_and_leave_grads_alone():
+    m, x, y = small(), torch.randn(9, 6), torch.randint(0, 3, (9,))
+    g = stats.gradient_stats(m, x, y)
+    loss = nn.functional.cross_entropy(m(x), y)
+    loss.backward()
+    np.testing.assert_allclose(g["2: 5→4"], m.linears[1].weight.grad.reshape(-1).numpy(), rtol=1e-5)
+    m.zero_grad(set_to_none=True)
+    stats.gradient_stats(m, x, y)
+    assert m.linears[0].weight.grad is None
 
 
-def test_depth_sweep_shape_and_kaiming_is_flat():
-    # (a seed other than the sweep's 0: the same stream would make the input equal to the first weight rows)
-    x = torch.randn(128, 1, 28, 28, generator=torch.Generator().manual_seed(123))
-    df = theory.depth_sweep(x, {"Kaiming": {"scheme": "kaiming_normal"}}, ["relu"], depth=10, width=256)
-    assert len(df) == 10 and set(df.columns) == {"scheme", "activation", "layer", "measured", "theory"}
-    # The sweep's theory uses each layer's *sampled* weight variance (256x256 draws: ~0.5 % noise per
-    # layer), so after the first layer Kaiming's prediction is flat up to that noise (5 % over 9 layers).
-    # One finite-width network's gain per layer fluctuates by ~sqrt(2/256) ~ 9 % and these compound
-    # like a random walk in log-space (~27 % after 9 layers), so measured must follow within 50 %.
-    th, me = df["theory"].to_numpy(), df["measured"].to_numpy()
-    np.testing.assert_allclose(th[1:], th[1], rtol=0.05)
-    np.testing.assert_allclose(me, th, rtol=0.5)
+def test_weight_stats_and_variances():
+    m = small()
+    w = stats.weight_stats(m)
+    assert w["1: 6→5"].size == 30
+    v = stats.variances({"a": np.array([1.0, -1.0, 1.0, -1.0])})
+    assert v["a"] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: stats.predicted_activation_variances([10], 0.1), "at least"),
-    (lambda: stats.predicted_activation_variances([10, 5, 2], [0.1]), "one per Linear layer"),
-    (lambda: stats.predicted_activation_variances([10, 5], -0.1), ">= 0"),
-    (lambda: stats.gaussian_second_moment("relu", -1.0), ">= 0"),
-    (lambda: stats.gaussian_second_moment("swishy", 1.0), "Unknown activation"),
-    (lambda: theory.predict_for_scheme("constant", "identity", q0=1.0), "collapsed_constant"),
-])
-def test_bad_arguments(call, match):
-    with pytest.raises(ValueError, match=match):
-        call()
+def test_bad_inputs():
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        stats.activation_stats(small(), [1, 2, 3])
+    with pytest.raises(ValueError, match="nn.Linear"):
+        stats.weight_stats(nn.ReLU())
+
+
+def test_dead_unit_fraction():
+    m = MLP(act_fn="relu", input_size=4, hidden_sizes=(6,), num_classes=2)
+    with torch.no_grad():
+        m.linears[0].weight.zero_()
+        m.linears[0].bias.copy_(torch.tensor([-1.0, -1.0, -1.0, 1.0, 1.0, 1.0]))
+    assert stats.dead_unit_fraction(m, torch.randn(32, 4)) == {"1: 4→6": 0.5}

@@ -207,3 +207,12 @@ def test_static_explorer_data_round_trip():
     html = E.static_explorer_html(data)
     assert "<script" in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
     assert json.loads(html.split('<script type="application/json">')[1].split("</script>")[0])["surfaces"]
+    # reading the ends back: one setting, and all of them as a table
+    end = E.final_point(data, "steep", "Adam", 0)
+    np.testing.assert_allclose(end[:2], p[-1], rtol=1e-3, atol=1e-3)  # stored to 4 significant digits
+    assert E.final_point(data, "steep", "SGD", 1, b1_index=0, start_index=1) == s["final"]["SGD|1|0|0|1"]
+    table = E.final_points(data)
+    assert len(table) == 5 * 2 * 2 and {"surface", "optimizer", "lr", "start", "final loss", "diverged"} <= set(table)
+    assert table.loc[table.optimizer == "SGD", "beta1"].isna().all() and (table.loc[table.optimizer == "Adam", "beta1"] == 0.9).all()
+    with pytest.raises(ValueError, match="No surface"):
+        E.final_point(data, "bowl", "Adam", 0)

@@ -1,10 +1,11 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from course_utils.models import MLP
-from course_utils.train import TrainResult, run_seeds, train_model
+from course_utils.train import TrainResult, fit, run_seeds, train_model
 
 
 def tiny_model(seed=0):
@@ -117,3 +118,92 @@ def test_run_seeds(tiny_data, cache):
     assert [r.seed for r in rs] == [0, 1] and rs[0].key != rs[1].key
     with pytest.raises(ValueError, match="seeds"):
         run_seeds(tiny_model, sgd(0.1), tiny_data, seeds=[], epochs=1)
+
+
+# ----------------------------------------------------------------------------- the loop itself
+def test_fit_returns_a_history_without_test_accuracy(tiny_data):
+    model = tiny_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen = []
+    r = fit(model, opt, tiny_data, epochs=3, batch_size=64, generator=torch.Generator().manual_seed(0),
+            start_epoch=2, on_epoch_end=lambda e, rec: seen.append((e, rec["val_acc"])), progress=False)
+    assert isinstance(r, TrainResult) and r.epochs == 3 and r.start_epoch == 2 and math.isnan(r.test_acc)
+    assert [e for e, _ in seen] == [3, 4, 5] and [a for _, a in seen] == r.val_acc
+    assert 3 <= r.best_epoch <= 5 and r.best_val_acc == r.val_acc[r.best_epoch - 3]
+    assert fit(model, opt, tiny_data, epochs=0, generator=torch.Generator(), progress=False).epochs == 0
+
+
+def test_train_model_is_fit_plus_best_weights(tiny_data, cache):
+    """train_model runs exactly fit's steps (same seed, same generator): the histories agree."""
+    r = train_model(tiny_model(), sgd(0.1), tiny_data, epochs=3, batch_size=32, seed=3, use_cache=False)
+    model = tiny_model()
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        h = fit(model, sgd(0.1)(model.parameters()), tiny_data, epochs=3, batch_size=32,
+                generator=torch.Generator().manual_seed(3), progress=False)
+    assert h.val_acc == r.val_acc and h.train_loss == r.train_loss and h.best_epoch == r.best_epoch
+
+
+def test_train_loss_is_the_mean_of_the_batch_losses(tiny_data):
+    """512 images in batches of 200: the last batch of 112 counts as much as the others."""
+    model = tiny_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: the weights do not move
+    r = fit(model, opt, tiny_data, epochs=1, batch_size=200, generator=torch.Generator().manual_seed(0),
+            progress=False)
+    X, y = tiny_data.train
+    idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        means = [torch.nn.functional.cross_entropy(model(X[i]), y[i]) for i in idx.split(200)]
+    assert r.train_loss[0] == pytest.approx(float(torch.stack(means).mean()), rel=1e-6)
+
+
+def test_then_joins_histories_and_checks_the_numbering(tiny_data):
+    model = tiny_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(0)
+    a = fit(model, opt, tiny_data, epochs=2, generator=g, progress=False)
+    b = fit(model, opt, tiny_data, epochs=1, generator=g, start_epoch=2, progress=False)
+    ab = a.then(b)
+    assert ab.epochs == 3 and ab.val_acc == a.val_acc + b.val_acc and ab.seconds == a.seconds + b.seconds
+    with pytest.raises(ValueError, match="start_epoch=2"):
+        a.then(a)
+
+
+# ----------------------------------------------------------------------------- batch-size phases
+def test_phases_apply_batch_sizes_and_lr_factors(make_tiny_data, cache):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    r = train_model(model, lambda p: torch.optim.SGD(p, lr=0.2), make_tiny_data(128, 32, d=6, k=2),
+                    phases=[(2, 16, 1.0), (1, 32, 0.5), (1, 64, 0.25)], use_cache=False)
+    assert r.epochs == 4 and len(r.val_acc) == 4 and r.start_epoch == 0
+    np.testing.assert_allclose(r.lr, [0.2, 0.2, 0.1, 0.05])
+    assert r.val_acc[r.best_epoch - 1] == max(r.val_acc) and r.test_acc > 0.6  # a linearly separable toy task
+
+
+def test_phases_are_part_of_the_cache_key(make_tiny_data, cache):
+    data = make_tiny_data(128, 32, d=6, k=2)
+
+    def run(phases):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        return train_model(model, lambda p: torch.optim.SGD(p, lr=0.2), data, phases=phases)
+
+    a, b, a2 = run([(1, 16, 1.0), (1, 32, 1.0)]), run([(1, 16, 1.0), (1, 16, 0.5)]), run([(1, 16, 1.0), (1, 32, 1.0)])
+    assert a.key != b.key and a2.cached and a2.key == a.key
+
+
+@pytest.mark.parametrize("phases", [[], [(0, 16, 1.0)], [(1, 16)], [(1, 0, 1.0)], [(1, 16, -1.0)]])
+def test_bad_phases(phases, make_tiny_data, cache):
+    model = torch.nn.Linear(6, 2)
+    with pytest.raises(ValueError, match="phase"):
+        train_model(model, lambda p: torch.optim.SGD(p, lr=0.1), make_tiny_data(128, 32, d=6, k=2), phases=phases,
+                    use_cache=False)
+
+
+def test_phases_with_a_scheduler_or_other_epochs_are_refused(make_tiny_data, cache):
+    data = make_tiny_data(128, 32, d=6, k=2)
+    with pytest.raises(ValueError, match="not both"):
+        train_model(torch.nn.Linear(6, 2), sgd(0.1), data, phases=[(1, 16, 1.0)],
+                    scheduler_fn=lambda o: torch.optim.lr_scheduler.StepLR(o, 1))
+    with pytest.raises(ValueError, match="add up to 1"):
+        train_model(torch.nn.Linear(6, 2), sgd(0.1), data, epochs=3, phases=[(1, 16, 1.0)])

@@ -1,0 +1,84 @@
+"""course_utils.plotting: every figure function draws labelled axes from plain data (Agg backend, no display)."""
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from course_utils import compare as C  # noqa: E402
+from course_utils import plotting as P  # noqa: E402
+from course_utils import schedules, surfaces  # noqa: E402
+from course_utils.train import TrainResult  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _runs(accs, best_epoch=3):
+    return [SimpleNamespace(test_acc=a / 100, best_epoch=best_epoch) for a in accs]
+
+
+def _result(val_acc, start_epoch=0):
+    n = len(val_acc)
+    return TrainResult(train_acc=val_acc, val_acc=val_acc, train_loss=[1.0] * n, val_loss=[1.0] * n, lr=[0.1] * n,
+                       seconds=1.0, device="cpu", start_epoch=start_epoch)
+
+
+def test_plots_draw_labelled_axes():
+    sweep = pd.DataFrame({"optimizer": ["A", "A", "B", "B"], "lr": [0.01, 0.1, 0.01, 0.1],
+                          "best_val_acc": [0.8, 0.85, 0.82, 0.7]})
+    ax = P.plot_sweep(sweep, marks={"A": 0.1})
+    assert ax.get_xscale() == "log" and "validation" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B"]
+    table = C.seed_table({"A": _runs([85, 86, 87]), "B": _runs([86, 87, 88])},
+                         references={"source": {"A": 89.0, "B": 89.5}})
+    ax = P.plot_seed_intervals(table, references=["source"], title="t")
+    assert ax.get_title() == "t" and ax.get_ylabel() == "test accuracy (%)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B"]
+    plt.close("all")
+
+
+def test_learning_curves_number_a_resumed_run_after_its_start_and_take_styles():
+    first, later = _result([0.5, 0.6]), _result([0.7], start_epoch=2)
+    ax = P.plot_learning_curves({"whole": first.then(later), "later part": later}, metric="val_acc",
+                                styles={"later part": {"ls": "--"}}, logy=True, ylabel="acc")
+    whole, part = ax.get_lines()
+    assert list(whole.get_xdata()) == [1, 2, 3] and list(part.get_xdata()) == [3]
+    assert part.get_linestyle() == "--" and ax.get_yscale() == "log" and ax.get_ylabel() == "acc"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["whole", "later part"]
+
+
+def test_traces_in_epochs():
+    tr = schedules.lr_trace("onecycle", 3, steps_per_epoch=4, lr=0.1, max_lr=0.1)
+    ax = P.plot_traces({"1cycle": tr, "flat": np.full(12, 0.05)}, steps_per_epoch=4, title="t", logy=True)
+    assert ax.get_xlabel() == "epoch (4 steps each)" and ax.get_yscale() == "log"
+    assert ax.get_lines()[0].get_xdata()[-1] == pytest.approx(11 / 4)
+
+
+def test_surface_plots_keep_the_window_and_mark_start_and_end():
+    grid = surfaces.evaluate_grid("bowl", n=21)
+    ax = P.plot_contour(grid, title="bowl", log=True)
+    xlim = ax.get_xlim()
+    path = np.array([[0.0, 0.0], [1.0, 1.0], [100.0, 100.0]])
+    P.plot_trajectories({"run": path}, ax)
+    assert ax.get_xlim() == xlim and ax.get_xlabel() == "$w_1$"
+    assert len(ax.get_lines()) == 3  # the path, its start, its end
+    with pytest.raises(ValueError, match="shape"):
+        P.plot_trajectories({"bad": np.zeros(3)}, ax)
+    assert P.plot_surface_3d(grid, title="3d").get_title() == "3d"
+
+
+def test_per_layer_figures():
+    fig = P.plot_layer_hists({"1: 4→3": np.arange(12.0), "2: 3→2": np.ones(6)}, title="t", xlabel="x")
+    assert len(fig.axes) == 2 and fig.axes[0].get_title().startswith("layer 1")
+    ax = P.plot_depth_curves({"a": [1.0, np.inf, 0.5]}, ylabel="v", title="t", logy=True, reference=1.0)
+    assert ax.get_yscale() == "log" and np.isnan(ax.get_lines()[0].get_ydata()[1])
+    ax = P.plot_grouped_bars({"relu": {"1": 0.1, "2": 0.2}, "elu": {"1": 0.0, "2": 0.05}}, ylabel="%", title="t")
+    assert len(ax.patches) == 4
