@@ -199,7 +199,7 @@ def make_runner(learner: Learner, keep: bool) -> Path:
 def run_install_cell(learner: Learner, origin: str) -> None:
     import nbformat
 
-    nb = nbformat.read(ROOT / "book" / "setup.ipynb", as_version=4)
+    nb = nbformat.reads(committed("book/setup.ipynb") or "", as_version=4)
     cell = next(c.source for c in nb.cells if c.cell_type == "code")
     url = book_config.repo_url()
     if url not in cell:
@@ -288,25 +288,39 @@ def share_cache(learner: Learner) -> int:
     return n
 
 
+def committed(rel: str) -> str | None:
+    """The text of ``rel`` at HEAD (what a learner gets from GitHub), or None when it is not committed."""
+    res = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True)
+    return res.stdout.decode("utf-8") if res.returncode == 0 else None
+
+
 def notebooks(only: list[str]) -> list[Path]:
-    found = [md.with_suffix(".ipynb") for md in sync_notebooks.chapters(ROOT)]
-    found += sorted((ROOT / "exercises").glob("*.ipynb")) + sorted((ROOT / "exercises" / "solutions").glob("*.ipynb"))
+    """Every paired chapter .ipynb of the toc, every learner and every solution notebook (repo-relative)."""
+    found = [md.with_suffix(".ipynb").relative_to(ROOT) for md in sync_notebooks.chapters(ROOT)]
+    listed = subprocess.run(["git", "ls-files", "exercises/*.ipynb", "exercises/solutions/*.ipynb"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    found += [Path(p) for p in sorted(listed)]
     if only:
-        found = [p for p in found if any(fnmatch.fnmatch(str(p.relative_to(ROOT)), pat) for pat in only)]
+        found = [p for p in found if any(fnmatch.fnmatch(str(p), pat) for pat in only)]
     return found
 
 
 def stage_notebooks(learner: Learner, origin: str, nbs: list[Path]) -> list[Path]:
-    """Copy each notebook alone into its own folder of the work tree, install URL -> the bare clone."""
+    """Copy each committed notebook alone into its own folder of the work tree; install URL -> the bare clone.
+
+    The notebooks come from HEAD, like the package (the bare clone): a learner gets both from the same
+    commit, whatever is being edited in the working tree.
+    """
     url = book_config.repo_url()
     out = []
-    for nb in nbs:
-        rel = nb.relative_to(ROOT)
-        folder = learner.mkdir(learner.work / "_".join(rel.parent.parts))
-        target = folder / rel.name
-        text = nb.read_text(encoding="utf-8")
+    for rel in nbs:
+        text = committed(rel.as_posix())
+        if text is None:
+            raise SystemExit(f"{rel}: not committed; the learner stage runs what a learner would get (HEAD)")
         if url not in text:
             raise SystemExit(f"{rel}: its install cell does not name repository.url {url} (run `make sync`)")
+        folder = learner.mkdir(learner.work / "_".join(rel.parent.parts))
+        target = folder / rel.name
         target.write_text(text.replace(f"git+{url}", f"git+{origin}"), encoding="utf-8")
         out.append(target)
     learner.chown_tree(learner.work)
