@@ -1,26 +1,30 @@
 """Helper package of the course book *Initializing and Optimizing Deep Networks*.
 
+How the modules fit together (the data path, the import layers, where a new chapter's code goes):
+``ARCHITECTURE.md`` at the root of the repository.
+
 Modules (import the one you need, e.g. ``from course_utils import data, train``):
 
 - :mod:`course_utils.config`         — device, cache folder, experiment budget
-- :mod:`course_utils.data`           — Fashion-MNIST as tensors on the device, mini-batches by slicing
-- :mod:`course_utils.models`         — the reference MLP and the activation registry
-- :mod:`course_utils.train`          — the cached training loop (``train_model``, ``run_seeds``)
-- :mod:`course_utils.stats`          — per-layer statistics as plain data; the variance recurrence
-- :mod:`course_utils.plotting`       — the book's figures (``plot_layers`` for Part II's)
+- :mod:`course_utils.data`           — Fashion-MNIST as tensors on the device, subsets, mini-batches by slicing
+- :mod:`course_utils.models`         — every architecture and the seeded builders (``reference_mlp``, ...)
+- :mod:`course_utils.layers`         — BN/LN from scratch and folding, SwiGLU, activations, MC dropout, clipping
 - :mod:`course_utils.init`           — initialisation schemes in ``torch.nn.init`` style
-- :mod:`course_utils.theory`         — Part I's experiments and the sources' reference values
-- :mod:`course_utils.layers`         — BN/LN from scratch, SwiGLU, activations, gradient clipping
 - :mod:`course_utils.optim`          — optimizers from scratch, ``torch.optim``-compatible
-- :mod:`course_utils.compare`        — learning-rate sweeps, seed tables and tests between optimizers
+- :mod:`course_utils.schedules`      — learning-rate schedules by name, traced step by step; when to step them
+- :mod:`course_utils.train`          — the one training loop (``fit``) and the cached runs (``train_model``, ``run_seeds``)
+- :mod:`course_utils.checkpoint`     — atomic save/load of model, optimizer, scheduler and RNG state
+- :mod:`course_utils.stats`          — per-layer statistics of a network, as plain data
+- :mod:`course_utils.theory`         — the variance recurrences and Part I's experiments
+- :mod:`course_utils.compare`        — statistics over runs (``mean_ci``, Welch, Holm), sweeps, parity with torch.optim
+- :mod:`course_utils.plotting`       — every figure of the book (draws data computed elsewhere)
 - :mod:`course_utils.surfaces`       — 2-D loss surfaces and optimizer trajectories
 - :mod:`course_utils.explorer`       — the loss-surface explorer (live widgets and static HTML)
-- :mod:`course_utils.schedules`      — learning-rate schedules by name, traced step by step
-- :mod:`course_utils.checkpoint`     — atomic save/resume of model, optimizer, scheduler and RNG state
 - :mod:`course_utils.regularization` — penalties, parameter groups, MC dropout, max-norm, pruning
-- :mod:`course_utils.transfer`       — class subsets and reuse of pretrained layers
-- :mod:`course_utils.exercises`      — the ``check_*`` graders of the exercise notebooks
+- :mod:`course_utils.transfer`       — model A / model B, freezing, task B's few-shot runs
 - :mod:`course_utils.provenance`     — the line that says what produced a page's numbers
+- :mod:`course_utils.notebook`       — ``glue`` for the chapters, with or without myst-nb
+- :mod:`course_utils.exercises`      — the ``check_*`` graders of the exercise notebooks
 - :mod:`course_utils.jax_parity`     — the JAX appendix (needs the optional ``jax`` extra)
 """
 __version__ = "0.1.0"
