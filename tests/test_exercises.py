@@ -1,8 +1,17 @@
-"""Tests of the exercise graders: reference solutions pass, typical mistakes fail with the right hint,
-stubs read "not yet", and nothing the learner's code does escapes as an exception."""
+"""Tests of the exercises: the generated notebooks and pages match their masters, the masters' worked
+solutions pass every grader and their stubs read "not yet", typical mistakes fail with the right hint, and
+nothing the learner's code does escapes as an exception.
+
+The reference solutions are not copied here: they are loaded from the masters, ``exercises/src/*.md``
+(the solution regions of their code cells, as ``exercises/build_notebooks.py`` strips them).
+"""
 from __future__ import annotations
 
+import importlib.util
 import math
+import shutil
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,9 +21,155 @@ from torch import nn
 from course_utils import exercises as ex
 from course_utils.exercises import normalization as ex_norm, schedules as ex_sched
 
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "exercises" / "build_notebooks.py")
+gen = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault(_spec.name, gen)  # dataclasses look their module up
+_spec.loader.exec_module(gen)
+MASTERS = {m.name: m for m in gen.masters(ROOT)}
+
+
+def master_code(name: str, *, solution: bool = True) -> dict:
+    """Run the task cells of ``exercises/src/<name>.md`` (solutions or stubs) and return what they define."""
+    m = MASTERS[name]
+    src = "\n\n".join(gen.strip_regions(c.source, solution=solution) for c in m.cells
+                       if c.kind == "code" and gen.has_region(c.source))
+    ns = {"math": math, "torch": torch, "nn": nn, "F": F}
+    exec(compile(src, f"exercises/src/{name}.md", "exec"), ns)
+    return ns
+
+
+S01, S02, S03 = master_code("01_initialization"), master_code("02_activations_normalization"), master_code("03_optimizers")
+S05, S07 = master_code("05_regularization"), master_code("07_capstone")
+
 
 def todo(*args, **kwargs):
     raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------- generated files
+def test_seven_masters():
+    assert sorted(MASTERS) == ["01_initialization", "02_activations_normalization", "03_optimizers", "04_schedules",
+                               "05_regularization", "06_conceptual_questions", "07_capstone"]
+
+
+def test_committed_notebooks_and_pages_match_their_masters():
+    """exercises/NN.ipynb, exercises/solutions/NN.ipynb, book/exercises/NN.md and index.md are what the
+    masters give; fix a failure with `python exercises/build_notebooks.py` (or `make sync`) and commit."""
+    problems = gen.stale(ROOT)
+    assert not problems, "\n".join(problems) + "\nrun `python exercises/build_notebooks.py` and commit the files"
+
+
+def _copy_tree(tmp_path: Path) -> Path:
+    (tmp_path / "exercises" / "solutions").mkdir(parents=True)
+    (tmp_path / "book" / "exercises").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    shutil.copytree(ROOT / "exercises" / "src", tmp_path / "exercises" / "src")
+    for rel in gen.render(ROOT):
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    return tmp_path
+
+
+def test_stale_check_can_fail(tmp_path):
+    """An edited master, a hand-edited notebook and a missing page are each reported; writing fixes them."""
+    root = _copy_tree(tmp_path)
+    assert gen.stale(root) == []
+    master = root / "exercises" / "src" / "02_activations_normalization.md"
+    master.write_text(master.read_text(encoding="utf-8").replace("torch.where(x > 0, x, negative_slope * x)",
+                                                                 "torch.where(x >= 0, x, negative_slope * x)"),
+                      encoding="utf-8")
+    (root / "exercises" / "01_initialization.ipynb").write_text(
+        (root / "exercises" / "01_initialization.ipynb").read_text(encoding="utf-8").replace("TODO", "todo"),
+        encoding="utf-8")
+    (root / "book" / "exercises" / "07_capstone.md").unlink()
+    problems = "\n".join(gen.stale(root))
+    assert "exercises/solutions/02_activations_normalization.ipynb: stale" in problems
+    assert "book/exercises/02_activations_normalization.md: stale" in problems
+    assert "exercises/02_activations_normalization.ipynb" not in problems  # the learner's stub is unchanged
+    assert "exercises/01_initialization.ipynb: stale" in problems
+    assert "book/exercises/07_capstone.md: missing" in problems
+    assert sorted(map(str, gen.write(root))) == sorted([
+        "exercises/solutions/02_activations_normalization.ipynb", "book/exercises/02_activations_normalization.md",
+        "exercises/01_initialization.ipynb", "book/exercises/07_capstone.md"])
+    assert gen.stale(root) == [] and gen.write(root) == []   # idempotent
+
+
+def test_command_line_check_exits_1_when_stale(tmp_path, capsys):
+    root = _copy_tree(tmp_path)
+    assert gen.main(["--check"], root=root) == 0
+    (root / "book" / "exercises" / "index.md").write_text("# Exercises\n", encoding="utf-8")
+    assert gen.main(["--check"], root=root) == 1
+    assert "book/exercises/index.md: stale" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source,solution,stub", [
+    ("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION",
+     "def f(x):\n    return x", "def f(x):\n    raise NotImplementedError"),
+    ("def f(x):\n    ### BEGIN SOLUTION  # TODO: double it\n    return 2 * x\n    ### END SOLUTION\ny = 1",
+     "def f(x):\n    return 2 * x\ny = 1", "def f(x):\n    # TODO: double it\n    raise NotImplementedError\ny = 1"),
+    ("### BEGIN SOLUTION\na = 0.9 ** 10\n### END SOLUTION\n### BEGIN STUB\n# a = None  # TODO\n#\n# # why?\n"
+     "### END STUB", "a = 0.9 ** 10", "a = None  # TODO\n\n# why?"),
+])
+def test_solution_regions(source, solution, stub):
+    assert gen.strip_regions(source, solution=True) == solution
+    assert gen.strip_regions(source, solution=False) == stub
+
+
+@pytest.mark.parametrize("source,message", [
+    ("### BEGIN SOLUTION\nx = 1", "without END SOLUTION"),
+    ("x = 1\n### END SOLUTION", "without a BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another"),
+    ("    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n    ### BEGIN STUB\n    x = None\n    ### END STUB",
+     "must be commented out"),
+    ("### BEGIN SOLUTION  # TODO\nx = 1\n### END SOLUTION\n### BEGIN STUB\n# x = 0\n### END STUB", "not both"),
+])
+def test_malformed_regions_are_reported(source, message):
+    with pytest.raises(gen.MasterError, match=message):
+        gen.strip_regions(source, solution=False)
+
+
+def test_learner_notebooks_hold_no_solution_and_the_pages_fold_them():
+    import nbformat
+
+    for name, m in MASTERS.items():
+        learner = nbformat.read(ROOT / "exercises" / f"{name}.ipynb", as_version=4)
+        solved = nbformat.read(ROOT / "exercises" / "solutions" / f"{name}.ipynb", as_version=4)
+        text = "\n".join(c.source for c in learner.cells)
+        assert "BEGIN SOLUTION" not in text and "BEGIN STUB" not in text, name
+        for c in m.cells:
+            if c.kind == "code" and gen.has_region(c.source):
+                sol = gen.strip_regions(c.source, solution=True)
+                assert sol not in text, f"{name}: a solution reached the learner's notebook"
+                assert any(s.source == sol for s in solved.cells), name
+        assert len({c.id for c in learner.cells}) == len(learner.cells), name
+        page = (ROOT / "book" / "exercises" / f"{name}.md").read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in page, name
+
+
+@pytest.mark.parametrize("name", ["01_initialization", "02_activations_normalization", "03_optimizers",
+                                  "05_regularization"])
+def test_master_stubs_read_not_yet(name, capsys):
+    """The learner's version of every task cell runs (defines its stub) and each stub reads "not yet"."""
+    stubs = master_code(name, solution=False)
+    checks = {"backward_var": ex.check_backward_condition, "xavier_uniform_": ex.check_xavier_uniform,
+              "kaiming_normal_": ex.check_kaiming_normal, "leaky_relu": ex.check_leaky_relu,
+              "batch_norm": ex.check_batch_norm, "Momentum": ex.check_momentum, "RMSProp": ex.check_rmsprop,
+              "Adam": ex.check_adam, "mc_dropout_predict": ex.check_mc_dropout, "l2_penalty": ex.check_l2_penalty}
+    found = [k for k in checks if k in stubs]
+    assert found, name
+    for k in found:
+        assert checks[k](stubs[k], verbose=False).status == "not yet", k
+    if "answer" in stubs:
+        assert ex.check_choice("adam_l2", stubs["answer"], verbose=False).status == "not yet"
+
+
+def test_every_master_solution_passes_its_check():
+    assert ex.check_backward_condition(S01["backward_var"], verbose=False)
+    assert ex.check_leaky_relu(S02["leaky_relu"], verbose=False)
+    assert ex.check_mc_dropout(S05["mc_dropout_predict"], verbose=False)
+    assert ex.check_l2_penalty(S05["l2_penalty"], verbose=False)
+    assert ex.check_choice("adam_l2", S05["answer"], verbose=False)
+    assert ex.check_exponential_fraction(master_code("04_schedules")["fraction_after_10"], verbose=False)
 
 
 def assert_fails_with(result, *fragments):
@@ -91,17 +246,7 @@ def test_backward_condition_number_and_measurement():
         ex.measure_backward_ratio(-1.0, 3, 3)
 
 
-def xavier_ok(w, gain=1.0):
-    fan_out, fan_in = w.shape
-    a = gain * math.sqrt(6 / (fan_in + fan_out))
-    with torch.no_grad():
-        return w.uniform_(-a, a)
-
-
-def kaiming_ok(w, a=0.0):
-    fan_in = w.shape[1]
-    with torch.no_grad():
-        return w.normal_(0, math.sqrt(2 / ((1 + a * a) * fan_in)))
+xavier_ok, kaiming_ok = S01["xavier_uniform_"], S01["kaiming_normal_"]  # the master's worked solutions
 
 
 def test_init_references_pass_and_torch_itself_passes():
@@ -156,8 +301,7 @@ def test_activation_variances_follow_theory():
 
 
 # ----------------------------------------------------------------------------- 02 activations & BN
-def leaky_ok(x, negative_slope=0.01):
-    return torch.where(x > 0, x, negative_slope * x)
+leaky_ok = S02["leaky_relu"]
 
 
 @pytest.mark.parametrize("wrong,frag", [
@@ -174,14 +318,7 @@ def test_leaky_relu(wrong, frag):
     assert_fails_with(ex.check_leaky_relu(wrong, verbose=False), frag)
 
 
-def bn_ok(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    if training:
-        mean, var = x.mean(0), x.var(0, unbiased=False)
-        running_mean = (1 - momentum) * running_mean + momentum * mean
-        running_var = (1 - momentum) * running_var + momentum * x.var(0, unbiased=True)
-    else:
-        mean, var = running_mean, running_var
-    return gamma * (x - mean) / torch.sqrt(var + eps) + beta, running_mean, running_var
+bn_ok = S02["batch_norm"]
 
 
 def bn_variant(**flags):
@@ -210,81 +347,14 @@ def test_batch_norm_wrong_return():
 
 
 # ----------------------------------------------------------------------------- 03 optimizers
-class Momentum(torch.optim.Optimizer):
-    def __init__(self, params, lr=0.01, momentum=0.9, sign=1.0, ema=False):
-        super().__init__(params, dict(lr=lr, momentum=momentum))
-        self.sign, self.ema = sign, ema
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                v = self.state[p].setdefault("v", torch.zeros_like(p))
-                b = group["momentum"]
-                v.mul_(b).add_(p.grad, alpha=(1 - b) if self.ema else 1)
-                p.add_(v, alpha=-self.sign * group["lr"])
-
-
-class RMSProp(torch.optim.Optimizer):
-    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, eps_inside=False):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps))
-        self.eps_inside = eps_inside
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                v = self.state[p].setdefault("v", torch.zeros_like(p))
-                v.mul_(group["alpha"]).addcmul_(p.grad, p.grad, value=1 - group["alpha"])
-                d = (v + group["eps"]).sqrt() if self.eps_inside else v.sqrt() + group["eps"]
-                p.addcdiv_(p.grad, d, value=-group["lr"])
-
-
-class Adam(torch.optim.Optimizer):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, correct=True):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
-        self.correct = correct
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            b1, b2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                st["t"] = st.get("t", 0) + 1
-                m = st.setdefault("m", torch.zeros_like(p))
-                v = st.setdefault("v", torch.zeros_like(p))
-                m.mul_(b1).add_(p.grad, alpha=1 - b1)
-                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-                mh = m / (1 - b1 ** st["t"]) if self.correct else m
-                vh = v / (1 - b2 ** st["t"]) if self.correct else v
-                p.addcdiv_(mh, vh.sqrt() + group["eps"], value=-group["lr"])
-
-
-def subclass(cls, **fixed):
-    return type(cls.__name__, (cls,), {"__init__": lambda self, params, **kw: cls.__init__(self, params, **kw, **fixed)})
+# (the wrong update rules are in tests/test_grader_catalogue.py)
+Momentum, RMSProp, Adam = S03["Momentum"], S03["RMSProp"], S03["Adam"]
 
 
 def test_optimizer_references_pass():
     assert ex.check_momentum(Momentum, verbose=False)
     assert ex.check_rmsprop(RMSProp, verbose=False)
     assert ex.check_adam(Adam, verbose=False)
-
-
-@pytest.mark.parametrize("check,cls,frag", [
-    (ex.check_momentum, subclass(Momentum, sign=-1.0), "wrong sign"),
-    (ex.check_momentum, subclass(Momentum, ema=True), "EMA form"),
-    (ex.check_rmsprop, subclass(RMSProp, eps_inside=True), "outside the square root"),
-    (ex.check_adam, subclass(Adam, correct=False), "no bias correction"),
-])
-def test_optimizer_mistakes(check, cls, frag):
-    assert_fails_with(check(cls, verbose=False), frag)
 
 
 def test_optimizer_without_no_grad_gets_hint():
@@ -333,15 +403,7 @@ def test_schedule_lrs_exponential_matches_closed_form():
 
 
 # ----------------------------------------------------------------------------- 05 regularization
-def mc_ok(model, x, n_samples=50):
-    model.eval()
-    for m in model.modules():
-        if isinstance(m, nn.Dropout):
-            m.train()
-    with torch.no_grad():
-        p = torch.stack([F.softmax(model(x), -1) for _ in range(n_samples)])
-    model.eval()
-    return p.mean(0), p.std(0)
+mc_ok = S05["mc_dropout_predict"]
 
 
 def mc_whole_train(model, x, n_samples=50):
@@ -377,8 +439,7 @@ def test_mc_dropout(fn, frag):
 
 
 def test_l2_penalty():
-    ok = lambda params, lam: lam / 2 * sum((w ** 2).sum() for w in params)  # noqa: E731
-    assert ex.check_l2_penalty(ok, verbose=False)
+    assert ex.check_l2_penalty(S05["l2_penalty"], verbose=False)
     assert_fails_with(ex.check_l2_penalty(lambda ps, lam: lam * sum((w ** 2).sum() for w in ps), verbose=False), "½")
     assert_fails_with(ex.check_l2_penalty(lambda ps, lam: lam / 2 * sum(w.norm() for w in ps), verbose=False), "square")
     assert_fails_with(ex.check_l2_penalty(lambda ps, lam: torch.tensor(
@@ -386,8 +447,7 @@ def test_l2_penalty():
 
 
 def test_l2_vs_decay_table_shows_the_difference():
-    ok = lambda params, lam: lam / 2 * sum((w ** 2).sum() for w in params)  # noqa: E731
-    df = ex.compare_l2_and_decay(ok)
+    df = ex.compare_l2_and_decay(S05["l2_penalty"])
     d = dict(zip(df["regularisation"] + "|" + df["optimizer"], df["‖w − w(ℓ2 in loss)‖"]))
     assert d["SGD(weight_decay=λ)|SGD"] < 1e-10       # identical under SGD
     assert d["Adam(weight_decay=λ)|Adam"] < 1e-10     # Adam's weight_decay *is* the ℓ2 penalty
@@ -432,10 +492,10 @@ def build(act=nn.SiLU, init="he", bn=False, alpha=0.0):
 
 
 def test_capstone_model_check():
+    for fn, variant in [("build_silu_he", "silu_he"), ("build_bn", "bn"), ("build_selu", "selu_lecun"),
+                        ("build_selu_alpha", "alpha_dropout")]:
+        assert ex.check_capstone_model(S07[fn], variant, verbose=False), fn   # the master's solutions
     assert ex.check_capstone_model(build(), "silu_he", verbose=False)
-    assert ex.check_capstone_model(build(bn=True), "bn", verbose=False)
-    assert ex.check_capstone_model(build(nn.SELU, "lecun"), "selu_lecun", verbose=False)
-    assert ex.check_capstone_model(build(nn.SELU, "lecun", alpha=0.1), "alpha_dropout", verbose=False)
     assert_fails_with(ex.check_capstone_model(build(init="default"), "silu_he", verbose=False), "default init")
     assert_fails_with(ex.check_capstone_model(build(nn.SELU, "he"), "selu_lecun", verbose=False), "LeCun")
     assert_fails_with(ex.check_capstone_model(build(nn.SELU, "lecun", bn=True), "selu_lecun", verbose=False),
@@ -465,7 +525,7 @@ def test_every_name_the_notebooks_use_is_exported():
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     used = set()
-    for f in [*root.glob("book/exercises/*.md"), root / "exercises" / "build_notebooks.py"]:
+    for f in [*root.glob("book/exercises/*.md"), *root.glob("exercises/src/*.md")]:
         used |= set(re.findall(r"\bexercises\.([A-Za-z_]\w*)\b(?!\*)", f.read_text(encoding="utf8")))
     assert used, "no uses found: has the layout of the notebooks changed?"
     missing = sorted(n for n in used if n not in ex.__all__)
