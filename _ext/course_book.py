@@ -172,7 +172,8 @@ def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, 
     launch = [b for b in _walk_buttons(context.get("header_buttons")) if b.get("text") in LAUNCH_TEXTS]
     for b in launch:
         url = b.get("url", "")
-        b["url"] = url.replace(rel_md, target)
+        # sphinx-book-theme 1.3 already names a same-named .ipynb when one exists; older ones name the .md
+        b["url"] = url.replace(rel_md, target) if rel_md in url else url.replace(rel_ipynb, target)
     context["course_launch_urls"] = {b["text"]: b["url"] for b in launch}
 
 
