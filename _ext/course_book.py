@@ -155,6 +155,20 @@ def learner_notebook(rel_md: str, srcdir: Path) -> str | None:
     return None
 
 
+def retarget_launch_url(url: str, rel_md: str, target: str) -> str:
+    """Point a launch URL built for page ``rel_md`` at the notebook ``target``.
+
+    sphinx-book-theme 1.3 already names the same-named ``.ipynb`` when one exists beside the ``.md``;
+    older themes name the ``.md``.  Either way the path becomes ``target``.
+    """
+    rel_ipynb = Path(rel_md).with_suffix(".ipynb").as_posix()
+    for src in (rel_md, rel_ipynb):
+        m = re.search(r"(?<=[/=])" + re.escape(src) + r"(?=$|[?&#])", url)
+        if m:
+            return url[:m.start()] + target + url[m.end():]
+    return url
+
+
 def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, doctree) -> None:
     if doctree is None or "kernelspec" not in app.env.metadata.get(pagename, {}):
         return
@@ -171,9 +185,7 @@ def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, 
     target = learner_notebook(rel_md, Path(app.srcdir)) or rel_ipynb
     launch = [b for b in _walk_buttons(context.get("header_buttons")) if b.get("text") in LAUNCH_TEXTS]
     for b in launch:
-        url = b.get("url", "")
-        # sphinx-book-theme 1.3 already names a same-named .ipynb when one exists; older ones name the .md
-        b["url"] = url.replace(rel_md, target) if rel_md in url else url.replace(rel_ipynb, target)
+        b["url"] = retarget_launch_url(b.get("url", ""), rel_md, target)
     context["course_launch_urls"] = {b["text"]: b["url"] for b in launch}
 
 

@@ -254,3 +254,22 @@ def test_exercise_pages_launch_the_learner_notebook():
             f"{rel} should link the solutions notebook")
     assert cb.learner_notebook("book/part1/depth_sweep.md", ROOT) is None
     assert cb.learner_notebook("book/exercises/99_missing.md", ROOT) is None
+
+
+@pytest.mark.parametrize("url, want", [
+    ("https://colab.research.google.com/github/o/r/blob/main/book/exercises/03_optimizers.ipynb",
+     "https://colab.research.google.com/github/o/r/blob/main/exercises/03_optimizers.ipynb"),
+    ("https://colab.research.google.com/github/o/r/blob/main/book/exercises/03_optimizers.md",
+     "https://colab.research.google.com/github/o/r/blob/main/exercises/03_optimizers.ipynb"),
+    ("https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/book/exercises/03_optimizers.ipynb",
+     "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/exercises/03_optimizers.ipynb"),
+    ("https://example.org/unrelated", "https://example.org/unrelated"),
+])
+def test_launch_urls_are_retargeted_whatever_the_theme_names(url, want):
+    """The theme names the page's own .ipynb (1.3) or its .md (older): both become the learner notebook."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_book", ROOT / "_ext" / "course_book.py")
+    cb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cb)
+    assert cb.retarget_launch_url(url, "book/exercises/03_optimizers.md", "exercises/03_optimizers.ipynb") == want
