@@ -530,3 +530,47 @@ def test_every_name_the_notebooks_use_is_exported():
     assert used, "no uses found: has the layout of the notebooks changed?"
     missing = sorted(n for n in used if n not in ex.__all__)
     assert not missing, f"used by the notebooks but not in course_utils.exercises.__all__: {missing}"
+
+
+# ----------------------------------------------------------------------------- sliders
+def _displayed(monkeypatch):
+    """Collect what an explorer displays (instead of showing it)."""
+    pytest.importorskip("ipywidgets")
+    import IPython.display
+    import matplotlib
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    return shown
+
+
+@pytest.mark.parametrize("explorer", [ex.variance_slider, ex.surface_explorer, ex.schedule_explorer])
+def test_explorers_display_their_panel_and_return_nothing(explorer, monkeypatch):
+    """A cell `exercises.…_explorer()` must not print `<function …draw(...)>` (what `interact` returns)."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    shown = _displayed(monkeypatch)
+    assert explorer() is None
+    assert len(shown) == 1 and isinstance(shown[0], widgets.interactive)
+    plt.close("all")
+
+
+def test_surface_explorer_starts_each_surface_at_its_own_start(monkeypatch):
+    """Choosing "steep optima" moves the start to (0, 0) (at the old default (5, 5) its gradient is 0)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    shown = _displayed(monkeypatch)
+    ex.surface_explorer()
+    panel = shown[0]
+    surface, starts = panel.children[0], [w for w in panel.children if "start" in getattr(w, "description", "")]
+    for name, spec in ex.SURFACES.items():
+        surface.value = name
+        assert tuple(s.value for s in starts) == spec["start"], name
+        assert (starts[0].min, starts[0].max) == spec["x_range"] and (starts[1].min, starts[1].max) == spec["y_range"]
+        ax = plt.gcf().axes[0]
+        assert f"from ({spec['start'][0]:.2g}, {spec['start'][1]:.2g})" in ax.get_title(), ax.get_title()
+        lengths = [np.abs(np.diff(line.get_xydata(), axis=0)).sum() for line in ax.get_lines()]
+        assert len(lengths) == 3 and min(lengths) > 0.1, (name, lengths)  # every optimizer moves
+    plt.close("all")

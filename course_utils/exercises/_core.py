@@ -297,6 +297,17 @@ class _one_thread:
         torch.set_num_threads(self.n)
 
 
+def _show(widget) -> None:
+    """Display a slider panel and return nothing, so the cell prints no ``<function …>`` or widget repr.
+
+    (``ipywidgets.interact`` returns the decorated function, whose repr a notebook then prints as the
+    cell's value; the explorers build an ``interactive`` and display it instead.)
+    """
+    from IPython.display import display
+
+    display(widget)
+
+
 def attempt(fn: Callable, *args, **kwargs):
     """Call ``fn(*args, **kwargs)``; if it is still the TODO stub print "not yet" and return ``None``.
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_callable, _not_yet, _one_thread,
-                    _raised, _report, _say, _say_raised)
+                    _raised, _report, _say, _say_raised, _show)
 
 
 def measure_backward_ratio(var_w: float, d_x: int, d_y: int, *, n: int = 2048, seed: int = 0) -> float:
@@ -389,9 +389,9 @@ def variance_slider(inits: dict | None = None, *, width: int = 256):
         plot_activation_variances(curves, ax=ax, title=f"{act}, width {width}, depth {depth}")
         plt.show()
 
-    return widgets.interact(
+    _show(widgets.interactive(
         draw,
         std=widgets.FloatLogSlider(value=1 / math.sqrt(width), base=10, min=-2.5, max=0, step=0.05,
                                    description="weight std", continuous_update=False),
         depth=widgets.IntSlider(value=20, min=1, max=60, description="depth", continuous_update=False),
-        act=widgets.Dropdown(options=list(_ACTS), value="tanh", description="activation"))
+        act=widgets.Dropdown(options=list(_ACTS), value="tanh", description="activation")))

@@ -7,7 +7,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._core import CheckResult, FAIL, PASS, TODO, _fmt, _not_callable, _not_yet, _raised, _report, _say, _say_raised
+from ._core import (CheckResult, FAIL, PASS, TODO, _fmt, _not_callable, _not_yet, _raised, _report, _say,
+                    _say_raised, _show)
 
 
 def _opt_problem():
@@ -285,21 +286,26 @@ def _default_makers():
             "Adam": lambda p, lr, b1, b2: torch.optim.Adam(p, lr=lr, betas=(b1, b2))}
 
 
-def surface_explorer(optimizers: dict | None = None):
+def surface_explorer(optimizers: dict | None = None) -> None:
     """Sliders (surface, learning-rate multiplier, β₁, β₂, start point, steps) redrawing the paths.
 
     ``optimizers`` maps a label to ``(params, lr, beta1, beta2) -> optimizer``; the default is
     torch's SGD, SGD + momentum and Adam.  Each optimizer starts from the learning rate the
     sources use on that surface (times the slider's multiplier; an optimizer of the learner's
-    uses the momentum/Adam value that matches its label, else Adam's).
+    uses the momentum/Adam value that matches its label, else Adam's).  Choosing a surface moves
+    the start sliders to that surface's own start point and range (the paths start there until
+    the learner moves them).
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
     makers = optimizers or _default_makers()
+    moving_start = [False]  # True while the start sliders follow a newly chosen surface
 
     def draw(surface="pathological curvature", lr_mult=1.0, beta1=0.9, beta2=0.999, start_w1=None, start_w2=None,
              steps=100):
+        if moving_start[0]:
+            return  # the surface's own redraw follows, with both start coordinates in place
         spec = SURFACES[surface]
         start = (spec["start"][0] if start_w1 is None else start_w1, spec["start"][1] if start_w2 is None else start_w2)
         paths = {}
@@ -318,14 +324,32 @@ def surface_explorer(optimizers: dict | None = None):
                      title=f"{surface}: {steps} steps from ({start[0]:.2g}, {start[1]:.2g})")
         plt.show()
 
-    return widgets.interact(
-        draw, surface=widgets.Dropdown(options=list(SURFACES), description="surface"),
+    first = SURFACES[next(iter(SURFACES))]
+    surface = widgets.Dropdown(options=list(SURFACES), description="surface")
+    starts = [widgets.FloatSlider(value=first["start"][i], min=rng[0], max=rng[1], step=0.1,
+                                  description=f"start w{'₁₂'[i]}", continuous_update=False)
+              for i, rng in enumerate((first["x_range"], first["y_range"]))]
+
+    def follow_surface(change):
+        """Move the start sliders to the new surface's start and range (observed before the redraw)."""
+        spec = SURFACES[change["new"]]
+        moving_start[0] = True
+        try:
+            for slider, (lo, hi), value in zip(starts, (spec["x_range"], spec["y_range"]), spec["start"]):
+                slider.min, slider.max = min(lo, slider.min), max(hi, slider.max)  # widen, move, then narrow
+                slider.value = value
+                slider.min, slider.max = lo, hi
+        finally:
+            moving_start[0] = False
+
+    surface.observe(follow_surface, names="value")  # registered first, so it runs before interactive's redraw
+    _show(widgets.interactive(
+        draw, surface=surface,
         lr_mult=widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="lr ×",
                                        continuous_update=False),
         beta1=widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="β₁ / momentum",
                                   continuous_update=False),
         beta2=widgets.FloatSlider(value=0.999, min=0.9, max=0.9999, step=0.0005, readout_format=".4f",
                                   description="β₂", continuous_update=False),
-        start_w1=widgets.FloatSlider(value=5.0, min=-5, max=5, step=0.1, description="start w₁", continuous_update=False),
-        start_w2=widgets.FloatSlider(value=5.0, min=-5, max=5, step=0.1, description="start w₂", continuous_update=False),
-        steps=widgets.IntSlider(value=100, min=10, max=300, step=10, description="steps", continuous_update=False))
+        start_w1=starts[0], start_w2=starts[1],
+        steps=widgets.IntSlider(value=100, min=10, max=300, step=10, description="steps", continuous_update=False)))

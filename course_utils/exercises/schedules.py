@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_callable, _not_yet, _one_thread,
-                    _raised, _report, _short_exc)
+                    _raised, _report, _short_exc, _show)
 
 
 #: schedule name -> optimizer, params -> torch scheduler (the real torch classes)
@@ -67,7 +67,7 @@ def schedule_explorer():
         plt.show()
 
     s = dict(continuous_update=False)
-    return widgets.interact(
+    _show(widgets.interactive(
         draw,
         schedules=widgets.SelectMultiple(options=list(SCHEDULES), value=("constant", "exponential", "1cycle"),
                                          description="schedules", rows=len(SCHEDULES)),
@@ -79,7 +79,7 @@ def schedule_explorer():
         T_mult=widgets.IntSlider(value=2, min=1, max=3, description="T_mult", **s),
         warmup=widgets.IntSlider(value=5, min=1, max=30, description="warm-up", **s),
         max_lr=widgets.FloatLogSlider(value=0.5, base=10, min=-2, max=0.5, step=0.1, description="max lr (1cycle)", **s),
-        pct_start=widgets.FloatSlider(value=0.3, min=0.05, max=0.5, step=0.05, description="pct_start", **s))
+        pct_start=widgets.FloatSlider(value=0.3, min=0.05, max=0.5, step=0.05, description="pct_start", **s)))
 
 
 def small_subset(data, n_train: int, *, n_val: int | None = None):
