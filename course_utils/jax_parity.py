@@ -1,7 +1,7 @@
 """The book's initialisation and optimizer experiments in JAX / Flax / Optax (optional).
 
 Nothing here is imported by the rest of ``course_utils``; JAX is an optional extra
-(``pip install -r requirements-jax.txt`` or ``pip install "course-utils[jax]"``).
+(``pip install "jax[cpu]" flax optax``, the package's ``jax`` extra).
 :func:`have_jax` tells whether it is installed, and every other function raises
 an ``ImportError`` that says how to install it.
 
@@ -34,8 +34,9 @@ __all__ = ["have_jax", "INSTALL_HINT", "make_mlp", "SCHEMES", "init_params", "ac
            "VARIANCE_CASES", "variance_table",
            "sgd", "sgd_momentum", "adam", "trajectory", "train_fashion_mnist", "JaxTrainResult"]
 
-INSTALL_HINT = ("JAX is optional for this book. Install it with `pip install -r requirements-jax.txt` "
-                "(or `pip install \"course-utils[jax]\"`), then restart the kernel.")
+INSTALL_HINT = ("JAX is optional for this book. Install it in this environment with "
+                "`pip install \"jax[cpu]\" flax optax` (in a notebook: `%pip install \"jax[cpu]\" flax optax`), "
+                "then restart the kernel. (Colab and Binder have it already.)")
 
 
 def have_jax() -> bool:

@@ -4,7 +4,7 @@
 Everything that names the repository is generated from it: the install cell at the top of every
 chapter and exercise notebook (``make sync``), the Colab/Binder badges of the exercises
 (``exercises/build_notebooks.py``), the launch buttons (sphinx-book-theme reads the config), and the
-README's install line.  ``tests/test_repo_url.py`` fails when any copy disagrees.
+README's install line.  ``tests/test_learner_paths.py`` fails when any copy disagrees.
 
     python scripts/book_config.py                      # print the configured URL
     python scripts/book_config.py --set https://github.com/me/my-fork
@@ -62,9 +62,12 @@ def owner_repo(url: str | None = None, root: Path = ROOT) -> str:
     return m.group(1)
 
 
-def install_requirement(url: str | None = None) -> str:
-    """The pip requirement that installs the course package from the repository."""
-    return f"course-utils @ git+{(url or repo_url()).rstrip('/')}"
+def install_requirement(url: str | None = None, branch: str | None = None) -> str:
+    """The pip requirement that installs the course package from the repository's book branch."""
+    if url is None:
+        repo = repository()
+        url, branch = repo["url"], branch or repo["branch"]
+    return f"course-utils @ git+{url.rstrip('/')}" + (f"@{branch}" if branch else "")
 
 
 INSTALL_MARKER = "# Colab, Binder or your own Jupyter: install the course package if it is missing"
@@ -83,21 +86,28 @@ def install_cell(url: str | None = None) -> str:
 try:
     import course_utils
 except ImportError:
-    import importlib, subprocess, sys
+    import importlib, os, site, subprocess, sys
     _req = "{req}"
     print("Installing", _req, "(a minute or two) ...")
-    _pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", _req],
-                          capture_output=True, text=True)
+    _pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", _req], capture_output=True,
+                          text=True, env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
     if _pip.returncode != 0:
         raise RuntimeError(
             "Could not install the course package; pip said:\\n"
-            + (_pip.stderr or _pip.stdout)[-1500:]
+            + (_pip.stdout + _pip.stderr).strip()[-1500:]
             + "\\nWhat to do: check that this runtime is online and that the repository "
-            "in the line above exists, then run this cell again; or install the package "
-            "in a terminal with  pip install '" + _req + "'  and restart the kernel."
+            "in the line above exists, then run this cell again; or, in a terminal with a "
+            "virtual environment active, run  pip install '" + _req + "'  and restart "
+            "the kernel."
         ) from None
+    site.addsitedir(site.getusersitepackages())  # pip may have fallen back to --user
     importlib.invalidate_caches()
-    import course_utils
+    try:
+        import course_utils
+    except ImportError:
+        raise RuntimeError("course_utils was installed but this kernel cannot import it yet: "
+                           "restart the kernel (Kernel > Restart) and run the notebook "
+                           "again.") from None
     print("course_utils", course_utils.__version__, "is installed.")'''
 
 
@@ -179,7 +189,10 @@ def main(argv=None) -> int:
     g.add_argument("--set", metavar="URL", help="point the book at another GitHub repository")
     g.add_argument("--from-github-env", action="store_true",
                    help="use $GITHUB_SERVER_URL/$GITHUB_REPOSITORY (in GitHub Actions)")
+    ap.add_argument("--warn-uncommitted", action="store_true",
+                    help="with --from-github-env: print a GitHub warning when the committed URL differs")
     args = ap.parse_args(argv)
+    committed_url = repo_url()
     url = args.set
     if args.from_github_env:
         repo = os.environ.get("GITHUB_REPOSITORY")
@@ -196,6 +209,12 @@ def main(argv=None) -> int:
         print(f"repository.url = {repo_url()}; {len(changed)} file(s) rewritten")
         for p in changed:
             print("  ", p.relative_to(ROOT))
+        if args.warn_uncommitted and changed and committed_url != repo_url():
+            # GitHub Actions annotation: the site now names this repository, but the notebooks that
+            # Colab opens come straight from the repository, where the old URL is still committed.
+            print(f"::warning title=Install cells name {owner_repo(committed_url)}::The committed notebooks "
+                  f"install course_utils from {committed_url}, so Colab learners of this repository get that "
+                  f"code. Run `python scripts/book_config.py --set {repo_url()}` and `make sync`, and commit.")
         return 0
     print(repo_url())
     return 0

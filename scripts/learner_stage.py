@@ -175,7 +175,11 @@ def check_binder(learner: Learner) -> int:
     report = learner.base / "binder-resolution.json"
     report.unlink(missing_ok=True)
     learner.mkdir(learner.base)
+    runtime = (ROOT / "binder" / "runtime.txt").read_text().strip()   # e.g. python-3.11
+    if not runtime.startswith("python-"):
+        raise SystemExit(f"binder/runtime.txt should name the Python version (python-3.X), not {runtime!r}")
     learner.run([str(learner.python), "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed",
+                 "--python-version", runtime.removeprefix("python-"), "--only-binary=:all:",
                  "--report", str(report), "-r", str(req)])
     names = {i["metadata"]["name"].lower() for i in json.loads(report.read_text())["install"]}
     tools = names & {"pytest", "nbval", "jupyter-book", "myst-nb", "sphinx", "playwright", "plotly"}

@@ -74,6 +74,12 @@ def test_a_fork_moves_every_copy_with_one_command(tmp_path):
     assert refs and {r for _, r in refs} == {"a-fork/the-book"}, sorted({r for _, r in refs})
     setup = (work / "book" / "setup.md").read_text(encoding="utf-8")
     assert "git+https://github.com/a-fork/the-book" in setup
+    # in GitHub Actions: the site follows GITHUB_REPOSITORY, and a warning says the commit still names another
+    res = subprocess.run([sys.executable, "scripts/book_config.py", "--from-github-env", "--warn-uncommitted"],
+                         cwd=work, capture_output=True, text=True,
+                         env={**os.environ, "GITHUB_REPOSITORY": "third/party", "GITHUB_SERVER_URL": "https://github.com"})
+    assert res.returncode == 0 and book_config.repo_url(work) == "https://github.com/third/party"
+    assert "::warning" in res.stdout and "a-fork/the-book" in res.stdout, res.stdout
     bad = subprocess.run([sys.executable, "scripts/book_config.py", "--set", "not a url"], cwd=work,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "OWNER/REPO" in bad.stderr
