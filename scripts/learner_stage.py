@@ -28,7 +28,7 @@ What it builds and runs, in order (each step prints its time):
 
     python scripts/learner_stage.py [--keep-venv] [--only PATTERN ...]
 
-Environment: ``COURSE_LEARNER_DIR`` (default ``/tmp/course-learner``), ``COURSE_BUDGET`` and
+Environment: ``COURSE_LEARNER_DIR`` (default ``/tmp/course-learner-<hash of the checkout's path>``), ``COURSE_BUDGET`` and
 ``COURSE_PROGRESS`` are passed through.  Exit status 0 when every step passed.
 """
 from __future__ import annotations
@@ -337,7 +337,9 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=[], help="glob(s) of notebooks to run (paths relative to the repo)")
     args = ap.parse_args(argv)
     t_all = time.perf_counter()
-    base = Path(os.environ.get("COURSE_LEARNER_DIR", "/tmp/course-learner")).resolve()
+    # one folder per checkout, so two clones (e.g. CI beside a working tree) never share a learner
+    default = Path("/tmp") / f"course-learner-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
+    base = Path(os.environ.get("COURSE_LEARNER_DIR", default)).resolve()
     if base == ROOT or ROOT in base.parents:
         raise SystemExit(f"COURSE_LEARNER_DIR={base} is inside the repository; the learner works outside it")
     learner = Learner(base)
