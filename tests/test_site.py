@@ -23,6 +23,7 @@ import html as htmllib
 import http.server
 import importlib.util
 import os
+import json
 import re
 import threading
 from pathlib import Path
@@ -308,3 +309,32 @@ def test_provenance_line_on_every_chapter(open_page):
         text = open_page(rel).page.inner_text("main")
         assert re.search(r"commit \S+ · built \d{4}-\d\d-\d\d · device .+ · torch \S+ · budget", text), (
             f"{rel}: no provenance line (the chapter's last cell must call provenance.show())")
+
+
+def _widget_models(html_text: str) -> list[str]:
+    """Model names of the widget state a page embeds (empty when it embeds none)."""
+    m = re.search(r'<script type="application/vnd\.jupyter\.widget-state\+json">(.*?)</script>', html_text, re.S)
+    if not m:
+        return []
+    state = json.loads(m.group(1)).get("state", {})
+    return [v.get("model_name", "") for v in state.values()]
+
+
+def test_no_progress_bar_widgets_in_the_html():
+    """Progress bars are for live kernels: the build runs with COURSE_PROGRESS=0, so no page embeds a tqdm
+    bar (closed bars would leave blank gaps, open ones a frozen bar)."""
+    bad = {}
+    for rel in PAGES:
+        path = HTML / rel
+        if path.is_file():
+            models = _widget_models(path.read_text(encoding="utf-8"))
+            bars = [m for m in models if m in ("FloatProgressModel", "IntProgressModel")]
+            if bars:
+                bad[rel] = len(bars)
+    assert not bad, f"pages with progress-bar widgets (build with COURSE_PROGRESS=0): {bad}"
+
+
+def test_progress_bar_check_can_fail():
+    page = ('<script type="application/vnd.jupyter.widget-state+json">{"state": {"a": {"model_name": '
+            '"FloatProgressModel"}, "b": {"model_name": "HTMLModel"}}}</script>')
+    assert _widget_models(page) == ["FloatProgressModel", "HTMLModel"] and _widget_models("<p></p>") == []
