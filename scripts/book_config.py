@@ -64,23 +64,22 @@ def owner_repo(url: str | None = None, root: Path = ROOT) -> str:
 
 def install_requirement(url: str | None = None, branch: str | None = None) -> str:
     """The pip requirement that installs the course package from the repository's book branch."""
-    if url is None:
-        repo = repository()
-        url, branch = repo["url"], branch or repo["branch"]
-    return f"course-utils @ git+{url.rstrip('/')}" + (f"@{branch}" if branch else "")
+    repo = repository()
+    url, branch = url or repo["url"], branch or repo["branch"]
+    return f"course-utils @ git+{url.rstrip('/')}@{branch}"
 
 
 INSTALL_MARKER = "# Colab, Binder or your own Jupyter: install the course package if it is missing"
 
 
-def install_cell(url: str | None = None) -> str:
+def install_cell(url: str | None = None, branch: str | None = None) -> str:
     """Source of the first code cell of every chapter and exercise notebook.
 
     Plain Python (no ``%pip`` magic) so that a failed install stops the notebook here with a message
     that says what to do, instead of printing a git error and failing one cell later with
     ``ModuleNotFoundError``.
     """
-    req = install_requirement(url)
+    req = install_requirement(url, branch)
     return f'''{INSTALL_MARKER}
 # (nothing happens when it is there). Generated from repository.url in _config.yml by `make sync`.
 try:
