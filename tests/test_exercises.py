@@ -510,6 +510,95 @@ def test_capstone_table_handles_missing_runs():
     assert df.loc["a", "note"] == "not run yet"
 
 
+def _tiny(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+ADAM = lambda p: torch.optim.Adam(p, lr=1e-2)  # noqa: E731
+
+
+def test_capstone_run_stops_early_keeps_the_best_epoch_and_restores_the_threads(make_tiny_data, cache):
+    data = make_tiny_data(256, 64)
+    threads = torch.get_num_threads()
+    model, r = ex.capstone_run(_tiny, ADAM, data, epochs=40, patience=2, batch_size=32)
+    assert torch.get_num_threads() == threads
+    assert r.epochs < 40, "early stopping never stopped"
+    assert r.epochs == r.best_epoch + 2                 # stopped `patience` epochs after the best one
+    assert max(r.val_acc[r.best_epoch:]) <= r.val_acc[r.best_epoch - 1]
+    from course_utils.train import evaluate
+    assert evaluate(model, *data.test)[0] == pytest.approx(r.test_acc)  # the model holds the kept weights
+    _, again = ex.capstone_run(_tiny, ADAM, data, epochs=40, patience=2, batch_size=32)
+    assert again.cached and again.val_acc == r.val_acc and again.test_acc == r.test_acc
+    _, fresh = ex.capstone_run(_tiny, ADAM, data, epochs=40, patience=2, batch_size=32, use_cache=False)
+    assert fresh.val_acc == r.val_acc and fresh.train_loss == r.train_loss  # one thread: the same numbers
+    _, full = ex.capstone_run(_tiny, ADAM, data, epochs=r.epochs + 3, batch_size=32)  # no patience
+    assert full.epochs == r.epochs + 3 and full.val_acc[:r.epochs] == r.val_acc  # same run, just longer
+
+
+def test_capstone_seeds_search_and_comparisons(make_tiny_data, cache, capsys):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = make_tiny_data(256, 64)
+    best, search = ex.search_lr(_tiny, lambda p, lr: torch.optim.Adam(p, lr=lr), data, rates=(1e-4, 3e-2),
+                                epochs=3, batch_size=32)
+    assert best == 3e-2 and all(math.isnan(r.test_acc) for r in search.values())  # the test split is not used
+    runs = ex.capstone_seeds(_tiny, ADAM, data, seeds=3, epochs=20, patience=2, batch_size=32)
+    assert isinstance(runs, ex.CapstoneRuns) and len(runs) == 3
+    assert [r.seed for r in runs.results] == [0, 1, 2] and len({r.val_acc[0] for r in runs.results}) > 1
+    target = ex.convergence_target(runs)
+    assert (runs.values("epochs_to", target) >= 1).all()
+    assert ex.epochs_to(runs.results[0], 101.0) != ex.epochs_to(runs.results[0], 101.0)  # NaN: never reached
+    assert ex.capstone_seeds(todo, ADAM, data, seeds=3, epochs=2) is None
+    assert "⏳ to do" in capsys.readouterr().out
+    df = ex.capstone_table({"tiny": runs, "stub": None, "extra": {"test acc (%)": "1.0 ± 0.0"}}, target=target)
+    assert " ± " in df.loc["tiny", "test acc (%)"] and df.loc["stub", "note"] == "not run yet"
+    axes = ex.plot_capstone_curves({"tiny": runs, "stub": None}, target=target)
+    assert len(axes) == 2 and len(axes[0].get_lines()) == 2 * 3 + 1  # a line and a best-epoch dot per seed
+    plt.close("all")
+
+
+def test_compare_values_and_paired_difference():
+    c = ex.compare_values([4, 4, 5], [6, 6, 7])
+    assert c["clear"] and c["sign"] == -1 and c["diff"] == pytest.approx(-2)
+    c = ex.compare_values([80.0, 82.0, 81.0], [81.5, 80.5, 79.0])
+    assert not c["clear"] and c["sign"] == 0
+    assert ex.verdict(c, higher="up", lower="down", same="flat") == "flat"
+    assert ex.paired_difference([81.1, 80.2, 79.9], [81.0, 80.1, 79.8], min_effect=0.2)["sign"] == 0  # too small
+    assert ex.paired_difference([82.1, 81.2, 80.9], [81.0, 80.1, 79.8], min_effect=0.2)["sign"] == 1
+
+
+def test_mc_dropout_accuracy_runs_the_deterministic_layers_once():
+    """Splitting before the first dropout layer gives exactly the reference's prediction (same masks)."""
+    from course_utils.exercises.capstone import _deterministic_prefix
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Flatten(), nn.Linear(784, 50), nn.SELU(), nn.AlphaDropout(0.3), nn.Linear(50, 10))
+    X, y = torch.randn(300, 1, 28, 28), torch.randint(0, 10, (300,))
+    prefix, rest = _deterministic_prefix(m)
+    assert len(prefix) == 3 and isinstance(rest[0], nn.AlphaDropout)
+    torch.manual_seed(5)
+    mean, _ = ex.mc_dropout_predict_reference(m, X, 30)
+    assert ex.mc_dropout_accuracy(m, X, y, n_samples=30, seed=5) == pytest.approx(
+        (mean.argmax(-1) == y).float().mean().item())
+    assert _deterministic_prefix(nn.Sequential(nn.Dropout(0.1), nn.Linear(3, 3)))[0] is None
+
+
+def test_step_times_compare_architectures():
+    t = ex.step_times({"small": lambda s: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), "stub": todo},
+                      lambda p: torch.optim.SGD(p, lr=0.1), batch_size=16, steps=2, repeats=2)
+    assert t["stub"] is None and 0 < t["small"] < 1
+
+
+def test_capstone_sizes_answer_the_questions():
+    """≥ 3 seeds, real early stopping (patience below the epoch limit) and a short search on both budgets."""
+    for name, s in ex.CAPSTONE_SIZES.items():
+        assert s["seeds"] >= 3 and 0 < s["patience"] < s["epochs"] and len(s["lr_grid"]) >= 3, name
+        assert s["search_epochs"] < s["epochs"] and s["mc_samples"] >= 10, name
+
+
 def test_an_exception_points_at_the_learners_line_not_the_graders():
     def leaky_relu(x, negative_slope=0.01):
         return x.clamp(min=0) + negative_slope * undefined_name  # noqa: F821  (the learner's bug)

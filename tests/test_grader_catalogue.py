@@ -979,6 +979,27 @@ class FunctionalNet(nn.Module):
         return self.out(x)
 
 
+class DropoutBeforeOutput(FunctionalNet):
+    """The SELU net with one dropout layer, before the output layer (``drop`` is F.alpha_dropout or F.dropout)."""
+
+    def __init__(self, drop=F.alpha_dropout):
+        super().__init__(act=F.selu, init="lecun")
+        self.drop = drop
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for lin in self.hidden:
+            x = self.act(lin(x))
+        return self.out(self.drop(x, 0.1, training=self.training))
+
+
+def before_output(drop=F.alpha_dropout):
+    def build(seed=0):
+        torch.manual_seed(seed)
+        return DropoutBeforeOutput(drop)
+    return build
+
+
 def functional_builder(**kw):
     def build(seed=0):
         torch.manual_seed(seed)
@@ -1032,6 +1053,7 @@ WRONG_CAPSTONE = [
     ("alpha_dropout: ordinary dropout", "alpha_dropout", capstone(nn.SELU, "lecun", dropout=lambda: nn.Dropout(0.1)),
      "ordinary dropout"),
     ("alpha_dropout: none", "alpha_dropout", capstone(nn.SELU, "lecun"), "deterministic"),
+    ("alpha_dropout: one F.dropout before the output", "alpha_dropout", before_output(F.dropout), "ordinary dropout"),
     ("alpha_dropout: F.alpha_dropout without training=", "alpha_dropout",
      functional_builder(act=F.selu, init="lecun", alpha_p=0.1, training_flag=False), "training=self.training"),
 ]
@@ -1049,6 +1071,7 @@ RIGHT_CAPSTONE = [
     ("selu_lecun: F.selu in forward", "selu_lecun", functional_builder(act=F.selu, init="lecun")),
     ("alpha_dropout: reference", "alpha_dropout", capstone(nn.SELU, "lecun", dropout=lambda: nn.AlphaDropout(0.1))),
     ("alpha_dropout: F.alpha_dropout", "alpha_dropout", functional_builder(act=F.selu, init="lecun", alpha_p=0.1)),
+    ("alpha_dropout: one F.alpha_dropout before the output", "alpha_dropout", before_output()),
 ]
 
 

@@ -49,8 +49,9 @@ from .regularization import (
 )
 from .questions import QUESTIONS, show_question, show_answer, answer_button
 from .capstone import (
-    CAPSTONE_SIZES, capstone_sizes, check_capstone_model, capstone_run, mc_dropout_accuracy,
-    capstone_table,
+    CAPSTONE_SIZES, capstone_sizes, check_capstone_model, capstone_run, CapstoneRuns, capstone_seeds, search_lr,
+    epochs_to, mc_dropout_accuracy, step_times, compare_values, compare_runs, paired_difference, verdict, convergence_target,
+    capstone_table, plot_capstone_curves,
 )
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     # 06 conceptual questions
     "QUESTIONS", "show_question", "show_answer", "answer_button",
     # 07 capstone
-    "CAPSTONE_SIZES", "capstone_sizes", "check_capstone_model", "capstone_run", "mc_dropout_accuracy",
-    "capstone_table",
+    "CAPSTONE_SIZES", "capstone_sizes", "check_capstone_model", "capstone_run", "CapstoneRuns", "capstone_seeds",
+    "search_lr", "epochs_to", "mc_dropout_accuracy", "step_times", "compare_values", "compare_runs", "paired_difference", "verdict",
+    "convergence_target", "capstone_table", "plot_capstone_curves",
 ]

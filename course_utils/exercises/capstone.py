@@ -1,8 +1,18 @@
-"""Exercises 07 — capstone: model checks for each variant, the training run and the comparison table."""
+"""Exercises 07 — capstone: model checks for each variant, early-stopped runs over seeds, and the comparison.
+
+The runs answer the textbook's questions ("does batch norm converge faster? what about training
+speed? …") only if the differences they ask about are larger than the spread between seeds, so every
+configuration is trained with several seeds (:func:`capstone_seeds`), stopped by early stopping
+(``patience``), and compared as mean ± sd (:func:`capstone_table`, :func:`compare_runs`); every run is
+single-threaded (so it gives the same numbers on any machine with the same torch) and cached.
+"""
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Callable
+import time
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -14,13 +24,24 @@ from ._core import (CheckResult, FAIL, PASS, TODO, _describe, _not_callable, _no
 from .regularization import mc_dropout_predict_reference
 
 
-#: size of the capstone runs per budget: a smoke test on the CPU, the real thing on a GPU
-CAPSTONE_SIZES = {"cpu": dict(n_train=5000, n_val=2000, epochs=1, batch_size=64, mc_samples=10),
-                  "full": dict(n_train=50_000, n_val=10_000, epochs=20, batch_size=128, mc_samples=50)}
+#: Sizes of the capstone per budget.  ``cpu``: 4,000 training images in batches of 200 (20 steps an
+#: epoch, 0.3–0.5 s for this 20-layer net on one core), at most 15 epochs with a patience of 3, three
+#: seeds per configuration, a learning-rate search of 3 epochs over three rates for each architecture,
+#: 1cycle over 10 epochs: about 180 epochs (3,600 optimizer steps) in all.  Fewer images or epochs and
+#: the seed spread swallows the differences the questions ask about.  ``full``: all 50,000 training
+#: images in batches of 128, at most 60 epochs with a patience of 6, three seeds.
+CAPSTONE_SIZES = {
+    "cpu": dict(n_train=4000, n_val=2000, batch_size=200, epochs=15, patience=3, seeds=3,
+                lr_grid=(3e-4, 1e-3, 3e-3), search_epochs=3, onecycle_epochs=10, mc_samples=20),
+    "full": dict(n_train=50_000, n_val=10_000, batch_size=128, epochs=60, patience=6, seeds=3,
+                 lr_grid=(1e-4, 3e-4, 1e-3, 3e-3), search_epochs=5, onecycle_epochs=20, mc_samples=50),
+}
 
 
 def capstone_sizes(budget=None) -> dict:
-    """The capstone's ``n_train``/``n_val``/``epochs``/``batch_size``/``mc_samples`` for ``budget``."""
+    """The capstone's sizes for ``budget`` (see :data:`CAPSTONE_SIZES`): ``n_train``, ``n_val``,
+    ``batch_size``, ``epochs`` (the most a run may take), ``patience``, ``seeds``, ``lr_grid``,
+    ``search_epochs``, ``onecycle_epochs``, ``mc_samples``."""
     from ..config import get_budget
 
     b = budget or get_budget()
@@ -245,18 +266,20 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
     finally:
         model.eval()
     stochastic = not torch.allclose(runs[0][0], runs[1][0])
-    zeros = float(np.mean([(c[1] == 0).double().mean().item() for c in runs[0][1][1:]]))
+    # the largest share of exact zeros entering a Linear layer: one ordinary dropout layer shows there
+    zeros = max((c[1] == 0).double().mean().item() for c in runs[0][1][1:])
     n_drop = sum(isinstance(m, nn.Dropout) for m in model.modules())
     if spec["dropout"] == "alpha":
         if stochastic and (zeros > 0.01 or n_drop):
             return _report(name, FAIL, "expected alpha dropout, found ordinary dropout.",
-                           got=f"{100 * zeros:.1f} % of the hidden units are exactly 0 in training mode",
+                           got=f"up to {100 * zeros:.1f} % of a layer's inputs are exactly 0 in training mode",
                            hint="nn.Dropout breaks SELU's fixed point (it sets units to 0, not to SELU's negative "
                                 "saturation); use nn.AlphaDropout(p).", verbose=verbose)
         if not stochastic:
             return _report(name, FAIL, "expected alpha dropout: in training mode the network is deterministic.",
-                           hint="add nn.AlphaDropout(0.1) after each SELU (with F.alpha_dropout in a custom "
-                                "forward, pass training=self.training).", verbose=verbose)
+                           hint="add nn.AlphaDropout(0.1), e.g. once before the output layer (with "
+                                "F.alpha_dropout in a custom forward, pass training=self.training).",
+                           verbose=verbose)
     elif stochastic:
         return _report(name, FAIL, "this variant should have no dropout: in training mode two passes differ.",
                        hint="leave dropout out here; it comes with the alpha-dropout variant.", verbose=verbose)
@@ -302,50 +325,121 @@ class _LearnerMistake(Exception):
     """A mistake found in the learner's objects before or during training (its args: a report dict)."""
 
 
-def capstone_run(build_fn: Callable, optimizer_fn: Callable, data, *, epochs: int, scheduler_fn=None,
-                 desc: str = "capstone", seed: int = 0, **train_kwargs):
-    """Build (``build_fn(seed)``) and train a capstone model with :func:`course_utils.train.train_model`.
+def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
+    """``scheduler_fn`` wrapped so that a wrong object or a too short OneCycleLR is a report, not a crash."""
+    from .schedules import _scheduler_problem
+
+    def checked(optimizer):
+        sched = scheduler_fn(optimizer)
+        bad = _scheduler_problem(sched, optimizer)
+        if bad:
+            raise _LearnerMistake(bad)
+        if steps and isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps < steps:
+            raise _LearnerMistake(dict(
+                headline=f"total steps too small: your OneCycleLR has total_steps={sched.total_steps}, but "
+                         f"this run makes {steps} optimizer steps ({epochs} epochs × "
+                         f"ceil({n_train} / {batch_size}) = {steps // epochs} per epoch).",
+                hint="OneCycleLR is stepped after every batch: total_steps = epochs × math.ceil(n_train / "
+                     "batch_size). Floor division `//` misses the last, smaller batch of each epoch."))
+        return sched
+    return checked
+
+
+def _early_stopped(model, optimizer_fn, data, *, epochs, patience, scheduler_fn, batch_size, seed, desc,
+                   progress, use_cache, test=True):
+    """Train until the validation accuracy has not improved for ``patience`` epochs (or ``epochs`` are
+    done), keep the best epoch's weights, evaluate them on the test split; cached like ``train_model``.
+
+    The loop is :func:`course_utils.train.fit`, one epoch per call (it keeps no state of its own, so the
+    run is the same as one call over all epochs).  ``train_model`` has no ``patience`` yet; when it has,
+    this becomes a call of it.
+    """
+    from tqdm.auto import tqdm
+
+    from .._io import atomic_torch_save
+    from ..config import cache_dir, default_device, ensure_writable, progress_enabled
+    from ..train import TrainResult, config_key, evaluate, fit
+
+    dev = default_device(None)
+    if data.device != dev:
+        data = data.to(dev)
+    model.to(dev)
+    optimizer = optimizer_fn(model.parameters())
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise _LearnerMistake(dict(headline=f"the optimizer function returned {_describe(optimizer)}, not a "
+                                            "torch.optim optimizer.",
+                                   hint="return the optimizer, e.g. `lambda p: torch.optim.NAdam(p, lr=1e-3)`."))
+    scheduler = scheduler_fn(optimizer) if scheduler_fn is not None else None
+    key, _ = config_key(model, optimizer, data, epochs=epochs, batch_size=batch_size, seed=seed, device=dev,
+                        scheduler=scheduler, extra={"early_stopping_patience": patience, "test": test})
+    path = None
+    if use_cache:
+        folder = cache_dir("runs", create=False)
+        ensure_writable(folder)
+        path = Path(folder) / f"{key}.pt"
+        if path.is_file():
+            try:
+                blob = torch.load(path, map_location=dev, weights_only=True)
+                model.load_state_dict(blob["state_dict"])
+                return TrainResult(**blob["result"], cached=True)
+            except Exception:  # unreadable or from an older format: train again and overwrite it
+                pass
+    gen = torch.Generator().manual_seed(seed)
+    parts, best_acc, best_state, best_epoch = [], -1.0, None, 0
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress_enabled(progress),
+                          leave=False):
+            part = fit(model, optimizer, data, epochs=1, generator=gen, batch_size=batch_size,
+                       scheduler=scheduler, start_epoch=epoch, progress=False)
+            parts.append(part)
+            if part.val_acc[0] > best_acc:
+                best_acc, best_epoch = part.val_acc[0], epoch + 1
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if patience is not None and epoch + 1 - best_epoch >= patience:
+                break  # early stopping: `patience` epochs without a better validation accuracy
+    model.load_state_dict(best_state)
+    test_acc = evaluate(model, *data.test)[0] if test else math.nan
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.then(part)
+    result = dataclasses.replace(joined, test_acc=test_acc, device=str(dev), seed=seed, key=key)
+    if path is not None:
+        atomic_torch_save({"result": result.to_dict(), "state_dict": best_state}, path)
+    return result
+
+
+def capstone_run(build_fn: Callable, optimizer_fn: Callable, data, *, epochs: int, patience: int | None = None,
+                 scheduler_fn=None, desc: str = "capstone", seed: int = 0, batch_size: int = 256,
+                 progress: bool | None = None, use_cache: bool = True, test: bool = True):
+    """Build (``build_fn(seed)``) and train one capstone model with early stopping; cached.
+
+    Trains at most ``epochs`` epochs and stops after ``patience`` epochs without a better validation
+    accuracy (``None``: never); the model keeps the weights of its best validation epoch, evaluated on
+    the test split unless ``test=False`` (then ``test_acc`` is NaN).  Runs on one
+    CPU thread (restored afterwards), so the numbers do not depend on the machine's thread count.
 
     Returns ``(model, TrainResult)``, or ``(None, None)`` with a "not yet" note while the
     builder is still the TODO stub, or with a friendly message (the learner's line and a hint) when
     the learner's code fails: a diverging run, a scheduler function that returns the optimizer, a
     OneCycleLR whose ``total_steps`` is smaller than the run, any exception from the learner's code.
     """
-    from ..train import train_model
-    from .schedules import _scheduler_problem
-
-    batch_size = train_kwargs.get("batch_size", 256)  # train_model's default
     try:
         n_train = len(data.train[1])
     except Exception:
         n_train = None
     steps = epochs * math.ceil(n_train / batch_size) if n_train and isinstance(batch_size, int) and \
         isinstance(epochs, int) and batch_size > 0 else None
-
-    checked = None
-    if scheduler_fn is not None:
-        def checked(optimizer):
-            sched = scheduler_fn(optimizer)
-            bad = _scheduler_problem(sched, optimizer)
-            if bad:
-                raise _LearnerMistake(bad)
-            if steps and isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps < steps:
-                raise _LearnerMistake(dict(
-                    headline=f"total steps too small: your OneCycleLR has total_steps={sched.total_steps}, but "
-                             f"this run makes {steps} optimizer steps ({epochs} epochs × "
-                             f"ceil({n_train} / {batch_size}) = {steps // epochs} per epoch).",
-                    hint="OneCycleLR is stepped after every batch: total_steps = epochs × math.ceil(n_train / "
-                         "batch_size). Floor division `//` misses the last, smaller batch of each epoch."))
-            return sched
-
+    checked = None if scheduler_fn is None else _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size)
     try:
         model = build_fn(seed)
         if not isinstance(model, nn.Module):
             raise _LearnerMistake(dict(headline=f"the builder returned {_describe(model)}, not an nn.Module.",
                                        hint="return the nn.Sequential you built."))
         with _one_thread():
-            result = train_model(model, optimizer_fn, data, epochs=epochs, seed=seed, scheduler_fn=checked,
-                                 desc=desc, **train_kwargs)
+            result = _early_stopped(model, optimizer_fn, data, epochs=epochs, patience=patience,
+                                    scheduler_fn=checked, batch_size=batch_size, seed=seed, desc=desc,
+                                    progress=progress, use_cache=use_cache, test=test)
     except NotImplementedError:
         _say(TODO, f"{desc}: not yet — fill in the builder/optimizer above, then run this cell again.")
         return None, None
@@ -362,30 +456,241 @@ def capstone_run(build_fn: Callable, optimizer_fn: Callable, data, *, epochs: in
     return model, result
 
 
+# ----------------------------------------------------------------------------- several seeds
+@dataclasses.dataclass
+class CapstoneRuns:
+    """One configuration trained with several seeds: the models (best weights) and their results."""
+
+    models: list
+    results: list
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def values(self, metric: str, target: float | None = None) -> np.ndarray:
+        """One value per seed: ``test_acc`` / ``best_val_acc`` (%), ``best_epoch``, ``epochs`` (trained,
+        i.e. where early stopping stopped), ``seconds_per_epoch``, or ``epochs_to`` (the first epoch whose
+        validation accuracy reaches ``target`` %, NaN when none does)."""
+        if metric == "epochs_to":
+            if target is None:
+                raise ValueError("epochs_to needs target=, a validation accuracy in %.")
+            return np.array([epochs_to(r, target) for r in self.results], dtype=float)
+        scale = 100.0 if metric in ("test_acc", "best_val_acc") else 1.0
+        return np.array([scale * getattr(r, metric) for r in self.results], dtype=float)
+
+    def mean_sd(self, metric: str, target: float | None = None) -> tuple[float, float]:
+        v = self.values(metric, target)
+        return float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+
+
+def epochs_to(result, target: float) -> float:
+    """The first epoch whose validation accuracy is at least ``target`` % (NaN if none is)."""
+    hits = np.flatnonzero(100 * np.asarray(result.val_acc) >= target)
+    return float(result.start_epoch + hits[0] + 1) if len(hits) else math.nan
+
+
+def capstone_seeds(build_fn: Callable, optimizer_fn: Callable, data, *, seeds: int | Sequence[int] = 3,
+                   desc: str = "capstone", **run_kw) -> CapstoneRuns | None:
+    """:func:`capstone_run` for each seed (``build_fn(seed)``, the seed also orders the batches).
+
+    Returns a :class:`CapstoneRuns`, or ``None`` (after the friendly message) while the learner's code is a
+    stub or fails.
+    """
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    models, results = [], []
+    for s in seeds:
+        model, result = capstone_run(build_fn, optimizer_fn, data, seed=s, desc=f"{desc}, seed {s}", **run_kw)
+        if result is None:
+            return None
+        models.append(model)
+        results.append(result)
+    return CapstoneRuns(models, results)
+
+
+def search_lr(build_fn: Callable, make_optimizer: Callable, data, *, rates: Sequence[float], epochs: int,
+              seed: int = 0, desc: str = "lr search", **run_kw) -> tuple[float | None, dict]:
+    """A short learning-rate search: ``epochs`` epochs per rate (one seed, no early stopping).
+
+    ``make_optimizer(params, lr)`` builds the optimizer.  Returns ``(best rate, {rate: TrainResult})``,
+    the best rate being the one with the highest validation accuracy; ``(None, {})`` while the builder
+    is a stub.  The test split is not looked at.
+    """
+    out = {}
+    for lr in rates:
+        _, r = capstone_run(build_fn, lambda p, lr=lr: make_optimizer(p, lr), data, epochs=epochs, seed=seed,
+                            desc=f"{desc}, lr {lr:g}", test=False, **run_kw)
+        if r is None:
+            return None, {}
+        out[lr] = r
+    return max(out, key=lambda lr: out[lr].best_val_acc), out
+
+
+def _deterministic_prefix(model: nn.Module):
+    """``(prefix, rest)`` of an ``nn.Sequential`` split before its first dropout layer (``(None, model)``
+    otherwise): the prefix gives the same output on every MC pass, so it need run only once."""
+    if isinstance(model, nn.Sequential):
+        for i, m in enumerate(model):
+            if any(isinstance(c, nn.modules.dropout._DropoutNd) for c in m.modules()):
+                return (model[:i] if i else None), model[i:]
+    return None, model
+
+
 def mc_dropout_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, n_samples: int = 10,
-                        batch_size: int = 2000) -> float:
-    """Accuracy of the MC-dropout prediction (mean softmax over ``n_samples`` passes, dropout on)."""
-    correct = 0
-    with _one_thread():
+                        batch_size: int = 2000, seed: int = 0) -> float:
+    """Accuracy of the MC-dropout prediction (mean softmax over ``n_samples`` passes, dropout on).
+
+    The layers before the first dropout layer are computed once per batch (they are deterministic), the
+    rest ``n_samples`` times; seeded, on one thread.
+    """
+    prefix, rest = _deterministic_prefix(model)
+    was, correct = model.training, 0
+    with _one_thread(), torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        model.eval()
         for i in range(0, len(y), batch_size):
-            mean, _ = mc_dropout_predict_reference(model, X[i:i + batch_size], n_samples)
+            x = X[i:i + batch_size]
+            mean, _ = mc_dropout_predict_reference(rest, x if prefix is None else prefix(x), n_samples)
             correct += (mean.argmax(-1) == y[i:i + batch_size]).sum().item()
+    model.train(was)
     return correct / max(len(y), 1)
 
 
-def capstone_table(results: dict):
-    """Comparison table: one row per configuration (``{label: TrainResult or None or dict}``)."""
+def step_times(builders: Mapping[str, Callable], optimizer_fn: Callable, *, batch_size: int, steps: int = 10,
+               repeats: int = 5, input_shape=(1, 28, 28), classes: int = 10) -> dict:
+    """Seconds per training step (forward, backward, optimizer step) of each model, on one CPU thread.
+
+    The models take turns (``repeats`` rounds of ``steps`` steps each) and each keeps its fastest round,
+    so a busy machine slows them alike instead of whichever ran during the busy moment.  Returns
+    ``{label: seconds}`` (or ``None`` for a label whose builder is still the stub).
+    """
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, *input_shape, generator=g)
+    y = torch.randint(0, classes, (batch_size,), generator=g)
+    setups, best = {}, {}
+    with _one_thread():
+        for label, build in builders.items():
+            try:
+                model = build(0).cpu().train()
+            except NotImplementedError:
+                best[label] = None
+                continue
+            setups[label] = (model, optimizer_fn(model.parameters()))
+            best[label] = math.inf
+        for _ in range(repeats):
+            for label, (model, opt) in setups.items():
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    loss = F.cross_entropy(model(x), y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                best[label] = min(best[label], (time.perf_counter() - t0) / steps)
+    return best
+
+
+# ----------------------------------------------------------------------------- comparing configurations
+def compare_values(a: Sequence[float], b: Sequence[float]) -> dict:
+    """Two sets of per-seed values, as mean ± sd each.
+
+    The difference counts as ``clear`` when the two mean ± sd intervals do not overlap
+    (|mean_a − mean_b| > sd_a + sd_b); then ``sign`` is +1 (a higher) or −1, else 0.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ma, mb = float(np.mean(a)), float(np.mean(b))
+    sa = float(np.std(a, ddof=1)) if len(a) > 1 else 0.0
+    sb = float(np.std(b, ddof=1)) if len(b) > 1 else 0.0
+    diff = ma - mb
+    clear = bool(np.isfinite(diff) and abs(diff) > sa + sb)
+    return dict(mean_a=ma, sd_a=sa, mean_b=mb, sd_b=sb, diff=diff, clear=clear,
+                sign=int(np.sign(diff)) if clear else 0)
+
+
+def compare_runs(a: CapstoneRuns, b: CapstoneRuns, metric: str, target: float | None = None) -> dict:
+    """``a`` against ``b`` on ``metric`` (see :meth:`CapstoneRuns.values`) with :func:`compare_values`."""
+    return compare_values(a.values(metric, target), b.values(metric, target))
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], *, min_effect: float = 0.0) -> dict:
+    """``a − b`` seed by seed (the same trained weights measured two ways), as mean ± sd.
+
+    ``clear`` when the mean difference exceeds both the sd of the differences and ``min_effect`` (an
+    amount too small to matter otherwise, e.g. 0.2 points of accuracy); ``sign`` as in :func:`compare_runs`.
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    mean, sd = float(np.mean(d)), float(np.std(d, ddof=1)) if len(d) > 1 else 0.0
+    clear = bool(abs(mean) > max(sd, min_effect))
+    return dict(mean=mean, sd=sd, clear=clear, sign=int(np.sign(mean)) if clear else 0)
+
+
+def verdict(comparison: dict, *, higher: str, lower: str, same: str) -> str:
+    """The words for a comparison's ``sign``: ``higher`` (+1), ``lower`` (−1) or ``same`` (0, not clear)."""
+    return {1: higher, -1: lower, 0: same}[comparison["sign"]]
+
+
+def convergence_target(*runs: CapstoneRuns, below: float = 3.0) -> float:
+    """A validation accuracy (%) every configuration given reaches: ``below`` points under the lowest mean
+    best validation accuracy among them, rounded down (the bar for "epochs to converge")."""
+    return float(math.floor(min(r.mean_sd("best_val_acc")[0] for r in runs) - below))
+
+
+def capstone_table(runs: Mapping[str, object], *, target: float | None = None):
+    """Comparison table: one row per configuration, mean ± sd over the seeds.
+
+    ``runs`` maps a label to a :class:`CapstoneRuns`, ``None`` (not run yet) or a dict of ready-made
+    cells (e.g. the MC-dropout row).  With ``target`` (a validation accuracy in %), a column gives the
+    epochs each configuration took to reach it.
+    """
     import pandas as pd
 
+    def pm(m, s, digits=1):
+        return "–" if not np.isfinite(m) else f"{m:.{digits}f} ± {s:.{digits}f}"
+
     rows = []
-    for label, r in results.items():
+    for label, r in runs.items():
         if r is None:
-            rows.append({"configuration": label, "test acc (%)": float("nan"), "best val acc (%)": float("nan"),
-                         "best epoch": None, "s / epoch": float("nan"), "note": "not run yet"})
-        elif isinstance(r, dict):
+            rows.append({"configuration": label, "note": "not run yet"})
+            continue
+        if isinstance(r, dict):
             rows.append({"configuration": label, **r})
-        else:
-            rows.append({"configuration": label, "test acc (%)": 100 * r.test_acc,
-                         "best val acc (%)": 100 * r.best_val_acc, "best epoch": r.best_epoch,
-                         "s / epoch": r.seconds_per_epoch, "note": "cached" if r.cached else ""})
-    return pd.DataFrame(rows).set_index("configuration")
+            continue
+        row = {"configuration": label, "seeds": len(r),
+               "test acc (%)": pm(*r.mean_sd("test_acc")),
+               "best val acc (%)": pm(*r.mean_sd("best_val_acc")),
+               "best epoch": pm(*r.mean_sd("best_epoch")),
+               "epochs trained": pm(*r.mean_sd("epochs"))}
+        if target is not None:
+            v = r.values("epochs_to", target)
+            row[f"epochs to {target:.0f} %"] = (pm(float(np.mean(v)), float(np.std(v, ddof=1)))
+                                                if np.isfinite(v).all() else f"{np.isfinite(v).sum()}/{len(v)} reach it")
+        row["s / epoch"] = pm(*r.mean_sd("seconds_per_epoch"), digits=2)
+        row["note"] = "cached" if all(x.cached for x in r.results) else ""
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("configuration").astype(object).fillna("")
+
+
+def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, metrics=("val_acc", "train_loss"),
+                         target: float | None = None, axes=None):
+    """Learning curves: one panel per metric, one colour per configuration, one line per seed; a dot
+    marks each seed's best epoch (the weights it keeps), the line ends where early stopping stopped."""
+    import matplotlib.pyplot as plt
+
+    names = {"val_acc": "validation accuracy (%)", "train_acc": "training accuracy (%)",
+             "train_loss": "training loss (cross-entropy)", "val_loss": "validation loss (cross-entropy)"}
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+        axes = axes[0]
+    for ax, metric in zip(axes, metrics):
+        scale = 100.0 if metric.endswith("acc") else 1.0
+        for k, (label, r) in enumerate((k, v) for k, v in runs.items() if v is not None):
+            for i, res in enumerate(r.results):
+                ys = scale * np.asarray(getattr(res, metric), dtype=float)
+                xs = np.arange(res.start_epoch + 1, res.start_epoch + len(ys) + 1)
+                ax.plot(xs, ys, color=f"C{k}", lw=1.2, alpha=0.8, label=label if i == 0 else None)
+                b = res.best_epoch - res.start_epoch - 1
+                ax.plot(xs[b], ys[b], "o", color=f"C{k}", ms=4)
+        if target is not None and metric == "val_acc":
+            ax.axhline(target, color="grey", ls=":", lw=1)
+        ax.set(xlabel="epoch", ylabel=names.get(metric, metric), title=names.get(metric, metric).split(" (")[0])
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(fontsize="small", loc="lower right")
+    return axes
