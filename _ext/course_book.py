@@ -1,19 +1,26 @@
 """Sphinx extension of the course book (registered in _config.yml under sphinx.local_extensions).
 
-It does these things the stock Jupyter Book 1 pipeline does not (and removes two console errors of the
-theme stack: a duplicated sphinx-thebe config script, and the missing default colour mode):
+Seven handlers (see :func:`setup`), for five things the stock Jupyter Book 1 pipeline does not do:
 
-1. **Launch buttons open the paired notebook.**  Colab cannot open a MyST ``.md`` file, so every chapter
-   has a jupytext-paired ``.ipynb`` beside it (``make sync``).  After the theme has built its launch
-   buttons, the Colab / Binder / JupyterHub URLs are pointed at ``<page>.ipynb`` (an exercise page's
-   at the learner notebook ``exercises/NN_name.ipynb``, without solutions); a chapter without
-   its pair is a warning (and ``-W`` turns it into an error) that says to run ``make sync``.
+1. **Launch buttons open the right notebook.**  Colab cannot open a MyST ``.md`` file, so every chapter
+   has a jupytext-paired ``.ipynb`` beside it (``make sync``).  sphinx-book-theme 1.3 already points
+   its Colab / Binder / JupyterHub URLs at that same-named ``.ipynb``; this handler is kept because an
+   exercise page must open the *learner* notebook ``exercises/NN_name.ipynb`` (without solutions)
+   instead, and because a chapter without its pair must be a warning (``-W``: an error) that says to
+   run ``make sync``.
 2. **Alt text for output images.**  myst-nb renders figures of code cells as ``<img>`` without alt
    text.  An image without one gets the titles the cell's code gives its figure (``title=...``,
    ``set_title(...)``, ``suptitle(...)``), else "Figure in section S of chapter C".  An explicit
    ``mystnb.image.alt`` in the cell metadata still wins.
 3. **The repository URL in prose.**  ``{{ repo_url }}`` and ``{{ repo_name }}`` in MyST pages come from
    ``repository.url`` in ``_config.yml`` (one place to change it).
+4. **The PDF's chapters** (``flatten_root_for_latex``): sphinx-jupyterbook-latex does the same
+   flattening but forces its own document class and preamble (``ucharclasses``, ``unicode-math``),
+   which the FreeFont/``newunicodechar`` set-up of ``_config.yml`` would have to be rebuilt around, so
+   it stays switched off and these 20 lines do the one part the book needs.
+5. **Two console errors of the theme stack removed**: a duplicated sphinx-thebe config script
+   (``dedupe_scripts``) and the missing default colour mode (``set_default_mode``); plus the static
+   files of ``_ext/static`` (``add_static_path``).
 """
 from __future__ import annotations
 

@@ -31,8 +31,9 @@ class Budget:
         seeds: number of seeds when a result is reported with error bars.
         sweep_epochs: epochs of each run in a learning-rate or schedule sweep.
         short_epochs: epochs of a quick demonstration run (setup page, Part II).
-        train_size: how many of the 50k training images a run uses (all, on both
-            budgets, unless a chapter says otherwise).
+
+    How many training images a run uses is each page's own choice (``FashionMNISTData.subset``),
+    stated on that page, not a property of the budget.
     """
 
     name: str
@@ -40,12 +41,11 @@ class Budget:
     seeds: int
     sweep_epochs: int
     short_epochs: int
-    train_size: int = 50_000
 
     def describe(self) -> str:
         """One line that a page can print to say which budget produced its numbers."""
         return (f"budget '{self.name}': {self.epochs} epochs per run, {self.seeds} seeds, "
-                f"{self.sweep_epochs}-epoch sweeps, {self.train_size:,} training images")
+                f"{self.sweep_epochs}-epoch sweeps (a page states its own sizes where it uses others)")
 
 
 BUDGETS = {

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,24 +39,14 @@ provenance.show()
 
 
 def toc_files(root: Path = ROOT) -> list[str]:
-    """Every ``file:`` (and the root) of ``_toc.yml``, in order, as paths without suffix."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    out: list[str] = []
+    """Every file of ``_toc.yml`` (the root first), in order, as paths without suffix.
 
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if isinstance(node.get(key), str):
-                    out.append(node[key])
-            for value in node.values():
-                if isinstance(value, (list, dict)):
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
+    Read with Jupyter Book's own toc parser (sphinx-external-toc), so the book and this script can
+    never disagree about which pages the toc holds.
+    """
+    from sphinx_external_toc.parsing import parse_toc_yaml
 
-    walk(toc)
-    return list(dict.fromkeys(out))
+    return list(parse_toc_yaml(str(root / "_toc.yml")))
 
 
 def is_myst_notebook(path: Path) -> bool:

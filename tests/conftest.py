@@ -23,6 +23,11 @@ class TinyData:
         mv = lambda p: (p[0].to(device), p[1].to(device))  # noqa: E731
         return TinyData(mv(self.train), mv(self.val), mv(self.test))
 
+    def subset(self, n_train=None, *, n_val=None):
+        """The first images, like ``FashionMNISTData.subset`` without its class selection."""
+        cut = lambda p, n: p if n is None else (p[0][:n], p[1][:n])  # noqa: E731
+        return TinyData(cut(self.train, n_train), cut(self.val, n_val), self.test)
+
 
 def make_tiny_data(n_train: int = 512, n_eval: int = 128, d: int = 8, k: int = 3, seed: int = 0) -> TinyData:
     """A linearly separable toy problem: ``d`` features, ``k`` classes (argmax of a fixed projection)."""

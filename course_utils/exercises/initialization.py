@@ -350,19 +350,17 @@ def activation_variances(std: float, depth: int, *, act: str = "tanh", width: in
 
 
 def plot_activation_variances(variances: dict, *, ax=None, title: str | None = None):
-    """Draw ``{label: per-layer variances}`` on a log scale (returns the axes)."""
-    import matplotlib.pyplot as plt
+    """Draw ``{label: per-layer variances}`` on a log scale (returns the axes).
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 3.6))
-    for label, v in variances.items():
-        ax.plot(np.arange(1, len(v) + 1), np.clip(v, 1e-30, None), marker="o", ms=3, label=label)
-    ax.set_yscale("log")
-    ax.axhline(1.0, color="grey", ls=":", lw=1)
-    ax.set(xlabel="layer", ylabel="activation variance (log scale)",
-           title=title or "Activation variance per layer")
-    ax.legend(loc="best", fontsize="small")
-    return ax
+    :func:`course_utils.plotting.plot_depth_curves`, with a variance of exactly 0 (a collapsed signal)
+    drawn at 1e-30 instead of vanishing from the log axis.
+    """
+    from ..plotting import plot_depth_curves
+
+    clipped = {label: np.clip(np.asarray(v, dtype=float), 1e-30, None) for label, v in variances.items()}
+    return plot_depth_curves(clipped, ax=ax, ylabel="activation variance (log scale)",
+                             title=title or "Activation variance per layer", logy=True, reference=1.0,
+                             styles={label: {"marker": "o", "ms": 3} for label in clipped})
 
 
 def variance_slider(inits: dict | None = None, *, width: int = 256):

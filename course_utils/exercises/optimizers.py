@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import surfaces as _surfaces
 from ._core import (CheckResult, FAIL, PASS, TODO, _fmt, _not_callable, _not_yet, _raised, _report, _say,
                     _say_raised, _show)
 
@@ -225,18 +226,9 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
                             mistakes=mistakes, verbose=verbose)
 
 
-def pathological_curvature(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
-    """tanh(w1)² + 0.01·|w1| + σ(w2): flat along w2 far out, a narrow steep valley along w1."""
-    return torch.tanh(w1) ** 2 + 0.01 * torch.abs(w1) + torch.sigmoid(w2)
-
-
-def _gauss(w1, w2, mx, my, s):
-    return torch.exp(-((w1 - mx) ** 2 + (w2 - my) ** 2) / (2 * s * s)) / (2 * math.pi * s * s)
-
-
-def steep_optima(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
-    """Three narrow negative Gaussians (σ 0.2) at (1, −0.5), (−1, 0.5), (−0.5, −0.8)."""
-    return -(_gauss(w1, w2, 1.0, -0.5, 0.2) + _gauss(w1, w2, -1.0, 0.5, 0.2) + _gauss(w1, w2, -0.5, -0.8, 0.2))
+# The surfaces themselves have one home, course_utils.surfaces (shared with the chapters and the explorer).
+pathological_curvature = _surfaces.pathological_curvature
+steep_optima = _surfaces.steep_optima
 
 
 #: surface name -> (function, default start, x range, y range, default learning rates per optimizer)

@@ -1,7 +1,6 @@
 """Exercises 04 — learning-rate schedules: curves of the real torch schedulers, the slider, the short-run check."""
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Callable, Sequence
 
@@ -9,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..schedules import step_interval
 from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_callable, _not_yet, _one_thread,
                     _raised, _report, _short_exc, _show)
 
@@ -83,27 +83,17 @@ def schedule_explorer():
 
 
 def small_subset(data, n_train: int, *, n_val: int | None = None):
-    """The same data object with only the first ``n_train`` training (and ``n_val`` validation) images."""
+    """The first ``n_train`` training (and ``n_val`` validation) images: ``data.subset`` (one home)."""
     if not (isinstance(n_train, int) and n_train > 0):
         raise ValueError(f"n_train must be a positive integer, got {n_train!r}.")
-    X, y = data.train
-    out = dataclasses.replace(data, train=(X[:n_train], y[:n_train]))
-    if n_val is not None:
-        Xv, yv = data.val
-        out = dataclasses.replace(out, val=(Xv[:n_val], yv[:n_val]))
-    return out
+    return data.subset(n_train, n_val=n_val)
 
 
 def small_mlp(seed: int = 0, hidden: Sequence[int] = (128,), act: str = "relu") -> nn.Module:
-    """A small Kaiming-initialised MLP 784-hidden-10 (seeded), for the short runs of the exercises."""
-    from ..models import MLP
+    """A small Kaiming-initialised MLP 784-hidden-10 (seeded): :func:`course_utils.models.small_mlp`."""
+    from ..models import small_mlp as build
 
-    torch.manual_seed(seed)
-    net = MLP(act_fn=act, hidden_sizes=tuple(hidden))
-    for lin in net.linears:
-        nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
-        nn.init.zeros_(lin.bias)
-    return net
+    return build(seed, tuple(hidden), act_fn=act)
 
 
 def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, verbose: bool = True) -> CheckResult:
@@ -156,9 +146,6 @@ def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, 
 #: settings of the short run in check_schedule_beats_constant
 SCHEDULE_RUN = dict(n_train=4000, epochs=4, batch_size=128, lr=0.02, margin=0.5)
 
-_PER_BATCH = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
-
-
 def _scheduler_problem(sched, optimizer) -> dict | None:
     """A report (headline, hint) when ``sched`` is not a scheduler of ``optimizer``, else None."""
     lrs = torch.optim.lr_scheduler
@@ -199,7 +186,7 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
         return bad, sched
     if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
         return None, sched
-    per_batch = isinstance(sched, _PER_BATCH)
+    per_batch = step_interval(sched) == "step"   # the rule train_model uses
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
