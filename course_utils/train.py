@@ -232,7 +232,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, epochs: int
         start_epoch: epochs already done (for the numbering and :attr:`TrainResult.start_epoch`).
         loss_fn: ``(logits, y) -> loss`` (default: cross-entropy).
         on_epoch_end: called with the epoch number and its record (``train_loss``, ``train_acc``,
-            ``val_loss``, ``val_acc``, ``lr``) before the per-epoch scheduler step.
+            ``val_loss``, ``val_acc``, ``lr``) before the per-epoch scheduler step; when it returns
+            True, training stops after this epoch (early stopping).
         progress: a ``tqdm`` bar over the epochs (default: on unless ``COURSE_PROGRESS=0``).
         desc: label of the bar.
 
@@ -284,29 +285,35 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, epochs: int
                   "val_loss": val_loss, "val_acc": val_acc, "lr": lr_used}
         for k, v in record.items():
             hist[k].append(v)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, record)
+        stop = bool(on_epoch_end(epoch, record)) if on_epoch_end is not None else False
         if interval == "epoch":
             if plateau:
                 scheduler.step(val_loss)
             else:
                 scheduler.step()
         bar.set_postfix(val_acc=f"{val_acc:.3f}")
+        if stop:
+            break
     bar.close()
     return TrainResult(**hist, seconds=time.perf_counter() - t0, device=str(X.device), start_epoch=start_epoch)
 
 
 # ----------------------------------------------------------------------------- cached runs
 class _BestWeights:
-    """``on_epoch_end`` hook that copies the weights of the best validation epoch (the first of equal ones)."""
+    """``on_epoch_end`` hook that copies the weights of the best validation epoch (the first of equal ones).
 
-    def __init__(self, model: nn.Module):
-        self.model, self.acc, self.state = model, -1.0, None
+    With ``patience`` it also asks ``fit`` to stop once that many epochs have passed without a better
+    validation accuracy (early stopping).
+    """
 
-    def __call__(self, epoch: int, record: dict) -> None:
+    def __init__(self, model: nn.Module, patience: int | None = None):
+        self.model, self.acc, self.state, self.epoch, self.patience = model, -1.0, None, 0, patience
+
+    def __call__(self, epoch: int, record: dict) -> bool:
         if record["val_acc"] > self.acc:
-            self.acc = record["val_acc"]
+            self.acc, self.epoch = record["val_acc"], epoch
             self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return self.patience is not None and epoch - self.epoch >= self.patience
 
 
 def _check_args(epochs, batch_size, seed, optimizer_fn, scheduler_interval):
@@ -356,8 +363,8 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
                 phases: Sequence[tuple[int, int, float]] | None = None, seed: int = 42, device=None,
                 scheduler_fn: Callable | None = None, scheduler_interval: str | None = None,
                 cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool | None = None,
-                loss_fn: Callable | None = None, desc: str | None = None, extra_key: dict | None = None
-                ) -> TrainResult:
+                loss_fn: Callable | None = None, desc: str | None = None, extra_key: dict | None = None,
+                patience: int | None = None, test: bool = True) -> TrainResult:
     """Train ``model`` on ``data.train``, keep the best-validation weights, report test accuracy.
 
     The model must already be initialised: its initial weights are part of the
@@ -389,6 +396,10 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
         loss_fn: ``(logits, y) -> loss`` (default: cross-entropy).
         desc: label of the progress bar.
         extra_key: anything else that should separate cache entries (e.g. a regulariser's settings).
+        patience: early stopping: stop once ``patience`` epochs have passed without a better
+            validation accuracy (``None``: run all ``epochs``); the history ends there.
+        test: evaluate the best weights on the test split (``False``: ``test_acc`` is NaN, e.g. for
+            a learning-rate search that must not look at the test set).
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (names the epoch and step).
@@ -404,6 +415,8 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
                              "scheduler_fn, not both.")
         epochs, batch_size = total, phases[0][1]
     _check_args(epochs, batch_size, seed, optimizer_fn, scheduler_interval)
+    if patience is not None and (not isinstance(patience, int) or patience <= 0):
+        raise ValueError(f"patience must be a positive integer (or None), got {patience!r}.")
     dev = default_device(device)
     if data.device != dev:
         data = data.to(dev)
@@ -417,6 +430,10 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
     extra = {"loss_fn": _describe_callable(loss_fn), **(extra_key or {})}
     if phases is not None:
         extra["phases"] = [list(p) for p in phases]
+    if patience is not None:
+        extra["early_stopping_patience"] = patience
+    if not test:
+        extra["test"] = False
     key, _ = config_key(model, optimizer, data, epochs=epochs, batch_size=batch_size, seed=seed,
                         device=dev, scheduler=scheduler, scheduler_interval=interval, extra=extra)
     path = None
@@ -428,7 +445,7 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
         if hit is not None:
             return hit
 
-    best = _BestWeights(model)
+    best = _BestWeights(model, patience)
     gen = torch.Generator().manual_seed(seed)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     parts, done = [], 0
@@ -441,9 +458,11 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
             parts.append(fit(model, optimizer, data, epochs=n_epochs, batch_size=bs, generator=gen,
                              scheduler=scheduler, scheduler_interval=interval, start_epoch=done,
                              loss_fn=loss_fn, on_epoch_end=best, progress=progress, desc=desc))
-            done += n_epochs
+            done += len(parts[-1].val_acc)
+            if len(parts[-1].val_acc) < n_epochs:  # stopped early
+                break
     model.load_state_dict(best.state)
-    test_acc, _ = evaluate(model, *data.test)
+    test_acc = evaluate(model, *data.test)[0] if test else math.nan
     result = dataclasses.replace(functools.reduce(TrainResult.then, parts), test_acc=test_acc,
                                  device=str(dev), seed=seed, key=key)
     if path is not None:

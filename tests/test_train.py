@@ -207,3 +207,28 @@ def test_phases_with_a_scheduler_or_other_epochs_are_refused(make_tiny_data, cac
                     scheduler_fn=lambda o: torch.optim.lr_scheduler.StepLR(o, 1))
     with pytest.raises(ValueError, match="add up to 1"):
         train_model(torch.nn.Linear(6, 2), sgd(0.1), data, epochs=3, phases=[(1, 16, 1.0)])
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(tiny_data, cache):
+    """patience=2 with a rate so small that nothing improves after the first epochs: the history ends
+    two epochs after the best one, the weights are the best epoch's, and the key differs from a full run."""
+    def make(p):
+        return torch.optim.SGD(p, lr=1e-7)
+
+    full = train_model(tiny_model(), make, tiny_data, epochs=12, seed=0)
+    early = train_model(tiny_model(), make, tiny_data, epochs=12, seed=0, patience=2)
+    assert len(early.val_acc) < 12 and len(early.val_acc) == early.best_epoch + 2
+    assert early.val_acc == full.val_acc[:len(early.val_acc)]       # the same run, cut short
+    assert early.key != full.key
+    no_test = train_model(tiny_model(), make, tiny_data, epochs=3, seed=0, test=False)
+    assert math.isnan(no_test.test_acc)
+    with pytest.raises(ValueError, match="patience"):
+        train_model(tiny_model(), make, tiny_data, epochs=3, seed=0, patience=0)
+
+
+def test_fit_stops_when_the_hook_says_so(tiny_data):
+    net = tiny_model()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    res = fit(net, opt, tiny_data, epochs=5, generator=torch.Generator().manual_seed(0),
+              on_epoch_end=lambda epoch, record: epoch == 2, progress=False)
+    assert len(res.val_acc) == 2

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -348,66 +347,20 @@ def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
 
 def _early_stopped(model, optimizer_fn, data, *, epochs, patience, scheduler_fn, batch_size, seed, desc,
                    progress, use_cache, test=True):
-    """Train until the validation accuracy has not improved for ``patience`` epochs (or ``epochs`` are
-    done), keep the best epoch's weights, evaluate them on the test split; cached like ``train_model``.
+    """:func:`course_utils.train.train_model` with early stopping (``patience``), after checking that the
+    learner's ``optimizer_fn`` returns an optimizer (a specific hint instead of a TypeError)."""
+    from ..config import default_device
+    from ..train import train_model
 
-    The loop is :func:`course_utils.train.fit`, one epoch per call (it keeps no state of its own, so the
-    run is the same as one call over all epochs).  ``train_model`` has no ``patience`` yet; when it has,
-    this becomes a call of it.
-    """
-    from tqdm.auto import tqdm
-
-    from .._io import atomic_torch_save
-    from ..config import cache_dir, default_device, ensure_writable, progress_enabled
-    from ..train import TrainResult, config_key, evaluate, fit
-
-    dev = default_device(None)
-    if data.device != dev:
-        data = data.to(dev)
-    model.to(dev)
+    model.to(default_device(None))   # the optimizer must hold the parameters where they will train
     optimizer = optimizer_fn(model.parameters())
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise _LearnerMistake(dict(headline=f"the optimizer function returned {_describe(optimizer)}, not a "
                                             "torch.optim optimizer.",
                                    hint="return the optimizer, e.g. `lambda p: torch.optim.NAdam(p, lr=1e-3)`."))
-    scheduler = scheduler_fn(optimizer) if scheduler_fn is not None else None
-    key, _ = config_key(model, optimizer, data, epochs=epochs, batch_size=batch_size, seed=seed, device=dev,
-                        scheduler=scheduler, extra={"early_stopping_patience": patience, "test": test})
-    path = None
-    if use_cache:
-        folder = cache_dir("runs", create=False)
-        ensure_writable(folder)
-        path = Path(folder) / f"{key}.pt"
-        if path.is_file():
-            try:
-                blob = torch.load(path, map_location=dev, weights_only=True)
-                model.load_state_dict(blob["state_dict"])
-                return TrainResult(**blob["result"], cached=True)
-            except Exception:  # unreadable or from an older format: train again and overwrite it
-                pass
-    gen = torch.Generator().manual_seed(seed)
-    parts, best_acc, best_state, best_epoch = [], -1.0, None, 0
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)
-        for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress_enabled(progress),
-                          leave=False):
-            part = fit(model, optimizer, data, epochs=1, generator=gen, batch_size=batch_size,
-                       scheduler=scheduler, start_epoch=epoch, progress=False)
-            parts.append(part)
-            if part.val_acc[0] > best_acc:
-                best_acc, best_epoch = part.val_acc[0], epoch + 1
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if patience is not None and epoch + 1 - best_epoch >= patience:
-                break  # early stopping: `patience` epochs without a better validation accuracy
-    model.load_state_dict(best_state)
-    test_acc = evaluate(model, *data.test)[0] if test else math.nan
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined.then(part)
-    result = dataclasses.replace(joined, test_acc=test_acc, device=str(dev), seed=seed, key=key)
-    if path is not None:
-        atomic_torch_save({"result": result.to_dict(), "state_dict": best_state}, path)
-    return result
+    return train_model(model, lambda params: optimizer, data, epochs=epochs, batch_size=batch_size, seed=seed,
+                       scheduler_fn=scheduler_fn, patience=patience, test=test, desc=desc, progress=progress,
+                       use_cache=use_cache)
 
 
 def capstone_run(build_fn: Callable, optimizer_fn: Callable, data, *, epochs: int, patience: int | None = None,
