@@ -281,7 +281,9 @@ def share_cache(learner: Learner) -> int:
             if t.exists():
                 t.unlink()
             try:
-                os.link(f, t)   # same inode: owned by the book's user, mode 644, not writable for the learner
+                os.link(f, t)   # same inode: owned by the book's user, not writable for the learner
+                if f.stat().st_mode & 0o004 == 0:   # e.g. written 0600 by an older course_utils
+                    os.chmod(f, f.stat().st_mode | 0o444)
             except OSError:
                 shutil.copy2(f, t)
                 os.chmod(t, 0o444)

@@ -279,3 +279,18 @@ def test_launch_urls_are_retargeted_whatever_the_theme_names(url, want):
     cb = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cb)
     assert cb.retarget_launch_url(url, "book/exercises/03_optimizers.md", "exercises/03_optimizers.ipynb") == want
+
+
+def test_cache_files_are_readable_by_others(tmp_path):
+    """Atomic writes use mkstemp (mode 0600); a results cache shared read-only with learners (the
+    learner stage, a teacher's class) must get the ordinary mode instead, so the others can read it."""
+    import stat
+
+    from course_utils._io import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_bytes(tmp_path / "runs" / "x.pt", b"payload")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644 and path.read_bytes() == b"payload"
