@@ -334,8 +334,8 @@ def train_fashion_mnist(tx_name: str, tx_kwargs: dict, data, *, epochs: int, bat
         try:
             d = json.loads(path.read_text())
             return JaxTrainResult(**d, cached=True)
-        except (ValueError, TypeError):
-            pass  # corrupt entry: train again and overwrite it
+        except (ValueError, TypeError, OSError):
+            pass  # corrupt or unreadable entry: train again and overwrite it
 
     to_np = lambda t: t.detach().cpu().numpy()  # noqa: E731
     Xtr, ytr = to_np(data.train[0]).reshape(len(data.train[1]), -1), to_np(data.train[1])

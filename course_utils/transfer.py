@@ -224,8 +224,8 @@ def task_b_runs(model_a: MLP, data_b, *, seeds: Sequence[int],
         if path.is_file():
             try:
                 return pd.DataFrame(json.loads(path.read_text()))
-            except ValueError:
-                pass  # unreadable: compute again
+            except (ValueError, OSError):
+                pass  # corrupt or not readable by this user: compute again (and overwrite)
     # Task B's tensors are tiny: one CPU thread is faster than several (no synchronisation per op).
     threads = torch.get_num_threads()
     if data_b.device.type == "cpu":
