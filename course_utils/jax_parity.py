@@ -327,7 +327,7 @@ def train_fashion_mnist(tx_name: str, tx_kwargs: dict, data, *, epochs: int, bat
 
     desc = {"tx": tx_name, "kw": tx_kwargs, "data": data.fingerprint(), "epochs": epochs, "bs": batch_size,
             "seed": seed, "act": act_fn, "scheme": scheme, "jax": jax.__version__,
-            "src": _train.package_source_hash()}
+            "src": _train.package_source_hash(("jax_parity", "stats", "theory"))}
     key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:24]
     path = cache_dir("jax") / f"{key}.json"
     if use_cache and path.is_file():

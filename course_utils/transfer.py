@@ -214,7 +214,7 @@ def task_b_runs(model_a: MLP, data_b, *, seeds: Sequence[int],
     if not seeds:
         raise ValueError("seeds is empty: pass e.g. seeds=range(50).")
     desc = {"model_a": _state_hash(model_a), "data": data_b.fingerprint(), "protocol": dataclasses.asdict(protocol),
-            "seeds": seeds, "methods": list(methods), "src": package_source_hash(), "torch": torch.__version__}
+            "seeds": seeds, "methods": list(methods), "src": package_source_hash(("transfer", "compare", "stats")), "torch": torch.__version__}
     key = hashlib.sha256(json.dumps(desc, sort_keys=True, default=repr).encode()).hexdigest()[:24]
     path = None
     if use_cache:

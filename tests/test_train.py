@@ -232,3 +232,45 @@ def test_fit_stops_when_the_hook_says_so(tiny_data):
     res = fit(net, opt, tiny_data, epochs=5, generator=torch.Generator().manual_seed(0),
               on_epoch_end=lambda epoch, record: epoch == 2, progress=False)
     assert len(res.val_acc) == 2
+
+
+# ----------------------------------------------------------------------------- what the cache key hashes
+def _package_imports(module_file):
+    """The course_utils modules a file imports at module level (``from .x import`` / ``from . import x``)."""
+    import ast
+    tree = ast.parse(module_file.read_text())
+    found = set()
+    for node in tree.body:  # module level only: a lazy import inside a function is presentation code
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(a.name for a in node.names)
+    return found
+
+
+def test_training_modules_are_closed_under_module_level_imports():
+    """A module a training module imports runs inside training too, so it must be hashed: the set is closed."""
+    from pathlib import Path
+
+    import course_utils
+    from course_utils.train import TRAINING_MODULES
+    here = Path(course_utils.__file__).parent
+    for name in TRAINING_MODULES:
+        missing = _package_imports(here / f"{name}.py") - set(TRAINING_MODULES)
+        assert not missing, f"{name}.py imports {missing} at module level; add them to TRAINING_MODULES"
+
+
+def test_closure_check_can_fail(tmp_path):
+    bad = tmp_path / "m.py"
+    bad.write_text("from .plotting import plot_traces\nfrom . import stats\n\ndef f():\n    from .notebook import glue\n")
+    assert _package_imports(bad) == {"plotting", "stats"}
+
+
+def test_source_hash_covers_training_code_only():
+    from course_utils.train import package_source_hash
+    base = package_source_hash()
+    assert package_source_hash(("plotting",)) != base  # naming a module adds its source
+    assert package_source_hash(("train",)) == base     # train is always in
+    with pytest.raises(ValueError, match="no module 'nonesuch'"):
+        package_source_hash(("nonesuch",))

@@ -1,0 +1,167 @@
+"""Execute every chapter of the book at one budget, chapter by chapter, and record what happened.
+
+For each MyST chapter of ``_toc.yml`` (read by ``scripts/sync_notebooks.py``, so the list is the
+book's) this runs the chapter's current source as a notebook in a fresh kernel of this Python, with
+``COURSE_BUDGET=<budget>`` and a results cache of its own, and records per chapter:
+
+* the wall-clock seconds of the execution and how many files it added to the cache (runs trained);
+* every cell that raised (a failed hidden check is an ``AssertionError``), with the error's last line;
+* the glued values (``name -> text``), so the README's table of the budget's numbers is generated
+  from this report, never typed (``--table``).
+
+Execution continues after a failing cell (``allow_errors``), so one run lists *all* failing checks of
+a chapter.  The report (``<out>/report.json``) is written atomically after every chapter; a rerun skips
+the chapters whose source and package are unchanged and already passed (``--force`` reruns them).
+A long run belongs in the background::
+
+    nohup .venv/bin/python scripts/run_budget.py --budget full > _build/full_budget.log 2>&1 &
+
+usage: python scripts/run_budget.py [--budget full] [--cache DIR] [--out DIR] [--force] [CHAPTER.md ...]
+       python scripts/run_budget.py --table [--out DIR]     # print the README table from the report
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
+
+
+def _source_hash(md: Path) -> str:
+    from course_utils.train import package_source_hash
+    return hashlib.sha256(md.read_bytes() + package_source_hash().encode()).hexdigest()[:16]
+
+
+def _glued(nb) -> dict[str, str]:
+    """name -> text/plain of every ``glue`` in the executed notebook (myst-nb's output metadata)."""
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name and "text/plain" in o.get("data", {}):
+                out[name] = o["data"]["text/plain"]
+    return out
+
+
+def _errors(nb) -> list[dict]:
+    errs = []
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                errs.append({"cell": i, "ename": o.get("ename"), "evalue": str(o.get("evalue"))[:500],
+                             "tags": cell.get("metadata", {}).get("tags", []),
+                             "source_head": cell.get("source", "")[:200]})
+    return errs
+
+
+def run_chapter(md: Path, budget: str, cache: Path, timeout: int) -> tuple[dict, object]:
+    import jupytext
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(md)
+    before = _count(cache)
+    env_backup = dict(os.environ)
+    os.environ.update({"COURSE_BUDGET": budget, "COURSE_CACHE": str(cache), "COURSE_PROGRESS": "0",
+                       "PYTHONHASHSEED": "0", "MPLBACKEND": "agg"})
+    t0 = time.perf_counter()
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(md.parent)}})
+        client.execute()
+        status = "executed"
+    except Exception as e:  # a dead kernel or a cell past the timeout: record it, go on
+        status = f"aborted: {type(e).__name__}: {str(e).splitlines()[-1][:300] if str(e) else ''}"
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+    seconds = time.perf_counter() - t0
+    errors = _errors(nb)
+    return {"chapter": str(md.relative_to(ROOT)), "seconds": round(seconds, 1), "status": status,
+            "passed": status == "executed" and not errors, "errors": errors,
+            "cells": len(nb.cells), "new_cache_files": _count(cache) - before,
+            "glued": _glued(nb)}, nb
+
+
+def _count(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def table(report: dict, cpu_report: dict | None = None) -> str:
+    """A Markdown table: chapter, seconds, checks — the README's per-chapter table of a budget."""
+    rows = ["| chapter | seconds (cold) | hidden checks |", "|---|---:|---|"]
+    total = 0.0
+    for ch in report["chapters"].values():
+        total += ch["seconds"]
+        ok = "all passed" if ch["passed"] else \
+            f"{len(ch['errors'])} failed" + (f" ({ch['status']})" if ch["status"] != "executed" else "")
+        rows.append(f"| {ch['chapter']} | {ch['seconds']:.0f} | {ok} |")
+    rows.append(f"| **total** | **{total:.0f}** ({total / 60:.1f} min) | |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("chapters", nargs="*", help="only these chapters (.md paths); default: every chapter of the toc")
+    ap.add_argument("--budget", default="full", choices=["full", "cpu"])
+    ap.add_argument("--cache", default=None, help="results cache (default: .cache-<budget>)")
+    ap.add_argument("--out", default=None, help="report folder (default: _build/budget-<budget>)")
+    ap.add_argument("--timeout", type=int, default=7200, help="seconds per cell before giving up")
+    ap.add_argument("--force", action="store_true", help="rerun chapters that already passed unchanged")
+    ap.add_argument("--table", action="store_true", help="print the Markdown table of the report and exit")
+    args = ap.parse_args(argv)
+
+    out = Path(args.out or ROOT / "_build" / f"budget-{args.budget}")
+    cache = Path(args.cache or ROOT / f".cache-{args.budget}")
+    report_path = out / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {"budget": args.budget, "chapters": {}}
+    if args.table:
+        if not report["chapters"]:
+            print(f"No report at {report_path}: run the chapters first.", file=sys.stderr)
+            return 2
+        print(table(report))
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+
+    from sync_notebooks import chapters as toc_chapters
+    mds = [Path(c).resolve() for c in args.chapters] if args.chapters else toc_chapters(ROOT)
+    failed = 0
+    for md in mds:
+        key = str(md.relative_to(ROOT))
+        h = _source_hash(md)
+        old = report["chapters"].get(key)
+        if old and old.get("hash") == h and old["passed"] and not args.force:
+            print(f"skip {key} (unchanged, passed in {old['seconds']:.0f} s)", flush=True)
+            continue
+        print(f"run  {key} ...", flush=True)
+        rec, nb = run_chapter(md, args.budget, cache, args.timeout)
+        rec["hash"] = h
+        rec["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        report["chapters"][key] = rec
+        import nbformat
+        (out / "notebooks").mkdir(exist_ok=True)
+        nbformat.write(nb, out / "notebooks" / (key.replace("/", "__").removesuffix(".md") + ".ipynb"))
+        _write_atomic(report_path, json.dumps(report, indent=1))
+        failed += not rec["passed"]
+        print(f"     {rec['seconds']:.0f} s, {'passed' if rec['passed'] else 'FAILED'}"
+              + "".join(f"\n       cell {e['cell']}: {e['ename']}: {e['evalue'][:200]}" for e in rec["errors"]),
+              flush=True)
+    print(table(report))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
