@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 # Browser/PDF test files run in their own stages, after the build (never in `unit`)
 STAGE_TESTS := tests/test_site.py tests/test_pdf.py
 
-.PHONY: book test install data js unit sync build site learner nbval pdf pdf-test clean bench
+.PHONY: book test install data js unit sync build site learner nbval pdf pdf-test clean bench gpu-check full-budget
 
 book: install data js build
 	@echo "The book: file://$(abspath _build/html/index.html)"
@@ -73,6 +73,18 @@ pdf-test: pdf
 
 bench: install data
 	$(PY) bench/train_throughput.py
+	$(PY) bench/where_time_goes.py
+
+# On a CUDA machine: both benchmarks and as many full-budget chapters as fit in ~10 minutes, timings in
+# _build/gpu_check.json (scripts/gpu_check.py).  Without CUDA it stops with a message; DRY=1 runs its
+# CPU dry run (toy sizes, about a minute).
+gpu-check: install data
+	$(PY) scripts/gpu_check.py $(if $(DRY),--dry-run)
+
+# Every chapter at the full budget (the sources' sizes), chapter by chapter, with its own results cache
+# (.cache-full): per-chapter times and failing checks in _build/budget-full/report.json. Hours on CPU.
+full-budget: install data
+	$(PY) scripts/run_budget.py --budget full
 
 clean:
 	rm -rf _build

@@ -9,7 +9,7 @@ Both run the identical model (784-512-256-256-128-10, ReLU) and optimizer (Adam,
 training epoch each after a short warm-up, and the script prints the ratio. A benchmark, not a test:
 the numbers depend on the machine and on what else runs on it.
 
-usage: python bench/train_throughput.py [--epochs 1] [--device cpu|cuda] [--json out.json]
+usage: python bench/train_throughput.py [--epochs 1] [--device cpu|cuda] [--max-batches N] [--json out.json]
 """
 from __future__ import annotations
 
@@ -42,9 +42,12 @@ def main():
     ap.add_argument("--epochs", type=int, default=1, help="timed epochs per pipeline (default 1)")
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     ap.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    ap.add_argument("--max-batches", type=int, default=None,
+                    help="cut each timed epoch to this many batches (a quick dry run; the ratio is then rough)")
     args = ap.parse_args()
-    if args.epochs <= 0:
-        ap.error("--epochs must be positive")
+    if args.epochs <= 0 or (args.max_batches is not None and args.max_batches <= 0):
+        ap.error("--epochs and --max-batches must be positive")
+    cut = (lambda it: it) if args.max_batches is None else (lambda it: (b for _, b in zip(range(args.max_batches), it)))
 
     from torch.utils.data import DataLoader, random_split
     from torchvision import transforms
@@ -72,7 +75,7 @@ def main():
     results = {}
     m, opt = fresh()
     one_epoch(m, opt, (b for _, b in zip(range(20), loader)), device, sync)  # warm-up
-    secs = [one_epoch(m, opt, loader, device, sync)[0] for _ in range(args.epochs)]
+    secs = [one_epoch(m, opt, cut(loader), device, sync)[0] for _ in range(args.epochs)]
     results["dataloader_s_per_epoch"] = sum(secs) / len(secs)
 
     # (b) preloaded tensors
@@ -81,7 +84,7 @@ def main():
     m, opt = fresh()
     one_epoch(m, opt, (b for _, b in zip(range(20), data.batches(X, y, 256, shuffle=True, generator=g))),
               device, sync)
-    secs = [one_epoch(m, opt, data.batches(X, y, 256, shuffle=True, generator=g), device, sync)[0]
+    secs = [one_epoch(m, opt, cut(data.batches(X, y, 256, shuffle=True, generator=g)), device, sync)[0]
             for _ in range(args.epochs)]
     results["preloaded_s_per_epoch"] = sum(secs) / len(secs)
     results["speedup"] = results["dataloader_s_per_epoch"] / results["preloaded_s_per_epoch"]
