@@ -145,7 +145,29 @@ class Provenance:
         return "*Produced by:* " + " · ".join(f"{k} `{v}`" for k, v in self.fields.items())
 
 
-def provenance(budget=None, seeds=None, device=None) -> Provenance:
+def _describe_sizes(budget, sizes) -> str:
+    """``'cpu'; this page: epochs 4, seeds 5`` from a page's own table of sizes (``SIZES[budget.name]``)."""
+    if not isinstance(sizes, dict) or not sizes:
+        raise TypeError(f"sizes must be a non-empty dict of the sizes this page ran (e.g. SIZES), got {sizes!r}.")
+    name = _describe_budget(budget).split(":")[0]
+    key = name.strip("'")
+    if isinstance(sizes.get(key), dict):  # the page's whole table, keyed by budget: take this budget's row
+        sizes = sizes[key]
+    shown = []
+    for k, v in sizes.items():
+        label = str(k).replace("_", " ")
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            shown.append(f"{label} {v:,}")
+        elif isinstance(v, (float, str)):
+            shown.append(f"{label} {v}")
+        elif isinstance(v, (list, tuple, range)) and all(isinstance(x, int) for x in v):
+            shown.append(f"{label} {_format_seeds(list(v))}")
+    return f"{name}; this page: " + ", ".join(shown)
+
+
+def provenance(budget=None, seeds=None, device=None, sizes=None) -> Provenance:
     """Collect the fields of the provenance line (see :func:`provenance_line`)."""
     import torch
 
@@ -154,7 +176,7 @@ def provenance(budget=None, seeds=None, device=None) -> Provenance:
         "built": build_date(),
         "device": device_name(device),
         "torch": torch.__version__,
-        "budget": _describe_budget(budget),
+        "budget": _describe_budget(budget) if sizes is None else _describe_sizes(budget, sizes),
     }
     s = _format_seeds(seeds)
     if s is not None:
@@ -162,13 +184,15 @@ def provenance(budget=None, seeds=None, device=None) -> Provenance:
     return Provenance(fields)
 
 
-def provenance_line(budget=None, seeds=None, device=None) -> str:
+def provenance_line(budget=None, seeds=None, device=None, sizes=None) -> str:
     """One line saying what produced a page's numbers.
 
     Args:
         budget: a :class:`course_utils.config.Budget`, a budget name, or None for ``config.get_budget()``.
         seeds: the seeds the page's runs used (an int or a sequence of ints), or None to leave them out.
         device: the device the page ran on; None for ``config.default_device()``.
+        sizes: the sizes this page actually ran (its ``SIZES`` entry for the budget), when they differ from
+            the budget's defaults: the line then names those instead of the budget's epochs and seeds.
 
     Returns:
         ``"commit … · built YYYY-MM-DD · device … · torch … · budget … · seeds …"``.
@@ -177,12 +201,12 @@ def provenance_line(budget=None, seeds=None, device=None) -> str:
         TypeError: for seeds that are not integers or a budget that is neither a Budget nor a name.
         ValueError: for an unknown budget name or device.
     """
-    return str(provenance(budget, seeds=seeds, device=device))
+    return str(provenance(budget, seeds=seeds, device=device, sizes=sizes))
 
 
-def show(budget=None, seeds=None, device=None) -> Provenance | None:
+def show(budget=None, seeds=None, device=None, sizes=None) -> Provenance | None:
     """Display the provenance line as the output of a notebook cell (returns it outside IPython)."""
-    p = provenance(budget, seeds=seeds, device=device)
+    p = provenance(budget, seeds=seeds, device=device, sizes=sizes)
     try:
         from IPython import get_ipython
         from IPython.display import display

@@ -159,3 +159,73 @@ def test_mean_ci():
     assert C.mean_ci([5.0])["lo"] == 5.0
     with pytest.raises(ValueError):
         C.mean_ci([])
+
+
+# ----------------------------------------------------------------------------- paired comparisons and verdicts
+from course_utils.compare import paired_table, verdict  # noqa: E402
+
+
+def _family(shift_b, noise=0.05, n=5, base=88.0, seed=0):
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(0, 0.6, n)  # what a seed's weights and batch order do to every configuration
+    return {"A": list(base + shared + rng.normal(0, noise, n)),
+            "B": list(base + shift_b + shared + rng.normal(0, noise, n))}
+
+
+def test_paired_test_sees_what_the_shared_seed_noise_hides_from_welch():
+    res = _family(shift_b=0.2)
+    t = paired_table(res)
+    assert t.loc[0, "significant"] and t.loc[0, "A − B (pp)"] < 0
+    assert t.loc[0, "CI low"] < t.loc[0, "A − B (pp)"] < t.loc[0, "CI high"] < 0
+    from scipy import stats as st
+    assert st.ttest_ind(res["A"], res["B"], equal_var=False).pvalue > 0.05  # unpaired: lost in the seed noise
+
+
+def test_verdict_follows_the_data_when_it_flips():
+    ahead = verdict(paired_table(_family(shift_b=-0.5)), what="they differ")
+    behind = verdict(paired_table(_family(shift_b=+0.5)), what="they differ")
+    tie = verdict(paired_table(_family(shift_b=0.0, noise=0.3)), what="they differ")
+    assert "A is ahead of B by 0.5" in ahead and "Holm p " in ahead
+    assert "B is ahead of A by 0.4" in behind
+    assert "not significant" in tie and "would have been detected" in tie and "ahead" not in tie
+    one = verdict(paired_table({"A": [88.0], "B": [87.0]}), what="A beats B")
+    assert one == "one seed cannot test whether A beats B"
+
+
+def test_verdict_names_each_significant_pair_and_counts_the_rest():
+    rng = np.random.default_rng(1)
+    shared = rng.normal(0, 0.3, 5)
+    res = {"c": list(88 + shared + rng.normal(0, .05, 5)), "x": list(88.6 + shared + rng.normal(0, .05, 5)),
+           "y": list(88.02 + shared + rng.normal(0, .05, 5))}
+    t = paired_table(res, [("x", "c"), ("y", "c")])
+    v = verdict(t, what="they beat c")
+    assert v.startswith("after Holm's correction for 2 comparisons over 5 paired seeds, x is ahead of c")
+    assert v.endswith("the other difference is not significant")
+    assert list(t["significant"]) == [True, False]
+
+
+def test_detectable_difference_shrinks_with_more_seeds():
+    small = paired_table(_family(0.0, noise=0.2, n=3))["detectable (pp)"].iloc[0]
+    large = paired_table(_family(0.0, noise=0.2, n=30))["detectable (pp)"].iloc[0]
+    assert large < small
+
+
+def test_paired_table_refuses_unpaired_input():
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_table({"A": [1.0, 2.0], "B": [1.0]})
+    with pytest.raises(KeyError, match="no results for 'C'"):
+        paired_table({"A": [1.0], "B": [1.0]}, [("A", "C")])
+    with pytest.raises(TypeError, match="TrainResults or of numbers"):
+        paired_table({"A": ["x"], "B": [1.0]})
+    with pytest.raises(TypeError, match="paired_table"):
+        verdict({"A": 1}, what="x")
+
+
+def test_paired_table_checks_the_seeds_of_train_results():
+    from course_utils.train import TrainResult
+    mk = lambda seed, acc: TrainResult(train_acc=[], val_acc=[], train_loss=[], val_loss=[],  # noqa: E731
+                                       lr=[], seconds=0.0, device="cpu", test_acc=acc, seed=seed)
+    t = paired_table({"A": [mk(0, .88), mk(1, .89)], "B": [mk(0, .87), mk(1, .88)]})
+    assert t.loc[0, "A − B (pp)"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="different seeds"):
+        paired_table({"A": [mk(0, .88), mk(1, .89)], "B": [mk(1, .87), mk(0, .88)]})

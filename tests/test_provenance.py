@@ -100,3 +100,30 @@ def test_reprs_escape_and_agree():
 def test_show_returns_outside_ipython():
     p = provenance.show("cpu", device="cpu")
     assert isinstance(p, provenance.Provenance)
+
+
+def test_a_page_with_its_own_sizes_says_them_not_the_budgets_defaults():
+    line = provenance.provenance_line("cpu", device="cpu", sizes={"epochs": 4, "seeds": 5, "n_train": 15000,
+                                                                   "rates": {"SGD": [0.1]}})
+    assert "budget 'cpu'; this page: epochs 4, seeds 5, n train 15,000" in line
+    assert "6 epochs" not in line   # the budget's default, which this page did not run
+    with pytest.raises(TypeError, match="sizes this page ran"):
+        provenance.provenance_line("cpu", device="cpu", sizes={})
+
+
+def test_every_chapter_with_its_own_sizes_reports_them():
+    """A chapter that picks its sizes per budget (a SIZES table) must print those in its provenance line."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for md in sorted((root / "book").rglob("*.md")):
+        text = md.read_text()
+        if re.search(r"^SIZES = ", text, re.M) and not re.search(r"provenance\.show\([^)]*sizes=", text):
+            offenders.append(str(md.relative_to(root)))
+    assert not offenders, f"these chapters define SIZES but their provenance line does not say them: {offenders}"
+
+
+def test_sizes_keyed_by_budget_pick_this_budgets_row():
+    line = provenance.provenance_line("full", device="cpu", sizes={"cpu": {"epochs": 4}, "full": {"epochs": 40, "seeds": [0, 1, 2, 3]}})
+    assert "budget 'full'; this page: epochs 40, seeds 0–3" in line
