@@ -7,6 +7,13 @@ the model again.  Forward hooks live only inside :func:`record_outputs`.
 
 What theory predicts for these values (the variance recurrences) is in :mod:`course_utils.theory`;
 statistics over runs and seeds (:func:`~course_utils.compare.mean_ci`, tests) in :mod:`course_utils.compare`.
+
+The last section scores *predicted probabilities* against labels: :func:`nll` (the mean negative
+log-likelihood), :func:`expected_calibration_error` (how far confidence is from accuracy) and
+:func:`auroc` (how well a score, e.g. the predictive entropy, separates two groups such as errors from
+correct predictions).  They take tensors or arrays and return plain floats.  :func:`bootstrap_interval`
+resamples the examples to put an interval on any of them, or on the difference of two predictors
+scored on the same examples.
 """
 from __future__ import annotations
 
@@ -19,7 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["layer_label", "record_outputs", "activation_stats", "weight_stats", "gradient_stats",
-           "variances", "dead_unit_fraction", "activation_stats_per_unit"]
+           "variances", "dead_unit_fraction", "activation_stats_per_unit",
+           "nll", "expected_calibration_error", "reliability_bins", "auroc", "bootstrap_interval"]
 
 
 def layer_label(i: int, layer: nn.Linear) -> str:
@@ -166,3 +174,146 @@ def activation_stats_per_unit(model: nn.Module, x: torch.Tensor) -> dict[str, to
     finally:
         model.train(was)
     return {lab: o.reshape(o.shape[0], -1).float().cpu() for lab, o in zip(labels, outs)}
+
+
+# ----------------------------------------------------------------------------- predicted probabilities
+def _probs_labels(probs, y, fn: str) -> tuple[np.ndarray, np.ndarray]:
+    """``probs`` (N, C) rows on the simplex and integer labels ``y`` (N,) in ``0..C-1``, as float64/int64 arrays."""
+    p = (probs.detach().cpu().numpy() if isinstance(probs, torch.Tensor) else np.asarray(probs)).astype(np.float64)
+    t = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] < 2:
+        raise ValueError(f"{fn}: probs must have shape (N, C) with N >= 1 examples and C >= 2 classes, "
+                         f"got {p.shape}. Pass softmax probabilities, one row per example.")
+    if t.shape != (p.shape[0],):
+        raise ValueError(f"{fn}: y must have shape ({p.shape[0]},), one label per row of probs; got {t.shape}.")
+    if not np.issubdtype(t.dtype, np.integer) and not np.all(np.mod(t, 1) == 0):
+        raise ValueError(f"{fn}: y must hold integer class labels, got values such as {t[:3]}.")
+    t = t.astype(np.int64)
+    if t.min() < 0 or t.max() >= p.shape[1]:
+        raise ValueError(f"{fn}: labels must lie in 0..{p.shape[1] - 1} (C = {p.shape[1]} columns of probs), "
+                         f"got {t.min()}..{t.max()}.")
+    if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1 + 1e-6:
+        raise ValueError(f"{fn}: probs must be finite and in [0, 1]; got {np.nanmin(p):.3g}..{np.nanmax(p):.3g}. "
+                         "Did you pass logits? Apply softmax first.")
+    worst = float(np.abs(p.sum(1) - 1).max())
+    if worst > 1e-3:
+        raise ValueError(f"{fn}: each row of probs must sum to 1 (largest deviation {worst:.3g}). "
+                         "Did you pass logits or unnormalised scores? Apply softmax first.")
+    return p, t
+
+
+def nll(probs, y, *, eps: float = 1e-12) -> float:
+    r"""Mean negative log-likelihood of the labels under the predicted probabilities (nats).
+
+    .. math::
+        \mathrm{NLL} = -\frac1N\sum_{i=1}^{N} \ln \hat p_{i, y_i}
+
+    For softmax outputs it equals ``F.cross_entropy`` on the logits; probabilities below ``eps``
+    are raised to ``eps`` so that one confident error gives a large but finite value.
+
+    Args:
+        probs: ``(N, C)`` probabilities (rows sum to 1), tensor or array.
+        y: ``(N,)`` integer labels.
+        eps: floor applied to the probability of the true class.
+    """
+    p, t = _probs_labels(probs, y, "nll")
+    return float(-np.log(np.maximum(p[np.arange(len(t)), t], eps)).mean())
+
+
+def reliability_bins(probs, y, n_bins: int = 15) -> dict[str, np.ndarray]:
+    """Confidence (the top probability) against accuracy in ``n_bins`` equal-width bins of confidence.
+
+    Bin ``b`` holds the examples with confidence in ``(b/n_bins, (b+1)/n_bins]`` (the first bin also
+    takes 0).  Empty bins have count 0 and NaN confidence and accuracy.
+
+    Returns:
+        ``{"lower", "upper", "count", "confidence", "accuracy"}``, one entry per bin.
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    p, t = _probs_labels(probs, y, "reliability_bins")
+    conf = p.max(1)
+    hit = (p.argmax(1) == t).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)  # (b/n, (b+1)/n] -> b
+    count = np.bincount(idx, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(idx, weights=conf, minlength=n_bins) / count
+        acc = np.bincount(idx, weights=hit, minlength=n_bins) / count
+    return {"lower": edges[:-1], "upper": edges[1:], "count": count, "confidence": mean_conf, "accuracy": acc}
+
+
+def expected_calibration_error(probs, y, n_bins: int = 15) -> float:
+    r"""Expected calibration error: the count-weighted gap between confidence and accuracy per bin.
+
+    .. math::
+        \mathrm{ECE} = \sum_{b=1}^{B} \frac{|S_b|}{N}\,\bigl|\operatorname{acc}(S_b) - \operatorname{conf}(S_b)\bigr|
+
+    with :math:`S_b` the examples whose top probability falls into the :math:`b`-th of :math:`B`
+    equal-width bins (:func:`reliability_bins`; Guo et al. 2017, "On calibration of modern neural
+    networks", use :math:`B = 15`).  A fraction in ``[0, 1]``: 0 when, in every bin, the share of
+    correct predictions equals their mean confidence.
+    """
+    b = reliability_bins(probs, y, n_bins)
+    full = b["count"] > 0
+    n = b["count"].sum()
+    return float(np.sum(b["count"][full] / n * np.abs(b["accuracy"][full] - b["confidence"][full])))
+
+
+def auroc(scores, positive) -> float:
+    """Area under the ROC curve: the chance that a random positive example scores above a random negative one.
+
+    Ties count one half (the Mann-Whitney statistic divided by ``n_pos * n_neg``), so ``0.5`` means
+    the score does not separate the groups and ``1.0`` that it separates them perfectly.  To ask
+    whether an uncertainty flags errors, pass the uncertainty as ``scores`` and ``positive = prediction
+    is wrong``.
+
+    Args:
+        scores: ``(N,)`` real numbers, higher meaning "more likely positive".
+        positive: ``(N,)`` booleans (or 0/1), the group each example belongs to.
+
+    Raises:
+        ValueError: shapes differ, scores are not finite, labels are not 0/1, or one group is empty.
+    """
+    from scipy.stats import rankdata
+
+    s = (scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else np.asarray(scores)).astype(np.float64)
+    pos = positive.detach().cpu().numpy() if isinstance(positive, torch.Tensor) else np.asarray(positive)
+    if s.ndim != 1 or pos.shape != s.shape:
+        raise ValueError(f"auroc: scores and positive must be 1-D of the same length, got {s.shape} and {pos.shape}.")
+    if not np.isfinite(s).all():
+        raise ValueError("auroc: scores must be finite (found NaN or inf).")
+    if not np.isin(pos, (0, 1)).all():
+        raise ValueError(f"auroc: positive must be booleans or 0/1, got values such as {np.unique(pos)[:5]}.")
+    pos = pos.astype(bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"auroc needs examples of both groups, got {n_pos} positive and {n_neg} negative; "
+                         "with no errors (or no correct predictions) there is nothing to separate.")
+    ranks = rankdata(s)  # average ranks for ties
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, *, n_boot: int = 1000,
+                       confidence: float = 0.95, seed: int = 0) -> dict[str, float]:
+    """Percentile bootstrap over ``n`` examples: the statistic, and an interval for it.
+
+    ``statistic(idx)`` computes the number from the examples ``idx`` (an integer array, with
+    repeats).  It is called once on ``arange(n)`` for the estimate and ``n_boot`` times on indices
+    drawn with replacement.  For two predictors scored on the same test images, let it return the
+    *difference* of their metrics on ``idx``: the resampling is then paired, image by image.
+
+    Returns:
+        ``{"estimate", "lo", "hi", "n_boot"}``; ``lo``/``hi`` are the ``(1 ± confidence)/2`` quantiles.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be the number of examples (a positive integer), got {n!r}.")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 10:
+        raise ValueError(f"n_boot must be an integer >= 10 (resamples; 1000 is usual), got {n_boot!r}.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    rng = np.random.default_rng(seed)
+    est = float(statistic(np.arange(n)))
+    reps = np.array([float(statistic(rng.integers(0, n, n))) for _ in range(n_boot)])
+    lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return {"estimate": est, "lo": float(lo), "hi": float(hi), "n_boot": int(n_boot)}

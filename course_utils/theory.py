@@ -1,4 +1,4 @@
-"""Initialisation theory: the variance recurrences, and Part I's experiments that set them beside measurement.
+r"""Initialisation theory: the variance recurrences, and Part I's experiments that set them beside measurement.
 
 Compute only — nothing here draws (see :mod:`course_utils.plotting`); what is measured comes from
 :mod:`course_utils.stats`.  The pieces:
@@ -14,11 +14,17 @@ Compute only — nothing here draws (see :mod:`course_utils.plotting`); what is 
 * :func:`run_init_experiment` — one scheme on the reference MLP: weights, gradients, activations,
   and the per-layer table (measured | theory | theory without bias noise | references);
 * :func:`depth_sweep` — variance against depth for schemes × activations;
-* :func:`layer_gradient_norms`, :func:`saturation_fraction` — for the vanishing-gradient chapter.
+* :func:`layer_gradient_norms`, :func:`saturation_fraction` — for the vanishing-gradient chapter;
+* the backward pass: :func:`gaussian_moments` (:math:`\mathbb E[f^2]`, :math:`\mathbb E[f'^2]`),
+  :func:`backward_factor` (:math:`\chi`), :func:`variance_map_slope`, :func:`predicted_gradient_norms`
+  (both recurrences and the weight-gradient norms they imply) beside :func:`stack_gradient_norms`
+  (measured), and the two experiments :func:`deep_stack_gradients` and :func:`depth_sweep_gradients`;
+* :func:`unit_spread`, :func:`symmetry_after_sgd` — the symmetry of a constant initialisation.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import math
@@ -37,7 +43,10 @@ from .models import MLP, REFERENCE_SIZES, make_activation
 __all__ = ["gaussian_second_moment", "derivative_second_moment", "input_second_moment",
            "predicted_activation_variances", "REFERENCE", "scheme_weight_variances", "predict_for_scheme",
            "collapsed_constant_variances", "InitExperiment", "run_init_experiment", "depth_sweep",
-           "layer_gradient_norms", "saturation_fraction", "single_thread"]
+           "layer_gradient_norms", "saturation_fraction", "single_thread", "gaussian_moments",
+           "predicted_gradient_norms", "stack_gradient_norms", "deep_stack_gradients", "depth_sweep_gradients",
+           "unit_spread", "symmetry_after_sgd", "variance_map_slope",
+           "backward_factor"]
 
 
 @contextlib.contextmanager
@@ -381,12 +390,7 @@ def _depth_sweep_rows(x, schemes, activations, depth, width, seed, dtype) -> lis
         scheme = kw.pop("scheme")
         for act in activations:
             f, _ = make_activation(act)
-            gen = torch.Generator().manual_seed(seed)
-            # skip_init: no default draw that init_model would overwrite anyway
-            layers = [nn.utils.skip_init(nn.Linear, a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
-            cinit.init_model(nn.Sequential(*layers), scheme, generator=gen, **kw)
-            wv = np.array([float((lin.weight ** 2).mean()) for lin in layers])
-            bv = np.array([float(lin.bias.var(unbiased=False)) for lin in layers])
+            layers, wv, bv = _sweep_stack(sizes, scheme, kw, seed, dtype)
             theory = predicted_activation_variances(sizes, wv, bv, activation=act, input_second_moment=q0)
             h = h0
             for l, lin in enumerate(layers):
@@ -395,6 +399,103 @@ def _depth_sweep_rows(x, schemes, activations, depth, width, seed, dtype) -> lis
                              "measured": float(z.double().var(unbiased=False)), "theory": float(theory[l])})
                 h = f(z)
     return rows
+
+
+def _sweep_stack(sizes, scheme, kw, seed, dtype):
+    """The Linear layers of one depth-sweep curve, drawn from ``seed``, with their weights' and biases' variances."""
+    gen = torch.Generator().manual_seed(seed)
+    # skip_init: no default draw that init_model would overwrite anyway
+    layers = [nn.utils.skip_init(nn.Linear, a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+    cinit.init_model(nn.Sequential(*layers), scheme, generator=gen, **kw)
+    with torch.no_grad():
+        wv = np.array([float((lin.weight.double() ** 2).mean()) for lin in layers])
+        bv = np.array([float(lin.bias.double().var(unbiased=False)) for lin in layers])
+    return layers, wv, bv
+
+
+def depth_sweep_gradients(x: torch.Tensor, schemes: dict[str, dict],
+                          activations: Sequence[str] = ("identity", "tanh", "relu"), *, depth: int = 50,
+                          width: int = 256, seed: int = 0, readout_seed: int = 1,
+                          dtype: torch.dtype = torch.float32) -> pd.DataFrame:
+    r"""The backward half of :func:`depth_sweep`: :math:`\|\nabla W_1\|/\|\nabla W_L\|` of the same networks, measured and predicted.
+
+    Same layers (same schemes, seed and draws) as :func:`depth_sweep`; the loss is the random read-out of
+    :func:`stack_gradient_norms`, the prediction :func:`predicted_gradient_norms` fed with the drawn
+    weights' and biases' variances.
+
+    Returns:
+        DataFrame, one row per (scheme, activation): ``chi (theory, layer L)`` — the backward factor
+        :math:`\chi_L = d\,\sigma_w^2\,\mathbb E[f'(y_{L-1})^2]` where the forward pass has arrived —,
+        ``grad ratio theory`` and ``grad ratio measured`` (:math:`\|\nabla W_1\|_F/\|\nabla W_L\|_F`).
+    """
+    with single_thread():
+        rows = _depth_sweep_gradient_rows(x, schemes, activations, depth, width, seed, readout_seed, dtype)
+    return pd.DataFrame(rows)
+
+
+def _depth_sweep_gradient_rows(x, schemes, activations, depth, width, seed, readout_seed, dtype) -> list[dict]:
+    sizes = [x[0].numel()] + [width] * depth
+    h0 = x.reshape(x.shape[0], -1).to(dtype)
+    q0 = input_second_moment(h0)
+    rows = []
+    for label, kw in schemes.items():
+        kw = dict(kw)
+        scheme = kw.pop("scheme")
+        for act in activations:
+            layers, wv, bv = _sweep_stack(sizes, scheme, kw, seed, dtype)
+            norms = stack_gradient_norms([l.weight for l in layers], act, h0, biases=[l.bias for l in layers],
+                                         seed=readout_seed)["grad_norm"]
+            th = predicted_gradient_norms(sizes, wv, bv, activation=act, input_second_moment=q0)
+            rows.append({"scheme": label, "activation": act, "chi (theory, layer L)": float(th["chi"].iloc[-1]),
+                         "grad ratio theory": th.attrs["ratio"], "grad ratio measured": float(norms[0] / norms[-1])})
+    return rows
+
+
+def unit_spread(model: nn.Module) -> pd.Series:
+    r"""How different the units of each Linear layer are: :math:`\max_j (\max_i A_{ij} - \min_i A_{ij}) / \overline{|W|}`.
+
+    :math:`A = [W \mid b]` holds one row per unit (its weights and bias); the spread is 0 exactly when
+    all units of the layer compute the same function of the layer's input.
+    """
+    out = {}
+    for i, lin in enumerate(m for m in model.modules() if isinstance(m, nn.Linear)):
+        with torch.no_grad():
+            a = lin.weight.double()
+            if lin.bias is not None:
+                a = torch.cat([a, lin.bias.double()[:, None]], dim=1)  # (d_out, d_in + 1)
+            out[stats.layer_label(i + 1, lin)] = float((a.max(0).values - a.min(0).values).max()
+                                                       / lin.weight.double().abs().mean())
+    return pd.Series(out, name="unit spread")
+
+
+def symmetry_after_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 3,
+                       lr: float = 0.01) -> pd.DataFrame:
+    """Let a copy of ``model`` take ``steps`` plain SGD steps on the cross-entropy of ``(x, y)``; does it break the symmetry?
+
+    Returns:
+        DataFrame, one row per Linear layer: ``max |grad W|, step 1``, ``max |grad W|, step <steps>``
+        and ``unit spread after <steps> steps`` (:func:`unit_spread`; 0: the layer's units are still identical).
+
+    Raises:
+        ValueError: ``steps < 1`` or ``lr <= 0``.
+    """
+    if not isinstance(steps, int) or steps < 1 or not lr > 0:
+        raise ValueError(f"steps must be an integer >= 1 and lr > 0, got steps={steps!r}, lr={lr!r}.")
+    net = copy.deepcopy(model).train()
+    lins = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    first = last = None
+    with single_thread():
+        for _ in range(steps):
+            opt.zero_grad()
+            F.cross_entropy(net(x), y.to(x.device)).backward()
+            last = [float(lin.weight.grad.abs().max()) for lin in lins]
+            first = last if first is None else first
+            opt.step()
+    spread = unit_spread(net)
+    return pd.DataFrame({"max |grad W|, step 1": first, f"max |grad W|, step {steps}": last,
+                         f"unit spread after {steps} steps": spread.to_numpy()},
+                        index=pd.Index(spread.index, name="layer"))
 
 
 def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.Series:
@@ -410,3 +511,246 @@ def saturation_fraction(model: nn.Module, x: torch.Tensor, *, eps: float = 0.01)
         acts = stats.activation_stats_per_unit(model, x)
     return pd.Series({k: float(((a < eps) | (a > 1 - eps)).float().mean()) for k, a in acts.items()},
                      name="saturated share")
+
+
+# ----------------------------------------------------------------------------- the backward pass
+# The error signal delta_l = dL/dy_l of a stack y_l = W_l h_{l-1} + b_l, h_l = f(y_l) obeys
+# delta_{l-1} = (W_l^T delta_l) * f'(y_{l-1}); its variance changes by chi_l per layer.
+def _resolve_activation(activation) -> nn.Module:
+    """A float64 module in eval mode from a name of models.ACTIVATIONS or layers.ACTIVATION_SPECS, a spec or a module."""
+    from . import layers  # layers is below models in the import order; imported here to keep theory light
+    if isinstance(activation, layers.ActivationSpec):
+        module = activation.make()
+    elif isinstance(activation, str) and activation in layers.ACTIVATION_SPECS:
+        module = layers.ACTIVATION_SPECS[activation].make()
+    else:
+        module, _ = make_activation(activation)
+    return module.to(torch.float64).eval()
+
+
+def gaussian_moments(activation, var: float, *, n_points: int = 96) -> tuple[float, float]:
+    r"""Forward and backward moments of one activation: :math:`(\mathbb E[f(y)^2],\ \mathbb E[f'(y)^2])`, :math:`y\sim\mathcal N(0, v)`.
+
+    The first scales the next layer's pre-activation variance (eq. recurrence), the second the error
+    signal's variance on the way down:
+
+    .. math::
+        v_{l+1} = d_l\,\sigma_{w,l+1}^2\,\mathbb E[f(y_l)^2],\qquad
+        \mathrm{Var}(\delta_{l}) = \underbrace{d_{l+1}\,\sigma_{w,l+1}^2\,\mathbb E[f'(y_l)^2]}_{\chi_{l+1}}\,
+        \mathrm{Var}(\delta_{l+1}).
+
+    Both by Gauss–Hermite quadrature with ``n_points`` nodes, :math:`f'` by autograd (exact for the
+    ReLU family too: the nodes are symmetric and avoid 0).  For the SwiGLU gate
+    :math:`h = \mathrm{Swish}(z_1)\,z_2` (two pre-activations per output) the pair is
+    :math:`(v\,\mathbb E[\mathrm{Swish}(z)^2],\ \tfrac12(v\,\mathbb E[\mathrm{Swish}'(z)^2] + \mathbb E[\mathrm{Swish}(z)^2]))`:
+    the second is the mean over the two halves of :math:`\mathbb E[(\partial h/\partial z_k)^2]`.
+
+    Args:
+        activation: a name of :data:`course_utils.models.ACTIVATIONS` or
+            :data:`course_utils.layers.ACTIVATION_SPECS`, an ``ActivationSpec`` or an ``nn.Module``.
+        var: the pre-activation variance :math:`v`; ``inf`` gives ``(inf, nan)``.
+
+    Raises:
+        ValueError: negative or NaN variance, unknown activation name.
+    """
+    if np.isnan(var) or var < 0:
+        raise ValueError(f"var must be a number >= 0 (inf allowed), got {var}. Pass the pre-activation variance.")
+    if np.isinf(var):
+        return math.inf, math.nan
+    from .layers import SwiGLUGate
+    module = _resolve_activation(activation)
+    nodes, weights = _hermegauss(n_points)  # weight exp(-z^2/2)
+    w = weights / math.sqrt(2 * math.pi)
+    z = torch.tensor(math.sqrt(var) * nodes, dtype=torch.float64, requires_grad=True)
+    f = module.swish(z) if isinstance(module, SwiGLUGate) else module(z[:, None]).reshape(-1)
+    (df,) = torch.autograd.grad(f.sum(), z)
+    m_f, m_df = (float(np.sum(w * t.detach().numpy() ** 2)) for t in (f, df))
+    if isinstance(module, SwiGLUGate):
+        return var * m_f, 0.5 * (var * m_df + m_f)
+    return m_f, m_df
+
+
+def backward_factor(activation, gain: float, q: float = 1.0) -> float:
+    r"""The backward factor :math:`\chi = g^2\,\mathbb E_{y\sim\mathcal N(0,q)}[f'(y)^2]` of a square stack with :math:`\mathrm{Var}(w) = g^2/d`.
+
+    :math:`\mathrm{Var}(\delta_{l-1}) = \chi\,\mathrm{Var}(\delta_l)` when the pre-activations have
+    variance ``q``; for the SwiGLU gate (two pre-activations per unit) :math:`\chi = g^2\,(q\,
+    \mathbb E[\mathrm{Swish}'^2] + \mathbb E[\mathrm{Swish}^2])`.  ``1`` means the error signal keeps its scale.
+
+    Raises:
+        ValueError: negative ``q`` or non-finite gain (see :func:`gaussian_moments`).
+    """
+    if not np.isfinite(gain):
+        raise ValueError(f"gain must be a finite number, got {gain!r}.")
+    return _width_factor(activation) * float(gain) ** 2 * gaussian_moments(activation, q)[1]
+
+
+def variance_map_slope(activation, gain: float, q: float = 1.0, *, rel_step: float = 1e-4) -> float:
+    r"""Slope :math:`dF/dq` of the variance map :math:`F(q) = g^2\,\mathbb E_{y\sim\mathcal N(0,q)}[f(y)^2]` at ``q``.
+
+    At a fixed point :math:`F(q^\star) = q^\star` a slope below 1 attracts (deviations shrink by the slope
+    per layer), above 1 repels; homogeneous activations (ReLU family) have slope exactly 1 everywhere.
+    Central difference of :func:`gaussian_moments` with step ``rel_step * q``.
+
+    Raises:
+        ValueError: ``q <= 0`` or a non-finite gain.
+    """
+    if not q > 0 or not np.isfinite(q) or not np.isfinite(gain):
+        raise ValueError(f"q must be a finite number > 0 and gain finite, got q={q!r}, gain={gain!r}.")
+    h = rel_step * q
+    hi, lo = gaussian_moments(activation, q + h)[0], gaussian_moments(activation, q - h)[0]
+    return float(gain) ** 2 * (hi - lo) / (2 * h)
+
+
+def _width_factor(activation) -> int:
+    from .layers import SwiGLUGate
+    return 2 if isinstance(_resolve_activation(activation), SwiGLUGate) else 1
+
+
+def predicted_gradient_norms(sizes: Sequence[int], weight_var: float | Sequence[float],
+                             bias_var: float | Sequence[float] = 0.0, *, activation="identity",
+                             input_second_moment: float = 1.0) -> pd.DataFrame:
+    r"""Forward and backward variance recurrences of a stack, and the weight-gradient norm of each layer they predict.
+
+    With :math:`y_l = W_l h_{l-1} + b_l`, :math:`h_l = f(y_l)` (also after the last layer's output is
+    *not* needed) and a loss whose error at the top, :math:`\delta_L = \partial L/\partial y_L`, has unit
+    variance and is independent across the batch (a random linear read-out),
+
+    .. math::
+        \chi_l = d_l\,\sigma_{w,l}^2\,\mathbb E[f'(y_{l-1})^2],\qquad
+        \mathrm{Var}(\delta_{l-1}) = \chi_l\,\mathrm{Var}(\delta_l),\qquad
+        \frac{\mathbb E\|\nabla_{W_l}L\|_F^2}{B} = d_l\,\mathrm{Var}(\delta_l)\;d_{l-1}\,q_{l-1},
+
+    because :math:`\nabla_{W_l}L = \sum_b \delta_{l,b}\,h_{l-1,b}^\top` and the terms of different
+    samples are uncorrelated.  ``d_l`` counts the Linear layer's outputs (twice the width for SwiGLU).
+
+    Args:
+        sizes, weight_var, bias_var, activation, input_second_moment: as for
+            :func:`predicted_activation_variances` (``activation`` may also be any module or a key of
+            :data:`course_utils.layers.ACTIVATION_SPECS`); ``sizes`` are the widths *after* the activation.
+
+    Returns:
+        DataFrame, one row per Linear layer ``1..L``: ``v`` (pre-activation variance), ``q_in``
+        (:math:`q_{l-1}`, second moment of the layer's input), ``chi`` (:math:`\chi_l`, NaN for layer 1),
+        ``delta var`` (:math:`\mathrm{Var}(\delta_l)`, 1 at the top) and ``grad norm``
+        (:math:`\sqrt{d_l\,\mathrm{Var}(\delta_l)\,d_{l-1}\,q_{l-1}}`, the RMS norm per sample).
+        ``df.attrs["ratio"]`` is :math:`\|\nabla W_1\|/\|\nabla W_L\|`.
+
+    Raises:
+        ValueError: as :func:`predicted_activation_variances`.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or any(s <= 0 for s in sizes):
+        raise ValueError(f"sizes must list at least an input and an output width, all positive; got {sizes}.")
+    n = len(sizes) - 1
+    w = np.full(n, float(weight_var)) if np.isscalar(weight_var) else np.asarray(weight_var, dtype=np.float64)
+    b = np.full(n, float(bias_var)) if np.isscalar(bias_var) else np.asarray(bias_var, dtype=np.float64)
+    if w.shape != (n,) or b.shape != (n,):
+        raise ValueError(f"weight_var and bias_var must be one number or {n} numbers (one per Linear layer).")
+    if np.any(w < 0) or np.any(b < 0) or input_second_moment < 0:
+        raise ValueError("variances and input_second_moment must be >= 0.")
+    factor = _width_factor(activation)
+    d_out = [factor * s for s in sizes[1:]]  # Linear outputs
+    q = [float(input_second_moment)]
+    v, m_df = np.empty(n), np.empty(n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for l in range(n):
+            v[l] = sizes[l] * w[l] * q[l] + b[l] if np.isfinite(q[l]) else math.inf
+            m_f, m_df[l] = gaussian_moments(activation, v[l] if np.isfinite(v[l]) else math.inf)
+            q.append(m_f)
+        chi = np.full(n, np.nan)
+        chi[1:] = np.array(d_out[1:]) * w[1:] * m_df[:-1]
+        dvar = np.ones(n)
+        for l in range(n - 2, -1, -1):
+            dvar[l] = dvar[l + 1] * chi[l + 1]
+        gnorm = np.sqrt(np.array(d_out) * dvar * np.array(sizes[:-1]) * np.array(q[:-1]))
+    df = pd.DataFrame({"v": v, "q_in": q[:-1], "chi": chi, "delta var": dvar, "grad norm": gnorm},
+                      index=pd.RangeIndex(1, n + 1, name="layer"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df.attrs["ratio"] = float(gnorm[0] / gnorm[-1])
+    return df
+
+
+def stack_gradient_norms(weights: Sequence[torch.Tensor], activation, x: torch.Tensor, *,
+                         biases: Sequence[torch.Tensor] | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    r"""Measured :math:`\|\nabla_{W_l} L\|_F` of every layer of a stack ``[Linear -> f] x L`` for a random read-out loss.
+
+    The loss is :math:`L = \sum_{b,i} R_{bi}\,y_{L,bi}` with :math:`R_{bi}\sim\mathcal N(0,1)` drawn from
+    ``seed``: its error at the top has unit variance and is independent across samples, as
+    :func:`predicted_gradient_norms` assumes, and it has no preferred class that would make the last layer
+    special.  Computed in the weights' dtype; norms and variances in float64.  A stack whose forward
+    pass overflows has NaN gradient norms (and ``inf`` variances from the layer that overflowed).
+
+    Args:
+        weights: ``L`` tensors ``(d_out, d_in)`` (copied; the originals are not touched).
+        activation: as for :func:`gaussian_moments`.
+        x: the input batch, flattened to ``(B, d_0)``.
+        biases: ``L`` tensors ``(d_out,)`` or ``None`` (no biases).
+        seed: seeds the read-out ``R``.
+
+    Returns:
+        ``{"grad_norm": ||dL/dW_l||_F per layer, "pre_var": variance of each Linear output,
+        "delta_var": variance of the error dL/dy_l of each Linear output}``.
+
+    Raises:
+        ValueError: no weights, or shapes that do not chain.
+    """
+    if len(weights) == 0:
+        raise ValueError("weights is empty: pass one (d_out, d_in) tensor per Linear layer.")
+    module = _resolve_activation(activation).to(weights[0].dtype)
+    h = x.reshape(x.shape[0], -1).to(weights[0].dtype)  # (B, d_0)
+    ws = [W.detach().requires_grad_(True) for W in weights]  # new leaves sharing storage; nothing writes to them
+    pre_var = np.empty(len(ws))
+    zs = []
+    with torch.enable_grad(), single_thread():
+        for l, W in enumerate(ws):
+            if W.shape[1] != h.shape[1]:
+                raise ValueError(f"layer {l + 1}: weight of shape {tuple(W.shape)} cannot take inputs of width "
+                                 f"{h.shape[1]}; the weights must chain (d_in of layer l+1 = output width of layer l).")
+            z = h @ W.T if biases is None else h @ W.T + biases[l].detach()  # (B, d_out)
+            v = float(z.detach().double().var(unbiased=False))
+            pre_var[l] = v if math.isfinite(v) and (l == 0 or pre_var[l - 1] < math.inf) else math.inf
+            zs.append(z)
+            h = module(z)
+        if not np.isfinite(pre_var[-1]):
+            nan = np.full(len(ws), np.nan)
+            return {"grad_norm": nan, "pre_var": pre_var, "delta_var": nan.copy()}
+        R = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed), dtype=z.dtype)
+        grads = torch.autograd.grad((z * R).sum(), ws + zs)
+    norms = np.array([float(torch.linalg.vector_norm(g, dtype=torch.float64)) for g in grads[:len(ws)]])
+    delta_var = np.array([float(d.double().var(unbiased=False)) for d in grads[len(ws):]])
+    return {"grad_norm": norms, "pre_var": pre_var, "delta_var": delta_var}
+
+
+def deep_stack_gradients(act, *, depth: int = 50, width: int = 256, gain: float | None = None,
+                         first_gain: float | None = None, n: int = 256, seed: int = 0,
+                         readout_seed: int = 1) -> dict:
+    r"""Weight-gradient norms of the deep random stack of :func:`course_utils.layers.deep_stack_stats`, measured and predicted.
+
+    The same draws as ``deep_stack_stats`` (same generator order: the input, then each weight
+    :math:`\mathcal N(0, g^2/d_x)`), so the forward pass is the one that function measures; the loss is
+    the random read-out of :func:`stack_gradient_norms`.
+
+    Returns:
+        ``{"grad_norm": measured per layer, "pre_var": measured variance of each Linear output (equal to
+        ``deep_stack_stats(...)["pre_var"]``), "ratio": measured |∇W_1|/|∇W_L|, "theory":
+        predicted_gradient_norms(...) table, "theory_ratio": its ratio, "chi_last": χ_L}``.
+    """
+    from . import layers
+    spec = act if isinstance(act, layers.ActivationSpec) else layers.ACTIVATION_SPECS.get(act)
+    if spec is None:
+        raise ValueError(f"Unknown activation {act!r}. Valid names: {', '.join(layers.ACTIVATION_SPECS)}.")
+    g = spec.gain if gain is None else float(gain)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, width, generator=gen)  # (n, width), as deep_stack_stats draws it
+    weights, d_in = [], width
+    for layer in range(depth):
+        g_l = first_gain if (layer == 0 and first_gain is not None) else g
+        weights.append(torch.randn(spec.width_factor * width, d_in, generator=gen) * (g_l / math.sqrt(d_in)))
+        d_in = width
+    meas = stack_gradient_norms(weights, spec, x, seed=readout_seed)
+    norms = meas["grad_norm"]
+    wv = [(first_gain if (l == 0 and first_gain is not None) else g) ** 2 / width for l in range(depth)]
+    th = predicted_gradient_norms([width] * (depth + 1), wv, activation=spec, input_second_moment=input_second_moment(x))
+    return {"grad_norm": norms, "pre_var": meas["pre_var"], "ratio": float(norms[0] / norms[-1]), "theory": th,
+            "theory_ratio": th.attrs["ratio"], "chi_last": float(th["chi"].iloc[-1])}

@@ -35,7 +35,7 @@ from .train import _state_hash, evaluate, package_source_hash
 
 __all__ = ["other_classes", "model_a", "model_b_from_scratch", "model_b_on_a",
            "freeze", "unfreeze", "trainable_count", "few_shot_sample", "fit_small", "accuracy",
-           "TransferProtocol", "run_task_b", "task_b_runs", "summarize_runs", "METHODS"]
+           "TransferProtocol", "run_task_b", "task_b_runs", "summarize_runs", "summarize_over_models", "METHODS"]
 
 
 # ----------------------------------------------------------------------------- classes and models
@@ -153,7 +153,9 @@ class TransferProtocol:
     may learn faster), then (for ``"unfrozen"``) ``unfrozen_steps`` steps of the whole network at
     the ten times smaller ``lr_unfrozen`` (so the reused weights are not wrecked).  Both routes
     take the same number of steps.  ``"frozen"`` stops after the first phase (a linear probe
-    on model A's features).  ``n_per_class`` labelled images per class (10 + 10 = 20).
+    on model A's features).  ``"lowest"`` reuses only model A's first hidden layer (the most general
+    features, the textbook's advice for dissimilar tasks): the network from scratch with that layer
+    copied in, trained like ``"scratch"``.  ``n_per_class`` labelled images per class (10 + 10 = 20).
     """
 
     n_per_class: int = 10
@@ -165,7 +167,7 @@ class TransferProtocol:
     unfrozen_steps: int = 25
 
 
-METHODS = ("scratch", "frozen", "unfrozen")
+METHODS = ("scratch", "frozen", "unfrozen", "lowest")
 
 
 def run_task_b(model_a: MLP, data_b, *, seed: int, protocol: TransferProtocol = TransferProtocol(),
@@ -187,6 +189,13 @@ def run_task_b(model_a: MLP, data_b, *, seed: int, protocol: TransferProtocol = 
             m = model_b_from_scratch(n_out, hidden_sizes=hidden, seed=10_000 + seed).to(X_test.device)
             fit_small(m, Xb, yb, steps=protocol.scratch_steps, lr=protocol.lr_scratch)
             out["scratch"] = accuracy(m, X_test, y_test)
+        if "lowest" in methods:
+            m = model_b_from_scratch(n_out, hidden_sizes=hidden, seed=10_000 + seed).to(X_test.device)
+            with torch.no_grad():  # the same fresh network as "scratch", with model A's first layer copied in
+                m.linears[0].weight.copy_(model_a.linears[0].weight)
+                m.linears[0].bias.copy_(model_a.linears[0].bias)
+            fit_small(m, Xb, yb, steps=protocol.scratch_steps, lr=protocol.lr_scratch)
+            out["lowest"] = accuracy(m, X_test, y_test)
         if "frozen" in methods or "unfrozen" in methods:
             m = model_b_on_a(model_a, n_out, seed=20_000 + seed)
             freeze(m.layers[:-1])
@@ -197,7 +206,7 @@ def run_task_b(model_a: MLP, data_b, *, seed: int, protocol: TransferProtocol = 
                 unfreeze(m)
                 fit_small(m, Xb, yb, steps=protocol.unfrozen_steps, lr=protocol.lr_unfrozen)
                 out["unfrozen"] = accuracy(m, X_test, y_test)
-    return out
+    return {k: out[k] for k in METHODS if k in out}
 
 
 def task_b_runs(model_a: MLP, data_b, *, seeds: Sequence[int],
@@ -258,3 +267,27 @@ def summarize_runs(df, *, method: str = "unfrozen", baseline: str = "scratch") -
             "diff_mean": ci["mean"], "diff_lo": ci["lo"], "diff_hi": ci["hi"],
             "win_fraction": float(np.mean(diff > 0)), "diff_max": float(diff.max()), "diff_min": float(diff.min()),
             "n_seeds": int(len(diff))}
+
+
+def summarize_over_models(df, *, method: str = "unfrozen", baseline: str = "scratch", by: str = "model_a_seed",
+                          confidence: float = 0.95) -> dict[str, float]:
+    """The paired effect of ``method`` over ``baseline`` when several model A's were trained (column ``by``).
+
+    The task-B seeds of one model A share that model: their differences are not independent draws of
+    the effect of *reuse*, only of reusing *that* model A.  This averages the differences per model A
+    and puts a t-interval over the model A's (``n_models − 1`` degrees of freedom), which includes the
+    variance of model A's training; ``naive_lo``/``naive_hi`` is the interval that treats every task-B
+    run as independent, for comparison.
+    """
+    for col in (method, baseline, by):
+        if col not in df.columns:
+            raise ValueError(f"column {col!r} is not in the runs table (columns: {list(df.columns)}).")
+    per_model = (df[method] - df[baseline]).groupby(df[by]).mean().to_numpy()
+    if len(per_model) < 2:
+        raise ValueError(f"summarize_over_models needs runs of at least two model A's (column {by!r}); "
+                         f"got {len(per_model)}. Use summarize_runs for one model A.")
+    ci = mean_ci(per_model, confidence)
+    naive = mean_ci((df[method] - df[baseline]).to_numpy(), confidence)
+    return {"diff_mean": ci["mean"], "diff_lo": ci["lo"], "diff_hi": ci["hi"], "n_models": int(len(per_model)),
+            "per_model_min": float(per_model.min()), "per_model_max": float(per_model.max()),
+            "naive_lo": naive["lo"], "naive_hi": naive["hi"], "n_runs": int(len(df))}

@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,8 +53,10 @@ def _glued(nb) -> dict[str, str]:
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name and "text/plain" in o.get("data", {}):
-                out[name] = o["data"]["text/plain"]
+            d = o.get("data", {})
+            text = d.get("application/papermill.record/text/plain", d.get("text/plain"))
+            if name and text is not None:
+                out[name] = text
     return out
 
 
@@ -106,6 +109,20 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def export(report: dict) -> dict:
+    """What the book shows of a budget run: per chapter its time, its checks and its glued numbers/words."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    chapters = {}
+    for key, ch in report["chapters"].items():
+        glued = {k: v for k, v in ch["glued"].items() if len(v) <= 400}  # numbers and sentences, no tables
+        chapters[key] = {"seconds": ch["seconds"], "passed": ch["passed"], "failed_checks": len(ch["errors"]),
+                         "finished": ch.get("finished"), "commit": ch.get("commit", "unknown"), "glued": glued}
+    return {"budget": report["budget"], "exported_at_commit": commit,
+            "note": "produced by scripts/run_budget.py; each chapter's numbers are its glued values",
+            "chapters": chapters}
+
+
 def table(report: dict, cpu_report: dict | None = None) -> str:
     """A Markdown table: chapter, seconds, checks — the README's per-chapter table of a budget."""
     rows = ["| chapter | seconds (cold) | hidden checks |", "|---|---:|---|"]
@@ -128,12 +145,21 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=int, default=7200, help="seconds per cell before giving up")
     ap.add_argument("--force", action="store_true", help="rerun chapters that already passed unchanged")
     ap.add_argument("--table", action="store_true", help="print the Markdown table of the report and exit")
+    ap.add_argument("--export", default=None, metavar="JSON",
+                    help="write the report's per-chapter times, checks and glued numbers to JSON (for the book) and exit")
     args = ap.parse_args(argv)
 
     out = Path(args.out or ROOT / "_build" / f"budget-{args.budget}")
-    cache = Path(args.cache or ROOT / f".cache-{args.budget}")
+    cache = Path(args.cache or ROOT / f".cache-{args.budget}").resolve()  # kernels run in the chapter's folder
     report_path = out / "report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {"budget": args.budget, "chapters": {}}
+    if args.export:
+        if not report["chapters"]:
+            print(f"No report at {report_path}: run the chapters first.", file=sys.stderr)
+            return 2
+        _write_atomic(Path(args.export), json.dumps(export(report), indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {args.export}")
+        return 0
     if args.table:
         if not report["chapters"]:
             print(f"No report at {report_path}: run the chapters first.", file=sys.stderr)
@@ -156,6 +182,8 @@ def main(argv=None) -> int:
         print(f"run  {key} ...", flush=True)
         rec, nb = run_chapter(md, args.budget, cache, args.timeout)
         rec["hash"] = h
+        rec["commit"] = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"],
+                                       capture_output=True, text=True).stdout.strip() or "unknown"
         rec["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         report["chapters"][key] = rec
         import nbformat

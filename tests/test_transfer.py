@@ -54,10 +54,25 @@ def test_task_b_runs_is_cached_and_reproducible(fake, tmp_path):
     proto = T.TransferProtocol(n_per_class=3, scratch_steps=5, frozen_steps=3, unfrozen_steps=2)
     df1 = T.task_b_runs(a, sub, seeds=range(3), protocol=proto, cache_dir=tmp_path)
     df2 = T.task_b_runs(a, sub, seeds=range(3), protocol=proto, cache_dir=tmp_path)
-    assert list(df1.columns) == ["seed", "scratch", "frozen", "unfrozen"] and len(df1) == 3
+    assert list(df1.columns) == ["seed", "scratch", "frozen", "unfrozen", "lowest"] and len(df1) == 3
     assert len(list(tmp_path.glob("*.json"))) == 1
     assert df1.equals(df2)
     df3 = T.task_b_runs(a, sub, seeds=range(3), protocol=proto, use_cache=False)
     assert (df1[["scratch", "frozen", "unfrozen"]].values == df3[["scratch", "frozen", "unfrozen"]].values).all()
     with pytest.raises(ValueError, match="unknown methods"):
         T.run_task_b(a, sub, seed=0, methods=("magic",))
+
+
+def test_summarize_over_models_puts_the_interval_over_model_a_seeds():
+    import pandas as pd
+    from course_utils.transfer import summarize_over_models
+    # two model A's: one helps by 5 points, one hurts by 1; each has 10 near-identical task-B seeds
+    rows = [{"model_a_seed": a, "seed": s, "scratch": 0.80, "unfrozen": 0.80 + eff + 0.001 * (s % 2)}
+            for a, eff in ((0, 0.05), (1, -0.01)) for s in range(10)]
+    df = pd.DataFrame(rows)
+    r = summarize_over_models(df)
+    assert r["n_models"] == 2 and r["diff_mean"] == pytest.approx(0.0205, abs=1e-6)
+    assert r["diff_lo"] < 0 < r["diff_hi"]            # over model A's: not distinguishable from zero
+    assert r["naive_lo"] > 0                           # treating the 20 runs as independent: wrongly "sure"
+    with pytest.raises(ValueError, match="at least two model A"):
+        summarize_over_models(df[df.model_a_seed == 0])
