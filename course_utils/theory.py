@@ -380,24 +380,29 @@ def depth_sweep(x: torch.Tensor, schemes: dict[str, dict], activations: Sequence
     return pd.DataFrame(rows)
 
 
-def _depth_sweep_rows(x, schemes, activations, depth, width, seed, dtype) -> list[dict]:
+def _sweep_curves(x, schemes, activations, depth, width, seed, dtype):
+    """Every (scheme, activation) stack of a depth sweep: ``label, act, sizes, h0, q0, layers, wv, bv``."""
     sizes = [x[0].numel()] + [width] * depth
     h0 = x.reshape(x.shape[0], -1).to(dtype)
     q0 = input_second_moment(h0)
-    rows = []
     for label, kw in schemes.items():
         kw = dict(kw)
         scheme = kw.pop("scheme")
         for act in activations:
-            f, _ = make_activation(act)
-            layers, wv, bv = _sweep_stack(sizes, scheme, kw, seed, dtype)
-            theory = predicted_activation_variances(sizes, wv, bv, activation=act, input_second_moment=q0)
-            h = h0
-            for l, lin in enumerate(layers):
-                z = lin(h)
-                rows.append({"scheme": label, "activation": act, "layer": l + 1,
-                             "measured": float(z.double().var(unbiased=False)), "theory": float(theory[l])})
-                h = f(z)
+            yield (label, act, sizes, h0, q0, *_sweep_stack(sizes, scheme, kw, seed, dtype))
+
+
+def _depth_sweep_rows(x, schemes, activations, depth, width, seed, dtype) -> list[dict]:
+    rows = []
+    for label, act, sizes, h0, q0, layers, wv, bv in _sweep_curves(x, schemes, activations, depth, width, seed, dtype):
+        f, _ = make_activation(act)
+        theory = predicted_activation_variances(sizes, wv, bv, activation=act, input_second_moment=q0)
+        h = h0
+        for l, lin in enumerate(layers):
+            z = lin(h)
+            rows.append({"scheme": label, "activation": act, "layer": l + 1,
+                         "measured": float(z.double().var(unbiased=False)), "theory": float(theory[l])})
+            h = f(z)
     return rows
 
 
@@ -434,20 +439,13 @@ def depth_sweep_gradients(x: torch.Tensor, schemes: dict[str, dict],
 
 
 def _depth_sweep_gradient_rows(x, schemes, activations, depth, width, seed, readout_seed, dtype) -> list[dict]:
-    sizes = [x[0].numel()] + [width] * depth
-    h0 = x.reshape(x.shape[0], -1).to(dtype)
-    q0 = input_second_moment(h0)
     rows = []
-    for label, kw in schemes.items():
-        kw = dict(kw)
-        scheme = kw.pop("scheme")
-        for act in activations:
-            layers, wv, bv = _sweep_stack(sizes, scheme, kw, seed, dtype)
-            norms = stack_gradient_norms([l.weight for l in layers], act, h0, biases=[l.bias for l in layers],
-                                         seed=readout_seed)["grad_norm"]
-            th = predicted_gradient_norms(sizes, wv, bv, activation=act, input_second_moment=q0)
-            rows.append({"scheme": label, "activation": act, "chi (theory, layer L)": float(th["chi"].iloc[-1]),
-                         "grad ratio theory": th.attrs["ratio"], "grad ratio measured": float(norms[0] / norms[-1])})
+    for label, act, sizes, h0, q0, layers, wv, bv in _sweep_curves(x, schemes, activations, depth, width, seed, dtype):
+        norms = stack_gradient_norms([l.weight for l in layers], act, h0, biases=[l.bias for l in layers],
+                                     seed=readout_seed)["grad_norm"]
+        th = predicted_gradient_norms(sizes, wv, bv, activation=act, input_second_moment=q0)
+        rows.append({"scheme": label, "activation": act, "chi (theory, layer L)": float(th["chi"].iloc[-1]),
+                     "grad ratio theory": th.attrs["ratio"], "grad ratio measured": float(norms[0] / norms[-1])})
     return rows
 
 

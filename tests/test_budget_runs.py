@@ -8,21 +8,10 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-FRONT = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-    jupytext_version: 1.16.0
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+sys.path.insert(0, str(ROOT / "exercises"))
+from build_notebooks import FRONT as _JUPYTEXT_FRONT  # noqa: E402  (the book's MyST notebook front matter)
 
-# A fixture chapter
-"""
+FRONT = _JUPYTEXT_FRONT + "\n# A fixture chapter\n"
 
 
 def _chapter(tmp_path, *cells):
