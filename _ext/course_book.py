@@ -228,14 +228,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def add_static_path(app: Sphinx) -> None:
-    """_ext/static/ (course_widgets.js, listed in nb_ipywidgets_js; course.css) is served from _static/."""
+    """_ext/static/ (course_widgets.js, listed in nb_ipywidgets_js; course.css, course.js) is served from _static/."""
     if str(STATIC) not in app.config.html_static_path:
         app.config.html_static_path.append(str(STATIC))
 
 
 def setup(app: Sphinx):
     app.connect("builder-inited", add_static_path)
-    app.add_css_file("course.css")  # _ext/static/course.css: spacing of result tables
+    app.add_css_file("course.css")  # _ext/static/course.css: result tables, code wrapping, scroll cues
+    app.add_js_file("course.js")    # _ext/static/course.js: marks content that scrolls sideways
     app.connect("config-inited", add_repo_substitutions, priority=900)
     app.connect("html-page-context", set_default_mode, priority=600)
     app.connect("html-page-context", dedupe_scripts, priority=700)

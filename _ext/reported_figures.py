@@ -133,10 +133,21 @@ def quote(source: str, name: str, values: dict[str, str], *, width: int = 90) ->
     prefix = ROLE.sub(lambda m: _apply(values[m.group(1)], m.group(2)) if m.group(1) in values else "…", prefix)
     prefix = re.sub(r"\{[\w:-]+\}`([^`]*)`", r"\1", prefix)  # other roles: their text
     prefix = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", prefix)  # links: their text
-    prefix = " ".join(prefix.replace("$", "").replace("`", "").replace("*", "").split())
+    prefix = " ".join(prefix.replace("$$", "$").replace("`", "").replace("*", "").split())
     if len(prefix) > width:
         prefix = "…" + prefix[-width:].split(" ", 1)[-1]
+        if prefix.count("$") % 2:  # the cut fell inside a formula: drop the formula's tail
+            prefix = "…" + prefix.split("$", 1)[1].lstrip()
     return f"{prefix} [{_apply(values[name], hit.group(2))}]".strip()
+
+
+def quoted_nodes(text: str):
+    """A quote as docutils nodes: its ``$…$`` formulas as math (typeset by MathJax), the rest as text."""
+    para = nodes.paragraph()
+    for k, part in enumerate(text.split("$")):
+        if part:
+            para += nodes.math(text=part) if k % 2 else nodes.Text(part)
+    return para
 
 
 @dataclass(frozen=True)
@@ -325,7 +336,7 @@ if nodes is not None:
                 source = Path(app.env.doc2path(doc)).read_text(encoding="utf8")
             except OSError:
                 source = ""
-            rows = [[_literal(name), fmt(text), quote(source, name, values) or "(in a table or figure)"]
+            rows = [[_literal(name), fmt(text), quoted_nodes(quote(source, name, values) or "(in a table or figure)")]
                     for name, text in values.items()]
             content.append(_table(["Name", "Value", "Quoted in the text as"], rows, [22, 13, 65]))
         for h in holders:

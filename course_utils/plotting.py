@@ -25,20 +25,190 @@ import numpy as np
 if TYPE_CHECKING:  # only for the annotations
     import pandas as pd
 
-__all__ = ["set_style", "show_images",
+__all__ = ["set_style", "show_images", "figsize", "legend_outside", "integer_epochs", "fmt_number", "table",
+           "COLUMN_PX", "COLUMN_IN", "MIN_TEXT_PX", "TEXT_RECORD_KEY",
            "plot_layer_hists", "plot_init_panels", "plot_per_layer", "plot_depth_sweep", "plot_depth_curves",
            "plot_grouped_bars", "plot_activation_gallery", "plot_clipping_vectors",
            "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces",
            "plot_surface_3d", "plot_contour", "plot_trajectories"]
 
 
+# ----------------------------------------------------------------------------- house style
+#: Width of the book's content column at a 1280-px window (sphinx-book-theme), in CSS pixels, and the
+#: figure widths (inches at ``FIG_DPI``) that show there at about full size.  A figure wider than the
+#: column is scaled down, text included: ``text px on screen = pt * dpi/72 * column px / image px``.
+COLUMN_PX = 688
+FIG_DPI = 110
+COLUMN_IN = 6.2          # a figure in the column (shown ~1:1)
+#: The smallest text a reader should have to read on screen, in CSS pixels (tested in tests/test_site.py).
+MIN_TEXT_PX = 8.0
+#: PNG text chunk in which every figure records its smallest text, in image pixels (see :func:`set_style`).
+TEXT_RECORD_KEY = "course-min-text-px"
+
+_recording: list[dict] = []
+
+
+def _install_text_record() -> None:
+    """Make every PNG that matplotlib writes record the size of its smallest *drawn* text.
+
+    ``Text.draw`` notes the font size of each visible, non-empty text it draws (tick labels of ticks
+    in view, titles, legends, annotations); ``print_figure`` writes the smallest, in pixels of the
+    saved image, into the PNG's metadata under :data:`TEXT_RECORD_KEY` (``"none"`` when the figure has
+    no text).  The browser test reads it back and scales it by the displayed size of the image.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+    from matplotlib.text import Text
+
+    if getattr(FigureCanvasBase.print_figure, "_course_record", False):
+        return
+    draw_text, print_figure = Text.draw, FigureCanvasBase.print_figure
+
+    def draw(self, renderer, *args, **kwargs):
+        if _recording and self.get_visible() and self.get_text().strip():
+            px = float(renderer.points_to_pixels(self.get_fontsize()))
+            md = _recording[-1]
+            old = md.get(TEXT_RECORD_KEY, "none")
+            md[TEXT_RECORD_KEY] = f"{px if old == 'none' else min(px, float(old)):.2f}"
+        return draw_text(self, renderer, *args, **kwargs)
+
+    def print_fig(self, filename, *args, **kwargs):
+        fmt = kwargs.get("format") or (str(filename).rsplit(".", 1)[-1] if isinstance(filename, str) else None)
+        if (fmt or plt.rcParams["savefig.format"]).lower() != "png":
+            return print_figure(self, filename, *args, **kwargs)
+        md = dict(kwargs.get("metadata") or {})
+        md[TEXT_RECORD_KEY] = "none"
+        kwargs["metadata"] = md                 # the same dict reaches imsave after the draw
+        _recording.append(md)
+        try:
+            return print_figure(self, filename, *args, **kwargs)
+        finally:
+            _recording.pop()
+
+    print_fig._course_record = True
+    Text.draw, FigureCanvasBase.print_figure = draw, print_fig
+
+
+def figsize(ncols: int = 1, nrows: int = 1, *, aspect: float = 0.72,
+            extra_height: float = 0.4) -> tuple[float, float]:
+    """A figure size that suits the book's column: ``ncols`` x ``nrows`` panels of the given aspect.
+
+    Args:
+        ncols, nrows: panels across and down.
+        aspect: height / width of one panel.
+        extra_height: inches for the titles and the legend below the panels.
+
+    Example: ``fig, axes = plt.subplots(2, 3, figsize=plotting.figsize(3, 2))``.
+    """
+    if ncols < 1 or nrows < 1:
+        raise ValueError(f"figsize needs at least one panel each way, got ncols={ncols}, nrows={nrows}.")
+    return COLUMN_IN, round(nrows * aspect * COLUMN_IN / ncols + extra_height, 2)
+
+
+def legend_outside(ax: plt.Axes, *, where: str = "below", ncol: int | None = None, title: str | None = None,
+                   handles=None, labels=None):
+    """A legend that never covers the data: under the axes (``"below"``) or to their right (``"right"``).
+
+    The saved figure keeps it (``savefig.bbox = "tight"``).  Returns the legend, or None when the axes
+    have nothing labelled.
+    """
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    if where == "below":
+        n = ncol or min(len(handles), 3)
+        return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=n,
+                         frameon=False, title=title)
+    if where == "right":
+        return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=ncol or 1,
+                         frameon=False, title=title)
+    raise ValueError(f"where must be 'below' or 'right', got {where!r}.")
+
+
+def integer_epochs(ax: plt.Axes) -> None:
+    """Ticks on whole epochs only (no 1.25, 1.5 ... on a short run)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def fmt_number(x, digits: int = 3, *, nan: str = "—", inf: str = "diverged", zero_below: float = 0.0,
+               percent: bool = False) -> str:
+    """One number as a table shows it: ``digits`` significant digits, no ``-0.00``, words for the gaps.
+
+    Args:
+        x: the value (None and NaN print ``nan``; ±inf prints ``inf``).
+        digits: significant digits.
+        nan, inf: the words for a missing value (e.g. ``"never"``) and a divergence.
+        zero_below: values smaller in magnitude print as ``"≈ 0"`` (e.g. a loss of -3e-267 on a
+            plain whose value is zero), 0 prints ``0``.
+        percent: append ``" %"``.
+    """
+    import math
+
+    if x is None:
+        return nan
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v):
+        return nan
+    if math.isinf(v):
+        return inf
+    if v == 0 or (zero_below and abs(v) < zero_below):
+        return "0" if v == 0 else "≈ 0"
+    s = f"{v:.0f}" if 10 ** digits <= abs(v) < 1e6 else f"{v:.{digits}g}"
+    if float(s) == 0:
+        s = "0"
+    s = s.replace("e-0", "e-").replace("e+0", "e+").replace("e+", "e")
+    return s + (" %" if percent else "")
+
+
+def table(df: "pd.DataFrame", digits: int = 3, *, formats: Mapping[str, object] | None = None,
+          nan: str = "—", hide_index: bool = False, caption: str | None = None):
+    """A DataFrame as the book shows it: every number through :func:`fmt_number` (``digits``
+    significant digits) unless ``formats`` gives a column its own format string or function.
+
+    Returns a pandas ``Styler`` (a cell's last expression displays it).
+    """
+    formats = dict(formats or {})
+    unknown = set(formats) - set(df.columns)
+    if unknown:
+        raise ValueError(f"formats names columns that the table does not have: {sorted(unknown)}; "
+                         f"its columns are {list(df.columns)}.")
+    default = lambda v: fmt_number(v, digits, nan=nan) if isinstance(v, (int, float, np.number)) \
+        and not isinstance(v, bool) else (nan if v is None else str(v))
+    rest = [c for c in df.columns if c not in formats]
+    sty = df.style.format(default, subset=rest) if rest else df.style
+    for col, f in formats.items():
+        sty = sty.format(f, subset=[col])
+    if hide_index:
+        sty = sty.hide(axis="index")
+    if caption:
+        sty = sty.set_caption(caption)
+    return sty
+
+
 # ----------------------------------------------------------------------------- style and images
 def set_style() -> None:
-    """The book's plotting style (seaborn's whitegrid, readable font sizes, SVG-crisp lines)."""
+    """The book's plotting style: seaborn's whitegrid, figures sized for the book's column
+    (:data:`COLUMN_IN` wide by default), readable fonts, and the smallest text of every saved PNG
+    recorded in its metadata (:func:`_install_text_record`), which the browser tests check."""
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "axes.titlesize": "medium"})
+    plt.rcParams.update({"figure.dpi": FIG_DPI, "savefig.bbox": "tight", "savefig.pad_inches": 0.05,
+                         "axes.titlesize": "medium", "figure.figsize": (COLUMN_IN, 3.8),
+                         "legend.fontsize": "small", "axes.formatter.useoffset": False})
+    _install_text_record()
+    try:  # tables shown without a format of their own: significant digits, not pandas' six decimals
+        import pandas as pd
+
+        pd.set_option("display.float_format", lambda v: fmt_number(v, 4))
+        pd.set_option("styler.format.na_rep", "—")
+    except ImportError:  # pragma: no cover - pandas is a dependency of the package
+        pass
 
 
 def show_images(X: np.ndarray, labels: Sequence[str], *, ncols: int = 8, title: str | None = None,
@@ -117,7 +287,7 @@ def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: i
     n = len(exp.activations)
     if n == 0:
         raise ValueError("This experiment kept no per-layer values; run it with with_hists=True.")
-    fig, axes = plt.subplots(3, n, figsize=(2.5 * n, 6.6), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(COLUMN_IN, 6.4), squeeze=False)
     rng = np.random.default_rng(seed)
     rows = [(exp.weights, "weights", "weight value"), (exp.gradients, "gradients", "∂L/∂w"),
             (exp.activations, "activations", "pre-activation value")]
@@ -145,8 +315,8 @@ def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: i
             ax.set_yticks([])  # densities differ by orders of magnitude; the shape is what matters
             ax.xaxis.set_major_locator(plt.MaxNLocator(3))
         axes[r][0].set_ylabel(f"{what}\ndensity", fontsize=8)
-    fig.suptitle(f"{exp.name}: weights, gradients and activations per layer (one batch)", y=0.99)
-    fig.subplots_adjust(left=0.05, right=0.99, top=0.88, bottom=0.1, hspace=1.0, wspace=0.12)  # no tight_layout: it redraws
+    fig.suptitle(f"{exp.name}: weights, gradients and\nactivations per layer (one batch)", y=0.995)
+    fig.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.1, hspace=1.1, wspace=0.15)  # no tight_layout: it redraws
     return fig
 
 
@@ -171,34 +341,55 @@ def plot_per_layer(series: Mapping[str, Sequence[float]], *, labels: Sequence[st
 
 
 def plot_depth_sweep(df, *, activations: Sequence[str] | None = None, title: str | None = None,
-                     axes: Sequence[plt.Axes] | None = None) -> plt.Figure:
+                     axes: Sequence[plt.Axes] | None = None, ncols: int = 2) -> plt.Figure:
     """Variance against depth, one panel per activation, one colour per scheme (solid measured, dashed theory).
+
+    Each panel has its own y range (the decades its curves span, at most 1e-30 .. 1e30), so a slow
+    decay such as tanh's 1/(2l) is not flattened by another panel's explosion; a curve that leaves the
+    range is cut at its edge and the panel says so.
 
     Args:
         df: the long DataFrame of :func:`course_utils.theory.depth_sweep`
             (columns ``scheme, activation, layer, measured, theory``).
+        ncols: panels per row (the book's column holds two).
     """
     acts = list(activations or dict.fromkeys(df["activation"]))
     if axes is None:
-        fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.9), sharey=True, squeeze=False)
-        axes = axes[0]
+        ncols = min(ncols, len(acts))
+        nrows = -(-len(acts) // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=figsize(ncols, nrows, aspect=0.8, extra_height=1.1),
+                                 squeeze=False)
+        for ax in axes.flat[len(acts):]:
+            ax.set_visible(False)
+        axes = list(axes.flat)
     fig = axes[0].figure
+    lo_cap, hi_cap = 1e-30, 1e30
     for ax, act in zip(axes, acts):
         sub = df[df["activation"] == act]
+        vals = np.concatenate([sub["measured"].to_numpy(float), sub["theory"].to_numpy(float)])
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        lo = max(lo_cap, 10 ** np.floor(np.log10(vals.min()))) if vals.size else 1e-3
+        hi = min(hi_cap, 10 ** np.ceil(np.log10(vals.max()))) if vals.size else 1e3
+        lo, hi = min(lo, 0.1), max(hi, 10.0)
         for k, (scheme, g) in enumerate(sub.groupby("scheme", sort=False)):
             c = f"C{k}"
             ax.plot(g["layer"], g["measured"].clip(lower=1e-300), color=c, lw=1.6, label=f"{scheme}")
             ax.plot(g["layer"], g["theory"].clip(lower=1e-300), color=c, lw=1.0, ls="--")
         ax.set_yscale("log")
-        ax.set_ylim(1e-20, 1e22)
+        ax.set_ylim(lo, hi)
+        if vals.size and (vals.min() < lo or vals.max() > hi):
+            ax.text(0.02, 0.03, "curves cut at the panel's edge", transform=ax.transAxes, fontsize="x-small",
+                    color="0.35")
         ax.axhline(1.0, color="grey", lw=0.6)
         ax.set_title(f"activation: {act}")
         ax.set_xlabel("layer (depth)")
-    axes[0].set_ylabel("variance of the layer's pre-activations")
-    axes[-1].legend(title="solid: measured\ndashed: recurrence", fontsize=8, title_fontsize=8,
-                    loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.suptitle(title or "Signal variance against depth for each initialisation scheme", y=1.02)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("pre-activation variance")
+    fig.suptitle(title or "Signal variance against depth for each initialisation scheme")
     fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 3),
+               frameon=False, title="solid: measured · dashed: the recurrence")
     return fig
 
 
@@ -217,7 +408,7 @@ def plot_depth_curves(curves: Mapping[str, Sequence[float]], *, ax: plt.Axes | N
         styles: extra ``plot`` keyword arguments by label.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 3.8))
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 3.8))
     for label, ys in curves.items():
         ys = np.asarray(ys, dtype=float)
         ys = np.where(np.isfinite(ys), ys, np.nan)
@@ -231,7 +422,9 @@ def plot_depth_curves(curves: Mapping[str, Sequence[float]], *, ax: plt.Axes | N
     ax.set_xlabel("layer")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if len(curves) > 1:
+    if len(curves) > 4:
+        legend_outside(ax)
+    elif len(curves) > 1:
         ax.legend(fontsize="small")
     return ax
 
@@ -245,7 +438,7 @@ def plot_grouped_bars(values: Mapping[str, Mapping[str, float]], *, ax: plt.Axes
         percent: multiply by 100 (values are fractions).
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.6))
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 3.6))
     series = list(values)
     groups = list(next(iter(values.values())))
     width = 0.8 / len(series)
@@ -278,8 +471,8 @@ def plot_activation_gallery(gallery: Mapping[str, Mapping[str, np.ndarray]], *, 
         raise ValueError("gallery is empty: pass the dict returned by layers.activation_gallery().")
     n = len(gallery)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.5 * nrows), sharex=True, sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_IN, 1.55 * COLUMN_IN / ncols * nrows + 0.5),
+                             sharex=True, sharey=True, squeeze=False)
     for ax, (name, d) in zip(axes.flat, gallery.items()):
         ax.axhline(0, color="0.6", lw=0.8)
         ax.axvline(0, color="0.6", lw=0.8)
@@ -294,9 +487,9 @@ def plot_activation_gallery(gallery: Mapping[str, Mapping[str, np.ndarray]], *, 
     for ax in axes[:, 0]:
         ax.set_ylabel("value")
     handles, lab = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, lab, loc="upper right", ncol=2, bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(title, x=0.4, y=1.0)
+    fig.suptitle(title)
     fig.tight_layout()
+    fig.legend(handles, lab, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 0.0), frameon=False)
     return fig
 
 
@@ -355,7 +548,10 @@ def plot_learning_curves(results: Mapping[str, object], *, metric: str = "val_ac
     ax.set_title(title or labels.get(metric, metric))
     if logy:
         ax.set_yscale("log")
-    if len(results) > 1:
+    integer_epochs(ax)
+    if len(results) > 3:
+        legend_outside(ax)
+    elif len(results) > 1:
         ax.legend()
     return ax
 
@@ -422,7 +618,8 @@ def plot_traces(traces: Mapping[str, np.ndarray], *, ax=None, steps_per_epoch: i
     if logy:
         ax.set_yscale("log")
     if len(traces) > 1:
-        ax.legend(fontsize=8)
+        legend_outside(ax, where="below" if len(traces) <= 6 else "right")
+    integer_epochs(ax)
     return ax
 
 
@@ -468,7 +665,7 @@ def plot_trajectories(paths: Mapping[str, np.ndarray], ax, *, markersize: float 
     Points outside the axes' current limits are clipped by matplotlib; the limits are kept.
     """
     xlim, ylim = ax.get_xlim(), ax.get_ylim()
-    colors = colors or ["#e41a1c", "#377eb8", "#f7f7f7", "#ff7f00", "#984ea3", "#a65628"]
+    colors = colors or ["#e41a1c", "#377eb8", "#222222", "#ff7f00", "#984ea3", "#a65628"]
     for i, (label, p) in enumerate(paths.items()):
         p = np.asarray(p)
         if p.ndim != 2 or p.shape[1] != 2:

@@ -752,3 +752,82 @@ def deep_stack_gradients(act, *, depth: int = 50, width: int = 256, gain: float 
     th = predicted_gradient_norms([width] * (depth + 1), wv, activation=spec, input_second_moment=input_second_moment(x))
     return {"grad_norm": norms, "pre_var": meas["pre_var"], "ratio": float(norms[0] / norms[-1]), "theory": th,
             "theory_ratio": th.attrs["ratio"], "chi_last": float(th["chi"].iloc[-1])}
+
+
+# ============================================================================= the signal-propagation explorable
+# Part I's explorable (book/part1/signal_explorer.md): per-layer activation and gradient variances of a square
+# random stack, measured, beside the two recurrences above.  Built from the pieces above (_sweep_stack draws the
+# layers as the depth sweep does, stack_gradient_norms measures, predicted_gradient_norms and
+# collapsed_constant_variances predict); nothing here draws.
+
+#: The schemes of the explorable -> init_model keyword arguments (biases 0). "kaiming" takes torch's gain of the
+#: activation (calculate_gain; GELU, which has none, gets ReLU's), as kaiming_normal_(w, nonlinearity=...) does.
+SIGNAL_SCHEMES: dict[str, dict] = {
+    "constant": {"scheme": "constant", "value": 0.005},
+    "normal": {"scheme": "normal"},
+    "lecun": {"scheme": "lecun_normal"},
+    "xavier": {"scheme": "xavier_normal"},
+    "kaiming": {"scheme": "kaiming_normal"},
+    "orthogonal": {"scheme": "orthogonal"},
+}
+_TORCH_GAIN_NAME = {"identity": "linear", "tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid", "selu": "selu",
+                    "gelu": "relu"}
+
+
+def signal_propagation(scheme: str, activation: str, depth: int, *, sigma: float = 0.0625, width: int = 256,
+                       n: int = 128, seed: int = 0, readout_seed: int = 1) -> dict:
+    r"""Per-layer variances of the forward and the backward pass of a square stack ``[Linear -> f] x depth``.
+
+    The input is ``n`` Gaussian vectors of width ``width`` (seeded with ``seed``); the weights are drawn by
+    :func:`course_utils.init.init_model` with a generator seeded with ``seed + 1`` (biases 0), so that the
+    Gaussian schemes share their standard-normal draws and a shorter stack is the first layers of a longer one;
+    the loss is the random read-out of :func:`stack_gradient_norms` on the last layer.
+
+    Args:
+        scheme: a key of :data:`SIGNAL_SCHEMES` (``"normal"`` draws :math:`\mathcal N(0, \sigma^2)`).
+        activation: a name of :data:`course_utils.models.ACTIVATIONS` (e.g. ``"tanh"``, ``"gelu"``).
+        depth: number of Linear layers (>= 1).
+
+    Returns:
+        ``{"act_var", "act_theory", "grad_var", "grad_theory"}``: one value per layer 1..depth — the variance
+        of each Linear output (measured; predicted by the forward recurrence, for ``constant`` by the exact
+        one-unit chain :func:`collapsed_constant_variances`) and of the error :math:`\partial L/\partial y_l`
+        (measured; predicted by the backward recurrence, relative to the top where it is 1; ``None`` for
+        ``constant``, whose units are all equal). ``inf``/``NaN`` where float32 overflowed.
+
+    Raises:
+        ValueError: unknown scheme or activation, ``depth < 1``, ``sigma <= 0``.
+    """
+    if scheme not in SIGNAL_SCHEMES:
+        raise ValueError(f"Unknown scheme {scheme!r}; choose one of {list(SIGNAL_SCHEMES)}.")
+    if activation not in _TORCH_GAIN_NAME:
+        raise ValueError(f"Unknown activation {activation!r}; choose one of {list(_TORCH_GAIN_NAME)}.")
+    if not (isinstance(depth, int) and depth >= 1):
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}.")
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma!r}.")
+    kw = {**SIGNAL_SCHEMES[scheme], "bias": "zeros"}
+    if scheme == "normal":
+        kw["std"] = float(sigma)
+    if scheme == "kaiming":
+        kw["nonlinearity"] = _TORCH_GAIN_NAME[activation]
+    name = kw.pop("scheme")
+    x = torch.randn(n, width, generator=torch.Generator().manual_seed(seed))  # (n, width), unit variance
+    sizes = [width] * (depth + 1)
+    denormal = torch.set_flush_denormal(True)  # tiny float32 values: flush to 0 instead of crawling
+    try:
+        with single_thread(), np.errstate(all="ignore"):
+            layers, wv, bv = _sweep_stack(sizes, name, kw, seed + 1, torch.float32)
+            meas = stack_gradient_norms([l.weight for l in layers], activation, x, seed=readout_seed)
+            q0 = input_second_moment(x)
+            if name == "constant":
+                act_theory = collapsed_constant_variances(x, sizes, value=kw["value"], bias=0.0, activation=activation)
+                grad_theory = np.full(depth, np.nan)
+            else:
+                th = predicted_gradient_norms(sizes, wv, bv, activation=activation, input_second_moment=q0)
+                act_theory, grad_theory = th["v"].to_numpy(), th["delta var"].to_numpy()
+    finally:
+        if not denormal:
+            torch.set_flush_denormal(False)
+    return {"act_var": meas["pre_var"], "act_theory": np.asarray(act_theory, dtype=float),
+            "grad_var": meas["delta_var"], "grad_theory": np.asarray(grad_theory, dtype=float)}

@@ -36,6 +36,9 @@ Cell tags of the master (``:tags: [...]``; ``+++ {"tags": [...]}`` on a markdown
 * ``install`` — replaced by the install cell generated from ``repository.url`` of ``_config.yml``
   (``scripts/book_config.py``); hidden on the book page.
 * ``interactive`` — sliders: run in the notebooks, shown as a listing on the book page.
+* ``book-only`` — the book page only (left out of both notebooks): e.g. the static counterpart of a slider
+  cell (``course_utils.explorable``), which redraws in the published page without a kernel; a code cell's
+  input is hidden unless it has its own ``remove-``/``hide-`` tag.
 * ``notebook-only`` — left out of the book page.
 * ``solution`` — solutions notebook and book page only (a markdown cell is folded into a dropdown,
   a code cell's input is hidden).
@@ -63,7 +66,7 @@ import book_config  # noqa: E402  (the one place the repository URL is written: 
 from sync_notebooks import PROVENANCE_CELL  # noqa: E402  (the cell `make sync` would append)
 
 SRC = Path("exercises") / "src"
-OWN_TAGS = {"install", "interactive", "notebook-only", "solution", "check", "questions"}
+OWN_TAGS = {"install", "interactive", "book-only", "notebook-only", "solution", "check", "questions"}
 FRONT = """---
 jupytext:
   text_representation:
@@ -257,7 +260,7 @@ def notebook(master: Master, *, solution: bool, root: Path = ROOT) -> nbformat.N
               f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})")
     cells = [_nb_cell("markdown", header)]
     for c in master.cells:
-        if not solution and (c.has("solution") or c.has("check")):
+        if c.has("book-only") or (not solution and (c.has("solution") or c.has("check"))):
             continue
         if c.kind == "answer":
             cells.append(_nb_cell("markdown", c.source if solution else "*Your answer:* …"))
@@ -289,8 +292,9 @@ def book_page(master: Master, root: Path = ROOT) -> str:
            f"Work through this exercise in a notebook: [open it in Colab]({colab}), "
            f"[launch it on Binder]({binder}) or [download it from GitHub]({gh}). The worked solutions are also "
            f"a notebook ([Colab]({scolab}), [Binder]({sbinder})). On this page each solution is folded away — "
-           f"click to reveal it — and the checks below it show what the grader says about it. Sliders need a "
-           f"running Python kernel, so they appear here as code to run in the notebook.\n"]
+           f"click to reveal it — and the checks below it show what the grader says about it. A slider cell "
+           f"appears here as code to run in the notebook; where it can, a static version follows that works in "
+           f"this page without Python, drawn from precomputed results of PyTorch's own functions.\n"]
     for c in master.cells:
         if c.has("notebook-only"):
             continue
@@ -301,6 +305,10 @@ def book_page(master: Master, root: Path = ROOT) -> str:
                        else c.source + "\n")
         elif c.has("install"):
             out.append(_code_cell(book_config.install_cell(book_config.repo_url(root)), ["hide-input"]))
+        elif c.has("book-only"):
+            tags = c.other_tags if any(t.startswith(("remove-", "hide-")) for t in c.other_tags) else \
+                ["hide-input", *c.other_tags]
+            out.append(_code_cell(c.source, tags))
         elif c.has("interactive"):
             out.append(f"```python\n# run this in the notebook (interactive)\n"
                        f"{strip_regions(c.source, solution=True)}\n```\n")

@@ -82,3 +82,74 @@ def test_per_layer_figures():
     assert ax.get_yscale() == "log" and np.isnan(ax.get_lines()[0].get_ydata()[1])
     ax = P.plot_grouped_bars({"relu": {"1": 0.1, "2": 0.2}, "elu": {"1": 0.0, "2": 0.05}}, ylabel="%", title="t")
     assert len(ax.patches) == 4
+
+
+# ----------------------------------------------------------------------------- house style (#16)
+def _saved_text_record(fig):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    buf.seek(0)
+    return Image.open(buf).text.get(P.TEXT_RECORD_KEY)
+
+
+def test_every_png_records_its_smallest_drawn_text():
+    P.set_style()
+    fig, ax = plt.subplots(figsize=P.figsize())
+    ax.set_title("title", fontsize=12)
+    ax.text(0.5, 0.5, "small", fontsize=6)
+    ax.text(0.5, 0.5, "", fontsize=2)                   # empty: not drawn, not counted
+    hidden = ax.text(0.5, 0.5, "hidden", fontsize=3)
+    hidden.set_visible(False)
+    assert float(_saved_text_record(fig)) == pytest.approx(6 * P.FIG_DPI / 72, abs=0.01)
+    plt.close(fig)
+    bare, ax = plt.subplots()
+    ax.axis("off")                                      # no text drawn at all
+    assert _saved_text_record(bare) == "none"
+    plt.close(bare)
+
+
+def test_figsize_fits_the_column_and_rejects_no_panels():
+    w, h = P.figsize(2, 1)
+    assert w == P.COLUMN_IN and h == pytest.approx(0.72 * P.COLUMN_IN / 2 + 0.4, abs=0.01)
+    with pytest.raises(ValueError, match="at least one panel"):
+        P.figsize(0, 1)
+
+
+@pytest.mark.parametrize("value, kwargs, shown", [
+    (-3.141908e-267, {"zero_below": 1e-30}, "≈ 0"), (-0.0001, {"digits": 2}, "-0.0001"),
+    (-0.0000001, {"digits": 2, "zero_below": 1e-6}, "≈ 0"), (float("nan"), {"nan": "never"}, "never"),
+    (float("inf"), {}, "diverged"), (None, {}, "—"), (89.1834, {}, "89.2"), (12345.678, {}, "12346"),
+    (9.78e-05, {}, "9.78e-5"), (0.0, {}, "0"), (0.5, {"percent": True}, "0.5 %"), ("SGD", {}, "SGD")])
+def test_fmt_number(value, kwargs, shown):
+    assert P.fmt_number(value, **kwargs) == shown
+
+
+def test_table_formats_numbers_and_names_unknown_columns():
+    import pandas as pd
+
+    df = pd.DataFrame({"name": ["a", "b"], "x": [1.23456, float("nan")], "n": [3, 4]})
+    html = P.table(df, formats={"n": "{:d} runs"}, hide_index=True).to_html()
+    assert "1.23" in html and "1.23456" not in html and "—" in html and "3 runs" in html
+    with pytest.raises(ValueError, match="does not have"):
+        P.table(df, formats={"y": "{:.1f}"})
+
+
+def test_legend_outside_and_its_errors():
+    fig, ax = plt.subplots()
+    assert P.legend_outside(ax) is None          # nothing labelled
+    ax.plot([0, 1], label="a")
+    leg = P.legend_outside(ax, where="right")
+    assert leg is not None and leg.get_bbox_to_anchor() is not None
+    with pytest.raises(ValueError, match="below"):
+        P.legend_outside(ax, where="inside")
+    plt.close(fig)
+
+
+def test_set_style_shows_plain_dataframes_with_significant_digits():
+    P.set_style()
+    html = pd.DataFrame({"x": [0.040033123, -0.0]})._repr_html_()
+    assert "0.04003" in html and "0.040033" not in html and "-0" not in html.replace("-0.04", "")

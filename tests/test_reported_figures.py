@@ -99,3 +99,17 @@ def test_quote_shows_the_sentence_up_to_the_number():
     long = "word " * 50 + "{glue:text}`n`"
     q = rf.quote(long, "n", values, width=30)
     assert q.startswith("…") and q.endswith("[12]") and len(q) <= 36
+
+
+def test_quote_keeps_formulas_as_math():
+    """A quoted formula is typeset on the page (math nodes), never shown as raw TeX; a cut inside a
+    formula drops the formula's tail instead of leaving an unmatched $."""
+    values = {"r": "0.5"}
+    src = "The mean $\\mathbb E[\\sigma'(y)^2]$ is {glue:text}`r`."
+    q = rf.quote(src, "r", values)
+    assert q == "The mean $\\mathbb E[\\sigma'(y)^2]$ is [0.5]"
+    para = rf.quoted_nodes(q)
+    kinds = [type(n).__name__ for n in para.children]
+    assert kinds == ["Text", "math", "Text"] and para.children[1].astext() == "\\mathbb E[\\sigma'(y)^2]"
+    cut = rf.quote("$a + b + c + d + e + f + g$ so {glue:text}`r`", "r", values, width=12)
+    assert cut.count("$") % 2 == 0 and cut.endswith("[0.5]"), cut

@@ -338,3 +338,231 @@ def test_progress_bar_check_can_fail():
     page = ('<script type="application/vnd.jupyter.widget-state+json">{"state": {"a": {"model_name": '
             '"FloatProgressModel"}, "b": {"model_name": "HTMLModel"}}}</script>')
     assert _widget_models(page) == ["FloatProgressModel", "HTMLModel"] and _widget_models("<p></p>") == []
+
+
+# ----------------------------------------------------------------------------- readable at column width (#16)
+# Each check is a function of a loaded page that returns its defects, so the same code runs on every
+# page of the site and on BAD_PAGE below (a page with one defect of each kind), which proves it can fail.
+LAYOUT_JS = r"""() => {
+  if (window.courseMarkScrolling) window.courseMarkScrolling();   // what course.js does after MathJax
+  const col = document.querySelector("article.bd-article") || document.querySelector("main");
+  const cs = getComputedStyle(col), cr = col.getBoundingClientRect();
+  const right = cr.right - parseFloat(cs.paddingRight) + 1;
+  const where = el => {
+    let h = null, n = el;
+    while (n && n !== col && !h) {
+      let p = n.previousElementSibling;
+      while (p && !h) { if (/^H[1-6]$/.test(p.tagName)) h = p; else { const q = p.querySelector && p.querySelector("h1,h2,h3,h4"); if (q) h = q; } p = p.previousElementSibling; }
+      n = n.parentElement;
+    }
+    return h ? h.textContent.replace(/[#¶]/g, "").trim().slice(0, 50) : "top of page";
+  };
+  const what = el => (el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined && el.className ? "." + String(el.className).trim().split(/\s+/)[0] : "")
+                      + ' "' + (el.innerText || el.getAttribute("alt") || "").replace(/\s+/g, " ").trim().slice(0, 40) + '"');
+  const bad = [];
+  for (const el of col.querySelectorAll('pre')) {
+    if (el.closest(".cell_input, .highlight, .cell_output") && el.scrollWidth > el.clientWidth + 1)
+      bad.push(`code or output needs a horizontal scroll (${el.scrollWidth} px in ${el.clientWidth}) near "${where(el)}": ${what(el)}`);
+  }
+  const items = col.querySelectorAll('table, mjx-container[display="true"], .cell_output > .output, img, video, iframe, .cell_output pre');
+  for (const el of items) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    const extent = r.left + Math.max(r.width, el.scrollWidth);
+    if (extent <= right && r.right <= right) continue;
+    // wider than the column: acceptable only inside a box that scrolls *and* says so (course.js)
+    let box = el, ok = false, clipped = null;
+    while (box && box !== col) {
+      const ov = getComputedStyle(box).overflowX;
+      if (ov !== "visible" && box.getBoundingClientRect().right <= right) {
+        if ((ov === "auto" || ov === "scroll") && box.classList.contains("course-scrolls")) ok = true;
+        else clipped = ov;
+        break;
+      }
+      box = box.parentElement;
+    }
+    if (ok) continue;
+    const by = Math.round(extent - right);
+    bad.push(clipped ? `${what(el)} is cut off by ${by} px (overflow: ${clipped}, no scroll cue) near "${where(el)}"`
+                     : `${what(el)} runs ${by} px past the column near "${where(el)}"`);
+  }
+  return bad;
+}"""
+
+FIGURES_JS = r"""async () => {
+  const col = document.querySelector("article.bd-article") || document.querySelector("main");
+  const imgs = [...col.querySelectorAll("img")];
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+  return imgs.filter(i => i.offsetParent !== null).map(i => ({src: i.getAttribute("src"), natural: i.naturalWidth,
+      shown: i.getBoundingClientRect().width, alt: (i.getAttribute("alt") || "").slice(0, 50)}));
+}"""
+
+OUTPUT_JS = r"""() => {
+  const col = document.querySelector("article.bd-article") || document.querySelector("main");
+  const outs = [...col.querySelectorAll(".cell_output")];
+  const texts = outs.map(o => o.innerText);
+  const stderr = [...col.querySelectorAll(".cell_output .stderr, .cell_output .output.stderr")].map(e => e.innerText.trim().slice(0, 80));
+  const blank = outs.filter(o => o.getBoundingClientRect().height > 12 && !o.innerText.trim()
+      && !o.querySelector("img, svg, canvas, table, iframe, video, input, select, button, .widget-slider, .widget-html-content *"))
+    .map(o => Math.round(o.getBoundingClientRect().height));
+  return {texts, stderr, blank};
+}"""
+
+STRAY = [(re.compile(r"\b\w*Warning\b:"), "a warning"),
+         (re.compile(r"<(function|bound method|lambda)\b[^>]*>"), "a function's repr"),
+         (re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>"), "an object's repr"),
+         (re.compile(r"Traceback \(most recent call last\)"), "a traceback"),
+         (re.compile(r"-0\.0+(?![0-9]*[1-9])\b"), "a negative zero")]
+
+
+def layout_defects(page) -> list[str]:
+    """Tables, equations, outputs, images and code wider than the content column (without a scroll cue)."""
+    return page.evaluate(LAYOUT_JS)
+
+
+def _image_bytes(src: str, base: Path) -> bytes | None:
+    if src.startswith("data:image/png;base64,"):
+        import base64
+        return base64.b64decode(src.split(",", 1)[1])
+    path = (base / unquote(urlsplit(src).path)).resolve()
+    return path.read_bytes() if path.suffix.lower() == ".png" and path.is_file() else None
+
+
+def figure_defects(page, base: Path) -> list[str]:
+    """Figures whose smallest text, as displayed, is under plotting.MIN_TEXT_PX pixels.
+
+    Every figure records its smallest drawn text in image pixels (``plotting.set_style`` writes it into
+    the PNG); the displayed size is that times shown width / natural width.
+    """
+    import io
+
+    from PIL import Image
+
+    from course_utils import plotting
+
+    bad = []
+    for img in page.evaluate(FIGURES_JS):
+        data = _image_bytes(img["src"] or "", base)
+        if data is None or not img["natural"]:
+            continue
+        meta = Image.open(io.BytesIO(data)).text
+        if "Matplotlib" not in meta.get("Software", ""):
+            continue  # not a figure drawn by the book
+        rec = meta.get(plotting.TEXT_RECORD_KEY)
+        name = (img["src"] or "")[:60] if not img["src"].startswith("data:") else f"embedded figure \"{img['alt']}\""
+        if rec is None:
+            bad.append(f"{name}: saved without the book's figure style (call plotting.set_style() first)")
+        elif rec != "none":
+            shown = float(rec) * img["shown"] / img["natural"]
+            if shown < plotting.MIN_TEXT_PX - 0.05:
+                bad.append(f"{name}: smallest text {shown:.1f} px as shown ({img['natural']} px image shown "
+                           f"at {img['shown']:.0f} px; aim at plotting.figsize() and >= {plotting.MIN_TEXT_PX:g} px)")
+    return bad
+
+
+def output_defects(page) -> list[str]:
+    """Warnings, reprs, tracebacks, negative zeros, stderr and blank areas in the cells' outputs."""
+    res = page.evaluate(OUTPUT_JS)
+    bad = [f"stderr output: {t!r}" for t in res["stderr"] if t]
+    for text in res["texts"]:
+        for pattern, name in STRAY:
+            m = pattern.search(text)
+            if m:
+                start = max(0, m.start() - 30)
+                bad.append(f"{name} in an output: …{text[start:m.end() + 30].strip()!r}")
+    bad += [f"a blank output area {h} px tall (an empty widget or progress bar?)" for h in res["blank"]]
+    return bad
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_nothing_is_wider_than_the_column(open_page, rel):
+    bad = layout_defects(open_page(rel).page)
+    assert not bad, f"{rel} at 1280 px:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_figure_text_is_legible_as_displayed(open_page, rel):
+    bad = figure_defects(open_page(rel).page, (HTML / rel).parent)
+    assert not bad, f"{rel} at 1280 px:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_outputs_are_clean(open_page, rel):
+    bad = output_defects(open_page(rel).page)
+    assert not bad, f"{rel}:\n" + "\n".join(bad)
+
+
+def _png_data_uri(width_in: float, fontsize: float) -> str:
+    import base64
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils import plotting
+
+    plotting.set_style()
+    fig, ax = plt.subplots(figsize=(width_in, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("a title", fontsize=fontsize)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _bad_page() -> str:
+    wide_row = "".join(f"<td>column {k} 0.123456</td>" for k in range(14))
+    return f"""<!doctype html><html><head><style>
+      body {{ margin: 0; font: 16px sans-serif; }}
+      article.bd-article {{ width: 688px; padding: 0 32px; margin-left: 256px; }}
+      .cell_output .output {{ overflow-x: auto; }}
+      .clip {{ overflow: hidden; }}
+      img {{ max-width: 100%; }}
+      pre {{ white-space: pre; overflow-x: auto; }}
+      mjx-container[display="true"] {{ display: block; overflow-x: auto; }}
+      .wrap pre {{ white-space: pre-wrap; }}
+    </style></head><body><article class="bd-article">
+      <h2>wide things</h2>
+      <div class="cell_output"><div class="output text_html"><table><tr>{wide_row}</tr></table></div></div>
+      <div class="cell_output clip"><div class="output text_html"><table><tr>{wide_row}</tr></table></div></div>
+      <div class="cell_input"><div class="highlight"><pre>{"x = 1  # " + "a very long comment " * 8}</pre></div></div>
+      <mjx-container display="true"><span style="display:inline-block;width:900px">E = mc^2 …</span></mjx-container>
+      <div style="width:900px">a paragraph box past the column <img src="{_png_data_uri(6, 10)}" alt="fine"></div>
+      <h2>small text and stray output</h2>
+      <div class="cell_output"><img src="{_png_data_uri(12, 7)}" alt="tiny twelve-inch figure"></div>
+      <div class="cell_output"><div class="output text_plain"><pre>MatplotlibDeprecationWarning: the x was deprecated</pre></div></div>
+      <div class="cell_output"><div class="output text_plain"><pre>&lt;function f at 0x7f00&gt;  -0.00</pre></div></div>
+      <div class="cell_output"><div class="output stderr"><pre>100%|██████| 10/10</pre></div></div>
+      <div class="cell_output"><div style="height:80px"></div></div>
+      <h2>good things</h2>
+      <div class="cell_output"><div class="output text_html"><table><tr><td>1</td><td>2</td></tr></table></div></div>
+      <div class="cell_input wrap"><div class="highlight"><pre>{"y = 2  # " + "a long comment that wraps " * 8}</pre></div></div>
+      <div class="cell_output"><img src="{_png_data_uri(6, 10)}" alt="a figure of the column's width"></div>
+      <div class="cell_output"><div class="output text_plain"><pre>0.00 -0.01 -0.001</pre></div></div>
+    </article></body></html>"""
+
+
+def test_layout_checks_can_fail(browser):
+    """BAD_PAGE has one defect of each kind (and good twins): every check names each defect, and no twin."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.set_content(_bad_page(), wait_until="load")
+        layout = layout_defects(page)
+        figures = figure_defects(page, ROOT)
+        outputs = output_defects(page)
+    finally:
+        page.close()
+    text = "\n".join(layout)
+    assert "code or output needs a horizontal scroll" in text and "a very long comment" in text
+    assert "a long comment that wraps" not in text
+    assert sum("table" in d and "no scroll cue" in d for d in layout) == 2, text  # auto without cue; hidden
+    assert any("mjx-container" in d for d in layout), text
+    assert any("runs" in d and "past the column" in d for d in layout), text      # the 900-px image
+    assert sum(d.startswith("table") for d in layout) == 2, text                  # the 2-cell table fits
+    assert len(figures) == 1 and "tiny twelve-inch figure" in figures[0], figures
+    kinds = "\n".join(outputs)
+    for name in ("a warning", "a function's repr", "a negative zero", "stderr output", "a blank output area"):
+        assert name in kinds, f"{name!r} not found in {outputs}"
+    assert "-0.01" not in kinds and "-0.001" not in kinds, outputs

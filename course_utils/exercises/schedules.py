@@ -57,7 +57,7 @@ def schedule_explorer():
              warmup=5, max_lr=0.5, pct_start=0.3):
         P = dict(gamma=gamma, step_size=step_size, T=T, T0=T0, T_mult=T_mult, warmup=min(warmup, T - 1),
                  max_lr=max_lr, pct_start=pct_start)
-        fig, ax = plt.subplots(figsize=(7, 3.8))
+        fig, ax = plt.subplots(figsize=(6.2, 3.6))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name in schedules:

@@ -1,0 +1,834 @@
+"""Explorables: one control spec, two front ends — a static page without a kernel, and live widgets.
+
+An *explorable* is a figure with a few controls: **menus** (discrete choices) and **sliders** (an
+ordered list of values).  Every combination of the control values is computed once, in Python, by a
+``compute(**values)`` callback; the results (a few curves per combination) become plain JSON, and
+
+* :meth:`Explorable.html` writes that JSON and a small inline script into one HTML block (show it with
+  ``IPython.display.HTML``): the controls and an SVG drawing that is redrawn in the browser the moment a
+  control moves — no kernel, no external script, nothing loaded from the network;
+* :meth:`Explorable.live` builds the same controls as ``ipywidgets`` in a notebook and redraws with
+  matplotlib, from the same data or by calling ``compute`` on the spot.
+
+Values a figure cannot draw get a message in the figure instead of a broken line: ``None``/NaN/inf
+("diverged"), values below a panel's ``floor`` ("fell below 1e-30 at layer 12") or above its ``ceil``;
+the line stops at the first such point.  A control can depend on a menu (``when={"scheduler":
+["step"]}``): it is hidden and ignored (stored as ``-``) while the menu shows another choice.
+
+Compute first, draw second: :meth:`Explorable.precompute` returns the data, the front ends only draw it.
+This module imports nothing of the package and neither matplotlib nor ipywidgets at import (layer 1).
+
+.. code-block:: python
+
+    from course_utils import explorable as X
+    spec = X.Explorable(
+        [X.Menu("act", ["tanh", "relu"]), X.Slider("gain", [0.5, 1.0, 2.0], default=1.0)],
+        [X.Panel("variance per layer", xlabel="layer", ylabel="variance", yscale="log", floor=1e-30,
+                 series=[X.Series("v", "measured")])])
+    data = spec.precompute(lambda act, gain: {"v": my_curve(act, gain)})
+    HTML(spec.html(data))            # the static version (works in the published page)
+    spec.live(data)                  # the widgets (needs a kernel)
+"""
+from __future__ import annotations
+
+import dataclasses
+import html as _html
+import itertools
+import json
+import math
+import re
+import uuid
+from typing import Any, Callable, Mapping, Sequence
+
+__all__ = ["Menu", "Slider", "Series", "Panel", "Point", "Explorable", "MAX_KB", "PALETTE", "encode_series",
+           "decode_series", "series_events"]
+
+#: The largest embedded data (JSON) :meth:`Explorable.html` accepts by default, in KB (1 KB = 1024 bytes).
+MAX_KB = 300.0
+#: Line colours (colour-blind-safe, the Okabe-Ito order without yellow).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DEFAULT_TEXTS = {
+    "nan": "{label}: diverged (inf/NaN) at {xname} {x}",
+    "floor": "{label}: fell below {floor} at {xname} {x}",
+    "ceil": "{label}: grew above {ceil} at {xname} {x}",
+    "nonpositive": "{label}: values \u2264 0 from {xname} {x} are not drawn on the log scale",
+    "empty": "nothing to draw for this setting",
+}
+
+
+def _fmt(v: float) -> str:
+    """The number format of the figure (the same as the script's ``fmt``)."""
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e4 or abs(v) < 1e-3:
+        m, e = f"{v:.0e}".split("e")
+        return f"{m}e{int(e)}"
+    return f"{float(f'{v:.4g}'):g}"
+
+
+# ----------------------------------------------------------------------------- the control spec
+def _check_when(owner: str, when) -> dict:
+    if when is None:
+        return {}
+    if not isinstance(when, Mapping) or not when:
+        raise ValueError(f"control {owner!r}: when= must be a dict such as {{'scheduler': ['step']}} "
+                         f"(control name -> the values for which {owner!r} is used), got {when!r}.")
+    out = {}
+    for k, vals in when.items():
+        if isinstance(vals, (str, int, float)):
+            vals = [vals]
+        vals = list(vals)
+        if not vals:
+            raise ValueError(f"control {owner!r}: when[{k!r}] is empty; list the values of {k!r} that use {owner!r}.")
+        out[str(k)] = vals
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Menu:
+    """A discrete choice: ``options`` are the values passed to ``compute``; ``texts`` what the reader sees."""
+
+    name: str
+    options: Sequence[Any]
+    label: str | None = None
+    texts: Sequence[str] | None = None
+    default: Any = None
+    when: Mapping[str, Sequence[Any]] | None = None
+
+    kind = "menu"
+
+    def __post_init__(self):
+        _check_name(self.name)
+        opts = list(self.options) if not isinstance(self.options, str) else None
+        if not opts:
+            raise ValueError(f"menu {self.name!r} has no options: give a list of at least one value, "
+                             f"e.g. Menu({self.name!r}, ['tanh', 'relu']).")
+        if len({json.dumps(o, sort_keys=True, default=str) for o in opts}) != len(opts):
+            raise ValueError(f"menu {self.name!r} lists an option twice: {opts}. Each option must be different.")
+        for o in opts:
+            _check_json_value(self.name, o)
+        object.__setattr__(self, "options", tuple(opts))
+        object.__setattr__(self, "texts", _check_texts(self.name, self.texts, [str(o) for o in opts]))
+        object.__setattr__(self, "when", _check_when(self.name, self.when))
+        _check_default(self)
+
+    @property
+    def values(self) -> tuple:
+        return self.options
+
+
+@dataclasses.dataclass(frozen=True)
+class Slider:
+    """An ordered list of numbers (strictly increasing); the slider moves from one to the next."""
+
+    name: str
+    values: Sequence[float]
+    label: str | None = None
+    texts: Sequence[str] | None = None
+    default: float | None = None
+    when: Mapping[str, Sequence[Any]] | None = None
+
+    kind = "slider"
+
+    def __post_init__(self):
+        _check_name(self.name)
+        vals = list(self.values) if not isinstance(self.values, str) else None
+        if not vals:
+            raise ValueError(f"slider {self.name!r} has no values: give an increasing list of numbers, "
+                             f"e.g. Slider({self.name!r}, [0.1, 0.3, 1.0]).")
+        for v in vals:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"slider {self.name!r}: every value must be a finite number, got {v!r}; "
+                                 f"use a Menu for choices that are not numbers.")
+        if any(b <= a for a, b in zip(vals, vals[1:])):
+            raise ValueError(f"slider {self.name!r}: values must be strictly increasing (an ordered list), got "
+                             f"{vals}. Sort them and remove repeats.")
+        object.__setattr__(self, "values", tuple(vals))
+        object.__setattr__(self, "texts", _check_texts(self.name, self.texts, [_fmt(v) for v in vals]))
+        object.__setattr__(self, "when", _check_when(self.name, self.when))
+        _check_default(self)
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"control name {name!r} must be a Python identifier (it becomes a keyword argument of "
+                         f"compute), e.g. 'depth' or 'T_max'.")
+
+
+def _check_json_value(name, v) -> None:
+    if not isinstance(v, (str, int, float, bool)) or (isinstance(v, float) and not math.isfinite(v)):
+        raise ValueError(f"menu {name!r}: option {v!r} must be a string or a finite number (it is stored as JSON).")
+
+
+def _check_texts(name, texts, default) -> tuple[str, ...]:
+    if texts is None:
+        return tuple(default)
+    texts = [str(t) for t in texts]
+    if len(texts) != len(default):
+        raise ValueError(f"control {name!r}: {len(texts)} texts for {len(default)} values; give one text per value.")
+    return tuple(texts)
+
+
+def _check_default(c) -> None:
+    vals = list(c.values)
+    if c.default is None:
+        object.__setattr__(c, "default", vals[0])
+    elif c.default not in vals:
+        raise ValueError(f"control {c.name!r}: default {c.default!r} is not one of its values {vals}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """One curve of a panel: ``name`` is the key ``compute`` returns it under, ``label`` the legend."""
+
+    name: str
+    label: str
+    color: str | None = None
+    dash: str | None = None      # an SVG dash pattern such as "5 3" (dashed) or None (solid)
+    marker: bool = False         # draw a dot at every point
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"series name must be a non-empty string, got {self.name!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """One plot of the figure.
+
+    Args:
+        yscale: ``"linear"``, ``"log"``, or ``"toggle"`` (a check box lets the reader switch to log).
+        floor, ceil: values below ``floor`` / above ``ceil`` end the line with a message (None: no bound).
+        xname: the word for one x step in the messages ("layer", "step").
+        xlim, ylim: fixed axis ranges (None: from the data of the setting shown).
+        yzero: a linear y axis starts at 0.
+        image: draw ``Explorable.images[image]`` (a base64 PNG) under the curves, filling the axes.
+        flow: ``"forward"`` (a curve is drawn from its first point until a value cannot be drawn) or
+            ``"backward"`` (from its last point down: a gradient that enters at the top layer).
+    """
+
+    title: str
+    series: Sequence[Series]
+    xlabel: str = ""
+    ylabel: str = ""
+    yscale: str = "linear"
+    floor: float | None = None
+    ceil: float | None = None
+    xname: str = "x"
+    xlim: tuple[float, float] | None = None
+    ylim: tuple[float, float] | None = None
+    yzero: bool = False
+    image: str | None = None
+    flow: str = "forward"
+
+    def __post_init__(self):
+        if self.flow not in ("forward", "backward"):
+            raise ValueError(f"panel {self.title!r}: flow must be 'forward' or 'backward', got {self.flow!r}.")
+        if self.yscale not in ("linear", "log", "toggle"):
+            raise ValueError(f"panel {self.title!r}: yscale must be 'linear', 'log' or 'toggle', got {self.yscale!r}.")
+        series = list(self.series)
+        if not series or not all(isinstance(s, Series) for s in series):
+            raise ValueError(f"panel {self.title!r} needs a list of Series, e.g. [Series('v', 'measured')].")
+        for lim in ("xlim", "ylim"):
+            v = getattr(self, lim)
+            if v is not None and (len(v) != 2 or not v[0] < v[1]):
+                raise ValueError(f"panel {self.title!r}: {lim} must be (low, high) with low < high, got {v!r}.")
+        if self.floor is not None and self.ceil is not None and not self.floor < self.ceil:
+            raise ValueError(f"panel {self.title!r}: floor {self.floor} must be below ceil {self.ceil}.")
+        object.__setattr__(self, "series", tuple(series))
+
+
+@dataclasses.dataclass
+class Point:
+    """What ``compute`` may return instead of a plain ``{series name: values}`` dict.
+
+    ``series`` maps a series name to its y values (x = ``x0 + i * dx``) or to an ``(x, y)`` pair;
+    ``note`` is a sentence shown under the figure for this setting (e.g. why there is no prediction).
+    """
+
+    series: Mapping[str, Any]
+    note: str = ""
+    x0: float | None = None
+    dx: float | None = None
+
+
+# ----------------------------------------------------------------------------- encoding the curves
+def _round(v, digits: int):
+    if v is None:
+        return None
+    v = float(v)
+    if not math.isfinite(v):
+        return None
+    return float(f"{v:.{digits}g}") if v != 0 else 0.0
+
+
+def _as_floats(values, what: str) -> list:
+    try:
+        import numpy as np  # the package depends on numpy; imported lazily to keep this module light
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what}: values must be numbers (None/NaN/inf allowed), got {values!r:.80}: {e}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{what}: values must be one-dimensional, got shape {arr.shape}.")
+    return arr.tolist()
+
+
+def encode_series(y, *, x=None, digits: int = 4):
+    """The JSON form of one curve: y rounded to ``digits`` significant digits, non-finite -> ``None``.
+
+    A bare list when x is implicit; runs of 3+ equal values become ``{"r": [value, count, ...]}`` when that
+    is shorter; an explicit ``x`` gives ``{"x": [...], "y": ...}``.
+    """
+    ys = [_round(v, digits) for v in _as_floats(y, "series")]
+    enc: Any = ys
+    runs: list = []
+    for v, grp in itertools.groupby(ys):
+        runs += [v, len(list(grp))]
+    if len(runs) < 0.6 * len(ys):
+        enc = {"r": runs}
+    if x is not None:
+        xs = [_round(v, 6) for v in _as_floats(x, "series x")]
+        if len(xs) != len(ys):
+            raise ValueError(f"series: {len(xs)} x values for {len(ys)} y values; give one x per y.")
+        enc = {"x": xs, **({"y": enc} if isinstance(enc, list) else enc)}
+    return enc
+
+
+def decode_series(enc, x0: float = 1.0, dx: float = 1.0) -> tuple[list, list]:
+    """``(x, y)`` lists of a curve stored by :func:`encode_series` (``None`` where it was not finite)."""
+    x = None
+    if isinstance(enc, dict):
+        x = enc.get("x")
+        if "r" in enc:
+            r = enc["r"]
+            y = [v for i in range(0, len(r), 2) for v in [r[i]] * int(r[i + 1])]
+        else:
+            y = list(enc["y"])
+    else:
+        y = list(enc)
+    if x is None:
+        x = [x0 + i * dx for i in range(len(y))]
+    return list(x), y
+
+
+def series_events(x, y, *, floor=None, ceil=None, log=False, backward=False) -> tuple[int, str | None, float | None]:
+    """Where a curve stops being drawable: ``(n_good, reason, x_at)``.
+
+    ``reason`` is ``"nan"`` (None/NaN/inf), ``"floor"``, ``"ceil"``, ``"nonpositive"`` (log axis) or None; the
+    first ``n_good`` points are drawn (the last ``n_good`` with ``backward``: the curve is read from its end).
+    The script of :meth:`Explorable.html` applies the same rule.
+    """
+    order = range(len(y) - 1, -1, -1) if backward else range(len(y))
+    for k, i in enumerate(order):
+        v = y[i]
+        if v is None or not math.isfinite(v):
+            return k, "nan", x[i]
+        if floor is not None and v < floor:
+            return k, "floor", x[i]
+        if ceil is not None and v > ceil:
+            return k, "ceil", x[i]
+        if log and v <= 0:
+            return k, "nonpositive", x[i]
+    return len(y), None, None
+
+
+def _good(x, y, n, backward):
+    """The drawn part of a curve: its first ``n`` points, or its last ``n`` when read backward."""
+    return (x[len(x) - n:], y[len(y) - n:]) if backward else (x[:n], y[:n])
+
+
+# ----------------------------------------------------------------------------- the explorable
+class Explorable:
+    """A figure of one or more panels over a grid of control values (see the module docstring).
+
+    Args:
+        controls: the menus and sliders, in the order they are shown; a control's ``when`` may name
+            only controls before it.
+        panels: the plots, drawn left to right in ``columns`` columns.
+        title: a heading above the controls.
+        x0, dx: the x of a curve's i-th value is ``x0 + i * dx`` unless ``compute`` gives x.
+        digits: significant digits kept in the page (4 by default: what a reader can see in a figure).
+        texts: message templates overriding ``{"nan", "floor", "ceil", "nonpositive", "empty"}``, with
+            the fields ``{label}``, ``{xname}``, ``{x}``, ``{floor}``, ``{ceil}``.
+        images: base64 PNGs a panel may draw under its curves (``Panel(image=...)``).
+        width, panel_height: the figure's size in CSS pixels (width fits a 688-px column by default).
+
+    Raises:
+        ValueError: a spec that cannot work, with what to change (repeated names, ``when`` pointing at
+            an unknown or later control or at a value it does not have, ...).
+    """
+
+    def __init__(self, controls: Sequence[Menu | Slider], panels: Sequence[Panel], *, title: str = "",
+                 x0: float = 1.0, dx: float = 1.0, digits: int = 4, texts: Mapping[str, str] | None = None,
+                 images: Mapping[str, str] | None = None, width: int = 680, panel_height: int = 300,
+                 columns: int | None = None):
+        controls, panels = list(controls), list(panels)
+        if not controls or not all(isinstance(c, (Menu, Slider)) for c in controls):
+            raise ValueError("controls must be a non-empty list of Menu and Slider objects.")
+        if not panels or not all(isinstance(p, Panel) for p in panels):
+            raise ValueError("panels must be a non-empty list of Panel objects.")
+        names = [c.name for c in controls]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"control names must be unique; repeated: {dup}.")
+        for i, c in enumerate(controls):
+            for k, vals in c.when.items():
+                if k not in names[:i]:
+                    where = "comes after it" if k in names else "does not exist"
+                    raise ValueError(f"control {c.name!r}: when= names {k!r}, which {where}; a control can depend "
+                                     f"only on a control listed before it ({names[:i] or 'none'}).")
+                other = controls[names.index(k)]
+                bad = [v for v in vals if v not in other.values]
+                if bad:
+                    raise ValueError(f"control {c.name!r}: when[{k!r}] lists {bad}, which {k!r} does not have; "
+                                     f"its values are {list(other.values)}.")
+        snames = [s.name for p in panels for s in p.series]
+        dup = sorted({n for n in snames if snames.count(n) > 1})
+        if dup:
+            raise ValueError(f"series names must be unique across the panels; repeated: {dup}.")
+        if not (isinstance(digits, int) and 2 <= digits <= 8):
+            raise ValueError(f"digits must be an integer from 2 to 8, got {digits!r}.")
+        if not (isinstance(dx, (int, float)) and dx > 0):
+            raise ValueError(f"dx must be a positive number, got {dx!r}.")
+        texts = dict(texts or {})
+        unknown = sorted(set(texts) - set(_DEFAULT_TEXTS))
+        if unknown:
+            raise ValueError(f"texts: unknown message(s) {unknown}; the messages are {sorted(_DEFAULT_TEXTS)}.")
+        images = dict(images or {})
+        for p in panels:
+            if p.image is not None and p.image not in images:
+                raise ValueError(f"panel {p.title!r} draws image {p.image!r}, which is not in images= "
+                                 f"({sorted(images) or 'none given'}).")
+        self.controls, self.panels, self.title = controls, panels, title
+        self.x0, self.dx, self.digits = float(x0), float(dx), digits
+        self.texts = {**_DEFAULT_TEXTS, **texts}
+        self.images = images
+        self.width, self.panel_height = int(width), int(panel_height)
+        self.columns = columns or (2 if len(panels) >= 2 and width >= 600 else 1)
+        self._series = {s.name: s for p in panels for s in p.series}
+
+    # ------------------------------------------------------------------ the grid
+    def _control(self, name: str):
+        for c in self.controls:
+            if c.name == name:
+                return c
+        raise ValueError(f"no control {name!r}; the controls are {[c.name for c in self.controls]}.")
+
+    def _active(self, c, values: Mapping[str, Any]) -> bool:
+        return all(self._active(self._control(k), values) and values.get(k) in vals for k, vals in c.when.items())
+
+    def grid(self) -> list[dict]:
+        """Every setting to compute: one dict of the *active* controls' values per setting."""
+        out: list[dict] = [{}]
+        for c in self.controls:
+            nxt = []
+            for partial in out:
+                if self._active(c, partial):
+                    nxt += [{**partial, c.name: v} for v in c.values]
+                else:
+                    nxt.append(partial)
+            out = nxt
+        return out
+
+    def key(self, **values) -> str:
+        """The data key of a setting: each control's value index, ``-`` where the control is not used.
+
+        Values of unused controls may be left out; a value a control does not have is an error.
+        """
+        full = {}
+        parts = []
+        for c in self.controls:
+            if not self._active(c, full):
+                parts.append("-")
+                continue
+            if c.name not in values:
+                raise ValueError(f"key(): no value for control {c.name!r} (used in this setting); "
+                                 f"pass {c.name}=one of {list(c.values)}.")
+            v = values[c.name]
+            if v not in c.values:
+                raise ValueError(f"key(): {c.name}={v!r} is not one of the precomputed values {list(c.values)}.")
+            full[c.name] = v
+            parts.append(str(list(c.values).index(v)))
+        return "|".join(parts)
+
+    def defaults(self) -> dict:
+        return {c.name: c.default for c in self.controls}
+
+    # ------------------------------------------------------------------ computing
+    def _point(self, result, where: str) -> dict:
+        if isinstance(result, Point):
+            series, note, x0, dx = result.series, result.note, result.x0, result.dx
+        elif isinstance(result, Mapping):
+            series, note, x0, dx = result, "", None, None
+        else:
+            raise ValueError(f"compute({where}) returned {type(result).__name__}; return a dict "
+                             f"{{series name: values}} or an explorable.Point.")
+        unknown = sorted(set(series) - set(self._series))
+        if unknown:
+            raise ValueError(f"compute({where}) returned unknown series {unknown}; the panels draw "
+                             f"{sorted(self._series)}.")
+        enc = {}
+        for name, val in series.items():
+            if isinstance(val, tuple) and len(val) == 2:
+                enc[name] = encode_series(val[1], x=val[0], digits=self.digits)
+            else:
+                enc[name] = encode_series(val, digits=self.digits)
+        pt = {"s": enc}
+        if note:
+            pt["note"] = str(note)
+        if x0 is not None:
+            pt["x0"] = float(x0)
+        if dx is not None:
+            pt["dx"] = float(dx)
+        return pt
+
+    def precompute(self, compute: Callable[..., Any], *, progress: Callable[[str], None] | None = None) -> dict:
+        """Call ``compute(**values)`` for every setting of :meth:`grid` and return the JSON-ready data.
+
+        Returns:
+            ``{"points": {key: {"s": {series: encoded}, "note"?, "x0"?, "dx"?}}, "n": number of settings}``.
+        """
+        points = {}
+        for values in self.grid():
+            where = ", ".join(f"{k}={v!r}" for k, v in values.items())
+            if progress:
+                progress(where)
+            points[self.key(**values)] = self._point(compute(**values), where)
+        return {"points": points, "n": len(points)}
+
+    # ------------------------------------------------------------------ reading back
+    def _check_data(self, data) -> None:
+        if not isinstance(data, Mapping) or "points" not in data:
+            raise ValueError("data must be the dict returned by Explorable.precompute(compute).")
+        want = {self.key(**v) for v in self.grid()}
+        missing = sorted(want - set(data["points"]))
+        if missing:
+            raise ValueError(f"data lacks {len(missing)} of the {len(want)} settings of this spec (e.g. {missing[:3]}); "
+                             f"it was computed for other controls: run precompute again with this spec.")
+
+    def point(self, data: Mapping, **values) -> dict:
+        """The curves of one setting: ``{series name: (x, y)}`` plus ``"note"`` (y is ``None`` where not finite)."""
+        pt = data["points"][self.key(**values)]
+        x0, dx = pt.get("x0", self.x0), pt.get("dx", self.dx)
+        out: dict = {name: decode_series(enc, x0, dx) for name, enc in pt["s"].items()}
+        out["note"] = pt.get("note", "")
+        return out
+
+    def messages(self, data: Mapping, **values) -> list[str]:
+        """The messages the figure shows for one setting (the same text the page's script writes)."""
+        pt = self.point(data, **values)
+        out = []
+        for p in self.panels:
+            out += self._panel_messages(p, pt, log=p.yscale == "log")
+        return out
+
+    def _panel_messages(self, p: Panel, pt: Mapping, *, log: bool) -> list[str]:
+        out, drawn = [], 0
+        for s in p.series:
+            if s.name not in pt:
+                continue
+            x, y = pt[s.name]
+            n, reason, at = series_events(x, y, floor=p.floor, ceil=p.ceil, log=log, backward=p.flow == "backward")
+            drawn += n
+            if reason:
+                out.append(self.texts[reason].format(label=s.label, xname=p.xname, x=_fmt(at),
+                                                     floor=_fmt(p.floor or 0), ceil=_fmt(p.ceil or 0)))
+        if not drawn:
+            out.append(self.texts["empty"])
+        return out
+
+    def data_json(self, data: Mapping) -> str:
+        """The JSON the page embeds: the spec (controls, panels, messages, images) and the curves."""
+        self._check_data(data)
+        blob = {
+            "title": self.title, "x0": self.x0, "dx": self.dx, "texts": self.texts, "columns": self.columns,
+            "controls": [{"name": c.name, "kind": c.kind, "label": c.label or c.name, "values": list(c.values),
+                          "texts": list(c.texts), "default": list(c.values).index(c.default), "when": c.when}
+                         for c in self.controls],
+            "panels": [{"title": p.title, "xlabel": p.xlabel, "ylabel": p.ylabel, "yscale": p.yscale,
+                        "floor": p.floor, "ceil": p.ceil, "xname": p.xname, "xlim": p.xlim, "ylim": p.ylim,
+                        "yzero": p.yzero, "image": p.image, "flow": p.flow,
+                        "series": [{"name": s.name, "label": s.label,
+                                    "color": s.color or PALETTE[i % len(PALETTE)], "dash": s.dash,
+                                    "marker": s.marker} for i, s in enumerate(p.series)]}
+                       for p in self.panels],
+            "images": {k: v for k, v in self.images.items() if any(p.image == k for p in self.panels)},
+            "points": data["points"],
+        }
+        return json.dumps(blob, separators=(",", ":"), allow_nan=False)
+
+    def data_kb(self, data: Mapping) -> float:
+        """Size of the embedded JSON in KB (1 KB = 1024 bytes)."""
+        return len(self.data_json(data).encode()) / 1024
+
+    # ------------------------------------------------------------------ the static page
+    def html(self, data: Mapping, *, max_kb: float = MAX_KB, caption: bool = True) -> str:
+        """The self-contained HTML block: controls, one SVG per panel, the data and the inline script.
+
+        Display it with ``IPython.display.HTML(spec.html(data))``.  ``caption`` adds a line with the
+        number of settings and the embedded data's size.
+
+        Raises:
+            ValueError: data that does not belong to this spec, or more than ``max_kb`` KB of it (then
+                use fewer slider values, fewer ``digits`` or shorter curves).
+        """
+        blob = self.data_json(data)
+        kb = len(blob.encode()) / 1024
+        if kb > max_kb:
+            raise ValueError(f"the explorable's data is {kb:.0f} KB, above the limit of {max_kb:.0f} KB: use fewer "
+                             f"slider values or settings, fewer digits (now {self.digits}), or shorter curves.")
+        uid = "xpl-" + uuid.uuid4().hex[:10]
+        cap = (f'<div class="xpl-caption" style="font-size:12px;color:#555;margin-top:2px">Static explorable: '
+               f'{data["n"]:,} precomputed settings, {kb:.0f} KB of embedded data; it redraws in the browser, '
+               f'without Python.</div>' if caption else "")
+        title = f'<div style="font-weight:bold;margin-bottom:4px">{_html.escape(self.title)}</div>' if self.title else ""
+        return (f'<div id="{uid}" class="explorable" style="max-width:{self.width}px;font-family:sans-serif;'
+                f'font-size:13px">{title}'
+                f'<div class="xpl-controls" style="display:grid;grid-template-columns:auto 1fr;gap:3px 10px;'
+                f'align-items:center;margin-bottom:6px"></div>'
+                f'<div class="xpl-figure" style="display:flex;flex-wrap:wrap;gap:0"></div>'
+                f'<div class="xpl-note" style="font-size:13px;margin-top:3px"></div>{cap}'
+                f'<noscript>This figure needs JavaScript to redraw.</noscript>'
+                f'<script type="application/json">{blob.replace("</", "<" + chr(92) + "/")}</script>'
+                f'<script>{_JS.replace("%UID%", uid).replace("%W%", str(self.width)).replace("%H%", str(self.panel_height))}'
+                f'</script></div>')
+
+    def write_html(self, data: Mapping, path, **kw) -> None:
+        """A standalone HTML file holding :meth:`html` (for a browser test or to share one explorable)."""
+        from pathlib import Path
+
+        doc = ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>'
+               f'{_html.escape(self.title or "explorable")}</title></head><body>{self.html(data, **kw)}</body></html>')
+        Path(path).write_text(doc, encoding="utf-8")
+
+    # ------------------------------------------------------------------ the live widgets
+    def live(self, data: Mapping | None = None, *, compute: Callable[..., Any] | None = None):
+        """The same controls as ipywidgets, redrawn with matplotlib (needs a running kernel).
+
+        Give ``data`` (from :meth:`precompute`: instant) or ``compute`` (called on every change).
+
+        Returns:
+            an ``ipywidgets.VBox`` (controls and the figure); display it as the last expression of a cell.
+        """
+        if (data is None) == (compute is None):
+            raise ValueError("live() needs exactly one of data= (from precompute) or compute= (a callback).")
+        if data is not None:
+            self._check_data(data)
+        import ipywidgets as W
+
+        widgets = {}
+        for c in self.controls:
+            opts = list(zip(c.texts, c.values))
+            cls = W.Dropdown if c.kind == "menu" else W.SelectionSlider
+            kw = {} if c.kind == "menu" else {"continuous_update": False}
+            widgets[c.name] = cls(options=opts, value=c.default, description=c.label or c.name,
+                                  style={"description_width": "140px"}, layout=W.Layout(width="460px"), **kw)
+        logs = {i: W.Checkbox(value=False, description=f"log scale: {p.title}", indent=False)
+                for i, p in enumerate(self.panels) if p.yscale == "toggle"}
+        out = W.Output()
+
+        def redraw(*_):
+            values = {}
+            for c in self.controls:
+                on = self._active(c, values)
+                widgets[c.name].disabled = not on
+                widgets[c.name].layout.display = None if on else "none"
+                if on:
+                    values[c.name] = widgets[c.name].value
+            if data is not None:
+                pt = self.point(data, **values)
+            else:
+                raw = self._point(compute(**values), "live")
+                fake = {"points": {self.key(**values): raw}}
+                pt = self.point(fake, **values)
+            with out:
+                out.clear_output(wait=True)
+                self._draw_matplotlib(pt, {i: cb.value for i, cb in logs.items()})
+
+        for w in [*widgets.values(), *logs.values()]:
+            w.observe(redraw, names="value")
+        redraw()
+        return W.VBox([*widgets.values(), *logs.values(), out])
+
+    def _draw_matplotlib(self, pt: Mapping, logs: Mapping[int, bool]):
+        import matplotlib.pyplot as plt
+
+        cols = self.columns
+        rows = math.ceil(len(self.panels) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(self.width / 100 * 1.3, self.panel_height / 100 * 1.3 * rows),
+                                 squeeze=False)
+        for ax in axes.flat[len(self.panels):]:
+            ax.set_visible(False)
+        for i, (p, ax) in enumerate(zip(self.panels, axes.flat)):
+            log = p.yscale == "log" or logs.get(i, False)
+            for j, s in enumerate(p.series):
+                if s.name not in pt:
+                    continue
+                x, y = pt[s.name]
+                n, _, _ = series_events(x, y, floor=p.floor, ceil=p.ceil, log=log, backward=p.flow == "backward")
+                ls = "--" if s.dash else "-"
+                ax.plot(*_good(x, y, n, p.flow == "backward"), ls, color=s.color or PALETTE[j % len(PALETTE)], label=s.label,
+                        marker="o" if s.marker else None, ms=3)
+            if log:
+                ax.set_yscale("log")
+            if p.xlim:
+                ax.set_xlim(p.xlim)
+            if p.ylim:
+                ax.set_ylim(p.ylim)
+            elif p.yzero and not log:
+                ax.set_ylim(bottom=0)
+            msgs = self._panel_messages(p, pt, log=log)
+            if msgs:
+                ax.text(0.02, 0.97, "\n".join(msgs), transform=ax.transAxes, va="top", fontsize=9, color="#b00020",
+                        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
+            ax.set(title=p.title, xlabel=p.xlabel, ylabel=p.ylabel)
+            if ax.lines:
+                ax.legend(fontsize="small", loc="lower left")
+        if pt.get("note"):
+            fig.text(0.01, 0.0, pt["note"], fontsize=9, va="bottom")
+        fig.tight_layout()
+        plt.show()
+
+
+# ----------------------------------------------------------------------------- the script
+# %UID%, %W% and %H% are replaced; D holds the spec and the data (see Explorable.data_json).
+_JS = r"""
+(function(){
+const root = document.getElementById("%UID%");
+const D = JSON.parse(root.querySelector("script[type='application/json']").textContent);
+const W = %W%, H = %H%, NS = "http://www.w3.org/2000/svg";
+const PW = Math.floor(W / D.columns) - 4;
+const box = root.querySelector(".xpl-controls"), fig = root.querySelector(".xpl-figure");
+const inputs = {}, readouts = {}, logs = {}, rows = {};
+function el(tag, attrs, parent, text){ const e = document.createElementNS(NS, tag);
+  for (const k in attrs) if (attrs[k] !== null && attrs[k] !== undefined) e.setAttribute(k, attrs[k]);
+  if (text !== undefined) e.textContent = text; if (parent) parent.appendChild(e); return e; }
+function fmt(v){ if (v === 0) return "0";
+  if (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3) { const s = v.toExponential(0).replace("e+", "e"); return s; }
+  return (+v.toPrecision(4)).toString(); }
+function tpl(s, f){ return s.replace(/\{(\w+)\}/g, (m, k) => (k in f) ? f[k] : m); }
+D.controls.forEach((c) => {
+  const lab = document.createElement("label"); lab.textContent = c.label; box.appendChild(lab);
+  const cell = document.createElement("span"); box.appendChild(cell); rows[c.name] = [lab, cell];
+  let inp;
+  if (c.kind === "menu") { inp = document.createElement("select");
+    c.texts.forEach((t, j) => inp.add(new Option(t, j))); inp.onchange = update; }
+  else { inp = document.createElement("input"); inp.type = "range"; inp.min = 0; inp.max = c.values.length - 1;
+    inp.step = 1; inp.oninput = update; inp.style.verticalAlign = "middle"; }
+  inp.value = c.default; inp.className = "xpl-c-" + c.name; inp.setAttribute("aria-label", c.label);
+  cell.appendChild(inp); inputs[c.name] = inp;
+  if (c.kind === "slider") { const r = document.createElement("b"); r.className = "xpl-r-" + c.name;
+    r.style.marginLeft = "6px"; cell.appendChild(r); readouts[c.name] = r; }
+});
+D.panels.forEach((p, i) => { if (p.yscale !== "toggle") return;
+  const lab = document.createElement("label"); lab.textContent = "log scale"; box.appendChild(lab);
+  const cb = document.createElement("input"); cb.type = "checkbox"; cb.className = "xpl-log-" + i;
+  cb.setAttribute("aria-label", "log scale: " + p.title); cb.onchange = update;
+  const cell = document.createElement("span"); cell.appendChild(cb);
+  const t = document.createElement("span"); t.textContent = " " + p.title; cell.appendChild(t);
+  box.appendChild(cell); logs[i] = cb; });
+const svgs = D.panels.map((p, i) => el("svg", {width: PW, height: H, role: "img", "aria-label": p.title,
+  "class": "xpl-panel xpl-panel-" + i, style: "font-family:sans-serif"}, fig));
+function byName(n){ return D.controls.find((c) => c.name === n); }
+function value(c){ return c.values[+inputs[c.name].value]; }
+function active(c){ for (const k in c.when) { const o = byName(k);
+    if (!active(o) || !c.when[k].includes(value(o))) return false; } return true; }
+function decode(enc, x0, dx){ let x = null, y;
+  if (Array.isArray(enc)) y = enc;
+  else { x = enc.x || null;
+    if (enc.r) { y = []; for (let i = 0; i < enc.r.length; i += 2) for (let j = 0; j < enc.r[i + 1]; j++) y.push(enc.r[i]); }
+    else y = enc.y; }
+  if (!x) x = y.map((_, i) => x0 + i * dx);
+  return [x, y]; }
+function events(x, y, p, log){ const back = p.flow === "backward";
+  for (let k = 0; k < y.length; k++) { const i = back ? y.length - 1 - k : k, v = y[i];
+    if (v === null || !isFinite(v)) return [k, "nan", x[i]];
+    if (p.floor !== null && v < p.floor) return [k, "floor", x[i]];
+    if (p.ceil !== null && v > p.ceil) return [k, "ceil", x[i]];
+    if (log && v <= 0) return [k, "nonpositive", x[i]]; }
+  return [y.length, null, null]; }
+function niceTicks(lo, hi, n){ const span = hi - lo, raw = span / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => span / s <= n) || 10 * mag;
+  const out = []; for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) out.push(Math.abs(t) < step * 1e-9 ? 0 : t);
+  return out; }
+function drawPanel(svg, p, i, pt){
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const log = p.yscale === "log" || (logs[i] && logs[i].checked);
+  const x0 = ("x0" in pt) ? pt.x0 : D.x0, dx = ("dx" in pt) ? pt.dx : D.dx;
+  const curves = [], msgs = [];
+  let legendRows = 1, lx = 0;
+  p.series.forEach((s) => { if (!(s.name in pt.s)) return;
+    const [x, y] = decode(pt.s[s.name], x0, dx); const [n, why, at] = events(x, y, p, log);
+    const a = p.flow === "backward" ? y.length - n : 0;
+    curves.push({s: s, x: x.slice(a, a + n), y: y.slice(a, a + n)});
+    if (why) msgs.push(tpl(D.texts[why], {label: s.label, xname: p.xname, x: fmt(at), floor: fmt(p.floor || 0), ceil: fmt(p.ceil || 0)}));
+    const w = 36 + 7.2 * s.label.length; if (lx + w > PW - 20 && lx > 0) { legendRows++; lx = 0; } lx += w; });
+  if (!curves.some((c) => c.y.length)) msgs.push(D.texts.empty);
+  const M = {l: 64, r: 12, t: 24, b: 46 + 18 * legendRows};
+  const iw = PW - M.l - M.r, ih = H - M.t - M.b;
+  let xs = [], ys = [];
+  curves.forEach((c) => { xs = xs.concat(c.x); ys = ys.concat(c.y); });
+  let [xa, xb] = p.xlim || (xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]);
+  if (xa === xb) { xa -= 1; xb += 1; }
+  let ya, yb;
+  if (p.ylim) [ya, yb] = log ? p.ylim.map(Math.log10) : p.ylim;
+  else if (!ys.length) [ya, yb] = log ? [-1, 1] : [0, 1];
+  else if (log) { ya = Math.floor(Math.log10(Math.min(...ys)) - 0.03); yb = Math.ceil(Math.log10(Math.max(...ys)) + 0.03);
+    if (yb - ya < 1) { yb = ya + 1; } }
+  else { ya = Math.min(...ys); yb = Math.max(...ys); if (p.yzero) ya = Math.min(0, ya);
+    if (yb - ya < 1e-12 * Math.max(1, Math.abs(yb))) { const d = Math.abs(yb) * 0.1 || 1; ya -= d; yb += d; }
+    else { const pad = 0.05 * (yb - ya); yb += pad; if (!(p.yzero && ya === 0)) ya -= pad; } }
+  const sx = (v) => M.l + (v - xa) / (xb - xa) * iw;
+  const sy = (v) => M.t + ih - ((log ? Math.log10(v) : v) - ya) / (yb - ya) * ih;
+  el("text", {x: M.l + iw / 2, y: 16, "text-anchor": "middle", "font-size": 13, "font-weight": "bold"}, svg, p.title);
+  if (p.image && D.images[p.image]) el("image", {href: "data:image/png;base64," + D.images[p.image], x: M.l, y: M.t,
+    width: iw, height: ih, preserveAspectRatio: "none"}, svg);
+  el("rect", {x: M.l, y: M.t, width: iw, height: ih, fill: "none", stroke: "#444"}, svg);
+  niceTicks(xa, xb, Math.max(3, Math.floor(iw / 70))).forEach((t) => { const px = sx(t);
+    el("line", {x1: px, x2: px, y1: M.t + ih, y2: M.t + ih + 4, stroke: "#444"}, svg);
+    el("text", {x: px, y: M.t + ih + 17, "text-anchor": "middle", "font-size": 12}, svg, fmt(t)); });
+  let yt;
+  if (log) { const st = Math.max(1, Math.ceil((yb - ya) / 6)); yt = [];
+    for (let e = Math.ceil(ya); e <= yb; e += st) { yt.push(Math.pow(10, e));
+      if (yb - ya <= 2 && e < yb) yt.push(2 * Math.pow(10, e), 5 * Math.pow(10, e)); } }
+  else yt = niceTicks(ya, yb, Math.max(3, Math.floor(ih / 45)));
+  yt.forEach((t) => { const py = sy(t);
+    el("line", {x1: M.l - 4, x2: M.l, y1: py, y2: py, stroke: "#444"}, svg);
+    el("line", {x1: M.l, x2: M.l + iw, y1: py, y2: py, stroke: "#ddd", "stroke-width": 0.6}, svg);
+    el("text", {x: M.l - 6, y: py + 4, "text-anchor": "end", "font-size": 12}, svg, fmt(t)); });
+  el("text", {x: M.l + iw / 2, y: M.t + ih + 34, "text-anchor": "middle", "font-size": 12}, svg, p.xlabel);
+  el("text", {x: 14, y: M.t + ih / 2, "text-anchor": "middle", "font-size": 12,
+    transform: "rotate(-90 14 " + (M.t + ih / 2) + ")"}, svg, p.ylabel + (log && p.yscale === "toggle" ? " (log)" : ""));
+  const g = el("g", {"class": "xpl-curves"}, svg);
+  curves.forEach((c) => { if (!c.y.length) return;
+    const pts = c.x.map((v, k) => sx(v).toFixed(1) + "," + sy(c.y[k]).toFixed(1));
+    el("polyline", {points: pts.join(" "), fill: "none", stroke: c.s.color, "stroke-width": 1.8,
+      "stroke-dasharray": c.s.dash, "data-series": c.s.name}, g);
+    if (c.s.marker) pts.forEach((q) => { const [a, b] = q.split(",");
+      el("circle", {cx: a, cy: b, r: 2.2, fill: c.s.color}, g); }); });
+  let ly = H - 18 * legendRows + 4; lx = M.l;
+  curves.forEach((c) => { const w = 36 + 7.2 * c.s.label.length;
+    if (lx + w > PW && lx > M.l) { lx = M.l; ly += 18; }
+    el("line", {x1: lx, x2: lx + 20, y1: ly, y2: ly, stroke: c.s.color, "stroke-width": 2, "stroke-dasharray": c.s.dash}, svg);
+    el("text", {x: lx + 24, y: ly + 4, "font-size": 12}, svg, c.s.label); lx += w; });
+  if (msgs.length) { const mg = el("g", {"class": "xpl-msg"}, svg);
+    el("rect", {x: M.l + 3, y: M.t + 3, width: iw - 6, height: 17 * msgs.length + 4, fill: "#fff", opacity: 0.88}, mg);
+    msgs.forEach((m, k) => el("text", {x: M.l + 8, y: M.t + 17 + 17 * k, "font-size": 12, fill: "#b00020"}, mg, m)); }
+}
+function update(){
+  const parts = [];
+  D.controls.forEach((c) => { const on = active(c); inputs[c.name].disabled = !on;
+    rows[c.name].forEach((e) => { e.style.display = on ? "" : "none"; });
+    if (readouts[c.name]) readouts[c.name].textContent = on ? c.texts[+inputs[c.name].value] : "(not used)";
+    parts.push(on ? inputs[c.name].value : "-"); });
+  const key = parts.join("|"), pt = D.points[key];
+  root.dataset.key = key;
+  const note = root.querySelector(".xpl-note");
+  if (!pt) { note.textContent = "No precomputed data for this setting."; return; }
+  D.panels.forEach((p, i) => drawPanel(svgs[i], p, i, pt));
+  note.textContent = pt.note || "";
+}
+update();
+})();
+"""

@@ -1,0 +1,322 @@
+"""The static explorables in a real browser: every control redraws, extremes show a message, nothing leaves 127.0.0.1.
+
+Two parts:
+
+* a standalone page written by :meth:`course_utils.explorable.Explorable.write_html` (fast: part of the unit
+  stage when Chromium is there), together with deliberately broken copies of it — a control that does
+  nothing, a figure that draws no message, a page that asks the network for something — to show that
+  each check fails when it should;
+* the book's own pages that hold explorables (Part I's signal explorer, Part IV's schedule explorer, the
+  exercise pages 1 and 4), when ``_build/html`` has them; skipped otherwise.
+
+Headless Chromium (``/usr/bin/chromium`` or ``$COURSE_CHROMIUM``) through Playwright, launched as
+tests/test_site.py does; every request that does not go to the local server is aborted and recorded.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = Path(os.environ.get("COURSE_SITE", ROOT / "_build" / "html"))
+CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (requirements.txt)")
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (scripts/ensure_chromium.sh or $COURSE_CHROMIUM)", allow_module_level=True)
+
+from course_utils import explorable as X  # noqa: E402
+
+
+# ----------------------------------------------------------------------------- the standalone explorable
+def _spec():
+    return X.Explorable(
+        [X.Menu("act", ["tanh", "relu"], label="activation"),
+         X.Slider("gain", [0.1, 1.0, 3.0], label="gain", default=1.0),
+         X.Slider("k", [1, 2, 3], label="k", when={"act": ["relu"]})],
+        [X.Panel("forward", xlabel="layer", ylabel="variance", yscale="log", floor=1e-30, ceil=1e30, xname="layer",
+                 series=[X.Series("v", "measured"), X.Series("t", "recurrence", dash="5 3")]),
+         X.Panel("rate", xlabel="step", ylabel="value", yscale="toggle", xname="step", series=[X.Series("r", "rate")])],
+        title="test explorable")
+
+
+def _compute(act, gain, k=1):
+    layers = np.arange(1, 41, dtype=float)
+    v = (gain ** 2) ** layers * k * (1.0 if act == "tanh" else 0.5)
+    r = gain * np.clip(np.cos(layers / 8), 0, None)  # 0 from layer 13 on: the log scale says so
+    return {"v": v, "t": 1.05 * v, "r": r}
+
+
+# Broken copies of the page: each must make exactly one of the checks fail.
+BREAK = {
+    "dead control": ('inp.oninput = update;', 'inp.oninput = null;'),          # sliders do nothing
+    "no message": ('if (msgs.length) {', 'if (false) {'),                       # extremes drawn silently
+    "network": ('<body>', '<body><img src="http://example.com/x.png" alt="">'),  # asks the network
+}
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def _serve(folder: Path):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("explorable")
+    spec = _spec()
+    data = spec.precompute(_compute)
+    spec.write_html(data, folder / "good.html")
+    good = (folder / "good.html").read_text(encoding="utf-8")
+    for name, (old, new) in BREAK.items():
+        assert old in good, f"the broken fixture {name!r} no longer matches the page: update BREAK"
+        (folder / (name.replace(" ", "_") + ".html")).write_text(good.replace(old, new, 1), encoding="utf-8")
+    httpd, url = _serve(folder)
+    yield url, spec, data
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+class Opened:
+    def __init__(self, page, outside, errors):
+        self.page, self.outside, self.errors = page, outside, errors
+
+
+@pytest.fixture
+def open_page(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, service_workers="block")
+    outside: list[str] = []
+
+    def block(route):
+        outside.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1)(https?|wss?|ftp)://.*"), block)
+
+    def load(url: str) -> Opened:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+        page.goto(url, wait_until="load")
+        page.wait_for_selector(".explorable .xpl-panel", state="attached", timeout=10_000)
+        return Opened(page, outside, errors)
+
+    yield load
+    context.close()
+
+
+# ----------------------------------------------------------------------------- the checks (shared)
+def _roots(page) -> list[str]:
+    return page.eval_on_selector_all(".explorable", "els => els.map(e => e.id)")
+
+
+def _spec_of(page, root: str) -> dict:
+    return json.loads(page.eval_on_selector(f"#{root} script[type='application/json']", "e => e.textContent"))
+
+
+def _drawing(page, root: str) -> str:
+    return page.eval_on_selector(f"#{root}", "r => r.querySelector('.xpl-figure').innerHTML + "
+                                             "'|' + r.querySelector('.xpl-note').textContent")
+
+
+def _set(page, root: str, control: dict, index: int) -> None:
+    sel = f"#{root} .xpl-c-{control['name']}"
+    if control["kind"] == "menu":
+        page.select_option(sel, str(index))
+    else:
+        page.eval_on_selector(sel, "(e, i) => { e.value = i; e.dispatchEvent(new Event('input')); }", index)
+
+
+def _make_active(page, root: str, spec: dict, control: dict) -> None:
+    """Set the menus a control depends on (``when``) to a value that uses it."""
+    for name, values in control["when"].items():
+        other = next(c for c in spec["controls"] if c["name"] == name)
+        _make_active(page, root, spec, other)
+        _set(page, root, other, other["values"].index(values[0]))
+
+
+def check_every_control_redraws(page) -> None:
+    """Moving each control (to some other value) changes what is drawn: the SVGs or the note."""
+    for root in _roots(page):
+        spec = _spec_of(page, root)
+        for c in spec["controls"]:
+            _make_active(page, root, spec, c)
+            _set(page, root, c, c["default"])
+            before = _drawing(page, root)
+            changed = []
+            for i in range(len(c["values"])):
+                if i == c["default"]:
+                    continue
+                _set(page, root, c, i)
+                changed.append(_drawing(page, root) != before)
+            assert any(changed), f"{root}: moving {c['label']!r} did not change the figure"
+            _set(page, root, c, c["default"])
+        for cb in page.query_selector_all(f"#{root} input[type=checkbox]"):
+            before = _drawing(page, root)
+            cb.click()
+            assert _drawing(page, root) != before, f"{root}: the log-scale box did not change the figure"
+            cb.click()
+
+
+def _messages(page, root: str) -> list[str]:
+    return page.eval_on_selector_all(f"#{root} .xpl-msg text", "els => els.map(e => e.textContent)")
+
+
+def check_nothing_left_localhost(opened: Opened, page_html: str = "") -> None:
+    assert not opened.outside, f"requests outside 127.0.0.1: {opened.outside}"
+    assert not opened.errors, opened.errors
+
+
+# ----------------------------------------------------------------------------- the standalone page
+def test_every_control_redraws(site, open_page):
+    url, _, _ = site
+    opened = open_page(url + "good.html")
+    check_every_control_redraws(opened.page)
+    check_nothing_left_localhost(opened)
+
+
+def test_the_figure_follows_the_data(site, open_page):
+    url, spec, data = site
+    page = open_page(url + "good.html").page
+    root = _roots(page)[0]
+    js = _spec_of(page, root)
+    act, gain, k = js["controls"]
+    _set(page, root, act, 1)
+    _set(page, root, k, 2)
+    assert page.eval_on_selector(f"#{root}", "r => r.dataset.key") == spec.key(act="relu", gain=1.0, k=3)
+    # one polyline per series, with as many points as the setting has
+    n = page.eval_on_selector(f"#{root} polyline[data-series='v']", "e => e.getAttribute('points').split(' ').length")
+    assert n == len(spec.point(data, act="relu", gain=1.0, k=3)["v"][1])
+    hidden = page.eval_on_selector(f"#{root} .xpl-c-k", "e => e.parentElement.style.display")
+    _set(page, root, act, 0)
+    assert hidden == "" and page.eval_on_selector(f"#{root} .xpl-c-k", "e => e.parentElement.style.display") == "none"
+    # readable text: every SVG text at 12 px or more, and the figure fits a 688-px column
+    sizes = page.eval_on_selector_all(f"#{root} svg text", "els => els.map(e => +e.getAttribute('font-size'))")
+    assert min(sizes) >= 12
+    width = page.eval_on_selector(f"#{root}", "r => r.getBoundingClientRect().width")
+    assert width <= 688
+
+
+def test_extremes_show_a_message(site, open_page):
+    url, spec, data = site
+    page = open_page(url + "good.html").page
+    root = _roots(page)[0]
+    js = _spec_of(page, root)
+    act, gain, _ = js["controls"]
+    assert _messages(page, root) == []
+    _set(page, root, gain, 0)  # 0.01^l: below 1e-30 at layer 16
+    assert _messages(page, root) == spec.messages(data, act="tanh", gain=0.1) != []
+    assert "measured: fell below 1e-30 at layer 16" in _messages(page, root)
+    _set(page, root, gain, 2)  # 9^l: above 1e30 at layer 32
+    assert "measured: grew above 1e30 at layer 32" in _messages(page, root)
+    page.click(f"#{root} .xpl-log-1")  # the rate touches 0: the log scale cannot draw it
+    assert any("not drawn on the log scale" in m for m in _messages(page, root))
+
+
+def test_the_page_loads_nothing_from_a_network(site, open_page):
+    url, spec, data = site
+    opened = open_page(url + "good.html")
+    check_nothing_left_localhost(opened)
+    assert "http" not in spec.html(data).replace("http://www.w3.org/2000/svg", "")
+
+
+# ----------------------------------------------------------------------------- each check can fail
+def test_a_control_that_does_nothing_fails_the_redraw_check(site, open_page):
+    url, _, _ = site
+    page = open_page(url + "dead_control.html").page
+    with pytest.raises(AssertionError, match="did not change the figure"):
+        check_every_control_redraws(page)
+
+
+def test_a_figure_without_messages_fails_the_extreme_check(site, open_page):
+    url, _, _ = site
+    page = open_page(url + "no_message.html").page
+    root = _roots(page)[0]
+    _set(page, root, _spec_of(page, root)["controls"][1], 0)
+    assert _messages(page, root) == []  # what test_extremes_show_a_message would reject
+
+
+def test_a_request_to_the_network_fails_the_offline_check(site, open_page):
+    url, _, _ = site
+    opened = open_page(url + "network.html")
+    opened.page.wait_for_timeout(200)
+    with pytest.raises(AssertionError, match="requests outside 127.0.0.1: .*example.com"):
+        check_nothing_left_localhost(opened)
+
+
+# ----------------------------------------------------------------------------- the book's pages
+BOOK_PAGES = ["book/part1/signal_explorer.html", "book/part4/schedule_explorer.html",
+              "book/exercises/01_initialization.html", "book/exercises/04_schedules.html"]
+
+
+@pytest.fixture(scope="module")
+def book():
+    if not (HTML / "index.html").is_file():
+        pytest.skip(f"no built site at {HTML} (make build)")
+    httpd, url = _serve(HTML)
+    yield url
+    httpd.shutdown()
+
+
+def _book_page(book, open_page, rel):
+    built, source = HTML / rel, ROOT / Path(rel).with_suffix(".md")
+    if not built.is_file():
+        pytest.skip(f"{rel} is not in the built site (make build)")
+    if 'class="explorable"' not in built.read_text(encoding="utf-8") and built.stat().st_mtime < source.stat().st_mtime:
+        pytest.skip(f"{rel} was built before {source.relative_to(ROOT)} got its explorable (make build)")
+    opened = open_page(book + rel)
+    assert _roots(opened.page), f"{rel} holds no explorable"
+    return opened
+
+
+@pytest.mark.parametrize("rel", BOOK_PAGES)
+def test_book_explorables_redraw_offline(book, open_page, rel):
+    opened = _book_page(book, open_page, rel)
+    check_every_control_redraws(opened.page)
+    check_nothing_left_localhost(opened)
+
+
+def test_signal_explorer_reports_a_vanished_and_an_exploding_signal(book, open_page):
+    page = _book_page(book, open_page, BOOK_PAGES[0]).page
+    root = _roots(page)[0]
+    c = {x["name"]: x for x in _spec_of(page, root)["controls"]}
+    _set(page, root, c["scheme"], c["scheme"]["values"].index("normal"))
+    _set(page, root, c["act"], c["act"]["values"].index("identity"))
+    _set(page, root, c["depth"], c["depth"]["values"].index(50))
+    _set(page, root, c["sigma"], 0)  # sigma 0.02: x0.1 per layer
+    assert any("signal vanished below 1e-30 at layer" in m for m in _messages(page, root))
+    _set(page, root, c["sigma"], len(c["sigma"]["values"]) - 1)  # sigma 0.2: x10 per layer
+    assert any("signal grew above 1e30 at layer" in m for m in _messages(page, root))
+
+
+def test_schedule_explorer_reports_zeros_on_the_log_scale(book, open_page):
+    page = _book_page(book, open_page, BOOK_PAGES[1]).page
+    root = _roots(page)[0]
+    c = {x["name"]: x for x in _spec_of(page, root)["controls"]}
+    _set(page, root, c["name"], c["name"]["values"].index("cosine"))
+    _set(page, root, c["T_max"], c["T_max"]["values"].index(10))
+    _set(page, root, c["eta_min"], 0)
+    page.click(f"#{root} .xpl-log-0")
+    assert any("not drawn on the log scale" in m for m in _messages(page, root))
