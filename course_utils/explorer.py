@@ -116,7 +116,7 @@ def _contour_png(surface: S.Surface, width_px: int, height_px: int, n: int = 160
     ax.set_ylim(surface.ylim)
     ax.axis("off")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=None, pad_inches=0)  # exactly width x height: no border (the book style saves "tight")
     plt.close(fig)
     from PIL import Image  # matplotlib depends on Pillow
 
@@ -355,7 +355,7 @@ def live_explorer(steps: int = 100, surfaces: Sequence[str] = ("pathological", "
             loss = S.losses_along(surf, path[-1:])[0]
         with out:
             out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6.4, 4.6))
+            fig, ax = plt.subplots(figsize=(6.2, 4.5))
             plot_contour(grids[surface], ax=ax, title=f"{surf.title}: {opt}, lr = {lr:.3g}", log=surf.log_levels)
             plot_trajectories({f"{opt} ({steps} steps)": path}, ax)
             ax.text(0.01, 0.01, f"end: ({path[-1, 0]:.3g}, {path[-1, 1]:.3g}), loss {loss:.4g}",

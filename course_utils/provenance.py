@@ -21,7 +21,8 @@ import subprocess
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["Provenance", "git_commit", "build_date", "device_name", "provenance", "provenance_line", "show"]
+__all__ = ["Provenance", "git_commit", "build_date", "device_name", "provenance", "provenance_line", "show",
+           "recorded_budget_run"]
 
 UNKNOWN = "unknown"
 
@@ -216,3 +217,26 @@ def show(budget=None, seeds=None, device=None, sizes=None) -> Provenance | None:
         display(p)
         return None
     return p
+
+
+def recorded_budget_run(budget: str = "full") -> dict:
+    """The recorded run of the whole book at ``budget`` (``course_utils/results/<budget>_budget.json``).
+
+    Written by ``scripts/run_budget.py --export`` and shipped with the package, so the page that shows it
+    also works in Colab: per chapter its title, cold seconds, whether every hidden check passed, the
+    commit it ran at and its glued values (as text).
+
+    Raises:
+        FileNotFoundError: no run of that budget was recorded (says how to record one).
+    """
+    import json
+    from importlib import resources
+
+    name = f"{budget}_budget.json"
+    path = resources.files("course_utils") / "results" / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No recorded run of the {budget!r} budget ships with this course_utils (looked for "
+            f"course_utils/results/{name}). Record one with  python scripts/run_budget.py --budget {budget}  "
+            f"and then  --export course_utils/results/{name}.")
+    return json.loads(path.read_text(encoding="utf-8"))

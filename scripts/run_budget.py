@@ -109,6 +109,17 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _title(md: Path) -> str:
+    """The chapter's first heading (its title in the book), or its file name."""
+    try:
+        for line in md.read_text(encoding="utf-8").splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    except OSError:
+        pass
+    return md.stem
+
+
 def export(report: dict) -> dict:
     """What the book shows of a budget run: per chapter its time, its checks and its glued numbers/words."""
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
@@ -116,7 +127,8 @@ def export(report: dict) -> dict:
     chapters = {}
     for key, ch in report["chapters"].items():
         glued = {k: v for k, v in ch["glued"].items() if len(v) <= 400}  # numbers and sentences, no tables
-        chapters[key] = {"seconds": ch["seconds"], "passed": ch["passed"], "failed_checks": len(ch["errors"]),
+        chapters[key] = {"title": _title(ROOT / key), "seconds": ch["seconds"], "passed": ch["passed"],
+                         "failed_checks": len(ch["errors"]),
                          "finished": ch.get("finished"), "commit": ch.get("commit", "unknown"), "glued": glued}
     return {"budget": report["budget"], "exported_at_commit": commit,
             "note": "produced by scripts/run_budget.py; each chapter's numbers are its glued values",

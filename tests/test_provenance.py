@@ -127,3 +127,8 @@ def test_every_chapter_with_its_own_sizes_reports_them():
 def test_sizes_keyed_by_budget_pick_this_budgets_row():
     line = provenance.provenance_line("full", device="cpu", sizes={"cpu": {"epochs": 4}, "full": {"epochs": 40, "seeds": [0, 1, 2, 3]}})
     assert "budget 'full'; this page: epochs 40, seeds 0–3" in line
+
+
+def test_recorded_budget_run_says_how_to_record_a_missing_one():
+    with pytest.raises(FileNotFoundError, match="run_budget.py --budget nosuch"):
+        provenance.recorded_budget_run("nosuch")

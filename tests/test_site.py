@@ -412,7 +412,7 @@ STRAY = [(re.compile(r"\b\w*Warning\b:"), "a warning"),
          (re.compile(r"<(function|bound method|lambda)\b[^>]*>"), "a function's repr"),
          (re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>"), "an object's repr"),
          (re.compile(r"Traceback \(most recent call last\)"), "a traceback"),
-         (re.compile(r"-0\.0+(?![0-9]*[1-9])\b"), "a negative zero")]
+         (re.compile(r"(?<![\w.])[-−]0\.0+(?![0-9]*[1-9])\b"), "a negative zero")]
 
 
 def layout_defects(page) -> list[str]:
