@@ -9,7 +9,7 @@ JB_FLAGS := -W -n --keep-going
 export COURSE_PROGRESS ?= 0
 export PYTHONHASHSEED := 0
 # Browser/PDF test files run in their own stages, after the build (never in `unit`)
-STAGE_TESTS := tests/test_site.py tests/test_pdf.py
+STAGE_TESTS := tests/test_site.py tests/test_explorables_browser.py tests/test_pdf.py
 
 .PHONY: book test install data js unit sync build site learner nbval pdf pdf-test clean bench gpu-check full-budget
 
@@ -45,10 +45,11 @@ sync: install
 build: install data js sync
 	$(JB) build . $(JB_FLAGS)
 
-# Every page of _build/html in headless Chromium; screenshots in _build/screenshots/.
+# Every page of _build/html in headless Chromium (layout, figures, outputs, links, launch buttons), and every
+# explorable's controls; screenshots in _build/screenshots/.
 site: install
 	@bash scripts/ensure_chromium.sh
-	$(PY) -m pytest tests/test_site.py -q -p no:cacheprovider -rs
+	$(PY) -m pytest tests/test_site.py tests/test_explorables_browser.py -q -p no:cacheprovider -rs
 
 # The learners' path (scripts/learner_stage.py): a non-root user, a fresh venv outside the repository
 # with only the package (installed from a git URL of this checkout by the chapters' own install cell)

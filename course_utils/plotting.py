@@ -221,12 +221,14 @@ def show_images(X: np.ndarray, labels: Sequence[str], *, ncols: int = 8, title: 
         raise ValueError(f"show_images expects images of shape (N, 28, 28) or (N, 1, 28, 28), got {X.shape}.")
     n = len(X)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
+    lines = max((str(t).count("\n") + 1 for t in labels), default=1)   # caption lines over each image
+    side = COLUMN_IN / ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_IN, nrows * (side + 0.17 * lines) + 0.3), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
             ax.imshow(X[k] * std + mean, cmap="gray_r", vmin=0, vmax=1)
-            ax.set_title(labels[k], fontsize=8)
+            ax.set_title(labels[k], fontsize=8 if lines == 1 else 7.5)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

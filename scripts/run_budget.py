@@ -130,7 +130,10 @@ def export(report: dict) -> dict:
         chapters[key] = {"title": _title(ROOT / key), "seconds": ch["seconds"], "passed": ch["passed"],
                          "failed_checks": len(ch["errors"]),
                          "finished": ch.get("finished"), "commit": ch.get("commit", "unknown"), "glued": glued}
-    return {"budget": report["budget"], "exported_at_commit": commit,
+    from sync_notebooks import chapters as toc_chapters
+
+    toc = {_rel(md): _title(md) for md in toc_chapters(ROOT)}
+    return {"budget": report["budget"], "exported_at_commit": commit, "toc": toc,
             "note": "produced by scripts/run_budget.py; each chapter's numbers are its glued values",
             "chapters": chapters}
 

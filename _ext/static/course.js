@@ -7,13 +7,20 @@
  */
 (function () {
   "use strict";
-  var SELECTOR = ".cell_output .output, mjx-container[display=\"true\"], .table-wrapper, div.math";
+  var SELECTOR = ".cell_output .output, mjx-container[display=\"true\"], .table-wrapper, " +
+                 ".pst-scrollable-table-container, div.math";
+  // The hint goes right after the box, or after its parent when that lays out its children in a row
+  // (a numbered display equation: div.math is a flex row of the equation and its number).
+  function anchorOf(box) {
+    var parent = box.parentNode;
+    return parent && getComputedStyle(parent).display.indexOf("flex") >= 0 ? parent : box;
+  }
   function mark() {
     var boxes = document.querySelectorAll(SELECTOR);
     for (var i = 0; i < boxes.length; i++) {
-      var box = boxes[i];
+      var box = boxes[i], anchor = anchorOf(box);
       var wide = box.scrollWidth > box.clientWidth + 1;
-      var hint = box.nextElementSibling;
+      var hint = anchor.nextElementSibling;
       var hasHint = hint && hint.classList && hint.classList.contains("course-scroll-hint");
       if (wide && !box.classList.contains("course-scrolls")) {
         box.classList.add("course-scrolls");
@@ -21,7 +28,7 @@
           hint = document.createElement("div");
           hint.className = "course-scroll-hint";
           hint.textContent = "\u21c6 wider than the column: scroll sideways to see the rest";
-          box.parentNode.insertBefore(hint, box.nextSibling);
+          anchor.parentNode.insertBefore(hint, anchor.nextSibling);
         }
       } else if (!wide && box.classList.contains("course-scrolls")) {
         box.classList.remove("course-scrolls");
@@ -29,12 +36,25 @@
       }
     }
   }
-  window.courseMarkScrolling = mark;
+  // A table cell holding a phrase ("good defaults; sparse features") may wrap; a number never does
+  // (course.css keeps cells on one line so that 9.78e-05 is not broken at its minus sign).
+  function letPhrasesWrap() {
+    var cells = document.querySelectorAll(".cell_output table td");
+    for (var i = 0; i < cells.length; i++) {
+      var t = cells[i].textContent.trim();
+      if (t.length > 14 && /\s/.test(t) && /[A-Za-z]{3}/.test(t)) {
+        cells[i].style.whiteSpace = "normal";
+        cells[i].style.minWidth = "9em";
+      }
+    }
+  }
+  function markAll() { letPhrasesWrap(); mark(); }
+  window.courseMarkScrolling = markAll;
   function whenTypeset() {
     var mj = window.MathJax;
     if (mj && mj.startup && mj.startup.promise) { mj.startup.promise.then(mark); }
   }
-  document.addEventListener("DOMContentLoaded", mark);
-  window.addEventListener("load", function () { mark(); whenTypeset(); setTimeout(mark, 1500); });
+  document.addEventListener("DOMContentLoaded", markAll);
+  window.addEventListener("load", function () { markAll(); whenTypeset(); setTimeout(mark, 1500); });
   window.addEventListener("resize", mark);
 })();
