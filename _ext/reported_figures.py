@@ -341,6 +341,10 @@ if nodes is not None:
             content.append(_table(["Name", "Value", "Quoted in the text as"], rows, [22, 13, 65]))
         for h in holders:
             h.replace_self(content)
+        # The quotes carry math, added after Sphinx noted which pages have equations: note it, so that the
+        # page loads MathJax (sphinx.ext.mathjax adds it only to pages whose math domain has equations).
+        if any(isinstance(n, nodes.math) for c in content for n in c.findall(nodes.math)):
+            app.env.get_domain("math").data["has_equations"][docname] = True
 
     def force_rewrite(app: Sphinx, env, added, changed, removed) -> list[str]:
         """The page depends on every chapter: re-read it on every build."""
