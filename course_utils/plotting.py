@@ -291,8 +291,8 @@ def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: i
         raise ValueError("This experiment kept no per-layer values; run it with with_hists=True.")
     fig, axes = plt.subplots(3, n, figsize=(COLUMN_IN, 6.4), squeeze=False)
     rng = np.random.default_rng(seed)
-    rows = [(exp.weights, "weights", "weight value"), (exp.gradients, "gradients", "∂L/∂w"),
-            (exp.activations, "activations", "pre-activation value")]
+    rows = [(exp.weights, "weights", "density"), (exp.gradients, "gradients ∂L/∂w", "density"),
+            (exp.activations, "pre-activations", "density")]
     for r, (values_by_layer, what, xlabel) in enumerate(rows):
         for c, (label, v) in enumerate(values_by_layer.items()):
             ax = axes[r][c]
@@ -310,13 +310,12 @@ def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: i
                 h, edges = np.histogram(shown, bins=bins, range=(rng_lo, rng_hi), density=True)
                 ax.stairs(h, edges, fill=True, color=colors[r], alpha=0.8)
             ax.set_title(f"{label}\nvar = {var:.3g}", fontsize=8)
-            ax.set_xlabel(xlabel, fontsize=8)
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=7)   # no x label per panel: the row says what the values are
             ax.tick_params(axis="x", labelrotation=30)
             ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
             ax.set_yticks([])  # densities differ by orders of magnitude; the shape is what matters
             ax.xaxis.set_major_locator(plt.MaxNLocator(3))
-        axes[r][0].set_ylabel(f"{what}\ndensity", fontsize=8)
+        axes[r][0].set_ylabel(f"{what}\n({xlabel})", fontsize=8)
     fig.suptitle(f"{exp.name}: weights, gradients and\nactivations per layer (one batch)", y=0.995)
     fig.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.1, hspace=1.1, wspace=0.15)  # no tight_layout: it redraws
     return fig
