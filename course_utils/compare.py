@@ -26,7 +26,7 @@ from . import optim as _optim
 from .train import TrainResult, train_model
 
 __all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "best_rates", "mean_ci",
-           "seed_table", "holm", "welch_table", "paired_table", "verdict"]
+           "seed_table", "holm", "welch_table", "paired_table", "paired_display", "verdict"]
 
 
 # ----------------------------------------------------------------------------- toy runs
@@ -385,6 +385,28 @@ def paired_table(results: Mapping[str, Sequence], pairs: Sequence[tuple[str, str
 
 def _p_text(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def paired_display(paired: pd.DataFrame, *, digits: int = 2):
+    """A :func:`paired_table` as a page shows it, narrow enough for the book's column: the difference,
+    its interval in one column ("+0.17 to +0.43"), Holm's p, the verdict and the detectable difference
+    (the raw p and the number of seeds, the same in every row, are left to the prose).
+
+    Returns a pandas ``Styler``.
+    """
+    need = {"A", "B", "A − B (pp)", "CI low", "CI high", "p (Holm)", "significant", "detectable (pp)"}
+    missing = need - set(paired.columns)
+    if missing:
+        raise ValueError(f"paired_display expects the table of compare.paired_table; missing columns {sorted(missing)}.")
+    signed = lambda v: f"{v:+.{digits}f}" if round(v, digits) != 0 else f"{0:.{digits}f}"  # never "-0.00"
+    show = pd.DataFrame({
+        "A": paired["A"], "B": paired["B"],
+        "A − B (pp)": [signed(v) for v in paired["A − B (pp)"]],
+        "interval (pp)": [f"{signed(lo)} to {signed(hi)}" for lo, hi in zip(paired["CI low"], paired["CI high"])],
+        "p (Holm)": [f"{p:.3f}" for p in paired["p (Holm)"]],
+        "significant": ["yes" if s else "no" for s in paired["significant"]],
+        "detectable (pp)": [f"{d:.{digits}f}" for d in paired["detectable (pp)"]]})
+    return show.style.hide(axis="index")
 
 
 def verdict(table: pd.DataFrame, *, what: str, unit: str = "points", confidence: float = 0.95) -> str:

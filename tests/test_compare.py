@@ -229,3 +229,12 @@ def test_paired_table_checks_the_seeds_of_train_results():
     assert t.loc[0, "A − B (pp)"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="different seeds"):
         paired_table({"A": [mk(0, .88), mk(1, .89)], "B": [mk(1, .87), mk(0, .88)]})
+
+
+def test_paired_display_is_narrow_and_never_prints_negative_zero():
+    runs = {"A": [90.0, 91.0, 92.0, 93.0], "B": [90.0, 91.004, 91.996, 93.0]}
+    sty = C.paired_display(C.paired_table(runs))
+    html = sty.to_html()
+    assert "interval (pp)" in html and "p (paired t)" not in html and "-0.00" not in html
+    with pytest.raises(ValueError, match="paired_table"):
+        C.paired_display(pd.DataFrame({"A": ["x"]}))
