@@ -92,3 +92,30 @@ def test_figures_and_equations_made_it():
     tex = (LATEX / "book.tex").read_text(encoding="utf-8", errors="replace")
     if any(p.with_suffix(".ipynb").exists() for p in _chapter_pages()):
         assert "includegraphics" in tex, "no figure in the PDF"
+
+
+# What a reader of the PDF must never see in place of a table, an explorable or a widget: the object's
+# repr (myst-nb's LaTeX output falls back to text/plain when an output has no Markdown or image form).
+STRAY_REPR = re.compile(r"<[\w.]+ (?:object )?at 0x[0-9a-f]+>|<[\w.]+ object>|\b(?:VBox|HBox|interactive)\(children=")
+
+
+def stray_reprs(text: str) -> list[str]:
+    return sorted(set(m.group(0) for m in STRAY_REPR.finditer(text)))
+
+
+def test_the_stray_repr_check_can_fail():
+    bad = ("Table 3\n<pandas.io.formats.style.Styler at 0x7ff54e0ba950>\n<IPython.core.display.HTML object>\n"
+           "VBox(children=(Dropdown(description='surface',")
+    assert len(stray_reprs(bad)) == 3
+    good = "| optimizer | test acc. (%) |\nSGD 88.76\nAn interactive figure is shown here in the web version"
+    assert stray_reprs(good) == []
+
+
+def test_tables_explorables_and_widgets_are_not_reprs(text):
+    """Every table of the PDF is typeset from its Markdown form (course_utils.notebook), every explorable
+    and live widget says where it runs: no "<...Styler at 0x...>" or "<...HTML object>" is left."""
+    found = stray_reprs(text)
+    assert not found, f"{len(found)} object reprs in the PDF, e.g. {found[:5]}"
+    tex = (LATEX / "book.tex").read_text(encoding="utf-8", errors="replace")
+    assert tex.count(r"\begin{tabular") + tex.count(r"\begin{tabulary") + tex.count(r"\begin{longtable") >= 20, \
+        "the PDF has fewer than 20 tables: are the chapters' tables typeset (nb_render_markdown_format: gfm)?"
