@@ -1,5 +1,6 @@
 """Tests of course_utils.surfaces and course_utils.explorer: gradients, minima, trajectories, errors."""
 import base64
+import io
 import json
 import math
 
@@ -186,6 +187,7 @@ def test_evaluate_grid_orientation():
     (lambda: S.evaluate_grid("sharp_flat"), ValueError, "2-D"),
     (lambda: E.make_optimizer("Lion", 0.1), ValueError, "Unknown optimizer"),
     (lambda: E.ExplorerGrid("steep", lrs=(), starts=((0, 0),)), ValueError, "at least one"),
+    (lambda: E.ExplorerGrid("steep", lrs=(0.1,), starts=((0, 0),), ylim=(3.0, -3.0)), ValueError, "low < high"),
 ])
 def test_bad_input_raises_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -216,3 +218,19 @@ def test_static_explorer_data_round_trip():
     assert table.loc[table.optimizer == "SGD", "beta1"].isna().all() and (table.loc[table.optimizer == "Adam", "beta1"] == 0.9).all()
     with pytest.raises(ValueError, match="No surface"):
         E.final_point(data, "bowl", "Adam", 0)
+
+
+def test_explorer_window_and_contour_image_fill_the_plot_area():
+    """A grid's own window replaces the surface's for the paths, the stored limits and the contour image;
+    the image has exactly the plot area's size and no border (the SVG stretches it over that area)."""
+    from PIL import Image
+    grid = E.ExplorerGrid("pathological", lrs=(1.0,), starts=((5.0, 5.0),), beta1s=(0.9,), beta2s=(0.999,),
+                          steps=10, xlim=(-6.0, 6.0), ylim=(-20.0, 6.0))
+    s = E.precompute([grid], image_size=(116, 88))["surfaces"][0]
+    assert s["xlim"] == [-6.0, 6.0] and s["ylim"] == [-20.0, 6.0]
+    q = np.frombuffer(base64.b64decode(s["paths"]["SGD|0|0|0|0"]), dtype=np.uint8).reshape(11, 2)
+    np.testing.assert_allclose(q[0], [(5 + 6) / 12 * 254, (5 + 20) / 26 * 254], atol=0.5)
+    im = np.asarray(Image.open(io.BytesIO(base64.b64decode(s["image"]))).convert("RGB"))
+    assert im.shape == (88, 116, 3)
+    edges = np.concatenate([im[0], im[-1], im[:, 0], im[:, -1]])
+    assert (edges.min(axis=1) < 240).all(), "the contour image has a white border"
