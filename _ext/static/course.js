@@ -48,7 +48,17 @@
       }
     }
   }
-  function markAll() { letPhrasesWrap(); mark(); }
+  // A result table a little wider than the column first gets denser type and padding (course.css,
+  // "course-dense"); only what still does not fit scrolls with the cue.
+  function densify() {
+    var tables = document.querySelectorAll(".cell_output table");
+    for (var i = 0; i < tables.length; i++) {
+      var box = tables[i].closest(".output, .table-wrapper, .pst-scrollable-table-container") ||
+                tables[i].parentNode;
+      if (box.scrollWidth > box.clientWidth + 1) { tables[i].classList.add("course-dense"); }
+    }
+  }
+  function markAll() { letPhrasesWrap(); densify(); mark(); }
   window.courseMarkScrolling = markAll;
   function whenTypeset() {
     var mj = window.MathJax;
