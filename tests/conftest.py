@@ -1,4 +1,6 @@
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -77,3 +79,23 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("COURSE_PROGRESS", "0")
     return tmp_path / "cache"
+
+
+# ----------------------------------------------------------------------------- the browser tests
+# One headless Chromium for the whole session (tests/test_site.py, tests/test_explorables_browser.py),
+# launched with the flags this machine needs (no sandbox, GPU, QUIC or background networking).
+CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (requirements.txt)")
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/ensure_chromium.sh "
+                    f"(apt-get install chromium) or set COURSE_CHROMIUM")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

@@ -28,8 +28,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("COURSE_SITE", ROOT / "_build" / "html"))
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (requirements.txt)")
 if not Path(CHROMIUM).is_file():
@@ -89,14 +87,6 @@ def site(tmp_path_factory):
     httpd, url = _serve(folder)
     yield url, spec, data
     httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 class Opened:

@@ -35,8 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("COURSE_SITE", ROOT / "_build" / "html"))
 SHOTS = Path(os.environ.get("COURSE_SHOTS", HTML.parent / "screenshots"))
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 if not (HTML / "index.html").is_file():
     pytest.skip(f"no built site at {HTML} (run `make build` first; `make site` runs these tests)",
@@ -72,17 +70,6 @@ def server():
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/ensure_chromium.sh "
-                    f"(apt-get install chromium) or set COURSE_CHROMIUM")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
 
 
 class Loaded:
