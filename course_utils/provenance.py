@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 __all__ = ["Provenance", "git_commit", "build_date", "device_name", "provenance", "provenance_line", "show",
-           "recorded_budget_run"]
+           "recorded_budget_run", "recorded_value", "AtOtherBudget", "at_other_budget"]
 
 UNKNOWN = "unknown"
 
@@ -240,3 +240,92 @@ def recorded_budget_run(budget: str = "full") -> dict:
             f"course_utils/results/{name}). Record one with  python scripts/run_budget.py --budget {budget}  "
             f"and then  --export course_utils/results/{name}.")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def recorded_value(record: dict, chapter: str, name: str):
+    """A value that ``chapter`` glued in a recorded budget run: a float when the text is a number, else the
+    text without the quotes its repr added.
+
+    Raises:
+        KeyError: the chapter is not in the record, or glued nothing under ``name`` (says which exist).
+    """
+    chapters = record.get("chapters", {})
+    if chapter not in chapters:
+        raise KeyError(f"{chapter!r} is not in the recorded {record.get('budget', '?')!r} run; it has "
+                       f"{sorted(chapters)}.")
+    glued = chapters[chapter].get("glued", {})
+    if name not in glued:
+        raise KeyError(f"{chapter} glued no {name!r} in the recorded run; it glued {sorted(glued)[:40]}.")
+    text = glued[name]
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return str(text).strip("'\"")
+
+
+class AtOtherBudget:
+    """A short, labelled box on a page: what the recorded run of this chapter at another budget found.
+
+    Displayed as HTML (an admonition in the book's theme), Markdown (the PDF, Jupyter) or text."""
+
+    def __init__(self, title: str, body: str, kind: str = "note"):
+        self.title, self.body, self.kind = title, body, kind
+
+    def __str__(self) -> str:
+        return f"{self.title}. {self.body}"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return (f'<div class="admonition {self.kind} course-other-budget"><p class="admonition-title">'
+                f'{html.escape(self.title)}</p><p>{html.escape(self.body)}</p></div>')
+
+    def _repr_markdown_(self) -> str:
+        esc = lambda t: "".join("\\" + c if c in "\\`*_[]<>#|$~" else c for c in t)  # noqa: E731
+        return f"**{esc(self.title)}.** {esc(self.body)}\n"
+
+
+def at_other_budget(chapter: str, sentence, *, budget: str = "full", record: dict | None = None,
+                    current=None) -> AtOtherBudget:
+    """What ``chapter`` found when it ran at ``budget`` (the shipped record, :func:`recorded_budget_run`),
+    for a page executed at another budget -- so that a page built at ``cpu`` shows, clearly labelled, the
+    sources'-size numbers where they change the meaning.
+
+    Args:
+        chapter: the page's path in the record, e.g. ``"book/part3/fashion_mnist_comparison.md"``.
+        sentence: a function of ``value(name)`` (:func:`recorded_value` for this chapter) returning the
+            sentence to show, built from the recorded values only.
+        budget: the recorded budget to quote.
+        record: a record dict (default: the shipped one); current: the page's own budget (default:
+            ``config.get_budget()``).
+
+    Returns:
+        The box: the recorded finding; or, on a page that itself runs at ``budget``, a line saying so; or,
+        when the chapter has no passing record at ``budget``, a line saying that.
+    """
+    from . import config
+    if current is None:
+        current = config.get_budget()
+    current_name = current if isinstance(current, str) else current.name
+    want = config.get_budget(budget)
+    sizes = f"{want.epochs} epochs per run, {want.seeds} seeds"
+    if current_name == budget:
+        return AtOtherBudget(f"This page ran at the {budget!r} budget",
+                             f"Its numbers are at the sources' sizes ({sizes}).")
+    if record is None:
+        try:
+            record = recorded_budget_run(budget)
+        except FileNotFoundError:
+            record = {"budget": budget, "chapters": {}}
+    entry = record.get("chapters", {}).get(chapter)
+    title = f"At the sources' sizes (the recorded run at the {budget!r} budget)"
+    if entry is None or not entry.get("passed"):
+        why = "has not been run" if entry is None else "did not pass all its hidden checks"
+        return AtOtherBudget(title, f"This chapter {why} at the {budget!r} budget in the record that ships "
+                                    f"with course_utils, so only this page's own {current_name!r} numbers are shown.")
+    text = sentence(lambda name: recorded_value(record, chapter, name)).strip()
+    when = f"commit {str(entry.get('commit', UNKNOWN))[:7]}"
+    if entry.get("finished"):
+        when += f", {str(entry['finished'])[:10]}"
+    return AtOtherBudget(title, f"{text} (The recorded run of this chapter, {when}, every hidden check passed; "
+                                f"this page ran at {current_name!r}.)")

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from course_utils import config, provenance
+from course_utils import provenance as P
 
 
 def test_line_has_every_field(monkeypatch):
@@ -132,3 +133,44 @@ def test_sizes_keyed_by_budget_pick_this_budgets_row():
 def test_recorded_budget_run_says_how_to_record_a_missing_one():
     with pytest.raises(FileNotFoundError, match="run_budget.py --budget nosuch"):
         provenance.recorded_budget_run("nosuch")
+
+
+# ----------------------------------------------------------------------------- the other budget's finding
+_RECORD = {"budget": "full", "chapters": {
+    "book/a.md": {"passed": True, "commit": "abcdef1234", "finished": "2026-12-02 14:28:54",
+                  "glued": {"acc": "88.756", "verdict": "'Adam is ahead'", "n": "5"}},
+    "book/b.md": {"passed": False, "commit": "abcdef1234", "glued": {"acc": "10.0"}}}}
+
+
+def test_recorded_value_parses_numbers_and_unquotes_text():
+    assert P.recorded_value(_RECORD, "book/a.md", "acc") == pytest.approx(88.756)
+    assert P.recorded_value(_RECORD, "book/a.md", "verdict") == "Adam is ahead"
+    with pytest.raises(KeyError, match="glued no 'nope'.*acc"):
+        P.recorded_value(_RECORD, "book/a.md", "nope")
+    with pytest.raises(KeyError, match="not in the recorded 'full' run"):
+        P.recorded_value(_RECORD, "book/zzz.md", "acc")
+
+
+def test_at_other_budget_quotes_the_record_labelled():
+    box = P.at_other_budget("book/a.md", lambda v: f"Mean {v('acc'):.2f} %: {v('verdict')}.", record=_RECORD,
+                            current="cpu")
+    assert box.title == "At the sources' sizes (the recorded run at the 'full' budget)"
+    assert "Mean 88.76 %: Adam is ahead." in box.body and "commit abcdef1" in box.body and "2026-12-02" in box.body
+    assert "ran at 'cpu'" in box.body
+    assert 'class="admonition note' in box._repr_html_() and "88.76" in box._repr_html_()
+    assert box._repr_markdown_().startswith("**At the sources")
+
+
+def test_at_other_budget_without_a_passing_record_or_at_that_budget():
+    for chapter, words in (("book/b.md", "did not pass"), ("book/none.md", "has not been run")):
+        box = P.at_other_budget(chapter, lambda v: v("acc"), record=_RECORD, current="cpu")
+        assert words in box.body and "only this page's own 'cpu' numbers" in box.body
+    box = P.at_other_budget("book/a.md", lambda v: 1 / 0, record=_RECORD, current="full")  # never called
+    assert box.title == "This page ran at the 'full' budget"
+    with pytest.raises(KeyError):  # a sentence naming a value the chapter never glued is a clear error
+        P.at_other_budget("book/a.md", lambda v: v("missing"), record=_RECORD, current="cpu")
+
+
+def test_markdown_of_the_box_escapes_markup():
+    md = P.AtOtherBudget("t", "AdamW (weight_decay=0.05) * 2")._repr_markdown_()
+    assert r"weight\_decay" in md and r"\*" in md
