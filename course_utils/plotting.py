@@ -129,7 +129,7 @@ def integer_epochs(ax: plt.Axes) -> None:
     """Ticks on whole epochs only (no 1.25, 1.5 ... on a short run)."""
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))  # "auto": as many as the width holds
 
 
 def fmt_number(x, digits: int = 3, *, nan: str = "—", inf: str = "diverged", zero_below: float = 0.0,
