@@ -452,6 +452,10 @@ def verdict(table: pd.DataFrame, *, what: str, unit: str = "points", confidence:
     big = table.iloc[int(np.argmax(np.abs(table["A − B (pp)"].to_numpy())))]
     det = float(np.nanmax(table["detectable (pp)"].to_numpy()))
     none = "the difference is not significant" if k == 1 else f"none of the {k} differences is significant"
+    lo, hi = float(big["CI low"]), float(big["CI high"])
+    # with several tests the interval is each pair's own: it may exclude zero while Holm's p is above 5 %
+    iv = "interval" if k == 1 else "uncorrected interval"
+    only = ", which excludes zero only before the correction" if k > 1 and (lo > 0 or hi < 0) else ""
     return (head + f"{none} (largest: {big['A']} − {big['B']} = {big['A − B (pp)']:+.2f} {unit}, "
-            f"interval {big['CI low']:+.2f} to {big['CI high']:+.2f}); with this spread between seeds only "
+            f"{iv} {lo:+.2f} to {hi:+.2f}{only}); with this spread between seeds only "
             f"differences of about {det:.2f} {unit} or more would have been detected reliably")

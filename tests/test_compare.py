@@ -238,3 +238,20 @@ def test_paired_display_is_narrow_and_never_prints_negative_zero():
     assert "interval (pp)" in html and "p (paired t)" not in html and "-0.00" not in html
     with pytest.raises(ValueError, match="paired_table"):
         C.paired_display(pd.DataFrame({"A": ["x"]}))
+
+
+def test_verdict_says_when_an_interval_excludes_zero_only_before_holm():
+    rng = np.random.default_rng(2)
+    shared = rng.normal(0, 0.3, 5)
+    res = {k: list(88 + d + shared + rng.normal(0, .2, 5)) for k, d in (("a", 0.0), ("b", 0.05), ("c", 0.1))}
+    t = paired_table(res, [("a", "b"), ("a", "c"), ("b", "c")])
+    t["significant"] = False                      # as when Holm's p is above 5 % ...
+    i = int(np.argmax(np.abs(t["A − B (pp)"].to_numpy())))
+    t.loc[i, ["CI low", "CI high"]] = [-0.53, -0.09] if t.loc[i, "A − B (pp)"] < 0 else [0.09, 0.53]
+    v = verdict(t, what="they differ")             # ... while that pair's own interval excludes zero
+    assert "none of the 3 differences is significant" in v
+    assert "uncorrected interval" in v and "excludes zero only before the correction" in v
+    t.loc[i, ["CI low", "CI high"]] = [-0.5, 0.4]
+    assert "excludes zero" not in verdict(t, what="they differ")
+    one = paired_table(_family(shift_b=0.0, noise=0.3))
+    assert "uncorrected" not in verdict(one, what="they differ")  # one test: its interval is the test
