@@ -75,3 +75,21 @@ def test_gpu_check_dry_run_runs_every_step_on_cpu(tmp_path):
     # stacking the seeds keeps each seed's own run (same initial weights and batch order)
     assert r["steps"]["where_time_goes"]["stacked_max_weight_difference"] < 1e-5
     assert [c["passed"] for c in r["steps"]["chapters"]["run"]] == [True]
+
+
+def test_a_cached_rerun_keeps_the_cold_time_and_the_table_shows_both():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("run_budget", ROOT / "scripts" / "run_budget.py")
+    rb = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    spec.loader.exec_module(rb)
+    cold = {"seconds": 1913.0, "new_cache_files": 28}
+    rerun = {"seconds": 15.0, "new_cache_files": 0}
+    assert rb.cold_seconds(cold, None) == 1913.0
+    assert rb.cold_seconds(rerun, cold) == 1913.0                       # read everything back: keep 1913
+    assert rb.cold_seconds(rerun, {**cold, "cold_seconds": 2000.0}) == 2000.0
+    assert rb.cold_seconds({"seconds": 40.0, "new_cache_files": 3}, cold) == 40.0  # it trained: a new cold time
+    assert rb.cold_seconds(rerun, None) == 15.0
+    rep = {"chapters": {"a.md": {"chapter": "a.md", **rerun, "cold_seconds": 1913.0, "passed": True, "errors": [],
+                                 "status": "executed"}}}
+    assert "| a.md | 1913 | 15 | all passed |" in rb.table(rep)
