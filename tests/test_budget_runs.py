@@ -93,3 +93,17 @@ def test_a_cached_rerun_keeps_the_cold_time_and_the_table_shows_both():
     rep = {"chapters": {"a.md": {"chapter": "a.md", **rerun, "cold_seconds": 1913.0, "passed": True, "errors": [],
                                  "status": "executed"}}}
     assert "| a.md | 1913 | 15 | all passed |" in rb.table(rep)
+
+
+def test_export_keeps_long_sentences_and_drops_tables():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("run_budget", ROOT / "scripts" / "run_budget.py")
+    rb = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    spec.loader.exec_module(rb)
+    verdict = "'" + "after Holm's correction, x is ahead of y by 0.35 points; " * 8 + "'"   # ~470 characters
+    rep = {"budget": "full", "chapters": {"book/setup.md": {
+        "chapter": "book/setup.md", "seconds": 3.0, "passed": True, "errors": [], "status": "executed",
+        "glued": {"verdict": verdict, "table": "   a  b\n0  1  2", "n": "5"}}}}
+    glued = rb.export(rep)["chapters"]["book/setup.md"]["glued"]
+    assert glued == {"verdict": verdict, "n": "5"}
