@@ -145,9 +145,12 @@ def markdown_table(obj) -> str | None:
 
 
 def _plain_table(obj) -> str:
-    got = _styler_rows(obj)
+    try:
+        got = _styler_rows(obj)
+    except Exception:  # noqa: BLE001 - a display hook must never break a cell's output
+        got = None
     if got is None:
-        return repr(obj)
+        return object.__repr__(obj)
     header, body = got
     rows = [header] + body
     widths = [max(len(str(r[j])) for r in rows) for j in range(len(header))]

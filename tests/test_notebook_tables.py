@@ -65,3 +65,15 @@ def test_outside_ipython_nothing_is_registered(monkeypatch):
     import IPython
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     assert nb.register_table_formats() is False
+
+
+def test_a_failing_styler_falls_back_instead_of_breaking_the_output(shell, monkeypatch):
+    from pandas.io.formats.style import Styler
+    sty = pd.DataFrame({"v": [1.0]}).style
+
+    def broken(self, *a, **k):
+        raise RuntimeError("an older pandas")
+    monkeypatch.setattr(Styler, "to_string", broken)
+    assert nb.markdown_table(sty) is None
+    data, _ = shell.display_formatter.format(sty)
+    assert "text/html" in data and "Styler" in data["text/plain"] and "text/markdown" not in data
