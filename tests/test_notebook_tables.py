@@ -12,7 +12,9 @@ def shell():
     sh = InteractiveShell.instance()
     assert nb.register_table_formats(sh)
     assert nb.register_table_formats(sh)        # idempotent
-    return sh
+    yield sh
+    InteractiveShell.clear_instance()           # later tests must not find a running IPython
+    nb._REGISTERED.discard(id(sh))
 
 
 def test_styler_markdown_keeps_its_formats_caption_and_index_name():
