@@ -397,7 +397,9 @@ OUTPUT_JS = r"""() => {
 
 STRAY = [(re.compile(r"\b\w*Warning\b:"), "a warning"),
          (re.compile(r"<(function|bound method|lambda)\b[^>]*>"), "a function's repr"),
-         (re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>"), "an object's repr"),
+         (re.compile(r"<[\w.]+(?: object)? at 0x[0-9a-f]+>"), "an object's repr"),
+         # what a cell ending in a matplotlib call prints (ax.set_title, fig.suptitle, ax.legend, ax.plot)
+         (re.compile(r"^(?:Text|Line2D|\[<matplotlib\.[\w.]+)\(?.{0,40}", re.M), "a matplotlib return value"),
          (re.compile(r"Traceback \(most recent call last\)"), "a traceback"),
          (re.compile(r"(?<![\w.])[-−]0\.0+(?![0-9]*[1-9])\b"), "a negative zero")]
 
@@ -521,6 +523,8 @@ def _bad_page() -> str:
       <div class="cell_output"><img src="{_png_data_uri(12, 7)}" alt="tiny twelve-inch figure"></div>
       <div class="cell_output"><div class="output text_plain"><pre>MatplotlibDeprecationWarning: the x was deprecated</pre></div></div>
       <div class="cell_output"><div class="output text_plain"><pre>&lt;function f at 0x7f00&gt;  -0.00</pre></div></div>
+      <div class="cell_output"><div class="output text_plain"><pre>&lt;matplotlib.legend.Legend at 0x7f43360e10d0&gt;</pre></div></div>
+      <div class="cell_output"><div class="output text_plain"><pre>Text(0.5, 0.98, 'Effective step of each rule')</pre></div></div>
       <div class="cell_output"><div class="output stderr"><pre>100%|██████| 10/10</pre></div></div>
       <div class="cell_output"><div style="height:80px"></div></div>
       <h2>good things</h2>
@@ -550,6 +554,7 @@ def test_layout_checks_can_fail(browser):
     assert sum(d.startswith("table") for d in layout) == 2, text                  # the 2-cell table fits
     assert len(figures) == 1 and "tiny twelve-inch figure" in figures[0], figures
     kinds = "\n".join(outputs)
-    for name in ("a warning", "a function's repr", "a negative zero", "stderr output", "a blank output area"):
+    for name in ("a warning", "a function's repr", "a negative zero", "stderr output", "a blank output area",
+                 "an object's repr", "a matplotlib return value"):
         assert name in kinds, f"{name!r} not found in {outputs}"
     assert "-0.01" not in kinds and "-0.001" not in kinds, outputs
