@@ -97,8 +97,14 @@ def fmt(text: str) -> str:
     x = as_number(text)
     if x is None:
         return text
-    if x == 0 or math.isnan(x) or math.isinf(x):
+    if math.isnan(x):
+        return "NaN"                       # a value that is not a number (e.g. an overflowed variance)
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x == 0:
         return str(x)
+    if abs(x) < 1e-200:                    # float rounding of an exact zero (a loss at its minimum)
+        return "≈ 0"
     if float(x).is_integer() and abs(x) < 1e7:
         return str(int(x))
     return f"{x:.4g}"

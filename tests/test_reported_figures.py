@@ -35,7 +35,8 @@ def test_read_glue_keeps_short_scalars_in_toc_order(tmp_path):
 
 @pytest.mark.parametrize("text, shown", [
     ("0.87123456", "0.8712"), ("12", "12"), ("1e-08", "1e-08"), ("3.4e-08", "3.4e-08"),
-    ("2.0", "2"), ("adam", "adam"), ("0.0", "0.0"), ("nan", "nan"), ("123456.789", "1.235e+05"),
+    ("2.0", "2"), ("adam", "adam"), ("0.0", "0.0"), ("nan", "NaN"), ("123456.789", "1.235e+05"),
+    ("inf", "∞"), ("-inf", "−∞"), ("-3.141908e-267", "≈ 0"),
 ])
 def test_fmt(text, shown):
     assert rf.fmt(text) == shown
