@@ -29,3 +29,7 @@ Modules (import the one you need, e.g. ``from course_utils import data, train``)
 - :mod:`course_utils.jax_parity`     — the JAX appendix (needs the optional ``jax`` extra)
 """
 __version__ = "0.1.0"
+
+# In a notebook kernel, give every pandas table a Markdown form and every explorable or widget a line
+# for the PDF (course_utils.notebook.register_table_formats; a no-op outside IPython, imports only stdlib)
+from . import notebook as _notebook  # noqa: E402,F401

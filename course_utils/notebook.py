@@ -180,10 +180,10 @@ def register_table_formats(shell=None) -> bool:
     """Give pandas Stylers and DataFrames a text/markdown (and Stylers a text/plain) representation in
     the running IPython kernel; True when registered.  Idempotent; a no-op outside IPython."""
     if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
+        import sys
+        if "IPython" not in sys.modules:      # no kernel can be running: don't import IPython for nothing
             return False
+        from IPython import get_ipython
         shell = get_ipython()
     if shell is None:
         return False

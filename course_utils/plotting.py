@@ -202,6 +202,8 @@ def set_style() -> None:
                          "axes.titlesize": "medium", "figure.figsize": (COLUMN_IN, 3.8),
                          "legend.fontsize": "small", "axes.formatter.useoffset": False})
     _install_text_record()
+    from .notebook import register_table_formats
+    register_table_formats()           # tables, explorables and widgets in the PDF (idempotent)
     try:  # tables shown without a format of their own: significant digits, not pandas' six decimals
         import pandas as pd
 
