@@ -15,7 +15,8 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-__all__ = ["glue", "have_myst_nb", "format_glued", "markdown_table", "register_table_formats"]
+__all__ = ["glue", "have_myst_nb", "format_glued", "markdown_table", "markdown_escape",
+           "register_table_formats"]
 
 _MYST_NB_GLUE = None
 _CHECKED = False
@@ -88,9 +89,13 @@ _MD_SPECIAL = "\\`*_{}[]<>#|$~"
 _REGISTERED: set[int] = set()
 
 
+def markdown_escape(text: str) -> str:
+    """``text`` with Markdown's special characters backslash-escaped (shown as typed, never as markup)."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
 def _md_cell(text: str) -> str:
-    text = " ".join(str(text).split())          # one line per cell
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text) or " "
+    return markdown_escape(" ".join(str(text).split())) or " "   # one line per cell
 
 
 def _styler_rows(obj) -> tuple[list[str], list[list[str]]] | None:

@@ -281,8 +281,8 @@ class AtOtherBudget:
                 f'{html.escape(self.title)}</p><p>{html.escape(self.body)}</p></div>')
 
     def _repr_markdown_(self) -> str:
-        esc = lambda t: "".join("\\" + c if c in "\\`*_[]<>#|$~" else c for c in t)  # noqa: E731
-        return f"**{esc(self.title)}.** {esc(self.body)}\n"
+        from .notebook import markdown_escape
+        return f"**{markdown_escape(self.title)}.** {markdown_escape(self.body)}\n"
 
 
 def at_other_budget(chapter: str, sentence, *, budget: str = "full", record: dict | None = None,

@@ -116,19 +116,14 @@ def test_cpu_workflow_runs_make_test():
 
 def _chapters_not_passed_at_full(record=None) -> list[str]:
     """The toc's executable chapters without a passing run in the shipped full-budget record."""
+    import importlib.util
     import json
-    import yaml
     if record is None:
         record = json.loads((ROOT / "course_utils" / "results" / "full_budget.json").read_text(encoding="utf-8"))
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-
-    def walk(entries):
-        for e in entries or []:
-            yield e["file"]
-            yield from walk(e.get("sections"))
-
-    files = [f for part in toc.get("parts", []) for f in walk(part.get("chapters"))] + list(walk(toc.get("chapters")))
-    pages = [f"{f}.md" for f in files if (ROOT / f"{f}.md").is_file() and "{code-cell}" in (ROOT / f"{f}.md").read_text()]
+    spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    pages = [str(md.relative_to(ROOT)) for md in sync.chapters(ROOT)]
     pages = [p for p in pages if p != "book/full_budget.md"]  # it only reads the record
     return [p for p in pages if not record["chapters"].get(p, {}).get("passed")]
 
