@@ -31,13 +31,14 @@ data: install
 js:
 	@bash scripts/fetch_js.sh
 
-# Unit tests, incl. tests/test_paired.py: fails when a committed .ipynb pair is missing or stale.
+# Unit tests, incl. tests/test_chapter_sources.py: the generated cells of every chapter, and no plumbing in
+# the code a page shows (scripts/page_code.py).
 unit: install
 	$(PY) -m pytest tests -q -p no:cacheprovider $(addprefix --ignore=,$(STAGE_TESTS))
 
 # Generated files: the exercise notebooks and pages (exercises/build_notebooks.py), then for every
-# MyST chapter in _toc.yml the install cell (from repository.url of _config.yml), the provenance cell
-# and the paired .ipynb that Colab/Binder open.
+# MyST chapter in _toc.yml the install cell (from repository.url of _config.yml) and the provenance cell.
+# The notebooks Colab/Binder open are built with the book: _build/notebooks (_ext/learner_notebooks.py).
 sync: install
 	$(PY) exercises/build_notebooks.py
 	$(PY) scripts/sync_notebooks.py

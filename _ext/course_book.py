@@ -2,12 +2,10 @@
 
 Seven handlers (see :func:`setup`), for five things the stock Jupyter Book 1 pipeline does not do:
 
-1. **Launch buttons open the right notebook.**  Colab cannot open a MyST ``.md`` file, so every chapter
-   has a jupytext-paired ``.ipynb`` beside it (``make sync``).  sphinx-book-theme 1.3 already points
-   its Colab / Binder / JupyterHub URLs at that same-named ``.ipynb``; this handler is kept because an
-   exercise page must open the *learner* notebook ``exercises/NN_name.ipynb`` (without solutions)
-   instead, and because a chapter without its pair must be a warning (``-W``: an error) that says to
-   run ``make sync``.
+1. **Launch buttons open the learner notebook.**  Colab cannot open a MyST ``.md`` file, and the
+   source is not what a learner should meet: the Colab and Binder buttons open the learner notebook that
+   ``_ext/learner_notebooks.py`` builds from the executed page (on the ``notebooks`` branch; for an
+   exercise page, the exercise notebook with stubs), and the download menu offers the same notebook.
 2. **Alt text for output images.**  myst-nb renders figures of code cells as ``<img>`` without alt
    text.  An image without one gets the titles the cell's code gives its figure (``title=...``,
    ``set_title(...)``, ``suptitle(...)``), else "Figure in section S of chapter C".  An explicit
@@ -147,53 +145,55 @@ def _walk_buttons(buttons):
             yield from _walk_buttons(b.get("buttons"))
 
 
-def learner_notebook(rel_md: str, srcdir: Path) -> str | None:
-    """The notebook a student should land on for an exercise page, if there is one.
+def _learner_notebooks():
+    """``_ext/learner_notebooks.py`` (one definition of where a page's learner notebook lies)."""
+    import importlib.util
+    import sys
 
-    ``book/exercises/NN_name.md`` shows the exercise *with* its worked solutions; its launch buttons
-    open the learner notebook ``exercises/NN_name.ipynb`` (stubs and graders) instead of the page's
-    own pair.  The solutions stay one click away (links on the page, ``exercises/solutions/``).
-    """
-    parts = Path(rel_md).parts
-    if len(parts) == 3 and parts[:2] == ("book", "exercises"):
-        nb = Path("exercises") / Path(parts[2]).with_suffix(".ipynb")
-        if (srcdir / nb).is_file():
-            return nb.as_posix()
-    return None
+    mod = sys.modules.get("learner_notebooks")
+    if mod is None:
+        spec = importlib.util.spec_from_file_location("learner_notebooks", Path(__file__).with_name("learner_notebooks.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["learner_notebooks"] = mod
+        spec.loader.exec_module(mod)
+    return mod
 
 
-def retarget_launch_url(url: str, rel_md: str, target: str) -> str:
-    """Point a launch URL built for page ``rel_md`` at the notebook ``target``.
-
-    sphinx-book-theme 1.3 already names the same-named ``.ipynb`` when one exists beside the ``.md``;
-    older themes name the ``.md``.  Either way the path becomes ``target``.
-    """
-    rel_ipynb = Path(rel_md).with_suffix(".ipynb").as_posix()
-    for src in (rel_md, rel_ipynb):
-        m = re.search(r"(?<=[/=])" + re.escape(src) + r"(?=$|[?&#])", url)
-        if m:
-            return url[:m.start()] + target + url[m.end():]
+def launch_url(kind: str, url: str, owner_repo: str, target: str, branch: str) -> str:
+    """The Colab or Binder URL that opens ``target`` of ``branch`` (else ``url`` unchanged)."""
+    if kind == "Colab":
+        base = url.split("/github/")[0] if "/github/" in url else "https://colab.research.google.com"
+        return f"{base}/github/{owner_repo}/blob/{branch}/{target}"
+    if kind == "Binder":
+        base = url.split("/v2/gh/")[0] if "/v2/gh/" in url else "https://mybinder.org"
+        return f"{base}/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{target}"
     return url
 
 
-def point_launch_buttons_at_ipynb(app: Sphinx, pagename, templatename, context, doctree) -> None:
+def point_launch_buttons_at_learner_notebooks(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Colab and Binder open the page's learner notebook on the ``notebooks`` branch; a download entry
+    serves the same notebook from the site (``_notebooks/``).  Both are written after the build by
+    ``_ext/learner_notebooks.py`` (the publishing workflow pushes ``_build/notebooks`` to the branch)."""
     if doctree is None or "kernelspec" not in app.env.metadata.get(pagename, {}):
         return
-    source = Path(app.env.doc2path(pagename))
-    if source.suffix == ".ipynb":
-        return
-    rel_md = source.relative_to(app.srcdir).as_posix()
-    rel_ipynb = Path(rel_md).with_suffix(".ipynb").as_posix()
-    if not source.with_suffix(".ipynb").is_file():
-        LOG.warning(f"{rel_md}: no paired notebook {rel_ipynb}, so its Colab/Binder buttons would open "
-                    f"the .md; run `make sync` (jupytext) and commit the .ipynb", location=pagename,
-                    type="course", subtype="paired")
-        return
-    target = learner_notebook(rel_md, Path(app.srcdir)) or rel_ipynb
+    ln = _learner_notebooks()
+    target = ln.learner_target(pagename, Path(app.srcdir))
+    url = _repo_url(app)
+    owner_repo = "/".join(url.split("/")[-2:]) if url else ""
     launch = [b for b in _walk_buttons(context.get("header_buttons")) if b.get("text") in LAUNCH_TEXTS]
     for b in launch:
-        b["url"] = retarget_launch_url(b.get("url", ""), rel_md, target)
+        b["url"] = launch_url(b.get("text"), b.get("url", ""), owner_repo, target, ln.NOTEBOOK_BRANCH)
     context["course_launch_urls"] = {b["text"]: b["url"] for b in launch}
+    # the download menu: the learner notebook instead of the MyST source
+    depth = pagename.count("/")
+    href = "../" * depth + f"{ln.SITE_FOLDER}/{target}"
+    for b in _walk_buttons(context.get("header_buttons")):
+        if b.get("label") == "download-buttons":
+            items = [x for x in b.get("buttons", []) if not str(x.get("url", "")).endswith((".md", ".ipynb"))]
+            items.insert(0, {"type": "link", "url": href, "text": ".ipynb", "icon": "fas fa-code",
+                             "tooltip": "Download the learner notebook (outputs included)",
+                             "label": "download-notebook-button"})
+            b["buttons"] = items
 
 
 # ----------------------------------------------------------------------------- 4. PDF structure
@@ -243,5 +243,5 @@ def setup(app: Sphinx):
     app.connect("doctree-read", add_alt_text)
     app.connect("doctree-resolved", flatten_root_for_latex)
     # after sphinx_book_theme's add_launch_buttons (priority 501)
-    app.connect("html-page-context", point_launch_buttons_at_ipynb, priority=600)
+    app.connect("html-page-context", point_launch_buttons_at_learner_notebooks, priority=600)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

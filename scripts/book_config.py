@@ -110,6 +110,28 @@ except ImportError:
     print("course_utils", course_utils.__version__, "is installed.")'''
 
 
+LEARNER_INSTALL_MARKER = "# Install the course package when it is missing (Colab, Binder, your own Jupyter)"
+
+
+def learner_install_cell(url: str | None = None, branch: str | None = None) -> str:
+    """The short install cell of a learner notebook (``_build/notebooks``), a few lines.
+
+    A failed install ends in ``SystemExit`` with pip's last words and what to do: IPython shows that
+    message without a traceback, and the notebook stops here instead of one cell later.
+    """
+    req = install_requirement(url, branch)
+    return f'''{LEARNER_INSTALL_MARKER}
+import importlib.util, os, subprocess, sys
+REQ = "{req}"
+if importlib.util.find_spec("course_utils") is None:
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", REQ], capture_output=True,
+                         text=True, env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
+    if pip.returncode:
+        raise SystemExit(f"Could not install {{REQ}}:\\n{{(pip.stdout + pip.stderr).strip()[-1200:]}}\\n"
+                         "Check that this runtime is online, then run this cell again.")
+    importlib.invalidate_caches()'''
+
+
 def is_install_cell(source: str) -> bool:
     """True for an install cell, generated or an older hand-written one."""
     s = source.lstrip()

@@ -11,6 +11,7 @@ Two rules, checked here on the source (and on the built pages by ``tests/test_si
 1. **No plumbing in sight.** A cell the page shows (not ``remove-cell`` / ``remove-input``) does not
    call ``glue(`` and assembles no English sentence (a conditional expression choosing between two
    texts, ``" and ".join(...)`` of words).
+   What a cell ``print``s is its output, not the page's prose, and may choose its words.
 2. **The learner's notebook still runs.** A name that a ``remove-cell`` cell defines is not read by a
    later cell that the learner notebook keeps, unless a kept cell defined it first.
 
@@ -70,6 +71,8 @@ def plumbing(src: str) -> list[str]:
     tree = _parse(src)
     if tree is None:
         return found
+    printed = {id(n) for call in ast.walk(tree) if isinstance(call, ast.Call)
+               and isinstance(call.func, ast.Name) and call.func.id == "print" for n in ast.walk(call)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             f = node.func
@@ -79,7 +82,8 @@ def plumbing(src: str) -> list[str]:
             elif (name == "join" and isinstance(f, ast.Attribute) and isinstance(f.value, ast.Constant)
                   and isinstance(f.value.value, str) and f.value.value.strip() in ("and", "or")):
                 found.append(f"line {node.lineno}: {f.value.value!r}.join(...) builds a sentence")
-        elif isinstance(node, ast.IfExp) and (_is_text(node.body) or _is_text(node.orelse)):
+        elif (isinstance(node, ast.IfExp) and id(node) not in printed  # what a cell prints is output, not prose
+              and (_is_text(node.body) or _is_text(node.orelse))):
             found.append(f"line {node.lineno}: a conditional choosing between texts builds a sentence")
     return found
 

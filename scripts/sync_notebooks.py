@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Keep a jupytext-paired, output-free ``.ipynb`` beside every MyST-notebook chapter of the toc.
+"""The generated cells of every MyST-notebook chapter of the toc; the toc's chapters for other scripts.
 
-Colab (and the launch buttons, see ``_ext/course_book.py``) open the ``.ipynb``; the book builds from
-the ``.md``.  The chapters are discovered from ``_toc.yml`` at run time, so new chapters need no edit here.
+The ``.md`` is the only source of a chapter.  What Colab and Binder open is the learner notebook built
+from the executed page (``_ext/learner_notebooks.py``, in ``_build/notebooks``), so no ``.ipynb`` is kept
+beside a chapter.  The chapters are discovered from ``_toc.yml`` at run time, so new chapters need no
+edit here.
 
-    python scripts/sync_notebooks.py            # write the pairs (and append the provenance cell)
-    python scripts/sync_notebooks.py --check    # exit 1 listing missing or stale pairs; writes nothing
+    python scripts/sync_notebooks.py            # (re)write the generated cells
+    python scripts/sync_notebooks.py --check    # exit 1 listing chapters whose cells are stale; writes nothing
 
-Writing also (1) makes the first code cell of every chapter the install cell generated from
-``repository.url`` of ``_config.yml`` (``scripts/book_config.py``: the one place the URL is written),
-and (2) appends, to a chapter whose last code cell does not call ``provenance.show``, a hidden-input
-cell that prints the page's provenance line (commit, date, device, torch, budget).
+Two cells are generated: (1) the first code cell of every chapter is the install cell generated from
+``repository.url`` of ``_config.yml`` (``scripts/book_config.py``: the one place the URL is written), so
+that the ``.md`` also runs in Jupyter with jupytext; (2) a chapter whose last code cell does not call
+``provenance.show`` gets a hidden-input cell that prints the page's provenance line (commit, date,
+device, torch, budget).
 """
 from __future__ import annotations
 
@@ -20,7 +23,6 @@ import sys
 from pathlib import Path
 
 import jupytext
-import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,39 +69,6 @@ def chapters(root: Path = ROOT) -> list[Path]:
     return found
 
 
-def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [(c.cell_type, c.source.strip(), tuple(c.get("metadata", {}).get("tags", []))) for c in nb.cells]
-
-
-def expected_notebook(md: Path):
-    """The notebook the pair must contain: the .md's cells, no outputs, no execution counts."""
-    nb = jupytext.read(md, fmt="md:myst")
-    for c in nb.cells:
-        if c.cell_type == "code":
-            c.outputs, c.execution_count = [], None
-    nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
-    nb.metadata["jupytext"].pop("text_representation", None)
-    return nb
-
-
-def pair_problem(md: Path) -> str | None:
-    """None when ``md``'s paired ``.ipynb`` exists, is output-free and has the same cells; else why not."""
-    ipynb = md.with_suffix(".ipynb")
-    rel = ipynb.relative_to(ROOT) if ipynb.is_relative_to(ROOT) else ipynb
-    if not ipynb.is_file():
-        return f"{rel}: missing"
-    nb = nbformat.read(ipynb, as_version=4)
-    if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
-        return f"{rel}: has outputs (the pair is stored without outputs)"
-    want, have = _cells(expected_notebook(md)), _cells(nb)
-    if want != have:
-        for i, (w, h) in enumerate(zip(want, have)):
-            if w != h:
-                return f"{rel}: cell {i} differs from the .md ({h[1][:40]!r} vs {w[1][:40]!r})"
-        return f"{rel}: {len(have)} cells, the .md has {len(want)}"
-    return None
-
-
 def install_cell_problem(md: Path, url: str | None = None) -> str | None:
     """None when the first code cell of ``md`` is the generated install cell; else what is wrong."""
     m = _FIRST_CODE_CELL.search(md.read_text(encoding="utf-8"))
@@ -143,19 +112,9 @@ def add_provenance_cell(md: Path) -> bool:
     return True
 
 
-def write_pair(md: Path) -> bool:
-    """(Re)write ``md``'s pair when it is missing or stale; True when a file was written."""
-    if pair_problem(md) is None:
-        return False
-    nb = expected_notebook(md)
-    nbformat.validate(nb)
-    nbformat.write(nb, md.with_suffix(".ipynb"))
-    return True
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", action="store_true", help="only report missing/stale pairs (exit 1 if any)")
+    ap.add_argument("--check", action="store_true", help="only report stale generated cells (exit 1 if any)")
     ap.add_argument("--no-provenance", action="store_true", help="do not append the provenance cell")
     ap.add_argument("only", nargs="*", help="restrict to these chapters (.md paths); default: all in _toc.yml")
     args = ap.parse_args(argv)
@@ -165,13 +124,12 @@ def main(argv=None) -> int:
         mds = [md for md in mds if md.resolve() in wanted]
     if args.check:
         problems = [f"{md.relative_to(ROOT)}: {p}" for md in mds if (p := install_cell_problem(md))]
-        problems += [p for p in map(pair_problem, mds) if p]
         problems += [f"{md.relative_to(ROOT)}: last code cell does not call provenance.show()"
                      for md in mds if not has_provenance_cell(md)]
         for p in problems:
             print(p, file=sys.stderr)
         if problems:
-            print("run `make sync` and commit the .md/.ipynb files", file=sys.stderr)
+            print("run `make sync` and commit the .md files", file=sys.stderr)
         return 1 if problems else 0
     for md in mds:
         rel = md.relative_to(ROOT)
@@ -179,9 +137,7 @@ def main(argv=None) -> int:
             print(f"{rel}: install cell (re)generated from repository.url")
         if not args.no_provenance and add_provenance_cell(md):
             print(f"{rel}: appended the provenance cell")
-        if write_pair(md):
-            print(f"{rel.with_suffix('.ipynb')}: written")
-    print(f"{len(mds)} chapter(s) paired")
+    print(f"{len(mds)} chapter(s) in sync")
     return 0
 
 

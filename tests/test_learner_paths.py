@@ -239,46 +239,48 @@ def test_no_long_loop_hard_codes_progress_off():
 
 
 # ----------------------------------------------------------------------------- exercise launch buttons
-def test_exercise_pages_launch_the_learner_notebook():
-    """book/exercises/NN.md shows the solutions; its launch buttons open exercises/NN.ipynb (stubs)."""
+def _ext_module(name):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("course_book", ROOT / "_ext" / "course_book.py")
-    cb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cb)
+    spec = importlib.util.spec_from_file_location(name, ROOT / "_ext" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_exercise_pages_launch_the_learner_notebook():
+    """book/exercises/NN.md shows the solutions; its learner notebook is exercises/NN.ipynb (stubs)."""
+    ln = _ext_module("learner_notebooks")
     pages = sorted((ROOT / "book" / "exercises").glob("0*.md"))
     assert len(pages) == 7
     for md in pages:
-        rel = md.relative_to(ROOT).as_posix()
-        target = cb.learner_notebook(rel, ROOT)
-        assert target == f"exercises/{md.stem}.ipynb", (rel, target)
+        docname = md.relative_to(ROOT).with_suffix("").as_posix()
+        target = ln.learner_target(docname, ROOT)
+        assert target == f"exercises/{md.stem}.ipynb", (docname, target)
         learner = nbformat.read(ROOT / target, as_version=4)
         solved = nbformat.read(ROOT / "exercises" / "solutions" / f"{md.stem}.ipynb", as_version=4)
         assert [c.source for c in learner.cells] != [c.source for c in solved.cells], f"{target} is the solutions"
         assert not any(c.source.lstrip().startswith("# Solution") for c in learner.cells), target
         assert f"exercises/solutions/{md.stem}.ipynb" in md.read_text(encoding="utf-8"), (
-            f"{rel} should link the solutions notebook")
-    assert cb.learner_notebook("book/part1/depth_sweep.md", ROOT) is None
-    assert cb.learner_notebook("book/exercises/99_missing.md", ROOT) is None
+            f"{docname} should link the solutions notebook")
+    assert ln.learner_target("book/part1/depth_sweep", ROOT) == "book/part1/depth_sweep.ipynb"
+    assert ln.learner_target("book/exercises/99_missing", ROOT) == "book/exercises/99_missing.ipynb"
 
 
-@pytest.mark.parametrize("url, want", [
-    ("https://colab.research.google.com/github/o/r/blob/main/book/exercises/03_optimizers.ipynb",
-     "https://colab.research.google.com/github/o/r/blob/main/exercises/03_optimizers.ipynb"),
-    ("https://colab.research.google.com/github/o/r/blob/main/book/exercises/03_optimizers.md",
-     "https://colab.research.google.com/github/o/r/blob/main/exercises/03_optimizers.ipynb"),
-    ("https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/book/exercises/03_optimizers.ipynb",
-     "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/exercises/03_optimizers.ipynb"),
-    ("https://example.org/unrelated", "https://example.org/unrelated"),
+@pytest.mark.parametrize("kind, url, want", [
+    ("Colab", "https://colab.research.google.com/github/o/r/blob/main/book/exercises/03_optimizers.ipynb",
+     "https://colab.research.google.com/github/o/r/blob/notebooks/exercises/03_optimizers.ipynb"),
+    ("Colab", "https://colab.research.google.com/github/o/r/blob/main/book/exercises/03_optimizers.md",
+     "https://colab.research.google.com/github/o/r/blob/notebooks/exercises/03_optimizers.ipynb"),
+    ("Binder", "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/book/exercises/03_optimizers.ipynb",
+     "https://mybinder.org/v2/gh/o/r/notebooks?urlpath=lab/tree/exercises/03_optimizers.ipynb"),
+    ("Deepnote", "https://example.org/unrelated", "https://example.org/unrelated"),
 ])
-def test_launch_urls_are_retargeted_whatever_the_theme_names(url, want):
-    """The theme names the page's own .ipynb (1.3) or its .md (older): both become the learner notebook."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("course_book", ROOT / "_ext" / "course_book.py")
-    cb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cb)
-    assert cb.retarget_launch_url(url, "book/exercises/03_optimizers.md", "exercises/03_optimizers.ipynb") == want
+def test_launch_urls_open_the_learner_notebook_on_the_notebooks_branch(kind, url, want):
+    """Whatever the theme names (the page's .md or a same-named .ipynb, any branch), Colab and Binder
+    open the learner notebook of the notebooks branch."""
+    cb = _ext_module("course_book")
+    assert cb.launch_url(kind, url, "o/r", "exercises/03_optimizers.ipynb", "notebooks") == want
 
 
 def test_cache_files_are_readable_by_others(tmp_path):

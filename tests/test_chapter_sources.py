@@ -1,8 +1,10 @@
-"""Every MyST chapter of the toc has an up-to-date, output-free jupytext pair for Colab, starts with the
-Colab install cell (installing from the repository URL of _config.yml) and ends with the provenance cell.
+"""Every MyST chapter of the toc is the only source of its page and its learner notebook: no ``.ipynb``
+beside it, the install cell first (installing from the repository URL of _config.yml), the provenance
+cell last, no plumbing in the code the page shows, and nothing the learner notebook needs left in a
+build-only cell (scripts/page_code.py).
 
 The chapters are discovered from _toc.yml, so a new chapter is checked without editing this file.
-Fix a failure with `make sync` (and commit the .md/.ipynb it touched).
+Fix the generated cells with `make sync`.
 """
 import importlib.util
 import re
@@ -16,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
 sync = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sync)
+_spec = importlib.util.spec_from_file_location("page_code", ROOT / "scripts" / "page_code.py")
+page_code = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(page_code)
 
 CHAPTERS = sync.chapters(ROOT)
 IDS = [str(p.relative_to(ROOT)) for p in CHAPTERS]
@@ -28,9 +33,51 @@ def test_toc_has_chapters():
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
-def test_pair_exists_and_is_in_sync(md):
-    problem = sync.pair_problem(md)
-    assert problem is None, f"{problem} — run `make sync` and commit the .ipynb"
+def test_the_md_is_the_only_source(md):
+    """No jupytext pair beside a chapter: what learners open is built from the executed page."""
+    assert not md.with_suffix(".ipynb").exists(), (
+        f"{md.with_suffix('.ipynb').relative_to(ROOT)}: remove it; the learner notebook is built by "
+        f"`make book` into _build/notebooks (_ext/learner_notebooks.py)")
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_page_code_is_lecture_and_the_learner_notebook_is_whole(md):
+    """No glue or sentence assembly in a cell the page shows; no kept cell reads a build-only name."""
+    problems = page_code.problems(md)
+    assert not problems, f"{md.relative_to(ROOT)}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("src, what", [
+    ('x = 1\nglue("x", x, display=False)', "glue(...)"),
+    ('import course_utils.notebook as nb\nnb.glue("x", 1)', "glue(...)"),
+    ('w = "is ahead of the rest" if d > 0 else "trails"', "conditional choosing between texts"),
+    ('w = " and ".join(names)', "builds a sentence"),
+    ('w = f"{a} beats {b} by far" if ok else "no"', "conditional choosing between texts"),
+])
+def test_plumbing_is_found(src, what):
+    assert any(what in p for p in page_code.plumbing(src)), (src, page_code.plumbing(src))
+
+
+@pytest.mark.parametrize("src", [
+    'res = train.train_model(net, opt, data, epochs=2)',
+    'label = "adam" if wd == 0 else "adamw"',          # a key, not a sentence
+    'plt.title(", ".join(names))',
+    'print(f"device: {device}; {budget.describe()}")',
+    'print({k: "to do" if v is None else f"{v:.1f} ms per step" for k, v in d.items()})',  # output
+])
+def test_lecture_code_is_not_plumbing(src):
+    assert page_code.plumbing(src) == [], src
+
+
+def test_a_name_only_a_build_only_cell_defines_is_caught():
+    fence = "```"
+    md = (f"{fence}{{code-cell}} ipython3\n:tags: [remove-cell]\n\nbest = 3\n{fence}\n\n"
+          f"{fence}{{code-cell}} ipython3\nprint(best)\n{fence}\n")
+    assert any("'best'" in p for p in page_code.removed_names_used(md))
+    kept = md.replace(":tags: [remove-cell]", ":tags: [remove-input]")
+    assert page_code.removed_names_used(kept) == []
+    redefined = md.replace("print(best)", "best = 4\nprint(best)")
+    assert page_code.removed_names_used(redefined) == []
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
@@ -75,25 +122,6 @@ def test_repository_urls_agree_with_config():
         for m in pattern.finditer(f.read_text(encoding="utf-8")):
             if m.group(1).split("/")[0] in ("course-team",) or "init-optim" in m.group(1):
                 assert m.group(1) == owner_repo, f"{f.name}: {m.group(0)} is not {REPO_URL}"
-
-
-def test_sync_detects_stale_and_missing_pairs(tmp_path, monkeypatch):
-    """The checker itself: a missing pair, an edited .md and a pair with outputs are all caught."""
-    md = tmp_path / "ch.md"
-    md.write_text((ROOT / "book" / "setup.md").read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setattr(sync, "ROOT", tmp_path)
-    assert "missing" in sync.pair_problem(md)
-    assert sync.write_pair(md) and sync.pair_problem(md) is None
-    assert not sync.write_pair(md)                      # idempotent
-    md.write_text(md.read_text(encoding="utf-8").replace("budget.describe()", "budget"), encoding="utf-8")
-    assert "differs" in sync.pair_problem(md)
-    sync.write_pair(md)
-    import nbformat
-    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
-    code = next(c for c in nb.cells if c.cell_type == "code")
-    code.outputs = [nbformat.v4.new_output("stream", text="hi")]
-    nbformat.write(nb, md.with_suffix(".ipynb"))
-    assert "outputs" in sync.pair_problem(md)
 
 
 def test_provenance_cell_appended_once(tmp_path):

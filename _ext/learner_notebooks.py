@@ -1,0 +1,526 @@
+"""The notebooks learners open, built from the executed book (registered in ``_config.yml``).
+
+After an HTML build, every chapter with code and every exercise gets a learner notebook in
+``_build/notebooks/`` (mirroring ``book/`` and ``exercises/``), also published with the site under
+``_notebooks/`` and, by the publishing workflow, on the ``notebooks`` branch that the Colab and Binder
+buttons open (``_ext/course_book.py``).  A learner notebook is made for people, not for the build:
+
+* **Prose in plain Jupyter Markdown.**  Glued values are written in as the build computed them
+  (formatted as the page formats them); ``{doc}`` and ``{eq}`` become links to the published page
+  (equation numbers as on the page); admonitions become block quotes, dropdowns ``<details>``;
+  numbered display math gets its ``\\tag``; ``{literalinclude}`` becomes the code it includes.  No MyST
+  syntax is left (:func:`myst_leftovers`, tested).
+* **Code as the page runs it**, minus the build-only cells (``remove-cell``: hidden checks and glue);
+  cells whose code the page hides keep their code, folded (``jupyter.source_hidden``).
+* **The build's outputs** (figures, tables, printed numbers, widget state), read from the execution
+  cache (myst-nb writes ``jupyter_execute/*.ipynb`` without outputs after a cache hit).  Exercise
+  notebooks keep their stubs and carry outputs only of the cells before the first stub.
+* **A first cell** that says which build made the outputs (budget, date, commit), which budget this
+  runtime will pick, how long the chapter takes cold at each budget (the build's own execution time;
+  the shipped ``full`` record), and how to choose (``COURSE_BUDGET``); then a short install cell.
+* **Colab metadata**: the notebook's name, and a GPU accelerator where the ``full`` budget takes more
+  than ten minutes on CPU.
+
+Why not a converter: sphinx-tojupyter converts a Sphinx doctree with its own execution (a second full
+build, no myst-nb glue, no access to the cached outputs); jupytext round-trips MyST but keeps every
+role and directive.  The book uses few MyST forms (glue:text, doc, eq, admonition, literalinclude,
+labelled display math), so a small converter over myst-nb's own notebook reader, with a test that fails
+on any MyST form left, is the smaller and stricter piece.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_BRANCH = "notebooks"        # the branch the publishing workflow pushes _build/notebooks to
+SITE_FOLDER = "_notebooks"           # the same notebooks, served with the site (download links)
+GPU_FULL_SECONDS = 600               # full budget longer than this on CPU: ask Colab for a GPU
+ADMONITIONS = ("admonition", "note", "tip", "hint", "important", "warning", "caution", "attention",
+               "danger", "error", "seealso")
+
+# ----------------------------------------------------------------------------- MyST -> Markdown
+
+_ROLE = re.compile(r"\{([a-z][a-z0-9:_-]*)\}`([^`]*)`")
+_FENCE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[a-z][a-z0-9:_-]*)\}[ \t]*(?P<arg>.*)$")
+_LABELLED_MATH_END = re.compile(r"^(?P<head>.*?)\$\$[ \t]*\((?P<label>[A-Za-z0-9_.:-]+)\)[ \t]*$")
+_SUBST = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class Resolver:
+    """What a learner notebook needs from the build to write references and values out."""
+
+    def __init__(self, docname: str, glued: dict[str, dict], *, base_url: str, docs: dict[str, str],
+                 equations: dict[str, tuple[str, int]], substitutions: dict[str, str] | None = None,
+                 srcdir: Path = ROOT):
+        self.docname, self.glued, self.base_url = docname, glued, base_url.rstrip("/")
+        self.docs, self.equations, self.subs, self.srcdir = docs, equations, substitutions or {}, srcdir
+        self.missing: list[str] = []
+
+    def page_url(self, docname: str, anchor: str = "") -> str:
+        return f"{self.base_url}/{docname}.html" + (f"#{anchor}" if anchor else "")
+
+    def glue_text(self, content: str) -> str:
+        from myst_nb.core.variables import format_plain_text
+
+        key, _, fmt = content.partition(":") if ":" in content else (content, "", "")
+        if ":" in content:  # myst-nb splits at the *last* colon
+            key, fmt = content.rsplit(":", 1)
+        data = self.glued.get(key)
+        if data is None or "text/plain" not in data:
+            self.missing.append(f"glue key {key!r}")
+            return f"[{key}]"
+        return format_plain_text(data["text/plain"], fmt)
+
+    def doc(self, content: str) -> str:
+        m = re.match(r"^(.*?)\s*<([^>]+)>$", content, re.S)
+        text, target = (m.group(1), m.group(2)) if m else (None, content)
+        target = target.strip()
+        name = target.lstrip("/") if target.startswith("/") else os.path.normpath(
+            os.path.join(os.path.dirname(self.docname), target)).replace(os.sep, "/")
+        name = re.sub(r"\.(md|ipynb)$", "", name)
+        if name not in self.docs:
+            self.missing.append(f"document {target!r}")
+        return f"[{text or self.docs.get(name, name)}]({self.page_url(name)})"
+
+    def eq(self, content: str) -> str:
+        m = re.match(r"^(.*?)\s*<([^>]+)>$", content, re.S)
+        text, label = (m.group(1), m.group(2)) if m else (None, content.strip())
+        if label not in self.equations:
+            self.missing.append(f"equation {label!r}")
+            return f"({label})"
+        doc, num = self.equations[label]
+        return f"[{text or f'({num})'}]({self.page_url(doc, 'equation-' + label)})"
+
+    def role(self, m: re.Match) -> str:
+        name, content = m.group(1), m.group(2)
+        if name == "glue:text":
+            return self.glue_text(content)
+        if name == "doc":
+            return self.doc(content)
+        if name == "eq":
+            return self.eq(content)
+        if name == "math":
+            return f"${content}$"
+        if name in ("sub", "sup"):
+            return f"<{name}>{content}</{name}>"
+        if name == "fa":
+            return ""
+        if name in ("code", "literal", "file", "kbd", "command", "samp"):
+            return f"`{content}`"
+        self.missing.append(f"role {{{name}}}")
+        return m.group(0)
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + ln if ln.strip() else ">" for ln in text.strip("\n").splitlines())
+
+
+def _pyobject(path: Path, dotted: str) -> str:
+    """The source of ``dotted`` (``Class.method`` or ``function``) in ``path``, as literalinclude shows it."""
+    text = path.read_text(encoding="utf-8")
+    tree, node = ast.parse(text), None
+    body = tree.body
+    for part in dotted.split("."):
+        node = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                     and n.name == part), None)
+        if node is None:
+            raise KeyError(f"{dotted} not found in {path}")
+        body = getattr(node, "body", [])
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    return "\n".join(text.splitlines()[start - 1:node.end_lineno])
+
+
+def _directive(name: str, arg: str, options: dict[str, str], body: str, r: Resolver) -> str:
+    if name in ADMONITIONS:
+        title = arg.strip() or name.capitalize()
+        inner = convert_markdown(body, r)
+        if "dropdown" in options.get("class", "").split():
+            return f"<details>\n<summary>{title}</summary>\n\n{inner}\n\n</details>"
+        return _quote(f"**{title}**\n\n{inner}")
+    if name == "literalinclude":
+        src = (r.srcdir / os.path.dirname(r.docname) / arg.strip()).resolve()
+        code = _pyobject(src, options["pyobject"]) if "pyobject" in options else src.read_text(encoding="utf-8")
+        lang = options.get("language", "python")
+        where = src.relative_to(r.srcdir).as_posix() if src.is_relative_to(r.srcdir) else src.name
+        return f"From `{where}`:\n\n```{lang}\n{code.rstrip()}\n```"
+    if name == "math":
+        label = options.get("label")
+        tag = ""
+        if label and label in r.equations:
+            tag = f" \\tag{{{r.equations[label][1]}}}"
+        return f"$$\n{body.strip()}{tag}\n$$"
+    r.missing.append(f"directive {{{name}}}")
+    return f"```\n{body}\n```"
+
+
+def convert_markdown(text: str, r: Resolver) -> str:
+    """A MyST Markdown cell as Markdown that Jupyter, JupyterLab and Colab render."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    in_code = None
+    while i < len(lines):
+        ln = lines[i]
+        m = _FENCE_OPEN.match(ln)
+        if in_code is None and m:
+            fence, name, arg = m.group("fence"), m.group("name"), m.group("arg")
+            j, options, body = i + 1, {}, []
+            while j < len(lines) and re.match(r"^:[A-Za-z_-]+:", lines[j]):
+                k, _, v = lines[j][1:].partition(":")
+                options[k] = v.strip()
+                j += 1
+            depth = 0
+            while j < len(lines):
+                s = lines[j]
+                if _FENCE_OPEN.match(s) and s.startswith(fence[0]) and len(re.match(r"^[`:]+", s).group(0)) == len(fence):
+                    depth += 1
+                elif s.strip() == fence and depth == 0:
+                    break
+                elif s.strip() == fence:
+                    depth -= 1
+                body.append(s)
+                j += 1
+            out.append(_directive(name, arg, options, "\n".join(body), r))
+            i = j + 1
+            continue
+        if in_code is None and re.match(r"^(`{3,}|~{3,})", ln):
+            in_code = re.match(r"^(`{3,}|~{3,})", ln).group(1)
+            out.append(ln)
+            i += 1
+            continue
+        if in_code is not None:
+            if ln.strip() == in_code:
+                in_code = None
+            out.append(ln)
+            i += 1
+            continue
+        if re.match(r"^\([A-Za-z0-9_.:-]+\)=\s*$", ln) or re.match(r"^%", ln):
+            i += 1     # a target label (the page's anchor) or a MyST comment
+            continue
+        lm = _LABELLED_MATH_END.match(ln)
+        if lm:
+            label = lm.group("label")
+            num = r.equations.get(label, (None, None))[1]
+            if num is None:
+                r.missing.append(f"equation {label!r}")
+            tag = f" \\tag{{{num}}}" if num is not None else ""
+            out.append(f"{lm.group('head')}{tag}$$".lstrip() if lm.group("head").strip() else f"{tag.strip()}\n$$")
+            i += 1
+            continue
+        ln = _ROLE.sub(r.role, ln)
+        ln = _SUBST.sub(lambda s: r.subs.get(s.group(1), s.group(0)), ln)
+        out.append(ln)
+        i += 1
+    return "\n".join(out).strip("\n")
+
+
+_LEFTOVERS = [
+    (re.compile(r"\{[a-z][a-z0-9:_-]*\}`"), "a MyST role"),
+    (re.compile(r"^\s*(`{3,}|:{3,})\{", re.M), "a MyST directive"),
+    (re.compile(r"^\([A-Za-z0-9_.:-]+\)=\s*$", re.M), "a MyST target"),
+    (re.compile(r"\$\$\s*\([A-Za-z0-9_.:-]+\)"), "a MyST equation label"),
+    (re.compile(r"\{\{\s*[A-Za-z_]+\s*\}\}"), "a MyST substitution"),
+    (re.compile(r"^:[a-z-]+:\s", re.M), "a directive option"),
+    (re.compile(r"^\+\+\+", re.M), "a jupytext cell break"),
+]
+
+
+def myst_leftovers(markdown: str) -> list[str]:
+    """What MyST syntax a Markdown cell still contains (empty when none)."""
+    return [f"{what}: {m.group(0)!r}" for rx, what in _LEFTOVERS for m in rx.finditer(markdown)]
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+def glued_values(nb) -> dict[str, dict]:
+    """Every glued value of an executed notebook: key -> its output's data (mime prefix removed)."""
+    out = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            if meta:
+                n = len(meta.get("mime_prefix", ""))
+                out[meta["name"]] = {k[n:]: v for k, v in o.get("data", {}).items()}
+    return out
+
+
+def _strip_glue_outputs(cell) -> None:
+    cell.outputs = [o for o in cell.get("outputs", []) if "scrapbook" not in o.get("metadata", {})]
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def is_install_cell(source: str) -> bool:
+    s = source.lstrip()
+    return "import course_utils" in s and "except ImportError" in s and "pip" in s
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "not recorded"
+    if seconds < 90:
+        return f"about {max(1, round(seconds / 10) * 10):.0f} s"
+    return f"about {seconds / 60:.0f} min"
+
+
+def header_cell(*, title: str, page_url: str, build: dict, times: dict[str, float | None],
+                exercise: bool = False) -> str:
+    """The first cell: where the outputs come from, which budget runs here, how long, how to choose."""
+    made = (f"The outputs below are those of the book's build at the **`{build['budget']}`** budget "
+            f"({build['date']}, commit `{build['commit']}`), so you can read the results before running "
+            f"anything." if not exercise else
+            f"Your work goes into the cells marked `TODO`; each `exercises.check_*` cell grades it. Only the "
+            f"set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, "
+            f"{build['date']}, commit `{build['commit']}`).")
+    return "\n".join([
+        f"**{title}** — the learner's notebook of [this page of the book]({page_url}).",
+        "",
+        made,
+        "",
+        "**Budget.** Running it yourself, this runtime picks the **`full`** budget (the sources' sizes) when "
+        "it has a CUDA GPU and the short **`cpu`** budget otherwise. Measured cold (nothing cached), on "
+        f"2 CPU cores: `cpu` {_minutes(times.get('cpu'))}, `full` {_minutes(times.get('full'))}; a GPU "
+        "runs `full` much faster. To choose, run this first (or restart the runtime after changing it):",
+        "",
+        "```python",
+        "import os; os.environ[\"COURSE_BUDGET\"] = \"cpu\"   # or \"full\"",
+        "```",
+    ])
+
+
+def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, build: dict,
+                           times: dict[str, float | None], install: str, exercise: bool = False):
+    """The learner notebook of one executed page (``nb``: the page's notebook with its outputs)."""
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    cells = []
+    seen_install = False
+    stub_seen = False
+    for cell in nb.cells:
+        tags = _tags(cell)
+        if "remove-cell" in tags:
+            continue
+        if cell.cell_type == "markdown":
+            cell.source = convert_markdown(cell.source, resolver)
+            if not cell.source.strip():
+                continue
+            cell.pop("attachments", None) if not cell.get("attachments") else None
+            cells.append(cell)
+            continue
+        if cell.cell_type != "code":
+            continue
+        if not seen_install and is_install_cell(cell.source):
+            seen_install = True
+            cells.append(nbformat.v4.new_code_cell(install))
+            continue
+        _strip_glue_outputs(cell)
+        if exercise:
+            stub_seen = stub_seen or "NotImplementedError" in cell.source or "TODO" in cell.source
+            if stub_seen:
+                cell.outputs = []
+        if "remove-input" in tags or "hide-input" in tags:
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+        cell.metadata.pop("execution", None)
+        cells.append(cell)
+    n = 0
+    for c in cells:
+        if c.cell_type == "code":
+            c.pop("id", None)
+            if c.outputs:
+                n += 1
+                c.execution_count = n
+                for o in c.outputs:
+                    if "execution_count" in o:
+                        o["execution_count"] = n
+            else:
+                c.execution_count = None
+    head = nbformat.v4.new_markdown_cell(header_cell(title=title, page_url=resolver.page_url(docname),
+                                                     build=build, times=times, exercise=exercise))
+    out = nbformat.v4.new_notebook()
+    out.cells = [head] + [nbformat.from_dict(dict(c)) for c in cells]
+    out.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "colab": {"name": Path(docname).name + ".ipynb", "provenance": [], "toc_visible": True},
+        "course": {"source": docname, **build},
+    }
+    if "widgets" in nb.metadata:
+        out.metadata["widgets"] = nb.metadata["widgets"]
+    if (times.get("full") or 0) > GPU_FULL_SECONDS:
+        out.metadata["accelerator"] = "GPU"
+        out.metadata["colab"]["gpuType"] = "T4"
+    nbformat.validator.normalize(out)
+    for c in out.cells:  # nbformat >= 5.1 wants ids; deterministic ones keep diffs small
+        c["id"] = f"c{out.cells.index(c):03d}"
+    return out
+
+
+# ----------------------------------------------------------------------------- Sphinx
+
+
+def _site_url(app) -> str:
+    base = (app.config.html_baseurl or "").rstrip("/")
+    if base:
+        return base
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import book_config
+    owner, repo = book_config.owner_repo().split("/")
+    return f"https://{owner}.github.io/{repo}"
+
+
+def _build_info() -> dict:
+    from course_utils import config
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    commit = os.environ.get("GITHUB_SHA", "")[:10] or commit
+    return {"budget": config.get_budget().name, "date": _dt.date.today().isoformat(), "commit": commit}
+
+
+def _full_record() -> dict:
+    path = ROOT / "course_utils" / "results" / "full_budget.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("chapters", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def _executed(app, docname: str):
+    """The page's notebook as myst-nb read it, with the outputs of its execution (None if none)."""
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import create_nb_reader
+
+    path = Path(app.env.doc2path(docname))
+    text = path.read_text(encoding="utf-8")
+    reader = create_nb_reader(str(path), app.env.myst_config, app.env.mystnb_config, text)
+    if reader is None:
+        return None, None
+    nb = reader.read(text)
+    cache = get_cache(app.env.mystnb_config.execution_cache_path or str(Path(app.outdir).parent / ".jupyter_cache"))
+    try:
+        rec = cache.match_cache_notebook(nb)
+        _, merged = cache.merge_match_into_notebook(nb)
+        return merged, rec.data.get("execution_seconds")
+    except KeyError:
+        return None, None
+
+
+def _resolver_tables(app):
+    env = app.env
+    docs = {d: (env.titles[d].astext() if d in env.titles else d) for d in env.found_docs}
+    eqs = {}
+    for label, obj in env.get_domain("math").data.get("objects", {}).items():
+        doc, num = obj[0], obj[1]
+        eqs[label] = (doc, num)
+    subs = dict(getattr(app.config, "myst_substitutions", {}) or {})
+    return docs, eqs, subs
+
+
+def exercise_notebook(docname: str, srcdir: Path) -> Path | None:
+    """``exercises/NN_name.ipynb`` (the learner's, with stubs) for the page ``book/exercises/NN_name``."""
+    parts = Path(docname).parts
+    if len(parts) == 3 and parts[:2] == ("book", "exercises"):
+        p = srcdir / "exercises" / (parts[2] + ".ipynb")
+        return p if p.is_file() else None
+    return None
+
+
+def learner_target(docname: str, srcdir: Path) -> str:
+    """Where a page's learner notebook lies under ``_build/notebooks`` (and on the notebooks branch)."""
+    ex = exercise_notebook(docname, srcdir)
+    return ex.relative_to(srcdir).as_posix() if ex else docname + ".ipynb"
+
+
+def write_learner_notebooks(app, exception) -> None:
+    if exception is not None or app.builder.name not in ("html", "dirhtml"):
+        return
+    import nbformat
+    from sphinx.util import logging
+    log = logging.getLogger(__name__)
+
+    srcdir = Path(app.srcdir)
+    outroot = Path(app.outdir).parent / "notebooks"
+    site = Path(app.outdir) / SITE_FOLDER
+    docs, eqs, subs = _resolver_tables(app)
+    base = _site_url(app)
+    build = _build_info()
+    record = _full_record()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import book_config
+    install = book_config.learner_install_cell()
+    written = []
+    for docname in sorted(app.env.found_docs):
+        if "kernelspec" not in app.env.metadata.get(docname, {}):
+            continue
+        page_nb, seconds = _executed(app, docname)
+        if page_nb is None:
+            log.warning(f"{docname}: no executed notebook in the execution cache, so no learner notebook",
+                        type="course", subtype="learner")
+            continue
+        target = learner_target(docname, srcdir)
+        ex = exercise_notebook(docname, srcdir)
+        rel_md = Path(app.env.doc2path(docname)).relative_to(srcdir).as_posix()
+        times = {"cpu": seconds if build["budget"] == "cpu" else None,
+                 "full": (record.get(rel_md) or {}).get("seconds")}
+        if build["budget"] == "full" and seconds is not None:
+            times["full"] = seconds
+        r = Resolver(docname, glued_values(page_nb), base_url=base, docs=docs, equations=eqs,
+                     substitutions=subs, srcdir=srcdir)
+        if ex is not None:
+            nb = nbformat.read(ex, as_version=4)
+            # outputs of the page's identical set-up cells (the page runs the solutions; the stubs' cells
+            # and everything after the first stub carry none)
+            page_out = {c.source.strip(): c.get("outputs", []) for c in page_nb.cells if c.cell_type == "code"}
+            for c in nb.cells:
+                if c.cell_type == "code":
+                    c.outputs = copy.deepcopy(page_out.get(c.source.strip(), []))
+            # the Colab/Binder badges of the committed notebook point at the committed file: retarget
+            for c in nb.cells:
+                if c.cell_type == "markdown":
+                    c.source = c.source.replace("/blob/main/exercises/", f"/blob/{NOTEBOOK_BRANCH}/exercises/")
+                    c.source = re.sub(r"(mybinder\.org/v2/gh/[^/]+/[^/]+/)main\?", rf"\g<1>{NOTEBOOK_BRANCH}?", c.source)
+        else:
+            nb = page_nb
+        title = docs.get(docname, docname)
+        out = build_learner_notebook(nb, docname=docname, resolver=r, title=title, build=build, times=times,
+                                     install=install, exercise=ex is not None)
+        for c in out.cells:
+            if c.cell_type == "markdown":
+                left = myst_leftovers(c.source)
+                if left:
+                    r.missing += left
+        if r.missing:
+            log.warning(f"{docname}: learner notebook: could not convert " + "; ".join(sorted(set(r.missing))[:8]),
+                        type="course", subtype="learner")
+        for dest in (outroot / target, site / target):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(out, dest)
+        written.append(target)
+    (outroot / "index.json").write_text(json.dumps({"build": build, "notebooks": written}, indent=1) + "\n",
+                                        encoding="utf-8")
+    binder = srcdir / "binder"
+    if binder.is_dir():
+        shutil.copytree(binder, outroot / "binder", dirs_exist_ok=True)
+    log.info(f"learner notebooks: {len(written)} in {outroot}")
+
+
+def setup(app):
+    app.connect("build-finished", write_learner_notebooks)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
