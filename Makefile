@@ -9,7 +9,7 @@ JB_FLAGS := -W -n --keep-going
 export COURSE_PROGRESS ?= 0
 export PYTHONHASHSEED := 0
 # Browser/PDF test files run in their own stages, after the build (never in `unit`)
-STAGE_TESTS := tests/test_site.py tests/test_explorables_browser.py tests/test_pdf.py
+STAGE_TESTS := tests/test_site.py tests/test_explorables_browser.py tests/test_pdf.py tests/test_learner_products.py
 
 .PHONY: book test install data js unit sync build site learner nbval pdf pdf-test clean bench gpu-check full-budget
 
@@ -46,9 +46,12 @@ sync: install
 build: install data js sync
 	$(JB) build . $(JB_FLAGS)
 
-# Every page of _build/html in headless Chromium (layout, figures, outputs, links, launch buttons), and every
-# explorable's controls; screenshots in _build/screenshots/.
+# The learner notebooks and the pages' code as built (tests/test_learner_products.py: no MyST, no checks,
+# the outputs, launch links, no plumbing in sight), then every page of _build/html in headless Chromium
+# (layout, figures, outputs, links, launch buttons) and every explorable's controls; screenshots in
+# _build/screenshots/.
 site: install
+	COURSE_REQUIRE_SITE=1 $(PY) -m pytest tests/test_learner_products.py -q -p no:cacheprovider -rs
 	@bash scripts/ensure_chromium.sh
 	$(PY) -m pytest tests/test_site.py tests/test_explorables_browser.py -q -p no:cacheprovider -rs
 

@@ -41,7 +41,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_BRANCH = "notebooks"        # the branch the publishing workflow pushes _build/notebooks to
+sys.path.insert(0, str(ROOT / "scripts"))
+import book_config  # noqa: E402  (scripts/ is not a package)
+
+NOTEBOOK_BRANCH = book_config.NOTEBOOK_BRANCH   # the branch the publishing workflow pushes _build/notebooks to
 SITE_FOLDER = "_notebooks"           # the same notebooks, served with the site (download links)
 GPU_FULL_SECONDS = 600               # full budget longer than this on CPU: ask Colab for a GPU
 ADMONITIONS = ("admonition", "note", "tip", "hint", "important", "warning", "caution", "attention",
@@ -71,9 +74,7 @@ class Resolver:
     def glue_text(self, content: str) -> str:
         from myst_nb.core.variables import format_plain_text
 
-        key, _, fmt = content.partition(":") if ":" in content else (content, "", "")
-        if ":" in content:  # myst-nb splits at the *last* colon
-            key, fmt = content.rsplit(":", 1)
+        key, fmt = content.rsplit(":", 1) if ":" in content else (content, "")  # as myst-nb: the last colon
         data = self.glued.get(key)
         if data is None or "text/plain" not in data:
             self.missing.append(f"glue key {key!r}")
@@ -166,11 +167,21 @@ def convert_markdown(text: str, r: Resolver) -> str:
     """A MyST Markdown cell as Markdown that Jupyter, JupyterLab and Colab render."""
     lines = text.splitlines()
     out: list[str] = []
+    prose: list[str] = []   # lines of running text: roles may wrap across them
+
+    def flush():
+        if prose:
+            block = _ROLE.sub(r.role, "\n".join(prose))
+            out.append(_SUBST.sub(lambda s: r.subs.get(s.group(1), s.group(0)), block))
+            prose.clear()
+
     i = 0
     in_code = None
     while i < len(lines):
         ln = lines[i]
         m = _FENCE_OPEN.match(ln)
+        if in_code is None and (m or re.match(r"^(`{3,}|~{3,})", ln) or _LABELLED_MATH_END.match(ln)):
+            flush()
         if in_code is None and m:
             fence, name, arg = m.group("fence"), m.group("name"), m.group("arg")
             j, options, body = i + 1, {}, []
@@ -216,10 +227,9 @@ def convert_markdown(text: str, r: Resolver) -> str:
             out.append(f"{lm.group('head')}{tag}$$".lstrip() if lm.group("head").strip() else f"{tag.strip()}\n$$")
             i += 1
             continue
-        ln = _ROLE.sub(r.role, ln)
-        ln = _SUBST.sub(lambda s: r.subs.get(s.group(1), s.group(0)), ln)
-        out.append(ln)
+        prose.append(ln)
         i += 1
+    flush()
     return "\n".join(out).strip("\n")
 
 
@@ -364,9 +374,8 @@ def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, 
     if (times.get("full") or 0) > GPU_FULL_SECONDS:
         out.metadata["accelerator"] = "GPU"
         out.metadata["colab"]["gpuType"] = "T4"
-    nbformat.validator.normalize(out)
-    for c in out.cells:  # nbformat >= 5.1 wants ids; deterministic ones keep diffs small
-        c["id"] = f"c{out.cells.index(c):03d}"
+    for i, c in enumerate(out.cells):  # nbformat >= 5.1 wants ids; deterministic ones keep diffs small
+        c["id"] = f"c{i:03d}"
     return out
 
 
@@ -377,8 +386,6 @@ def _site_url(app) -> str:
     base = (app.config.html_baseurl or "").rstrip("/")
     if base:
         return base
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import book_config
     owner, repo = book_config.owner_repo().split("/")
     return f"https://{owner}.github.io/{repo}"
 
@@ -390,8 +397,15 @@ def _build_info() -> dict:
                                 text=True, timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    commit = os.environ.get("GITHUB_SHA", "")[:10] or commit
-    return {"budget": config.get_budget().name, "date": _dt.date.today().isoformat(), "commit": commit}
+    try:
+        full = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        full = ""
+    full = os.environ.get("GITHUB_SHA", "") or full
+    commit = full[:10] or commit
+    return {"budget": config.get_budget().name, "date": _dt.date.today().isoformat(), "commit": commit,
+            "full_commit": full}
 
 
 def _full_record() -> dict:
@@ -448,6 +462,23 @@ def learner_target(docname: str, srcdir: Path) -> str:
     return ex.relative_to(srcdir).as_posix() if ex else docname + ".ipynb"
 
 
+def write_binder(src: Path, dest: Path, build: dict) -> None:
+    """``binder/`` for the notebooks branch: the same environment, but the package comes from the repository
+    at the commit that built the notebooks (the branch holds no package source to install with ``.``)."""
+    if not src.is_dir():
+        return
+    shutil.copytree(src, dest, dirs_exist_ok=True)
+    post = dest / "postBuild"
+    if post.is_file():
+        req = book_config.install_requirement(branch=build.get("full_commit") or None)
+        text = post.read_text(encoding="utf-8")
+        if "pip install --no-deps .\n" not in text:
+            raise RuntimeError("binder/postBuild no longer installs the package with `pip install --no-deps .`; "
+                               "update write_binder in _ext/learner_notebooks.py")
+        post.write_text(text.replace("pip install --no-deps .\n", f"pip install --no-deps '{req}'\n"), encoding="utf-8")
+        post.chmod(0o755)
+
+
 def write_learner_notebooks(app, exception) -> None:
     if exception is not None or app.builder.name not in ("html", "dirhtml"):
         return
@@ -462,8 +493,6 @@ def write_learner_notebooks(app, exception) -> None:
     base = _site_url(app)
     build = _build_info()
     record = _full_record()
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import book_config
     install = book_config.learner_install_cell()
     written = []
     for docname in sorted(app.env.found_docs):
@@ -515,9 +544,7 @@ def write_learner_notebooks(app, exception) -> None:
         written.append(target)
     (outroot / "index.json").write_text(json.dumps({"build": build, "notebooks": written}, indent=1) + "\n",
                                         encoding="utf-8")
-    binder = srcdir / "binder"
-    if binder.is_dir():
-        shutil.copytree(binder, outroot / "binder", dirs_exist_ok=True)
+    write_binder(srcdir / "binder", outroot / "binder", build)
     log.info(f"learner notebooks: {len(written)} in {outroot}")
 
 

@@ -222,7 +222,11 @@ def solution_source(master: Master) -> str:
 
 # ----------------------------------------------------------------------------- notebooks
 def _badges(root: Path, path: str) -> tuple[str, str]:
+    """Colab and Binder links of an exercise notebook: the learner's is the one `make book` builds (the
+    notebooks branch: short install cell, the set-up outputs); the solutions are the committed ones."""
     repo, branch = book_config.owner_repo(root=root), book_config.repository(root)["branch"]
+    if not path.startswith("solutions/"):
+        branch = book_config.NOTEBOOK_BRANCH
     return (f"https://colab.research.google.com/github/{repo}/blob/{branch}/exercises/{path}.ipynb",
             f"https://mybinder.org/v2/gh/{repo}/{branch}?labpath=exercises/{path}.ipynb")
 
@@ -287,7 +291,7 @@ def book_page(master: Master, root: Path = ROOT) -> str:
     colab, binder = _badges(root, master.name)
     scolab, sbinder = _badges(root, f"solutions/{master.name}")
     repo, branch = book_config.owner_repo(root=root), book_config.repository(root)["branch"]
-    gh = f"https://github.com/{repo}/blob/{branch}/exercises/{master.name}.ipynb"
+    gh = f"https://github.com/{repo}/blob/{book_config.NOTEBOOK_BRANCH}/exercises/{master.name}.ipynb"
     out = [FRONT, f"# {master.title}\n",
            f"Work through this exercise in a notebook: [open it in Colab]({colab}), "
            f"[launch it on Binder]({binder}) or [download it from GitHub]({gh}). The worked solutions are also "

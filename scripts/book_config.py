@@ -110,6 +110,10 @@ except ImportError:
     print("course_utils", course_utils.__version__, "is installed.")'''
 
 
+#: The branch the publishing workflow pushes the learner notebooks to (``_build/notebooks``, with ``binder/``):
+#: what the Colab and Binder buttons open.
+NOTEBOOK_BRANCH = "notebooks"
+
 LEARNER_INSTALL_MARKER = "# Install the course package when it is missing (Colab, Binder, your own Jupyter)"
 
 

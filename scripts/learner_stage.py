@@ -11,30 +11,37 @@ What it builds and runs, in order (each step prints its time):
    (``git+file://``, a bare clone standing in for GitHub) with its declared dependencies and the
    ``jax`` extra — plus ``ipykernel``.  No jupyter-book, myst-nb, pytest or playwright.  The package
    itself is then uninstalled again, so that step 3 installs it the way a learner does.
-3. **The install cell**, taken from ``book/setup.ipynb`` with the repository URL pointed at the bare
-   clone, runs as plain Python in that environment and must install ``course_utils``.
+3. **The install cell** of the learner notebook ``_build/notebooks/book/setup.ipynb`` (the short one
+   Colab runs first), with the repository URL pointed at the bare clone, runs as plain Python in that
+   environment and must install ``course_utils``.
 4. **The real download path**: with no ``$COURSE_DATA`` and no Debian package in sight,
    ``load_fashion_mnist(download=True)`` runs torchvision's download against a loopback HTTP server
    that serves the four ``.gz`` files (the only change: torchvision's mirror list and its MD5 list,
    because Debian's ``.gz`` wrappers differ from the original ones; the decompressed files are then
    checked against the package's own SHA-256 sums, as on Colab).  The files land in the learner's
    cache folder, where the notebooks find them.
-5. **Every notebook top to bottom**: copies of each chapter's paired ``.ipynb`` (one per folder, with
-   nothing else of the repository beside it, so ``project_root()`` finds nothing), every learner
-   notebook in ``exercises/`` and every solution notebook, executed by nbval (``--nbval-lax``: a cell
-   fails the stage when it raises) with a kernel of the learner's environment.  The book's results
-   cache is shared read-only (hard links to files the learner cannot write), so nothing trains
-   twice; the stage reports how many runs it had to train itself.
+5. **Every notebook top to bottom**: the learner notebooks that `make book` wrote to
+   ``_build/notebooks`` (chapters and exercises: what Colab and Binder open), with the build's outputs
+   cleared, and every solution notebook; each copied alone into its own folder (nothing of the
+   repository beside it, so ``project_root()`` finds nothing) and executed by nbval (``--nbval-lax``: a
+   cell fails the stage when it raises) with a kernel of the learner's environment.  The book's
+   results cache is shared read-only (hard links to files the learner cannot write), so nothing
+   trains twice; the stage reports how many runs it had to train itself.
+6. **Colab's versions**: a second environment from Python 3.12 with ipywidgets 7.7.1, matplotlib 3.10.0,
+   numpy 2.0.2 and pandas 2.2.2 pinned (``COLAB_PINS``: what Colab ships; the build itself only meets
+   ipywidgets 8), its own install cell run, then every learner notebook again in its kernel.
+   ``--no-colab`` skips it; the versions each environment ran are in ``_build/learner_stage.json``.
 
-    python scripts/learner_stage.py [--keep-venv] [--only PATTERN ...]
+    python scripts/learner_stage.py [--keep-venv] [--no-colab] [--only PATTERN ...]
 
-Environment: ``COURSE_LEARNER_DIR`` (default ``/tmp/course-learner-<hash of the checkout's path>``), ``COURSE_BUDGET`` and
+Environment: ``COURSE_COLAB_PYTHON`` (a Python 3.12 for step 6), ``COURSE_LEARNER_DIR`` (default ``/tmp/course-learner-<hash of the checkout's path>``), ``COURSE_BUDGET`` and
 ``COURSE_PROGRESS`` are passed through.  Exit status 0 when every step passed.
 """
 from __future__ import annotations
 
 import argparse
 import fnmatch
+from dataclasses import dataclass
 import hashlib
 import json
 import os
@@ -48,10 +55,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import book_config  # noqa: E402
-import sync_notebooks  # noqa: E402
 
 USER = "course-learner"
 KERNEL = "course-learner"
+#: The second environment: Google Colab's versions where the package index has them (Colab, 2026-12:
+#: Python 3.12, ipywidgets 7.7.1, matplotlib 3.10.0, numpy 2.0.2, pandas 2.2.2; the build tests only
+#: ipywidgets 8 and matplotlib 3.11).  torch stays the one the package index offers (2.14.1).
+COLAB_PYTHON = "3.12"
+COLAB_PINS = ("ipywidgets==7.7.1", "matplotlib==3.10.0", "numpy==2.0.2", "pandas==2.2.2")
+COLAB_KERNEL = "course-colab"
+NOTEBOOKS = ROOT / "_build" / "notebooks"   # the learner notebooks `make book` writes
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 RAW = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 #: Variables a learner's shell would have; everything else of the developer's environment is dropped.
@@ -133,29 +146,94 @@ def bare_clone(learner: Learner) -> str:
     return f"file://{origin}"
 
 
-def make_venv(learner: Learner, origin: str, keep: bool) -> None:
-    stamp = learner.venv / ".course-deps"
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+@dataclass
+class Env:
+    """One learner environment: a venv from ``base_python`` with ``pins`` (besides the package's own
+    dependencies) and a kernel named ``kernel``; ``ld_path`` for an interpreter copied out of /root."""
+    name: str
+    venv: Path
+    base_python: str
+    kernel: str
+    pins: tuple[str, ...] = ()
+    ld_path: str = ""
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    def extra_env(self) -> dict:
+        return {"LD_LIBRARY_PATH": self.ld_path} if self.ld_path else {}
+
+
+def make_venv(learner: Learner, origin: str, keep: bool, env: Env | None = None) -> None:
+    env = env or Env("learner", learner.venv, learner.base_python, KERNEL)
+    stamp = env.venv / ".course-deps"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + repr(env.pins).encode()).hexdigest()
+    x = env.extra_env()
     if keep and stamp.is_file() and stamp.read_text() == want:
-        say(f"reusing the learner environment {learner.venv} (dependencies unchanged)")
+        say(f"reusing the {env.name} environment {env.venv} (dependencies unchanged)")
     else:
-        shutil.rmtree(learner.venv, ignore_errors=True)
-        learner.run([learner.base_python, "-m", "venv", str(learner.venv)])
+        shutil.rmtree(env.venv, ignore_errors=True)
+        learner.run([env.base_python, "-m", "venv", str(env.venv)], **x)
         # a distribution's pip may be too old to parse `name @ git+file://...` (Debian 12's 23.0.1)
-        learner.run([str(learner.python), "-m", "pip", "install", "-q", "--upgrade", "pip"])
-        say("installing the package's declared dependencies (+ the jax extra) and ipykernel, as the learner")
-        learner.run([str(learner.python), "-m", "pip", "install", "-q", "ipykernel",
-                     f"course-utils[jax] @ git+{origin}"])
+        learner.run([str(env.python), "-m", "pip", "install", "-q", "--upgrade", "pip"], **x)
+        say(f"{env.name}: installing the package's declared dependencies (+ the jax extra) and ipykernel"
+            + (f", pinned {', '.join(env.pins)}" if env.pins else "") + ", as the learner")
+        learner.run([str(env.python), "-m", "pip", "install", "-q", "ipykernel", *env.pins,
+                     f"course-utils[jax] @ git+{origin}"], **x)
         stamp.write_text(want)
     # the package itself goes again: the install cell (step 3) has to bring it back
-    learner.run([str(learner.python), "-m", "pip", "uninstall", "-q", "-y", "course-utils"], check=False)
+    learner.run([str(env.python), "-m", "pip", "uninstall", "-q", "-y", "course-utils"], check=False, **x)
     tools = [m for m in ("myst_nb", "jupyter_book", "pytest", "playwright", "nbval", "sphinx")
-             if learner.run([str(learner.python), "-c", f"import importlib.util as u, sys; "
-                             f"sys.exit(0 if u.find_spec({m!r}) else 1)"], check=False).returncode == 0]
+             if learner.run([str(env.python), "-c", f"import importlib.util as u, sys; "
+                             f"sys.exit(0 if u.find_spec({m!r}) else 1)"], check=False, **x).returncode == 0]
     if tools:
-        raise SystemExit(f"the learner environment must not hold build/test tools, but has {tools}")
-    learner.run([str(learner.python), "-m", "ipykernel", "install", "--prefix", str(learner.jupyter),
-                 "--name", KERNEL, "--display-name", "Python 3 (learner)"])
+        raise SystemExit(f"the {env.name} environment must not hold build/test tools, but has {tools}")
+    learner.run([str(env.python), "-m", "ipykernel", "install", "--prefix", str(learner.jupyter),
+                 "--name", env.kernel, "--display-name", f"Python 3 ({env.name})"], **x)
+    if env.ld_path:  # the kernel must find the copied interpreter's libpython too
+        spec = learner.jupyter / "share" / "jupyter" / "kernels" / env.kernel / "kernel.json"
+        k = json.loads(spec.read_text())
+        k["env"] = {**k.get("env", {}), "LD_LIBRARY_PATH": env.ld_path}
+        spec.write_text(json.dumps(k, indent=1))
+
+
+def versions(learner: Learner, env: Env) -> dict:
+    """What the environment's kernel will run with (reported, and checked against the pins)."""
+    code = ("import json, sys, importlib.metadata as m; print(json.dumps({'python': sys.version.split()[0], "
+            "**{d: m.version(d) for d in ('torch', 'ipywidgets', 'matplotlib', 'numpy', 'pandas')}}))")
+    out = subprocess.run(["setpriv", f"--reuid={learner.uid}", f"--regid={learner.gid}", "--init-groups", "--"]
+                         * learner.root_mode + [str(env.python), "-c", code], env=learner.env(**env.extra_env()),
+                         capture_output=True, text=True, cwd=learner.base)
+    if out.returncode:
+        raise SystemExit(f"{env.name}: cannot read its versions: {out.stderr[-500:]}")
+    return json.loads(out.stdout)
+
+
+def find_colab_python(learner: Learner) -> tuple[str, str] | None:
+    """A Python of Colab's minor version for the second environment, usable by the learner.
+
+    ``$COURSE_COLAB_PYTHON``, else ``python3.12`` on the PATH, else a pyenv build.  An interpreter the
+    learner cannot read (root's pyenv under /root) is copied into the learner's folder, with its
+    ``lib/`` on ``LD_LIBRARY_PATH`` (pyenv links libpython by an absolute run path).
+    """
+    cands = [os.environ.get("COURSE_COLAB_PYTHON", ""), shutil.which(f"python{COLAB_PYTHON}") or "",
+             *sorted(str(p) for p in Path("/root/.pyenv/versions").glob(f"{COLAB_PYTHON}.*/bin/python{COLAB_PYTHON}"))]
+    for c in filter(None, cands):
+        exe = Path(c).resolve()
+        if not exe.is_file():
+            continue
+        prefix = exe.parent.parent
+        readable = learner.run(["test", "-x", str(exe)], check=False).returncode == 0
+        if readable and not str(prefix).startswith("/root"):
+            return str(exe), ""
+        copy = learner.base / f"python{COLAB_PYTHON}"
+        if not (copy / "bin" / exe.name).exists():
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(prefix, copy, symlinks=True)
+            learner.chown_tree(copy)
+        return str(copy / "bin" / exe.name), str(copy / "lib")
+    return None
 
 
 def check_binder(learner: Learner) -> int:
@@ -200,20 +278,33 @@ def make_runner(learner: Learner, keep: bool) -> Path:
     return py
 
 
-def run_install_cell(learner: Learner, origin: str) -> None:
+def learner_install_cell() -> str:
+    """The install cell of the learner notebook of the setup chapter (what Colab runs first)."""
     import nbformat
 
-    nb = nbformat.reads(committed("book/setup.ipynb") or "", as_version=4)
+    path = NOTEBOOKS / "book" / "setup.ipynb"
+    if not path.is_file():
+        raise SystemExit(f"{path.relative_to(ROOT)} is missing: run `make book` first (it writes _build/notebooks)")
+    nb = nbformat.read(path, as_version=4)
     cell = next(c.source for c in nb.cells if c.cell_type == "code")
+    if book_config.LEARNER_INSTALL_MARKER not in cell:
+        raise SystemExit(f"{path.relative_to(ROOT)}: its first code cell is not the learner install cell")
+    return cell
+
+
+def run_install_cell(learner: Learner, origin: str, env: Env | None = None) -> None:
+    env = env or Env("learner", learner.venv, learner.base_python, KERNEL)
+    cell = learner_install_cell()
     url = book_config.repo_url()
     if url not in cell:
-        raise SystemExit(f"book/setup.ipynb: the install cell does not name {url} (run `make sync`)")
+        raise SystemExit(f"the learner install cell does not name {url}")
     script = learner.base / "install_cell.py"
     script.write_text(cell.replace(url, origin), encoding="utf-8")
-    learner.run([str(learner.python), str(script)], cwd=learner.work)
-    learner.run([str(learner.python), "-c", "import course_utils, course_utils.notebook as n; "
+    learner.chown_tree(script)
+    learner.run([str(env.python), str(script)], cwd=learner.work, **env.extra_env())
+    learner.run([str(env.python), "-c", "import course_utils, course_utils.notebook as n; "
                  "assert not n.have_myst_nb(), 'myst-nb must not be here'; print('course_utils from', course_utils.__file__)"],
-                cwd=learner.work)
+                cwd=learner.work, **env.extra_env())
 
 
 DOWNLOAD_CHECK = r'''
@@ -301,9 +392,16 @@ def committed(rel: str) -> str | None:
 
 
 def notebooks(only: list[str]) -> list[Path]:
-    """Every paired chapter .ipynb of the toc, every learner and every solution notebook (repo-relative)."""
-    found = [md.with_suffix(".ipynb").relative_to(ROOT) for md in sync_notebooks.chapters(ROOT)]
-    listed = subprocess.run(["git", "ls-files", "exercises/*.ipynb", "exercises/solutions/*.ipynb"], cwd=ROOT,
+    """Every learner notebook `make book` wrote (chapters and exercises) and every solution notebook.
+
+    Paths are relative to the repository: ``_build/notebooks/...`` for the learner notebooks (what Colab and
+    Binder open), ``exercises/solutions/...`` (committed) for the solutions.
+    """
+    index = NOTEBOOKS / "index.json"
+    if not index.is_file():
+        raise SystemExit(f"{index.relative_to(ROOT)} is missing: run `make book` first (it writes the learner notebooks)")
+    found = [(NOTEBOOKS / p).relative_to(ROOT) for p in json.loads(index.read_text())["notebooks"]]
+    listed = subprocess.run(["git", "ls-files", "exercises/solutions/*.ipynb"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
     found += [Path(p) for p in sorted(listed)]
     if only:
@@ -311,32 +409,52 @@ def notebooks(only: list[str]) -> list[Path]:
     return found
 
 
-def stage_notebooks(learner: Learner, origin: str, nbs: list[Path]) -> list[Path]:
-    """Copy each committed notebook alone into its own folder of the work tree; install URL -> the bare clone.
+def stage_notebooks(learner: Learner, origin: str, nbs: list[Path], work: Path) -> list[Path]:
+    """Copy each notebook alone into its own folder of ``work``, outputs cleared; install URL -> the bare clone.
 
-    The notebooks come from HEAD, like the package (the bare clone): a learner gets both from the same
-    commit, whatever is being edited in the working tree.
+    The learner notebooks come from this build (``_build/notebooks``), the solutions from HEAD; the
+    package comes from HEAD (the bare clone), as on GitHub.
     """
+    import nbformat
+
     url = book_config.repo_url()
     out = []
     for rel in nbs:
-        text = committed(rel.as_posix())
+        if rel.parts[0] == "_build":
+            text = (ROOT / rel).read_text(encoding="utf-8")
+            name = Path(*rel.parts[2:])
+        else:
+            text = committed(rel.as_posix())
+            name = rel
         if text is None:
             raise SystemExit(f"{rel}: not committed; the learner stage runs what a learner would get (HEAD)")
         if url not in text:
             raise SystemExit(f"{rel}: its install cell does not name repository.url {url} (run `make sync`)")
-        folder = learner.mkdir(learner.work / "_".join(rel.parent.parts))
-        target = folder / rel.name
-        target.write_text(text.replace(f"git+{url}", f"git+{origin}"), encoding="utf-8")
+        nb = nbformat.reads(text.replace(f"git+{url}", f"git+{origin}"), as_version=4)
+        for c in nb.cells:  # what the learner runs starts without the build's outputs
+            if c.cell_type == "code":
+                c.outputs, c.execution_count = [], None
+        nb.metadata.pop("widgets", None)
+        folder = learner.mkdir(work / "_".join(name.parent.parts))
+        target = folder / name.name
+        nbformat.write(nb, target)
         out.append(target)
-    learner.chown_tree(learner.work)
+    learner.chown_tree(work)
     return out
+
+
+def run_notebooks(learner: Learner, runner: Path, env: Env, nbs: list[Path], work: Path):
+    cmd = [str(runner), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+           f"--nbval-kernel-name={env.kernel}", "--nbval-cell-timeout=1800", "--durations=10",
+           "--rootdir", str(work), *map(str, nbs)]
+    return learner.run(cmd, cwd=work, check=False, **env.extra_env())
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--keep-venv", action="store_true", help="reuse the learner venv when pyproject.toml is unchanged")
     ap.add_argument("--only", nargs="*", default=[], help="glob(s) of notebooks to run (paths relative to the repo)")
+    ap.add_argument("--no-colab", action="store_true", help="skip the second environment (Colab's versions)")
     args = ap.parse_args(argv)
     t_all = time.perf_counter()
     # one folder per checkout, so two clones (e.g. CI beside a working tree) never share a learner
@@ -346,7 +464,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"COURSE_LEARNER_DIR={base} is inside the repository; the learner works outside it")
     learner = Learner(base)
     learner.mkdir(base)
-    for d in (learner.work, learner.base / "runtime", learner.base / "mpl"):
+    for d in (learner.work, learner.base / "work-colab", learner.base / "runtime", learner.base / "mpl"):
         shutil.rmtree(d, ignore_errors=True)
         learner.mkdir(d)
     learner.mkdir(learner.cache)
@@ -373,30 +491,57 @@ def main(argv=None) -> int:
 
     shared = share_cache(learner)
     before = {p.relative_to(learner.cache) for p in learner.cache.rglob("*") if p.is_file()}
-    nbs = stage_notebooks(learner, origin, notebooks(args.only))
+    all_nbs = notebooks(args.only)
+    nbs = stage_notebooks(learner, origin, all_nbs, learner.work)
     say(f"executing {len(nbs)} notebooks as {USER if learner.root_mode else 'this user'} in {learner.work} "
         f"({shared} cached results shared read-only from the book's build)")
     t = time.perf_counter()
-    cmd = [str(runner), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-           f"--nbval-kernel-name={KERNEL}", "--nbval-cell-timeout=1800", "--durations=10",
-           "--rootdir", str(learner.work), *map(str, nbs)]
-    res = learner.run(cmd, cwd=learner.work, check=False)
+    res = run_notebooks(learner, runner, Env("learner", learner.venv, learner.base_python, KERNEL), nbs, learner.work)
     times["notebooks"] = time.perf_counter() - t
+    passed = {"learner": res.returncode == 0}
+    env_versions = {"learner": versions(learner, Env("learner", learner.venv, learner.base_python, KERNEL))}
+
+    if not args.no_colab:
+        t = time.perf_counter()
+        found = find_colab_python(learner)
+        if found is None:
+            raise SystemExit(f"no Python {COLAB_PYTHON} for the Colab-like environment: install one (e.g. "
+                             f"`apt-get install python{COLAB_PYTHON}`, pyenv) or point COURSE_COLAB_PYTHON at it; "
+                             f"--no-colab skips that environment")
+        colab = Env("colab", learner.base / "venv-colab", found[0], COLAB_KERNEL, COLAB_PINS, found[1])
+        make_venv(learner, origin, keep=args.keep_venv, env=colab)
+        run_install_cell(learner, origin, env=colab)
+        env_versions["colab"] = v = versions(learner, colab)
+        wrong = [p for p in COLAB_PINS if v.get(p.split("==")[0]) != p.split("==")[1]]
+        if wrong or not v["python"].startswith(COLAB_PYTHON + "."):
+            raise SystemExit(f"the Colab-like environment did not get {wrong or 'Python ' + COLAB_PYTHON}: {v}")
+        times["colab environment"] = time.perf_counter() - t
+        say(f"Colab-like environment: {v}")
+        # the learner notebooks (what Colab opens), not the solutions
+        colab_nbs = stage_notebooks(learner, origin, [p for p in all_nbs if p.parts[0] == "_build"],
+                                    learner.mkdir(learner.base / "work-colab"))
+        t = time.perf_counter()
+        res_c = run_notebooks(learner, runner, colab, colab_nbs, learner.base / "work-colab")
+        times["notebooks (Colab versions)"] = time.perf_counter() - t
+        passed["colab"] = res_c.returncode == 0
+
     after = {p.relative_to(learner.cache) for p in learner.cache.rglob("*") if p.is_file()}
     trained = sorted(str(p) for p in after - before if p.parts[0] in ("runs", "transfer", "jax"))
     times["total"] = time.perf_counter() - t_all
-    report = {"notebooks": len(nbs), "binder_distributions": n_binder, "passed": res.returncode == 0, "new_cache_entries": len(trained),
+    report = {"notebooks": len(nbs), "binder_distributions": n_binder, "passed": all(passed.values()),
+              "passed_by_environment": passed, "versions": env_versions, "new_cache_entries": len(trained),
               "shared_cache_entries": shared, "seconds": {k: round(v, 1) for k, v in times.items()}}
     out = ROOT / "_build" / "learner_stage.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     for k, v in times.items():
         say(f"{k}: {v:.0f} s")
-    say(f"{len(trained)} result(s) the learner had to compute itself (not in the book's cache)"
+    say(f"{len(trained)} result(s) the learners had to compute themselves (not in the book's cache)"
         + (": " + ", ".join(trained[:10]) if trained else ""))
-    if res.returncode != 0:
-        say("a notebook failed for the learner (see above)")
-    return res.returncode
+    failed = [k for k, ok in passed.items() if not ok]
+    if failed:
+        say(f"a notebook failed in the {' and the '.join(failed)} environment (see above)")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ unit stage never needs the built site.  Asserts per page:
   or `$…\\…$` left in the text outside code);
 * every `<img>` loaded (naturalWidth > 0) and has alt text;
 * every internal link resolves to a file of the site, and its `#fragment` to an id on that page;
-* a chapter (a page executed from a notebook) has Colab and Binder links that open its paired `.ipynb`,
+* a chapter (a page executed from a notebook) has Colab and Binder links that open its learner notebook,
   a file that exists in the repository;
 * a page with embedded widget state renders the widgets (`.widget-*` elements appear);
 * offline search finds the book's words.
@@ -230,6 +230,16 @@ def _repo_path_of(kind: str, href: str) -> str:
     return re.sub(r"^(lab/)?tree/", "", unquote(urlpath))
 
 
+def _exists(kind: str, href: str) -> bool:
+    """A link opens a learner notebook of the notebooks branch (built into _build/notebooks) or a committed
+    solution notebook; nothing else."""
+    m = re.search(r"/blob/([^/]+)/", href) if kind == "Colab" else re.search(r"/v2/gh/[^/]+/[^/]+/([^/?]+)", href)
+    branch, path = (m.group(1) if m else ""), _repo_path_of(kind, href)
+    if branch == "notebooks":
+        return (ROOT / "_build" / "notebooks" / path).is_file()
+    return path.startswith("exercises/solutions/") and (ROOT / path).is_file()
+
+
 @pytest.mark.parametrize("rel", sorted(CHAPTER_PAGES) or [pytest.param("-", marks=pytest.mark.skip("no chapters"))])
 def test_every_colab_and_binder_link_opens_an_existing_notebook(open_page, rel):
     """Badges inside a page (e.g. the exercises' "open the learner notebook") must not dangle either."""
@@ -240,14 +250,13 @@ def test_every_colab_and_binder_link_opens_an_existing_notebook(open_page, rel):
                 "Binder" if ("/v2/gh/" in href or "binder" in urlsplit(href).netloc) else None)
         if kind is None:
             continue
-        path = _repo_path_of(kind, href)
-        assert path.endswith(".ipynb") and (ROOT / path).is_file(), f"{rel}: {kind} link {href} -> {path!r} missing"
+        assert _exists(kind, href), f"{rel}: {kind} link {href} opens no learner or solution notebook"
 
 
 @pytest.mark.parametrize("rel", sorted(CHAPTER_PAGES) or [pytest.param("-", marks=pytest.mark.skip("no chapters"))])
-def test_chapter_launch_links_open_the_paired_notebook(open_page, rel):
-    """A chapter's launch button opens its paired .ipynb; an exercise page's opens the learner
-    notebook in exercises/ (stubs, no solutions), and the page links the solutions notebook."""
+def test_chapter_launch_links_open_the_learner_notebook(open_page, rel):
+    """A chapter's launch button opens its learner notebook (notebooks branch); an exercise page's opens the
+    exercise's learner notebook (stubs, no solutions), and the page links the solutions notebook."""
     page = open_page(rel).page
     links = _launch_links(page)
     assert set(links) >= {"Colab", "Binder"}, f"launch links found: {links}"
@@ -261,12 +270,12 @@ def test_chapter_launch_links_open_the_paired_notebook(open_page, rel):
         opened = {_repo_path_of(k, h) for h in hrefs
                   for k in (("Colab",) if "colab.research.google.com" in h else ("Binder",) if "/v2/gh/" in h else ())}
         assert solved in opened, f"{rel}: the page should link the solutions notebook {solved} (links: {sorted(opened)})"
-        nb_cells = (ROOT / expected).read_text(encoding="utf-8")
-        assert "# Solution" not in nb_cells, f"{expected} holds solution cells"
     for kind, href in links.items():
         path = _repo_path_of(kind, href)
         assert path == expected, f"{kind} opens {path!r}, expected {expected!r}"
-        assert (ROOT / path).is_file(), f"{kind} link points at {path}, which is not in the repository"
+        assert _exists(kind, href), f"{kind} link {href}: no such learner notebook in _build/notebooks"
+        nb_text = (ROOT / "_build" / "notebooks" / path).read_text(encoding="utf-8")
+        assert "# Solution" not in nb_text, f"{path} holds solution cells"
 
 
 def test_widget_pages_render_widgets(open_page):

@@ -83,6 +83,13 @@ def test_book_workflow_publishes_with_or_without_a_gpu_runner():
     assert set(deploy["needs"]) == {"build-gpu", "build-cpu"}
     assert "!cancelled()" in deploy["if"] and "success" in deploy["if"]
     assert "deploy-pages" in _uses(deploy)
+    # the learner notebooks reach the branch the launch buttons open, from whichever build ran
+    for job in (gpu, cpu):
+        art = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", "") and s["with"]["name"] == "learner-notebooks")
+        assert art["with"]["path"].rstrip("/") == "_build/notebooks"
+    nbs = jobs["notebooks"]
+    assert set(nbs["needs"]) == {"build-gpu", "build-cpu"} and "!cancelled()" in nbs["if"]
+    assert "git push" in _runs(nbs) and " notebooks" in _runs(nbs)
 
 
 def test_only_the_deploy_job_can_write_pages_or_mint_tokens():
@@ -92,6 +99,8 @@ def test_only_the_deploy_job_can_write_pages_or_mint_tokens():
         perms = job.get("permissions", {})
         if name == "deploy":
             assert perms == {"pages": "write", "id-token": "write"}
+        elif name == "notebooks":  # pushes the built notebooks; runs no notebook code
+            assert perms == {"contents": "write"} and "make" not in _runs(job)
         else:
             assert "id-token" not in perms and perms.get("pages") != "write", f"{name} executes notebook code"
 
