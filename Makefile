@@ -8,10 +8,13 @@ STAMP := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 export COURSE_PROGRESS ?= 0
 export PYTHONHASHSEED := 0
+# The build's kernels start with _build/ipython's start-up file (_ext/text_record.py: every PNG records its
+# smallest text for the browser test); build machinery that a learner's kernel never runs.
+export IPYTHONDIR := $(CURDIR)/_build/ipython
 # Browser/PDF test files run in their own stages, after the build (never in `unit`)
 STAGE_TESTS := tests/test_site.py tests/test_explorables_browser.py tests/test_pdf.py tests/test_learner_products.py
 
-.PHONY: book test install data js unit sync build site learner nbval pdf pdf-test clean bench gpu-check full-budget
+.PHONY: book test install data js unit sync build ipython site learner nbval pdf pdf-test clean bench gpu-check full-budget
 
 book: install data js build
 	@echo "The book: file://$(abspath _build/html/index.html)"
@@ -43,8 +46,11 @@ sync: install
 	$(PY) exercises/build_notebooks.py
 	$(PY) scripts/sync_notebooks.py
 
-build: install data js sync
+build: install data js sync ipython
 	$(JB) build . $(JB_FLAGS)
+
+ipython: install
+	@$(PY) _ext/text_record.py $(IPYTHONDIR) >/dev/null
 
 # The learner notebooks and the pages' code as built (tests/test_learner_products.py: no MyST, no checks,
 # the outputs, launch links, no plumbing in sight), then every page of _build/html in headless Chromium
@@ -68,7 +74,7 @@ nbval: learner
 
 # PDF via xelatex (offline; TeX Live from Debian): _build/latex/book.pdf. Uses the execution cache of
 # `build`, so after `make book` it only typesets.
-pdf: install data js sync
+pdf: install data js sync ipython
 	@bash scripts/ensure_tex.sh
 	$(JB) build . --builder pdflatex $(JB_FLAGS)
 	@ls -l _build/latex/book.pdf
@@ -83,12 +89,12 @@ bench: install data
 # On a CUDA machine: both benchmarks and as many full-budget chapters as fit in ~10 minutes, timings in
 # _build/gpu_check.json (scripts/gpu_check.py).  Without CUDA it stops with a message; DRY=1 runs its
 # CPU dry run (toy sizes, about a minute).
-gpu-check: install data
+gpu-check: install data ipython
 	$(PY) scripts/gpu_check.py $(if $(DRY),--dry-run)
 
 # Every chapter at the full budget (the sources' sizes), chapter by chapter, with its own results cache
 # (.cache-full): per-chapter times and failing checks in _build/budget-full/report.json. Hours on CPU.
-full-budget: install data
+full-budget: install data ipython
 	$(PY) scripts/run_budget.py --budget full
 
 clean:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # only for the annotations
     import pandas as pd
 
 __all__ = ["set_style", "show_images", "figsize", "legend_outside", "integer_epochs", "fmt_number", "table",
-           "COLUMN_PX", "COLUMN_IN", "MIN_TEXT_PX", "TEXT_RECORD_KEY",
+           "COLUMN_PX", "COLUMN_IN", "MIN_TEXT_PX",
            "plot_layer_hists", "plot_init_panels", "plot_per_layer", "plot_depth_sweep", "plot_depth_curves",
            "plot_grouped_bars", "plot_activation_gallery", "plot_clipping_vectors",
            "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces",
@@ -42,52 +42,6 @@ FIG_DPI = 110
 COLUMN_IN = 6.2          # a figure in the column (shown ~1:1)
 #: The smallest text a reader should have to read on screen, in CSS pixels (tested in tests/test_site.py).
 MIN_TEXT_PX = 8.0
-#: PNG text chunk in which every figure records its smallest text, in image pixels (see :func:`set_style`).
-TEXT_RECORD_KEY = "course-min-text-px"
-
-_recording: list[dict] = []
-
-
-def _install_text_record() -> None:
-    """Make every PNG that matplotlib writes record the size of its smallest *drawn* text.
-
-    ``Text.draw`` notes the font size of each visible, non-empty text it draws (tick labels of ticks
-    in view, titles, legends, annotations); ``print_figure`` writes the smallest, in pixels of the
-    saved image, into the PNG's metadata under :data:`TEXT_RECORD_KEY` (``"none"`` when the figure has
-    no text).  The browser test reads it back and scales it by the displayed size of the image.
-    """
-    from matplotlib.backend_bases import FigureCanvasBase
-    from matplotlib.text import Text
-
-    if getattr(FigureCanvasBase.print_figure, "_course_record", False):
-        return
-    draw_text, print_figure = Text.draw, FigureCanvasBase.print_figure
-
-    def draw(self, renderer, *args, **kwargs):
-        if _recording and self.get_visible() and self.get_text().strip():
-            px = float(renderer.points_to_pixels(self.get_fontsize()))
-            md = _recording[-1]
-            old = md.get(TEXT_RECORD_KEY, "none")
-            md[TEXT_RECORD_KEY] = f"{px if old == 'none' else min(px, float(old)):.2f}"
-        return draw_text(self, renderer, *args, **kwargs)
-
-    def print_fig(self, filename, *args, **kwargs):
-        fmt = kwargs.get("format") or (str(filename).rsplit(".", 1)[-1] if isinstance(filename, str) else None)
-        if (fmt or plt.rcParams["savefig.format"]).lower() != "png":
-            return print_figure(self, filename, *args, **kwargs)
-        md = dict(kwargs.get("metadata") or {})
-        md[TEXT_RECORD_KEY] = "none"
-        kwargs["metadata"] = md                 # the same dict reaches imsave after the draw
-        _recording.append(md)
-        try:
-            return print_figure(self, filename, *args, **kwargs)
-        finally:
-            _recording.pop()
-
-    print_fig._course_record = True
-    Text.draw, FigureCanvasBase.print_figure = draw, print_fig
-
-
 def figsize(ncols: int = 1, nrows: int = 1, *, aspect: float = 0.72,
             extra_height: float = 0.4) -> tuple[float, float]:
     """A figure size that suits the book's column: ``ncols`` x ``nrows`` panels of the given aspect.
@@ -193,15 +147,16 @@ def table(df: "pd.DataFrame", digits: int = 3, *, formats: Mapping[str, object] 
 # ----------------------------------------------------------------------------- style and images
 def set_style() -> None:
     """The book's plotting style: seaborn's whitegrid, figures sized for the book's column
-    (:data:`COLUMN_IN` wide by default), readable fonts, and the smallest text of every saved PNG
-    recorded in its metadata (:func:`_install_text_record`), which the browser tests check."""
+    (:data:`COLUMN_IN` wide by default), readable fonts, significant digits in plain tables.
+
+    It changes matplotlib's and pandas' settings only; no function of another library is replaced (the
+    book's build measures the text of its figures with ``_ext/text_record.py``, in its own kernels)."""
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
     plt.rcParams.update({"figure.dpi": FIG_DPI, "savefig.bbox": "tight", "savefig.pad_inches": 0.05,
                          "axes.titlesize": "medium", "figure.figsize": (COLUMN_IN, 3.8),
                          "legend.fontsize": "small", "axes.formatter.useoffset": False})
-    _install_text_record()
     from .notebook import register_table_formats
     register_table_formats()           # tables, explorables and widgets in the PDF (idempotent)
     try:  # tables shown without a format of their own: significant digits, not pandas' six decimals

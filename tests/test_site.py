@@ -44,6 +44,10 @@ playwright = pytest.importorskip("playwright.sync_api", reason="pip install play
 _spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
 sync = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sync)
+_spec = importlib.util.spec_from_file_location("text_record", ROOT / "_ext" / "text_record.py")
+_text_record = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_text_record)
+TEXT_RECORD_KEY = _text_record.TEXT_RECORD_KEY
 
 
 def _pages() -> list[str]:
@@ -446,10 +450,11 @@ def figure_defects(page, base: Path) -> list[str]:
         meta = Image.open(io.BytesIO(data)).text
         if "Matplotlib" not in meta.get("Software", ""):
             continue  # not a figure drawn by the book
-        rec = meta.get(plotting.TEXT_RECORD_KEY)
+        rec = meta.get(TEXT_RECORD_KEY)
         name = (img["src"] or "")[:60] if not img["src"].startswith("data:") else f"embedded figure \"{img['alt']}\""
         if rec is None:
-            bad.append(f"{name}: saved without the book's figure style (call plotting.set_style() first)")
+            bad.append(f"{name}: saved without the build's text record (_ext/text_record.py; is IPYTHONDIR "
+                       f"the Makefile's _build/ipython?)")
         elif rec != "none":
             shown = float(rec) * img["shown"] / img["natural"]
             if shown < plotting.MIN_TEXT_PX - 0.05:
