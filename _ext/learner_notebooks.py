@@ -79,7 +79,11 @@ class Resolver:
         if data is None or "text/plain" not in data:
             self.missing.append(f"glue key {key!r}")
             return f"[{key}]"
-        return format_plain_text(data["text/plain"], fmt)
+        try:
+            return format_plain_text(data["text/plain"], fmt)
+        except (TypeError, ValueError) as e:  # the page itself warns too (myst-nb: "Failed to format")
+            self.missing.append(f"glue key {key!r} ({e})")
+            return data["text/plain"]
 
     def doc(self, content: str) -> str:
         m = re.match(r"^(.*?)\s*<([^>]+)>$", content, re.S)
@@ -279,6 +283,15 @@ def is_install_cell(source: str) -> bool:
     return "import course_utils" in s and "except ImportError" in s and "pip" in s
 
 
+GRADED = ("NotImplementedError", "TODO", "exercises.check_", "show_answer(", "answer_button(")
+
+
+def is_graded_work(source: str) -> bool:
+    """A cell of an exercise where the learner's work starts: a stub, a grader, an answer to reveal.  From
+    the first such cell on, an exercise notebook carries no outputs (the page's would show solutions)."""
+    return any(g in source for g in GRADED)
+
+
 def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return "not recorded"
@@ -287,7 +300,7 @@ def _minutes(seconds: float | None) -> str:
     return f"about {seconds / 60:.0f} min"
 
 
-def header_cell(*, title: str, page_url: str, build: dict, times: dict[str, float | None],
+def header_cell(*, page_url: str, build: dict, times: dict[str, float | None],
                 exercise: bool = False) -> str:
     """The first cell: where the outputs come from, which budget runs here, how long, how to choose."""
     made = (f"The outputs below are those of the book's build at the **`{build['budget']}`** budget "
@@ -297,9 +310,7 @@ def header_cell(*, title: str, page_url: str, build: dict, times: dict[str, floa
             f"set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, "
             f"{build['date']}, commit `{build['commit']}`).")
     return "\n".join([
-        f"**{title}** — the learner's notebook of [this page of the book]({page_url}).",
-        "",
-        made,
+        f"*The learner's notebook of [this page of the book]({page_url}).* {made}",
         "",
         "**Budget.** Running it yourself, this runtime picks the **`full`** budget (the sources' sizes) when "
         "it has a CUDA GPU and the short **`cpu`** budget otherwise. Measured cold (nothing cached), on "
@@ -340,7 +351,7 @@ def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, 
             continue
         _strip_glue_outputs(cell)
         if exercise:
-            stub_seen = stub_seen or "NotImplementedError" in cell.source or "TODO" in cell.source
+            stub_seen = stub_seen or is_graded_work(cell.source)
             if stub_seen:
                 cell.outputs = []
         if "remove-input" in tags or "hide-input" in tags:
@@ -359,10 +370,19 @@ def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, 
                         o["execution_count"] = n
             else:
                 c.execution_count = None
-    head = nbformat.v4.new_markdown_cell(header_cell(title=title, page_url=resolver.page_url(docname),
+    head = nbformat.v4.new_markdown_cell(header_cell(page_url=resolver.page_url(docname),
                                                      build=build, times=times, exercise=exercise))
+    body = [nbformat.from_dict(dict(c)) for c in cells]
+    top = []
+    if body and body[0].cell_type == "markdown" and body[0].source.startswith("# "):
+        # the page's title stays first (Colab and JupyterLab name the notebook by it); the header follows it
+        first, _, rest = body[0].source.partition("\n")
+        top = [nbformat.v4.new_markdown_cell(first)]
+        body[0].source = rest.strip("\n")
+        if not body[0].source:
+            body = body[1:]
     out = nbformat.v4.new_notebook()
-    out.cells = [head] + [nbformat.from_dict(dict(c)) for c in cells]
+    out.cells = top + [head] + body
     out.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},

@@ -74,6 +74,8 @@ def plumbing(src: str) -> list[str]:
     printed = {id(n) for call in ast.walk(tree) if isinstance(call, ast.Call)
                and isinstance(call.func, ast.Name) and call.func.id == "print" for n in ast.walk(call)}
     for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "glue" for a in node.names):
+            found.append(f"line {node.lineno}: imports glue (import it in the build-only cell that glues)")
         if isinstance(node, ast.Call):
             f = node.func
             name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""

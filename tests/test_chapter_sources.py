@@ -52,6 +52,7 @@ def test_page_code_is_lecture_and_the_learner_notebook_is_whole(md):
     ('import course_utils.notebook as nb\nnb.glue("x", 1)', "glue(...)"),
     ('w = "is ahead of the rest" if d > 0 else "trails"', "conditional choosing between texts"),
     ('w = " and ".join(names)', "builds a sentence"),
+    ('import torch\nfrom course_utils.notebook import glue', "imports glue"),
     ('w = f"{a} beats {b} by far" if ok else "no"', "conditional choosing between texts"),
 ])
 def test_plumbing_is_found(src, what):

@@ -145,9 +145,10 @@ def test_a_learner_notebook_has_no_build_cells_and_keeps_outputs(exercise):
     out = ln.build_learner_notebook(nb, docname="book/part2/x", resolver=r, title="T", build=build,
                                     times={"cpu": 30, "full": 3600}, install="# short install", exercise=exercise)
     sources = [c.source for c in out.cells]
-    assert "The value is 3." in sources[1]
+    assert sources[0] == "# Title", "the page's title stays the first cell"
+    assert sources[2] == "The value is 3."
     assert "# short install" in sources and not any("glue(" in s or "assert" in s for s in sources)
-    head = sources[0]
+    head = sources[1]
     assert "`cpu`" in head and "2026-12-06" in head and "abc" in head and "COURSE_BUDGET" in head
     assert "about 60 min" in head and "about 30 s" in head
     printed = next(c for c in out.cells if c.source.startswith("x = 3"))
@@ -166,3 +167,9 @@ def test_binder_of_the_notebooks_branch_installs_the_package_from_the_repository
     assert "pip install --no-deps 'course-utils @ git+" in post and "@0123abcd'" in post
     assert "pip install --no-deps .\n" not in post
     assert (tmp_path / "binder" / "requirements.txt").is_file()
+
+
+def test_a_value_that_cannot_be_formatted_is_reported_not_a_crash():
+    r = resolver({"x": {"text/plain": "np.float64(6.5)"}})
+    assert ln.convert_markdown("{glue:text}`x:.1f`", r) == "np.float64(6.5)"
+    assert r.missing and "x" in r.missing[0]
