@@ -220,10 +220,16 @@ def find_colab_python(learner: Learner) -> tuple[str, str] | None:
     cands = [os.environ.get("COURSE_COLAB_PYTHON", ""), shutil.which(f"python{COLAB_PYTHON}") or "",
              *sorted(str(p) for p in Path("/root/.pyenv/versions").glob(f"{COLAB_PYTHON}.*/bin/python{COLAB_PYTHON}"))]
     for c in filter(None, cands):
-        exe = Path(c).resolve()
+        # ask the interpreter itself where it lives (a pyenv shim is a script, not the interpreter)
+        probe = subprocess.run([c, "-c", "import sys; print(sys.base_prefix); print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        lines = probe.stdout.split()
+        if probe.returncode or len(lines) != 2 or lines[1] != COLAB_PYTHON:
+            continue
+        prefix = Path(lines[0])
+        exe = prefix / "bin" / f"python{COLAB_PYTHON}"
         if not exe.is_file():
             continue
-        prefix = exe.parent.parent
         readable = learner.run(["test", "-x", str(exe)], check=False).returncode == 0
         if readable and not str(prefix).startswith("/root"):
             return str(exe), ""
