@@ -55,6 +55,7 @@ ADMONITIONS = ("admonition", "note", "tip", "hint", "important", "warning", "cau
 _ROLE = re.compile(r"\{([a-z][a-z0-9:_-]*)\}`([^`]*)`")
 _FENCE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[a-z][a-z0-9:_-]*)\}[ \t]*(?P<arg>.*)$")
 _LABELLED_MATH_END = re.compile(r"^(?P<head>.*?)\$\$[ \t]*\((?P<label>[A-Za-z0-9_.:-]+)\)[ \t]*$")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?!https?:|mailto:|#|/)([^)#\s]+\.(?:md|ipynb))(#[^)\s]*)?\)")
 _SUBST = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -104,6 +105,16 @@ class Resolver:
             return f"({label})"
         doc, num = self.equations[label]
         return f"[{text or f'({num})'}]({self.page_url(doc, 'equation-' + label)})"
+
+    def md_link(self, m: re.Match) -> str:
+        """``[text](other.md#anchor)``: a link between pages of the book, to the published page."""
+        text, target, anchor = m.group(1), m.group(2), m.group(3) or ""
+        name = os.path.normpath(os.path.join(os.path.dirname(self.docname), target)).replace(os.sep, "/")
+        name = re.sub(r"\.(md|ipynb)$", "", name)
+        if name not in self.docs:
+            self.missing.append(f"link {target!r}")
+            return m.group(0)
+        return f"[{text}]({self.page_url(name, anchor.lstrip('#'))})"
 
     def role(self, m: re.Match) -> str:
         name, content = m.group(1), m.group(2)
@@ -175,7 +186,7 @@ def convert_markdown(text: str, r: Resolver) -> str:
 
     def flush():
         if prose:
-            block = _ROLE.sub(r.role, "\n".join(prose))
+            block = _MD_LINK.sub(r.md_link, _ROLE.sub(r.role, "\n".join(prose)))
             out.append(_SUBST.sub(lambda s: r.subs.get(s.group(1), s.group(0)), block))
             prose.clear()
 
@@ -300,31 +311,64 @@ def _minutes(seconds: float | None) -> str:
     return f"about {seconds / 60:.0f} min"
 
 
-def header_cell(*, page_url: str, build: dict, times: dict[str, float | None],
-                exercise: bool = False) -> str:
-    """The first cell: where the outputs come from, which budget runs here, how long, how to choose."""
-    made = (f"The outputs below are those of the book's build at the **`{build['budget']}`** budget "
-            f"({build['date']}, commit `{build['commit']}`), so you can read the results before running "
-            f"anything." if not exercise else
+def _time_phrase(budget: str, entry: dict | None) -> str:
+    """``entry``: ``{"seconds": s, "how": "alone" | "book"}`` (see :func:`page_times`)."""
+    if not entry or entry.get("seconds") is None:
+        return f"`{budget}` not measured yet"
+    how = {"alone": "measured alone, nothing cached",
+           "book": "in a run of the whole book, where training runs shared with earlier chapters were cached"}
+    return f"`{budget}` {_minutes(entry['seconds'])} ({how.get(entry.get('how'), entry.get('how', ''))})"
+
+
+def header_cell(*, page_url: str, build: dict, times: dict[str, dict | None], exercise: bool = False,
+                scripted: bool = False) -> str:
+    """The cell after the title: where the outputs come from, which budget runs here, how long, how to choose.
+
+    ``build``: ``budget``, and ``outputs_commit`` / ``outputs_date`` of the execution that made the outputs
+    (the page's own provenance line).  ``scripted``: some outputs are interactive figures whose script a
+    front end runs only in a trusted notebook.
+    """
+    when = f"{build.get('outputs_date') or build['date']}, commit `{build.get('outputs_commit') or build['commit']}`"
+    made = (f"The outputs below are those of the book's build at the **`{build['budget']}`** budget ({when}), "
+            f"so you can read the results before running anything; your own run will differ in the last digits "
+            f"(floating-point sums depend on the machine and its threads)." if not exercise else
             f"Your work goes into the cells marked `TODO`; each `exercises.check_*` cell grades it. Only the "
-            f"set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, "
-            f"{build['date']}, commit `{build['commit']}`).")
-    return "\n".join([
-        f"*The learner's notebook of [this page of the book]({page_url}).* {made}",
-        "",
-        "**Budget.** Running it yourself, this runtime picks the **`full`** budget (the sources' sizes) when "
-        "it has a CUDA GPU and the short **`cpu`** budget otherwise. Measured cold (nothing cached), on "
-        f"2 CPU cores: `cpu` {_minutes(times.get('cpu'))}, `full` {_minutes(times.get('full'))}; a GPU "
-        "runs `full` much faster. To choose, run this first (or restart the runtime after changing it):",
+            f"set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, {when}).")
+    lines = [f"*The learner's notebook of [this page of the book]({page_url}).* {made}", ""]
+    if scripted:
+        lines += ["The interactive figures are drawn by a script in their output: if one shows blank (JupyterLab "
+                  "does not run scripts of a notebook it has not trusted), run its cell, or read it on the page.", ""]
+    quick = all(v and v.get("seconds") is not None and v["seconds"] < 90 for v in times.values()) and times
+    lines += [
+        "**Budget.** Running it yourself, this runtime picks the **`full`** budget (the sources' sizes) when it "
+        "has a CUDA GPU and the short **`cpu`** budget otherwise. "
+        + ("This page takes about a minute or less at either budget on 2 CPU cores. " if quick else
+           f"Time on 2 CPU cores: {_time_phrase('cpu', times.get('cpu'))}; {_time_phrase('full', times.get('full'))}; "
+           f"a GPU runs `full` much faster. ")
+        + "To choose, run this first (or restart the runtime after changing it):",
         "",
         "```python",
         "import os; os.environ[\"COURSE_BUDGET\"] = \"cpu\"   # or \"full\"",
         "```",
-    ])
+    ]
+    return "\n".join(lines)
+
+
+_PROVENANCE = re.compile(r"commit (\S+) · built (\d{4}-\d{2}-\d{2})")
+
+
+def outputs_provenance(nb) -> tuple[str | None, str | None]:
+    """(commit, date) of the execution that made ``nb``'s outputs, read from its provenance line."""
+    for cell in reversed(nb.cells):
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            m = _PROVENANCE.search(o.get("data", {}).get("text/plain", "") or "")
+            if m:
+                return m.group(1), m.group(2)
+    return None, None
 
 
 def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, build: dict,
-                           times: dict[str, float | None], install: str, exercise: bool = False):
+                           times: dict[str, dict | None], install: str, exercise: bool = False):
     """The learner notebook of one executed page (``nb``: the page's notebook with its outputs)."""
     import nbformat
 
@@ -370,8 +414,12 @@ def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, 
                         o["execution_count"] = n
             else:
                 c.execution_count = None
-    head = nbformat.v4.new_markdown_cell(header_cell(page_url=resolver.page_url(docname),
-                                                     build=build, times=times, exercise=exercise))
+    scripted = any("<script" in str(o.get("data", {}).get("text/html", "")) for c in cells
+                   if c.cell_type == "code" for o in c.get("outputs", []))
+    commit, date = outputs_provenance(nb)
+    build = {**build, "outputs_commit": commit, "outputs_date": date}
+    head = nbformat.v4.new_markdown_cell(header_cell(page_url=resolver.page_url(docname), build=build,
+                                                     times=times, exercise=exercise, scripted=scripted))
     body = [nbformat.from_dict(dict(c)) for c in cells]
     top = []
     if body and body[0].cell_type == "markdown" and body[0].source.startswith("# "):
@@ -391,7 +439,7 @@ def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, 
     }
     if "widgets" in nb.metadata:
         out.metadata["widgets"] = nb.metadata["widgets"]
-    if (times.get("full") or 0) > GPU_FULL_SECONDS:
+    if ((times.get("full") or {}).get("seconds") or 0) > GPU_FULL_SECONDS:
         out.metadata["accelerator"] = "GPU"
         out.metadata["colab"]["gpuType"] = "T4"
     for i, c in enumerate(out.cells):  # nbformat >= 5.1 wants ids; deterministic ones keep diffs small
@@ -428,6 +476,36 @@ def _build_info() -> dict:
             "full_commit": full}
 
 
+COLD_RECORD = Path(__file__).with_name("cold_seconds.json")
+
+
+def _cold_record() -> dict:
+    """``{budget: {chapter.md: {"seconds": s, ...}}}``: each chapter run alone with an empty results cache
+    (``scripts/cold_times.py``)."""
+    try:
+        return json.loads(COLD_RECORD.read_text(encoding="utf-8")).get("budgets", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def page_times(rel_md: str, budget: str, seconds: float | None, full_record: dict, cold: dict) -> dict:
+    """How long the page takes at each budget, with how each time was measured: alone and cold when the
+    cold record has it, else in a run of the whole book (this build for its own budget, the shipped
+    ``full`` record for ``full``), where runs shared with earlier chapters were already cached."""
+    out = {}
+    for b in ("cpu", "full"):
+        alone = (cold.get(b) or {}).get(rel_md)
+        if alone and alone.get("seconds") is not None:
+            out[b] = {"seconds": float(alone["seconds"]), "how": "alone"}
+        elif b == budget and seconds is not None:
+            out[b] = {"seconds": float(seconds), "how": "book"}
+        elif b == "full" and (full_record.get(rel_md) or {}).get("seconds") is not None:
+            out[b] = {"seconds": float(full_record[rel_md]["seconds"]), "how": "book"}
+        else:
+            out[b] = None
+    return out
+
+
 def _full_record() -> dict:
     path = ROOT / "course_utils" / "results" / "full_budget.json"
     try:
@@ -462,7 +540,8 @@ def _resolver_tables(app):
     eqs = {}
     for label, obj in env.get_domain("math").data.get("objects", {}).items():
         doc, num = obj[0], obj[1]
-        eqs[label] = (doc, num)
+        shown = (env.toc_fignumbers.get(doc, {}).get("displaymath", {}) or {}).get(f"equation-{label}")
+        eqs[label] = (doc, ".".join(map(str, shown)) if shown else num)  # as the page numbers it, e.g. 9.1
     subs = dict(getattr(app.config, "myst_substitutions", {}) or {})
     return docs, eqs, subs
 
@@ -513,6 +592,7 @@ def write_learner_notebooks(app, exception) -> None:
     base = _site_url(app)
     build = _build_info()
     record = _full_record()
+    cold = _cold_record()
     install = book_config.learner_install_cell()
     written = []
     for docname in sorted(app.env.found_docs):
@@ -526,10 +606,7 @@ def write_learner_notebooks(app, exception) -> None:
         target = learner_target(docname, srcdir)
         ex = exercise_notebook(docname, srcdir)
         rel_md = Path(app.env.doc2path(docname)).relative_to(srcdir).as_posix()
-        times = {"cpu": seconds if build["budget"] == "cpu" else None,
-                 "full": (record.get(rel_md) or {}).get("seconds")}
-        if build["budget"] == "full" and seconds is not None:
-            times["full"] = seconds
+        times = page_times(rel_md, build["budget"], seconds, record, cold)
         r = Resolver(docname, glued_values(page_nb), base_url=base, docs=docs, equations=eqs,
                      substitutions=subs, srcdir=srcdir)
         if ex is not None:

@@ -14,6 +14,9 @@ Two rules, checked here on the source (and on the built pages by ``tests/test_si
    What a cell ``print``s is its output, not the page's prose, and may choose its words.
 2. **The learner's notebook still runs.** A name that a ``remove-cell`` cell defines is not read by a
    later cell that the learner notebook keeps, unless a kept cell defined it first.
+3. **No dead code in sight.** A shown cell does not compute a value that only build-only cells read: the
+   reader sees code with no visible result, the learner a dead name.  Compute it in the build-only cell,
+   or show it.
 
     python scripts/page_code.py [FILE.md ...]     # every chapter of the toc when no file is named
 """
@@ -133,6 +136,32 @@ def removed_names_used(md_text: str) -> list[str]:
     return problems
 
 
+def computed_for_the_build(md_text: str) -> list[str]:
+    """Names a shown cell computes only for the build: no kept cell reads them (the cell itself included,
+    e.g. to print them), but a build-only cell does.  In the learner notebook they are dead code, and on
+    the page they are code without a visible result: move them into the build-only cell that uses them,
+    or show the value."""
+    cells = code_cells(md_text)
+    parsed = [(tags, _parse(src)) for tags, src in cells]
+    problems = []
+    for i, (tags, tree) in enumerate(parsed):
+        if tree is None or any(t in HIDDEN_CODE for t in tags):
+            continue
+        bound = {n.id for stmt in tree.body for n in ast.walk(stmt)
+                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        read_kept, read_build = set(), set()
+        for j, (tags_j, tree_j) in enumerate(parsed[i:], start=i):
+            if tree_j is None:
+                continue
+            loads = {n.id for n in ast.walk(tree_j) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            loads |= {n.value.id for n in ast.walk(tree_j) if isinstance(n, ast.Attribute)
+                      and isinstance(n.value, ast.Name)}
+            (read_build if any(t in BUILD_ONLY for t in tags_j) else read_kept).update(loads)
+        for name in sorted((bound & read_build) - read_kept):
+            problems.append(f"code cell {i} (shown on the page) computes {name!r} only for build-only cells")
+    return problems
+
+
 def problems(md: Path) -> list[str]:
     text = md.read_text(encoding="utf-8")
     out = []
@@ -140,7 +169,10 @@ def problems(md: Path) -> list[str]:
         if any(t in HIDDEN_CODE for t in tags):
             continue
         out += [f"code cell {i} (shown on the page), {p}" for p in plumbing(src)]
-    return out + removed_names_used(text)
+    out += removed_names_used(text)
+    if "exercises" not in md.parts:  # an exercise's learner notebook is built from exercises/NN.ipynb instead
+        out += computed_for_the_build(text)
+    return out
 
 
 def main(argv=None) -> int:

@@ -133,3 +133,14 @@ def test_provenance_cell_appended_once(tmp_path):
     assert not sync.add_provenance_cell(md)
     assert md.read_text(encoding="utf-8").count("provenance.show()") == 1
     assert first or "provenance.show()" in (ROOT / "book" / "setup.md").read_text(encoding="utf-8")
+
+
+def test_a_value_computed_in_sight_only_for_the_build_is_caught():
+    fence = "```"
+    shown = f"{fence}{{code-cell}} ipython3\nratio = a / b\n{fence}\n\n"
+    hidden = f"{fence}{{code-cell}} ipython3\n:tags: [remove-cell]\n\nglue('r', ratio)\n{fence}\n"
+    assert any("'ratio'" in p for p in page_code.computed_for_the_build(shown + hidden))
+    printed = shown.replace("ratio = a / b", "ratio = a / b\nprint(f'ratio {ratio:.2f}')")
+    assert page_code.computed_for_the_build(printed + hidden) == []
+    moved = hidden.replace("glue('r', ratio)", "ratio = a / b\nglue('r', ratio)")
+    assert page_code.computed_for_the_build(moved) == []

@@ -143,14 +143,15 @@ def test_a_learner_notebook_has_no_build_cells_and_keeps_outputs(exercise):
     r = resolver(ln.glued_values(nb))
     build = {"budget": "cpu", "date": "2026-12-06", "commit": "abc"}
     out = ln.build_learner_notebook(nb, docname="book/part2/x", resolver=r, title="T", build=build,
-                                    times={"cpu": 30, "full": 3600}, install="# short install", exercise=exercise)
+                                    times={"cpu": {"seconds": 30, "how": "alone"}, "full": {"seconds": 3600, "how": "book"}},
+                                    install="# short install", exercise=exercise)
     sources = [c.source for c in out.cells]
     assert sources[0] == "# Title", "the page's title stays the first cell"
     assert sources[2] == "The value is 3."
     assert "# short install" in sources and not any("glue(" in s or "assert" in s for s in sources)
     head = sources[1]
     assert "`cpu`" in head and "2026-12-06" in head and "abc" in head and "COURSE_BUDGET" in head
-    assert "about 60 min" in head and "about 30 s" in head
+    assert "`full` about 60 min (in a run of the whole book" in head and "`cpu` about 30 s (measured alone" in head
     printed = next(c for c in out.cells if c.source.startswith("x = 3"))
     assert printed.outputs and printed.execution_count == 1
     hidden = next(c for c in out.cells if c.source == "SIZES = {}")
@@ -173,3 +174,39 @@ def test_a_value_that_cannot_be_formatted_is_reported_not_a_crash():
     r = resolver({"x": {"text/plain": "np.float64(6.5)"}})
     assert ln.convert_markdown("{glue:text}`x:.1f`", r) == "np.float64(6.5)"
     assert r.missing and "x" in r.missing[0]
+
+
+def test_page_times_say_how_each_was_measured():
+    cold = {"cpu": {"book/a.md": {"seconds": 103.0}}}
+    full = {"book/a.md": {"seconds": 1200.0}, "book/b.md": {"seconds": 50.0}}
+    a = ln.page_times("book/a.md", "cpu", 10.0, full, cold)
+    assert a == {"cpu": {"seconds": 103.0, "how": "alone"}, "full": {"seconds": 1200.0, "how": "book"}}
+    b = ln.page_times("book/b.md", "cpu", 10.0, full, cold)
+    assert b["cpu"] == {"seconds": 10.0, "how": "book"}
+    assert ln.page_times("book/c.md", "cpu", None, full, cold) == {"cpu": None, "full": None}
+    quick = ln.header_cell(page_url="u", build={"budget": "cpu", "date": "d", "commit": "c"}, times=b)
+    assert "about a minute or less at either budget" in quick
+    slow = ln.header_cell(page_url="u", build={"budget": "cpu", "date": "d", "commit": "c"}, times=a)
+    assert "measured alone, nothing cached" in slow and "about 20 min" in slow
+
+
+def test_the_header_names_the_execution_that_made_the_outputs():
+    nb = _page_nb()
+    nb.cells.append(nbformat.v4.new_code_cell("provenance.show()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/plain": "commit 1506e49373 · built 2026-12-05 · device cpu · torch 2.14"})]))
+    assert ln.outputs_provenance(nb) == ("1506e49373", "2026-12-05")
+    out = ln.build_learner_notebook(nb, docname="book/part2/x", resolver=resolver(ln.glued_values(nb)), title="T",
+                                    build={"budget": "cpu", "date": "2026-12-06", "commit": "abcdef"},
+                                    times={"cpu": None, "full": None}, install="# i")
+    assert "2026-12-05, commit `1506e49373`" in out.cells[1].source and "abcdef" not in out.cells[1].source
+
+
+def test_links_between_pages_go_to_the_published_page():
+    r = resolver(docs={"book/part2/selu": "SELU", "book/part2/x": "X"})
+    out = ln.convert_markdown("see the [SELU chapter](selu.md) and [its end](selu.md#what-it-means), "
+                              "not [a site](https://example.org/a.md)", r)
+    assert f"[SELU chapter]({BASE}/book/part2/selu.html)" in out
+    assert f"[its end]({BASE}/book/part2/selu.html#what-it-means)" in out and "(https://example.org/a.md)" in out
+    r2 = resolver(docs={})
+    ln.convert_markdown("[gone](nowhere.md)", r2)
+    assert r2.missing
