@@ -306,8 +306,10 @@ def is_graded_work(source: str) -> bool:
 def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return "not recorded"
+    if seconds < 10:
+        return "a few seconds"
     if seconds < 90:
-        return f"about {max(1, round(seconds / 10) * 10):.0f} s"
+        return f"about {round(seconds, -1):.0f} s"
     return f"about {seconds / 60:.0f} min"
 
 
@@ -321,7 +323,7 @@ def _time_phrase(budget: str, entry: dict | None) -> str:
 
 
 def header_cell(*, page_url: str, build: dict, times: dict[str, dict | None], exercise: bool = False,
-                scripted: bool = False) -> str:
+                scripted: bool = False, graded_code: bool = True) -> str:
     """The cell after the title: where the outputs come from, which budget runs here, how long, how to choose.
 
     ``build``: ``budget``, and ``outputs_commit`` / ``outputs_date`` of the execution that made the outputs
@@ -332,8 +334,9 @@ def header_cell(*, page_url: str, build: dict, times: dict[str, dict | None], ex
     made = (f"The outputs below are those of the book's build at the **`{build['budget']}`** budget ({when}), "
             f"so you can read the results before running anything; your own run will differ in the last digits "
             f"(floating-point sums depend on the machine and its threads)." if not exercise else
-            f"Your work goes into the cells marked `TODO`; each `exercises.check_*` cell grades it. Only the "
-            f"set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, {when}).")
+            (f"Your work goes into the cells marked `TODO`; each `exercises.check_*` cell grades it. " if graded_code
+             else "Write your answer under each question, then reveal the model answer with the button below it. ")
+            + f"Only the set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, {when}).")
     lines = [f"*The learner's notebook of [this page of the book]({page_url}).* {made}", ""]
     if scripted:
         lines += ["The interactive figures are drawn by a script in their output: if one shows blank (JupyterLab "
@@ -418,8 +421,11 @@ def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, 
                    if c.cell_type == "code" for o in c.get("outputs", []))
     commit, date = outputs_provenance(nb)
     build = {**build, "outputs_commit": commit, "outputs_date": date}
+    graded_code = any("exercises.check_" in c.source or "NotImplementedError" in c.source
+                      for c in cells if c.cell_type == "code")
     head = nbformat.v4.new_markdown_cell(header_cell(page_url=resolver.page_url(docname), build=build,
-                                                     times=times, exercise=exercise, scripted=scripted))
+                                                     times=times, exercise=exercise, scripted=scripted,
+                                                     graded_code=graded_code))
     body = [nbformat.from_dict(dict(c)) for c in cells]
     top = []
     if body and body[0].cell_type == "markdown" and body[0].source.startswith("# "):
@@ -593,7 +599,9 @@ def write_learner_notebooks(app, exception) -> None:
     build = _build_info()
     record = _full_record()
     cold = _cold_record()
-    install = book_config.learner_install_cell()
+    # the package at the commit that built the notebook (as binder/ on the notebooks branch): the graders
+    # and the code a learner runs are those the outputs came from
+    install = book_config.learner_install_cell(branch=build.get("full_commit") or None)
     written = []
     for docname in sorted(app.env.found_docs):
         if "kernelspec" not in app.env.metadata.get(docname, {}):

@@ -128,6 +128,7 @@ def learner_install_cell(url: str | None = None, branch: str | None = None) -> s
 import importlib.util, os, subprocess, sys
 REQ = "{req}"
 if importlib.util.find_spec("course_utils") is None:
+    print("Installing the course package (a minute or two) ...")
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", REQ], capture_output=True,
                          text=True, env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
     if pip.returncode:
