@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 export COURSE_PROGRESS ?= 0
 export PYTHONHASHSEED := 0
-# The build's kernels start with _build/ipython's start-up file (_ext/text_record.py: every PNG records its
-# smallest text for the browser test); build machinery that a learner's kernel never runs.
+# The build's kernels start with _build/ipython's start-up file (_ext/build_kernel.py: every PNG records its
+# smallest text for the browser test, tables get their Markdown form for the PDF); build machinery that a
+# learner's kernel never runs.
 export IPYTHONDIR := $(CURDIR)/_build/ipython
 # Browser/PDF test files run in their own stages, after the build (never in `unit`)
 STAGE_TESTS := tests/test_site.py tests/test_explorables_browser.py tests/test_pdf.py tests/test_learner_products.py
@@ -50,7 +51,7 @@ build: install data js sync ipython
 	$(JB) build . $(JB_FLAGS)
 
 ipython: install
-	@$(PY) _ext/text_record.py $(IPYTHONDIR) >/dev/null
+	@$(PY) _ext/build_kernel.py $(IPYTHONDIR) >/dev/null
 
 # The learner notebooks and the pages' code as built (tests/test_learner_products.py: no MyST, no checks,
 # the outputs, launch links, no plumbing in sight), then every page of _build/html in headless Chromium

@@ -332,8 +332,10 @@ def header_cell(*, page_url: str, build: dict, times: dict[str, dict | None], ex
     """
     when = f"{build.get('outputs_date') or build['date']}, commit `{build.get('outputs_commit') or build['commit']}`"
     made = (f"The outputs below are those of the book's build at the **`{build['budget']}`** budget ({when}), "
-            f"so you can read the results before running anything; your own run will differ in the last digits "
-            f"(floating-point sums depend on the machine and its threads)." if not exercise else
+            f"so you can read the results before running anything. Your own run will differ: floating-point sums "
+            f"depend on the machine and its number of threads, and with them a few single-run outcomes can change "
+            f"(which rate a short search picks, whether one seed stalls); the page's verdicts rest on seeds for "
+            f"that reason." if not exercise else
             (f"Your work goes into the cells marked `TODO`; each `exercises.check_*` cell grades it. " if graded_code
              else "Write your answer under each question, then reveal the model answer with the button below it. ")
             + f"Only the set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, {when}).")

@@ -5,12 +5,10 @@ shows the image, so that no figure text is smaller than ``plotting.MIN_TEXT_PX``
 matplotlib's ``Text.draw`` and ``FigureCanvasBase.print_figure`` wrapped, which is build machinery: it lives
 here, outside the learner's package, and runs only in the kernels of the book's build.  The Makefile points
 ``IPYTHONDIR`` at ``_build/ipython``, whose start-up file (:func:`write_startup`) calls :func:`install`; a
-learner's kernel (Colab, Binder, the learner stage) never sees that folder.
+learner's kernel (Colab, Binder, the learner stage) never sees that folder.  The start-up file is written
+by ``_ext/build_kernel.py``.
 """
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 #: PNG text chunk in which every figure records its smallest text, in image pixels.
 TEXT_RECORD_KEY = "course-min-text-px"
@@ -57,27 +55,3 @@ def install() -> None:
 
     print_fig._course_record = True
     Text.draw, FigureCanvasBase.print_figure = draw, print_fig
-
-
-STARTUP = '''# Written by _ext/text_record.py for the book's build (IPYTHONDIR=_build/ipython, set by the Makefile):
-# every PNG a chapter's kernel saves records its smallest text, for the browser test. Learners never run this.
-import sys as _sys
-_sys.path.insert(0, {ext!r})
-import text_record as _text_record
-_text_record.install()
-del _sys, _text_record
-'''
-
-
-def write_startup(ipython_dir: Path) -> Path:
-    """Write the IPython start-up file that installs the record in every kernel started with ``ipython_dir``."""
-    startup = Path(ipython_dir) / "profile_default" / "startup" / "00-course-text-record.py"
-    startup.parent.mkdir(parents=True, exist_ok=True)
-    text = STARTUP.format(ext=str(Path(__file__).resolve().parent))
-    if not startup.is_file() or startup.read_text(encoding="utf-8") != text:
-        startup.write_text(text, encoding="utf-8")
-    return startup
-
-
-if __name__ == "__main__":  # python _ext/text_record.py DIR
-    print(write_startup(Path(sys.argv[1] if len(sys.argv) > 1 else "_build/ipython")))

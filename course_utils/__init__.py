@@ -24,12 +24,8 @@ Modules (import the one you need, e.g. ``from course_utils import data, train``)
 - :mod:`course_utils.regularization` — penalties, parameter groups, MC dropout, max-norm, pruning
 - :mod:`course_utils.transfer`       — model A / model B, freezing, task B's few-shot runs
 - :mod:`course_utils.provenance`     — the line that says what produced a page's numbers
-- :mod:`course_utils.notebook`       — ``glue`` for the chapters, with or without myst-nb
+- :mod:`course_utils.notebook`       — ``glue`` for the chapters' build-only cells, with or without myst-nb
 - :mod:`course_utils.exercises`      — the ``check_*`` graders of the exercise notebooks
 - :mod:`course_utils.jax_parity`     — the JAX appendix (needs the optional ``jax`` extra)
 """
 __version__ = "0.1.0"
-
-# In a notebook kernel, give every pandas table a Markdown form and every explorable or widget a line
-# for the PDF (course_utils.notebook.register_table_formats; a no-op outside IPython, imports only stdlib)
-from . import notebook as _notebook  # noqa: E402,F401

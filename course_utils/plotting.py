@@ -157,8 +157,6 @@ def set_style() -> None:
     plt.rcParams.update({"figure.dpi": FIG_DPI, "savefig.bbox": "tight", "savefig.pad_inches": 0.05,
                          "axes.titlesize": "medium", "figure.figsize": (COLUMN_IN, 3.8),
                          "legend.fontsize": "small", "axes.formatter.useoffset": False})
-    from .notebook import register_table_formats
-    register_table_formats()           # tables, explorables and widgets in the PDF (idempotent)
     try:  # tables shown without a format of their own: significant digits, not pandas' six decimals
         import pandas as pd
 

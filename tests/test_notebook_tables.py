@@ -1,9 +1,18 @@
-"""Tables, explorables and widgets in the PDF: course_utils.notebook gives each a Markdown form."""
+"""Tables, explorables and widgets in the PDF: the build's kernels give each a Markdown form
+(_ext/table_formats.py, registered by the start-up file of _ext/build_kernel.py); a learner's kernel does not."""
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import notebook as nb
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("table_formats", ROOT / "_ext" / "table_formats.py")
+nb = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(nb)
 
 
 @pytest.fixture()
@@ -79,3 +88,15 @@ def test_a_failing_styler_falls_back_instead_of_breaking_the_output(shell, monke
     assert nb.markdown_table(sty) is None
     data, _ = shell.display_formatter.format(sty)
     assert "text/html" in data and "Styler" in data["text/plain"] and "text/markdown" not in data
+
+
+def test_a_learners_import_registers_no_build_formats():
+    """import course_utils and the house style leave IPython's display formatters alone (a fresh interpreter)."""
+    code = ("from IPython.core.interactiveshell import InteractiveShell; sh = InteractiveShell.instance(); "
+            "import pandas as pd; from pandas.io.formats.style import Styler; "
+            "import course_utils; from course_utils import plotting, notebook; plotting.set_style(); "
+            "f = sh.display_formatter.formatters['text/markdown']; "
+            "assert Styler not in f.type_printers and pd.DataFrame not in f.type_printers, 'build formats registered'; "
+            "print('ok')")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.stdout.strip() == "ok", res.stderr[-800:]

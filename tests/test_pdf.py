@@ -112,7 +112,7 @@ def test_the_stray_repr_check_can_fail():
 
 
 def test_tables_explorables_and_widgets_are_not_reprs(text):
-    """Every table of the PDF is typeset from its Markdown form (course_utils.notebook), every explorable
+    """Every table of the PDF is typeset from its Markdown form (_ext/table_formats.py), every explorable
     and live widget says where it runs: no "<...Styler at 0x...>" or "<...HTML object>" is left."""
     found = stray_reprs(text)
     assert not found, f"{len(found)} object reprs in the PDF, e.g. {found[:5]}"

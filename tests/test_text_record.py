@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("text_record", ROOT / "_ext" / "text_record.py")
 tr = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tr)
+_spec = importlib.util.spec_from_file_location("build_kernel", ROOT / "_ext" / "build_kernel.py")
+bk = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bk)
 
 
 def _saved_text_record(fig):
@@ -50,7 +53,7 @@ def test_every_png_records_its_smallest_drawn_text():
 
 def test_the_startup_file_installs_it_in_a_kernel_of_the_build_only(tmp_path):
     """IPython runs the start-up file of $IPYTHONDIR; without it (a learner) nothing is replaced."""
-    startup = tr.write_startup(tmp_path / "ipython")
+    startup = bk.write_startup(tmp_path / "ipython")
     code = ("import matplotlib; matplotlib.use('Agg'); from matplotlib.backend_bases import FigureCanvasBase as F; "
             "print(getattr(F.print_figure, '_course_record', False))")
     run = lambda env_dir: subprocess.run(  # noqa: E731
@@ -61,4 +64,5 @@ def test_the_startup_file_installs_it_in_a_kernel_of_the_build_only(tmp_path):
     assert with_build.stdout.strip().endswith("True"), with_build.stderr[-800:]
     learner = run(None)
     assert learner.stdout.strip().endswith("False"), learner.stderr[-800:]
-    assert startup.read_text().count("install()") == 1
+    assert startup.read_text().count("_text_record.install()") == 1
+    assert startup.read_text().count("_table_formats.register_table_formats()") == 1
