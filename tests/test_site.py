@@ -506,6 +506,7 @@ def _png_data_uri(width_in: float, fontsize: float) -> str:
     from course_utils import plotting
 
     plotting.set_style()
+    _text_record.install()  # as in the build's kernels (_ext/build_kernel.py)
     fig, ax = plt.subplots(figsize=(width_in, 3))
     ax.plot([0, 1], [0, 1])
     ax.set_title("a title", fontsize=fontsize)
