@@ -289,6 +289,18 @@ def _tags(cell) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
+def fold_code(cell) -> None:
+    """Fold the code of a cell whose code the page hides: JupyterLab reads ``jupyter.source_hidden``, Colab
+    shows a cell with ``cellView: form`` and a ``#@title`` line as its title only (double-click shows the
+    code)."""
+    cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+    cell.metadata["cellView"] = "form"
+    if not cell.source.lstrip().startswith("#@title"):
+        first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
+        title = first.lstrip("# ").strip() if first.startswith("#") else "Code the page hides: run it as it is"
+        cell.source = f"#@title {title[:90]}\n" + cell.source
+
+
 def is_install_cell(source: str) -> bool:
     s = source.lstrip()
     return "import course_utils" in s and "except ImportError" in s and "pip" in s
@@ -318,12 +330,12 @@ def _time_phrase(budget: str, entry: dict | None) -> str:
     if not entry or entry.get("seconds") is None:
         return f"`{budget}` not measured yet"
     how = {"alone": "measured alone, nothing cached",
-           "book": "in a run of the whole book, where training runs shared with earlier chapters were cached"}
+           "book": "in a run of the whole book that could reuse runs trained before, so cold it may take longer"}
     return f"`{budget}` {_minutes(entry['seconds'])} ({how.get(entry.get('how'), entry.get('how', ''))})"
 
 
 def header_cell(*, page_url: str, build: dict, times: dict[str, dict | None], exercise: bool = False,
-                scripted: bool = False, graded_code: bool = True) -> str:
+                scripted: bool = False, graded_code: bool = True, has_outputs: bool = True) -> str:
     """The cell after the title: where the outputs come from, which budget runs here, how long, how to choose.
 
     ``build``: ``budget``, and ``outputs_commit`` / ``outputs_date`` of the execution that made the outputs
@@ -334,11 +346,11 @@ def header_cell(*, page_url: str, build: dict, times: dict[str, dict | None], ex
     made = (f"The outputs below are those of the book's build at the **`{build['budget']}`** budget ({when}), "
             f"so you can read the results before running anything. Your own run will differ: floating-point sums "
             f"depend on the machine and its number of threads, and with them a few single-run outcomes can change "
-            f"(which rate a short search picks, whether one seed stalls); the page's verdicts rest on seeds for "
-            f"that reason." if not exercise else
+            f"(which rate a short search picks, whether one seed stalls)." if not exercise else
             (f"Your work goes into the cells marked `TODO`; each `exercises.check_*` cell grades it. " if graded_code
              else "Write your answer under each question, then reveal the model answer with the button below it. ")
-            + f"Only the set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, {when}).")
+            + (f"Only the set-up cells carry the outputs of the book's build (**`{build['budget']}`** budget, {when})."
+               if has_outputs else "It carries no outputs: everything in it is yours to run."))
     lines = [f"*The learner's notebook of [this page of the book]({page_url}).* {made}", ""]
     if scripted:
         lines += ["The interactive figures are drawn by a script in their output: if one shows blank (JupyterLab "
@@ -347,9 +359,9 @@ def header_cell(*, page_url: str, build: dict, times: dict[str, dict | None], ex
     lines += [
         "**Budget.** Running it yourself, this runtime picks the **`full`** budget (the sources' sizes) when it "
         "has a CUDA GPU and the short **`cpu`** budget otherwise. "
-        + ("This page takes about a minute or less at either budget on 2 CPU cores. " if quick else
-           f"Time on 2 CPU cores: {_time_phrase('cpu', times.get('cpu'))}; {_time_phrase('full', times.get('full'))}; "
-           f"a GPU runs `full` much faster. ")
+        + ("This page takes about a minute or less at either budget. " if quick else "")
+        + f"Time on 2 CPU cores: {_time_phrase('cpu', times.get('cpu'))}; {_time_phrase('full', times.get('full'))}"
+        + ("; a GPU runs `full` much faster. " if not quick else ". ")
         + "To choose, run this first (or restart the runtime after changing it):",
         "",
         "```python",
@@ -372,8 +384,9 @@ def outputs_provenance(nb) -> tuple[str | None, str | None]:
     return None, None
 
 
-def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, build: dict,
-                           times: dict[str, dict | None], install: str, exercise: bool = False):
+def build_learner_notebook(nb, *, docname: str, resolver: Resolver, build: dict,
+                           times: dict[str, dict | None], install: str, exercise: bool = False,
+                           executed=None):
     """The learner notebook of one executed page (``nb``: the page's notebook with its outputs)."""
     import nbformat
 
@@ -404,7 +417,7 @@ def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, 
             if stub_seen:
                 cell.outputs = []
         if "remove-input" in tags or "hide-input" in tags:
-            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            fold_code(cell)
         cell.metadata.pop("execution", None)
         cells.append(cell)
     n = 0
@@ -421,13 +434,15 @@ def build_learner_notebook(nb, *, docname: str, resolver: Resolver, title: str, 
                 c.execution_count = None
     scripted = any("<script" in str(o.get("data", {}).get("text/html", "")) for c in cells
                    if c.cell_type == "code" for o in c.get("outputs", []))
-    commit, date = outputs_provenance(nb)
+    commit, date = outputs_provenance(executed if executed is not None else nb)  # the page's provenance line
     build = {**build, "outputs_commit": commit, "outputs_date": date}
     graded_code = any("exercises.check_" in c.source or "NotImplementedError" in c.source
                       for c in cells if c.cell_type == "code")
     head = nbformat.v4.new_markdown_cell(header_cell(page_url=resolver.page_url(docname), build=build,
                                                      times=times, exercise=exercise, scripted=scripted,
-                                                     graded_code=graded_code))
+                                                     graded_code=graded_code,
+                                                     has_outputs=any(c.get("outputs") for c in cells
+                                                                     if c.cell_type == "code")))
     body = [nbformat.from_dict(dict(c)) for c in cells]
     top = []
     if body and body[0].cell_type == "markdown" and body[0].source.startswith("# "):
@@ -634,8 +649,8 @@ def write_learner_notebooks(app, exception) -> None:
                     c.source = re.sub(r"(mybinder\.org/v2/gh/[^/]+/[^/]+/)main\?", rf"\g<1>{NOTEBOOK_BRANCH}?", c.source)
         else:
             nb = page_nb
-        title = docs.get(docname, docname)
-        out = build_learner_notebook(nb, docname=docname, resolver=r, title=title, build=build, times=times,
+        out = build_learner_notebook(nb, docname=docname, resolver=r, build=build, times=times,
+                                     executed=page_nb,
                                      install=install, exercise=ex is not None)
         for c in out.cells:
             if c.cell_type == "markdown":

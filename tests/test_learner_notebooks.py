@@ -142,7 +142,7 @@ def test_a_learner_notebook_has_no_build_cells_and_keeps_outputs(exercise):
     nb = _page_nb()
     r = resolver(ln.glued_values(nb))
     build = {"budget": "cpu", "date": "2026-12-06", "commit": "abc"}
-    out = ln.build_learner_notebook(nb, docname="book/part2/x", resolver=r, title="T", build=build,
+    out = ln.build_learner_notebook(nb, docname="book/part2/x", resolver=r, build=build,
                                     times={"cpu": {"seconds": 30, "how": "alone"}, "full": {"seconds": 3600, "how": "book"}},
                                     install="# short install", exercise=exercise)
     sources = [c.source for c in out.cells]
@@ -154,8 +154,9 @@ def test_a_learner_notebook_has_no_build_cells_and_keeps_outputs(exercise):
     assert "`full` about 60 min (in a run of the whole book" in head and "`cpu` about 30 s (measured alone" in head
     printed = next(c for c in out.cells if c.source.startswith("x = 3"))
     assert printed.outputs and printed.execution_count == 1
-    hidden = next(c for c in out.cells if c.source == "SIZES = {}")
-    assert hidden.metadata["jupyter"]["source_hidden"] is True
+    hidden = next(c for c in out.cells if c.source.endswith("SIZES = {}"))
+    assert hidden.metadata["jupyter"]["source_hidden"] is True and hidden.metadata["cellView"] == "form"
+    assert hidden.source.startswith("#@title ")  # Colab folds a form cell to its title
     graded = next(c for c in out.cells if c.source == "check(f)")
     assert bool(graded.outputs) is (not exercise), "an exercise notebook must not carry a solution's output"
     assert out.metadata["accelerator"] == "GPU" and out.metadata["colab"]["name"] == "x.ipynb"
