@@ -196,7 +196,7 @@ def test_the_header_names_the_execution_that_made_the_outputs():
     nb.cells.append(nbformat.v4.new_code_cell("provenance.show()", outputs=[nbformat.v4.new_output(
         "display_data", data={"text/plain": "commit 1506e49373 · built 2026-12-05 · device cpu · torch 2.14"})]))
     assert ln.outputs_provenance(nb) == ("1506e49373", "2026-12-05")
-    out = ln.build_learner_notebook(nb, docname="book/part2/x", resolver=resolver(ln.glued_values(nb)), title="T",
+    out = ln.build_learner_notebook(nb, docname="book/part2/x", resolver=resolver(ln.glued_values(nb)),
                                     build={"budget": "cpu", "date": "2026-12-06", "commit": "abcdef"},
                                     times={"cpu": None, "full": None}, install="# i")
     assert "2026-12-05, commit `1506e49373`" in out.cells[1].source and "abcdef" not in out.cells[1].source
