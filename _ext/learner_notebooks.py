@@ -6,18 +6,21 @@ After an HTML build, every chapter with code and every exercise gets a learner n
 buttons open (``_ext/course_book.py``).  A learner notebook is made for people, not for the build:
 
 * **Prose in plain Jupyter Markdown.**  Glued values are written in as the build computed them
-  (formatted as the page formats them); ``{doc}`` and ``{eq}`` become links to the published page
-  (equation numbers as on the page); admonitions become block quotes, dropdowns ``<details>``;
-  numbered display math gets its ``\\tag``; ``{literalinclude}`` becomes the code it includes.  No MyST
-  syntax is left (:func:`myst_leftovers`, tested).
+  (formatted as the page formats them); ``{doc}``, ``{eq}`` and links between pages become links to the
+  published page (equation numbers as the page shows them); admonitions become block quotes, dropdowns
+  ``<details>``; numbered display math gets its ``\\tag``; ``{literalinclude}`` becomes the code it
+  includes.  No MyST syntax is left (:func:`myst_leftovers`, tested).
 * **Code as the page runs it**, minus the build-only cells (``remove-cell``: hidden checks and glue);
-  cells whose code the page hides keep their code, folded (``jupyter.source_hidden``).
+  cells whose code the page hides keep their code, folded (:func:`fold_code`: JupyterLab and Colab).
 * **The build's outputs** (figures, tables, printed numbers, widget state), read from the execution
   cache (myst-nb writes ``jupyter_execute/*.ipynb`` without outputs after a cache hit).  Exercise
-  notebooks keep their stubs and carry outputs only of the cells before the first stub.
-* **A first cell** that says which build made the outputs (budget, date, commit), which budget this
-  runtime will pick, how long the chapter takes cold at each budget (the build's own execution time;
-  the shipped ``full`` record), and how to choose (``COURSE_BUDGET``); then a short install cell.
+  notebooks keep their stubs and carry outputs only of the cells before the first stub, grader or
+  answer (:func:`is_graded_work`).
+* **After the title, a cell** that says which execution made the outputs (budget, date, commit: the
+  page's provenance line), which budget this runtime will pick, how long the chapter takes at each
+  budget and how that was measured (:func:`page_times`: alone and cold from ``_ext/cold_seconds.json``,
+  else a run of the whole book), and how to choose (``COURSE_BUDGET``); then a short install cell, pinned
+  to the commit that built the notebook.
 * **Colab metadata**: the notebook's name, and a GPU accelerator where the ``full`` budget takes more
   than ten minutes on CPU.
 
