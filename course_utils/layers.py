@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gaussian import activation_moments
+
 __all__ = ["Swish", "GELUSigmoid", "ReLUSquared", "SwiGLU", "SwiGLUGate", "ActivationSpec", "ACTIVATION_SPECS",
            "activation_gallery", "gelu_approximation_error", "fixed_point_gain", "deep_stack_stats",
            "standardize_features", "BatchNorm1d", "LayerNorm", "fold_batchnorm", "fold_batchnorms", "McDropout",
@@ -229,27 +231,21 @@ def gelu_approximation_error(z: torch.Tensor | None = None) -> dict[str, float]:
     return out
 
 
-def fixed_point_gain(act: str | ActivationSpec, n_points: int = 201) -> float:
+def fixed_point_gain(act: str | ActivationSpec) -> float:
     r"""The gain that makes :math:`q = 1` a fixed point of the variance recurrence.
 
     With weights :math:`\mathrm{Var}(w) = g^2/d_x`, zero biases and pre-activations
     :math:`z \sim \mathcal N(0, q)`, the next layer's pre-activation variance is
     :math:`q' = g^2\,\mathbb E[f(\sqrt q\,z)^2]`.  So :math:`q' = q = 1` needs
-    :math:`g^* = 1/\sqrt{\mathbb E_{z\sim\mathcal N(0,1)}[f(z)^2]}`, computed here by Gauss–Hermite
-    quadrature.  For SwiGLU (two independent halves) :math:`\mathbb E[(\mathrm{Swish}(z_1) z_2)^2]
+    :math:`g^* = 1/\sqrt{\mathbb E_{z\sim\mathcal N(0,1)}[f(z)^2]}`, computed by the quadrature of
+    :mod:`course_utils.gaussian`.  For SwiGLU (two independent halves) :math:`\mathbb E[(\mathrm{Swish}(z_1) z_2)^2]
     = \mathbb E[\mathrm{Swish}(z)^2]`.
     """
     spec = _spec(act)
-    x, w = np.polynomial.hermite_e.hermegauss(n_points)  # weight exp(-x^2/2)
-    w = w / w.sum()
-    z = torch.tensor(x, dtype=torch.float64)
     mod = spec.make().to(torch.float64).eval()
-    with torch.no_grad():
-        if spec.width_factor == 2:
-            f = mod.swish(z)  # E[(swish(z1) z2)^2] = E[swish(z1)^2] E[z2^2]
-        else:
-            f = mod(z[:, None]).reshape(-1)
-    second_moment = float((w * f.numpy() ** 2).sum())
+    # E[(swish(z1) z2)^2] = E[swish(z1)^2] E[z2^2] for SwiGLU's two halves
+    f = mod.swish if spec.width_factor == 2 else (lambda z: mod(z[:, None]).reshape(-1))
+    second_moment, _ = activation_moments(f, 1.0)
     return 1.0 / math.sqrt(second_moment)
 
 

@@ -4,8 +4,8 @@ Compute only — nothing here draws (see :mod:`course_utils.plotting`); what is 
 :mod:`course_utils.stats`.  The pieces:
 
 * the variance recurrences: :func:`predicted_activation_variances` (forward, with
-  :func:`gaussian_second_moment` and :func:`input_second_moment`) and :func:`derivative_second_moment`
-  (the factor of the backward one);
+  :func:`gaussian_second_moment` and :func:`input_second_moment`; every Gaussian expectation comes
+  from :mod:`course_utils.gaussian`);
 * :data:`REFERENCE` — the per-layer variances the two source tutorials print (PyTorch and JAX);
 * :func:`scheme_weight_variances` / :func:`predict_for_scheme` — the forward recurrence fed with a
   scheme's nominal variances;
@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import functools
 import math
 from typing import Sequence
 
@@ -38,9 +37,10 @@ from torch import nn
 
 from . import init as cinit
 from . import stats
+from .gaussian import activation_moments
 from .models import MLP, REFERENCE_SIZES, make_activation
 
-__all__ = ["gaussian_second_moment", "derivative_second_moment", "input_second_moment",
+__all__ = ["gaussian_second_moment", "input_second_moment",
            "predicted_activation_variances", "REFERENCE", "scheme_weight_variances", "predict_for_scheme",
            "collapsed_constant_variances", "InitExperiment", "run_init_experiment", "depth_sweep",
            "layer_gradient_norms", "saturation_fraction", "single_thread", "gaussian_moments",
@@ -71,13 +71,13 @@ _SECOND_MOMENT_CLOSED = {"identity": 1.0, "linear": 1.0, "relu": 0.5}
 
 
 def gaussian_second_moment(activation: str, var: float, *, negative_slope: float = 0.01,
-                           mean: float = 0.0, n_points: int = 96) -> float:
+                           mean: float = 0.0) -> float:
     """:math:`\\mathbb E[f(y)^2]` for :math:`y \\sim \\mathcal N(\\text{mean}, \\text{var})`.
 
     Closed forms when ``mean == 0``: identity :math:`v`; ReLU :math:`v/2` (half of a symmetric
     distribution is cut to 0); leaky ReLU :math:`(1+\\alpha^2)\\,v/2`.  Everything else (tanh,
-    sigmoid, or any name in :data:`course_utils.models.ACTIVATIONS`) by Gauss–Hermite quadrature
-    with ``n_points`` nodes, exact to ~1e-10 for these smooth functions of moderate variance.
+    sigmoid, or any name in :data:`course_utils.models.ACTIVATIONS`) by the quadrature of
+    :mod:`course_utils.gaussian`, exact to about 1e-12 for every variance the book uses.
 
     Raises:
         ValueError: negative variance or unknown activation.
@@ -87,28 +87,13 @@ def gaussian_second_moment(activation: str, var: float, *, negative_slope: float
     key = activation.strip().lower()
     if mean == 0.0 and key in _SECOND_MOMENT_CLOSED:
         return _SECOND_MOMENT_CLOSED[key] * float(var)
-    if mean == 0.0 and key in ("leaky_relu", "leakyrelu"):
-        return 0.5 * (1.0 + negative_slope ** 2) * float(var)
-    funcs = {"identity": lambda z: z, "linear": lambda z: z, "relu": lambda z: np.maximum(z, 0.0),
-             "leaky_relu": lambda z: np.where(z > 0, z, negative_slope * z),
-             "tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))}
-    funcs["leakyrelu"] = funcs["leaky_relu"]
-    if key in funcs:
-        f = funcs[key]
+    if key in ("leaky_relu", "leakyrelu"):
+        if mean == 0.0:
+            return 0.5 * (1.0 + negative_slope ** 2) * float(var)
+        module = nn.LeakyReLU(negative_slope)
     else:
         module, _ = make_activation(key)  # any activation of the book, evaluated with torch
-
-        def f(z):
-            with torch.no_grad():
-                return module(torch.as_tensor(z, dtype=torch.float64)).numpy()
-    nodes, weights = _hermegauss(n_points)  # weight exp(-z^2/2)
-    vals = np.asarray(f(mean + math.sqrt(var) * nodes), dtype=np.float64)
-    return float(np.sum(weights * vals ** 2) / math.sqrt(2 * math.pi))
-
-
-@functools.lru_cache(maxsize=8)
-def _hermegauss(n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.polynomial.hermite_e.hermegauss(n)
+    return activation_moments(module.to(torch.float64), var, mean)[0]
 
 
 def input_second_moment(x: torch.Tensor) -> float:
@@ -172,21 +157,6 @@ def predicted_activation_variances(sizes: Sequence[int], weight_var: float | Seq
             break
         q = gaussian_second_moment(activation, out[l], negative_slope=negative_slope)
     return out
-
-
-def derivative_second_moment(activation: str, var: float, *, n_points: int = 96) -> float:
-    """:math:`\\mathbb E[f'(y)^2]` for :math:`y \\sim \\mathcal N(0, \\text{var})` (Gauss–Hermite, autograd for f').
-
-    This is the factor by which a backward pass through the activation scales the gradient variance:
-    :math:`\\mathrm{Var}(\\delta_{l-1}) = d_l\\,\\sigma_w^2\\,\\mathbb E[f'(y_{l-1})^2]\\,\\mathrm{Var}(\\delta_l)`.
-    """
-    if not np.isfinite(var) or var < 0:
-        raise ValueError(f"var must be a finite number >= 0, got {var}.")
-    f, _ = make_activation(activation)
-    nodes, weights = _hermegauss(n_points)  # weight exp(-z^2/2)
-    z = torch.tensor(math.sqrt(var) * nodes, dtype=torch.float64, requires_grad=True)
-    (g,) = torch.autograd.grad(f(z).sum(), z)
-    return float(np.sum(weights * g.detach().numpy() ** 2) / math.sqrt(2 * math.pi))
 
 
 # ----------------------------------------------------------------------------- the experiments
@@ -526,7 +496,7 @@ def _resolve_activation(activation) -> nn.Module:
     return module.to(torch.float64).eval()
 
 
-def gaussian_moments(activation, var: float, *, n_points: int = 96) -> tuple[float, float]:
+def gaussian_moments(activation, var: float) -> tuple[float, float]:
     r"""Forward and backward moments of one activation: :math:`(\mathbb E[f(y)^2],\ \mathbb E[f'(y)^2])`, :math:`y\sim\mathcal N(0, v)`.
 
     The first scales the next layer's pre-activation variance (eq. recurrence), the second the error
@@ -537,8 +507,8 @@ def gaussian_moments(activation, var: float, *, n_points: int = 96) -> tuple[flo
         \mathrm{Var}(\delta_{l}) = \underbrace{d_{l+1}\,\sigma_{w,l+1}^2\,\mathbb E[f'(y_l)^2]}_{\chi_{l+1}}\,
         \mathrm{Var}(\delta_{l+1}).
 
-    Both by Gauss–Hermite quadrature with ``n_points`` nodes, :math:`f'` by autograd (exact for the
-    ReLU family too: the nodes are symmetric and avoid 0).  For the SwiGLU gate
+    Both by the quadrature of :mod:`course_utils.gaussian` (panels that end at the kink of the ReLU
+    family, ELU and SELU), :math:`f'` by autograd.  For the SwiGLU gate
     :math:`h = \mathrm{Swish}(z_1)\,z_2` (two pre-activations per output) the pair is
     :math:`(v\,\mathbb E[\mathrm{Swish}(z)^2],\ \tfrac12(v\,\mathbb E[\mathrm{Swish}'(z)^2] + \mathbb E[\mathrm{Swish}(z)^2]))`:
     the second is the mean over the two halves of :math:`\mathbb E[(\partial h/\partial z_k)^2]`.
@@ -557,12 +527,8 @@ def gaussian_moments(activation, var: float, *, n_points: int = 96) -> tuple[flo
         return math.inf, math.nan
     from .layers import SwiGLUGate
     module = _resolve_activation(activation)
-    nodes, weights = _hermegauss(n_points)  # weight exp(-z^2/2)
-    w = weights / math.sqrt(2 * math.pi)
-    z = torch.tensor(math.sqrt(var) * nodes, dtype=torch.float64, requires_grad=True)
-    f = module.swish(z) if isinstance(module, SwiGLUGate) else module(z[:, None]).reshape(-1)
-    (df,) = torch.autograd.grad(f.sum(), z)
-    m_f, m_df = (float(np.sum(w * t.detach().numpy() ** 2)) for t in (f, df))
+    f = module.swish if isinstance(module, SwiGLUGate) else (lambda z: module(z[:, None]).reshape(-1))
+    m_f, m_df = activation_moments(f, var)
     if isinstance(module, SwiGLUGate):
         return var * m_f, 0.5 * (var * m_df + m_f)
     return m_f, m_df
