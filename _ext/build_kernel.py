@@ -4,9 +4,10 @@ The Makefile points ``IPYTHONDIR`` at ``_build/ipython``; :func:`write_startup` 
 file, which in every kernel of the build (the HTML build, the PDF build, ``make full-budget``):
 
 * makes every PNG record its smallest drawn text, for the browser test (``text_record.py``);
-* gives tables, explorables and widgets a Markdown form for the PDF (``table_formats.py``).
+* gives tables, explorables and widgets a Markdown form for the PDF (``table_formats.py``);
+* makes every PNG record a description of what its figure shows, the images' alt text (``figure_describe.py``).
 
-Both are build machinery: the learner's package neither holds nor runs them, so a learner's matplotlib and
+All three are build machinery: the learner's package neither holds nor runs them, so a learner's matplotlib and
 IPython display are their own (tested in ``tests/test_text_record.py`` and ``tests/test_notebook_tables.py``).
 
     python _ext/build_kernel.py _build/ipython
@@ -25,6 +26,9 @@ import table_formats as _table_formats
 _text_record.install()
 _table_formats.register_table_formats()
 del _sys, _text_record, _table_formats
+import figure_describe as _figure_describe  # every PNG records what its figure shows (alt text)
+_figure_describe.install()
+del _figure_describe
 '''
 
 

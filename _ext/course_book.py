@@ -7,9 +7,11 @@ Seven handlers (see :func:`setup`), for five things the stock Jupyter Book 1 pip
    ``_ext/learner_notebooks.py`` builds from the executed page (on the ``notebooks`` branch; for an
    exercise page, the exercise notebook with stubs), and the download menu offers the same notebook.
 2. **Alt text for output images.**  myst-nb renders figures of code cells as ``<img>`` without alt
-   text.  An image without one gets the titles the cell's code gives its figure (``title=...``,
-   ``set_title(...)``, ``suptitle(...)``), else "Figure in section S of chapter C".  An explicit
-   ``mystnb.image.alt`` in the cell metadata still wins.
+   text.  An image without one gets the description that the build's kernel recorded in the PNG
+   (``_ext/figure_describe.py``: what the figure's data show: series, ranges, which ends highest and by
+   how much); a PNG without one (an image that is not a matplotlib figure) gets the titles the cell's
+   code gives its figure (``title=...``, ``set_title(...)``, ``suptitle(...)``), else "Figure in
+   section S of chapter C".  An explicit ``mystnb.image.alt`` in the cell metadata still wins.
 3. **The repository URL in prose.**  ``{{ repo_url }}`` and ``{{ repo_name }}`` in MyST pages come from
    ``repository.url`` in ``_config.yml`` (one place to change it).
 4. **The PDF's chapters** (``flatten_root_for_latex``): sphinx-jupyterbook-latex does the same
@@ -31,6 +33,7 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 LOG = logging.getLogger(__name__)
+ALT_KEY = "course-alt"  # the PNG text chunk of _ext/figure_describe.py (ALT_KEY there)
 LAUNCH_TEXTS = ("Colab", "Binder", "JupyterHub", "Deepnote")
 
 # ----------------------------------------------------------------------------- 3. substitutions
@@ -112,11 +115,33 @@ def _section_title(node: nodes.Node) -> str | None:
     return None
 
 
+def _png_description(app: Sphinx, uri: str) -> str | None:
+    """What the figure in the PNG at ``uri`` shows, as the build's kernel recorded it (``figure_describe.py``)."""
+    if not uri.lower().endswith(".png") or "://" in uri:
+        return None
+    src = Path(app.srcdir)
+    path = (src / uri.lstrip("/")) if uri.startswith("/") else (src / Path(app.env.docname).parent / uri)
+    if not path.is_file():
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            text = (getattr(im, "text", None) or {}).get(ALT_KEY)
+    except (OSError, ValueError):
+        return None
+    return text.strip() if text and text.strip() else None
+
+
 def add_alt_text(app: Sphinx, doctree: nodes.document) -> None:
     docname = app.env.docname
     chapter = next((t.astext() for t in doctree.findall(nodes.title)), docname)
     for image in doctree.findall(nodes.image):
         if image.get("alt"):
+            continue
+        described = _png_description(app, image.get("uri", ""))
+        if described:
+            image["alt"] = described
             continue
         cell = image.parent
         while cell is not None and not (isinstance(cell, nodes.container) and cell.get("nb_element") == "cell_code"):

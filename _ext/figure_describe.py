@@ -1,0 +1,383 @@
+"""Alt text that says what a figure shows, computed in the build's kernels from the figure's own data.
+
+A figure of the book is a PNG by the time Sphinx sees it: the data it drew are gone.  So the description
+is made where the data still are, in the kernel, at the moment the figure is saved for display:
+:func:`install` wraps matplotlib's ``FigureCanvasBase.print_figure`` (as ``text_record.py`` does), and
+every PNG written records :func:`describe` of its figure in the PNG text chunk :data:`ALT_KEY`.
+``_ext/course_book.py`` (``add_alt_text``) reads that chunk from the image file and makes it the
+``<img>``'s alt text.
+
+:func:`describe` reads what the axes hold: lines (each series' name, its range, its start and end, its
+peak or low where they are not at an end; which series ends highest and lowest, and by how much), bars
+(the tallest and shortest bar of each group), scatter points, images and heat maps (size and value
+range), filled bands, contours; the titles and axis labels, with matplotlib's TeX turned into plain
+text.  Build machinery: learners' kernels never run it (``_ext/build_kernel.py`` writes the start-up
+file of the build's kernels only).
+"""
+from __future__ import annotations
+
+import math
+import re
+
+#: PNG text chunk in which every figure the build saves records its description.
+ALT_KEY = "course-alt"
+#: Series described one by one; a figure with more names them and ranks their ends.
+MAX_DETAILED = 4
+#: Longest description kept (characters); longer ones end at a sentence and say how many panels were left.
+MAX_CHARS = 1200
+
+_GREEK = {name: chr(code) for name, code in [
+    ("alpha", 0x3b1), ("beta", 0x3b2), ("gamma", 0x3b3), ("delta", 0x3b4), ("epsilon", 0x3b5),
+    ("varepsilon", 0x3b5), ("zeta", 0x3b6), ("eta", 0x3b7), ("theta", 0x3b8), ("iota", 0x3b9),
+    ("kappa", 0x3ba), ("lambda", 0x3bb), ("mu", 0x3bc), ("nu", 0x3bd), ("xi", 0x3be), ("pi", 0x3c0),
+    ("rho", 0x3c1), ("sigma", 0x3c3), ("tau", 0x3c4), ("phi", 0x3c6), ("varphi", 0x3c6), ("chi", 0x3c7),
+    ("psi", 0x3c8), ("omega", 0x3c9), ("Gamma", 0x393), ("Delta", 0x394), ("Theta", 0x398),
+    ("Lambda", 0x39b), ("Sigma", 0x3a3), ("Phi", 0x3a6), ("Psi", 0x3a8), ("Omega", 0x3a9)]}
+_SYMBOLS = {"ell": "ℓ", "times": "×", "cdot": "·", "approx": "≈", "leq": "≤", "le": "≤", "geq": "≥",
+            "ge": "≥", "neq": "≠", "infty": "∞", "pm": "±", "to": "→", "rightarrow": "→", "nabla": "∇",
+            "partial": "∂", "sum": "Σ", "prod": "Π", "log": "log", "exp": "exp", "ln": "ln", "max": "max",
+            "min": "min", "sqrt": "√", "propto": "∝", "sim": "~", "%": "%", "quad": " ", ",": " ", ";": " ",
+            "!": "", " ": " "}
+_SUP = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
+
+
+def plain(text: str) -> str:
+    """matplotlib's mathtext (``$\\sigma_w^2$``, ``\\mathrm{...}``) as plain text a screen reader can say.
+
+    >>> plain(r"$\\sigma_w^2 = 2/n_{in}$ (He)")
+    'σw² = 2/nin (He)'
+    """
+    def math(m):
+        s = m.group(1)
+        s = re.sub(r"\\(?:mathrm|mathbf|mathit|text|operatorname|mathcal|boldsymbol|rm|bf)\s*\{([^{}]*)\}", r"\1", s)
+        s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", s)
+        s = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"√(\1)", s)
+
+        def command(k):
+            name = k.group(1)
+            return _GREEK.get(name) or _SYMBOLS.get(name, name)
+        s = re.sub(r"\\([A-Za-z]+|[%,;! ])", command, s)
+        s = re.sub(r"\^\{([-+]?\d+)\}|\^([-+]?\d)", lambda k: (k.group(1) or k.group(2)).translate(_SUP), s)
+        s = re.sub(r"\^\{([^{}]*)\}", r"^\1", s)
+        s = re.sub(r"_\{([^{}]*)\}|_(\w)", lambda k: k.group(1) or k.group(2), s)
+        return s.replace("{", "").replace("}", "").replace("\\", "")
+    out = re.sub(r"\$([^$]*)\$", math, str(text))
+    out = out.replace("\\$", "$").replace("\n", " ")
+    return re.sub(r"\s+", " ", out).strip()
+
+
+def number(v: float) -> str:
+    """A value as a reader would say it: three significant digits, powers of ten written out.
+
+    >>> [number(x) for x in (0.8766, 12345.0, 2.5e-05, 3.0, -0.0)]
+    ['0.877', '12,300', '2.5×10⁻⁵', '3', '0']
+    """
+    v = float(v)
+    if not math.isfinite(v):
+        return "not finite"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1e6 or a < 1e-3:
+        mant, exp = f"{v:.2e}".split("e")
+        mant = mant.rstrip("0").rstrip(".")
+        return f"{mant}×10{str(int(exp)).translate(_SUP)}"
+    digits = max(0, 2 - int(math.floor(math.log10(a))))
+    s = f"{round(v, digits):,.{digits}f}"
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    if a >= 1000:  # 12,345 -> 12,300: three significant digits
+        s = f"{float(f'{v:.3g}'):,.0f}"
+    return s
+
+
+def _label(artist) -> str | None:
+    lab = artist.get_label() if hasattr(artist, "get_label") else None
+    if not lab or str(lab).startswith("_"):
+        return None
+    return plain(lab)
+
+
+def _axis_name(ax, which: str) -> str:
+    return plain(ax.get_xlabel() if which == "x" else ax.get_ylabel())
+
+
+def _finite_xy(line):
+    import numpy as np
+
+    try:
+        xy = np.asarray(line.get_xydata(), dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        return None
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    return xy if len(xy) else None
+
+
+def _at(ax, x: float) -> str:
+    name = _axis_name(ax, "x")
+    return f"{name} {number(x)}" if name else f"x = {number(x)}"
+
+
+def _compare(a: float, b: float, log: bool) -> str:
+    """How far apart two values are: a ratio where that is the natural measure, else a difference."""
+    if a > 0 and b > 0 and (log or a / b >= 3):
+        return f"{number(a / b)} times as high"
+    return f"{number(a - b)} higher"
+
+
+def _series(ax, line, xy, log: bool) -> str:
+    name = _label(line) or "the line"
+    y = xy[:, 1]
+    if len(xy) == 1:
+        return f"{name}: one point, {number(y[0])} at {_at(ax, xy[0, 0])}"
+    if float(y.max()) == float(y.min()):
+        return f"{name}: flat at {number(y[0])}"
+    text = f"{name}: from {number(y[0])} at {_at(ax, xy[0, 0])} to {number(y[-1])} at {_at(ax, xy[-1, 0])}"
+    i_max, i_min = int(y.argmax()), int(y.argmin())
+    extra = []
+    if 0 < i_max < len(y) - 1:
+        extra.append(f"highest {number(y[i_max])} at {_at(ax, xy[i_max, 0])}")
+    if 0 < i_min < len(y) - 1:
+        extra.append(f"lowest {number(y[i_min])} at {_at(ax, xy[i_min, 0])}")
+    if log and y[0] > 0 and y[-1] > 0 and max(y[0], y[-1]) / min(y[0], y[-1]) >= 10:
+        extra.append(f"{'down' if y[-1] < y[0] else 'up'} by a factor of {number(max(y[0], y[-1]) / min(y[0], y[-1]))}")
+    return text + (" (" + ", ".join(extra) + ")" if extra else "")
+
+
+def _lines(ax, log: bool) -> list[str]:
+    lines = [ln for ln in ax.get_lines() if ln.get_visible()]
+    named = [(ln, xy) for ln in lines if _label(ln) and (xy := _finite_xy(ln)) is not None]
+    if not named:  # no legend: describe every line (numbered)
+        named = []
+        for k, ln in enumerate(lines):
+            xy = _finite_xy(ln)
+            if xy is not None and len(xy) > 1:
+                ln_label = f"line {k + 1}" if len(lines) > 1 else "the line"
+                named.append((_Named(ln, ln_label), xy))
+    if not named:
+        return []
+    out = []
+    if len(named) <= MAX_DETAILED:
+        out += [_series(ax, ln, xy, log) for ln, xy in named]
+    else:
+        out.append(f"{len(named)} series: " + ", ".join(_label(ln) or "unnamed" for ln, _ in named))
+    ends = [(float(xy[-1, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1]
+    if len(ends) >= 2:
+        ends.sort(reverse=True)
+        (hi, hi_name), (lo, lo_name) = ends[0], ends[-1]
+        if hi != lo:
+            out.append(f"at the right end {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
+                       f"({number(lo)}), {_compare(hi, lo, log)}")
+        else:
+            out.append(f"all {len(ends)} series end at {number(hi)}")
+    return out
+
+
+class _Named:
+    """A line with a name given here (lines without a legend entry are numbered)."""
+
+    def __init__(self, line, name):
+        self._line, self._name = line, name
+
+    def get_label(self):
+        return self._name
+
+    def get_xydata(self):
+        return self._line.get_xydata()
+
+
+def _tick_names(ax, which: str) -> dict:
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    out = {}
+    for t in axis.get_ticklabels():
+        text = plain(t.get_text())
+        if text:
+            pos = t.get_position()[0 if which == "x" else 1]
+            out[round(float(pos), 6)] = text
+    return out
+
+
+def _bars(ax, log: bool) -> list[str]:
+    from matplotlib.container import BarContainer
+
+    out = []
+    groups = [c for c in ax.containers if isinstance(c, BarContainer) and len(c.patches)]
+    for g in groups[:MAX_DETAILED]:
+        horizontal = getattr(g, "orientation", "vertical") == "horizontal"
+        names = _tick_names(ax, "y" if horizontal else "x")
+        vals = []
+        for p in g.patches:
+            if horizontal:
+                v, centre = p.get_width(), p.get_y() + p.get_height() / 2
+            else:
+                v, centre = p.get_height(), p.get_x() + p.get_width() / 2
+            if not math.isfinite(v):
+                continue
+            near = min(names, key=lambda c: abs(c - centre), default=None)
+            width = p.get_height() if horizontal else p.get_width()
+            name = names[near] if near is not None and abs(near - centre) <= width else number(centre)
+            vals.append((float(v), name))
+        if not vals:
+            continue
+        label = _label(g)
+        head = f"{label}: " if label else ""
+        hi, lo = max(vals), min(vals)
+        if len(vals) == 1:
+            out.append(f"{head}one bar, {hi[1]} at {number(hi[0])}")
+        else:
+            out.append(f"{head}{len(vals)} bars from {number(lo[0])} ({lo[1]}) to {number(hi[0])} ({hi[1]}), "
+                       f"the tallest {_compare(hi[0], lo[0], log)} than the shortest"
+                       .replace("higher than", "higher than").replace("times as high than", "times as high as"))
+    if len(groups) > MAX_DETAILED:
+        out.append(f"and {len(groups) - MAX_DETAILED} more groups of bars")
+    return out
+
+
+def _collections(ax) -> list[str]:
+    import numpy as np
+    from matplotlib.collections import PathCollection, PolyCollection
+
+    out = []
+    for c in ax.collections:
+        if not c.get_visible():
+            continue
+        label = _label(c)
+        kind = type(c).__name__
+        if isinstance(c, PathCollection):
+            off = np.asarray(c.get_offsets(), dtype=float)
+            off = off[np.isfinite(off).all(axis=1)] if off.ndim == 2 else off[:0]
+            if len(off):
+                head = f"{label}: " if label else ""
+                n = len(off)
+                if n == 1:
+                    out.append(f"{head}a point at ({number(off[0, 0])}, {number(off[0, 1])})")
+                else:
+                    out.append(f"{head}{n} points, {_axis_name(ax, 'x') or 'x'} from {number(off[:, 0].min())} to "
+                               f"{number(off[:, 0].max())}, {_axis_name(ax, 'y') or 'y'} from "
+                               f"{number(off[:, 1].min())} to {number(off[:, 1].max())}")
+        elif isinstance(c, PolyCollection) and label:
+            out.append(f"a shaded band: {label}")
+        elif "Contour" in kind:
+            levels = getattr(c, "levels", None)
+            if levels is not None and len(levels):
+                filled = "filled contours" if getattr(c, "filled", False) else "contour lines"
+                out.append(f"{filled} at {len(levels)} levels from {number(min(levels))} to {number(max(levels))}")
+    return out
+
+
+def _images(ax) -> list[str]:
+    import numpy as np
+
+    out = []
+    for im in ax.get_images():
+        arr = np.asarray(im.get_array(), dtype=float) if im.get_array() is not None else None
+        if arr is None or arr.ndim < 2:
+            continue
+        if arr.ndim == 2 and arr.size:
+            finite = arr[np.isfinite(arr)]
+            rng = f", values from {number(finite.min())} to {number(finite.max())}" if finite.size else ""
+            out.append(f"a {arr.shape[0]}×{arr.shape[1]} heat map{rng}")
+        else:
+            out.append(f"an image of {arr.shape[0]}×{arr.shape[1]} pixels")
+    return out
+
+
+def _is_colorbar(ax) -> bool:
+    return getattr(ax, "_colorbar", None) is not None or ax.get_label() == "<colorbar>"
+
+
+def describe_axes(ax) -> str:
+    """One sentence or a few about what one axes shows (empty when it holds nothing drawn)."""
+    log = ax.get_yscale() == "log"
+    if ax.name == "3d":
+        parts = ["a three-dimensional surface"]
+    else:
+        parts = _lines(ax, log) + _bars(ax, log) + _collections(ax) + _images(ax)
+    if not parts:
+        return ""
+    title = plain(ax.get_title()) or plain(ax.get_title(loc="left"))
+    xl, yl = _axis_name(ax, "x"), _axis_name(ax, "y")
+    axes = ""
+    if xl and yl:
+        axes = f"{yl} against {xl}"
+    elif yl or xl:
+        axes = yl or xl
+    if axes and log:
+        axes += " (log scale)"
+    head = ", ".join(x for x in (title, axes) if x)
+    return (head + ": " if head else "") + "; ".join(parts) + "."
+
+
+def describe(fig) -> str:
+    """What the figure shows, from the data its axes hold: one description per panel, titles first.
+
+    Returns "" for a figure with nothing drawn (no lines, bars, points or images).
+    """
+    axes = [ax for ax in fig.get_axes() if ax.get_visible() and not _is_colorbar(ax)]
+    sup = plain(fig._suptitle.get_text()) if getattr(fig, "_suptitle", None) is not None else ""
+    image_only = [ax for ax in axes if ax.get_images() and not ax.get_lines() and not ax.collections]
+    if len(axes) > 4 and len(image_only) == len(axes):  # a grid of pictures (show_images)
+        titles = [plain(ax.get_title()) for ax in axes if ax.get_title()]
+        shape = axes[0].get_images()[0].get_array().shape
+        body = (f"a grid of {len(axes)} images of {shape[0]}×{shape[1]} pixels"
+                + (", labelled " + ", ".join(titles[:12]) + (f" and {len(titles) - 12} more" if len(titles) > 12 else "")
+                   if titles else "") + ".")
+        return (sup + ": " if sup else "") + body
+    panels = [(ax, d) for ax in axes if (d := describe_axes(ax))]
+    if not panels:
+        return ""
+    if len(panels) == 1:
+        body = panels[0][1]
+    else:
+        body = f"{len(panels)} panels. " + " ".join(f"Panel {k + 1}, {d}" for k, (_, d) in enumerate(panels))
+    text = (sup + ". " if sup else "") + body[0].upper() + body[1:]
+    if len(text) > MAX_CHARS:
+        cut = text.rfind(". ", 0, MAX_CHARS)
+        text = text[: cut + 1 if cut > 0 else MAX_CHARS] + " (The rest of the figure is described by the text around it.)"
+    return text
+
+
+def install() -> None:
+    """Make every PNG that matplotlib writes record :func:`describe` of its figure under :data:`ALT_KEY`.
+
+    Idempotent; a figure whose description fails is saved as it is (the description is never worth a
+    broken build), with the reason as its description so that the site test names it.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+    import matplotlib.pyplot as plt
+
+    if getattr(FigureCanvasBase.print_figure, "_course_describe", False):
+        return
+    print_figure = FigureCanvasBase.print_figure
+
+    def print_fig(self, filename, *args, **kwargs):
+        fmt = kwargs.get("format") or (str(filename).rsplit(".", 1)[-1] if isinstance(filename, str) else None)
+        if (fmt or plt.rcParams["savefig.format"]).lower() == "png":
+            try:
+                desc = describe(self.figure)
+            except Exception as exc:  # noqa: BLE001 - reported through the alt text check
+                desc = f"(no description: {type(exc).__name__}: {exc})"
+            if desc:
+                md = dict(kwargs.get("metadata") or {})
+                md[ALT_KEY] = desc
+                kwargs["metadata"] = md
+        return print_figure(self, filename, *args, **kwargs)
+
+    print_fig._course_describe = True
+    for attr in ("_course_record",):  # keep the marks of wrappers installed before this one
+        if getattr(print_figure, attr, False):
+            setattr(print_fig, attr, True)
+    FigureCanvasBase.print_figure = print_fig
+
+
+def read_png_alt(path) -> str | None:
+    """The description a PNG written by the build records (None when it has none)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return (getattr(im, "text", None) or {}).get(ALT_KEY)
+    except (OSError, ValueError):
+        return None
