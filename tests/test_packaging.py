@@ -10,3 +10,118 @@ def test_every_subpackage_is_listed_in_pyproject():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "course_utils").rglob("__init__.py")}
     assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages in pyproject.toml"
+
+
+# --- The wheel and the sdist build with warnings as errors ------------------------------------------------
+# Every chapter's first cell builds the wheel (`pip install git+<repo>`), so a deprecated metadata form
+# (setuptools announces a date after which it stops building) would one day break every learner's install.
+# The build runs the PEP 517 hooks of setuptools in a fresh interpreter under `-W error`, offline, on a copy
+# of the files the sdist needs.
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import zipfile  # noqa: E402
+import tarfile  # noqa: E402
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+_BUILD = """
+import sys
+from setuptools import build_meta as be
+out = sys.argv[1]
+print(be.build_sdist(out))
+print(be.build_wheel(out))
+"""
+
+
+def _tracked(prefix: str) -> list[str]:
+    names = subprocess.run(["git", "ls-files", prefix], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    return names or [str(p.relative_to(ROOT)) for p in (ROOT / prefix).rglob("*") if p.is_file()]
+
+
+def _source_copy(dest: Path, pyproject: str | None = None) -> Path:
+    for name in ["pyproject.toml", "README.md", "LICENSE", *_tracked("course_utils")]:
+        if "__pycache__" in name:
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+    if pyproject is not None:
+        (dest / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    return dest
+
+
+def _strict_build(src: Path) -> subprocess.CompletedProcess:
+    out = src / "dist"
+    out.mkdir()
+    return subprocess.run([sys.executable, "-W", "error", "-c", _BUILD, str(out)], cwd=src,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_wheel_and_sdist_build_with_warnings_as_errors(tmp_path):
+    src = _source_copy(tmp_path / "src")
+    res = _strict_build(src)
+    assert res.returncode == 0, f"the strict build failed:\n{res.stdout}\n{res.stderr[-3000:]}"
+    wheel = next((src / "dist").glob("*.whl"))
+    sdist = next((src / "dist").glob("*.tar.gz"))
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
+    assert "course_utils/results/full_budget.json" in names, "the recorded budget run must ship"
+    assert "course_utils/exercises/__init__.py" in names
+    assert "License-Expression: MIT" in meta and "License-File: LICENSE" in meta
+    assert "Requires-Python: >=3.11" in meta
+    with tarfile.open(sdist) as t:
+        names = t.getnames()
+    assert any(n.endswith("/LICENSE") for n in names) and any(n.endswith("/results/full_budget.json") for n in names)
+
+
+def test_the_strict_build_fails_on_the_deprecated_licence_table(tmp_path):
+    """The check can fail: the old `license = {text = ...}` form is a deprecation, hence an error here."""
+    old = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    old = old.replace('license = "MIT"\n', 'license = {text = "MIT"}\n').replace('license-files = ["LICENSE"]\n', "")
+    assert 'license = {text = "MIT"}' in old
+    res = _strict_build(_source_copy(tmp_path / "src", old))
+    assert res.returncode != 0 and "license" in res.stderr.lower(), res.stderr[-2000:]
+
+
+def test_metadata_for_a_fork_and_its_readers():
+    """SPDX licence with its file, the build floor that understands it, URLs that follow _config.yml."""
+    import yaml
+
+    meta = _pyproject()
+    assert meta["project"]["license"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
+    floor = next(r for r in meta["build-system"]["requires"] if r.startswith("setuptools"))
+    assert floor.replace(" ", "") == "setuptools>=77", f"PEP 639 licence strings need setuptools>=77, not {floor}"
+    assert not any(c.startswith("License ::") for c in meta["project"]["classifiers"]), \
+        "a licence classifier beside an SPDX expression is rejected by setuptools>=77"
+    url = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"].rstrip("/")
+    urls = meta["project"]["urls"]
+    assert urls["Repository"] == url and all(u.startswith(url) for u in urls.values()), urls
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.strip().split(".")[:2]
+    return int(major), int(minor)
+
+
+def test_requires_python_is_what_the_tests_run():
+    """The declared floor is the oldest Python that something in `make test` runs (the build's 3.11, which
+    Binder uses too); every Python it runs (also Colab's, scripts/learner_stage.py) is declared in the
+    classifiers, and this interpreter satisfies the floor."""
+    meta = _pyproject()["project"]
+    floor = _version(meta["requires-python"].removeprefix(">="))
+    binder = _version((ROOT / "binder" / "runtime.txt").read_text().strip().removeprefix("python-"))
+    stage = (ROOT / "scripts" / "learner_stage.py").read_text(encoding="utf-8")
+    import re
+    colab = _version(re.search(r'^COLAB_PYTHON = "([\d.]+)"', stage, re.M).group(1))
+    tested = {binder, colab, sys.version_info[:2]}
+    assert floor == min(tested), f"requires-python {meta['requires-python']} but the tests run {sorted(tested)}"
+    declared = {_version(c.rsplit("::", 1)[1]) for c in meta["classifiers"]
+                if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)}
+    assert tested <= declared, f"add the classifiers of {sorted(tested - declared)}"
