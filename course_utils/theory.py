@@ -43,7 +43,7 @@ from .models import MLP, REFERENCE_SIZES, make_activation
 __all__ = ["gaussian_second_moment", "input_second_moment",
            "predicted_activation_variances", "REFERENCE", "scheme_weight_variances", "predict_for_scheme",
            "collapsed_constant_variances", "InitExperiment", "run_init_experiment", "depth_sweep",
-           "layer_gradient_norms", "saturation_fraction", "single_thread", "gaussian_moments",
+           "layer_gradient_norms", "backward_signals", "saturation_fraction", "single_thread", "gaussian_moments",
            "predicted_gradient_norms", "stack_gradient_norms", "deep_stack_gradients", "depth_sweep_gradients",
            "unit_spread", "symmetry_after_sgd", "variance_map_slope",
            "backward_factor"]
@@ -471,6 +471,51 @@ def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     with single_thread():
         g = stats.gradient_stats(model, x, y)
     return pd.Series({k: float(np.linalg.norm(v.astype(np.float64))) for k, v in g.items()}, name="grad norm")
+
+
+def backward_signals(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
+    r"""The error signal and the weight gradient of every Linear layer for the cross-entropy loss on ``(x, y)``.
+
+    For layer :math:`l` with output :math:`y_l = W_l h_{l-1} + b_l` and error signal
+    :math:`\delta_l = \partial L/\partial y_l` (one row per sample), the weight gradient is the sum of
+    per-sample outer products :math:`\nabla W_l = \sum_b \delta_{l,b}\,h_{l-1,b}^\top`.  The variance
+    recurrence treats those terms as uncorrelated, so it predicts the *incoherent* norm
+    :math:`\sqrt{\sum_b \lVert\delta_{l,b}\rVert^2\,\lVert h_{l-1,b}\rVert^2}`; where the samples' terms
+    point the same way the true norm is larger.
+
+    Returns:
+        DataFrame indexed by layer ``1..L``: ``delta var`` (mean of :math:`\delta_l^2` over samples and
+        units), ``grad norm`` (:math:`\lVert\nabla W_l\rVert_F`), ``incoherent norm`` and ``coherence``
+        (their ratio: 1 for uncorrelated samples, up to :math:`\sqrt B` when all agree).  Float64 throughout.
+    """
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("backward_signals needs a model with nn.Linear layers.")
+    inputs, outputs = [], []
+
+    def hook(module, args, out):
+        inputs.append(args[0].detach().reshape(args[0].shape[0], -1).double())
+        out.retain_grad()
+        outputs.append(out)
+
+    handles = [m.register_forward_hook(hook) for m in linears]
+    try:
+        with single_thread():
+            model.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+    finally:
+        for h in handles:
+            h.remove()
+    rows = []
+    for lin, h_in, out in zip(linears, inputs, outputs):
+        d = out.grad.detach().double()
+        grad = float(torch.linalg.norm(d.T @ h_in))
+        incoherent = float(torch.sqrt(((d ** 2).sum(1) * (h_in ** 2).sum(1)).sum()))
+        rows.append({"delta var": float((d ** 2).mean()), "grad norm": grad, "incoherent norm": incoherent,
+                     "coherence": grad / incoherent if incoherent > 0 else float("nan")})
+    model.zero_grad(set_to_none=True)
+    return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="layer"))
 
 
 def saturation_fraction(model: nn.Module, x: torch.Tensor, *, eps: float = 0.01) -> pd.Series:
