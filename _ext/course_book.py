@@ -120,8 +120,11 @@ def _png_description(app: Sphinx, uri: str) -> str | None:
     if not uri.lower().endswith(".png") or "://" in uri:
         return None
     src = Path(app.srcdir)
-    path = (src / uri.lstrip("/")) if uri.startswith("/") else (src / Path(app.env.docname).parent / uri)
-    if not path.is_file():
+    # myst-nb gives "/<path from the source folder>"; Sphinx's image collector (also on doctree-read)
+    # rewrites it to the path from the source folder without the slash
+    tries = [src / uri.lstrip("/"), src / Path(app.env.docname).parent / uri]
+    path = next((p for p in tries if p.is_file()), None)
+    if path is None:
         return None
     from PIL import Image
 
