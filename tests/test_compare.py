@@ -162,7 +162,11 @@ def test_mean_ci():
 
 
 # ----------------------------------------------------------------------------- paired comparisons and verdicts
+import itertools  # noqa: E402
+
 from course_utils.compare import paired_table, verdict  # noqa: E402
+
+M = 0.5  # the minimum effect of these tests, in points
 
 
 def _family(shift_b, noise=0.05, n=5, base=88.0, seed=0):
@@ -177,19 +181,117 @@ def test_paired_test_sees_what_the_shared_seed_noise_hides_from_welch():
     t = paired_table(res)
     assert t.loc[0, "significant"] and t.loc[0, "A − B (pp)"] < 0
     assert t.loc[0, "CI low"] < t.loc[0, "A − B (pp)"] < t.loc[0, "CI high"] < 0
-    from scipy import stats as st
     assert st.ttest_ind(res["A"], res["B"], equal_var=False).pvalue > 0.05  # unpaired: lost in the seed noise
 
 
 def test_verdict_follows_the_data_when_it_flips():
-    ahead = verdict(paired_table(_family(shift_b=-0.5)), what="they differ")
-    behind = verdict(paired_table(_family(shift_b=+0.5)), what="they differ")
-    tie = verdict(paired_table(_family(shift_b=0.0, noise=0.3)), what="they differ")
-    assert "A is ahead of B by 0.5" in ahead and "Holm p " in ahead
-    assert "B is ahead of A by 0.4" in behind
+    ahead = verdict(paired_table(_family(shift_b=-0.7)), what="they differ", min_effect=M)
+    behind = verdict(paired_table(_family(shift_b=+0.7)), what="they differ", min_effect=M)
+    tie = verdict(paired_table(_family(shift_b=0.0, noise=0.3)), what="they differ", min_effect=M)
+    assert "A is ahead of B by 0.7" in ahead and "Holm p " in ahead
+    assert "B is ahead of A by 0.6" in behind
     assert "not significant" in tie and "would have been detected" in tie and "ahead" not in tie
-    one = verdict(paired_table({"A": [88.0], "B": [87.0]}), what="A beats B")
-    assert one == "one seed cannot test whether A beats B"
+    one = verdict(paired_table({"A": [88.0], "B": [87.0]}), what="A beats B", min_effect=M)
+    assert one.startswith("one seed cannot decide whether A beats B")
+
+
+def test_fewer_than_five_seeds_is_never_significant_and_says_what_full_found():
+    # three seeds, every one +0.11 +- 0.02 points: the t-test says p ~ 0.01, but 3 pairs cannot decide
+    res = {"decay": [88.11, 87.13, 88.59], "plain": [88.0, 87.0, 88.5]}
+    t = paired_table(res)
+    assert t.loc[0, "p (paired t)"] < 0.05          # what the old verdict called significant ...
+    assert not t.loc[0, "significant"]              # ... and this edition does not
+    v = verdict(t, what="decay helps", min_effect=M, full="decay is not ahead")
+    assert v.startswith("3 paired seeds cannot decide whether decay helps (a verdict needs at least 5")
+    assert v.endswith("the recorded `full` run found: decay is not ahead") and "ahead of" not in v
+    assert verdict(t, what="decay helps", min_effect=M).endswith("no `full` run of this comparison is recorded")
+    assert "too few seeds (3)" in C.paired_display(t).to_html()
+    # five seeds of the same kind are decided
+    five = {"decay": [88.11, 87.13, 88.59, 86.1, 87.62], "plain": [88.0, 87.0, 88.5, 86.0, 87.5]}
+    assert paired_table(five).loc[0, "significant"]
+
+
+def test_sign_flip_test_is_exact_and_floored_by_the_number_of_pairs():
+    assert C.sign_flip_p([0.11, 0.13, 0.09]) == 0.25     # 3 pairs: 2 of the 8 patterns are as extreme
+    assert C.sign_flip_p([0.3, 0.2, 0.1, 0.4, 0.5]) == 2 / 32
+    assert C.sign_flip_p([1.0] * 6) == pytest.approx(2 / 64)
+    rng = np.random.default_rng(3)
+    for n in (3, 4, 7):
+        d = rng.normal(0.2, 1.0, n)
+        brute = np.mean([abs(np.mean(np.array(s) * d)) >= abs(d.mean()) - 1e-12
+                         for s in itertools.product([-1, 1], repeat=n)])
+        assert C.sign_flip_p(d) == pytest.approx(brute)
+    assert C.sign_flip_p([0.0, 0.0, 0.0]) == 1.0
+    with pytest.raises(ValueError, match="at least one finite"):
+        C.sign_flip_p([])
+    t = paired_table({"a": [1.0, 2.0, 3.5], "b": [0.9, 1.8, 3.4]})
+    assert t.loc[0, "p (sign-flip)"] == 0.25
+
+
+def test_intervals_have_bonferroni_width():
+    rng = np.random.default_rng(4)
+    shared = rng.normal(0, 0.5, 6)
+    res = {k: list(88 + d + shared + rng.normal(0, .2, 6)) for k, d in (("a", 0.0), ("b", 0.3), ("c", 0.6))}
+    pairs = [("b", "a"), ("c", "a"), ("c", "b")]
+    t = paired_table(res, pairs)
+    for (x, y), (_, r) in zip(pairs, t.iterrows()):
+        d = np.array(res[x]) - np.array(res[y])
+        lo, hi = st.t.interval(1 - 0.05 / 3, df=5, loc=d.mean(), scale=st.sem(d))  # level 1 - alpha/k
+        assert (r["CI low"], r["CI high"]) == (pytest.approx(lo), pytest.approx(hi))
+        assert r["level"] == pytest.approx(1 - 0.05 / 3)
+    one = paired_table(res, [("c", "a")]).iloc[0]  # a family of one: the ordinary 95 % t-interval
+    d = np.array(res["c"]) - np.array(res["a"])
+    assert one["CI low"] == pytest.approx(st.t.interval(0.95, df=5, loc=d.mean(), scale=st.sem(d))[0])
+    assert "joint 95 % interval (pp)" in C.paired_display(t).to_html()
+
+
+def test_detectable_difference_is_at_holms_level_and_has_the_stated_power():
+    sd, n, k, power = 0.4, 5, 3, 0.8
+    det = C.detectable_difference(sd, n, 0.05 / k, power)
+    try:  # an independent computation: statsmodels' power of the one-sample t-test ...
+        from statsmodels.stats.power import TTestPower
+        es = TTestPower().solve_power(nobs=n, alpha=0.05 / k, power=power, alternative="two-sided")
+        assert det == pytest.approx(es * sd, rel=1e-3)
+    except ImportError:  # ... or a simulation: paired t-tests on differences whose true mean is `det`
+        rng = np.random.default_rng(0)
+        d = rng.normal(det, sd, size=(40_000, n))
+        p = st.ttest_1samp(d, 0.0, axis=1).pvalue
+        assert np.mean(p < 0.05 / k) == pytest.approx(power, abs=0.012)  # 4 standard errors of 40,000 draws
+    # the table's column is this, at Holm's first level alpha/k, from the observed spread of the differences
+    rng = np.random.default_rng(5)
+    res = {c: list(88 + rng.normal(0, .3, n)) for c in "abc"}
+    t = paired_table(res)
+    for _, r in t.iterrows():
+        assert r["detectable (pp)"] == pytest.approx(C.detectable_difference(r["sd (pp)"], n, 0.05 / 3))
+        assert r["detectable (pp)"] > C.detectable_difference(r["sd (pp)"], n, 0.05)  # stricter than uncorrected
+    assert C.detectable_difference(0.0, 5, 0.05) == 0.0 and math.isnan(C.detectable_difference(1.0, 1, 0.05))
+
+
+def test_detectable_difference_shrinks_with_more_seeds():
+    small = paired_table(_family(0.0, noise=0.2, n=3))["detectable (pp)"].iloc[0]
+    large = paired_table(_family(0.0, noise=0.2, n=30))["detectable (pp)"].iloc[0]
+    assert large < small
+
+
+def test_verdict_keeps_significant_apart_from_large_enough_to_matter():
+    t = paired_table(_family(shift_b=-0.2))     # a real but small difference
+    assert t.loc[0, "significant"]
+    small = verdict(t, what="they differ", min_effect=0.5)
+    assert "significant but below the minimum effect of 0.50 points" in small
+    assert "significant and larger than the minimum effect of 0.10 points" in verdict(t, what="x", min_effect=0.1)
+    assert "yes, < 0.5" in C.paired_display(t, min_effect=0.5).to_html()
+    for bad in (0, -1, "0.5", None, True):
+        with pytest.raises(ValueError, match="min_effect must be a positive number"):
+            verdict(t, what="x", min_effect=bad)
+    with pytest.raises(TypeError):
+        verdict(t, what="x")  # every use states its minimum effect
+
+
+def test_a_verdict_of_no_difference_says_whether_one_that_matters_could_be_missed():
+    noisy = verdict(paired_table(_family(0.0, noise=0.5)), what="x", min_effect=0.2)
+    quiet = verdict(paired_table(_family(0.0, noise=0.02)), what="x", min_effect=0.2)
+    assert "estimated from the observed spread" in noisy and "could have been missed" in noisy
+    assert "would probably have been seen" in quiet
 
 
 def test_verdict_names_each_significant_pair_and_counts_the_rest():
@@ -198,16 +300,12 @@ def test_verdict_names_each_significant_pair_and_counts_the_rest():
     res = {"c": list(88 + shared + rng.normal(0, .05, 5)), "x": list(88.6 + shared + rng.normal(0, .05, 5)),
            "y": list(88.02 + shared + rng.normal(0, .05, 5))}
     t = paired_table(res, [("x", "c"), ("y", "c")])
-    v = verdict(t, what="they beat c")
+    v = verdict(t, what="they beat c", min_effect=M)
     assert v.startswith("after Holm's correction for 2 comparisons over 5 paired seeds, x is ahead of c")
     assert v.endswith("the other difference is not significant")
     assert list(t["significant"]) == [True, False]
-
-
-def test_detectable_difference_shrinks_with_more_seeds():
-    small = paired_table(_family(0.0, noise=0.2, n=3))["detectable (pp)"].iloc[0]
-    large = paired_table(_family(0.0, noise=0.2, n=30))["detectable (pp)"].iloc[0]
-    assert large < small
+    with pytest.raises(ValueError, match="several Holm families"):
+        verdict(pd.concat([t, paired_table(res, [("x", "y")])], ignore_index=True), what="x", min_effect=M)
 
 
 def test_paired_table_refuses_unpaired_input():
@@ -218,7 +316,9 @@ def test_paired_table_refuses_unpaired_input():
     with pytest.raises(TypeError, match="TrainResults or of numbers"):
         paired_table({"A": ["x"], "B": [1.0]})
     with pytest.raises(TypeError, match="paired_table"):
-        verdict({"A": 1}, what="x")
+        verdict({"A": 1}, what="x", min_effect=M)
+    with pytest.raises(ValueError, match="min_seeds"):
+        paired_table({"A": [1.0], "B": [1.0]}, min_seeds=1)
 
 
 def test_paired_table_checks_the_seeds_of_train_results():
@@ -240,18 +340,39 @@ def test_paired_display_is_narrow_and_never_prints_negative_zero():
         C.paired_display(pd.DataFrame({"A": ["x"]}))
 
 
-def test_verdict_says_when_an_interval_excludes_zero_only_before_holm():
-    rng = np.random.default_rng(2)
-    shared = rng.normal(0, 0.3, 5)
-    res = {k: list(88 + d + shared + rng.normal(0, .2, 5)) for k, d in (("a", 0.0), ("b", 0.05), ("c", 0.1))}
-    t = paired_table(res, [("a", "b"), ("a", "c"), ("b", "c")])
-    t["significant"] = False                      # as when Holm's p is above 5 % ...
-    i = int(np.argmax(np.abs(t["A − B (pp)"].to_numpy())))
-    t.loc[i, ["CI low", "CI high"]] = [-0.53, -0.09] if t.loc[i, "A − B (pp)"] < 0 else [0.09, 0.53]
-    v = verdict(t, what="they differ")             # ... while that pair's own interval excludes zero
-    assert "none of the 3 differences is significant" in v
-    assert "uncorrected interval" in v and "excludes zero only before the correction" in v
-    t.loc[i, ["CI low", "CI high"]] = [-0.5, 0.4]
-    assert "excludes zero" not in verdict(t, what="they differ")
-    one = paired_table(_family(shift_b=0.0, noise=0.3))
-    assert "uncorrected" not in verdict(one, what="they differ")  # one test: its interval is the test
+# ----------------------------------------------------------------------------- the recorded `full` run
+OLD_SIG = ("after Holm's correction for 3 comparisons over 5 paired seeds, Adam is ahead of SGD+momentum by 0.30 "
+           "points (95 % interval of the paired difference 0.17 to 0.43, Holm p = 0.009); the other 2 differences "
+           "are not significant")
+OLD_NONE = ("after Holm's correction for 3 comparisons over 5 paired seeds, none of the 3 differences is significant "
+            "(largest: AdamW, biases exempt − Adam = +0.27 points, uncorrected interval -0.44 to +0.98); with this "
+            "spread between seeds only differences of about 0.95 points or more would have been detected reliably")
+
+
+def _record(glued):
+    return {"budget": "full", "chapters": {"p.md": {"passed": True, "glued": glued}}}
+
+
+def test_an_old_recorded_verdict_is_rejudged_with_this_editions_rules():
+    t = C.recorded_family("p.md", "v", record=_record({"v": repr(OLD_SIG)}))
+    assert t.attrs["partial"] and len(t) == 1 and t.loc[0, "significant"]
+    se = (0.43 - 0.17) / 2 / st.t.ppf(0.975, 4)                # the spread, from the recorded 95 % interval
+    assert t.loc[0, "CI high"] - 0.30 == pytest.approx(st.t.ppf(1 - 0.05 / 6, 4) * se)  # joint width
+    v = C.recorded_verdict("p.md", "v", record=_record({"v": repr(OLD_SIG)}), what="x", min_effect=0.5)
+    assert "significant but below the minimum effect of 0.50 points" in v and v.endswith("are not significant")
+    none = C.recorded_verdict("p.md", "v", record=_record({"v": OLD_NONE}), what="x", min_effect=0.5)
+    # the old 0.95 was (t_0.975 + t_0.8) * sd / sqrt(5); at Holm's level 0.05/3, exactly:
+    sd = 0.95 * 5 ** 0.5 / (st.t.ppf(0.975, 4) + st.t.ppf(0.8, 4))
+    assert f"about {C.detectable_difference(sd, 5, 0.05 / 3):.2f} points" in none and "could have been missed" in none
+    assert C.recorded_verdict("p.md", "other", record=_record({}), what="x", min_effect=0.5) is None
+    with pytest.raises(ValueError, match="not a verdict sentence"):
+        C.recorded_family("p.md", "v", record=_record({"v": "three seeds"}))
+
+
+def test_a_family_glued_with_its_seeds_is_retested_exactly():
+    t = paired_table(_family(shift_b=-0.7, n=5))
+    rec = _record({"v": "ignored when the seeds are there", "v_seeds": repr(C.family_record(t))})
+    back = C.recorded_family("p.md", "v", record=rec)
+    assert "partial" not in back.attrs
+    np.testing.assert_allclose(back["CI low"], t["CI low"], atol=1e-3)
+    assert verdict(back, what="x", min_effect=M)[:60] == verdict(t, what="x", min_effect=M)[:60]
