@@ -96,9 +96,10 @@ def activation_moments(f: Callable, var: float, mean: float = 0.0) -> tuple[floa
 
     y, w = gaussian_nodes(var, mean)
     z = torch.tensor(y, dtype=torch.float64, requires_grad=True)
-    fz = f(z)
-    if fz.shape != z.shape:
-        raise ValueError(f"f must return one value per input value (shape {tuple(z.shape)}), got {tuple(fz.shape)}.")
-    (df,) = torch.autograd.grad(fz.sum(), z, allow_unused=True)
+    with torch.enable_grad():  # callers may run under torch.no_grad() (e.g. theory.depth_sweep)
+        fz = f(z)
+        if fz.shape != z.shape:
+            raise ValueError(f"f must return one value per input value (shape {tuple(z.shape)}), got {tuple(fz.shape)}.")
+        (df,) = torch.autograd.grad(fz.sum(), z, allow_unused=True)
     df = torch.zeros_like(z) if df is None else df
     return float(np.dot(w, fz.detach().numpy() ** 2)), float(np.dot(w, df.numpy() ** 2))
