@@ -1,6 +1,6 @@
 """Sphinx extension of the course book (registered in _config.yml under sphinx.local_extensions).
 
-Seven handlers (see :func:`setup`), for five things the stock Jupyter Book 1 pipeline does not do:
+Eleven handlers (see :func:`setup`), for six things the stock Jupyter Book 1 pipeline does not do:
 
 1. **Launch buttons open the learner notebook.**  Colab cannot open a MyST ``.md`` file, and the
    source is not what a learner should meet: the Colab and Binder buttons open the learner notebook that
@@ -21,6 +21,9 @@ Seven handlers (see :func:`setup`), for five things the stock Jupyter Book 1 pip
 5. **Two console errors of the theme stack removed**: a duplicated sphinx-thebe config script
    (``dedupe_scripts``) and the missing default colour mode (``set_default_mode``); plus the static
    files of ``_ext/static`` (``add_static_path``).
+6. **Every reader** (WCAG 2.2 AA, ``tests/test_accessibility.py``): no dead ipywidgets copies and no widget
+   manager on a static page (``drop_static_widgets``), toggles named by their visible label and lazy
+   images (``accessible_body``), HTML outputs readable in dark mode (``write_dark_output_css``).
 """
 from __future__ import annotations
 
@@ -252,6 +255,71 @@ def flatten_root_for_latex(app: Sphinx, doctree: nodes.document, docname: str) -
     top.extend(wrappers)
 
 
+# ----------------------------------------------------------------------------- 6. every reader (issue #29)
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+LIVE_NOTE = ('<p class="course-live-note">Live controls appear here when this cell runs in Jupyter, Colab or '
+             'Binder: they need a running Python kernel, so this page, which has none, leaves them out.</p>')
+
+
+def drop_static_widgets(app: Sphinx, doctree: nodes.document) -> None:
+    """No ipywidgets on a built page: without a kernel their controls do nothing (the static explorables
+    redraw in the browser instead), and the widget manager that draws them weighs 3.6 MB.  Each widget
+    output becomes a line saying where the live controls run, and the page loads neither the saved
+    widget state nor the manager."""
+    if app.builder.format != "html":
+        return
+    for raw in list(doctree.findall(nodes.raw)):
+        if WIDGET_VIEW in raw.astext():
+            raw.replace_self(nodes.raw("", LIVE_NOTE, format="html"))
+    js = getattr(app.env, "nb_metadata", {}).get(app.env.docname, {}).get("js_files", {})
+    for key in [k for k in js if str(k).startswith("ipywidgets_")]:
+        del js[key]
+
+
+_TOGGLE_LABEL = re.compile(r'<summary aria-label="Toggle hidden content">')
+_IMG = re.compile(r"<img(?![^>]*\sloading=)")
+
+
+def accessible_body(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Two fixes in the page body: the "Show code cell source" toggles are named by what they show
+    (myst-nb's aria-label "Toggle hidden content" differs from the visible label, WCAG 2.5.3), and
+    images load lazily (a reader fetches a figure when it scrolls near)."""
+    body = context.get("body")
+    if not body:
+        return
+    body = _TOGGLE_LABEL.sub("<summary>", body)
+    context["body"] = _IMG.sub('<img loading="lazy"', body)
+
+
+def _light_palette() -> str:
+    """The theme's light-mode colour variables (pydata-sphinx-theme's ``html[data-theme=light]`` blocks)."""
+    try:
+        import pydata_sphinx_theme
+    except ImportError:  # pragma: no cover - the theme is a dependency of the book
+        return ""
+    css = (Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static" / "styles"
+           / "pydata-sphinx-theme.css").read_text(encoding="utf-8")
+    decls = re.findall(r"html\[data-theme=light\]\{([^{}]*)\}", css)
+    return ";".join(d.strip().rstrip(";") for d in decls if "--" in d)
+
+
+def write_dark_output_css(app: Sphinx, exception) -> None:
+    """Dark mode: the theme shows a notebook's HTML output (tables, the "At the sources' sizes" boxes, the
+    "Produced by:" line) on a light box, but the admonitions, code and captions inside keep the dark
+    palette (light text on the light box: 1.0:1).  Inside that box, the theme's light palette applies,
+    on the light theme's white: every colour inside is one the light theme was made for.  Written as
+    ``_static/course_dark_outputs.css`` from the installed theme's own variables."""
+    if exception is not None or app.builder.format != "html":
+        return
+    palette = _light_palette()
+    sel = "html[data-theme=dark] .bd-content div.cell_output .text_html:not(:has(table.dataframe))"
+    css = (f"/* written by _ext/course_book.py (write_dark_output_css) */\n{sel} {{{palette};\n"
+           f"  background-color: #fff; color: #222832; color-scheme: light;}}\n")
+    out = Path(app.outdir) / "_static" / "course_dark_outputs.css"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(css, encoding="utf-8")
+
+
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -269,6 +337,10 @@ def setup(app: Sphinx):
     app.connect("html-page-context", set_default_mode, priority=600)
     app.connect("html-page-context", dedupe_scripts, priority=700)
     app.connect("doctree-read", add_alt_text)
+    app.add_css_file("course_dark_outputs.css")  # written at the end of the build (write_dark_output_css)
+    app.connect("doctree-read", drop_static_widgets)
+    app.connect("html-page-context", accessible_body, priority=650)
+    app.connect("build-finished", write_dark_output_css)
     app.connect("doctree-resolved", flatten_root_for_latex)
     # after sphinx_book_theme's add_launch_buttons (priority 501)
     app.connect("html-page-context", point_launch_buttons_at_learner_notebooks, priority=600)

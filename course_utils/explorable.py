@@ -128,6 +128,8 @@ class Slider:
     texts: Sequence[str] | None = None
     default: float | None = None
     when: Mapping[str, Sequence[Any]] | None = None
+    #: what a screen reader says after the value ("layers": "depth 50 layers"); the page shows ``texts``
+    unit: str | None = None
 
     kind = "slider"
 
@@ -544,7 +546,8 @@ class Explorable:
         blob = {
             "title": self.title, "x0": self.x0, "dx": self.dx, "texts": self.texts, "columns": self.columns,
             "controls": [{"name": c.name, "kind": c.kind, "label": c.label or c.name, "values": list(c.values),
-                          "texts": list(c.texts), "default": list(c.values).index(c.default), "when": c.when}
+                          "texts": list(c.texts), "default": list(c.values).index(c.default), "when": c.when,
+                          "unit": getattr(c, "unit", None) or ""}
                          for c in self.controls],
             "panels": [{"title": p.title, "xlabel": p.xlabel, "ylabel": p.ylabel, "yscale": p.yscale,
                         "floor": p.floor, "ceil": p.ceil, "xname": p.xname, "xlim": p.xlim, "ylim": p.ylim,
@@ -588,7 +591,7 @@ class Explorable:
                 f'<div class="xpl-controls" style="display:grid;grid-template-columns:auto 1fr;gap:3px 10px;'
                 f'align-items:center;margin-bottom:6px"></div>'
                 f'<div class="xpl-figure" style="display:flex;flex-wrap:wrap;gap:0"></div>'
-                f'<div class="xpl-note" style="font-size:13px;margin-top:3px"></div>{cap}'
+                f'<div class="xpl-note" role="status" aria-live="polite" style="font-size:13px;margin-top:3px"></div>{cap}'
                 f'<noscript>This figure needs JavaScript to redraw.</noscript>'
                 f'<script type="application/json">{blob.replace("</", "<" + chr(92) + "/")}</script>'
                 f'<script>{_JS.replace("%UID%", uid).replace("%W%", str(self.width)).replace("%H%", str(self.panel_height))}'
@@ -709,14 +712,15 @@ function fmt(v){ if (v === 0) return "0";
   return (+v.toPrecision(4)).toString(); }
 function tpl(s, f){ return s.replace(/\{(\w+)\}/g, (m, k) => (k in f) ? f[k] : m); }
 D.controls.forEach((c) => {
-  const lab = document.createElement("label"); lab.textContent = c.label; box.appendChild(lab);
+  const lab = document.createElement("label"); lab.textContent = c.label; lab.htmlFor = "%UID%-" + c.name;
+  box.appendChild(lab);
   const cell = document.createElement("span"); box.appendChild(cell); rows[c.name] = [lab, cell];
   let inp;
   if (c.kind === "menu") { inp = document.createElement("select");
     c.texts.forEach((t, j) => inp.add(new Option(t, j))); inp.onchange = update; }
   else { inp = document.createElement("input"); inp.type = "range"; inp.min = 0; inp.max = c.values.length - 1;
     inp.step = 1; inp.oninput = update; inp.style.verticalAlign = "middle"; }
-  inp.value = c.default; inp.className = "xpl-c-" + c.name; inp.setAttribute("aria-label", c.label);
+  inp.value = c.default; inp.className = "xpl-c-" + c.name; inp.id = "%UID%-" + c.name;
   cell.appendChild(inp); inputs[c.name] = inp;
   if (c.kind === "slider") { const r = document.createElement("b"); r.className = "xpl-r-" + c.name;
     r.style.marginLeft = "6px"; cell.appendChild(r); readouts[c.name] = r; }
@@ -724,12 +728,13 @@ D.controls.forEach((c) => {
 D.panels.forEach((p, i) => { if (p.yscale !== "toggle") return;
   const lab = document.createElement("label"); lab.textContent = "log scale"; box.appendChild(lab);
   const cb = document.createElement("input"); cb.type = "checkbox"; cb.className = "xpl-log-" + i;
-  cb.setAttribute("aria-label", "log scale: " + p.title); cb.onchange = update;
+  cb.id = "%UID%-log-" + i; lab.htmlFor = cb.id; cb.setAttribute("aria-describedby", cb.id + "-t");
+  cb.onchange = update;
   const cell = document.createElement("span"); cell.appendChild(cb);
-  const t = document.createElement("span"); t.textContent = " " + p.title; cell.appendChild(t);
+  const t = document.createElement("span"); t.textContent = " " + p.title; t.id = cb.id + "-t"; cell.appendChild(t);
   box.appendChild(cell); logs[i] = cb; });
-const svgs = D.panels.map((p, i) => el("svg", {width: PW, height: H, role: "img", "aria-label": p.title,
-  "class": "xpl-panel xpl-panel-" + i, style: "font-family:sans-serif"}, fig));
+const svgs = D.panels.map((p, i) => el("svg", {viewBox: "0 0 " + PW + " " + H, role: "img", "aria-label": p.title,
+  "class": "xpl-panel xpl-panel-" + i, style: "font-family:sans-serif;flex:0 1 " + PW + "px;min-width:0;max-width:100%;height:auto"}, fig));
 function byName(n){ return D.controls.find((c) => c.name === n); }
 function value(c){ return c.values[+inputs[c.name].value]; }
 function active(c){ for (const k in c.when) { const o = byName(k);
@@ -821,6 +826,8 @@ function update(){
   D.controls.forEach((c) => { const on = active(c); inputs[c.name].disabled = !on;
     rows[c.name].forEach((e) => { e.style.display = on ? "" : "none"; });
     if (readouts[c.name]) readouts[c.name].textContent = on ? c.texts[+inputs[c.name].value] : "(not used)";
+    if (c.kind === "slider") inputs[c.name].setAttribute("aria-valuetext",
+      on ? c.texts[+inputs[c.name].value] + (c.unit ? " " + c.unit : "") : "not used");
     parts.push(on ? inputs[c.name].value : "-"); });
   const key = parts.join("|"), pt = D.points[key];
   root.dataset.key = key;

@@ -269,6 +269,8 @@ function draw(){
   $(".ex-lr-v").textContent = fmt(s.lrs[+lr.value]);
   $(".ex-b1-v").textContent = b1.disabled ? "(not used)" : s.beta1s[+b1.value];
   $(".ex-b2-v").textContent = b2.disabled ? "(not used)" : s.beta2s[+b2.value];
+  [[lr, ".ex-lr-v"], [b1, ".ex-b1-v"], [b2, ".ex-b2-v"]].forEach(([e, v]) =>
+    e.setAttribute("aria-valuetext", e.disabled ? "not used" : $(v).textContent));
   const key = [opt, lr.value, b1.disabled ? 0 : b1.value, b2.disabled ? 0 : b2.value, startSel.value].join("|");
   const bytes = atob(s.paths[key]), g = root.pathLayer;
   while (g.firstChild) g.removeChild(g.firstChild);
@@ -313,18 +315,18 @@ def static_explorer_html(data: Mapping, *, width: int = 520, height: int = 400) 
              "gap:4px 10px;align-items:center;max-width:%dpx" % width)
     controls = f"""
 <div style="{style}">
- <label>surface</label><select class="ex-surface"></select>
- <label>optimizer</label><select class="ex-opt"></select>
- <label>learning rate</label><span><input class="ex-lr" type="range" min="0" max="4" step="1" value="2"> <b class="ex-lr-v"></b></span>
- <label>momentum / &beta;<sub>1</sub></label><span><input class="ex-b1" type="range" min="0" max="2" step="1" value="1"> <b class="ex-b1-v"></b></span>
- <label>&beta;<sub>2</sub> (Adam) / &alpha; (RMSprop)</label><span><input class="ex-b2" type="range" min="0" max="1" step="1" value="1"> <b class="ex-b2-v"></b></span>
- <label>start point</label><select class="ex-start"></select>
+ <label for="{uid}-surface">surface</label><select id="{uid}-surface" class="ex-surface"></select>
+ <label for="{uid}-opt">optimizer</label><select id="{uid}-opt" class="ex-opt"></select>
+ <label for="{uid}-lr">learning rate</label><span><input id="{uid}-lr" class="ex-lr" type="range" min="0" max="4" step="1" value="2"> <b class="ex-lr-v"></b></span>
+ <label for="{uid}-b1">momentum / &beta;<sub>1</sub></label><span><input id="{uid}-b1" class="ex-b1" type="range" min="0" max="2" step="1" value="1"> <b class="ex-b1-v"></b></span>
+ <label for="{uid}-b2">&beta;<sub>2</sub> (Adam) / &alpha; (RMSprop)</label><span><input id="{uid}-b2" class="ex-b2" type="range" min="0" max="1" step="1" value="1"> <b class="ex-b2-v"></b></span>
+ <label for="{uid}-start">start point</label><select id="{uid}-start" class="ex-start"></select>
 </div>"""
     alt = html.escape("Contour plot of the chosen loss surface with the chosen optimizer's trajectory drawn on it.")
     return (f'<div id="{uid}" class="surface-explorer">{controls}'
-            f'<svg width="{width}" height="{height}" role="img" aria-label="{alt}" '
-            f'xmlns="http://www.w3.org/2000/svg"></svg>'
-            f'<div class="ex-out" style="font-family:monospace;font-size:12px"></div>'
+            f'<svg viewBox="0 0 {width} {height}" style="width:100%;max-width:{width}px;height:auto" role="img" '
+            f'aria-label="{alt}" xmlns="http://www.w3.org/2000/svg"></svg>'
+            f'<div class="ex-out" role="status" aria-live="polite" style="font-family:monospace;font-size:12px"></div>'
             f'<script type="application/json">{blob}</script>'
             f'<script>{_JS % {"uid": uid, "w": width, "h": height}}</script></div>')
 

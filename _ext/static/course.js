@@ -68,3 +68,37 @@
   window.addEventListener("load", function () { markAll(); whenTypeset(); setTimeout(mark, 1500); });
   window.addEventListener("resize", mark);
 })();
+
+/* Accessible names of the theme's controls (WCAG 2.5.3 Label in Name, 4.1.2 Name, Role, Value;
+ * tests/test_accessibility.py runs axe-core on every page):
+ * - a control whose aria-label differs from its visible text ("Search" on a button that shows
+ *   "Search Ctrl+K") is named by its visible text;
+ * - the sidebar's chevron toggles (an empty <summary>) are named by the section they open;
+ * - the colour-mode button says which mode it is in.
+ */
+(function () {
+  "use strict";
+  function visible(el) { return (el.innerText || "").replace(/\s+/g, " ").trim(); }
+  function fixNames() {
+    document.querySelectorAll("button[aria-label], summary[aria-label], a[aria-label]").forEach(function (el) {
+      var text = visible(el), label = el.getAttribute("aria-label") || "";
+      if (text && label.toLowerCase().indexOf(text.toLowerCase()) < 0) { el.removeAttribute("aria-label"); }
+    });
+    document.querySelectorAll("nav summary, .bd-sidebar summary").forEach(function (s) {
+      if (visible(s) || s.getAttribute("aria-label")) { return; }
+      var li = s.closest("li"), link = li && li.querySelector(":scope > a");
+      var name = link ? visible(link) : "";
+      s.setAttribute("aria-label", name ? "Sections of " + name : "Sections");
+    });
+  }
+  function modeName() {
+    var b = document.querySelectorAll(".theme-switch-button");
+    var mode = document.documentElement.dataset.mode || "auto";
+    var said = {light: "light", dark: "dark", auto: "system setting"}[mode] || mode;
+    b.forEach(function (el) { el.setAttribute("aria-label", "Color mode: " + said); });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    fixNames(); modeName();
+    new MutationObserver(modeName).observe(document.documentElement, {attributes: true, attributeFilter: ["data-mode"]});
+  });
+})();
