@@ -24,9 +24,10 @@ test: install data js unit build site learner pdf-test
 	@echo "make test: all stages passed"
 
 install: $(STAMP)
-$(STAMP): requirements.txt requirements-jax.txt pyproject.toml
+# constraints.txt: the exact versions of the whole toolchain (CONTRIBUTING.md: renewing it)
+$(STAMP): requirements.txt requirements-jax.txt pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt -r requirements-jax.txt -e .
+	$(PY) -m pip install -q -c constraints.txt -r requirements.txt -r requirements-jax.txt -e .
 	@touch $@
 
 data: install
@@ -56,11 +57,15 @@ ipython: install
 # The learner notebooks and the pages' code as built (tests/test_learner_products.py: no MyST, no checks,
 # the outputs, launch links, no plumbing in sight), then every page of _build/html in headless Chromium
 # (layout, figures, outputs, links, launch buttons) and every explorable's controls; screenshots in
-# _build/screenshots/.
+# _build/screenshots/. Then every reader (tests/test_accessibility.py): axe-core (scripts/ensure_axe.sh)
+# and text contrast in light and dark mode, described figures, page weights (_build/accessibility.json),
+# reflow at 320 px.
 site: install
 	COURSE_REQUIRE_SITE=1 $(PY) -m pytest tests/test_learner_products.py -q -p no:cacheprovider -rs
 	@bash scripts/ensure_chromium.sh
+	@bash scripts/ensure_axe.sh
 	$(PY) -m pytest tests/test_site.py tests/test_explorables_browser.py -q -p no:cacheprovider -rs
+	COURSE_SITE_TESTS=1 $(PY) -m pytest tests/test_accessibility.py -q -p no:cacheprovider -rs
 
 # The learners' path (scripts/learner_stage.py): a non-root user, a fresh venv outside the repository
 # with only the package (installed from a git URL of this checkout by the chapters' own install cell)
