@@ -25,6 +25,7 @@ import text_record as _text_record
 import table_formats as _table_formats
 _text_record.install()
 _table_formats.register_table_formats()
+__import__("figure_lint").install()  # every figure shown is linted; a defect fails its cell (figure_lint.py)
 del _sys, _text_record, _table_formats
 import figure_describe as _figure_describe  # every PNG records what its figure shows (alt text)
 _figure_describe.install()
