@@ -125,3 +125,66 @@ def test_requires_python_is_what_the_tests_run():
     declared = {_version(c.rsplit("::", 1)[1]) for c in meta["classifiers"]
                 if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)}
     assert tested <= declared, f"add the classifiers of {sorted(tested - declared)}"
+
+
+# --- The locked toolchain ---------------------------------------------------------------------------------
+def _canon(name: str) -> str:
+    import re
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_problems(constraints: str, requirements: list[str]) -> list[str]:
+    """What is wrong with ``constraints`` as the lock of ``requirements`` (lines of requirements*.txt)."""
+    import re
+    pins, problems = {}, []
+    for line in constraints.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!-]+)", line)
+        if not m:
+            problems.append(f"not an exact pin: {line!r}")
+            continue
+        pins[_canon(m.group(1))] = m.group(2)
+    if "course-utils" in pins:
+        problems.append("course-utils is the package itself (installed editable): leave it out")
+    for req in requirements:
+        req = req.split("#", 1)[0].strip()
+        if not req or req.startswith("-"):
+            continue
+        name = _canon(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", req).group(0))
+        if name not in pins:
+            problems.append(f"{name} (from the requirements) has no pin")
+    return problems
+
+
+def _requirement_lines() -> list[str]:
+    return [ln for f in ("requirements.txt", "requirements-jax.txt")
+            for ln in (ROOT / f).read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_build_and_test_requirement_is_pinned_exactly():
+    text = (ROOT / "constraints.txt").read_text(encoding="utf-8")
+    assert lock_problems(text, _requirement_lines()) == []
+    for strict in ("jupyter-book", "myst-nb", "sphinx", "sphinx-book-theme", "sphinx-togglebutton", "setuptools"):
+        assert f"\n{strict}==" in "\n" + "\n".join(_canon(ln.split("==")[0]) + "==" for ln in text.splitlines()), strict
+
+
+def test_the_lock_check_can_fail():
+    reqs = ["jupyter-book>=1.0,<2", "jax[cpu]>=0.4.30", "# a comment"]
+    assert lock_problems("jupyter-book==1.0.4\njax==0.4.30\n", reqs) == []
+    assert any("jax" in p for p in lock_problems("jupyter-book==1.0.4\n", reqs))
+    assert any("exact pin" in p for p in lock_problems("jupyter-book>=1\njax==1\n", reqs))
+    assert any("course-utils" in p for p in lock_problems("jupyter-book==1\njax==1\ncourse_utils==0.1\n", reqs))
+
+
+def test_the_install_rule_uses_the_lock():
+    """`make install` (hence `make book`, `make test` and every workflow) installs with -c constraints.txt,
+    and reinstalls when the lock changes; the package's own dependencies stay loose lower bounds."""
+    import re
+    mk = (ROOT / "Makefile").read_text(encoding="utf-8")
+    rule = re.search(r"^\$\(STAMP\):(.*)\n((?:\t.*\n)+)", mk, re.M)
+    assert rule and "constraints.txt" in rule.group(1).split(), "the install stamp must depend on constraints.txt"
+    assert re.search(r"pip install .*-c constraints\.txt .*-r requirements\.txt", rule.group(2)), rule.group(2)
+    for dep in _pyproject()["project"]["dependencies"]:
+        assert "==" not in dep and "<" not in dep.replace("<=", "<"), f"the learner's package pins {dep}"
