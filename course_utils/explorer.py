@@ -315,12 +315,12 @@ def static_explorer_html(data: Mapping, *, width: int = 520, height: int = 400) 
              "gap:4px 10px;align-items:center;max-width:%dpx" % width)
     controls = f"""
 <div style="{style}">
- <label for="{uid}-surface">surface</label><select id="{uid}-surface" class="ex-surface"></select>
- <label for="{uid}-opt">optimizer</label><select id="{uid}-opt" class="ex-opt"></select>
+ <label for="{uid}-surface">surface</label><select id="{uid}-surface" class="ex-surface" style="min-height:24px"></select>
+ <label for="{uid}-opt">optimizer</label><select id="{uid}-opt" class="ex-opt" style="min-height:24px"></select>
  <label for="{uid}-lr">learning rate</label><span><input id="{uid}-lr" class="ex-lr" type="range" min="0" max="4" step="1" value="2"> <b class="ex-lr-v"></b></span>
  <label for="{uid}-b1">momentum / &beta;<sub>1</sub></label><span><input id="{uid}-b1" class="ex-b1" type="range" min="0" max="2" step="1" value="1"> <b class="ex-b1-v"></b></span>
  <label for="{uid}-b2">&beta;<sub>2</sub> (Adam) / &alpha; (RMSprop)</label><span><input id="{uid}-b2" class="ex-b2" type="range" min="0" max="1" step="1" value="1"> <b class="ex-b2-v"></b></span>
- <label for="{uid}-start">start point</label><select id="{uid}-start" class="ex-start"></select>
+ <label for="{uid}-start">start point</label><select id="{uid}-start" class="ex-start" style="min-height:24px"></select>
 </div>"""
     alt = html.escape("Contour plot of the chosen loss surface with the chosen optimizer's trajectory drawn on it.")
     return (f'<div id="{uid}" class="surface-explorer">{controls}'

@@ -520,3 +520,38 @@ def test_page_weight(contexts, server, rel):
                                      + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in heavy))
     assert not widget_manager_defects((HTML / rel).read_text(encoding="utf-8")), (
         f"{rel}: {widget_manager_defects((HTML / rel).read_text(encoding='utf-8'))}")
+
+
+@needs_browser
+@needs_axe
+def test_the_explorables_pass_axe(browser):
+    """Both kinds of static explorable (course_utils.explorable, the surface explorer) on a plain page:
+    no axe violation (named selects and sliders, contrast), and a live region for the result."""
+    import numpy as np
+
+    from course_utils import explorable as X
+    from course_utils import explorer as E
+
+    spec = X.Explorable([X.Menu("act", ["tanh", "relu"], label="activation"),
+                         X.Slider("depth", [5, 10, 50], label="depth", unit="layers")],
+                        [X.Panel("signal", xlabel="layer", ylabel="variance", yscale="toggle", xname="layer",
+                                 series=[X.Series("v", "variance")])], title="a test explorable")
+    data = spec.precompute(lambda act, depth: {"v": np.linspace(1.0, 2.0 if act == "relu" else 0.5, depth)})
+    grid = E.ExplorerGrid(surface="bowl", lrs=(0.03, 0.1), starts=((-9.0, 2.5),), beta1s=(0.5, 0.9),
+                          beta2s=(0.9, 0.999), steps=10, xlim=None, ylim=None)
+    body = spec.html(data) + E.static_explorer_html(E.precompute([grid], image_size=(120, 90)))
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    try:
+        page.set_content(f'<!doctype html><html lang="en"><head><title>explorables</title></head><body><main>{body}'
+                         f'</main></body></html>', wait_until="load")
+        violations = axe_violations(page)
+        page.eval_on_selector(".explorable .xpl-c-depth", "e => { e.value = 2; e.dispatchEvent(new Event('input')); }")
+        valuetext = page.eval_on_selector(".explorable .xpl-c-depth", "e => e.getAttribute('aria-valuetext')")
+        names = page.evaluate("() => [...document.querySelectorAll('select, input')].map(e => e.labels && e.labels.length ? e.labels[0].textContent : '')")
+        live = page.evaluate("() => document.querySelectorAll('[aria-live=polite]').length")
+    finally:
+        page.close()
+    assert not violations, "\n".join(violations)
+    assert valuetext == "50 layers"
+    assert all(names), names
+    assert live == 2

@@ -310,3 +310,66 @@ def test_schedule_explorer_reports_zeros_on_the_log_scale(book, open_page):
     _set(page, root, c["eta_min"], 0)
     page.click(f"#{root} .xpl-log-0")
     assert any("not drawn on the log scale" in m for m in _messages(page, root))
+
+
+# ----------------------------------------------------------------------------- every reader (#29)
+A11Y_JS = r"""(root) => {
+  const r = document.getElementById(root), out = [];
+  for (const inp of r.querySelectorAll("input, select")) {
+    const lab = inp.id ? r.querySelector(`label[for="${inp.id}"]`) : null;
+    out.push({cls: inp.className || inp.type, label: lab ? lab.textContent : null, aria: inp.getAttribute("aria-label"),
+              range: inp.type === "range", valuetext: inp.getAttribute("aria-valuetext"), disabled: inp.disabled});
+  }
+  const live = [...r.querySelectorAll("[aria-live]")].map(e => e.getAttribute("aria-live"));
+  const svgs = [...r.querySelectorAll("svg")].map(s => ({viewBox: s.getAttribute("viewBox"), width: s.getBoundingClientRect().width}));
+  return {controls: out, live, svgs};
+}"""
+
+
+def check_explorable_a11y(page, shown: dict | None = None) -> None:
+    """Every control named by a label tied to it, every slider saying its value (aria-valuetext, with
+    the text the page shows), a live region for the result, SVGs that scale (viewBox)."""
+    for root in _roots(page):
+        res = page.evaluate(A11Y_JS, root)
+        for c in res["controls"]:
+            assert c["label"] or c["aria"], f"{root}: control {c['cls']} has no label tied to it"
+            if c["range"]:
+                assert c["valuetext"], f"{root}: slider {c['cls']} has no aria-valuetext"
+                if shown and not c["disabled"]:
+                    name = c["cls"].removeprefix("xpl-c-")
+                    if name in shown:
+                        assert c["valuetext"].startswith(shown[name]), (c, shown)
+        assert "polite" in res["live"], f"{root}: no live region announces the result"
+        assert res["svgs"] and all(s["viewBox"] for s in res["svgs"]), f"{root}: an SVG without a viewBox"
+
+
+def test_controls_are_labelled_and_announced(site, open_page):
+    url, spec, _ = site
+    page = open_page(url + "good.html").page
+    root = _roots(page)[0]
+    js = _spec_of(page, root)
+    gain = js["controls"][1]
+    _set(page, root, gain, 2)
+    shown = {"gain": page.eval_on_selector(f"#{root} .xpl-r-gain", "e => e.textContent")}
+    assert shown["gain"] == "3"
+    check_explorable_a11y(page, shown)
+    # the SVGs scale with their column: at 320 px nothing of the figure lies past the page
+    page.set_viewport_size({"width": 320, "height": 700})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
+    assert all(s["width"] <= 320 for s in page.evaluate(A11Y_JS, root)["svgs"])
+
+
+def test_an_unlabelled_explorable_fails_the_a11y_check(site, open_page):
+    url, _, _ = site
+    page = open_page(url + "good.html").page
+    root = _roots(page)[0]
+    page.evaluate("(root) => { const r = document.getElementById(root); r.querySelectorAll('label').forEach(l => l.removeAttribute('for'));"
+                  " r.querySelectorAll('[aria-live]').forEach(e => e.removeAttribute('aria-live')); }", root)
+    with pytest.raises(AssertionError, match="no label tied to it"):
+        check_explorable_a11y(page)
+
+
+@pytest.mark.parametrize("rel", BOOK_PAGES)
+def test_book_explorables_are_labelled(book, open_page, rel):
+    opened = _book_page(book, open_page, rel)
+    check_explorable_a11y(opened.page)
