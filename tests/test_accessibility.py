@@ -13,6 +13,8 @@ $COURSE_SITE).  Per page of the toc:
 * **alt text of every figure describes it**: a figure drawn by the book (a matplotlib PNG) has alt text
   with numbers and what they do (from .. to, highest, lowest: ``_ext/figure_describe.py``), no
   placeholder, no code, no raw TeX;
+* **colour vision**: no two series of one axes that differ by colour alone merge under simulated
+  deuteranopia or protanopia (``figure_describe.cvd_conflicts``, recorded in each PNG by the build);
 * **weight**: the bytes a reader fetches for the page (the document, every file it loads, every image
   it holds even where lazy-loaded) at most ``MAX_PAGE_BYTES``; every page's weight is printed
   (``-rs``/``-s``) and written to ``_build/page_weights.json``;
@@ -213,6 +215,12 @@ def figure_defects(page, base: Path) -> list[str]:
             bad.append(f"{name}: alt text {img['alt'][:90]!r}: {d}")
         if img["loading"] != "lazy":
             bad.append(f"{name}: not lazy-loaded (loading=\"{img['loading']}\")")
+        cvd = meta.get(describe_mod.CVD_KEY)
+        if cvd is None:
+            bad.append(f"{name}: saved without the build's colour-vision record (_ext/figure_describe.py; is IPYTHONDIR "
+                       f"the Makefile's _build/ipython?)")
+        elif cvd != "none":
+            bad.append(f"{name}: series that merge under simulated colour-vision deficiency: {cvd}")
     return bad
 
 
@@ -322,6 +330,35 @@ def test_the_build_kernel_records_the_description_in_the_png(tmp_path):
         FigureCanvasBase.print_figure = original
     alt = Image.open(tmp_path / "f.png").text[describe_mod.ALT_KEY]
     assert "curve: from 3 at x = 0 to 2 at x = 2 (lowest 1 at x = 1)" in alt, alt
+
+
+def test_series_told_apart_by_colour_alone_must_survive_deuteranopia():
+    """matplotlib's red and green (the comparison's "SGD" and "Adam" of the issue) merge under deuteranopia;
+    a dashed second line, or Okabe and Ito's blue and vermillion, do not."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def conflicts(c1, c2, ls2="-"):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1], color=c1, label="SGD lr 0.03")
+        ax.plot([0, 1], [1, 0], color=c2, ls=ls2, label="Adam")
+        ax.set_title("learning curves")
+        try:
+            return describe_mod.cvd_conflicts(fig)
+        finally:
+            plt.close(fig)
+
+    red_green = conflicts("#d62728", "#2ca02c")
+    assert len(red_green) == 1 and "deuteranopia" in red_green[0] and "'SGD lr 0.03' and 'Adam'" in red_green[0], red_green
+    assert describe_mod.delta_e("#d62728", "#2ca02c") > 100  # far apart for normal vision
+    assert conflicts("#d62728", "#2ca02c", ls2="--") == []
+    assert conflicts("#0072B2", "#D55E00") == []
+    # the threshold accepts all of Okabe and Ito's seven line colours, pairwise, with either deficiency
+    okabe_ito = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+    worst = min(describe_mod.delta_e(a, b, v) for i, a in enumerate(okabe_ito) for b in okabe_ito[i + 1:]
+                for v in ("deuteranopia", "protanopia"))
+    assert describe_mod.MIN_CVD_DELTA_E <= worst < 20, worst
 
 
 def test_widget_manager_check_can_fail():
