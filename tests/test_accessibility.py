@@ -16,8 +16,8 @@ $COURSE_SITE).  Per page of the toc:
 * **colour vision**: no two series of one axes that differ by colour alone merge under simulated
   deuteranopia or protanopia (``figure_describe.cvd_conflicts``, recorded in each PNG by the build);
 * **weight**: the bytes a reader fetches for the page (the document, every file it loads, every image
-  it holds even where lazy-loaded) at most ``MAX_PAGE_BYTES``; every page's weight is printed
-  (``-rs``/``-s``) and written to ``_build/page_weights.json``;
+  it holds even where lazy-loaded) at most ``MAX_PAGE_BYTES``; every page's weight, axe and contrast
+  counts are written to ``_build/accessibility.json`` (or $COURSE_A11Y_REPORT) and the weights printed;
 * **reflow**: at 320 CSS px nothing makes the page itself scroll sideways (content wider than that may
   scroll inside its own box);
 * figures load lazily (``loading="lazy"``), no page embeds the ipywidgets manager (no live widget can
@@ -468,7 +468,7 @@ RESULTS: dict[str, dict] = {}
 
 def _record(rel: str, **kw) -> None:
     RESULTS.setdefault(rel, {}).update(kw)
-    out = HTML.parent / "accessibility.json"
+    out = Path(os.environ.get("COURSE_A11Y_REPORT", HTML.parent / "accessibility.json"))
     try:
         out.write_text(json.dumps(RESULTS, indent=1, sort_keys=True), encoding="utf-8")
     except OSError:
