@@ -65,7 +65,8 @@ site: install
 	@bash scripts/ensure_chromium.sh
 	@bash scripts/ensure_axe.sh
 	$(PY) -m pytest tests/test_site.py tests/test_explorables_browser.py -q -p no:cacheprovider -rs
-	COURSE_SITE_TESTS=1 $(PY) -m pytest tests/test_accessibility.py -q -p no:cacheprovider -rs
+	COURSE_SITE_TESTS=1 $(PY) -m pytest tests/test_accessibility.py -q -p no:cacheprovider -rs; \
+	  rc=$$?; $(PY) tests/test_accessibility.py _build/accessibility.json; exit $$rc
 
 # The learners' path (scripts/learner_stage.py): a non-root user, a fresh venv outside the repository
 # with only the package (installed from a git URL of this checkout by the chapters' own install cell)

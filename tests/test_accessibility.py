@@ -592,3 +592,22 @@ def test_the_explorables_pass_axe(browser):
     assert valuetext == "50 layers"
     assert all(names), names
     assert live == 2
+
+
+def report(path: Path) -> str:
+    """The table `make site` prints after the tests: each page's weight, axe violations and low-contrast
+    text in light and dark mode (from the JSON the tests wrote)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    rows = [f"{'page':50s} {'MB':>6s} {'axe L/D':>8s} {'contrast L/D':>12s}"]
+    for rel, r in sorted(data.items(), key=lambda kv: -kv[1].get("bytes", 0)):
+        mb = f"{r['bytes'] / 1e6:.2f}" if "bytes" in r else "-"
+        axe = f"{r.get('axe_light', '-')}/{r.get('axe_dark', '-')}"
+        con = f"{r.get('low_contrast_light', '-')}/{r.get('low_contrast_dark', '-')}"
+        rows.append(f"{rel:50s} {mb:>6s} {axe:>8s} {con:>12s}")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python tests/test_accessibility.py _build/accessibility.json
+    import sys
+
+    print(report(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "_build" / "accessibility.json")))
