@@ -1,6 +1,6 @@
 """Sphinx extension of the course book (registered in _config.yml under sphinx.local_extensions).
 
-Eleven handlers (see :func:`setup`), for six things the stock Jupyter Book 1 pipeline does not do:
+Twelve handlers (see :func:`setup`), for six things the stock Jupyter Book 1 pipeline does not do:
 
 1. **Launch buttons open the learner notebook.**  Colab cannot open a MyST ``.md`` file, and the
    source is not what a learner should meet: the Colab and Binder buttons open the learner notebook that
@@ -23,7 +23,8 @@ Eleven handlers (see :func:`setup`), for six things the stock Jupyter Book 1 pip
    files of ``_ext/static`` (``add_static_path``).
 6. **Every reader** (WCAG 2.2 AA, ``tests/test_accessibility.py``): no dead ipywidgets copies and no widget
    manager on a static page (``drop_static_widgets``), toggles named by their visible label and lazy
-   images (``accessible_body``), HTML outputs readable in dark mode (``write_dark_output_css``).
+   images (``accessible_body``), HTML outputs readable in dark mode (``write_dark_output_css``), the theme's
+   icons from its CSS webfont without the 1.5 MB script that redraws them (``light_icons``).
 """
 from __future__ import annotations
 
@@ -320,6 +321,19 @@ def write_dark_output_css(app: Sphinx, exception) -> None:
     out.write_text(css, encoding="utf-8")
 
 
+def light_icons(app: Sphinx, exception) -> None:
+    """The theme draws its Font Awesome icons twice: its CSS carries the webfont and every icon's glyph, and
+    ``_static/scripts/fontawesome.js`` (1.5 MB on every page) redraws the same icons as SVG.  The script
+    becomes a one-line stub; the CSS icons stay (course.js hides them from screen readers, as the script
+    did)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    js = Path(app.outdir) / "_static" / "scripts" / "fontawesome.js"
+    if js.is_file() and js.stat().st_size > 10_000:
+        js.write_text("/* _ext/course_book.py (light_icons): the icons come from the theme's CSS webfont. */\n",
+                      encoding="utf-8")
+
+
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -341,6 +355,7 @@ def setup(app: Sphinx):
     app.connect("doctree-read", drop_static_widgets)
     app.connect("html-page-context", accessible_body, priority=650)
     app.connect("build-finished", write_dark_output_css)
+    app.connect("build-finished", light_icons)
     app.connect("doctree-resolved", flatten_root_for_latex)
     # after sphinx_book_theme's add_launch_buttons (priority 501)
     app.connect("html-page-context", point_launch_buttons_at_learner_notebooks, priority=600)

@@ -97,8 +97,13 @@
     var said = {light: "light", dark: "dark", auto: "system setting"}[mode] || mode;
     b.forEach(function (el) { el.setAttribute("aria-label", "Color mode: " + said); });
   }
+  function hideIcons() {  // icon glyphs of the theme's webfont are decoration (their buttons have names)
+    document.querySelectorAll("i.fa-solid, i.fa-brands, i.fa-regular, i.fas, i.fab, i.far").forEach(function (i) {
+      i.setAttribute("aria-hidden", "true");
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
-    fixNames(); modeName();
+    fixNames(); modeName(); hideIcons();
     new MutationObserver(modeName).observe(document.documentElement, {attributes: true, attributeFilter: ["data-mode"]});
   });
 })();
