@@ -120,6 +120,8 @@ def open_page(browser, server):
                 page.wait_for_selector('[class*="widget-"]', state="attached", timeout=20_000)
         except playwright.TimeoutError as e:
             errors.append(f"timed out waiting for MathJax/widgets: {e.message.splitlines()[0]}")
+        # figures load lazily (loading="lazy"): load them all, as a reader scrolling through would
+        page.evaluate(EAGER_JS)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (rel.replace("/", "_").removesuffix(".html") + ".png")),
                         full_page=True)
@@ -128,6 +130,13 @@ def open_page(browser, server):
 
     yield load
     context.close()
+
+
+EAGER_JS = """async () => {
+  const imgs = [...document.querySelectorAll("img")];
+  imgs.forEach(i => { if (i.loading === "lazy") i.loading = "eager"; });
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; setTimeout(r, 10000); })));
+}"""
 
 
 # ----------------------------------------------------------------------------- tests
@@ -169,6 +178,7 @@ def test_math_is_typeset(open_page, rel):
 
 IMAGES_JS = """async () => {
   const imgs = [...document.querySelectorAll("img")];
+  imgs.forEach(i => { if (i.loading === "lazy") i.loading = "eager"; });
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
   return imgs.map(i => ({src: i.getAttribute("src"), alt: (i.getAttribute("alt") || "").trim(),
                          w: i.naturalWidth}));
@@ -394,6 +404,7 @@ LAYOUT_JS = r"""() => {
 FIGURES_JS = r"""async () => {
   const col = document.querySelector("article.bd-article") || document.querySelector("main");
   const imgs = [...col.querySelectorAll("img")];
+  imgs.forEach(i => { if (i.loading === "lazy") i.loading = "eager"; });
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
   return imgs.filter(i => i.offsetParent !== null).map(i => ({src: i.getAttribute("src"), natural: i.naturalWidth,
       shown: i.getBoundingClientRect().width, alt: (i.getAttribute("alt") || "").slice(0, 50)}));
