@@ -52,8 +52,8 @@ WRONG_BACKWARD = [
     ("Glorot", lambda dx, dy: 2 / (dx + dy), "Glorot"),
     ("ReLU's factor on d_y", lambda dx, dy: 2 / dy, "ReLU"),
     ("Kaiming's 2/d_x", lambda dx, dy: 2 / dx, "ReLU"),
-    ("upside down", lambda dx, dy: float(dy), "upside down"),
-    ("standard deviation", lambda dx, dy: 1 / math.sqrt(dy), "standard deviation"),
+    ("upside down", lambda dx, dy: float(dy), "grows with the layer"),
+    ("standard deviation", lambda dx, dy: 1 / math.sqrt(dy), "square root"),
     ("product of the sizes", lambda dx, dy: 1 / (dx * dy), "d_y terms"),
     ("square of d_y", lambda dx, dy: 1 / dy ** 2, "d_y times"),
     ("a constant function", lambda dx, dy: 1 / 128, "same number for every layer"),
@@ -1175,3 +1175,552 @@ def test_attempt_reports_any_error_of_the_learner_and_returns_none(capsys):
     out = capsys.readouterr().out
     assert "❌ not quite" in out and "raised at line" in out and "torch.where" in out, out
     no_internals(out)
+
+
+# ============================================================================ round 3 (issue 28), by class
+# Each table holds attempts of one *class* of mistake the earlier catalogue missed; every row names the
+# grader, the attempt and what the message must say.  Rows of the ``*_RIGHT`` tables must pass.
+
+# ---------------------------------------------------------------- class 1: in-place modules and operations
+def capstone_net(act=nn.SiLU, var="he", *, inplace=False, seed_fixed=None, drop=None, zero_bias=True, std=None,
+                 functional_inplace=None):
+    """A capstone builder; ``functional_inplace`` is an in-place torch function used in a custom forward."""
+    def f(seed=0):
+        torch.manual_seed(seed if seed_fixed is None else seed_fixed)
+        lins, d = [], 784
+        for _ in range(20):
+            lin = nn.Linear(d, 100)
+            nn.init.normal_(lin.weight, 0, std(d) if std else math.sqrt((2 if var == "he" else 1) / d))
+            if zero_bias:
+                nn.init.zeros_(lin.bias)
+            lins.append(lin)
+            d = 100
+        if functional_inplace is not None:
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lins, self.out = nn.ModuleList(lins), nn.Linear(100, 10)
+
+                def forward(self, x):
+                    x = x.flatten(1)
+                    for lin in self.lins:
+                        x = functional_inplace(lin(x))
+                    return self.out(x)
+            return Net()
+        layers = [nn.Flatten()]
+        for lin in lins:
+            layers += [lin, act(inplace=True) if inplace else act()]
+        layers += ([nn.AlphaDropout(0.1)] if drop == "before" else []) + [nn.Linear(100, 10)]
+        layers += [nn.AlphaDropout(0.1)] if drop == "after" else []
+        return nn.Sequential(*layers)
+    return f
+
+
+def silu_inplace_functional(z):
+    return z.mul_(torch.sigmoid(z.clone()))
+
+
+INPLACE_RIGHT = [
+    ("capstone: nn.SiLU(inplace=True)", lambda: ex.check_capstone_model(capstone_net(inplace=True), "silu_he",
+                                                                       verbose=False)),
+    ("capstone: nn.SELU(inplace=True)", lambda: ex.check_capstone_model(
+        capstone_net(nn.SELU, "lecun", inplace=True), "selu_lecun", verbose=False)),
+    ("capstone: SELU(inplace) + alpha dropout", lambda: ex.check_capstone_model(
+        capstone_net(nn.SELU, "lecun", inplace=True, drop="before"), "alpha_dropout", verbose=False)),
+    ("capstone: an in-place SiLU in a custom forward", lambda: ex.check_capstone_model(
+        capstone_net(functional_inplace=silu_inplace_functional), "silu_he", verbose=False)),
+    ("capstone: F.selu(inplace=True) in a custom forward", lambda: ex.check_capstone_model(
+        capstone_net(var="lecun", functional_inplace=lambda z: F.selu(z, inplace=True)), "selu_lecun",
+        verbose=False)),
+]
+
+
+@pytest.mark.parametrize("label,run", INPLACE_RIGHT, ids=[r[0] for r in INPLACE_RIGHT])
+def test_inplace_right_answers_pass(label, run):
+    accepted(run())
+
+
+def bn_overwrites_x(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if training:
+        mean, var = x.mean(0), x.var(0, unbiased=False)
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * x.var(0, unbiased=True)
+    else:
+        mean, var = running_mean, running_var
+    x -= mean
+    x /= torch.sqrt(var + eps)
+    return gamma * x + beta, running_mean, running_var
+
+
+def bn_scales_gamma_in_place(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    y, rm, rv = bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+    gamma.mul_(1.0)  # harmless value, but an in-place write on the caller's tensor
+    gamma.add_(0.5)
+    return y + 0.5 * (y - beta) / (gamma - 0.5) * 0, rm, rv
+
+
+def mc_normalises_x_in_place(model, x, n_samples=50):
+    x.sub_(x.mean()).add_(x.mean())  # rewrites the caller's batch in place
+    x.mul_(1.5)
+    return mc_ok(model, x / 1.5, n_samples)
+
+
+def leaky_relu_inplace(x, negative_slope=0.01):
+    return F.leaky_relu_(x, negative_slope)
+
+
+INPLACE_WRONG = [
+    ("capstone: in-place ReLU where SiLU is asked", lambda: ex.check_capstone_model(
+        capstone_net(nn.ReLU, inplace=True), "silu_he", verbose=False), "ReLU after 20 layers"),
+    ("batch norm overwrites the caller's x", lambda: ex.check_batch_norm(bn_overwrites_x, verbose=False),
+     "overwrote its argument `x`"),
+    ("batch norm writes into gamma", lambda: ex.check_batch_norm(bn_scales_gamma_in_place, verbose=False),
+     "overwrote its argument `gamma`"),
+    ("MC dropout rewrites x in place", lambda: ex.check_mc_dropout(mc_normalises_x_in_place, verbose=False),
+     "changed the input batch"),
+    ("leaky ReLU with F.leaky_relu_", lambda: ex.check_leaky_relu(leaky_relu_inplace, verbose=False),
+     "in place"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", INPLACE_WRONG, ids=[r[0] for r in INPLACE_WRONG])
+def test_inplace_wrong_answers_are_named(label, run, keyword):
+    rejected(run(), keyword)
+
+
+# ---------------------------------------------------------------- class 2: inputs of the wrong kind
+def _data_module():
+    from course_utils import data
+    return data
+
+
+WRONG_KIND = [
+    ("04B: the data module", lambda: ex.check_schedule_beats_constant(
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128), _data_module(),
+        verbose=False), "the module course_utils.data"),
+    ("04B: one split (x, y)", lambda: ex.check_schedule_beats_constant(
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128),
+        (torch.zeros(4, 784), torch.zeros(4)), verbose=False), "one split"),
+    ("04B: None as data", lambda: ex.check_schedule_beats_constant(
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128), None, verbose=False),
+     "expected the data set"),
+    ("04B: a tensor as data", lambda: ex.check_schedule_beats_constant(
+        lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.5), torch.zeros(3, 784), verbose=False),
+     "a tensor"),
+    ("05C: an unknown question", lambda: ex.check_choice("adam-l3", "a", verbose=False), "no question"),
+    ("05C: a number instead of a letter", lambda: ex.check_choice("adam_l2", 1, verbose=False), "the letters"),
+    ("05C: a module", lambda: ex.check_choice("adam_l2", torch, verbose=False), "the letters"),
+    ("06: a question number 0", lambda: ex.check_answer(0, "a", verbose=False), "numbered 1 to 8"),
+    ("06: a question number as a string", lambda: ex.check_answer("1", "b", verbose=False), "without quotes"),
+    ("06: a string for a number form", lambda: ex.check_answer(7, "fifty", verbose=False), "expected a number"),
+    ("06: a list for a choice", lambda: ex.check_answer(1, ["b"], verbose=False), "the letters"),
+    ("07: an unknown variant", lambda: ex.check_capstone_model(capstone_net(), "silu", verbose=False),
+     "no variant"),
+    ("07: a float64 model", lambda: ex.check_capstone_model(lambda s: capstone_net()(s).double(), "silu_he",
+                                                           verbose=False), "raised"),
+    ("07: a dataset instead of a builder", lambda: ex.check_capstone_model(
+        torch.utils.data.TensorDataset(torch.zeros(2)), "silu_he", verbose=False), "expected"),
+    ("05A: a function that converts the model to float64", lambda: ex.check_mc_dropout(
+        lambda m, x, n=50: mc_ok(m.double(), x.double(), n), verbose=False), "dtype"),
+    ("02: leaky ReLU given a module", lambda: ex.check_leaky_relu(nn.LeakyReLU(), verbose=False), "the module LeakyReLU"),
+    ("01B: init given a module class", lambda: ex.check_xavier_uniform(nn.Linear, verbose=False), "the class Linear"),
+    ("01A: a module as the answer", lambda: ex.check_backward_condition(nn.Identity(), verbose=False), "the module"),
+    ("05A: a data set as the function", lambda: ex.check_mc_dropout(torch.utils.data.TensorDataset(torch.zeros(2)), verbose=False), "TensorDataset"),
+    ("04B: the optimizer class as the scheduler", lambda: ex.check_schedule_beats_constant(torch.optim.SGD, None, verbose=False), "the class SGD"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", WRONG_KIND, ids=[r[0] for r in WRONG_KIND])
+def test_wrong_kind_of_input_gets_a_plain_message(label, run, keyword):
+    rejected(run(), keyword)
+
+
+@pytest.mark.parametrize("bad", [0, 9, "1", None, 2.0, -1])
+def test_show_answer_and_button_take_any_number(bad, capsys):
+    ex.show_answer(bad)
+    ex.show_question(bad)
+    assert ex.answer_button(bad) is None
+    out = capsys.readouterr().out
+    assert out.count("numbered 1 to 8") == 3 and "Traceback" not in out, out
+
+
+def test_capstone_run_with_the_wrong_data_says_so(capsys):
+    model, result = ex.capstone_run(capstone_net(), lambda p: torch.optim.NAdam(p, lr=1e-3), _data_module(),
+                                    epochs=1)
+    out = capsys.readouterr().out
+    assert model is None and result is None
+    assert "expected the data set, got the module course_utils.data" in out and "Traceback" not in out, out
+
+
+def test_capstone_run_with_lr_none_names_the_none(make_tiny_data, cache, capsys):
+    _, result, out = run_tiny(capsys, make_tiny_data(), opt=lambda p: torch.optim.NAdam(p, lr=None))
+    assert result is None and "None where a number is needed" in out, out
+    assert "without a `return`" not in out, out
+
+
+# ---------------------------------------------------------------- class 3: state shared with the grader
+def mc_reseeds_every_pass(model, x, n_samples=50):
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.train()
+    probs = []
+    with torch.no_grad():
+        for _ in range(n_samples):
+            torch.manual_seed(0)
+            probs.append(F.softmax(model(x), -1))
+    model.eval()
+    probs = torch.stack(probs)
+    return probs.mean(0), probs.std(0)
+
+
+def mc_seeds_once(model, x, n_samples=50):
+    torch.manual_seed(0)
+    return mc_ok(model, x, n_samples)
+
+
+def mc_changes_weights(model, x, n_samples=50):
+    with torch.no_grad():
+        model[0].weight.mul_(1.0001)
+    return mc_ok(model, x, n_samples)
+
+
+SHARED_STATE = [
+    ("05A: reseeded masks", mc_reseeds_every_pass, "same dropout mask"),
+    ("05A: weights changed", mc_changes_weights, "changed the model's weights"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", SHARED_STATE, ids=[r[0] for r in SHARED_STATE])
+def test_shared_state_is_named(label, fn, keyword):
+    r = ex.check_mc_dropout(fn, verbose=False)
+    rejected(r, keyword)
+    assert "dropout was off" not in r.message
+
+
+def test_a_function_that_seeds_once_is_right():
+    accepted(ex.check_mc_dropout(mc_seeds_once, verbose=False))
+
+
+def test_capstone_check_gives_the_global_generator_back():
+    torch.manual_seed(4321)
+    before = torch.random.get_rng_state()
+    ex.check_capstone_model(capstone_net(), "silu_he", verbose=False)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_mc_check_survives_a_model_converted_in_place():
+    r = ex.check_mc_dropout(lambda m, x, n=50: mc_ok(m.double(), x.double(), n), verbose=False)
+    rejected(r, "model.double()")  # a message at the learner's level, not the checker's own crash
+
+
+# ---------------------------------------------------------------- class 4: seeds and defaults equal to the grader's
+class MomentumFixedBeta(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                v = self.state[p].setdefault("v", torch.zeros_like(p))
+                v.mul_(0.9).add_(p.grad)  # β hard-coded: equal to the default
+                p.add_(v, alpha=-group["lr"])
+
+
+def _fixed(update, **values):
+    return lambda p, g, st, group: update(p, g, st, {**group, **values})
+
+
+DEFAULTS_EQUAL = [
+    ("03: momentum β hard-coded to 0.9", ex.check_momentum, MomentumFixedBeta, "group['momentum']"),
+    ("03: RMSProp α hard-coded to 0.99", ex.check_rmsprop,
+     make_optimizer(_fixed(rmsprop_update(), alpha=0.99), RMS), "group['alpha']"),
+    ("03: RMSProp ε hard-coded to 1e-8", ex.check_rmsprop,
+     make_optimizer(_fixed(rmsprop_update(), eps=1e-8), RMS), "group['eps']"),
+    ("03: Adam betas hard-coded", ex.check_adam,
+     make_optimizer(_fixed(adam_update(), betas=(0.9, 0.999)), ADAM), "group['betas']"),
+    ("03: Adam ε hard-coded to 1e-8", ex.check_adam, make_optimizer(_fixed(adam_update(), eps=1e-8), ADAM),
+     "group['eps']"),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", DEFAULTS_EQUAL, ids=[r[0] for r in DEFAULTS_EQUAL])
+def test_hard_coded_defaults_are_caught(label, check, cls, keyword):
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    assert "every default" in r.message
+
+
+def xavier_seeded(w, gain=1.0):
+    torch.manual_seed(0)
+    return xavier_ok(w, gain)
+
+
+def kaiming_seeded(w, a=0.0):
+    torch.manual_seed(0)
+    return kaiming_ok(w, a)
+
+
+SEEDS_EQUAL = [
+    ("01B: Xavier seeds itself", lambda: ex.check_xavier_uniform(xavier_seeded, verbose=False), "global seed"),
+    ("01C: Kaiming seeds itself", lambda: ex.check_kaiming_normal(kaiming_seeded, verbose=False), "global seed"),
+    ("07: builder with torch.manual_seed(0) hard-coded", lambda: ex.check_capstone_model(
+        capstone_net(seed_fixed=0), "silu_he", verbose=False), "ignores its seed"),
+    ("07: builder that never seeds (same seed, other weights)", lambda: ex.check_capstone_model(
+        lambda s: capstone_net(seed_fixed=None)(torch.seed() % 1000), "silu_he", verbose=False),
+     "same seed build different"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", SEEDS_EQUAL, ids=[r[0] for r in SEEDS_EQUAL])
+def test_seeds_that_coincide_are_caught(label, run, keyword):
+    rejected(run(), keyword)
+
+
+# ---------------------------------------------------------------- class 5: gradients never checked
+def leaky_numpy(x, negative_slope=0.01):
+    a = x.detach().numpy()
+    return torch.from_numpy(np.where(a > 0, a, negative_slope * a))
+
+
+def leaky_detached(x, negative_slope=0.01):
+    return torch.where(x > 0, x, negative_slope * x).detach()
+
+
+def leaky_tensor_of_values(x, negative_slope=0.01):
+    return torch.tensor([v if v > 0 else negative_slope * v for v in x.flatten().tolist()],
+                        dtype=x.dtype).reshape(x.shape)
+
+
+def leaky_wrong_grad(x, negative_slope=0.01):
+    """Right values, wrong backward: the negative branch's gradient is blocked."""
+    return torch.where(x > 0, x, negative_slope * x.detach())
+
+
+def bn_detached_stats(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if training:
+        mean, var = x.mean(0).detach(), x.var(0, unbiased=False).detach()
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * x.detach().var(0, unbiased=True)
+    else:
+        mean, var = running_mean, running_var
+    return gamma * (x - mean) / torch.sqrt(var + eps) + beta, running_mean, running_var
+
+
+def bn_numpy(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    y, rm, rv = bn_ok(x.detach(), gamma.detach(), beta.detach(), running_mean, running_var, training, momentum, eps)
+    return torch.from_numpy(y.numpy()), rm, rv
+
+
+def l2_through_numpy(params, lam):
+    return torch.tensor(lam / 2 * sum(float((w.detach().numpy() ** 2).sum()) for w in params))
+
+
+GRADIENTS = [
+    ("02: leaky ReLU through NumPy", lambda: ex.check_leaky_relu(leaky_numpy, verbose=False), "no gradient"),
+    ("02: leaky ReLU .detach()", lambda: ex.check_leaky_relu(leaky_detached, verbose=False), "no gradient"),
+    ("02: leaky ReLU torch.tensor of the values", lambda: ex.check_leaky_relu(leaky_tensor_of_values,
+                                                                              verbose=False), "no gradient"),
+    ("02: leaky ReLU, right values, wrong backward", lambda: ex.check_leaky_relu(leaky_wrong_grad, verbose=False),
+     "gradient differs"),
+    ("02: batch norm with detached statistics", lambda: ex.check_batch_norm(bn_detached_stats, verbose=False),
+     "gradient with respect to `x`"),
+    ("02: batch norm through NumPy", lambda: ex.check_batch_norm(bn_numpy, verbose=False), "no gradient"),
+    ("05B: ℓ2 penalty through NumPy", lambda: ex.check_l2_penalty(l2_through_numpy, verbose=False), "detached"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", GRADIENTS, ids=[r[0] for r in GRADIENTS])
+def test_gradients_are_checked(label, run, keyword):
+    rejected(run(), keyword)
+
+
+def test_x_numpy_on_a_grad_tensor_gets_a_hint():
+    r = ex.check_leaky_relu(lambda x, s=0.01: torch.from_numpy(np.where(x.numpy() > 0, x.numpy(), s * x.numpy())),
+                            verbose=False)
+    rejected(r, "require grad")
+
+
+# ---------------------------------------------------------------- class 6: hints that name the mistake
+def xavier_fans(d):
+    def f(w, gain=1.0):
+        fan_out, fan_in = w.shape
+        a = gain * math.sqrt(6 / (fan_in + fan_out + d))
+        with torch.no_grad():
+            w.uniform_(-a, a)
+        return w
+    return f
+
+
+def kaiming_fan(d):
+    def f(w, a=0.0):
+        std = math.sqrt(2 / ((1 + a * a) * (w.shape[1] + d)))
+        with torch.no_grad():
+            w.normal_(0, std)
+        return w
+    return f
+
+
+def xavier_linspace(w, gain=1.0):
+    a = _xa(w, gain)
+    with torch.no_grad():
+        w.copy_(torch.linspace(-a, a, w.numel()).reshape(w.shape))
+    return w
+
+
+def kaiming_linspace(w, a=0.0):
+    std = math.sqrt(2 / ((1 + a * a) * w.shape[1]))
+    with torch.no_grad():
+        w.copy_(torch.linspace(-1, 1, w.numel()).reshape(w.shape) * std * math.sqrt(3))
+    return w
+
+
+def xavier_nan(w, gain=1.0):
+    with torch.no_grad():
+        w.fill_(float("nan"))
+    return w
+
+
+HINTS = [
+    ("01B: fan + 1 (bias counted)", lambda: ex.check_xavier_uniform(xavier_fans(1), verbose=False), "off by one"),
+    ("01B: fan + 2", lambda: ex.check_xavier_uniform(xavier_fans(2), verbose=False), "off by one"),
+    ("01B: fan − 1", lambda: ex.check_xavier_uniform(xavier_fans(-1), verbose=False), "no bias counted"),
+    ("01C: fan_in + 1", lambda: ex.check_kaiming_normal(kaiming_fan(1), verbose=False), "off by one"),
+    ("01C: fan_in − 1", lambda: ex.check_kaiming_normal(kaiming_fan(-1), verbose=False), "off by one"),
+    ("01B: evenly spaced linspace", lambda: ex.check_xavier_uniform(xavier_linspace, verbose=False),
+     "follow a pattern"),
+    ("01C: evenly spaced linspace", lambda: ex.check_kaiming_normal(kaiming_linspace, verbose=False),
+     "follow a pattern"),
+    ("01B: a NaN fill", lambda: ex.check_xavier_uniform(xavier_nan, verbose=False), "inf or NaN"),
+    ("04A: γ · epochs", lambda: ex.check_exponential_fraction(0.9 * 10, verbose=False),
+     "multiplied γ by the number of epochs"),
+    ("07: alpha dropout after the output layer", lambda: ex.check_capstone_model(
+        capstone_net(nn.SELU, "lecun", drop="after"), "alpha_dropout", verbose=False), "after the last layer"),
+    ("07: biases left at PyTorch's default", lambda: ex.check_capstone_model(
+        capstone_net(zero_bias=False), "silu_he", verbose=False), "biases are not zero"),
+    ("07: SELU with std = 1/d", lambda: ex.check_capstone_model(
+        capstone_net(nn.SELU, std=lambda d: 1 / d), "selu_lecun", verbose=False), "variance passed as the std"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", HINTS, ids=[r[0] for r in HINTS])
+def test_hints_name_the_mistake(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "not filled in place" not in r.message and "xavier_normal_" not in r.message
+    assert "percentage" not in r.message and "SiLU after" not in r.message
+
+
+def test_the_grader_own_failure_is_not_blamed_on_torch():
+    r = ex.check_mc_dropout(lambda m, x, n=50: (torch.zeros(32, 5, dtype=torch.complex64),) * 2, verbose=False)
+    assert r.status == "fail" and "inside PyTorch" not in r.message, r.message
+    no_internals(r.message)
+
+
+def test_l2_stub_is_named_in_the_comparison(capsys):
+    def l2_penalty(params, lam):
+        raise NotImplementedError
+
+    assert ex.attempt(ex.compare_l2_and_decay, l2_penalty) is None
+    out = capsys.readouterr().out
+    assert "`l2_penalty` is still the TODO stub" in out and "compare_l2_and_decay" not in out, out
+
+
+def test_empty_schedule_selection_prints_no_matplotlib_warning(monkeypatch, capsys):
+    import warnings
+
+    import ipywidgets
+
+    panels = []
+    monkeypatch.setattr(ex.schedules if hasattr(ex, "schedules") else __import__(
+        "course_utils.exercises.schedules", fromlist=["_show"]), "_show", panels.append)
+    ex.schedule_explorer()
+    draw = panels[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw.kwargs_widgets[0].value = ()
+        draw.update()
+    assert "no schedule selected" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- class 7: answers only when asked
+GIVEAWAYS = [
+    ("05A: one stacked tensor", lambda m, x, n=50: torch.stack([F.softmax(m(x), -1) for _ in range(n)])),
+    ("05A: not a pair", lambda m, x, n=50: [F.softmax(m(x), -1)]),
+    ("05A: swapped", lambda m, x, n=50: tuple(reversed(mc_ok(m, x, n)))),
+]
+
+
+@pytest.mark.parametrize("label,fn", GIVEAWAYS, ids=[r[0] for r in GIVEAWAYS])
+def test_mc_hints_do_not_give_the_code(label, fn):
+    r = ex.check_mc_dropout(fn, verbose=False)
+    assert r.status == "fail"
+    assert "probs.mean(0)" not in r.message and "probs.std(0)" not in r.message, r.message
+
+
+def test_l2_hint_does_not_give_the_sum():
+    r = ex.check_l2_penalty(lambda params, lam: [lam / 2 * (w ** 2).sum() for w in params], verbose=False)
+    rejected(r, "scalar")
+    assert "(w ** 2).sum()" not in r.message and "sum(" not in r.message, r.message
+
+
+def test_backward_hints_do_not_point_at_the_answer():
+    for wrong in (lambda dx, dy: float(dy), lambda dx, dy: 1 / math.sqrt(dy)):
+        r = ex.check_backward_condition(wrong, verbose=False)
+        assert "upside down" not in r.message and "that is the standard deviation" not in r.message, r.message
+        assert "1/d_y" not in r.message, r.message
+
+
+# ---------------------------------------------------------------- 05C: the right choice written with text
+CHOICE_RIGHT = ["a", "A", "(a)", "a)", "option a", "(a) Adam(weight_decay=λ)", "Adam(weight_decay=λ)", " a. "]
+CHOICE_WRONG = [("b", "decouples"), ("(b) AdamW", "decouples"), ("AdamW(weight_decay=λ)", "decouples"),
+                ("both", "do not agree"), ("option d", "is 0")]
+
+
+@pytest.mark.parametrize("answer", CHOICE_RIGHT)
+def test_choice_with_text_accepted(answer):
+    accepted(ex.check_choice("adam_l2", answer, verbose=False))
+    accepted(ex.check_choice("adam-l2", answer, verbose=False))
+
+
+@pytest.mark.parametrize("answer,why", CHOICE_WRONG)
+def test_choice_wrong_is_explained_without_the_answer(answer, why):
+    r = ex.check_choice("adam_l2", answer, verbose=False)
+    rejected(r, why)
+    assert "(a)" not in r.message and "is coupled" not in r.message
+
+
+# ---------------------------------------------------------------- 06: the graded forms
+def _right(n):
+    kind, right = ex.FORMS[n][0], ex.FORMS[n][3]
+    return right if kind == "choice" else right
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_every_form_accepts_its_answer_and_explains(n):
+    r = ex.check_answer(n, _right(n), verbose=False)
+    accepted(r)
+    assert len(r.message.splitlines()[0]) > 40  # an explanation, not a bare "correct"
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_every_form_rejects_a_wrong_answer_with_an_explanation(n):
+    kind, _, options, right = ex.FORMS[n][:4]
+    wrong = next(chr(97 + i) for i in range(len(options)) if chr(97 + i) != right) if kind == "choice" \
+        else right * 2
+    r = ex.check_answer(n, wrong, verbose=False)
+    rejected(r, "why:" if kind == "choice" else "too large")
+    if kind == "choice":  # the right letter or its option text are not given away
+        assert f"({right})" not in r.message, r.message
+        assert len(options[ord(right) - 97]) < 4 or options[ord(right) - 97] not in r.message, r.message
+    assert ex.check_answer(n, None, verbose=False).status == "not yet"
+
+
+def test_forms_measure_on_the_spot():
+    r = ex.check_answer(7, 50, verbose=False)
+    assert "ran the network 50 times" in r.message, r.message
+    assert "1 distinct hidden unit " in ex.check_answer(2, "no", verbose=False).message
+    rejected(ex.check_answer(5, 1e-5, verbose=False), "1 − β")

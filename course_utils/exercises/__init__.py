@@ -40,14 +40,14 @@ from .optimizers import (
     surface_trajectory, plot_surface, surface_explorer,
 )
 from .schedules import (
-    SCHEDULES, SCHEDULE_RUN, schedule_lrs, schedule_explorer, small_subset, small_mlp,
+    SCHEDULES, SCHEDULE_RUN, schedule_lrs, schedule_explorer,
     check_schedule_beats_constant, check_exponential_fraction,
 )
 from .regularization import (
     check_mc_dropout, mc_dropout_predict_reference, predictive_entropy, check_l2_penalty,
     compare_l2_and_decay, check_choice,
 )
-from .questions import QUESTIONS, show_question, show_answer, answer_button
+from .questions import QUESTIONS, FORMS, show_question, show_answer, answer_button, form_markdown, check_answer
 from .capstone import (
     CAPSTONE_SIZES, capstone_sizes, check_capstone_model, capstone_run, CapstoneRuns, capstone_seeds, search_lr,
     epochs_to, mc_dropout_accuracy, step_times, compare_values, compare_runs, paired_difference, verdict, convergence_target,
@@ -65,13 +65,13 @@ __all__ = [
     "check_momentum", "check_rmsprop", "check_adam", "pathological_curvature", "steep_optima", "SURFACES",
     "surface_trajectory", "plot_surface", "surface_explorer",
     # 04 schedules
-    "SCHEDULES", "SCHEDULE_RUN", "schedule_lrs", "schedule_explorer", "small_subset", "small_mlp", "check_schedule_beats_constant",
+    "SCHEDULES", "SCHEDULE_RUN", "schedule_lrs", "schedule_explorer", "check_schedule_beats_constant",
     "check_exponential_fraction",
     # 05 regularization
     "check_mc_dropout", "mc_dropout_predict_reference", "predictive_entropy", "check_l2_penalty",
     "compare_l2_and_decay", "check_choice",
     # 06 conceptual questions
-    "QUESTIONS", "show_question", "show_answer", "answer_button",
+    "QUESTIONS", "FORMS", "show_question", "show_answer", "answer_button", "form_markdown", "check_answer",
     # 07 capstone
     "CAPSTONE_SIZES", "capstone_sizes", "check_capstone_model", "capstone_run", "CapstoneRuns", "capstone_seeds",
     "search_lr", "epochs_to", "mc_dropout_accuracy", "step_times", "compare_values", "compare_runs", "paired_difference", "verdict",

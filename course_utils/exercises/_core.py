@@ -109,6 +109,18 @@ def _not_yet(name: str, what: str, verbose: bool) -> CheckResult:
                    verbose=verbose)
 
 
+def _not_a_function(obj) -> bool:
+    """True for what cannot be the learner's *function*: not callable, or a torch module or data set
+    (class or instance), which are callable but take other arguments."""
+    if not callable(obj):
+        return True
+    from torch import nn
+    from torch.utils.data import Dataset
+
+    kinds = (nn.Module, Dataset, torch.optim.Optimizer)
+    return isinstance(obj, kinds) or (isinstance(obj, type) and issubclass(obj, kinds))
+
+
 def _not_callable(name: str, obj, what: str, verbose: bool) -> CheckResult:
     return _report(name, FAIL, f"expected {what}, got {_describe(obj)}.",
                    hint="pass the function/class itself (no parentheses), e.g. `check(my_function)`.",
@@ -132,6 +144,10 @@ def _describe(x) -> str:
         return f"a {type(x).__name__} of {len(x)} item{'s' if len(x) != 1 else ''}"
     if isinstance(x, torch.optim.Optimizer):
         return f"the optimizer {type(x).__name__}"
+    from torch import nn
+
+    if isinstance(x, nn.Module):
+        return f"the module {type(x).__name__}(…) (an instance)"
     if callable(x):
         return f"the {'class' if isinstance(x, type) else 'function'} {getattr(x, '__name__', type(x).__name__)}"
     return f"a {type(x).__name__} ({x!r:.40})"
@@ -227,12 +243,19 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
                     "`@torch.no_grad()` (as torch.optim does) or update `p.data`.")
         return ("a tensor that requires grad (a parameter) was changed in place while autograd was recording: "
                 "do it inside `with torch.no_grad():`.")
+    if "NoneType" in text and context != "optimizer" and ".grad" not in line and (
+            "not supported between" in text or "unsupported operand" in text or "must be real number" in text):
+        return ("a value is None where a number is needed (e.g. `lr=None`): give every hyper-parameter a "
+                "number.")
     if "NoneType" in text:
         if context == "optimizer" or ".grad" in line or "grad" in text:
             return ("a parameter without gradient has `p.grad is None` (it was not used in the loss): skip it "
                     "with `if p.grad is None: continue` at the top of the loop over the parameters.")
         return ("something is None: a function without a `return` statement returns None — check that "
                 "every function you wrote returns its result.")
+    if "numpy() on Tensor that requires grad" in text:
+        return ("the checker also runs your code on tensors that require grad, as a network would: stay with "
+                "torch operations (a NumPy round trip would also cut the gradient).")
     if "Boolean value of Tensor with more than one" in text:
         return ("a Python `if`, `and`, `or` or `max` cannot decide on a whole tensor at once: use element-wise "
                 "torch operations, e.g. `torch.where(x > 0, x, negative_slope * x)`.")
@@ -255,10 +278,24 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         return "check the shapes of the tensors you combine (print `x.shape`)."
     if isinstance(e, TypeError) and ("argument" in text or "keyword" in text):
         return "check the arguments of the call on that line against its documentation."
-    if f is None:
+    if f is None and "PyTorch" in _origin(e):
         return ("the error was raised inside PyTorch while running your code: read the message above; it "
                 "usually names the argument of yours that it did not accept.")
+    if f is None:
+        return ("the checker could not use what your function returned or left behind (e.g. a model whose "
+                "dtype or device it changed, or an argument it replaced): return what the task asks for and "
+                "leave the arguments you were given as they were.")
     return "read the error above, fix the line it points at and run the cell again."
+
+
+def _origin(e: BaseException) -> str:
+    """Where an error without a learner's line came from: torch itself, or the checker using an object of yours."""
+    tb = traceback.extract_tb(e.__traceback__)
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+    inner = tb[-1].filename if tb else ""
+    if inner and os.path.abspath(inner).startswith(torch_dir):
+        return "(raised inside PyTorch, not at a line of yours)"
+    return "(raised while the checker used what your code returned or changed, not at a line of yours)"
 
 
 def _short_exc(e: BaseException) -> str:
@@ -270,7 +307,7 @@ def _short_exc(e: BaseException) -> str:
 def _raised(name: str, e: BaseException, verbose: bool, case: str | None = None, *,
             context: str | None = None, hint: str | None = None) -> CheckResult:
     where = _where(e)
-    details = [where] if where else ["(raised inside PyTorch, not at a line of yours)"]
+    details = [where] if where else [_origin(e)]
     return _report(name, FAIL, f"your code raised {_short_exc(e)}", case=case, details=details,
                    hint=hint or _exception_hint(e, context), verbose=verbose)
 

@@ -94,7 +94,11 @@ _SCHEME_HINTS = {
 
 
 class _Trace:
-    """Forward hooks on every leaf module: the calls of one forward pass, in order (module, input, output)."""
+    """Forward hooks on every leaf module: the calls of one forward pass, in order (module, input, output).
+
+    Inputs and outputs are *copied* when the hook runs: an in-place module that comes next
+    (``nn.SiLU(inplace=True)``, ``F.relu_``) overwrites the tensor it is given, and a kept reference would
+    then show the activation's output as the Linear's."""
 
     def __init__(self, model: nn.Module):
         self.model, self.calls, self.handles = model, [], []
@@ -106,8 +110,9 @@ class _Trace:
         return self
 
     def _hook(self, module, inputs, output):
-        inp = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
-        self.calls.append((module, inp, output if isinstance(output, torch.Tensor) else None))
+        inp = inputs[0].detach().clone() if inputs and isinstance(inputs[0], torch.Tensor) else None
+        out = output.detach().clone() if isinstance(output, torch.Tensor) else None
+        self.calls.append((module, inp, out))
 
     def __exit__(self, *exc):
         for h in self.handles:
@@ -118,14 +123,19 @@ class _Trace:
 
 
 def _same(a, b) -> bool:
-    return a is not None and b is not None and a.shape == b.shape and bool(
-        torch.allclose(a, b, rtol=1e-3, atol=1e-4 * (1 + b.abs().max().item())))
+    """``a`` ≈ ``b`` relative to their own scale (a signal that has shrunk to 1e-10 is still told apart)."""
+    if a is None or b is None or a.shape != b.shape:
+        return False
+    scale = max(a.abs().max().item(), b.abs().max().item())
+    return bool(torch.allclose(a, b, rtol=1e-3, atol=1e-4 * scale + 1e-30))
 
 
 def _activation_name(z, u) -> str:
     """Which element-wise function maps a Linear's output ``z`` to the next Linear's input ``u``."""
     if z is None or u is None or z.shape != u.shape:
         return "something that is not element-wise"
+    if not torch.isfinite(z).all() or z.abs().max().item() == 0:
+        return "nothing it can recognise (the signal is 0, inf or NaN: check the init's scale)"
     for label, f in _ACTIVATIONS:
         if _same(f(z), u):
             return label
@@ -161,9 +171,14 @@ def check_capstone_model(build_fn: Callable, variant: str, *, verbose: bool = Tr
     activations, and names the initialisation scheme it finds (He, LeCun, Xavier, PyTorch's default, …).
     """
     if variant not in _CAPSTONE_SPECS:
-        raise ValueError(f"variant must be one of {sorted(_CAPSTONE_SPECS)}, got {variant!r}.")
-    with _one_thread():
-        return _check_capstone_model(build_fn, variant, verbose)
+        return _report("capstone model", FAIL, f"there is no variant {variant!r}.",
+                       hint=f"the variants are {', '.join(repr(v) for v in _CAPSTONE_SPECS)}.", verbose=verbose)
+    state = torch.random.get_rng_state()  # the learner's builder seeds the global generator: give it back
+    try:
+        with _one_thread():
+            return _check_capstone_model(build_fn, variant, verbose)
+    finally:
+        torch.random.set_rng_state(state)
 
 
 def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
@@ -283,6 +298,11 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
     elif stochastic:
         return _report(name, FAIL, "this variant should have no dropout: in training mode two passes differ.",
                        hint="leave dropout out here; it comes with the alpha-dropout variant.", verbose=verbose)
+    if stochastic and not all(_same(y, lins_run[-1][2]) for y, lins_run in runs):
+        return _report(name, FAIL, "in training mode the output is not the output Linear's: something "
+                       "random comes after the last layer.",
+                       hint="dropout belongs before the output layer, never after it (it would scramble the "
+                            "logits themselves).", verbose=verbose)
     # ---- the initialisation of the hidden layers, named
     hidden = lins[:20]
     want_scheme = spec["var"]
@@ -303,16 +323,31 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
                 if got_scheme.endswith("std_as_var") else f"use {rule} for every hidden Linear layer.")
         return _report(name, FAIL, "the initial weights have the wrong variance.", expected=rule,
                        got=f"the hidden layers look like {what}", hint=hint, verbose=verbose)
-    # ---- the builder seeds itself, so every run starts from the same weights
+    # ---- the biases: zero, as the task says
+    nonzero = [i + 1 for i, m in enumerate(hidden) if m.bias is not None and m.bias.detach().abs().max() > 0]
+    if nonzero:
+        return _report(name, FAIL, "the hidden layers' biases are not zero.",
+                       got=f"{len(nonzero)} of 20 hidden layers have non-zero biases (the first: hidden layer "
+                           f"{nonzero[0]})",
+                       hint="PyTorch draws the biases at random by default; the task asks for zero biases "
+                            "(`nn.init.zeros_(lin.bias)`).", verbose=verbose)
+    # ---- the builder seeds itself with its argument: the same seed, the same weights; another, others
+    torch.manual_seed(12345)  # so a builder that ignores its seed draws differently from the first call
     try:
-        again = build_fn(0)
+        again, other = build_fn(0), build_fn(1)
         same = all(torch.equal(a.detach(), b.detach()) for a, b in zip(model.parameters(), again.parameters()))
-    except Exception:
-        same = True  # it built once; a second failure would have shown the first time
+        differ = any(not torch.equal(a.detach(), b.detach()) for a, b in zip(model.parameters(), other.parameters()))
+    except Exception as e:
+        return _raised(name, e, verbose, "calling your builder again, with seed=0 and seed=1")
     if not same:
         return _report(name, FAIL, "two calls with the same seed build different weights.",
                        hint="start the builder with `torch.manual_seed(seed)`, so runs are reproducible (and "
                             "their results can be cached).", verbose=verbose)
+    if not differ:
+        return _report(name, FAIL, "seed=0 and seed=1 build the same weights: the builder ignores its seed.",
+                       hint="seed with the argument (`torch.manual_seed(seed)`), not a fixed number: the runs "
+                            "over several seeds measure the spread between initialisations, which is 0 if "
+                            "every seed builds the same network.", verbose=verbose)
     mean_ratio = float(np.mean([m.weight.detach().double().var().item() * m.in_features for m in hidden]))
     label = "He" if want_scheme == "he" else "LeCun"
     return _report(name, PASS, f"correct — 21 Linear layers, {spec['act']} after each of the 20 hidden layers, "
@@ -378,6 +413,12 @@ def capstone_run(build_fn: Callable, optimizer_fn: Callable, data, *, epochs: in
     the learner's code fails: a diverging run, a scheduler function that returns the optimizer, a
     OneCycleLR whose ``total_steps`` is smaller than the run, any exception from the learner's code.
     """
+    from .schedules import _data_problem
+
+    bad = _data_problem(data)
+    if bad:
+        _say(FAIL, f"{desc}: {bad['headline']}\n   hint:     {bad['hint']}")
+        return None, None
     try:
         n_train = len(data.train[1])
     except Exception:

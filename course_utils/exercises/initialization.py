@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_callable, _not_yet, _one_thread,
-                    _raised, _report, _say, _say_raised, _show)
+from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
+                    _one_thread, _raised, _report, _say, _say_raised, _show)
 
 
 def measure_backward_ratio(var_w: float, d_x: int, d_y: int, *, n: int = 2048, seed: int = 0) -> float:
@@ -40,12 +40,16 @@ _BACKWARD_MISTAKES = (
     (lambda dx, dy: 2 / dy, "the factor 2 belongs to ReLU (it halves the signal); the layer here is linear."),
     (lambda dx, dy: 2 / dx, "the factor 2 belongs to ReLU (Kaiming's forward rule); the layer here is linear, and "
                             "the backward pass sums over the d_y outputs."),
-    (lambda dx, dy: float(dy), "upside down: the variance of the weights must shrink when d_y grows."),
-    (lambda dx, dy: float(dx), "upside down, and the wrong count: the variance must shrink as the number of "
-                               "terms in the backward sum grows."),
-    (lambda dx, dy: 1 / math.sqrt(dy), "that is the standard deviation; the question asks for the variance."),
-    (lambda dx, dy: 1 / math.sqrt(dx), "that is a standard deviation (and of the forward rule); the question asks "
-                                       "for the variance of the backward condition."),
+    (lambda dx, dy: float(dy), "your variance grows with the layer's size, so the gradient grows at every "
+                               "layer; the variance of a sum grows with its number of terms, so W's must "
+                               "do the opposite."),
+    (lambda dx, dy: float(dx), "your variance grows with the layer's size, and it counts the inputs; the "
+                               "variance of a sum grows with its number of terms, so W's must do the opposite."),
+    (lambda dx, dy: 1 / math.sqrt(dy), "your formula has a square root: that is the scale of a standard "
+                                       "deviation, and the question asks for Var(W) (variances of independent "
+                                       "terms add without roots)."),
+    (lambda dx, dy: 1 / math.sqrt(dx), "your formula has a square root (a standard deviation's scale), and it "
+                                       "counts the inputs: the question asks for Var(W) in the backward pass."),
     (lambda dx, dy: 1 / (dx * dy), "the backward sum has d_y terms, not d_x·d_y: each ∂L/∂x_j collects one "
                                    "term per output."),
     (lambda dx, dy: 1 / dy ** 2, "the variance of a sum of d_y independent terms is d_y times the variance of "
@@ -68,7 +72,7 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
     name = "backward condition"
     if isinstance(answer, numbers.Real) and not isinstance(answer, bool):
         fn, cases = (lambda dx, dy: float(answer)), _BACKWARD_CASES[:1]
-    elif callable(answer):
+    elif not _not_a_function(answer):
         fn, cases = answer, _BACKWARD_CASES
     else:
         return _not_callable(name, answer, "a function (d_x, d_y) -> Var(W) or a number", verbose)
@@ -113,13 +117,28 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
 
 
 _INIT_CASES = ((64, 1024), (1024, 64), (300, 300), (200, 500))
+#: a small layer, drawn many times and pooled: with fans of 3 and 8, a fan off by one (a bias counted)
+#: moves the variance by 8–14 %, far beyond the sampling error of 48,000 draws (≈ 0.6 %)
+_SMALL_SHAPE, _SMALL_REPS = (3, 8), 2000
+
+
+def _off_by_one(var_of, n):
+    """Hint candidates for a fan (or a sum of fans) ``n`` counted one or two off (a bias counted as an input)."""
+    msg = ("a fan is off by one: fan_in = w.shape[1] and fan_out = w.shape[0] count the weights only (the bias "
+           "is not an input of the sum).")
+    return [(var_of(n + d), msg) for d in (1, 2, -1, -2) if n + d > 0]
+
+
+#: what the tensor handed to the learner's init holds before: a value no init draws, so "not filled" and
+#: "filled with NaN" read differently
+_SENTINEL = 12345.0
 
 
 def _run_init(name, fn, shape, seed, args, case, verbose):
-    """Run the learner's init on a NaN-filled tensor of ``shape``: ``(weights as float64, None)``, or
+    """Run the learner's init on a sentinel-filled tensor of ``shape``: ``(weights as float64, None)``, or
     ``(None, result)`` when it is the stub, raised, or broke the in-place contract."""
     torch.manual_seed(seed)
-    w = torch.full(shape, float("nan"))
+    w = torch.full(shape, _SENTINEL)
     try:
         out = fn(w, *args)
     except NotImplementedError:
@@ -141,13 +160,48 @@ def _init_failure(name, w, out, shape):
     if tuple(result.shape) != tuple(shape):
         return dict(headline="the shape changed.", expected=f"shape {tuple(shape)}", got=f"shape {tuple(result.shape)}",
                     hint="fill the given tensor (e.g. `w.uniform_(-a, a)`); don't build a new one of another shape.")
-    if torch.isnan(w).any():
+    if not torch.isfinite(result).all():
+        return dict(headline="the weights contain inf or NaN.", hint="check for a division by zero, or a NaN, "
+                    "in the scale.")
+    if (w == _SENTINEL).any():
         return dict(headline="the weight tensor you were given was not filled in place.",
                     hint="use the in-place methods `w.uniform_(...)` / `w.normal_(...)` inside `torch.no_grad()`; "
                          "assigning `w = ...` only rebinds the local name.")
-    if not torch.isfinite(result).all():
-        return dict(headline="the weights contain inf or NaN.", hint="check for a division by zero in the scale.")
     return None
+
+
+def _draw_problem(name, fn, shape, args, w, case, verbose) -> CheckResult | None:
+    """A report when the weights ``w`` (from ``fn`` under global seed 0) are no independent random draws:
+    neighbouring values correlated (``linspace``, a sorted or repeated pattern) or the same numbers under
+    another global seed (a seed hard-coded inside the function)."""
+    flat = w.flatten()
+    if flat.numel() > 16 and flat.std() > 0:
+        a, b = flat[:-1] - flat[:-1].mean(), flat[1:] - flat[1:].mean()
+        corr = float((a * b).sum() / (a.norm() * b.norm() + 1e-300))
+        if abs(corr) > 0.2:
+            return _report(name, FAIL, "the weights follow a pattern: neighbouring values are correlated.",
+                           case=case, got=f"correlation of neighbouring weights {corr:.2f} (random draws: ≈ 0)",
+                           hint="the entries must be independent random draws from the distribution (an "
+                                "in-place random method), not evenly spaced or sorted values.", verbose=verbose)
+    other, res = _run_init(name, fn, shape, 999_983, args, case, verbose)
+    if res is not None:
+        return res
+    if torch.equal(other, w):
+        return _report(name, FAIL, "your function draws the same weights whatever the global seed is.", case=case,
+                       hint="don't seed inside the init (every layer, and every run, would get the same "
+                            "numbers): draw from the global generator, which the caller seeds.", verbose=verbose)
+    return None
+
+
+def _pooled(name, fn, shape, args, reps, case, verbose):
+    """``reps`` calls on a small ``shape``, their weights pooled: a small fan tells fan ± 1 apart."""
+    parts = []
+    for r in range(reps):
+        w, res = _run_init(name, fn, shape, 50_000 + r, args, case, verbose)
+        if res is not None:
+            return None, res
+        parts.append(w.flatten())
+    return torch.cat(parts), None
 
 
 def _check_on_linear(name, fn, args, verbose) -> CheckResult | None:
@@ -199,13 +253,20 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
     the weight of a real ``nn.Linear`` (a Parameter that requires grad).
     """
     name = "xavier_uniform_"
-    if not callable(fn):
+    if _not_a_function(fn):
         return _not_callable(name, fn, "a function xavier_uniform_(w, gain=1.0)", verbose)
-    for k, shape in enumerate(_INIT_CASES):
+    for k, shape in enumerate(_INIT_CASES + (_SMALL_SHAPE,)):
         fan_out, fan_in = shape
-        gain = 1.0 if k < 3 else 5 / 3
+        gain = 5 / 3 if k == 3 else 1.0
+        args = () if gain == 1.0 else (gain,)
         case = f"weight of shape {shape} (fan_out={fan_out}, fan_in={fan_in}), gain={gain:.3g}"
-        w, result = _run_init(name, fn, shape, k, () if gain == 1.0 else (gain,), case, verbose)
+        if shape == _SMALL_SHAPE:
+            case += f", {_SMALL_REPS} calls pooled"
+            w, result = _pooled(name, fn, shape, args, _SMALL_REPS, case, verbose)
+        else:
+            w, result = _run_init(name, fn, shape, k, args, case, verbose)
+            if result is None and k == 0:
+                result = _draw_problem(name, fn, shape, args, w, case, verbose)
         if result is not None:
             return result
         want_var = gain ** 2 * 2 / (fan_in + fan_out)
@@ -231,17 +292,21 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
                 (want_var * 3, "did you use the bound a² as the variance? a = √(6/(fan_in+fan_out)) gives "
                                "variance a²/3."),
                 (want_var ** 2 / 3 if want_var < 1 else -1, "you passed a variance where the bound goes: "
-                                                            "a = gain·√(6/(fan_in+fan_out)) (a square root)."),
-            ]) or "Var(W) must be 2/(fan_in + fan_out), with fan_in = w.shape[1], fan_out = w.shape[0]."
+                                                            "the bound is a square root."),
+            ] + _off_by_one(lambda n: gain ** 2 * 2 / n, fan_in + fan_out)) or "Var(W) must be 2/(fan_in + fan_out), with fan_in = w.shape[1], fan_out = w.shape[0]."
             return _report(name, FAIL, "the variance of the weights is off.", case=case,
                            expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.xavier_uniform_)",
                            got=f"Var(W) = {var:.4g}", hint=hint, verbose=verbose)
         if wmax > bound * (1 + 1e-6) or wmax < 0.97 * bound:
+            looks_normal = wmax > 1.25 * bound
             return _report(name, FAIL, "the values are not uniform on [−a, a].", case=case,
                            expected=f"all |w| ≤ a = {bound:.4g}, filling the interval",
                            got=f"max |w| = {wmax:.4g}",
                            hint="use `w.uniform_(-a, a)`; a normal distribution with the right variance is "
-                                "`xavier_normal_`, another function.", verbose=verbose)
+                                "`xavier_normal_`, another function." if looks_normal else
+                                f"the values fill an interval slightly {'wider' if wmax > bound else 'narrower'} "
+                                "than ±a: check the fans in the bound (fan_in = w.shape[1], fan_out = w.shape[0], "
+                                "no bias counted).", verbose=verbose)
     bad = _check_on_linear(name, fn, (), verbose)
     if bad is not None:
         return bad
@@ -263,12 +328,19 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
     (a = 0.2 and 0.5 tell (1 + a²) from (1 + a)), then on the weight of a real ``nn.Linear``.
     """
     name = "kaiming_normal_"
-    if not callable(fn):
+    if _not_a_function(fn):
         return _not_callable(name, fn, "a function kaiming_normal_(w, a=0.0)", verbose)
-    for k, (fan_out, fan_in, a) in enumerate(_KAIMING_CASES):
+    for k, (fan_out, fan_in, a) in enumerate(_KAIMING_CASES + (_SMALL_SHAPE + (0.0,),)):
         shape = (fan_out, fan_in)
+        args = () if a == 0.0 else (a,)
         case = f"weight of shape {shape} (fan_out={fan_out}, fan_in={fan_in}), a={a}"
-        w, result = _run_init(name, fn, shape, 10 + k, () if a == 0.0 else (a,), case, verbose)
+        if shape == _SMALL_SHAPE:
+            case += f", {_SMALL_REPS} calls pooled"
+            w, result = _pooled(name, fn, shape, args, _SMALL_REPS, case, verbose)
+        else:
+            w, result = _run_init(name, fn, shape, 10 + k, args, case, verbose)
+            if result is None and k == 0:
+                result = _draw_problem(name, fn, shape, args, w, case, verbose)
         if result is not None:
             return result
         gain2 = 2 / (1 + a * a)
@@ -297,7 +369,7 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
                 (2 / fan_in if a != 0 else -1, "the negative slope `a` was ignored: the gain is 2/(1 + a²)."),
                 (2 * (1 + a * a) / fan_in if a not in (0.0, 1.0) else -1,
                  "the factor (1 + a²) divides: Var(W) = 2/((1 + a²)·fan_in)."),
-            ]) or "Var(W) = 2/((1 + a²)·fan_in) with fan_in = w.shape[1]; `normal_` takes the std, not the variance."
+            ] + _off_by_one(lambda n: gain2 / n, fan_in)) or "Var(W) = 2/((1 + a²)·fan_in) with fan_in = w.shape[1]; `normal_` takes the std, not the variance."
             return _report(name, FAIL, "the variance of the weights is off.", case=case,
                            expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.kaiming_normal_)",
                            got=f"Var(W) = {var:.4g}", hint=hint, verbose=verbose)

@@ -6,13 +6,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ._core import CheckResult, FAIL, PASS, _fmt, _not_callable, _not_yet, _raised, _report
+from ._core import CheckResult, FAIL, PASS, _fmt, _not_a_function, _not_callable, _not_yet, _raised, _report
 
 
 def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``leaky_relu(x, negative_slope=0.01)`` against ``nn.LeakyReLU`` on several shapes and slopes."""
     name = "leaky_relu"
-    if not callable(fn):
+    if _not_a_function(fn):
         return _not_callable(name, fn, "a function leaky_relu(x, negative_slope=0.01)", verbose)
     g = torch.Generator().manual_seed(0)
     cases = [(torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64), None),
@@ -60,8 +60,40 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
             if bad is not None else []
         return _report(name, FAIL, "the values differ from nn.LeakyReLU.", case=case, details=details,
                        expected=_fmt(want), got=_fmt(y), hint=hint, verbose=verbose)
-    return _report(name, PASS, f"correct — identical to nn.LeakyReLU on {len(cases)} inputs and slopes.",
-                   verbose=verbose)
+    bad = _leaky_grad_problem(fn, cases[1:])
+    if bad:
+        return _report(name, FAIL, bad.pop("headline"), verbose=verbose, **bad) if "raised" not in bad else \
+            _raised(name, bad["raised"], verbose, bad["case"])
+    return _report(name, PASS, f"correct — identical to nn.LeakyReLU on {len(cases)} inputs and slopes, values "
+                   "and gradients.", verbose=verbose)
+
+
+_NO_GRAD_HINT = ("build the output with torch operations on x itself: a round trip through NumPy or Python "
+                 "numbers, `torch.tensor(...)` of the values, `.detach()` or `torch.no_grad()` cut the graph, "
+                 "and a network using your function would not learn.")
+
+
+def _leaky_grad_problem(fn, cases) -> dict | None:
+    """The backward pass: d f/dx must be 1 for x > 0 and the slope for x < 0 (as nn.LeakyReLU's)."""
+    for x, slope in cases:
+        case = f"the gradient, x of shape {tuple(x.shape)}, negative_slope={slope}"
+        xg = x.clone().requires_grad_()
+        try:
+            y = fn(xg, slope)
+        except Exception as e:
+            return dict(raised=e, case=case)
+        if not (isinstance(y, torch.Tensor) and y.requires_grad):
+            return dict(headline="no gradient flows through your function: its output is cut off from x.",
+                        case=case, hint=_NO_GRAD_HINT)
+        try:
+            (gx,) = torch.autograd.grad(y.sum(), xg, allow_unused=True)
+        except Exception as e:
+            return dict(raised=e, case=case)
+        want = torch.where(x > 0, torch.ones_like(x), torch.full_like(x, slope))
+        if gx is None or not torch.allclose(gx.double(), want, rtol=1e-6, atol=1e-9):
+            return dict(headline="the gradient differs from nn.LeakyReLU's.", case=case,
+                        hint="the values are right but the backward pass is not: " + _NO_GRAD_HINT)
+    return None
 
 
 def _bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, *, unbiased_norm=False, biased_running=False,
@@ -108,7 +140,7 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
     over), then one evaluation step.
     """
     name = "batch_norm"
-    if not callable(fn):
+    if _not_a_function(fn):
         return _not_callable(name, fn, "a function batch_norm(x, gamma, beta, running_mean, running_var, "
                                        "training, momentum=0.1, eps=1e-5)", verbose)
     g = torch.Generator().manual_seed(0)
@@ -129,12 +161,18 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
         with torch.no_grad():
             y_ref = bn(x)
         case = f"{label}: x of shape {tuple(x.shape)}, momentum={momentum}, eps={eps}"
+        args = [x.clone(), gamma.clone(), beta.clone()]
         try:
-            out = fn(x.clone(), gamma.clone(), beta.clone(), rm.clone(), rv.clone(), training, momentum, eps)
+            out = fn(*args, rm.clone(), rv.clone(), training, momentum, eps)
         except NotImplementedError:
             return _not_yet(name, "batch_norm", verbose)
         except Exception as e:
             return _raised(name, e, verbose, case)
+        changed = [n for n, a, b in zip(("x", "gamma", "beta"), args, (x, gamma, beta)) if not torch.equal(a, b)]
+        if changed:
+            return _report(name, FAIL, f"your function overwrote its argument `{changed[0]}` in place.", case=case,
+                           hint="the caller still needs its input (the layer below, the backward pass): compute "
+                                "new tensors (`x - mean`, not `x -= mean` or `x.sub_(mean)`).", verbose=verbose)
         if not (isinstance(out, (tuple, list)) and len(out) == 3 and all(isinstance(t, torch.Tensor) for t in out)):
             return _report(name, FAIL, "expected a tuple (y, running_mean, running_var) of three tensors.",
                            case=case, got=f"{type(out).__name__}", hint="`return y, running_mean, running_var`.",
@@ -170,8 +208,45 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
                                         "variance); eval: normalise with the running statistics.",
                            verbose=verbose)
         rm, rv = bn.running_mean.clone(), bn.running_var.clone()
+    bad = _bn_grad_problem(fn, xs[0], gamma, beta, momentum, eps)
+    if bad:
+        if "raised" in bad:
+            return _raised(name, bad["raised"], verbose, bad["case"])
+        return _report(name, FAIL, bad.pop("headline"), verbose=verbose, **bad)
     return _report(name, PASS, "correct — outputs and running statistics equal nn.BatchNorm1d in training "
-                   "(two steps) and in eval mode.", verbose=verbose)
+                   "(two steps) and in eval mode, and gradients flow to x, gamma and beta as through it.",
+                   verbose=verbose)
+
+
+def _bn_grad_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:
+    """The backward pass of a training step: gradients w.r.t. x, gamma and beta as F.batch_norm's."""
+    import torch.nn.functional as F
+
+    case = f"the gradients of a training step, x of shape {tuple(x.shape)}"
+    D = x.shape[1]
+    r = torch.randn(x.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    leaves = [t.clone().requires_grad_() for t in (x, gamma, beta)]
+    ref = [t.clone().requires_grad_() for t in (x, gamma, beta)]
+    y_ref = F.batch_norm(ref[0], torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64),
+                         ref[1], ref[2], True, momentum, eps)
+    want = torch.autograd.grad((y_ref * r).sum(), ref)
+    try:
+        out = fn(*leaves, torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64), True,
+                 momentum, eps)
+        y = out[0]
+        if not (isinstance(y, torch.Tensor) and y.requires_grad):
+            return dict(headline="no gradient flows through your batch norm: y is cut off from x, gamma and beta.",
+                        case=case, hint=_NO_GRAD_HINT.replace("on x itself", "on x, gamma and beta"))
+        got = torch.autograd.grad((y.double() * r).sum(), leaves, allow_unused=True)
+    except Exception as e:
+        return dict(raised=e, case=case)
+    for n, g, w in zip(("x", "gamma", "beta"), got, want):
+        if g is None or not torch.allclose(g.double(), w, rtol=1e-5, atol=1e-8):
+            hint = (("the batch mean and variance must stay in the graph (no `.detach()` or `.item()` on "
+                     "them): in training the gradient flows through them too.") if n == "x" else _NO_GRAD_HINT)
+            return dict(headline=f"the gradient with respect to `{n}` differs from nn.BatchNorm1d's.", case=case,
+                        hint=hint)
+    return None
 
 
 def _bn_diagnose(learner, xs, gamma, beta, momentum, eps) -> str | None:

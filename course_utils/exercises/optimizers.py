@@ -122,6 +122,17 @@ def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False):
     return rule
 
 
+def _fixed(rule, **values):
+    """``rule`` with some hyper-parameters hard-coded (the stub's defaults), whatever the group says."""
+    def wrapped(p, g, st, group):
+        rule(p, g, st, {**group, **values})
+    return wrapped
+
+
+_HARD_CODED = ("your update uses the stub's default {what} whatever the optimizer was given: read it from "
+               "`group[{key!r}]` (the checker uses values that differ from every default).")
+
+
 def _global_lr(rule, lr):
     def wrapped(p, g, st, group):
         rule(p, g, st, {**group, "lr": lr})
@@ -133,9 +144,10 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
 
     Reference: ``torch.optim.SGD(params, lr, momentum=β, dampening=0)``.
     """
-    lr, beta = 0.05, 0.9
+    lr, beta = 0.05, 0.7  # both differ from the stub's defaults (lr=0.01, momentum=0.9)
     mk = lambda rule: (lambda pg: _SimpleOpt(pg, lr, rule, momentum=beta))  # noqa: E731
     mistakes = [
+        (mk(_fixed(_rule_momentum(), momentum=0.9)), _HARD_CODED.format(what="β = 0.9", key="momentum")),
         (mk(_rule_momentum(sign=-1.0)), "wrong sign: the step goes *against* the velocity, p ← p − η·v "
                                         "(you added it, which climbs the loss)."),
         (mk(_rule_momentum(plain=True)), "the velocity is never used — this is plain SGD. Keep v in "
@@ -170,9 +182,11 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
 
     Reference: ``torch.optim.RMSprop(params, lr, alpha, eps)`` (checked with a large eps so its place shows).
     """
-    lr, alpha, eps = 0.01, 0.9, 1e-2
+    lr, alpha, eps = 0.02, 0.9, 1e-2  # all differ from the stub's defaults (0.01, 0.99, 1e-8)
     mk = lambda rule: (lambda pg: _SimpleOpt(pg, lr, rule, alpha=alpha, eps=eps))  # noqa: E731
     mistakes = [
+        (mk(_fixed(_rule_rmsprop(), alpha=0.99)), _HARD_CODED.format(what="α = 0.99", key="alpha")),
+        (mk(_fixed(_rule_rmsprop(), eps=1e-8)), _HARD_CODED.format(what="ε = 1e-8", key="eps")),
         (mk(_rule_rmsprop(eps_inside=True)), "eps belongs outside the square root: g/(√v + ε), as in torch."),
         (mk(_rule_rmsprop(swapped=True)), "α and 1−α are swapped: v ← α·v + (1−α)·g² keeps most of the old average."),
         (mk(_rule_rmsprop(no_square=True)), "average the *squared* gradient: v ← α·v + (1−α)·g²."),
@@ -208,9 +222,11 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
     m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; m̂ = m/(1−β₁ᵗ); v̂ = v/(1−β₂ᵗ); p ← p − η m̂/(√v̂ + ε).
     Reference: ``torch.optim.Adam`` (checked with a large eps so its place shows).
     """
-    lr, betas, eps = 0.01, (0.8, 0.95), 1e-3
+    lr, betas, eps = 0.01, (0.8, 0.95), 1e-3  # all differ from the stub's defaults (1e-3, (0.9, 0.999), 1e-8)
     mk = lambda rule: (lambda pg: _SimpleOpt(pg, lr, rule, betas=betas, eps=eps))  # noqa: E731
     mistakes = [
+        (mk(_fixed(_rule_adam(), betas=(0.9, 0.999))), _HARD_CODED.format(what="β₁, β₂ = 0.9, 0.999", key="betas")),
+        (mk(_fixed(_rule_adam(), eps=1e-8)), _HARD_CODED.format(what="ε = 1e-8", key="eps")),
         (mk(_rule_adam(correct_m=False, correct_v=False)),
          "no bias correction: m and v start at 0, so early on they are too small. Divide by (1 − β₁ᵗ) and "
          "(1 − β₂ᵗ), with t counting this parameter's steps from 1."),

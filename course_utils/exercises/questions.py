@@ -1,6 +1,10 @@
 """Exercises 06 — the conceptual questions and their model answers, revealed on request."""
 from __future__ import annotations
 
+import math
+
+from ._core import FAIL, PASS, TODO, CheckResult, _as_number, _describe, _label, _report, _wrap
+
 
 #: (question, model answer) — the textbook chapter's eight exercises, in the book's own words.
 QUESTIONS = [
@@ -56,24 +60,33 @@ QUESTIONS = [
 ]
 
 
-def _check_n(n) -> int:
-    if not (isinstance(n, int) and 1 <= n <= len(QUESTIONS)):
-        raise ValueError(f"Questions are numbered 1 to {len(QUESTIONS)}; got {n!r}.")
-    return n
+def _bad_number(n) -> str | None:
+    """A plain message when ``n`` is not a question number (1 to 8), else None."""
+    if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= len(QUESTIONS):
+        return None
+    extra = " (write the number without quotes)" if isinstance(n, str) else ""
+    return (f"{_label(FAIL)} — questions are numbered 1 to {len(QUESTIONS)}; got {_describe(n)}{extra}, "
+            "e.g. `exercises.show_answer(1)`.")
 
 
 def show_question(n: int):
     """Display question ``n`` (1-based) as Markdown."""
     from IPython.display import Markdown, display
 
-    display(Markdown(f"**Question {_check_n(n)}.** {QUESTIONS[n - 1][0]}"))
+    if _bad_number(n):
+        print(_wrap(_bad_number(n)))
+        return
+    display(Markdown(f"**Question {n}.** {QUESTIONS[n - 1][0]}"))
 
 
 def show_answer(n: int):
-    """Reveal the model answer of question ``n`` (1-based)."""
+    """Reveal the model answer of question ``n`` (1-based); a wrong number gets a plain message."""
     from IPython.display import Markdown, display
 
-    display(Markdown(f"**Model answer {_check_n(n)}.** {QUESTIONS[n - 1][1]}"))
+    if _bad_number(n):
+        print(_wrap(_bad_number(n)))
+        return
+    display(Markdown(f"**Model answer {n}.** {QUESTIONS[n - 1][1]}"))
 
 
 def answer_button(n: int):
@@ -81,7 +94,9 @@ def answer_button(n: int):
     import ipywidgets as widgets
     from IPython.display import Markdown, display
 
-    _check_n(n)
+    if _bad_number(n):
+        print(_wrap(_bad_number(n)))
+        return None
     button = widgets.ToggleButton(value=False, description=f"Show model answer {n}", icon="eye")
     out = widgets.Output()
 
@@ -94,3 +109,160 @@ def answer_button(n: int):
 
     button.observe(toggle, names="value")
     return widgets.VBox([button, out])
+
+
+# ----------------------------------------------------------------------------- graded forms
+# Each question has a short graded form: a choice (a letter, or the option's words) or a number.  After
+# every attempt the check explains — why the right answer is right (with a measurement made on the spot
+# by the course's own functions), or what is wrong with the chosen option, without naming the right one.
+
+def _measure_depth() -> str:
+    from .initialization import activation_variances
+
+    small = activation_variances(0.03, 20, act="tanh")[-1]
+    large = activation_variances(0.3, 20, act="relu")[-1]
+    return (f"measured now: 20 tanh layers of width 256 with weights N(0, 0.03²) leave an activation variance of "
+            f"{small:.1e} (it started at 1); 20 ReLU layers with std 0.3 blow it up to {large:.1e}.")
+
+
+def _measure_symmetry() -> str:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    with torch.no_grad():
+        for lin in (net[0], net[2]):
+            lin.weight.fill_(0.3)
+            lin.bias.zero_()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    X, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    for _ in range(50):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(X), y).backward()
+        opt.step()
+    rows = len({tuple(round(v, 6) for v in r) for r in net[0].weight.detach().tolist()})
+    return (f"measured now: a 4-8-3 tanh net whose weights all start at 0.3 has {rows} distinct hidden "
+            f"unit{'s' if rows != 1 else ''} (of 8) after 50 SGD steps.")
+
+
+def _measure_momentum() -> str:
+    beta, v = 0.99999, 0.0
+    for _ in range(1000):
+        v = beta * v + 1.0
+    return (f"measured now: with a constant gradient of 1, the velocity after 1,000 steps is {v:,.0f} and still "
+            "growing — the step keeps accelerating long after it should have settled.")
+
+
+def _measure_mc_passes() -> str:
+    import torch
+    from torch import nn
+
+    from .regularization import mc_dropout_predict_reference
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 3))
+    calls = []
+    h = net.register_forward_hook(lambda *a: calls.append(1))
+    mc_dropout_predict_reference(net, torch.randn(5, 4), n_samples=50)
+    h.remove()
+    return f"measured now: MC dropout with 50 samples ran the network {len(calls)} times for one prediction."
+
+
+#: n -> the graded form: (kind, prompt, options or None, answer, texts that name options, per-option or
+#: per-value explanations of a wrong answer, the explanation of the right one, a measurement or None)
+FORMS = {
+    1: ("choice", "What do Glorot and He initialisation fix?",
+        ["overfitting of large networks", "signal and gradient variances that shrink or grow geometrically "
+         "with depth", "the bad curvature of the loss surface", "ReLU units that never activate"],
+        "b", (("overfit", "a"), ("variance", "b"), ("curvature", "c"), ("dead", "d")),
+        {"a": "initialisation acts at step 0; overfitting is about what training ends up memorising.",
+         "c": "the curvature is a property of the loss; a different scale of the weights does not change it.",
+         "d": "dead units are ReLU's own problem (leaky ReLU, ELU address it), and He init does not remove it."},
+        "a badly scaled init multiplies the variance by a constant factor at every layer.", _measure_depth),
+    2: ("choice", "Can all weights of a layer start with the same (randomly drawn) value?", ["yes", "no"], "b",
+        (("yes", "a"), ("no", "b")),
+        {"a": "equal weights make every unit compute the same thing and get the same gradient."},
+        "equal weights give equal units and equal gradients: the units never become different.",
+        _measure_symmetry),
+    3: ("choice", "Is it fine to initialise the biases to 0?", ["yes", "no"], "a", (("yes", "a"), ("no", "b")),
+        {"b": "the random weights already break the symmetry; a zero bias adds no variance, as the "
+              "derivations assume."},
+        "the random weights break the symmetry, and zero biases add nothing to the variance.", None),
+    4: ("choice", "Which activation makes a plain stack of dense layers self-normalising?",
+        ["ReLU", "GELU", "SELU", "tanh"], "c", (("selu", "c"), ("gelu", "b"), ("relu", "a"), ("tanh", "d")),
+        {"a": "ReLU halves the signal's second moment; He init compensates, but nothing pulls it back.",
+         "b": "GELU is smooth and popular in transformers, but has no fixed point of mean and variance.",
+         "d": "tanh saturates, and its variance shrinks layer after layer."},
+        "SELU's scale and negative saturation pull mean and variance to the fixed point (0, 1).", None),
+    5: ("number", "With momentum β = 0.99999, over about how many past gradients does the velocity average "
+        "(its effective step is η times this number)?", None, 1 / (1 - 0.99999), (),
+        {0.99999: "that is β itself; the question asks how many gradients the velocity adds up.",
+         1e-5: "that is 1 − β, the share of one new gradient; the question asks how many gradients add up."},
+        "the velocity sums β^k·g, a geometric series of 1/(1 − β) terms.", _measure_momentum),
+    6: ("choice", "Which of these makes many weights exactly zero?",
+        ["an ℓ2 penalty (weight decay)", "an ℓ1 penalty or magnitude pruning", "dropout", "batch norm"], "b",
+        (("l1", "b"), ("ℓ1", "b"), ("prun", "b"), ("l2", "a"), ("ℓ2", "a"), ("dropout", "c"), ("batch", "d")),
+        {"a": "ℓ2 shrinks every weight in proportion to its size: small, but not zero.",
+         "c": "dropout zeroes activations during training, not weights; the trained weights are dense.",
+         "d": "batch norm rescales activations; it does not zero weights."},
+        "the ℓ1 penalty's constant pull and pruning's threshold put weights at exactly 0.", None),
+    7: ("number", "MC dropout with K = 50 samples: how many times the cost of one ordinary prediction does "
+        "one MC prediction cost?", None, 50.0, (),
+        {1.0: "ordinary inference switches dropout off, but MC dropout keeps it on and repeats the pass.",
+         0.0: "the passes are not free: each is a full forward pass."},
+        "each sample is a full forward pass with dropout on.", _measure_mc_passes),
+    8: ("choice", "For the SELU network of the capstone to self-normalise, which initialisation must it use?",
+        ["He normal, Var(W) = 2/fan_in", "LeCun normal, Var(W) = 1/fan_in", "Xavier uniform",
+         "PyTorch's default"], "b", (("lecun", "b"), ("he", "a"), ("kaiming", "a"), ("xavier", "c"),
+                                      ("glorot", "c"), ("default", "d")),
+        {"a": "2/fan_in doubles the variance to make up for ReLU's halving; SELU's fixed point needs no doubling.",
+         "c": "Xavier averages fan_in and fan_out; the fixed point is derived for one count only.",
+         "d": "PyTorch's default gives Var(W) = 1/(3·fan_in), a third of what the fixed point needs."},
+        "SELU's fixed point is derived for Var(W)·fan_in = 1.", None),
+}
+
+
+def form_markdown(n: int) -> str:
+    """The graded form of question ``n`` as Markdown (what the notebooks print under the question)."""
+    kind, prompt, options = FORMS[n][:3]
+    text = f"**Graded check {n}.** {prompt}"
+    if kind == "choice":
+        text += " " + " ".join(f"({chr(97 + i)}) {o}" for i, o in enumerate(options))
+        return text + f" — set `form_{n}` to a letter."
+    return text + f" — set `form_{n}` to a number."
+
+
+def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
+    """Grade the form of question ``n`` and explain, after every attempt (right or wrong)."""
+    from .regularization import _choice_letter
+
+    if _bad_number(n):
+        return _report("graded check", FAIL, _bad_number(n).split(" — ", 1)[1], verbose=verbose)
+    kind, prompt, options, right, texts, wrong, why, measure = FORMS[n]
+    name = f"graded check {n}"
+    if answer is None or answer is ... or answer == "":
+        return _report(name, TODO, f"not yet — set `form_{n}` and run the cell again.", verbose=verbose)
+    details = []
+    if kind == "choice":
+        letters = "".join(chr(97 + i) for i in range(len(options)))
+        a = _choice_letter(answer, letters, texts) if isinstance(answer, str) else None
+        if a is None:
+            return _report(name, FAIL, f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
+                           hint=f"write the letter as a string, e.g. form_{n} = \"{letters[-1]}\".", verbose=verbose)
+        if a != right:
+            return _report(name, FAIL, f"({a}) is not it.", details=[f"why:      {wrong.get(a, '')}"],
+                           hint="think about what that choice changes, and read the question once more.",
+                           verbose=verbose)
+    else:
+        v, bad = _as_number(answer, low=0)
+        if bad:
+            return _report(name, FAIL, bad, hint=f"set form_{n} to a number.", verbose=verbose)
+        if not math.isclose(v, right, rel_tol=0.05):
+            known = next((h for w, h in wrong.items() if math.isclose(v, w, rel_tol=1e-3, abs_tol=1e-12)), None)
+            direction = "too large" if v > right else "too small"
+            return _report(name, FAIL, f"{v:g} is {direction}.", details=[f"why:      {known}"] if known else [],
+                           hint="write the quantity as a formula first, then evaluate it.", verbose=verbose)
+    if measure is not None:
+        details.append(measure())
+    return _report(name, PASS, f"correct — {why}", details=details, verbose=verbose)

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import (CheckResult, FAIL, PASS, TODO, _describe, _fmt, _not_callable, _not_yet, _one_thread,
-                    _raised, _report)
+from ._core import (CheckResult, FAIL, PASS, TODO, _describe, _fmt, _not_a_function, _not_callable, _not_yet,
+                    _one_thread, _raised, _report, _say)
 
 
 def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
@@ -87,10 +87,16 @@ def _mc_reference(build, x):
 
 
 def _mc_problem(fn, build, S):
-    """None when ``fn`` is right on the net ``build()`` makes, else the keyword arguments of a failure report."""
+    """None when ``fn`` is right on the net ``build()`` makes, else the keyword arguments of a failure report.
+
+    The checker's own computations use a fresh copy of the net (``build()`` again), never the one the
+    learner's function received, so a function that changes the model (its dtype, device, mode, weights)
+    is reported instead of breaking the checker."""
     model, x = build()
+    x_given = x.clone()
     N, C = x.shape[0], model[-1].out_features
     bn_before = _bn_state(model)
+    params_before = [p.detach().clone() for p in model.parameters()]
     torch.manual_seed(123)
     try:
         with _one_thread():
@@ -102,11 +108,26 @@ def _mc_problem(fn, build, S):
     if isinstance(out, torch.Tensor):
         shape = tuple(out.shape)
         return dict(headline=f"expected a pair (mean_probs, std_probs), got one tensor of shape {shape}.",
-                    hint=("that is every pass stacked: reduce over dim 0 and `return probs.mean(0), probs.std(0)`."
-                          if shape == (S, N, C) else "`return probs.mean(0), probs.std(0)` (two tensors)."))
+                    hint=("that is every pass stacked: reduce it over the passes to a mean and a spread, and "
+                          "return the two." if shape == (S, N, C) else
+                          "return two tensors: the mean probabilities and their spread across the passes."))
     if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
         return dict(headline="expected a pair (mean_probs, std_probs) of tensors.", got=_describe(out),
-                    hint="`return probs.mean(0), probs.std(0)`.")
+                    hint="return two tensors: the mean probabilities and their spread across the passes.")
+    if not torch.equal(x, x_given):
+        return dict(headline="your function changed the input batch `x` in place.",
+                    hint="the caller still needs x: build new tensors instead of in-place operations on x.")
+    now = [(p.dtype, p.device) for p in model.parameters()]
+    was = [(q.dtype, q.device) for q in params_before]
+    changed = ["dtype" if a[0] != b[0] else "device" for a, b in zip(now, was) if a != b]
+    if changed:
+        return dict(headline=f"your function changed the model's {changed[0]} (e.g. `model.double()`).",
+                    hint="`model.double()`, `.float()` and `.to(...)` convert the caller's model in place, and "
+                         "every later use of it breaks: leave the model as it is (convert a copy of x if you "
+                         "must).")
+    if any(not torch.equal(p.detach(), q) for p, q in zip(model.parameters(), params_before)):
+        return dict(headline="your function changed the model's weights.",
+                    hint="MC dropout only runs the model: no optimizer step, no in-place change of a parameter.")
     mean, std = (t.detach().double() for t in out)
     if mean.shape != (N, C) or std.shape != (N, C):
         return dict(headline="wrong shapes.", expected=f"({N}, {C}) and ({N}, {C})",
@@ -123,14 +144,19 @@ def _mc_problem(fn, build, S):
     ones = torch.ones(N, dtype=torch.float64)
     if not torch.allclose(mean.sum(-1), ones, atol=1e-4):
         if torch.allclose(std.sum(-1), ones, atol=1e-4):
-            return dict(headline="the two results are swapped.", hint="return the mean first: "
-                        "`return probs.mean(0), probs.std(0)`.")
+            return dict(headline="the two results are swapped.", hint="return the mean first, then the spread.")
         return dict(headline="the mean predictions are not probabilities (rows do not sum to 1).",
                     got=f"row sums {_fmt(mean.sum(-1))}",
                     hint="apply softmax to each pass, then average the probabilities.")
+    fresh, x_fresh = build()
     with torch.no_grad():
-        p_eval = F.softmax(model(x), -1).double()
+        p_eval = F.softmax(fresh(x_fresh), -1).double()
     if std.max() < 1e-6 or torch.allclose(mean, p_eval, atol=1e-6):
+        if not torch.allclose(mean, p_eval, atol=1e-4):  # dropout was on, but every pass drew the same mask
+            return dict(headline="all passes gave the same prediction, and it is not the eval-mode one: every "
+                                 "pass used the same dropout mask.", got=f"max std {std.max().item():.2g}",
+                        hint="did you seed the random generator inside the loop (`torch.manual_seed` before "
+                             "each pass)? Each pass must draw a new mask: seed at most once, outside the loop.")
         return dict(headline="all passes gave the same prediction — dropout was off.",
                     got=f"max std {std.max().item():.2g}", key="dropout off",
                     hint="in eval mode nn.Dropout does nothing; switch the Dropout modules to train mode "
@@ -146,8 +172,7 @@ def _mc_problem(fn, build, S):
                              "softmax(mean of logits) ≈ the eval-mode prediction. MC dropout applies softmax to "
                              "*each* pass and then averages the probabilities: "
                              "`torch.stack([softmax(model(x), -1) for _ in range(n)]).mean(0)`.")
-        return dict(headline="the mean prediction is far from the reference MC estimate.",
-                    expected=f"≈ {_fmt(ref_mean[0])} (first row)", got=_fmt(mean[0]),
+        return dict(headline="the mean prediction is far from the reference MC estimate.", got=_fmt(mean[0]),
                     hint="average softmax outputs over n_samples stochastic passes with only dropout active.")
     if std.max() > 0.5 + 1e-6:
         return dict(headline="the spread is larger than probabilities can spread (> 0.5).",
@@ -157,9 +182,8 @@ def _mc_problem(fn, build, S):
     if (std - ref_std).abs().max() > 0.25 * ref_std.max().item():
         if (std - ref_std ** 2).abs().max() < 0.25 * (ref_std ** 2).max().item():
             return dict(headline="that is the variance across passes, not the standard deviation.",
-                        hint="use `probs.std(0)` (or the square root of the variance).")
-        return dict(headline="the spread across passes is off.",
-                    expected=f"std ≈ {_fmt(ref_std[0])} (first row)", got=_fmt(std[0]),
+                        hint="the spread asked for is in the units of the probabilities themselves.")
+        return dict(headline="the spread across passes is off.", got=_fmt(std[0]),
                     hint="return the standard deviation of the per-pass probabilities over the passes (dim 0).")
     return None
 
@@ -172,7 +196,7 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
     which is recognised and named.  The second net has its dropout layers at other positions.
     """
     name = "mc_dropout_predict"
-    if not callable(fn):
+    if _not_a_function(fn):
         return _not_callable(name, fn, "a function mc_dropout_predict(model, x, n_samples=50)", verbose)
     S = _MC_SAMPLES
     nets = [(_mc_model, "a Linear–ReLU–BatchNorm–Dropout(0.5)–Linear net in eval mode"),
@@ -184,6 +208,8 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
             bad = _mc_problem(fn, build, S)
         except NotImplementedError:
             return _not_yet(name, "mc_dropout_predict", verbose)
+        except Exception as e:  # the checker could not use what the function returned
+            return _raised(name, e, verbose, case)
         if bad is None:
             continue
         if "raised" in bad:
@@ -201,7 +227,7 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
 def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``l2_penalty(params, lam)`` = λ/2·Σ‖w‖² (so its gradient is λ·w, what ``weight_decay=λ`` adds)."""
     name = "l2_penalty"
-    if not callable(fn):
+    if _not_a_function(fn):
         return _not_callable(name, fn, "a function l2_penalty(params, lam)", verbose)
     g = torch.Generator().manual_seed(0)
     ws = [torch.randn(3, 4, generator=g, dtype=torch.float64).requires_grad_(),
@@ -216,7 +242,8 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
         return _raised(name, e, verbose, case)
     if not (isinstance(pen, torch.Tensor) and pen.dim() == 0):
         return _report(name, FAIL, "expected a scalar tensor.", case=case, got=_fmt(pen),
-                       hint="sum over all parameters: `sum((w ** 2).sum() for w in params)`.", verbose=verbose)
+                       hint="add up one number per parameter tensor into a single scalar tensor (not a list, "
+                            "not a Python float).", verbose=verbose)
     want = lam / 2 * sum((w.detach() ** 2).sum() for w in ws)
     sq = sum((w.detach() ** 2).sum() for w in ws)
     if not torch.allclose(pen.detach().double(), want):
@@ -248,6 +275,14 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
     """
     import pandas as pd
 
+    if not callable(penalty_fn):
+        raise TypeError(f"penalty_fn must be your function l2_penalty(params, lam), got {_describe(penalty_fn)}.")
+    try:
+        penalty_fn([torch.zeros(2, requires_grad=True)], lam)
+    except NotImplementedError:
+        _say(TODO, f"not yet — `{getattr(penalty_fn, '__name__', 'l2_penalty')}` is still the TODO stub; fill it in "
+             "above and run this cell again.")
+        return None
     g = torch.Generator().manual_seed(0)
     X = torch.randn(64, 8, generator=g, dtype=torch.float64)
     X[:, :4] *= 5  # features on different scales, so Adam's per-coordinate scaling matters
@@ -285,22 +320,49 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
 
 
 _CHOICES = {
-    "adam_l2": ({"a", "adam"}, "Adam's `weight_decay` adds λ·w to the gradient *before* the adaptive scaling — "
-                "exactly what the ℓ2 penalty does; AdamW subtracts η·λ·w from the weights after it (decoupled)."),
+    "adam_l2": ("abcd", "a", "Adam's `weight_decay` adds λ·w to the gradient *before* the adaptive scaling — "
+                "exactly what the ℓ2 penalty does; AdamW subtracts η·λ·w from the weights after it (decoupled).",
+                {"b": "AdamW decouples the decay from the gradient: it shrinks the weights after the adaptive "
+                      "step, so its distance to the penalty's weights is not 0.",
+                 "c": "the two optimizers do not agree with each other: one of the two distances is not 0.",
+                 "d": "one of the two distances in the table is 0 (to the last digits)."},
+                (("adamw", "b"), ("both", "c"), ("neither", "d"), ("adam", "a"))),
 }
 
 
+def _choice_letter(answer, letters: str, texts=()) -> str | None:
+    """The letter a learner meant: "a", "A", "(a)", "a)", "option a", "(a) Adam(weight_decay=λ)" → "a"; or
+    the option's own words alone ("AdamW", "both"), matched by the first of ``texts`` found in it."""
+    import re
+
+    text = str(answer).strip().lower()
+    m = (re.fullmatch(rf"\(?([{letters}])[).:]?", text)
+         or re.match(rf"^(?:option|answer|choice)?\s*\(?([{letters}])(?:\)|\.|:|\s|$)", text))
+    if m:
+        return m.group(1)
+    return next((letter for words, letter in texts if words in text), None)
+
+
 def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
-    """Grade a multiple-choice answer (a letter) to ``question`` (``"adam_l2"``)."""
-    if question not in _CHOICES:
-        raise ValueError(f"Unknown question {question!r}; expected one of {sorted(_CHOICES)}.")
-    name = f"question {question}"
+    """Grade a multiple-choice answer (a letter, possibly with its text) to ``question`` (``"adam_l2"``).
+
+    After each attempt the message explains: why the right answer is right, or what the table shows
+    against the chosen letter (without naming the right one)."""
+    key = str(question).strip().lower().replace("-", "_").replace(" ", "_")
+    if key not in _CHOICES:
+        return _report(f"question {question!r}", FAIL, f"there is no question {question!r}.",
+                       hint=f"the questions are {', '.join(repr(k) for k in sorted(_CHOICES))}.", verbose=verbose)
+    name = f"question {key}"
     if answer is None or answer == "" or answer is ...:
         return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
                        verbose=verbose)
-    right, why = _CHOICES[question]
-    a = str(answer).strip().lower().strip("().")
-    if a in right:
+    letters, right, why, wrong, texts = _CHOICES[key]
+    a = _choice_letter(answer, letters, texts) if isinstance(answer, str) else None
+    if a is None:
+        return _report(name, FAIL, f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
+                       hint="write the letter as a string, e.g. answer = \"b\".", verbose=verbose)
+    if a == right:
         return _report(name, PASS, f"correct — {why}", verbose=verbose)
-    return _report(name, FAIL, f"{answer!r} is not it.", hint="compare the columns ‖w − w(ℓ2 in loss)‖ in the "
-                   "table above: a distance of 0 means the two updates are identical.", verbose=verbose)
+    return _report(name, FAIL, f"({a}) is not it.", details=[f"why: {wrong.get(a, '')}"],
+                   hint="compare the columns ‖w − w(ℓ2 in loss)‖ in the table above: a distance of 0 means the "
+                        "two updates are identical.", verbose=verbose)

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from ..schedules import step_interval
-from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_callable, _not_yet, _one_thread,
-                    _raised, _report, _short_exc, _show)
+from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
+                    _one_thread, _raised, _report, _say, _short_exc, _show)
 
 
 #: schedule name -> optimizer, params -> torch scheduler (the real torch classes)
@@ -57,6 +57,9 @@ def schedule_explorer():
              warmup=5, max_lr=0.5, pct_start=0.3):
         P = dict(gamma=gamma, step_size=step_size, T=T, T0=T0, T_mult=T_mult, warmup=min(warmup, T - 1),
                  max_lr=max_lr, pct_start=pct_start)
+        if not schedules:
+            _say(TODO, "no schedule selected: pick one or more in the list (ctrl/cmd-click for several).")
+            return
         fig, ax = plt.subplots(figsize=(6.2, 3.6))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -82,18 +85,33 @@ def schedule_explorer():
         pct_start=widgets.FloatSlider(value=0.3, min=0.05, max=0.5, step=0.05, description="pct_start", **s)))
 
 
-def small_subset(data, n_train: int, *, n_val: int | None = None):
-    """The first ``n_train`` training (and ``n_val`` validation) images: ``data.subset`` (one home)."""
-    if not (isinstance(n_train, int) and n_train > 0):
-        raise ValueError(f"n_train must be a positive integer, got {n_train!r}.")
-    return data.subset(n_train, n_val=n_val)
+def _data_problem(data) -> dict | None:
+    """A report (headline, hint) when ``data`` is not the data set ``data.load_fashion_mnist()`` returns."""
+    import types
+
+    if hasattr(data, "subset") and callable(data.subset) and hasattr(data, "train") and hasattr(data, "val"):
+        return None
+    what = (f"the module {data.__name__}" if isinstance(data, types.ModuleType) else
+            "one split (a pair of tensors)" if isinstance(data, (tuple, list)) else _describe(data))
+    return dict(headline=f"expected the data set, got {what}.",
+                hint="pass the object that `data.load_fashion_mnist()` returns (`fmnist` above), with its "
+                     "train and validation splits, not a module, one split or a tensor.")
 
 
-def small_mlp(seed: int = 0, hidden: Sequence[int] = (128,), act: str = "relu") -> nn.Module:
-    """A small Kaiming-initialised MLP 784-hidden-10 (seeded): :func:`course_utils.models.small_mlp`."""
-    from ..models import small_mlp as build
-
-    return build(seed, tuple(hidden), act_fn=act)
+def _fraction_mistake(v: float, gamma: float, epochs: int) -> str | None:
+    """The hint for a known wrong fraction ``v`` of the rate ExponentialLR(gamma) leaves after ``epochs``."""
+    candidates = [
+        (gamma ** (epochs + 1), "off by one epoch: count how many times the rate has been multiplied by γ "
+                                "after the given number of epochs."),
+        (gamma ** (epochs - 1), "off by one epoch: count how many times the rate has been multiplied by γ "
+                                "after the given number of epochs."),
+        (max(1 - (1 - gamma) * epochs, 0.0), "the decay is multiplicative, not subtractive: each epoch keeps a "
+                                             "fraction γ of the current rate."),
+        ((1 - gamma) ** epochs, "γ is the fraction that is *kept* each epoch, not the part removed."),
+        (1 - gamma ** epochs, "that is the fraction that was removed; the question asks what is left."),
+        (gamma * epochs, "the factors multiply (γ times γ times …); you multiplied γ by the number of epochs."),
+    ]
+    return next((h for c, h in candidates if math.isclose(v, c, rel_tol=1e-6, abs_tol=1e-15)), None)
 
 
 def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, verbose: bool = True) -> CheckResult:
@@ -111,6 +129,10 @@ def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, 
     v, why = _as_number(answer)
     if why is not None:  # not a number at all: say what is expected
         v, why = _as_number(answer, low=0, high=1)
+    known = _fraction_mistake(v, gamma, epochs) if why is None else None
+    if known:
+        return _report(name, FAIL, "not the fraction torch's scheduler leaves.", got=f"{v:.6g}", hint=known,
+                       verbose=verbose)
     if why is None and 1 < v <= 100:
         return _report(name, FAIL, "that looks like a percentage.", got=f"{v:g}",
                        hint="give the fraction of the initial rate, a number between 0 and 1 (25 % is 0.25).",
@@ -123,17 +145,8 @@ def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, 
     if abs(v - measured) < 1e-6:
         return _report(name, PASS, f"correct — torch's ExponentialLR(gamma={gamma}) leaves {measured:.4f} of the "
                        f"initial rate after {epochs} epochs (γ^{epochs}).", verbose=verbose)
-    candidates = [
-        (gamma ** (epochs + 1), "off by one epoch: after epoch e the rate has been multiplied by γ exactly e times."),
-        (gamma ** (epochs - 1), "off by one epoch: after epoch e the rate has been multiplied by γ exactly e times."),
-        (max(1 - (1 - gamma) * epochs, 0.0), "the decay is multiplicative, not subtractive: each epoch keeps a "
-                                             "fraction γ of the current rate."),
-        ((1 - gamma) ** epochs, "γ is the fraction that is *kept* each epoch, not the part removed."),
-        (1 - gamma ** epochs, "that is the fraction that was removed; the question asks what is left."),
-        (gamma * epochs, "the factors multiply: γ·γ·…·γ, not γ·epochs."),
-    ]
-    hint = next((h for c, h in candidates if math.isclose(v, c, rel_tol=1e-6, abs_tol=1e-15)), None)
-    if hint is None and abs(v - measured) < 0.01:
+    hint = None
+    if abs(v - measured) < 0.01:
         hint = "close, but rounded: compute the value exactly in Python instead of typing a rounded number."
     if hint is None:
         hint = (f"ExponentialLR multiplies the rate by γ = {gamma} once per epoch; write the rate after "
@@ -210,10 +223,11 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     changes — the optimizer itself, or ``LambdaLR(o, lambda e: 5.0)`` — is rejected before any training.
     All runs go through :func:`course_utils.train.train_model` (cached), on ``n_train`` images.
     """
+    from ..models import small_mlp
     from ..train import train_model
 
     name = "schedule vs constant LR"
-    if not callable(scheduler_fn):
+    if _not_a_function(scheduler_fn):
         return _not_callable(name, scheduler_fn, "a function optimizer -> scheduler", verbose)
     P = {**SCHEDULE_RUN, **overrides}
     steps_per_epoch = math.ceil(P["n_train"] / P["batch_size"])
@@ -241,13 +255,19 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                        hint="the schedule must change the rate during the run (e.g. warm up, then anneal "
                             "towards 0); it is also compared with a constant rate at its own mean, so a "
                             "constant multiple cannot win.", verbose=verbose)
-    sub = small_subset(data, P["n_train"])
+    bad = _data_problem(data)
+    if bad:
+        return _report(name, FAIL, bad.pop("headline"), case="the data argument", verbose=verbose, **bad)
+    try:
+        sub = data.subset(P["n_train"])
+    except Exception as e:
+        return _raised(name, e, verbose, "taking the first images of your data set")
     opt_at = lambda lr: (lambda p: torch.optim.SGD(p, lr=lr))  # noqa: E731
     kw = dict(epochs=P["epochs"], batch_size=P["batch_size"], seed=0, progress=False)
     try:
         with _one_thread():
-            base = train_model(small_mlp(0), opt_at(P["lr"]), sub, desc="constant", **kw)
-            run = train_model(small_mlp(0), opt_at(P["lr"]), sub, scheduler_fn=scheduler_fn, desc="scheduled", **kw)
+            base = train_model(small_mlp(0, (128,), act_fn="relu"), opt_at(P["lr"]), sub, desc="constant", **kw)
+            run = train_model(small_mlp(0, (128,), act_fn="relu"), opt_at(P["lr"]), sub, scheduler_fn=scheduler_fn, desc="scheduled", **kw)
     except NotImplementedError:
         return _not_yet(name, getattr(scheduler_fn, "__name__", "scheduler_fn"), verbose)
     except FloatingPointError as e:
@@ -269,7 +289,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     if abs(mean_lr / P["lr"] - 1) > 1e-3:
         try:
             with _one_thread():
-                at_mean = train_model(small_mlp(0), opt_at(mean_lr), sub, desc="constant at the mean rate", **kw)
+                at_mean = train_model(small_mlp(0, (128,), act_fn="relu"), opt_at(mean_lr), sub, desc="constant at the mean rate", **kw)
             a_mean = 100 * at_mean.best_val_acc
             details.append(f"constant lr {mean_lr:.3g} (your schedule's mean rate): best val acc {a_mean:.2f} %, "
                            f"final train loss {at_mean.train_loss[-1]:.3f}")
