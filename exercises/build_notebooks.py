@@ -44,7 +44,8 @@ Cell tags of the master (``:tags: [...]``; ``+++ {"tags": [...]}`` on a markdown
   a code cell's input is hidden).
 * ``check`` — solutions notebook only, and a ``remove-cell`` on the book page: asserts that pin results.
 * ``questions`` — written out as one section per question of ``course_utils.exercises.QUESTIONS``
-  (question, an answer cell with the model answer in the solutions, a reveal button).
+  (question, an answer cell with the model answer in the solutions, the graded form of
+  ``course_utils.exercises.FORMS`` with its check, a reveal button).
 
 Other tags (``remove-cell``, ``hide-input``, …) pass through to the book page.  The front matter's
 ``exercise.summary`` is the line of the index table.
@@ -177,12 +178,19 @@ class Master:
 
 
 def _question_cells() -> list[Cell]:
-    from course_utils.exercises import QUESTIONS
+    from course_utils.exercises import FORMS, QUESTIONS, form_markdown
 
     cells = []
     for n, (q, a) in enumerate(QUESTIONS, start=1):
         cells.append(Cell("markdown", f"## Question {n}\n\n{q}"))
         cells.append(Cell("answer", f"*Answer.* {a}"))
+        cells.append(Cell("markdown", form_markdown(n)))
+        kind, right = FORMS[n][0], FORMS[n][3]
+        solution = repr(right) if kind == "choice" else f"{right:g}"
+        todo = "a letter" if kind == "choice" else "a number"
+        cells.append(Cell("code", f"### BEGIN SOLUTION\nform_{n} = {solution}\n### END SOLUTION\n### BEGIN STUB\n"
+                                  f"# form_{n} = None  # TODO: {todo}\n### END STUB\n"
+                                  f"exercises.check_answer({n}, form_{n})"))
         cells.append(Cell("code", f"exercises.answer_button({n})", ("notebook-only",)))
     return cells
 
