@@ -1724,3 +1724,45 @@ def test_forms_measure_on_the_spot():
     assert "ran the network 50 times" in r.message, r.message
     assert "1 distinct hidden unit " in ex.check_answer(2, "no", verbose=False).message
     rejected(ex.check_answer(5, 1e-5, verbose=False), "1 − β")
+
+
+# ---------------------------------------------------------------- predict, then run (01E, 04A)
+PREDICTIONS_WRONG = [
+    ("01E: the output layer", lambda: ex.check_largest_gradient(8, verbose=False), "nearer the input"),
+    ("01E: a middle layer", lambda: ex.check_largest_gradient(4, verbose=False), "nearer the input"),
+    ("01E: not a whole layer", lambda: ex.check_largest_gradient(1.5, verbose=False), "whole layer"),
+    ("01E: out of range", lambda: ex.check_largest_gradient(9, verbose=False), "between 1 and 8"),
+    ("01E: a string", lambda: ex.check_largest_gradient("1", verbose=False), "without quotes"),
+    ("04A: rounded down", lambda: ex.check_epochs_below(43, verbose=False), "round the logarithm up"),
+    ("04A: one too many", lambda: ex.check_epochs_below(45, verbose=False), "an epoch earlier"),
+    ("04A: the time constant", lambda: ex.check_epochs_below(10, verbose=False), "time constant"),
+    ("04A: subtractive decay", lambda: ex.check_epochs_below(99, verbose=False), "γⁿ"),
+    ("04A: a fraction", lambda: ex.check_epochs_below(43.7, verbose=False), "whole number"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", PREDICTIONS_WRONG, ids=[r[0] for r in PREDICTIONS_WRONG])
+def test_predictions_are_checked_against_the_run(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "measured" not in r.message  # the run's numbers come with a right prediction only
+
+
+def test_right_predictions_show_the_run():
+    r = ex.check_largest_gradient(1, verbose=False)
+    accepted(r)
+    assert "measured RMS" in r.message
+    r = ex.check_epochs_below(44, verbose=False)
+    accepted(r)
+    assert ex.check_largest_gradient(None, verbose=False).status == "not yet"
+    assert ex.check_epochs_below(None, verbose=False).status == "not yet"
+
+
+def test_the_prediction_follows_the_run_not_a_stored_answer(monkeypatch):
+    from course_utils.exercises import initialization as ex_init
+
+    monkeypatch.setitem(ex_init.GRADIENT_NET, "var_factor", 1.0)  # LeCun with ReLU: the gradient now shrinks
+    rejected(ex.check_largest_gradient(1, verbose=False), "nearer the output")
+    accepted(ex.check_largest_gradient(8, verbose=False))
+    accepted(ex.check_epochs_below(21, gamma=0.8, verbose=False))  # 0.8**20 = 0.0115, 0.8**21 = 0.0092
+    rejected(ex.check_epochs_below(44, gamma=0.8, verbose=False), "too large")

@@ -32,7 +32,8 @@ and the messages); every public name is importable from ``course_utils.exercises
 from ._core import CheckResult, attempt
 from .initialization import (
     measure_backward_ratio, check_backward_condition, check_xavier_uniform, check_kaiming_normal,
-    activation_variances, plot_activation_variances, variance_slider,
+    activation_variances, plot_activation_variances, variance_slider, GRADIENT_NET, signal_gradient_norms,
+    check_largest_gradient,
 )
 from .normalization import check_leaky_relu, check_batch_norm
 from .optimizers import (
@@ -41,7 +42,7 @@ from .optimizers import (
 )
 from .schedules import (
     SCHEDULES, SCHEDULE_RUN, schedule_lrs, schedule_explorer,
-    check_schedule_beats_constant, check_exponential_fraction,
+    check_schedule_beats_constant, check_exponential_fraction, check_epochs_below,
 )
 from .regularization import (
     check_mc_dropout, mc_dropout_predict_reference, predictive_entropy, check_l2_penalty,
@@ -58,7 +59,8 @@ __all__ = [
     "CheckResult", "attempt",
     # 01 initialization
     "measure_backward_ratio", "check_backward_condition", "check_xavier_uniform", "check_kaiming_normal",
-    "activation_variances", "plot_activation_variances", "variance_slider",
+    "activation_variances", "plot_activation_variances", "variance_slider", "GRADIENT_NET", "signal_gradient_norms",
+    "check_largest_gradient",
     # 02 activations & normalization
     "check_leaky_relu", "check_batch_norm",
     # 03 optimizers
@@ -66,7 +68,7 @@ __all__ = [
     "surface_trajectory", "plot_surface", "surface_explorer",
     # 04 schedules
     "SCHEDULES", "SCHEDULE_RUN", "schedule_lrs", "schedule_explorer", "check_schedule_beats_constant",
-    "check_exponential_fraction",
+    "check_exponential_fraction", "check_epochs_below",
     # 05 regularization
     "check_mc_dropout", "mc_dropout_predict_reference", "predictive_entropy", "check_l2_penalty",
     "compare_l2_and_decay", "check_choice",

@@ -465,3 +465,60 @@ def variance_slider(inits: dict | None = None, *, width: int = 256):
                                    description="weight std", continuous_update=False),
         depth=widgets.IntSlider(value=20, min=1, max=60, description="depth", continuous_update=False),
         act=widgets.Dropdown(options=list(_ACTS), value="tanh", description="activation")))
+
+
+# ----------------------------------------------------------------------------- predict, then run
+#: the net of the prediction task: 8 ReLU layers of width 128, weights N(0, 3/fan_in) (1.5 times He's variance)
+GRADIENT_NET = dict(depth=8, width=128, var_factor=3.0, n=256)
+
+
+def signal_gradient_norms(*, depth: int = 8, width: int = 128, var_factor: float = 3.0, n: int = 256,
+                          seed: int = 0) -> np.ndarray:
+    """RMS of ∂L/∂z_l, the gradient reaching each layer's output (1 = next to the input), of a
+    ``depth``-layer ReLU net at initialisation: weights N(0, var_factor/fan_in), unit-variance inputs, the
+    loss a random linear read-out of the last layer.
+
+    Going back through a layer multiplies the gradient's variance by fan_out·Var(W)·½ (ReLU passes half
+    the units), here ``var_factor``/2 per layer.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, width, generator=g)
+    Ws = [torch.randn(width, width, generator=g) * math.sqrt(var_factor / width) for _ in range(depth)]
+    head = torch.randn(width, generator=g) / math.sqrt(width)
+    zs, h = [], x
+    with _one_thread():
+        for W in Ws:
+            z = (h @ W.T).requires_grad_() if not zs else h @ W.T
+            z.retain_grad()
+            zs.append(z)
+            h = torch.relu(z)
+        (h @ head).sum().backward()
+    return np.array([z.grad.pow(2).mean().sqrt().item() for z in zs])
+
+
+def check_largest_gradient(answer, *, verbose: bool = True) -> CheckResult:
+    """Grade a *prediction*: which layer (1 = next to the input) of :data:`GRADIENT_NET` receives the
+    largest gradient ∂L/∂z (:func:`signal_gradient_norms`) at initialisation.  The run is made after the answer; a wrong prediction gets the
+    direction (nearer the input or the output), a right one the measured norms."""
+    name = "predict: largest gradient"
+    depth = GRADIENT_NET["depth"]
+    if answer is None or answer is ...:
+        return _report(name, TODO, "not yet — set `largest_layer` to your prediction (a layer number) and run "
+                       "the cell again.", verbose=verbose)
+    v, why = _as_number(answer, low=1, high=depth)
+    if why or v != int(v):
+        return _report(name, FAIL, why or f"expected a whole layer number, got {v:g}.",
+                       hint=f"a layer number from 1 (next to the input) to {depth} (next to the output).",
+                       verbose=verbose)
+    norms = signal_gradient_norms(**GRADIENT_NET)
+    best = int(np.argmax(norms)) + 1
+    if int(v) == best:
+        table = ", ".join(f"{k + 1}: {x:.3g}" for k, x in enumerate(norms))
+        return _report(name, PASS, f"correct — layer {best} receives the largest gradient.",
+                       details=[f"measured RMS of ∂L/∂z per layer: {table}",
+                                "with Var(W)·fan_in = 3 each ReLU layer multiplies the gradient's variance by "
+                                "3 × ½ = 1.5 on the way back, so it grows towards the input."], verbose=verbose)
+    side = "nearer the input" if best < v else "nearer the output"
+    return _report(name, FAIL, f"the run disagrees: the largest gradient is in a layer {side} than layer "
+                   f"{int(v)}.", hint="follow the gradient backwards: each layer multiplies its variance by "
+                   "fan_out·Var(W)·(ReLU's ½). Is that factor above or below 1 here?", verbose=verbose)

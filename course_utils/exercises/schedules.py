@@ -311,3 +311,39 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                    "starts or peaks higher (warm-up, 1cycle with a max_lr several times 0.02) and then decays "
                    "covers more ground early and settles at the end. Steps are per epoch unless the scheduler is "
                    "OneCycleLR/CyclicLR (then per batch).", verbose=verbose)
+
+
+def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbose: bool = True) -> CheckResult:
+    """Grade a *prediction*: after how many epochs does ``ExponentialLR(gamma)`` first leave less than
+    ``below`` of the initial rate?  Checked against a run of torch's scheduler (never shown before a right
+    answer)."""
+    name = f"predict: epochs until below {100 * below:g} %"
+    if answer is None or answer is ...:
+        return _report(name, TODO, "not yet — set `epochs_below` to your prediction and run the cell again.",
+                       verbose=verbose)
+    v, why = _as_number(answer, low=0)
+    if why or v != int(v):
+        return _report(name, FAIL, why or f"expected a whole number of epochs, got {v:g}.",
+                       hint="count epochs: a whole number (round the way the question asks: *first* below).",
+                       verbose=verbose)
+    lrs = schedule_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma), epochs=2000, lr=1.0)
+    hits = np.flatnonzero(lrs < below)
+    measured = int(hits[0])
+    n = int(v)
+    if n == measured:
+        return _report(name, PASS, f"correct — the run of torch's ExponentialLR(gamma={gamma}) first falls below "
+                       f"{100 * below:g} % after {measured} epochs ({lrs[measured - 1]:.4f} → "
+                       f"{lrs[measured]:.4f} of the initial rate).", verbose=verbose)
+    if n == measured - 1:
+        hint = (f"one epoch short: after {n} epochs the rate is still at or above {100 * below:g} % — round the "
+                "logarithm up, not down.")
+    elif n == measured + 1:
+        hint = "one epoch too many: the rate is already below the threshold an epoch earlier."
+    elif n == round(1 / (1 - gamma)):
+        hint = "1/(1 − γ) is the time constant of the decay (the rate falls by a factor e), not the time to 1 %."
+    elif n == round((1 - below) / (1 - gamma)):
+        hint = "the decay is multiplicative: the rate is multiplied by γ each epoch, not reduced by a constant."
+    else:
+        hint = f"solve γⁿ < {below} for the smallest whole n (take logarithms)."
+    side = "too small" if n < measured else "too large"
+    return _report(name, FAIL, f"the run disagrees: {n} is {side}.", hint=hint, verbose=verbose)
