@@ -518,6 +518,7 @@ def _check_hidden(fig, renderer, name):
                                     "with the same line style: give one a marker or a dashed style, offset it, or "
                                     "say so in its label (e.g. '(same as …)')"))
                 break
+        found += _check_hidden_patches(fig, ax, name, tol)
         arrows = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None and t.get_visible()]
         for i, lower in enumerate(arrows):
             for upper in arrows[i + 1:]:
@@ -529,6 +530,59 @@ def _check_hidden(fig, renderer, name):
                     found.append(Defect(name, "hidden series",
                                         f"two arrows with the same start, end and line style in {_panel_name(fig, ax)}: "
                                         "the lower one does not show (draw it wider or dashed, or offset it)"))
+    return found
+
+
+def _patch_series(ax):
+    """(name, patches) per series of patches: each bar container (a histogram, a bar chart), then each
+    other patch alone (a step histogram is one polygon)."""
+    series, seen = [], set()
+    for cont in ax.containers:
+        patches = [p for p in cont if hasattr(p, "get_path")] if hasattr(cont, "__iter__") else []
+        if patches:
+            lab = cont.get_label() or ""
+            series.append((f"'{_short(lab, 40)}'" if lab and not lab.startswith("_") else "unlabelled bars", patches))
+            seen.update(id(p) for p in patches)
+    for p in ax.patches:
+        if id(p) not in seen:
+            lab = p.get_label()
+            series.append((f"'{_short(lab, 40)}'" if lab and not lab.startswith("_") else "an unlabelled patch", [p]))
+    return series
+
+
+def _patch_shows_under(top, bottom) -> bool:
+    """An outline over a filled patch, or a dashed outline over a solid one, lets both show."""
+    if bottom.get_fill() and not top.get_fill():
+        return True
+    if not top.get_fill() and not bottom.get_fill():
+        return top.get_linestyle() != bottom.get_linestyle() or abs(top.get_linewidth() - bottom.get_linewidth()) > 1
+    return False
+
+
+def _check_hidden_patches(fig, ax, name, tol):
+    import numpy as np
+
+    found = []
+    series = [(n, ps, [p.get_transform().transform(p.get_path().vertices) for p in ps]) for n, ps in _patch_series(ax)
+              if all(p.get_visible() for p in ps)]
+    for i, (n1, p1, v1) in enumerate(series):
+        for n2, p2, v2 in series[i + 1:]:
+            if len(p1) != len(p2) or any(a.shape != b.shape for a, b in zip(v1, v2)):
+                continue
+            if not all(np.isfinite(a).all() and np.isfinite(b).all() and np.abs(a - b).max() <= tol
+                       for a, b in zip(v1, v2)):
+                continue
+            labels = [p1[0].get_label(), p2[0].get_label()] + [c.get_label() for c in ax.containers
+                                                               if c and (c[0] is p1[0] or c[0] is p2[0])]
+            if any(NOTE_RE.search(lab or "") for lab in labels):
+                continue
+            bottom, top = (p1[0], p2[0]) if p1[0].get_zorder() <= p2[0].get_zorder() else (p2[0], p1[0])
+            if _patch_shows_under(top, bottom):
+                continue
+            found.append(Defect(name, "hidden series",
+                                f"{n1} and {n2} in {_panel_name(fig, ax)} draw the same bars or areas in the same "
+                                "style, so one hides (or, translucent, tints) the other: draw one as an outline "
+                                "(histtype='step', another line style), or say so in its label"))
     return found
 
 

@@ -25,8 +25,8 @@ import numpy as np
 if TYPE_CHECKING:  # only for the annotations
     import pandas as pd
 
-__all__ = ["set_style", "show_images", "figsize", "legend_outside", "integer_epochs", "fmt_number", "table",
-           "COLUMN_PX", "COLUMN_IN", "MIN_TEXT_PX",
+__all__ = ["set_style", "show_images", "figsize", "legend_outside", "series_styles", "integer_epochs", "fmt_number",
+           "table", "COLUMN_PX", "COLUMN_IN", "MIN_TEXT_PX", "PALETTE",
            "plot_layer_hists", "plot_init_panels", "plot_per_layer", "plot_depth_sweep", "plot_depth_curves",
            "plot_grouped_bars", "plot_activation_gallery", "plot_clipping_vectors",
            "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces",
@@ -58,25 +58,77 @@ def figsize(ncols: int = 1, nrows: int = 1, *, aspect: float = 0.72,
     return COLUMN_IN, round(nrows * aspect * COLUMN_IN / ncols + extra_height, 2)
 
 
+def _below_axis_pt(ax: plt.Axes) -> float:
+    """How far the x axis' tick labels and label reach below the axes, in points (0 when none show)."""
+    try:
+        bb = ax.xaxis.get_tightbbox(ax.figure.canvas.get_renderer())
+    except Exception:  # a canvas without a renderer: about two lines of text
+        return 28.0
+    return 0.0 if bb is None else max(0.0, (ax.bbox.y0 - bb.y0) * 72.0 / ax.figure.dpi)
+
+
 def legend_outside(ax: plt.Axes, *, where: str = "below", ncol: int | None = None, title: str | None = None,
                    handles=None, labels=None):
     """A legend that never covers the data: under the axes (``"below"``) or to their right (``"right"``).
 
-    The saved figure keeps it (``savefig.bbox = "tight"``).  Returns the legend, or None when the axes
-    have nothing labelled.
+    Below, it starts under the x axis' tick labels and label, wherever they end (measured when it is
+    called: call it after labelling the axes).  The saved figure keeps it (``savefig.bbox = "tight"``).
+    Returns the legend, or None when the axes have nothing labelled.
     """
+    from matplotlib.transforms import ScaledTranslation
+
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return None
     if where == "below":
         n = ncol or min(len(handles), 3)
-        return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=n,
-                         frameon=False, title=title)
+        drop = ScaledTranslation(0, -(_below_axis_pt(ax) + 4) / 72.0, ax.figure.dpi_scale_trans)
+        return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                         bbox_transform=ax.transAxes + drop, ncol=n, frameon=False, title=title)
     if where == "right":
         return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=ncol or 1,
                          frameon=False, title=title)
     raise ValueError(f"where must be 'below' or 'right', got {where!r}.")
+
+
+#: Colours that readers with the common colour-vision deficiencies can tell apart (seaborn's "colorblind",
+#: after Okabe and Ito), and line styles and markers that tell series apart without colour.
+PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#949494", "#56b4e9")
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (8, 2)), (0, (1, 2.5)), (0, (3, 1, 1, 1)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def series_styles(labels: Sequence[str], *, n_points: int | None = None, markers: bool = True) -> dict[str, dict]:
+    """One colour, line style and marker per series, so that series separate in grey print too.
+
+    Use the same mapping in every panel of a figure: a series keeps its style across panels.
+
+    Args:
+        labels: the series, in order.
+        n_points: points per series; when given, markers are spaced (``markevery``) to about eight per line,
+            staggered so that two series do not put their markers on the same points.
+        markers: also give each series a marker.
+
+    Returns:
+        ``{label: plot keyword arguments}``, e.g. ``ax.plot(x, y, label=k, **styles[k])``.
+
+    Example: ``styles = plotting.series_styles(results, n_points=epochs)``.
+    """
+    labels = list(labels)
+    if len(labels) > len(PALETTE):
+        raise ValueError(f"series_styles has {len(PALETTE)} distinct styles; got {len(labels)} series. "
+                         "Split the figure into panels or group the series.")
+    out = {}
+    for k, label in enumerate(labels):
+        st = {"color": PALETTE[k], "ls": LINESTYLES[k]}
+        if markers:
+            st.update(marker=MARKERS[k], ms=4)
+            if n_points and n_points > 12:
+                every = max(1, n_points // 8)
+                st["markevery"] = (k * every // max(len(labels), 1), every)
+        out[label] = st
+    return out
 
 
 def integer_epochs(ax: plt.Axes) -> None:
@@ -282,8 +334,9 @@ def plot_per_layer(series: Mapping[str, Sequence[float]], *, labels: Sequence[st
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 3.6))
     x = np.arange(1, len(labels) + 1)
+    styles = series_styles(series) if len(series) <= len(PALETTE) else {}
     for name, ys in series.items():
-        ax.plot(x, list(ys), marker="o", ms=4, label=name)
+        ax.plot(x, list(ys), label=name, **styles.get(name, {"marker": "o", "ms": 4}))
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=30, fontsize=7)
     if logy:
@@ -292,7 +345,7 @@ def plot_per_layer(series: Mapping[str, Sequence[float]], *, labels: Sequence[st
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if len(series) > 1:
-        ax.legend(fontsize=8)
+        legend_outside(ax)
     return ax
 
 
@@ -378,10 +431,8 @@ def plot_depth_curves(curves: Mapping[str, Sequence[float]], *, ax: plt.Axes | N
     ax.set_xlabel("layer")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if len(curves) > 4:
+    if len(curves) > 1:
         legend_outside(ax)
-    elif len(curves) > 1:
-        ax.legend(fontsize="small")
     return ax
 
 
@@ -399,15 +450,17 @@ def plot_grouped_bars(values: Mapping[str, Mapping[str, float]], *, ax: plt.Axes
     groups = list(next(iter(values.values())))
     width = 0.8 / len(series)
     x = np.arange(len(groups))
-    for k, s in enumerate(series):
+    hatches = ("", "//", "..", "xx", "\\\\", "oo", "--", "++")
+    for k, s in enumerate(series):   # a colour and a hatch per series: they separate in grey print too
         ys = np.array([values[s][g] for g in groups], dtype=float) * (100 if percent else 1)
-        ax.bar(x + (k - (len(series) - 1) / 2) * width, ys, width, label=s)
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, ys, width, label=s, color=PALETTE[k % len(PALETTE)],
+               hatch=hatches[k % len(hatches)], edgecolor="white", linewidth=0.5)
     ax.set_xticks(x, groups)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if len(series) > 1:
-        ax.legend(fontsize="small")
+        legend_outside(ax, ncol=min(len(series), 4))
     return ax
 
 
@@ -458,18 +511,23 @@ def plot_clipping_vectors(vectors: Mapping[str, Sequence[float]], *, ax: plt.Axe
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
+    n = len(vectors)
     for k, (label, v) in enumerate(vectors.items()):
         v = np.asarray(v, dtype=float)
         u = v / np.linalg.norm(v)
-        ax.annotate("", xy=u, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=f"C{k}", lw=2))
-        ax.plot([], [], color=f"C{k}", lw=2, label=f"{label}: ({v[0]:.4g}, {v[1]:.4g})")
+        # each later arrow thinner (and every other one dashed) than the one under it, so that two vectors
+        # with the same direction (clipping by norm keeps it) both show
+        style = dict(color=PALETTE[k % len(PALETTE)], lw=1.5 + 2.5 * (n - 1 - k), ls="--" if k % 2 else "-")
+        ax.annotate("", xy=u, xytext=(0, 0),
+                    arrowprops=dict(arrowstyle="->", mutation_scale=12 + 4 * (n - 1 - k), **style))
+        ax.plot([], [], **style, label=f"{label}: ({v[0]:.4g}, {v[1]:.4g})")
     ax.set_xlim(-0.1, 1.1)
     ax.set_ylim(-0.1, 1.1)
     ax.set_aspect("equal")
     ax.set_xlabel("component 1 (unit-length direction)")
     ax.set_ylabel("component 2 (unit-length direction)")
     ax.set_title(title)
-    ax.legend(fontsize="small", loc="lower right")
+    legend_outside(ax, ncol=1)
     return ax
 
 
@@ -494,21 +552,21 @@ def plot_learning_curves(results: Mapping[str, object], *, metric: str = "val_ac
     labels = {"val_acc": "validation accuracy", "train_acc": "training accuracy",
               "train_loss": "training loss (cross-entropy)", "val_loss": "validation loss (cross-entropy)",
               "lr": "learning rate"}
+    n_max = max((len(getattr(r, metric)) for r in results.values()), default=0)
+    house = series_styles(results, n_points=n_max) if len(results) <= len(PALETTE) else {}
     for name, r in results.items():
         ys = np.asarray(getattr(r, metric), dtype=float) * (100 if percent else 1)
         start = getattr(r, "start_epoch", 0)
         ax.plot(range(start + 1, start + len(ys) + 1), ys, label=name,
-                **{"marker": "o", "ms": 3, **(styles or {}).get(name, {})})
+                **{**house.get(name, {"marker": "o", "ms": 3}), **(styles or {}).get(name, {})})
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel or labels.get(metric, metric) + (" (%)" if percent else ""))
     ax.set_title(title or labels.get(metric, metric))
     if logy:
         ax.set_yscale("log")
     integer_epochs(ax)
-    if len(results) > 3:
+    if len(results) > 1:
         legend_outside(ax)
-    elif len(results) > 1:
-        ax.legend()
     return ax
 
 
@@ -516,15 +574,18 @@ def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", ma
     """Accuracy (%) against learning rate (log axis), one line per optimizer; ``marks`` circles given rates."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6))
-    for k, (name, df) in enumerate(sweep.groupby("optimizer", sort=False)):
-        ax.plot(df["lr"], 100 * df[metric], marker="o", color=f"C{k}", label=name)
+    groups = list(sweep.groupby("optimizer", sort=False))
+    styles = series_styles([name for name, _ in groups]) if len(groups) <= len(PALETTE) else {}
+    for k, (name, df) in enumerate(groups):
+        st = styles.get(name, {"marker": "o", "color": f"C{k}"})
+        ax.plot(df["lr"], 100 * df[metric], label=name, **st)
         if marks and name in marks:
             sel = df[np.isclose(df["lr"], marks[name])]
-            ax.scatter(sel["lr"], 100 * sel[metric], s=160, facecolors="none", edgecolors=f"C{k}", lw=1.5)
+            ax.scatter(sel["lr"], 100 * sel[metric], s=160, facecolors="none", edgecolors=st["color"], lw=1.5)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel({"best_val_acc": "best validation accuracy (%)", "test_acc": "test accuracy (%)"}.get(metric, metric))
-    ax.legend()
+    legend_outside(ax)
     return ax
 
 
@@ -544,12 +605,13 @@ def plot_seed_intervals(table: pd.DataFrame, ax=None, *, references: Sequence[st
     ax.set_xlim(-0.5, len(table) - 0.5)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Test accuracy over seeds")
-    ax.legend(fontsize="small")
+    legend_outside(ax, ncol=min(2, 1 + len(references)))
     return ax
 
 
 def plot_traces(traces: Mapping[str, np.ndarray], *, ax=None, steps_per_epoch: int = 1, title: str = "",
-                ylabel: str = "learning rate", logy: bool = False, drawstyle: str = "steps-post"):
+                ylabel: str = "learning rate", logy: bool = False, drawstyle: str = "steps-post",
+                first_epoch: int = 0):
     """Draw learning-rate traces against epochs (a trace of ``E * steps_per_epoch`` values).
 
     Args:
@@ -559,16 +621,19 @@ def plot_traces(traces: Mapping[str, np.ndarray], *, ax=None, steps_per_epoch: i
         title, ylabel: labels.
         logy: logarithmic y axis.
         drawstyle: matplotlib draw style (``"steps-post"`` shows that a rate holds for a whole step).
+        first_epoch: the number of the first epoch on the x axis: 0 (the scheduler's ``last_epoch``), or 1
+            to match :func:`plot_learning_curves`, which counts epochs from 1, in a figure with both.
 
     Returns:
         The axes.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.2))
+    styles = series_styles(traces, markers=False) if len(traces) <= len(PALETTE) else {}
     for label, tr in traces.items():
         tr = np.asarray(tr)
-        x = np.arange(len(tr)) / steps_per_epoch
-        ax.plot(x, tr, label=label, drawstyle=drawstyle)
+        x = first_epoch + np.arange(len(tr)) / steps_per_epoch
+        ax.plot(x, tr, label=label, drawstyle=drawstyle, **styles.get(label, {}))
     ax.set(xlabel="epoch" if steps_per_epoch == 1 else f"epoch ({steps_per_epoch} steps each)",
            ylabel=ylabel, title=title)
     if logy:
@@ -615,24 +680,34 @@ def plot_contour(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: str,
 
 
 def plot_trajectories(paths: Mapping[str, np.ndarray], ax, *, markersize: float = 3.0, legend: bool = True,
-                      colors: Sequence[str] | None = None):
+                      colors: Sequence[str] | None = None, styles: Mapping[str, dict] | None = None):
     """Draw trajectories ``{label: (T, 2) array}`` on ``ax`` (start marked with a square, end with a star).
+
+    Args:
+        styles: ``{label: plot keyword arguments}`` (e.g. :func:`series_styles`); pass the same mapping to
+            every panel that shows these runs, so that each keeps its colour.  Default: one style per label.
+        colors: colours in order, when no ``styles`` are given.
+        legend: draw the legend, under the axes (it never covers the surface).
 
     Points outside the axes' current limits are clipped by matplotlib; the limits are kept.
     """
     xlim, ylim = ax.get_xlim(), ax.get_ylim()
-    colors = colors or ["#e41a1c", "#377eb8", "#222222", "#ff7f00", "#984ea3", "#a65628"]
+    if styles is None:
+        styles = series_styles(paths) if len(paths) <= len(PALETTE) else {}
+        if colors:
+            styles = {k: {**st, "color": colors[i % len(colors)]} for i, (k, st) in enumerate(styles.items())}
     for i, (label, p) in enumerate(paths.items()):
         p = np.asarray(p)
         if p.ndim != 2 or p.shape[1] != 2:
             raise ValueError(f"trajectory {label!r} must have shape (T, 2), got {p.shape}.")
-        c = colors[i % len(colors)]
-        ax.plot(p[:, 0], p[:, 1], "-o", color=c, ms=markersize, lw=1.2, label=label, alpha=0.9,
-                markeredgecolor="k", markeredgewidth=0.3)
-        ax.plot(*p[0], "s", color=c, ms=7, markeredgecolor="k")
-        ax.plot(*p[-1], "*", color=c, ms=13, markeredgecolor="k")
+        st = {"color": PALETTE[i % len(PALETTE)], "marker": "o", **styles.get(label, {})}
+        st.pop("markevery", None)
+        st["ms"] = markersize
+        ax.plot(p[:, 0], p[:, 1], label=label, lw=1.2, alpha=0.9, markeredgecolor="k", markeredgewidth=0.3, **st)
+        ax.plot(*p[0], "s", color=st["color"], ms=7, markeredgecolor="k")
+        ax.plot(*p[-1], "*", color=st["color"], ms=13, markeredgecolor="k")
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
     if legend:
-        ax.legend(loc="best", framealpha=0.85, fontsize="small")
+        legend_outside(ax, ncol=min(len(paths), 2))
     return ax

@@ -72,6 +72,21 @@ def hidden_line_noted():
     return fig
 
 
+def hidden_histogram(fixed):
+    """max-norm's figure: the unconstrained norms and r = 2's are the same histogram, translucent bars."""
+    fig, ax = plt.subplots(figsize=P.figsize())
+    norms = np.random.default_rng(0).gamma(4.0, 0.2, 200)
+    edges = np.linspace(0, 2, 21)
+    ax.hist(norms, bins=edges, alpha=0.5, label="no constraint")
+    if fixed:
+        ax.hist(norms, bins=edges, histtype="step", ls="--", lw=1.5, label="r = 2")
+    else:
+        ax.hist(norms, bins=edges, alpha=0.5, label="r = 2")
+    _labelled(ax)
+    P.legend_outside(ax)
+    return fig
+
+
 def hidden_arrow(fixed):
     """Gradient clipping's defect: the gradient's arrow under the clipped one (by-norm keeps the direction)."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
@@ -125,7 +140,7 @@ def crowded_ticks(fixed):
 
 @pytest.mark.parametrize("make, kind", [
     (squeezed, "axes too small"), (squeezed, "texts overlap"), (hidden_line, "hidden series"),
-    (hidden_arrow, "hidden series"), (legend_over_data, "legend over data"),
+    (hidden_arrow, "hidden series"), (hidden_histogram, "hidden series"), (legend_over_data, "legend over data"),
     (colours_swap, "colour changes meaning"), (overlapping_texts, "texts overlap"),
     (crowded_ticks, "texts overlap")])
 def test_each_defect_fails_and_its_fix_passes(make, kind):
@@ -219,3 +234,44 @@ def test_report_mode_writes_json_lines_instead_of_raising(tmp_path, monkeypatch)
     monkeypatch.delenv(fl.REPORT_ENV)
     with pytest.raises(fl.FigureLintError, match="legend over data"):
         fl._report(fl.lint_figure(fig))
+
+
+# ----------------------------------------------------------------------------- the house figures pass
+class _Run:
+    def __init__(self, ys, start_epoch=0):
+        self.val_acc = list(ys)
+        self.start_epoch = start_epoch
+
+
+def test_the_plotting_helpers_draw_figures_that_pass_the_lint():
+    g = np.array([3.0, 4.0])
+    ax = P.plot_clipping_vectors({"gradient": g, "clipped by value": [0.01, 0.01], "clipped by norm": g / 5})
+    assert kinds(ax.figure) == [], [str(d) for d in fl.lint_figure(ax.figure)]   # same direction: both show
+    same = [0.5, 0.6, 0.65, 0.7, 0.72]
+    ax = P.plot_learning_curves({"uninterrupted": _Run(same), "resumed": _Run(same), "other": _Run(np.array(same) - 0.1)},
+                                title="curves")
+    assert kinds(ax.figure) == [], [str(d) for d in fl.lint_figure(ax.figure)]
+    ax = P.plot_grouped_bars({"ReLU": {"1": 0.3, "2": 0.5}, "leaky": {"1": 0.1, "2": 0.2}}, ylabel="%", title="bars")
+    assert kinds(ax.figure) == [], [str(d) for d in fl.lint_figure(ax.figure)]
+    trace = np.r_[np.full(5, 0.1), np.full(5, 0.05)]
+    ax = P.plot_traces({"constant": np.full(10, 0.1), "plateau": trace}, title="rates")
+    assert kinds(ax.figure) == [], [str(d) for d in fl.lint_figure(ax.figure)]
+    fig, axes = plt.subplots(1, 2, figsize=P.figsize(2), layout="constrained")
+    paths = {"Adam": np.c_[np.linspace(-1, 0, 20), np.linspace(1, 0, 20)],
+             "momentum": np.c_[np.linspace(1, 0, 20), np.linspace(1, 0, 20) ** 2]}
+    styles = P.series_styles(paths, n_points=20)
+    axes[0].set(xlim=(-1.2, 1.2), ylim=(-0.2, 1.2), title="paths", xlabel="w1", ylabel="w2")
+    P.plot_trajectories(paths, axes[0], styles=styles, legend=False)
+    for k, p in reversed(list(paths.items())):          # another order in the second panel: same colours
+        axes[1].plot(np.hypot(*p.T), label=k, **styles[k])
+    axes[1].set(title="distance", xlabel="step", ylabel="distance")
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=2)
+    assert kinds(fig) == [], [str(d) for d in fl.lint_figure(fig)]
+
+
+def test_series_styles_separate_series_without_colour():
+    st = P.series_styles(["a", "b", "c"], n_points=40)
+    assert len({s["ls"] for s in st.values()}) == 3 and len({s["marker"] for s in st.values()}) == 3
+    assert len({s["markevery"] for s in st.values()}) == 3          # markers staggered, not on the same points
+    with pytest.raises(ValueError, match="distinct styles"):
+        P.series_styles([str(k) for k in range(len(P.PALETTE) + 1)])
