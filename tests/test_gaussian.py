@@ -176,3 +176,31 @@ def test_every_activation_name_of_the_book_is_covered():
             fz = mod.swish(z) if isinstance(mod, layers.SwiGLUGate) else mod(z[:, None]).reshape(-1)
         mc = float((fz ** 2).mean())
         assert m_f == pytest.approx(mc, rel=0.02), name
+
+
+# ----------------------------------------------------------------------------- theory.backward_signals
+def test_backward_signals_against_autograd_and_definitions():
+    from course_utils import models
+    torch.manual_seed(0)
+    net = models.MLP.from_sizes("tanh", [20, 16, 12, 5]).double()
+    x, y = torch.randn(32, 20, dtype=torch.float64), torch.randint(0, 5, (32,))
+    sig = theory.backward_signals(net, x, y)
+    # the weight gradient norm is what autograd puts into .grad
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    grads = torch.autograd.grad(loss, [m.weight for m in net.linears])
+    assert np.allclose(sig["grad norm"], [float(g.norm()) for g in grads], rtol=1e-10)
+    assert list(sig.index) == [1, 2, 3]
+    # the error signal at the logits of the mean cross-entropy is (softmax - onehot) / B
+    p = torch.softmax(net(x), 1).detach()
+    delta = (p - torch.nn.functional.one_hot(y, 5)) / 32
+    assert sig["delta var"].iloc[-1] == pytest.approx(float((delta ** 2).mean()), rel=1e-10)
+    # coherence lies between 1/sqrt(B)-ish and sqrt(B) and is exactly 1 for a batch of one sample
+    assert (sig["coherence"] <= np.sqrt(32) + 1e-9).all()
+    one = theory.backward_signals(net, x[:1], y[:1])
+    assert np.allclose(one["coherence"], 1.0, rtol=1e-10)
+    assert all(p.grad is None for p in net.parameters())  # leaves the model as it found it
+
+
+def test_backward_signals_needs_linear_layers():
+    with pytest.raises(ValueError, match="nn.Linear"):
+        theory.backward_signals(torch.nn.Tanh(), torch.randn(2, 3), torch.tensor([0, 1]))
