@@ -189,8 +189,8 @@ def _question_cells() -> list[Cell]:
         solution = repr(right) if kind == "choice" else f"{right:g}"
         todo = "a letter" if kind == "choice" else "a number"
         cells.append(Cell("code", f"### BEGIN SOLUTION\nform_{n} = {solution}\n### END SOLUTION\n### BEGIN STUB\n"
-                                  f"# form_{n} = None  # TODO: {todo}\n### END STUB\n"
-                                  f"exercises.check_answer({n}, form_{n})"))
+                                  f"# form_{n} = None  # TODO: {todo}\n### END STUB"))
+        cells.append(Cell("code", f"exercises.check_answer({n}, form_{n})"))
         cells.append(Cell("code", f"exercises.answer_button({n})", ("notebook-only",)))
     return cells
 

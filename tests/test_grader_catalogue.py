@@ -908,7 +908,7 @@ def test_choice_accepts(answer):
 
 @pytest.mark.parametrize("answer", ["b", "c", "d"])
 def test_choice_rejects(answer):
-    rejected(ex.check_choice("adam_l2", answer, verbose=False), "compare the columns")
+    rejected(ex.check_choice("adam_l2", answer, verbose=False), "read the columns")
 
 
 # ============================================================================ 07 capstone models

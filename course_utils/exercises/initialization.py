@@ -33,8 +33,8 @@ def measure_backward_ratio(var_w: float, d_x: int, d_y: int, *, n: int = 2048, s
 
 _BACKWARD_CASES = ((512, 128), (100, 400), (256, 256), (784, 32))
 _BACKWARD_MISTAKES = (
-    (lambda dx, dy: 1 / dx, "that is the forward-pass condition. Going backward, ∂L/∂x_j = Σ_i W_ij ∂L/∂y_i "
-                            "sums over the d_y *outputs*, so the count that matters is d_y."),
+    (lambda dx, dy: 1 / dx, "that is the forward-pass condition. Going backward, ∂L/∂x_j = Σ_i W_ij ∂L/∂y_i: "
+                            "count the terms of *that* sum."),
     (lambda dx, dy: 2 / (dx + dy), "that is Glorot's compromise between the two conditions; the question asks "
                                    "for the backward condition alone."),
     (lambda dx, dy: 2 / dy, "the factor 2 belongs to ReLU (it halves the signal); the layer here is linear."),

@@ -137,7 +137,7 @@ def _mc_problem(fn, build, S):
         return dict(headline="the batch-norm running statistics changed.",
                     hint="`model.train()` also puts batch norm in training mode (batch statistics, running "
                          "averages updated). Keep the model in eval mode and switch only the Dropout modules "
-                         "to train: `for m in model.modules(): if isinstance(m, nn.Dropout): m.train()`.")
+                         "to train mode.")
     if any(m.training for m in model.modules()):
         return dict(headline="the model (or one of its dropout layers) was left in training mode.",
                     hint="call `model.eval()` before returning, so later evaluations are deterministic.")
@@ -170,8 +170,7 @@ def _mc_problem(fn, build, S):
             return dict(headline="the mean is the prediction of the deterministic network, not the MC average.",
                         hint="you averaged the logits and applied softmax once (or used one eval-mode pass): "
                              "softmax(mean of logits) ≈ the eval-mode prediction. MC dropout applies softmax to "
-                             "*each* pass and then averages the probabilities: "
-                             "`torch.stack([softmax(model(x), -1) for _ in range(n)]).mean(0)`.")
+                             "*each* pass and then averages the probabilities.")
         return dict(headline="the mean prediction is far from the reference MC estimate.", got=_fmt(mean[0]),
                     hint="average softmax outputs over n_samples stochastic passes with only dropout active.")
     if std.max() > 0.5 + 1e-6:
@@ -216,8 +215,8 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
             return _raised(name, bad["raised"], verbose, case)
         if k > 0 and bad.pop("key", None) == "dropout off":
             bad["hint"] = ("your function works on the first net but not on this one, whose Dropout layers sit "
-                           "elsewhere: don't address layers by index (`model[3]`); find them with "
-                           "`for m in model.modules(): if isinstance(m, nn.Dropout): m.train()`.")
+                           "elsewhere: don't address layers by index (`model[3]`); find every dropout "
+                           "module by its type, wherever it sits.")
         bad.pop("key", None)
         return _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
     return _report(name, PASS, f"correct — dropout on, batch norm untouched, mean and spread agree with a "
@@ -363,6 +362,6 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
                        hint="write the letter as a string, e.g. answer = \"b\".", verbose=verbose)
     if a == right:
         return _report(name, PASS, f"correct — {why}", verbose=verbose)
-    return _report(name, FAIL, f"({a}) is not it.", details=[f"why: {wrong.get(a, '')}"],
-                   hint="compare the columns ‖w − w(ℓ2 in loss)‖ in the table above: a distance of 0 means the "
-                        "two updates are identical.", verbose=verbose)
+    return _report(name, FAIL, f"({a}) is not it.", details=[f"why:      {wrong.get(a, '')}"],
+                   hint="run the comparison and read the columns ‖w − w(ℓ2 in loss)‖: a distance of 0 means "
+                        "the two updates are identical.", verbose=verbose)
