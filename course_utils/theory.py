@@ -46,7 +46,9 @@ __all__ = ["gaussian_second_moment", "input_second_moment",
            "layer_gradient_norms", "backward_signals", "saturation_fraction", "single_thread", "gaussian_moments",
            "predicted_gradient_norms", "stack_gradient_norms", "deep_stack_gradients", "depth_sweep_gradients",
            "unit_spread", "symmetry_after_sgd", "variance_map_slope",
-           "backward_factor"]
+           "backward_factor",
+           # Part I additions (issue #27), at the end of the file
+           "depth_sweep_backward", "log_gain_moments", "log_variance_drift_theory", "log_variance_drift"]
 
 
 @contextlib.contextmanager
@@ -842,3 +844,149 @@ def signal_propagation(scheme: str, activation: str, depth: int, *, sigma: float
             torch.set_flush_denormal(False)
     return {"act_var": meas["pre_var"], "act_theory": np.asarray(act_theory, dtype=float),
             "grad_var": meas["delta_var"], "grad_theory": np.asarray(grad_theory, dtype=float)}
+
+
+# ============================================================================= Part I additions (issue #27)
+# The depth sweep's backward curves (book/part1/depth_sweep.md) and the exact finite-width law of the random
+# gain of one linear or ReLU layer, which makes a single network drift *below* the variance recurrence
+# (Hanin & Rolnick, 2018).  Appended as one block; nothing above depends on it.
+_DRIFT_GAIN2 = {"identity": 1.0, "linear": 1.0, "relu": 2.0}
+
+
+def depth_sweep_backward(x: torch.Tensor, schemes: dict[str, dict], activations: Sequence[str] = ("tanh",), *,
+                         depth: int = 50, width: int = 256, seed: int = 0, readout_seed: int = 1,
+                         dtype: torch.dtype = torch.float32) -> pd.DataFrame:
+    r"""The error signal's variance :math:`\mathrm{Var}(\delta_l)` at every layer of the :func:`depth_sweep` networks, measured and predicted.
+
+    Same networks (schemes, seed, draws) and the same random read-out loss as :func:`depth_sweep_gradients`;
+    :math:`\delta_l = \partial L/\partial y_l` has unit variance at the top (layer ``depth``), and the backward
+    recurrence :math:`\mathrm{Var}(\delta_{l-1}) = \chi_l\,\mathrm{Var}(\delta_l)` of
+    :func:`predicted_gradient_norms` (fed with the drawn weights' and biases' variances) predicts it.
+
+    Returns:
+        Long DataFrame with columns ``scheme, activation, layer, measured, theory`` (the layout of
+        :func:`depth_sweep`, so :func:`course_utils.plotting.plot_depth_sweep` draws it).  NaN where float32
+        overflowed in the forward pass.
+    """
+    if not (isinstance(depth, int) and depth >= 1 and isinstance(width, int) and width >= 1):
+        raise ValueError(f"depth and width must be integers >= 1, got depth={depth!r}, width={width!r}.")
+    rows = []
+    with single_thread():
+        for label, act, sizes, h0, q0, layers, wv, bv in _sweep_curves(x, schemes, activations, depth, width, seed,
+                                                                       dtype):
+            meas = stack_gradient_norms([l.weight for l in layers], act, h0, biases=[l.bias for l in layers],
+                                        seed=readout_seed)["delta_var"]
+            th = predicted_gradient_norms(sizes, wv, bv, activation=act, input_second_moment=q0)["delta var"]
+            rows += [{"scheme": label, "activation": act, "layer": l + 1, "measured": float(meas[l]),
+                      "theory": float(th.iloc[l])} for l in range(depth)]
+    return pd.DataFrame(rows)
+
+
+def _check_drift_args(activation: str, width: int, depth: int) -> None:
+    if activation not in _DRIFT_GAIN2:
+        raise ValueError(f"The exact drift law is known here for {sorted(_DRIFT_GAIN2)} only, got {activation!r}.")
+    if not (isinstance(width, (int, np.integer)) and width >= 1 and isinstance(depth, (int, np.integer))
+            and depth >= 1):
+        raise ValueError(f"width and depth must be integers >= 1, got width={width!r}, depth={depth!r}.")
+
+
+def log_gain_moments(activation: str, width: int) -> tuple[float, float]:
+    r"""Mean and variance of :math:`\log G`, the random factor by which one layer multiplies a fixed input's mean square.
+
+    A layer of ``width`` units with Gaussian weights :math:`w_{ij}\sim\mathcal N(0, g^2/d)` maps a fixed input
+    :math:`h` (of any width :math:`d`) to :math:`h' = f(Wh)`; with the gain that keeps the mean square on
+    average (:math:`g^2 = 1` for the identity, 2 for ReLU),
+
+    .. math::
+        G = \frac{\lVert h'\rVert^2/n}{\lVert h\rVert^2/d},\qquad
+        G_{\text{identity}} = \frac{\chi^2_n}{n},\qquad
+        G_{\text{ReLU}} = \frac{2}{n}\,\chi^2_K,\quad K\sim\mathrm{Bin}(n, \tfrac12),
+
+    with :math:`n` = ``width``, because the :math:`n` pre-activations are i.i.d. :math:`\mathcal N(0, g^2\lVert h\rVert^2/d)`
+    and a ReLU keeps the :math:`K` positive ones.  :math:`\mathbb E\,G = 1`, but :math:`\mathbb E\log G < 0`:
+    :math:`\mathbb E\log\chi^2_k = \psi(k/2) + \log 2` (digamma), :math:`\mathrm{Var}\log\chi^2_k = \psi'(k/2)`,
+    mixed over :math:`K` exactly.  For large :math:`n`: identity :math:`-1/n` and :math:`2/n`; ReLU
+    :math:`-5/(2n)` and :math:`5/n` (Hanin & Rolnick, 2018).  ``K = 0`` (probability :math:`2^{-n}`) is left out.
+
+    Raises:
+        ValueError: an activation other than identity/linear/ReLU, or a width below 1 (ReLU: below 2).
+    """
+    from scipy.special import digamma, polygamma
+    from scipy.stats import binom
+    _check_drift_args(activation, width, 1)
+    n = int(width)
+    if _DRIFT_GAIN2[activation] == 1.0:
+        return float(digamma(n / 2) + math.log(2 / n)), float(polygamma(1, n / 2))
+    if n < 2:
+        raise ValueError(f"width must be >= 2 for ReLU (a single unit is dead half of the time), got {n}.")
+    k = np.arange(1, n + 1)
+    p = binom.pmf(k, n, 0.5)
+    p = p / p.sum()  # condition on K >= 1
+    m_k = digamma(k / 2) + math.log(2) + math.log(2 / n)
+    mean = float(np.dot(p, m_k))
+    var = float(np.dot(p, polygamma(1, k / 2)) + np.dot(p, (m_k - mean) ** 2))
+    return mean, var
+
+
+def log_variance_drift_theory(activation: str, width: int, depth: int) -> pd.DataFrame:
+    r"""Exact mean and standard deviation of :math:`\log(v_l/\bar v_l)` for one input: how one network strays from the recurrence.
+
+    :math:`v_l` is the mean square of layer :math:`l`'s pre-activations for a fixed input in a stack of
+    Gaussian layers of ``width`` units (biases zero, gain as in :func:`log_gain_moments`), :math:`\bar v_l` the
+    recurrence's value (constant here).  Layer :math:`l`'s pre-activations are i.i.d. given the layer below, so
+
+    .. math::
+        \log\frac{v_l}{\bar v_l} = \sum_{k=1}^{l-1}\log G_k + \log\frac{\chi^2_n}{n}
+
+    with independent terms (:math:`G` of :func:`log_gain_moments`; for the identity the two kinds coincide and
+    there are :math:`l` of them).  The recurrence is the mean of :math:`v_l`; the typical network lies
+    :math:`e^{\text{mean}}` below it.
+
+    Returns:
+        DataFrame indexed by layer ``1..depth``: ``mean`` and ``sd`` of :math:`\log(v_l/\bar v_l)`.
+    """
+    _check_drift_args(activation, width, depth)
+    m_g, v_g = log_gain_moments(activation, width)
+    m_c, v_c = log_gain_moments("identity", width)
+    k = np.arange(depth)  # layers below l
+    return pd.DataFrame({"mean": k * m_g + m_c, "sd": np.sqrt(k * v_g + v_c)},
+                        index=pd.RangeIndex(1, depth + 1, name="layer"))
+
+
+@torch.no_grad()
+def log_variance_drift(x: torch.Tensor, activations: Sequence[str] = ("identity", "relu"), *, depth: int = 50,
+                       width: int = 256, seeds: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
+    r"""Measured :math:`\log(v_l(x_b)/\bar v_l)` of every input, layer and seed: the drift of real networks from the recurrence.
+
+    For each of ``seeds`` networks (weights drawn from a generator seeded with ``seed + s``; biases zero) the
+    stack ``d_0 -> width -> ... -> width`` (``depth`` Linear layers) is run on the batch ``x``; :math:`v_l(x_b)`
+    is the mean square of layer :math:`l`'s pre-activations for input :math:`b`, and :math:`\bar v_l =
+    g^2\lVert x_b\rVert^2/d_0` the recurrence's value for it (:math:`g^2` = 1 identity, 2 ReLU).  All activations
+    share the same standard-normal draws (only the scale differs), so they are paired.  Float32 layers,
+    float64 mean squares.
+
+    Returns:
+        ``{activation: array (seeds, B, depth)}``; compare with :func:`log_variance_drift_theory`.
+
+    Raises:
+        ValueError: an activation other than identity/linear/ReLU, or non-positive sizes.
+    """
+    for act in activations:
+        _check_drift_args(act, width, depth)
+    if not (isinstance(seeds, int) and seeds >= 1):
+        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}.")
+    h0 = x.reshape(x.shape[0], -1).float().cpu()  # (B, d_0)
+    ref = {a: _DRIFT_GAIN2[a] * (h0.double() ** 2).mean(1).numpy() for a in activations}  # (B,)
+    out = {a: np.empty((seeds, h0.shape[0], depth)) for a in activations}
+    with single_thread():
+        for s in range(seeds):
+            gen = torch.Generator().manual_seed(seed + s)
+            hs = {a: h0 for a in activations}
+            for l in range(depth):
+                d_in = h0.shape[1] if l == 0 else width
+                w = torch.randn(width, d_in, generator=gen)  # (width, d_in), shared by every activation
+                for a in activations:
+                    z = hs[a] @ w.T * math.sqrt(_DRIFT_GAIN2[a] / d_in)  # (B, width)
+                    out[a][s, :, l] = np.log((z.double() ** 2).mean(1).numpy() / ref[a])
+                    hs[a] = z if _DRIFT_GAIN2[a] == 1.0 else torch.relu(z)
+    return out
