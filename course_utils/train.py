@@ -110,7 +110,7 @@ class TrainResult:
 #: module level; ``tests/test_train.py`` checks that closure).  A change to any of them invalidates
 #: every cached run.  Presentation and analysis code (plots, statistics, verdicts, glue, provenance,
 #: graders) is left out, so editing a figure does not retrain the book.
-TRAINING_MODULES = ("_io", "config", "data", "init", "layers", "models", "optim", "regularization",
+TRAINING_MODULES = ("_io", "config", "data", "gaussian", "init", "layers", "models", "optim", "regularization",
                     "schedules", "train")
 
 
