@@ -199,39 +199,66 @@ def _tick_names(ax, which: str) -> dict:
     return out
 
 
+def _histogram(ax, heights, edges, label: str | None) -> str:
+    """A histogram: its range and its tallest bin."""
+    import numpy as np
+
+    h, e = np.asarray(heights, dtype=float), np.asarray(edges, dtype=float)
+    k = int(np.nanargmax(h))
+    head = f"{label}: " if label else ""
+    return (f"{head}a histogram of {len(h)} bins over {_axis_name(ax, 'x') or 'x'} from {number(e[0])} to "
+            f"{number(e[-1])}, tallest ({number(h[k])}) at {number((e[k] + e[k + 1]) / 2)}")
+
+
 def _bars(ax, log: bool) -> list[str]:
     from matplotlib.container import BarContainer
+    from matplotlib.patches import StepPatch
 
     out = []
     groups = [c for c in ax.containers if isinstance(c, BarContainer) and len(c.patches)]
     for g in groups[:MAX_DETAILED]:
         horizontal = getattr(g, "orientation", "vertical") == "horizontal"
         names = _tick_names(ax, "y" if horizontal else "x")
-        vals = []
+        categorical = any(not re.fullmatch(r"[-−+]?[\d.,]+(?:e[-−+]?\d+)?%?", t.replace("×10", "e")) for t in names.values())
+        bars = []
         for p in g.patches:
             if horizontal:
-                v, centre = p.get_width(), p.get_y() + p.get_height() / 2
+                v, lo, width = p.get_width(), p.get_y(), p.get_height()
             else:
-                v, centre = p.get_height(), p.get_x() + p.get_width() / 2
-            if not math.isfinite(v):
-                continue
-            near = min(names, key=lambda c: abs(c - centre), default=None)
-            width = p.get_height() if horizontal else p.get_width()
-            name = names[near] if near is not None and abs(near - centre) <= width else number(centre)
-            vals.append((float(v), name))
-        if not vals:
+                v, lo, width = p.get_height(), p.get_x(), p.get_width()
+            if math.isfinite(v):
+                bars.append((float(v), float(lo), float(width)))
+        if not bars:
             continue
         label = _label(g)
+        contiguous = len(bars) >= 4 and all(abs(b[1] - (a[1] + a[2])) <= 1e-6 * max(1.0, abs(a[2]) * 1e3)
+                                            for a, b in zip(bars, bars[1:]))
+        if contiguous and not categorical:
+            out.append(_histogram(ax, [b[0] for b in bars], [b[1] for b in bars] + [bars[-1][1] + bars[-1][2]], label))
+            continue
+        vals = []
+        for v, lo, width in bars:
+            centre = lo + width / 2
+            near = min(names, key=lambda c: abs(c - centre), default=None)
+            if categorical and near is not None and abs(near - centre) <= max(width, 1e-12):
+                vals.append((v, names[near]))
+            else:
+                vals.append((v, f"{_axis_name(ax, 'y' if horizontal else 'x') or 'x'} {number(centre)}"))
         head = f"{label}: " if label else ""
         hi, lo = max(vals), min(vals)
         if len(vals) == 1:
-            out.append(f"{head}one bar, {hi[1]} at {number(hi[0])}")
+            out.append(f"{head}one bar, {hi[1]}, of height {number(hi[0])}")
         else:
+            cmp = _compare(hi[0], lo[0], log).replace("times as high", "times as high as").replace("higher", "higher than")
             out.append(f"{head}{len(vals)} bars from {number(lo[0])} ({lo[1]}) to {number(hi[0])} ({hi[1]}), "
-                       f"the tallest {_compare(hi[0], lo[0], log)} than the shortest"
-                       .replace("higher than", "higher than").replace("times as high than", "times as high as"))
+                       f"the tallest {cmp} the shortest")
     if len(groups) > MAX_DETAILED:
         out.append(f"and {len(groups) - MAX_DETAILED} more groups of bars")
+    for p in ax.patches:
+        if isinstance(p, StepPatch) and p.get_visible():
+            values, edges, _ = p.get_data()
+            if len(values):
+                out.append(_histogram(ax, values, edges, _label(p)))
     return out
 
 
