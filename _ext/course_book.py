@@ -56,6 +56,14 @@ def add_repo_substitutions(app: Sphinx, config) -> None:
     subs.setdefault("repo_url", url)
     subs.setdefault("repo_name", "/".join(url.split("/")[-2:]))
     subs.setdefault("repo_branch", (app.config.html_theme_options or {}).get("repository_branch", "main"))
+    try:  # the budget this build's kernels run (the same rule: $COURSE_BUDGET, else full with CUDA)
+        from course_utils import config as _cfg
+        for name in ("full", "cpu"):
+            b = _cfg.get_budget(name)
+            subs.setdefault(f"{name}_sizes", f"{b.epochs} epochs per run, {b.seeds} seeds")
+        subs.setdefault("book_budget", _cfg.get_budget().name)
+    except ImportError:  # pragma: no cover - the package is part of this repository
+        pass
     config.myst_substitutions = subs
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Iterable
 
 __all__ = ["Provenance", "git_commit", "build_date", "device_name", "provenance", "provenance_line", "show",
-           "recorded_budget_run", "recorded_value", "AtOtherBudget", "at_other_budget"]
+           "recorded_budget_run", "recorded_value", "record_environment", "recorded_environment",
+           "AtOtherBudget", "at_other_budget"]
 
 UNKNOWN = "unknown"
 
@@ -242,6 +243,33 @@ def recorded_budget_run(budget: str = "full") -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def record_environment(device=None) -> dict[str, str]:
+    """What a budget run stores about the machine beside each chapter: ``{"device", "torch", "python"}``.
+
+    ``scripts/run_budget.py`` calls it once per run (the chapters' kernels run on the same machine, with the
+    book's device, :func:`device_name`), so the record says which card or CPU and which torch produced the
+    numbers it ships.
+    """
+    import torch
+
+    return {"device": device_name(device), "torch": torch.__version__, "python": platform.python_version()}
+
+
+def recorded_environment(record: dict, chapter: str) -> dict[str, str | None]:
+    """``{"device", "torch"}`` that the record stored for ``chapter``; ``None`` for a field the record lacks
+    (records made before it stored them).
+
+    Raises:
+        KeyError: the chapter is not in the record.
+    """
+    chapters = record.get("chapters", {})
+    if chapter not in chapters:
+        raise KeyError(f"{chapter!r} is not in the recorded {record.get('budget', '?')!r} run; it has "
+                       f"{sorted(chapters)}.")
+    entry = chapters[chapter]
+    return {k: (str(entry[k]) if entry.get(k) else None) for k in ("device", "torch")}
+
+
 def recorded_value(record: dict, chapter: str, name: str):
     """A value that ``chapter`` glued in a recorded budget run: a float when the text is a number, else the
     text without the quotes its repr added.
@@ -327,5 +355,8 @@ def at_other_budget(chapter: str, sentence, *, budget: str = "full", record: dic
     when = f"commit {str(entry.get('commit', UNKNOWN))[:7]}"
     if entry.get("finished"):
         when += f", {str(entry['finished'])[:10]}"
+    env = recorded_environment(record, chapter)
+    when += (f", {env['device']}, torch {env['torch']}" if env["device"] and env["torch"] else
+             ", device and torch version not stored in that record")
     return AtOtherBudget(title, f"{text} (The recorded run of this chapter, {when}, every hidden check passed; "
                                 f"this page ran at {current_name!r}.)")

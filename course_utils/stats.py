@@ -13,7 +13,9 @@ log-likelihood), :func:`expected_calibration_error` (how far confidence is from 
 :func:`auroc` (how well a score, e.g. the predictive entropy, separates two groups such as errors from
 correct predictions).  They take tensors or arrays and return plain floats.  :func:`bootstrap_interval`
 resamples the examples to put an interval on any of them, or on the difference of two predictors
-scored on the same examples.
+scored on the same examples.  :func:`fit_temperature` (with :func:`softmax_t`) is temperature scaling,
+the one-parameter recalibration that any other uncertainty method has to beat, and
+:func:`mutual_information` the disagreement part of MC dropout's uncertainty.
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from torch import nn
 
 __all__ = ["layer_label", "record_outputs", "activation_stats", "weight_stats", "gradient_stats",
            "variances", "dead_unit_fraction", "activation_stats_per_unit",
-           "nll", "expected_calibration_error", "reliability_bins", "auroc", "bootstrap_interval"]
+           "nll", "expected_calibration_error", "reliability_bins", "auroc", "bootstrap_interval",
+           "mutual_information", "fit_temperature", "softmax_t"]
 
 
 def layer_label(i: int, layer: nn.Linear) -> str:
@@ -317,3 +320,103 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, *, n_bo
     reps = np.array([float(statistic(rng.integers(0, n, n))) for _ in range(n_boot)])
     lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2])
     return {"estimate": est, "lo": float(lo), "hi": float(hi), "n_boot": int(n_boot)}
+
+
+# ----------------------------------------------------------------------------- calibration baselines
+def mutual_information(samples) -> np.ndarray:
+    r"""Mutual information between the prediction and the sampled sub-network (BALD), per example, in nats.
+
+    .. math::
+        I(x) = H\Bigl(\frac1S\sum_{s} p_s(x)\Bigr) - \frac1S\sum_{s} H\bigl(p_s(x)\bigr), \qquad 0 \le I \le H
+
+    the entropy of the averaged prediction minus the mean entropy of the single passes: the part of
+    MC dropout's uncertainty that comes from the passes *disagreeing* (Houlsby et al. 2011, "BALD";
+    Gal, Islam & Ghahramani 2017).  A pass that is unsure on its own adds to :math:`H` but not to
+    :math:`I`.
+
+    Args:
+        samples: ``(S, N, C)`` sampled probabilities (``regularization.mc_sample_probs``), ``S >= 2``.
+
+    Returns:
+        ``(N,)`` float64 array.
+    """
+    p = (samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples))
+    p = p.astype(np.float64)
+    if p.ndim != 3:
+        raise ValueError(f"mutual_information: samples must have shape (S, N, C), got {p.shape}.")
+    if p.shape[0] < 2:
+        raise ValueError(f"mutual_information needs at least 2 sampled passes (one pass cannot disagree with "
+                         f"itself); got S = {p.shape[0]}.")
+    if not np.isfinite(p).all() or p.min() < 0 or np.abs(p.sum(-1) - 1).max() > 1e-3:
+        raise ValueError("mutual_information: samples must be probabilities (finite, >= 0, rows summing to 1); "
+                         "apply softmax to logits first.")
+
+    def ent(q):
+        return -(q * np.log(np.maximum(q, 1e-300))).sum(-1)
+
+    return np.maximum(ent(p.mean(0)) - ent(p).mean(0), 0.0)
+
+
+def fit_temperature(logits, y, *, t_min: float = 0.05, t_max: float = 20.0, tol: float = 1e-6) -> float:
+    r"""Temperature scaling (Guo et al. 2017): the one :math:`T > 0` minimising the NLL of ``softmax(z / T)``.
+
+    .. math::
+        T^\star = \arg\min_{T > 0}\; -\frac1N \sum_{i} \ln \operatorname{softmax}(z_i / T)_{y_i}
+
+    Fit it on held-out logits (the validation set), never on the test set.  The NLL is convex in
+    :math:`\beta = 1/T` (a log-sum-exp minus a linear function of :math:`\beta`), so a golden-section search
+    on :math:`\ln T` finds the minimum.  Dividing by :math:`T` keeps the argmax: accuracy does not change.
+
+    Args:
+        logits: ``(N, C)`` logits (tensor or array).
+        y: ``(N,)`` integer labels.
+        t_min, t_max: the interval searched.
+        tol: stop when the interval of :math:`\ln T` is shorter than this.
+
+    Returns:
+        ``T`` (``> 1``: the network was overconfident on these data, ``< 1``: underconfident).
+    """
+    z = (logits.detach().cpu().numpy() if isinstance(logits, torch.Tensor) else np.asarray(logits)).astype(np.float64)
+    t = (y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y))
+    if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] < 2 or t.shape != (z.shape[0],):
+        raise ValueError(f"fit_temperature: logits must be (N, C) with N >= 1, C >= 2 and y (N,); got {z.shape} "
+                         f"and {t.shape}.")
+    if not np.isfinite(z).all():
+        raise ValueError("fit_temperature: logits must be finite.")
+    if not 0 < t_min < t_max:
+        raise ValueError(f"fit_temperature: need 0 < t_min < t_max, got {t_min!r} and {t_max!r}.")
+    t = t.astype(np.int64)
+    if t.min() < 0 or t.max() >= z.shape[1]:
+        raise ValueError(f"fit_temperature: labels must lie in 0..{z.shape[1] - 1}, got {t.min()}..{t.max()}.")
+    zy = z[np.arange(len(t)), t]
+
+    def nll(log_t: float) -> float:
+        b = np.exp(-log_t)
+        m = (b * z).max(1)
+        return float(np.mean(m + np.log(np.exp(b * z - m[:, None]).sum(1)) - b * zy))
+
+    a, c_ = np.log(t_min), np.log(t_max)
+    g = (np.sqrt(5.0) - 1) / 2
+    lo, hi = c_ - g * (c_ - a), a + g * (c_ - a)
+    f_lo, f_hi = nll(lo), nll(hi)
+    while c_ - a > tol:
+        if f_lo < f_hi:
+            c_, hi, f_hi = hi, lo, f_lo
+            lo = c_ - g * (c_ - a)
+            f_lo = nll(lo)
+        else:
+            a, lo, f_lo = lo, hi, f_hi
+            hi = a + g * (c_ - a)
+            f_hi = nll(hi)
+    return float(np.exp((a + c_) / 2))
+
+
+def softmax_t(logits, temperature: float = 1.0) -> np.ndarray:
+    """``softmax(logits / temperature)`` as a float64 array ``(N, C)`` (for :func:`fit_temperature`'s ``T``)."""
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}.")
+    z = (logits.detach().cpu().numpy() if isinstance(logits, torch.Tensor) else np.asarray(logits)).astype(np.float64)
+    z = z / temperature
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)

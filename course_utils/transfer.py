@@ -11,7 +11,11 @@ The experiment of the textbook, made repeatable:
   full-batch steps (no mini-batches, no validation set: with 20 labels there is none to spare),
   not with :func:`course_utils.train.fit`;
 * :func:`task_b_runs` — scratch vs. frozen vs. frozen-then-unfrozen over many seeds, as a
-  DataFrame, cached on disk; :func:`summarize_runs` compares two of them seed by seed.
+  DataFrame, cached on disk; :func:`summarize_runs` compares two of them seed by seed;
+* :func:`summarize_crossed` — the same comparison when several model A's share the task-B seeds
+  (model A × sample, a crossed design): an interval that counts both the draw of model A and the draw
+  of the 20 images; :func:`per_sample` — a column that does not depend on model A (from scratch), once
+  per sample.
 """
 from __future__ import annotations
 
@@ -35,7 +39,8 @@ from .train import _state_hash, evaluate, package_source_hash
 
 __all__ = ["other_classes", "model_a", "model_b_from_scratch", "model_b_on_a",
            "freeze", "unfreeze", "trainable_count", "few_shot_sample", "fit_small", "accuracy",
-           "TransferProtocol", "run_task_b", "task_b_runs", "summarize_runs", "summarize_over_models", "METHODS"]
+           "TransferProtocol", "run_task_b", "task_b_runs", "summarize_runs", "summarize_over_models",
+           "summarize_crossed", "per_sample", "METHODS"]
 
 
 # ----------------------------------------------------------------------------- classes and models
@@ -291,3 +296,95 @@ def summarize_over_models(df, *, method: str = "unfrozen", baseline: str = "scra
     return {"diff_mean": ci["mean"], "diff_lo": ci["lo"], "diff_hi": ci["hi"], "n_models": int(len(per_model)),
             "per_model_min": float(per_model.min()), "per_model_max": float(per_model.max()),
             "naive_lo": naive["lo"], "naive_hi": naive["hi"], "n_runs": int(len(df))}
+
+
+def per_sample(df, column: str, *, by: str = "model_a_seed", sample: str = "seed"):
+    """``column`` once per task-B sample (a Series indexed by ``sample``), for a method that does not use model A.
+
+    Every model A reuses the same task-B seeds, and a run from scratch depends on the seed only, so the
+    runs table repeats that column once per model A: counting every row would count each sample as many
+    times.  Raises ``ValueError`` when the column differs between model A's for one seed (it does depend
+    on model A: use the full table).
+    """
+    for col in (column, by, sample):
+        if col not in df.columns:
+            raise ValueError(f"column {col!r} is not in the runs table (columns: {list(df.columns)}).")
+    spread = df.groupby(sample)[column].agg(lambda v: float(v.max() - v.min()))
+    if (spread > 1e-12).any():
+        bad = spread[spread > 1e-12]
+        raise ValueError(f"{column!r} differs between the model A's for sample(s) {list(bad.index[:5])}: it "
+                         f"depends on model A, so it is not one value per sample.")
+    return df.groupby(sample)[column].first()
+
+
+def summarize_crossed(df, *, method: str = "unfrozen", baseline: str = "scratch", rows: str = "model_a_seed",
+                      cols: str = "seed", confidence: float = 0.95) -> dict[str, float]:
+    r"""The paired effect ``method − baseline`` when every model A ran the same task-B samples (a crossed design).
+
+    The difference :math:`d_{ij}` of model A :math:`i` (of :math:`a`) on sample :math:`j` (of :math:`s`: the
+    20 images and the new layers' initialisation) is modelled as two-way random effects without
+    replication, :math:`d_{ij} = \mu + \alpha_i + \beta_j + \varepsilon_{ij}`, with variances
+    :math:`\sigma_A^2` (model A), :math:`\sigma_S^2` (sample) and :math:`\sigma_{AS}^2` (interaction). The
+    grand mean then has
+
+    .. math::
+        \operatorname{Var}(\bar d) = \frac{\sigma_A^2}{a} + \frac{\sigma_S^2}{s} + \frac{\sigma_{AS}^2}{a s},
+
+    estimated from the ANOVA mean squares (:math:`E\,MS_A = \sigma_{AS}^2 + s\sigma_A^2`,
+    :math:`E\,MS_S = \sigma_{AS}^2 + a\sigma_S^2`, :math:`E\,MS_{AS} = \sigma_{AS}^2`; a negative component is
+    set to 0), with Satterthwaite's degrees of freedom for the t-interval. Treating all :math:`a s` runs as
+    independent leaves out :math:`\sigma_A^2` and :math:`\sigma_S^2`'s sharing; an interval over the per-model-A
+    means (:func:`summarize_over_models`) leaves out :math:`\sigma_S^2/s`, because every model A averages the
+    same samples. Both are returned for comparison (``naive_*``, ``over_models_*``).
+
+    Returns:
+        ``diff_mean``, ``diff_lo``, ``diff_hi``, ``se``, ``dof``, the components ``var_model_a``,
+        ``var_sample``, ``var_interaction`` (accuracy fractions squared), ``se_naive``, ``naive_lo/hi``,
+        ``se_over_models``, ``over_models_lo/hi``, ``per_model_min/max``, ``n_models``, ``n_samples``, ``n_runs``.
+
+    Raises:
+        ValueError: a column is missing, fewer than two model A's or samples, or not every model A ran
+            every sample once (the design is not crossed and balanced).
+    """
+    from scipy import stats as st
+
+    for col in (method, baseline, rows, cols):
+        if col not in df.columns:
+            raise ValueError(f"column {col!r} is not in the runs table (columns: {list(df.columns)}).")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
+    d = (df[method] - df[baseline]).groupby([df[rows], df[cols]]).agg(["mean", "size"])
+    if (d["size"] != 1).any():
+        raise ValueError(f"each ({rows}, {cols}) pair must appear once; some appear "
+                         f"{int(d['size'].max())} times.")
+    table = d["mean"].unstack(cols)  # (a, s)
+    if table.isna().any().any():
+        raise ValueError(f"not every {rows} ran every {cols}: the design is not crossed (use "
+                         f"summarize_over_models for samples nested in model A's).")
+    D = table.to_numpy(dtype=np.float64)
+    a, s = D.shape
+    if a < 2 or s < 2:
+        raise ValueError(f"summarize_crossed needs at least 2 model A's and 2 samples, got {a} and {s}.")
+    mu = D.mean()
+    ra, cs = D.mean(1), D.mean(0)
+    ms_a = s * np.sum((ra - mu) ** 2) / (a - 1)
+    ms_s = a * np.sum((cs - mu) ** 2) / (s - 1)
+    ms_e = np.sum((D - ra[:, None] - cs[None, :] + mu) ** 2) / ((a - 1) * (s - 1))
+    var_a, var_s = max(0.0, (ms_a - ms_e) / s), max(0.0, (ms_s - ms_e) / a)
+    c_a = 1.0 / (a * s) if var_a > 0 else 0.0
+    c_s = 1.0 / (a * s) if var_s > 0 else 0.0
+    c_e = 1.0 / (a * s) - c_a - c_s
+    var = c_a * ms_a + c_s * ms_s + c_e * ms_e  # = var_a/a + var_s/s + ms_e/(a s)
+    terms = [(c_a * ms_a) ** 2 / (a - 1), (c_s * ms_s) ** 2 / (s - 1), (c_e * ms_e) ** 2 / ((a - 1) * (s - 1))]
+    dof = var ** 2 / sum(terms) if sum(terms) > 0 else float((a - 1) * (s - 1))
+    se = float(np.sqrt(var))
+    q = st.t.ppf((1 + confidence) / 2, dof)
+    naive = mean_ci(D.ravel(), confidence)
+    over = mean_ci(ra, confidence)
+    return {"diff_mean": float(mu), "diff_lo": float(mu - q * se), "diff_hi": float(mu + q * se), "se": se,
+            "dof": float(dof), "var_model_a": float(var_a), "var_sample": float(var_s),
+            "var_interaction": float(ms_e),
+            "se_naive": float(D.std(ddof=1) / np.sqrt(a * s)), "naive_lo": naive["lo"], "naive_hi": naive["hi"],
+            "se_over_models": float(ra.std(ddof=1) / np.sqrt(a)), "over_models_lo": over["lo"],
+            "over_models_hi": over["hi"], "per_model_min": float(ra.min()), "per_model_max": float(ra.max()),
+            "n_models": int(a), "n_samples": int(s), "n_runs": int(a * s)}

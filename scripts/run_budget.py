@@ -139,7 +139,8 @@ def export(report: dict) -> dict:
         chapters[key] = {"title": _title(ROOT / key), "seconds": ch.get("cold_seconds", ch["seconds"]),
                          "last_seconds": ch["seconds"], "passed": ch["passed"],
                          "failed_checks": len(ch["errors"]),
-                         "finished": ch.get("finished"), "commit": ch.get("commit", "unknown"), "glued": glued}
+                         "finished": ch.get("finished"), "commit": ch.get("commit", "unknown"),
+                         "device": ch.get("device"), "torch": ch.get("torch"), "glued": glued}
     from sync_notebooks import chapters as toc_chapters
 
     toc = {_rel(md): _title(md) for md in toc_chapters(ROOT)}
@@ -198,6 +199,8 @@ def main(argv=None) -> int:
 
     from sync_notebooks import chapters as toc_chapters
     mds = [Path(c).resolve() for c in args.chapters] if args.chapters else toc_chapters(ROOT)
+    from course_utils import provenance
+    env = provenance.record_environment()  # device and torch of this run (the kernels run here too)
     failed = 0
     for md in mds:
         key = _rel(md)
@@ -212,6 +215,7 @@ def main(argv=None) -> int:
         rec["commit"] = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"],
                                        capture_output=True, text=True).stdout.strip() or "unknown"
         rec["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        rec.update({k: env[k] for k in ("device", "torch")})  # the machine that produced the numbers
         rec["cold_seconds"] = cold_seconds(rec, old)
         report["chapters"][key] = rec
         import nbformat
