@@ -446,8 +446,8 @@ def _shows_under(top, bottom, px) -> bool:
                                          or bottom.get_markersize() > top.get_markersize() + 1):
         return True
     if not _no(bottom.get_linestyle()) and bottom.get_linestyle() not in ("None",):
-        if not _solid(top.get_linestyle()):           # a dashed, dotted or marker-only line on top
-            return True
+        if not _solid(top.get_linestyle()) and top.get_linestyle() != bottom.get_linestyle():
+            return True                               # gaps in the top line show a differently drawn line below
         if bottom.get_linewidth() * px > top.get_linewidth() * px + 1.5:   # a wider line shows its edges
             return True
     if top.get_alpha() is not None and top.get_alpha() < 0.6:

@@ -67,6 +67,14 @@ def _below_axis_pt(ax: plt.Axes) -> float:
     return 0.0 if bb is None else max(0.0, (ax.bbox.y0 - bb.y0) * 72.0 / ax.figure.dpi)
 
 
+def _fits_width(leg, ax) -> bool:
+    try:
+        renderer = ax.figure.canvas.get_renderer()
+        return leg.get_window_extent(renderer).width <= 1.15 * ax.bbox.width
+    except Exception:  # no renderer: keep the columns asked for
+        return True
+
+
 def legend_outside(ax: plt.Axes, *, where: str = "below", ncol: int | None = None, title: str | None = None,
                    handles=None, labels=None):
     """A legend that never covers the data: under the axes (``"below"``) or to their right (``"right"``).
@@ -82,10 +90,12 @@ def legend_outside(ax: plt.Axes, *, where: str = "below", ncol: int | None = Non
     if not handles:
         return None
     if where == "below":
-        n = ncol or min(len(handles), 3)
         drop = ScaledTranslation(0, -(_below_axis_pt(ax) + 4) / 72.0, ax.figure.dpi_scale_trans)
-        return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                         bbox_transform=ax.transAxes + drop, ncol=n, frameon=False, title=title)
+        for n in ([ncol] if ncol else range(min(len(handles), 3), 0, -1)):  # as many columns as the axes' width holds
+            leg = ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                            bbox_transform=ax.transAxes + drop, ncol=n, frameon=False, title=title)
+            if ncol or n == 1 or _fits_width(leg, ax):
+                return leg
     if where == "right":
         return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=ncol or 1,
                          frameon=False, title=title)
@@ -324,7 +334,7 @@ def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: i
             ax.xaxis.set_major_locator(plt.MaxNLocator(3))
         axes[r][0].set_ylabel(f"{what}\n({xlabel})", fontsize=8)
     fig.suptitle(f"{exp.name}: weights, gradients and\nactivations per layer (one batch)", y=0.995)
-    fig.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.1, hspace=1.1, wspace=0.15)  # no tight_layout: it redraws
+    fig.subplots_adjust(left=0.09, right=0.99, top=0.85, bottom=0.1, hspace=1.1, wspace=0.15)  # no tight_layout: it redraws
     return fig
 
 
@@ -380,10 +390,16 @@ def plot_depth_sweep(df, *, activations: Sequence[str] | None = None, title: str
         lo = max(lo_cap, 10 ** np.floor(np.log10(vals.min()))) if vals.size else 1e-3
         hi = min(hi_cap, 10 ** np.ceil(np.log10(vals.max()))) if vals.size else 1e3
         lo, hi = min(lo, 0.1), max(hi, 10.0)
+        schemes = list(dict.fromkeys(df["scheme"]))
+        styles = series_styles(schemes, n_points=int(df["layer"].max())) if len(schemes) <= len(PALETTE) else {}
         for k, (scheme, g) in enumerate(sub.groupby("scheme", sort=False)):
-            c = f"C{k}"
-            ax.plot(g["layer"], g["measured"].clip(lower=1e-300), color=c, lw=1.6, label=f"{scheme}")
-            ax.plot(g["layer"], g["theory"].clip(lower=1e-300), color=c, lw=1.0, ls="--")
+            st = {**styles.get(scheme, {"color": f"C{k}"}), "ls": "-"}   # a marker per scheme: equal curves both show
+            ax.plot(g["layer"], g["measured"].clip(lower=1e-300), lw=1.6, label=f"{scheme}", **st)
+            theory = {**st, "ls": "--", "mfc": "none", "zorder": 3}     # over the measured lines, hollow markers
+            if "markevery" in theory:
+                start, every = theory["markevery"]
+                theory["markevery"] = ((start + every // 2) % every, every)
+            ax.plot(g["layer"], g["theory"].clip(lower=1e-300), lw=1.0, **theory)
         ax.set_yscale("log")
         ax.set_ylim(lo, hi)
         if vals.size and (vals.min() < lo or vals.max() > hi):
@@ -460,7 +476,7 @@ def plot_grouped_bars(values: Mapping[str, Mapping[str, float]], *, ax: plt.Axes
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if len(series) > 1:
-        legend_outside(ax, ncol=min(len(series), 4))
+        legend_outside(ax)
     return ax
 
 

@@ -148,6 +148,17 @@ def test_each_defect_fails_and_its_fix_passes(make, kind):
     assert kinds(make(fixed=True)) == [], [str(d) for d in fl.lint_figure(make(fixed=True))]
 
 
+def test_two_identical_dashed_lines_hide_each_other_but_dashed_over_solid_does_not():
+    fig, ax = plt.subplots(figsize=P.figsize())
+    ax.plot(X, X, ls="--", label="theory A")
+    ax.plot(X, X, ls="--", label="theory B")
+    _labelled(ax)
+    P.legend_outside(ax)
+    assert kinds(fig) == ["hidden series"]
+    ax.lines[0].set_linestyle("-")
+    assert kinds(fig) == []
+
+
 def test_a_note_in_the_label_is_the_opt_out_for_identical_series():
     assert kinds(hidden_line_noted()) == []
 
