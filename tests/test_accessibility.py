@@ -491,7 +491,9 @@ def test_wcag_aa_in_both_modes(contexts, server, rel, mode):
         checked, contrast = contrast_defects(page)
     finally:
         page.close()
-    _record(rel, **{f"axe_{mode}": len(violations), f"low_contrast_{mode}": len(contrast), f"text_checked_{mode}": checked})
+    elements = sum(int(re.search(r"(\d+) elements", v).group(1)) for v in violations)
+    _record(rel, **{f"axe_{mode}": elements, f"axe_rules_{mode}": len(violations), f"low_contrast_{mode}": len(contrast),
+                    f"text_checked_{mode}": checked})
     msg = []
     if violations:
         msg.append(f"axe-core, WCAG 2.2 A/AA, {mode} mode:\n  " + "\n  ".join(violations))
@@ -598,12 +600,12 @@ def report(path: Path) -> str:
     """The table `make site` prints after the tests: each page's weight, axe violations and low-contrast
     text in light and dark mode (from the JSON the tests wrote)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    rows = [f"{'page':50s} {'MB':>6s} {'axe L/D':>8s} {'contrast L/D':>12s}"]
+    rows = [f"{'page':50s} {'MB':>6s} {'axe elements L/D':>16s} {'low contrast L/D':>16s}"]
     for rel, r in sorted(data.items(), key=lambda kv: -kv[1].get("bytes", 0)):
         mb = f"{r['bytes'] / 1e6:.2f}" if "bytes" in r else "-"
         axe = f"{r.get('axe_light', '-')}/{r.get('axe_dark', '-')}"
         con = f"{r.get('low_contrast_light', '-')}/{r.get('low_contrast_dark', '-')}"
-        rows.append(f"{rel:50s} {mb:>6s} {axe:>8s} {con:>12s}")
+        rows.append(f"{rel:50s} {mb:>6s} {axe:>16s} {con:>16s}")
     return "\n".join(rows)
 
 
