@@ -192,8 +192,9 @@ def _texts(fig, renderer):
     for name in ("_supxlabel", "_supylabel"):
         add(f"figure label '{_short(getattr(fig, name, None) and getattr(fig, name).get_text(), 40)}'",
             getattr(fig, name, None))
+    own = [getattr(fig, n, None) for n in ("_suptitle", "_supxlabel", "_supylabel")]
     for t in fig.texts:
-        if t is not getattr(fig, "_suptitle", None):
+        if not any(t is o for o in own):
             add(f"figure text '{_short(t.get_text(), 40)}'", t)
     for k, leg in enumerate(fig.legends):
         add_legend(f"figure legend {k + 1}", leg)

@@ -163,6 +163,18 @@ def test_a_note_in_the_label_is_the_opt_out_for_identical_series():
     assert kinds(hidden_line_noted()) == []
 
 
+def test_figure_titles_and_labels_are_counted_once():
+    fig, axes = plt.subplots(1, 2, figsize=P.figsize(2))
+    for ax in axes:
+        ax.plot(X, X)
+        ax.set_title("panel")
+    fig.suptitle("a figure title")
+    fig.supxlabel("a shared x label")
+    fig.supylabel("a shared y label")
+    fig.tight_layout()
+    assert kinds(fig) == [], [str(d) for d in fl.lint_figure(fig)]
+
+
 def test_rotated_tick_labels_are_compared_as_rotated_boxes():
     """Labels turned by 30° whose bounding boxes overlap but whose ink does not are not an overlap."""
     fig, ax = plt.subplots(figsize=P.figsize())
