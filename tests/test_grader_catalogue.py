@@ -929,6 +929,8 @@ def capstone(act=nn.SiLU, init="he", bn=False, dropout=None, shared_act=False, b
                 nn.init.kaiming_uniform_(lin.weight, nonlinearity="relu")
             elif init == "lecun":
                 nn.init.normal_(lin.weight, 0.0, 1 / math.sqrt(d))
+            elif init == "lecun_uniform":
+                nn.init.uniform_(lin.weight, -math.sqrt(3 / d), math.sqrt(3 / d))
             elif init == "lecun_torch":
                 nn.init.kaiming_normal_(lin.weight, nonlinearity="linear")
             elif init == "xavier":
@@ -1021,6 +1023,27 @@ class SharedLinear(nn.Module):
         return self.out(x)
 
 
+def selu_alpha(p=0.1, after=20, before_last_act=False, uniform=False):
+    """The SELU net with one nn.AlphaDropout(p) after hidden layer ``after`` (0: on the input; 20: before the
+    output layer, the task), or between the last hidden Linear and its SELU."""
+    def build(seed=0):
+        torch.manual_seed(seed)
+        layers, d = [nn.Flatten()] + ([nn.AlphaDropout(p)] if after == 0 else []), 784
+        for i in range(1, 21):
+            lin = nn.Linear(d, 100)
+            if uniform:
+                nn.init.uniform_(lin.weight, -math.sqrt(3 / d), math.sqrt(3 / d))
+            else:
+                nn.init.normal_(lin.weight, 0.0, 1 / math.sqrt(d))
+            nn.init.zeros_(lin.bias)
+            layers += [lin, nn.AlphaDropout(p), nn.SELU()] if before_last_act and i == 20 else [lin, nn.SELU()]
+            if i == after and not before_last_act:
+                layers.append(nn.AlphaDropout(p))
+            d = 100
+        return nn.Sequential(*layers, nn.Linear(100, 10))
+    return build
+
+
 def build_raises(seed=0):
     torch.manual_seed(seed)
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.SiLU(), nn.Linear(10, 10))  # forward fails
@@ -1056,21 +1079,36 @@ WRONG_CAPSTONE = [
     ("alpha_dropout: one F.dropout before the output", "alpha_dropout", before_output(F.dropout), "ordinary dropout"),
     ("alpha_dropout: F.alpha_dropout without training=", "alpha_dropout",
      functional_builder(act=F.selu, init="lecun", alpha_p=0.1, training_flag=False), "training=self.training"),
+    # (tester, finding 1) the number, place and rate of the one alpha-dropout layer
+    ("alpha_dropout: nn.AlphaDropout after every SELU", "alpha_dropout",
+     capstone(nn.SELU, "lecun", dropout=lambda: nn.AlphaDropout(0.1)), "at 20 places"),
+    ("alpha_dropout: F.alpha_dropout after every SELU", "alpha_dropout",
+     functional_builder(act=F.selu, init="lecun", alpha_p=0.1), "exactly one"),
+    ("alpha_dropout: AlphaDropout(0.5) before the output", "alpha_dropout", selu_alpha(p=0.5), "p = 0.1"),
+    ("alpha_dropout: AlphaDropout(0.05) before the output", "alpha_dropout", selu_alpha(p=0.05), "rate is off"),
+    ("alpha_dropout: AlphaDropout(0.12) before the output", "alpha_dropout", selu_alpha(p=0.12), "rate is off"),
+    ("alpha_dropout: one AlphaDropout after hidden layer 10", "alpha_dropout", selu_alpha(after=10),
+     "after hidden layer 10"),
+    ("alpha_dropout: on the input", "alpha_dropout", selu_alpha(after=0), "on the input"),
+    ("alpha_dropout: before the last SELU", "alpha_dropout", selu_alpha(before_last_act=True),
+     "Linear → SELU → AlphaDropout"),
+    # (finding 10) "normal" means normal: the uniform draw of the same variance is named
+    ("silu_he: He uniform", "silu_he", capstone(init="he_uniform"), "drawn uniformly"),
+    ("selu_lecun: LeCun uniform", "selu_lecun", capstone(nn.SELU, "lecun_uniform"), "normal"),
+    ("alpha_dropout: LeCun uniform", "alpha_dropout", selu_alpha(uniform=True), "kurtosis"),
 ]
 RIGHT_CAPSTONE = [
     ("silu_he: reference", "silu_he", capstone()),
     ("silu_he: one shared nn.SiLU", "silu_he", capstone(shared_act=True)),
     ("silu_he: F.silu in forward", "silu_he", functional_builder()),
     ("silu_he: x·sigmoid(x) in forward", "silu_he", functional_builder(act=lambda z: z * torch.sigmoid(z))),
-    ("silu_he: He uniform", "silu_he", capstone(init="he_uniform")),
     ("silu_he: output layer left at default", "silu_he", capstone(init_output=False)),
     ("bn: reference", "bn", capstone(bn=True)),
     ("bn: shared SiLU", "bn", capstone(bn=True, shared_act=True)),
     ("selu_lecun: reference", "selu_lecun", capstone(nn.SELU, "lecun")),
     ("selu_lecun: kaiming_normal_(nonlinearity='linear')", "selu_lecun", capstone(nn.SELU, "lecun_torch")),
     ("selu_lecun: F.selu in forward", "selu_lecun", functional_builder(act=F.selu, init="lecun")),
-    ("alpha_dropout: reference", "alpha_dropout", capstone(nn.SELU, "lecun", dropout=lambda: nn.AlphaDropout(0.1))),
-    ("alpha_dropout: F.alpha_dropout", "alpha_dropout", functional_builder(act=F.selu, init="lecun", alpha_p=0.1)),
+    ("alpha_dropout: AlphaDropout(0.1) before the output", "alpha_dropout", selu_alpha()),
     ("alpha_dropout: one F.alpha_dropout before the output", "alpha_dropout", before_output()),
 ]
 
@@ -1083,6 +1121,13 @@ def test_capstone_rejects(label, variant, build, keyword):
 @pytest.mark.parametrize("label,variant,build", RIGHT_CAPSTONE, ids=[r[0] for r in RIGHT_CAPSTONE])
 def test_capstone_accepts(label, variant, build):
     accepted(ex.check_capstone_model(build, variant, verbose=False))
+
+
+def test_capstone_model_instead_of_builder():
+    """(finding 5) a model instead of its builder: say so, not an AttributeError from inside."""
+    r = ex.check_capstone_model(capstone()(0), "silu_he", verbose=False)
+    rejected(r, "pass the builder function, not a model")
+    assert "AttributeError" not in r.message, r.message
 
 
 def test_capstone_names_what_it_found():

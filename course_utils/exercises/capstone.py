@@ -162,6 +162,88 @@ def _identify_scheme(lins) -> str | None:
     return best[0] if best else None
 
 
+#: below this kurtosis (pooled over the hidden layers' standardised weights) the draw is uniform (1.8), not
+#: normal (3): with 19 × 10,000 + 78,400 weights the estimate's standard error is about 0.01
+_UNIFORM_KURTOSIS = 2.4
+
+
+def _pooled_kurtosis(lins) -> float:
+    zs = []
+    for m in lins:
+        w = m.weight.detach().double().flatten()
+        w = w - w.mean()
+        zs.append(w / w.pow(2).mean().sqrt().clamp_min(1e-300))
+    z = torch.cat(zs)
+    return z.pow(4).mean().item()
+
+
+#: the one alpha-dropout layer of the task: p and how far an estimate from 2 × 1,600 units may stray (the
+#: estimate's standard error at p = 0.1 is 0.005)
+_ALPHA_P, _ALPHA_P_TOL = 0.1, 0.03
+
+
+def _alpha_dropout_problem(x, runs, act: str) -> dict | None:
+    """What is wrong with the alpha dropout of a network in training mode (None when it is one
+    nn.AlphaDropout(0.1) after the last hidden activation, before the output layer).
+
+    ``runs``: ``(output, Linear calls)`` of two training-mode passes.  Something random sits between two
+    Linear layers where the next Linear's input is not the activation of the previous Linear's output."""
+    f = dict(_ACTIVATIONS)[act]
+    places = []
+    for _, lin_calls in runs:
+        here = []
+        if not _same(lin_calls[0][1], x.flatten(1)):
+            here.append(0)
+        here += [i + 1 for i in range(20) if not _same(f(lin_calls[i][2]), lin_calls[i + 1][1])]
+        places = sorted(set(places) | set(here))
+    where = lambda k: "on the input" if k == 0 else (  # noqa: E731
+        "before the output layer" if k == 20 else f"after hidden layer {k}")
+    one = "one nn.AlphaDropout(0.1) after the last hidden activation, just before the output Linear(100, 10)"
+    if len(places) > 1:
+        listed = ", ".join(where(k) for k in places[:4]) + (" …" if len(places) > 4 else "")
+        return dict(headline=f"found dropout at {len(places)} places; the task asks for exactly one.",
+                    got=f"random changes between layers in training mode: {listed}",
+                    hint=f"use {one} (noise at every layer compounds through all 20); remove the others.")
+    if places != [20]:
+        return dict(headline="the alpha dropout is in the wrong place.",
+                    got=f"one dropout {where(places[0])}" if places else "no random change between the layers",
+                    hint=f"use {one}.")
+    # the units entering the output layer: the dropped ones all take one value, the kept ones a·u + b
+    us, vs = [], []
+    for _, lin_calls in runs:
+        us.append(f(lin_calls[19][2]).flatten().double())
+        vs.append(lin_calls[20][1].flatten().double())
+    u, v = torch.cat(us), torch.cat(vs)
+    values, counts = torch.unique(v, return_counts=True)
+    dropped = v == values[counts.argmax()]
+    p_hat = dropped.double().mean().item()
+    keep_u, keep_v = u[~dropped], v[~dropped]
+    A = torch.stack([keep_u, torch.ones_like(keep_u)], 1)
+    coef = torch.linalg.lstsq(A, keep_v.unsqueeze(1)).solution.squeeze(1)
+    resid = (A @ coef - keep_v).abs().max().item()
+    if counts.max().item() < 2 or resid > 1e-3 * (1 + keep_v.abs().max().item()):
+        return dict(headline=f"the dropout before the output layer is not alpha dropout applied to the last "
+                             f"{act}'s output.",
+                    hint=f"the order is … Linear → {act} → AlphaDropout(0.1) → Linear(100, 10): alpha dropout "
+                         "sets a unit to SELU's negative saturation and rescales the others, after the "
+                         "activation.")
+    # the scale of the kept units pins p exactly: a = ((1 − p)(1 + p·c))^(−1/2), c = (λα)² of SELU
+    c = (1.0507009873554805 * 1.6732632423543772) ** 2
+    disc = (c - 1) ** 2 - 4 * c * (1 / coef[0].item() ** 2 - 1) if coef[0].item() > 0 else -1.0
+    if disc >= 0:
+        roots = [((c - 1) + sgn * math.sqrt(disc)) / (2 * c) for sgn in (1, -1)]
+        p_exact = min(roots, key=lambda r: abs(r - p_hat))
+        if abs(p_exact - p_hat) < _ALPHA_P_TOL:
+            p_hat = p_exact
+    if abs(p_hat - _ALPHA_P) > _ALPHA_P_TOL / 6:
+        return dict(headline=f"the dropout rate is off: your alpha dropout drops about {100 * p_hat:.0f} % of "
+                             "the units.",
+                    expected=f"p = {_ALPHA_P} (about {100 * _ALPHA_P:.0f} % of the units dropped)",
+                    got=f"p ≈ {p_hat:.3f} ({dropped.sum().item()} of {dropped.numel()} units dropped in two passes)",
+                    hint="use nn.AlphaDropout(0.1): p is the probability of dropping a unit.")
+    return None
+
+
 def check_capstone_model(build_fn: Callable, variant: str, *, verbose: bool = True) -> CheckResult:
     """Check a capstone architecture: 20 hidden Linear(·, 100) layers, activation, init variance, BN/dropout.
 
@@ -184,6 +266,11 @@ def check_capstone_model(build_fn: Callable, variant: str, *, verbose: bool = Tr
 def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
     spec = _CAPSTONE_SPECS[variant]
     name = f"capstone model ({variant})"
+    if isinstance(build_fn, nn.Module):
+        return _report(name, FAIL, f"expected the builder function, got {_describe(build_fn)}.",
+                       hint="pass the builder function, not a model: "
+                            f"`exercises.check_capstone_model(build, {variant!r})` with your builder's name and "
+                            "no parentheses; the check calls it with several seeds itself.", verbose=verbose)
     if not callable(build_fn):
         return _not_callable(name, build_fn, "a function seed -> nn.Module", verbose)
     try:
@@ -303,6 +390,10 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
                        "random comes after the last layer.",
                        hint="dropout belongs before the output layer, never after it (it would scramble the "
                             "logits themselves).", verbose=verbose)
+    if spec["dropout"] == "alpha":
+        bad = _alpha_dropout_problem(x, runs, spec["act"])
+        if bad:
+            return _report(name, FAIL, verbose=verbose, **bad)
     # ---- the initialisation of the hidden layers, named
     hidden = lins[:20]
     want_scheme = spec["var"]
@@ -323,6 +414,17 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
                 if got_scheme.endswith("std_as_var") else f"use {rule} for every hidden Linear layer.")
         return _report(name, FAIL, "the initial weights have the wrong variance.", expected=rule,
                        got=f"the hidden layers look like {what}", hint=hint, verbose=verbose)
+    # ---- normal, not uniform: the same variance, but the task names the normal draw
+    kurt = _pooled_kurtosis(hidden)
+    if kurt < _UNIFORM_KURTOSIS:
+        rule = _SCHEMES[want_scheme][0]
+        how = ("nn.init.kaiming_normal_(w, nonlinearity='relu')" if want_scheme == "he" else
+               "nn.init.normal_(w, 0, 1/√fan_in)")
+        return _report(name, FAIL, "the initial weights have the right variance but are drawn uniformly.",
+                       expected=f"{rule}, drawn from a normal distribution",
+                       got=f"weights with kurtosis {kurt:.2f} (a normal draw has 3, a uniform one 1.8)",
+                       hint=f"the task asks for the *normal* variant: use {how}, not a uniform draw "
+                            "(kaiming_uniform_ / uniform_).", verbose=verbose)
     # ---- the biases: zero, as the task says
     nonzero = [i + 1 for i, m in enumerate(hidden) if m.bias is not None and m.bias.detach().abs().max() > 0]
     if nonzero:
