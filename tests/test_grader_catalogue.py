@@ -568,16 +568,85 @@ class AdamGlobalStep(torch.optim.Optimizer):
                 p -= group["lr"] * mh / (vh.sqrt() + group["eps"])
 
 
+class AdamFromTorch(torch.optim.Adam):
+    pass
+
+
+class MomentumDelegates(torch.optim.Optimizer):
+    """Hands every step to a torch.optim.SGD it holds."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+        self.inner = torch.optim.SGD(self.param_groups, lr=lr, momentum=momentum)
+
+    def step(self, closure=None):
+        self.inner.step()
+
+
+def adam_function(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps)
+
+
+def adam_t_offset(offset):
+    """Adam whose bias correction uses t + offset (offset −1: t counted from 0, a division by zero)."""
+    def u(p, g, st, group):
+        st["t"] = st.get("t", 0) + 1
+        b1, b2 = group["betas"]
+        t = st["t"] + offset
+        m = st.setdefault("m", torch.zeros_like(p))
+        v = st.setdefault("v", torch.zeros_like(p))
+        m.mul_(b1).add_(g, alpha=1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        p.sub_(group["lr"] * (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + group["eps"]))
+    return u
+
+
+def momentum_rebinds(p, g, st, group):
+    """The momentum update computed right, but `p = p - …` rebinds the local name (no parameter changes)."""
+    v = st.setdefault("v", torch.zeros_like(p))
+    v.mul_(group["momentum"]).add_(g)
+    p = p - group["lr"] * v  # noqa: F841 (the mistake)
+
+
+def float32_state(p, g, st, group):
+    v = st.setdefault("v", torch.zeros(p.shape))  # float32 while p is float64
+    v.mul_(group["momentum"]).add_(g)
+    p.sub_(group["lr"] * v)
+
+
+WRONG_OPTIMIZERS += [
+    # (tester, finding 2) torch's own optimizers are the reference, not an answer
+    ("momentum: torch.optim.SGD itself", ex.check_momentum, torch.optim.SGD, "write the update yourself"),
+    ("momentum: torch.optim.SGD subclass", ex.check_momentum, TorchSGD, "subclass of torch.optim.SGD"),
+    ("momentum: delegates to a torch SGD", ex.check_momentum, MomentumDelegates, "write the update yourself"),
+    ("rmsprop: torch.optim.RMSprop", ex.check_rmsprop, torch.optim.RMSprop, "torch's implementation"),
+    ("adam: torch.optim.Adam", ex.check_adam, torch.optim.Adam, "write the update yourself"),
+    ("adam: class Adam(torch.optim.Adam): pass", ex.check_adam, AdamFromTorch, "subclass of torch.optim.Adam"),
+    ("adam: a function returning torch.optim.Adam", ex.check_adam, adam_function, "it is torch.optim.Adam"),
+    # (finding 6) float32 state in the float64 test: the dtype is named, the values shown with enough digits
+    ("momentum: float32 velocity", ex.check_momentum, make_optimizer(float32_state, MOM), "torch.zeros_like(p)"),
+    # (finding 7) Adam's step count, and a rebinding `p = p - …`
+    ("adam: t counted from 0", ex.check_adam, make_optimizer(adam_t_offset(-1), ADAM), "t = 0"),
+    ("adam: t counted from 2", ex.check_adam, make_optimizer(adam_t_offset(1), ADAM), "counts t from 2"),
+    ("momentum: p = p - lr*v", ex.check_momentum, make_optimizer(momentum_rebinds, MOM), "only rebinds the name p"),
+    ("adam: step does nothing", ex.check_adam, make_optimizer(lambda p, g, st, group: None, ADAM), "changed no parameter"),
+]
+
 RIGHT_OPTIMIZERS = [
     ("momentum: reference", ex.check_momentum, make_optimizer(momentum_update(), MOM)),
-    ("momentum: torch.optim.SGD subclass", ex.check_momentum, TorchSGD),
     ("momentum: .data, dict state", ex.check_momentum, MomentumData),
     ("rmsprop: reference", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS)),
-    ("rmsprop: torch.optim.RMSprop", ex.check_rmsprop, torch.optim.RMSprop),
     ("adam: reference (lerp, addcmul)", ex.check_adam, make_optimizer(adam_update(), ADAM)),
     ("adam: global step counter", ex.check_adam, AdamGlobalStep),
-    ("adam: torch.optim.Adam", ex.check_adam, torch.optim.Adam),
 ]
+
+
+def test_float32_state_shows_the_difference():
+    """(finding 6) expected and got must not print identically when they differ."""
+    r = ex.check_momentum(make_optimizer(float32_state, MOM), verbose=False)
+    exp = re.search(r"expected: (.*)", r.message).group(1)
+    got = re.search(r"got: +(.*)", r.message).group(1)
+    assert exp != got and "float32" in r.message, r.message
 
 
 @pytest.mark.parametrize("label,check,cls,keyword", WRONG_OPTIMIZERS, ids=[r[0] for r in WRONG_OPTIMIZERS])

@@ -68,9 +68,54 @@ class _SimpleOpt(torch.optim.Optimizer):
                 self.rule(p, p.grad, self.state[p], group)
 
 
-def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbose=True) -> CheckResult:
+def _torch_optimizer(kind) -> str | None:
+    """The name of the torch.optim optimizer that ``kind`` (a class) is or derives from, other than the
+    stub's base ``torch.optim.Optimizer``; else None."""
+    for c in getattr(kind, "__mro__", ()):
+        if c is torch.optim.Optimizer or c is object:
+            continue
+        if (getattr(c, "__module__", "") or "").startswith("torch."):
+            return f"torch.optim.{c.__name__}"
+    return None
+
+
+def _borrowed_update(opt) -> str | None:
+    """Why ``opt`` (what the learner's class or function built) does not do its own update, or None."""
+    own = _torch_optimizer(type(opt))
+    if own:
+        return f"it is {own}" if type(opt).__module__.startswith("torch.") else f"it subclasses {own}"
+    step = getattr(type(opt), "step", None)
+    if step is not None and (getattr(step, "__module__", "") or "").startswith("torch.optim") \
+            and step is not torch.optim.Optimizer.step:
+        return f"its step is torch's own ({getattr(step, '__qualname__', 'step')})"
+    inner = [v for v in vars(opt).values() if isinstance(v, torch.optim.Optimizer)]
+    if inner:
+        return f"it hands the update to a {type(inner[0]).__name__} it holds"
+    return None
+
+
+def _digits(want, got) -> int:
+    """Significant digits that show the difference of two nearly equal tensors (at least 4, at most 17)."""
+    scale = max(want.abs().max().item(), 1e-300)
+    diff = (want - got).abs().max().item()
+    if not math.isfinite(diff) or diff <= 0:
+        return 4
+    return int(min(17, max(4, math.ceil(-math.log10(diff / scale)) + 2)))
+
+
+def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbose=True, nan_hint=None,
+                     stub="torch.optim.Optimizer") -> CheckResult:
     if not (isinstance(cls, type) or callable(cls)):
         return _not_callable(name, cls, "your optimizer class", verbose)
+    ref_name = type(reference([torch.zeros(1, requires_grad=True)])).__name__
+    write_it = (f"the task is to write the update yourself: subclass {stub} (as the stub does) and implement "
+                f"`step` with the formula above; torch.optim.{ref_name} is only the reference your class is "
+                "compared with.")
+    if isinstance(cls, type) and _torch_optimizer(cls):
+        what = (f"{_torch_optimizer(cls)} itself" if (cls.__module__ or "").startswith("torch.")
+                else f"a subclass of {_torch_optimizer(cls)}")
+        return _report(name, FAIL, f"that is {what}, torch's implementation, not yours.", hint=write_it,
+                       verbose=verbose)
     lr = kwargs["lr"]
     sig = ", ".join(f"{k}={v}" for k, v in kwargs.items())
     case = f"{steps} steps on a small float64 problem, two parameter groups (lr and lr/2), {sig}"
@@ -84,7 +129,12 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
         return _report(name, FAIL, f"{getattr(cls, '__name__', cls)} is not a torch.optim.Optimizer.",
                        hint="subclass it: `class MyOpt(torch.optim.Optimizer)` and call "
                             "`super().__init__(params, defaults)`.", verbose=verbose)
+    borrowed = _borrowed_update(opt)
+    if borrowed:
+        return _report(name, FAIL, f"{getattr(cls, '__name__', 'your code')} does not do the update itself: "
+                       f"{borrowed}.", hint=write_it, verbose=verbose)
     _, want = _trajectory(lambda pg: reference(_groups(pg, lr)), steps)
+    start = [t.detach() for t in _opt_problem()[0]]
     for t, (g_snap, w_snap) in enumerate(zip(got, want), start=1):
         if not torch.equal(g_snap[2], w_snap[2]):
             return _report(name, FAIL, "a parameter without gradient was changed.", case=case,
@@ -92,16 +142,32 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
         diffs = [(a - b).abs().max().item() for a, b in zip(g_snap, w_snap)]
         if any(not math.isfinite(d) for d in diffs) or max(diffs) > 1e-9 * (1 + max(s.abs().max().item() for s in w_snap)):
             hint = None
-            for variant, h in mistakes:
+            low = sorted({str(v.dtype).replace("torch.", "") for st in opt.state.values() for v in st.values()
+                          if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dtype != torch.float64})
+            if all(torch.equal(a, b) for a, b in zip(g_snap[:2], start[:2])):
+                hint = ("your step changed no parameter. `p = p - …` only rebinds the name p to a new tensor "
+                        "(the model never sees it): update in place, e.g. `p.add_(v, alpha=-lr)` inside a step "
+                        "decorated with `@torch.no_grad()` (or `p.data.add_(…)`).")
+            for variant, h in mistakes if hint is None else ():
                 _, alt = _trajectory(lambda pg: variant(_groups(pg, lr)), steps)
                 if all(all(torch.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True) for a, b in zip(ga, aa))
                        for ga, aa in zip(got, alt)):
                     hint = h
                     break
+            if hint is None and low:
+                hint = (f"your optimizer's state holds {' and '.join(low)} tensors while the parameters are "
+                        "float64 (the checker uses float64), so every step rounds: create the state with "
+                        "`torch.zeros_like(p)` (same dtype and device as p), and keep the step count t a "
+                        "Python int.")
+            if hint is None and any(not math.isfinite(d) for d in diffs):
+                hint = nan_hint or ("your parameters became NaN or infinite: look for a division by zero or the "
+                                    "square root of a negative number in your update.")
             which = "weight W" if diffs[0] >= diffs[1] else "bias b (second group, lr/2)"
+            w_t, g_t = (w_snap[0], g_snap[0]) if diffs[0] >= diffs[1] else (w_snap[1], g_snap[1])
+            digits = _digits(w_t, g_t)
             return _report(name, FAIL, f"the parameters first differ from torch.optim after step {t}.", case=case,
-                           expected=f"{which} = {_fmt(w_snap[0] if diffs[0] >= diffs[1] else w_snap[1])}",
-                           got=f"{which} = {_fmt(g_snap[0] if diffs[0] >= diffs[1] else g_snap[1])}",
+                           expected=f"{which} = {_fmt(w_t, digits)}",
+                           got=f"{which} = {_fmt(g_t, digits)}",
                            details=[f"largest difference: {max(diffs):.3g}"],
                            hint=hint or "compare your update line by line with the formula in the markdown above; "
                                         "keep per-parameter state in `self.state[p]` and read lr from `group['lr']`.",
@@ -198,7 +264,7 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
                             mistakes=mistakes, verbose=verbose)
 
 
-def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False):
+def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, t_offset=0):
     def rule(p, g, st, group):
         b1, b2 = group["betas"]
         if swapped:
@@ -209,8 +275,9 @@ def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, 
         v = st.setdefault("v", torch.zeros_like(p))
         m.mul_(b1).add_(g, alpha=1 - b1)
         v.mul_(b2).add_(g if no_square else g * g, alpha=1 - b2)
-        m_hat = m / (1 - b1 ** st["t"]) if correct_m else m
-        v_hat = v / (1 - b2 ** st["t"]) if correct_v else v
+        t = st["t"] + t_offset
+        m_hat = m / (1 - b1 ** t) if correct_m else m
+        v_hat = v / (1 - b2 ** t) if correct_v else v
         denom = (v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps
         p.addcdiv_(m_hat, denom, value=-group["lr"])
     return rule
@@ -236,10 +303,17 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_adam(swapped=True)), "β₁ and β₂ are swapped: β₁ (0.9) averages the gradient, β₂ (0.999) its square."),
         (mk(_rule_adam(no_square=True)), "v averages the *squared* gradient: v ← β₂·v + (1−β₂)·g²."),
         (mk(_global_lr(_rule_adam(), lr)), "every group used the same learning rate: read `group['lr']`."),
+        (mk(_rule_adam(t_offset=1)), "the bias correction counts t from 2: t is 1 at the first step (increment "
+                                     "the count *before* using it, or start it at 0 and add 1 first)."),
+        (mk(_rule_adam(t_offset=-1)), _T_FROM_0),
     ]
     return _optimizer_check("adam", cls, kwargs=dict(lr=lr, betas=betas, eps=eps),
                             reference=lambda pg: torch.optim.Adam(pg, lr=lr, betas=betas, eps=eps),
-                            mistakes=mistakes, verbose=verbose)
+                            mistakes=mistakes, verbose=verbose, nan_hint=_T_FROM_0)
+
+
+_T_FROM_0 = ("the parameters became NaN at the first step: the bias correction used t = 0, and 1 − β⁰ = 0 "
+             "divides by zero. t counts this parameter's steps from 1: increment it before the correction.")
 
 
 # The surfaces themselves have one home, course_utils.surfaces (shared with the chapters and the explorer).
