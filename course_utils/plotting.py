@@ -67,6 +67,18 @@ def _below_axis_pt(ax: plt.Axes) -> float:
     return 0.0 if bb is None else max(0.0, (ax.bbox.y0 - bb.y0) * 72.0 / ax.figure.dpi)
 
 
+def _below_x_axis(ax: plt.Axes):
+    """The line just under the x axis' tick labels and label of ``ax``, in display units (a legend's anchor)."""
+    from matplotlib.transforms import Bbox
+
+    try:
+        bb = ax.xaxis.get_tightbbox(ax.figure._get_renderer())
+    except Exception:  # no renderer: about two lines of text
+        bb = None
+    y0 = ax.bbox.y0 if bb is None else min(ax.bbox.y0, bb.y0)
+    return Bbox.from_bounds(ax.bbox.x0, y0 - 4 * ax.figure.dpi / 72.0, ax.bbox.width, 0)
+
+
 def _fits_width(leg, ax) -> bool:
     try:
         renderer = ax.figure.canvas.get_renderer()
@@ -95,7 +107,9 @@ def legend_outside(ax: plt.Axes, *, where: str = "below", ncol: int | None = Non
             leg = ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                             bbox_transform=ax.transAxes + drop, ncol=n, frameon=False, title=title)
             if ncol or n == 1 or _fits_width(leg, ax):
-                return leg
+                break
+        leg.get_bbox_to_anchor = lambda: _below_x_axis(ax)  # re-measured at every draw: labels set later count
+        return leg
     if where == "right":
         return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=ncol or 1,
                          frameon=False, title=title)

@@ -292,6 +292,17 @@ def test_the_plotting_helpers_draw_figures_that_pass_the_lint():
     assert kinds(fig) == [], [str(d) for d in fl.lint_figure(fig)]
 
 
+def test_a_legend_below_stays_under_an_x_label_set_after_it():
+    fig, ax = plt.subplots(figsize=P.figsize())
+    for k in range(3):
+        ax.plot(X, X + k, label=f"run {k}")
+    P.legend_outside(ax)
+    ax.set_xlabel("a label set after the legend,\non two lines")
+    ax.set_xticks([0, 0.5, 1], ["zero", "half", "one"], rotation=30)
+    ax.set_title("late labels")
+    assert kinds(fig) == [], [str(d) for d in fl.lint_figure(fig)]
+
+
 def test_series_styles_separate_series_without_colour():
     st = P.series_styles(["a", "b", "c"], n_points=40)
     assert len({s["ls"] for s in st.values()}) == 3 and len({s["marker"] for s in st.values()}) == 3
