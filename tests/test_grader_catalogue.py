@@ -298,6 +298,7 @@ WRONG_LEAKY = [
     ("in place", lambda x, negative_slope=0.01: x.clamp_(min=0).add_(0), "in place"),
     ("summed", lambda x, negative_slope=0.01: leaky_ok(x, negative_slope).sum(), "shape"),
     ("numpy", lambda x, negative_slope=0.01: leaky_ok(x, negative_slope).numpy(), "not a tensor"),
+    ("numpy, named (finding 8)", lambda x, negative_slope=0.01: leaky_ok(x, negative_slope).numpy(), "NumPy array"),
     ("a Python if on a tensor", leaky_python_if, "torch.where"),
     ("constant for negatives", lambda x, negative_slope=0.01: torch.where(x > 0, x, torch.full_like(x, -0.01)),
      "negative_slope·x"),
@@ -379,11 +380,32 @@ WRONG_BN = [
     ("returns y only", lambda *a, **k: bn_ok(*a, **k)[0], "tuple"),
     ("shape mistake", lambda x, g, b, rm, rv, t, m=0.1, e=1e-5: (x @ g.unsqueeze(0), rm, rv), "RuntimeError"),
 ]
+def bn_returns_numpy(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    y, rm, rv = bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+    return y.detach().numpy(), rm.numpy(), rv.numpy()
+
+
+def bn_rsqrt(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if training:
+        mean, var = x.mean(dim=0), x.var(dim=0, correction=0)
+        running_mean = torch.lerp(running_mean, mean, momentum)
+        running_var = torch.lerp(running_var, x.var(dim=0, correction=1), momentum)
+    else:
+        mean, var = running_mean, running_var
+    return (x - mean) * torch.rsqrt(var + eps) * gamma + beta, running_mean, running_var
+
+
+WRONG_BN += [
+    # (tester, finding 10) the notebook asks for new tensors: the running statistics changed in place are named
+    ("running statistics updated in place", bn_rsqrt_inplace, "`running_mean` in place"),
+    ("F.batch_norm (updates its arguments in place)", bn_functional, "new tensors"),
+    # (finding 8) NumPy arrays returned: say so
+    ("NumPy arrays returned", bn_returns_numpy, "NumPy arrays"),
+]
 RIGHT_BN = [
     ("reference", bn_ok),
     ("the grader's own algorithm", bn_variant()),
-    ("F.batch_norm", bn_functional),
-    ("rsqrt, correction=, in-place running update", bn_rsqrt_inplace),
+    ("rsqrt, correction=, lerp", bn_rsqrt),
 ]
 
 
@@ -910,6 +932,23 @@ WRONG_MC = [
     ("all passes returned", lambda m, x, n=50: torch.stack([F.softmax(m(x), -1) for _ in range(n)]), "stacked"),
     ("a shape mistake", lambda m, x, n=50: m(x.T), "RuntimeError"),
 ]
+def mc_input_dropout(model, x, n_samples=50):
+    """(tester, finding 3) dropout on the input, the model's own dropout layers left in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        p = torch.stack([F.softmax(model(F.dropout(x, 0.2)), -1) for _ in range(n_samples)])
+    return p.mean(0), p.std(0)
+
+
+def mc_numpy(model, x, n_samples=50):
+    mean, std = mc_ok(model, x, n_samples)
+    return mean.numpy(), std.numpy()
+
+
+WRONG_MC += [
+    ("dropout on the input, model in eval", mc_input_dropout, "never switched on"),
+    ("NumPy arrays returned (finding 8)", mc_numpy, "NumPy arrays"),
+]
 RIGHT_MC = [
     ("reference", mc_ok),
     ("the grader's own reference", lambda m, x, n: ex.mc_dropout_predict_reference(m, x, n)),
@@ -952,8 +991,23 @@ WRONG_L2 = [
     ("mean instead of sum", lambda ps, lam: lam / 2 * sum((w ** 2).mean() for w in ps), "sum of squares"),
     ("per-tensor list", lambda ps, lam: [lam / 2 * (w ** 2).sum() for w in ps], "scalar tensor"),
 ]
+def l2_twice(params, lam):
+    """(tester, finding 10) right on a list, but goes over params twice: 0 for a generator's second pass."""
+    n = sum(1 for _ in params)
+    return lam / 2 * sum((w ** 2).sum() for w in params) * (n > 0)
+
+
+def l2_len(params, lam):
+    return lam / 2 * sum((params[i] ** 2).sum() for i in range(len(params)))
+
+
+WRONG_L2 += [
+    ("iterates twice (a generator sees nothing)", l2_twice, "generator"),
+    ("len(params) (a generator has none)", l2_len, "list(params)"),
+]
 RIGHT_L2 = [
     ("reference", lambda ps, lam: lam / 2 * sum((w ** 2).sum() for w in ps)),
+    ("list first", lambda ps, lam: (lambda ws: lam / 2 * sum((w ** 2).sum() for w in ws))(list(ps))),
     ("norm squared", lambda ps, lam: 0.5 * lam * sum(w.norm() ** 2 for w in ps)),
     ("w·w", lambda ps, lam: lam * sum(torch.sum(w * w) for w in ps) / 2),
     ("torch.stack", lambda ps, lam: lam / 2 * torch.stack([w.pow(2).sum() for w in ps]).sum()),
@@ -1741,6 +1795,20 @@ def test_l2_stub_is_named_in_the_comparison(capsys):
     assert ex.attempt(ex.compare_l2_and_decay, l2_penalty) is None
     out = capsys.readouterr().out
     assert "`l2_penalty` is still the TODO stub" in out and "compare_l2_and_decay" not in out, out
+
+
+@pytest.mark.parametrize("penalty,keyword", [
+    (lambda params, lam: None, "forget the `return`"),
+    (lambda params, lam: lam / 2 * sum((w ** 2).sum().item() for w in params), "never moves the weights"),
+    (lambda params, lam: (lam / 2 * sum((w ** 2).sum() for w in params)).detach(), "without a gradient"),
+], ids=["returns None", ".item()", ".detach()"])
+def test_l2_comparison_refuses_a_broken_penalty(capsys, penalty, keyword):
+    """(tester, finding 4) the comparison names a missing return or a penalty without gradient (no table)."""
+    assert ex.attempt(ex.compare_l2_and_decay, penalty) is None
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and keyword in out, out
+    assert "lr=None" not in out, out
+    no_internals(out)
 
 
 def test_empty_schedule_selection_prints_no_matplotlib_warning(monkeypatch, capsys):

@@ -140,6 +140,11 @@ def _describe(x) -> str:
         return f"the number {x!r}"
     if isinstance(x, torch.Tensor):
         return f"a tensor of shape {tuple(x.shape)}"
+    if _is_numpy(x):
+        return f"a NumPy array of shape {tuple(x.shape)} (not a torch tensor)"
+    if isinstance(x, (list, tuple)) and x and all(_is_numpy(v) for v in x):
+        n = len(x)
+        return f"a {type(x).__name__} of {n} NumPy array{'s' if n != 1 else ''} (not torch tensors)"
     if isinstance(x, (list, tuple, dict, set)):
         return f"a {type(x).__name__} of {len(x)} item{'s' if len(x) != 1 else ''}"
     if isinstance(x, torch.optim.Optimizer):
@@ -151,6 +156,14 @@ def _describe(x) -> str:
     if callable(x):
         return f"the {'class' if isinstance(x, type) else 'function'} {getattr(x, '__name__', type(x).__name__)}"
     return f"a {type(x).__name__} ({x!r:.40})"
+
+
+def _is_numpy(x) -> bool:
+    return type(x).__module__ == "numpy" and hasattr(x, "shape") and hasattr(x, "dtype") and getattr(x, "ndim", 0) > 0
+
+
+_NUMPY_HINT = ("NumPy arrays carry no gradient and are not what the caller expects: stay with torch operations "
+               "on the tensors you were given (no `.numpy()`, no `np.` functions) and return torch tensors.")
 
 
 def _as_number(x, *, low: float | None = None, high: float | None = None):

@@ -6,7 +6,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ._core import CheckResult, FAIL, PASS, _fmt, _not_a_function, _not_callable, _not_yet, _raised, _report
+from ._core import (CheckResult, FAIL, PASS, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function, _not_callable,
+                    _not_yet, _raised, _report)
 
 
 def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
@@ -31,8 +32,9 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
             return _raised(name, e, verbose, case)
         want = nn.LeakyReLU(s)(x)
         if not isinstance(y, torch.Tensor):
-            return _report(name, FAIL, f"returned {type(y).__name__}, not a tensor.", case=case,
-                           hint="use torch operations (torch.where, clamp) and return the tensor.", verbose=verbose)
+            return _report(name, FAIL, f"returned {_describe(y)}, not a tensor.", case=case,
+                           hint=_NUMPY_HINT if _is_numpy(y) else
+                           "use torch operations (torch.where, clamp) and return the tensor.", verbose=verbose)
         if tuple(y.shape) != tuple(x.shape):
             return _report(name, FAIL, "the output has the wrong shape.", case=case,
                            expected=f"shape {tuple(x.shape)}", got=f"shape {tuple(y.shape)}",
@@ -162,8 +164,9 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
             y_ref = bn(x)
         case = f"{label}: x of shape {tuple(x.shape)}, momentum={momentum}, eps={eps}"
         args = [x.clone(), gamma.clone(), beta.clone()]
+        stats_in = [rm.clone(), rv.clone()]
         try:
-            out = fn(*args, rm.clone(), rv.clone(), training, momentum, eps)
+            out = fn(*args, *stats_in, training, momentum, eps)
         except NotImplementedError:
             return _not_yet(name, "batch_norm", verbose)
         except Exception as e:
@@ -174,9 +177,18 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            hint="the caller still needs its input (the layer below, the backward pass): compute "
                                 "new tensors (`x - mean`, not `x -= mean` or `x.sub_(mean)`).", verbose=verbose)
         if not (isinstance(out, (tuple, list)) and len(out) == 3 and all(isinstance(t, torch.Tensor) for t in out)):
+            numpy = _is_numpy(out) or (isinstance(out, (tuple, list)) and any(_is_numpy(t) for t in out))
             return _report(name, FAIL, "expected a tuple (y, running_mean, running_var) of three tensors.",
-                           case=case, got=f"{type(out).__name__}", hint="`return y, running_mean, running_var`.",
+                           case=case, got=_describe(out) + (" (some of them NumPy arrays)" if numpy and "NumPy"
+                                                            not in _describe(out) else ""),
+                           hint=_NUMPY_HINT if numpy else "`return y, running_mean, running_var`.",
                            verbose=verbose)
+        moved = [n for n, a, b in zip(("running_mean", "running_var"), stats_in, (rm, rv)) if not torch.equal(a, b)]
+        if moved:
+            return _report(name, FAIL, f"your function changed its argument `{moved[0]}` in place.", case=case,
+                           hint="the task asks for new tensors: compute `new_mean = (1 - momentum) * running_mean "
+                                "+ momentum * mean` (no `mul_`, `add_`, `-=` or `[:] =` on the arguments) and "
+                                "return it; the caller decides where to keep it.", verbose=verbose)
         y, rm_new, rv_new = (t.double() for t in out)
         if tuple(y.shape) != tuple(x.shape) or rm_new.shape != (D,) or rv_new.shape != (D,):
             return _report(name, FAIL, "wrong shapes.", case=case,

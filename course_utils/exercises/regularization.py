@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import (CheckResult, FAIL, PASS, TODO, _describe, _fmt, _not_a_function, _not_callable, _not_yet,
-                    _one_thread, _raised, _report, _say)
+from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function,
+                    _not_callable, _not_yet, _one_thread, _raised, _report, _say)
 
 
 def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
@@ -97,6 +97,9 @@ def _mc_problem(fn, build, S):
     N, C = x.shape[0], model[-1].out_features
     bn_before = _bn_state(model)
     params_before = [p.detach().clone() for p in model.parameters()]
+    dropout_on = []  # the training flag of the model's dropout layers at each of their calls
+    hooks = [m.register_forward_hook(lambda m, i, o: dropout_on.append(m.training)) for m in model.modules()
+             if isinstance(m, nn.modules.dropout._DropoutNd)]
     torch.manual_seed(123)
     try:
         with _one_thread():
@@ -105,6 +108,9 @@ def _mc_problem(fn, build, S):
         raise
     except Exception as e:
         return dict(raised=e)
+    finally:
+        for h in hooks:
+            h.remove()
     if isinstance(out, torch.Tensor):
         shape = tuple(out.shape)
         return dict(headline=f"expected a pair (mean_probs, std_probs), got one tensor of shape {shape}.",
@@ -112,8 +118,12 @@ def _mc_problem(fn, build, S):
                           "return the two." if shape == (S, N, C) else
                           "return two tensors: the mean probabilities and their spread across the passes."))
     if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
-        return dict(headline="expected a pair (mean_probs, std_probs) of tensors.", got=_describe(out),
-                    hint="return two tensors: the mean probabilities and their spread across the passes.")
+        numpy = _is_numpy(out) or (isinstance(out, (tuple, list)) and any(_is_numpy(t) for t in out))
+        return dict(headline="expected a pair (mean_probs, std_probs) of tensors.",
+                    got=_describe(out) + (" (some of them NumPy arrays)" if numpy and "NumPy" not in _describe(out)
+                                          else ""),
+                    hint=_NUMPY_HINT if numpy else
+                    "return two tensors: the mean probabilities and their spread across the passes.")
     if not torch.equal(x, x_given):
         return dict(headline="your function changed the input batch `x` in place.",
                     hint="the caller still needs x: build new tensors instead of in-place operations on x.")
@@ -161,6 +171,14 @@ def _mc_problem(fn, build, S):
                     got=f"max std {std.max().item():.2g}", key="dropout off",
                     hint="in eval mode nn.Dropout does nothing; switch the Dropout modules to train mode "
                          "inside the function.")
+    if dropout_on and not any(dropout_on):
+        return dict(headline="the passes differ, but the model's own dropout layers never switched on: every "
+                             "call of them ran in eval mode.",
+                    got=f"max std {std.max().item():.2g}, from randomness outside the model's dropout layers "
+                        "(dropout applied to the input x?)",
+                    hint="MC dropout samples the network's *own* dropout masks: keep the model in eval mode, "
+                         "put only its Dropout modules in train mode (`m.train()` for each), and pass x as it "
+                         "is — F.dropout on the input is a different, unrelated noise.")
     ref_mean, ref_std = _mc_reference(build, x)
     # per entry: five standard errors of the difference of two Monte-Carlo means, plus a little slack
     tol = 5 * ref_std * math.sqrt(1 / S + 1 / _MC_REFERENCE) + 2e-3
@@ -263,6 +281,22 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
     if not all(torch.allclose(gw, lam * w.detach()) for gw, w in zip(grads, ws)):
         return _report(name, FAIL, "the gradient of the penalty is not λ·w.", case=case,
                        hint="use differentiable torch operations on the parameters.", verbose=verbose)
+    # the notebook passes model.parameters(), a generator that can be iterated only once
+    gen_case = "the same tensors passed as a generator, as model.parameters() is"
+    gen_hint = ("model.parameters() is a generator: it has no len() and cannot be indexed, and a second loop "
+                "over it (after a first one) sees nothing. Go over `params` once, or make a list first: "
+                "`params = list(params)`.")
+    try:
+        pen_gen = fn((w for w in ws), lam)
+    except Exception as e:
+        return _raised(name, e, verbose, gen_case, hint=gen_hint)
+    if not (isinstance(pen_gen, torch.Tensor) and pen_gen.dim() == 0
+            and torch.allclose(pen_gen.detach().double(), want)):
+        return _report(name, FAIL, "right on a list, wrong on a generator.", case=gen_case,
+                       expected=f"{want.item():.6g}",
+                       got=f"{pen_gen.detach().double().item():.6g}" if isinstance(pen_gen, torch.Tensor)
+                       and pen_gen.numel() == 1 else _describe(pen_gen),
+                       hint=gen_hint, verbose=verbose)
     return _report(name, PASS, "correct — value λ/2·Σ‖w‖² and gradient λ·w.", verbose=verbose)
 
 
@@ -276,11 +310,23 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
 
     if not callable(penalty_fn):
         raise TypeError(f"penalty_fn must be your function l2_penalty(params, lam), got {_describe(penalty_fn)}.")
+    what = f"`{getattr(penalty_fn, '__name__', 'l2_penalty')}`"
+    if what == "`<lambda>`":
+        what = "your penalty"
     try:
-        penalty_fn([torch.zeros(2, requires_grad=True)], lam)
+        probe = penalty_fn([torch.ones(2, dtype=torch.float64, requires_grad=True)], lam)
     except NotImplementedError:
-        _say(TODO, f"not yet — `{getattr(penalty_fn, '__name__', 'l2_penalty')}` is still the TODO stub; fill it in "
-             "above and run this cell again.")
+        _say(TODO, f"not yet — {what} is still the TODO stub; fill it in above and run this cell again.")
+        return None
+    if probe is None:
+        _say(FAIL, f"{what} returned None — did you forget the `return` statement? The comparison needs the "
+             "penalty as a scalar tensor (run `exercises.check_l2_penalty` on it first).")
+        return None
+    if not (isinstance(probe, torch.Tensor) and probe.requires_grad):
+        no_grad = " without a gradient" if isinstance(probe, torch.Tensor) else ""
+        _say(FAIL, f"{what} returned {_describe(probe)}{no_grad}: a penalty made with `.item()`, `float(...)`, `torch.tensor(...)` or `.detach()` adds a constant "
+             "to the loss and never moves the weights, so the table would compare nothing. Build it from "
+             "torch operations on the parameters (check it with `exercises.check_l2_penalty`).")
         return None
     g = torch.Generator().manual_seed(0)
     X = torch.randn(64, 8, generator=g, dtype=torch.float64)
