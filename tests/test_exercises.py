@@ -238,8 +238,9 @@ def test_backward_condition_mistakes(answer, frag):
 
 
 def test_backward_condition_number_and_measurement():
-    assert ex.check_backward_condition(1 / 128, verbose=False)
-    assert not ex.check_backward_condition(1 / 512, verbose=False)
+    for number in (1 / 128, 1 / 512):  # a number is refused: the task asks for a formula in d_x and d_y
+        r = ex.check_backward_condition(number, verbose=False)
+        assert not r and "function of the layer sizes" in r.message, r.message
     assert abs(ex.measure_backward_ratio(1 / 128, 512, 128) - 1) < 0.05
     assert abs(ex.measure_backward_ratio(1 / 512, 512, 128) - 0.25) < 0.02
     with pytest.raises(ValueError, match="var_w"):

@@ -57,7 +57,11 @@ WRONG_BACKWARD = [
     ("product of the sizes", lambda dx, dy: 1 / (dx * dy), "d_y terms"),
     ("square of d_y", lambda dx, dy: 1 / dy ** 2, "d_y times"),
     ("a constant function", lambda dx, dy: 1 / 128, "same number for every layer"),
-    ("a number, the forward rule", 1 / 512, "forward-pass condition"),
+    # (tester, finding 9) a number, even the right one for one layer, is not the formula asked for
+    ("a number, the forward rule", 1 / 512, "function of the layer sizes"),
+    ("the number for d_y = 128", 1 / 128, "function of the layer sizes"),
+    ("a numpy float32 number", np.float32(1 / 128), "got a number"),
+    ("a one-element tensor", torch.tensor(1 / 128), "backward_var"),
     ("a formula as a string", "1/d_y", "expected a function"),
     ("returns a string", lambda dx, dy: "1/d_y", "the string"),
     ("forgot return", lambda dx, dy: None, "None"),
@@ -72,8 +76,6 @@ RIGHT_BACKWARD = [
     ("math.pow", lambda dx, dy: math.pow(dy, -1)),
     ("a tensor", lambda dx, dy: torch.tensor(1 / dy)),
     ("a numpy number", lambda dx, dy: np.float64(1) / dy),
-    ("the number for d_y = 128", 1 / 128),
-    ("a numpy float32 number", np.float32(1 / 128)),
 ]
 
 
@@ -775,7 +777,7 @@ WRONG_SCHEDULES_UNTRAINED = [  # rejected before any training: no data needed
     ("1cycle without its length", lambda o: SCHED.OneCycleLR(o, max_lr=0.1), "raised at line"),
     ("a missing argument of a torch scheduler", lambda o: SCHED.CosineAnnealingLR(o), "documentation"),
     ("an error in the learner's code", sched_raises, "NameError"),
-    ("not a function", SCHED.OneCycleLR, "arguments"),
+    ("not a function", SCHED.OneCycleLR, "pass a function"),
     ("called, not passed", 3, "expected a function"),
 ]
 
@@ -1948,3 +1950,64 @@ def test_the_prediction_follows_the_run_not_a_stored_answer(monkeypatch):
     accepted(ex.check_largest_gradient(8, verbose=False))
     accepted(ex.check_epochs_below(21, gamma=0.8, verbose=False))  # 0.8**20 = 0.0115, 0.8**21 = 0.0092
     rejected(ex.check_epochs_below(44, gamma=0.8, verbose=False), "too large")
+
+
+# ============================================================================ tester findings 10-12: exactness, bad calls
+@pytest.mark.parametrize("answer", [49, 51, 50.4, "49"])
+def test_q7_is_exact(answer):
+    """(finding 10) one MC prediction with K = 50 costs exactly 50 passes: 49 and 51 are wrong."""
+    rejected(ex.check_answer(7, answer, verbose=False), "graded check 7")
+
+
+def test_q5_estimate_says_its_tolerance():
+    """(finding 10) question 5 asks "about how many": within 5 % passes, and the message says so."""
+    r = ex.check_answer(5, 99_000, verbose=False)
+    accepted(r)
+    assert "within 5 %" in r.message, r.message
+    rejected(ex.check_answer(5, 90_000, verbose=False), "too small")
+
+
+@pytest.mark.parametrize("n,answer", [("b", 1), ("a", 3)])
+def test_check_answer_swapped_arguments(n, answer):
+    """(finding 11) the answer first and the number second: say the arguments look swapped."""
+    rejected(ex.check_answer(n, answer, verbose=False), "look swapped")
+
+
+@pytest.mark.parametrize("what", [torch.optim.lr_scheduler.StepLR, torch.optim.lr_scheduler.ExponentialLR,
+                                  torch.optim.lr_scheduler.OneCycleLR], ids=lambda c: c.__name__)
+def test_scheduler_class_asks_for_a_function(what):
+    """(finding 11) torch's scheduler class instead of a function optimizer -> scheduler."""
+    rejected(ex.check_schedule_beats_constant(what, None, verbose=False), "pass a function")
+
+
+def test_built_scheduler_asks_for_the_builder():
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    rejected(ex.check_schedule_beats_constant(torch.optim.lr_scheduler.StepLR(opt, 1), None, verbose=False),
+             "the function that builds it")
+
+
+GRADERS = [ex.check_backward_condition, ex.check_xavier_uniform, ex.check_kaiming_normal, ex.check_largest_gradient,
+           ex.check_leaky_relu, ex.check_batch_norm, ex.check_momentum, ex.check_rmsprop, ex.check_adam,
+           ex.check_exponential_fraction, ex.check_schedule_beats_constant, ex.check_epochs_below,
+           ex.check_mc_dropout, ex.check_l2_penalty, ex.check_choice, ex.check_answer, ex.check_capstone_model]
+
+
+@pytest.mark.parametrize("check", GRADERS, ids=lambda c: c.__name__)
+def test_grader_called_without_arguments(check, capsys):
+    """(finding 12) no TypeError traceback: a plain message naming what to pass, with the notebook's call."""
+    r = check()
+    out = capsys.readouterr().out
+    assert r.status == "fail" and "it needs `" in r.message and f"exercises.{check.__name__}(" in r.message, r.message
+    assert out.strip() == r.text.strip(), out
+    rejected(r, "call it as in the notebook")
+
+
+def test_grader_with_too_many_arguments():
+    rejected(ex.check_adam(object, object, verbose=False), "arguments do not fit")
+
+
+def test_graders_keep_their_signature():
+    import inspect
+
+    assert list(inspect.signature(ex.check_adam).parameters) == ["cls", "verbose"]
+    assert ex.check_adam.__name__ == "check_adam" and "Adam" in (ex.check_adam.__doc__ or "")

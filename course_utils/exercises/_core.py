@@ -98,6 +98,35 @@ def _report(name: str, status: str, headline: str, *, expected: str | None = Non
     return res
 
 
+def _graded(example: str):
+    """Decorate a check so that a call with missing or unknown arguments prints a plain message (what to
+    pass, with the notebook's own call as the example) and returns a failed result, instead of Python's
+    TypeError traceback.  Only the binding of the arguments is checked here: errors inside run as before."""
+    import functools
+    import inspect
+
+    def wrap(check):
+        sig = inspect.signature(check)
+
+        @functools.wraps(check)
+        def wrapper(*args, **kwargs):
+            try:
+                sig.bind(*args, **kwargs)
+            except TypeError as e:
+                missing = [n for n, p in sig.parameters.items() if p.default is p.empty
+                           and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][len(args):]
+                missing = [n for n in missing if n not in kwargs]
+                what = (f"it needs {' and '.join(f'`{n}`' for n in missing)}" if missing else
+                        f"the arguments do not fit ({str(e).split(': ', 1)[-1]})")
+                verbose = kwargs.get("verbose", True) is not False
+                return _report(check.__name__, FAIL, f"{what}.",
+                               hint=f"call it as in the notebook: `exercises.{example}` — your own function, "
+                                    "class or answer, without parentheses after its name.", verbose=verbose)
+            return check(*args, **kwargs)
+        return wrapper
+    return wrap
+
+
 def _say(status: str, text: str) -> None:
     """Print a one-off message (sliders, training helpers) with the same symbol, word and wrapping."""
     print(_wrap(f"{_label(status)} — {text}"))
@@ -117,14 +146,22 @@ def _not_a_function(obj) -> bool:
     from torch import nn
     from torch.utils.data import Dataset
 
-    kinds = (nn.Module, Dataset, torch.optim.Optimizer)
+    kinds = (nn.Module, Dataset, torch.optim.Optimizer, _SCHEDULER)
     return isinstance(obj, kinds) or (isinstance(obj, type) and issubclass(obj, kinds))
 
 
+_SCHEDULER = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or torch.optim.lr_scheduler._LRScheduler
+
+
 def _not_callable(name: str, obj, what: str, verbose: bool) -> CheckResult:
-    return _report(name, FAIL, f"expected {what}, got {_describe(obj)}.",
-                   hint="pass the function/class itself (no parentheses), e.g. `check(my_function)`.",
-                   verbose=verbose)
+    hint = "pass the function/class itself (no parentheses), e.g. `check(my_function)`."
+    if isinstance(obj, type) and issubclass(obj, _SCHEDULER):
+        hint = (f"that is torch's scheduler class itself: pass a function that builds it from the optimizer, "
+                f"e.g. `lambda optimizer: {obj.__name__}(optimizer, …)` with your own settings.")
+    elif isinstance(obj, _SCHEDULER):
+        hint = ("that is a scheduler already built: pass the function that builds it from the optimizer (its name, "
+                "no parentheses), so the check can build one for its own optimizer.")
+    return _report(name, FAIL, f"expected {what}, got {_describe(obj)}.", hint=hint, verbose=verbose)
 
 
 # ----------------------------------------------------------------------------- values of the wrong type

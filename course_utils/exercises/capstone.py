@@ -20,6 +20,7 @@ from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _describe, _not_callable, _not_yet, _one_thread, _raised,
                     _report, _say, _say_raised)
+from ._core import _graded
 from .regularization import mc_dropout_predict_reference
 
 
@@ -244,6 +245,7 @@ def _alpha_dropout_problem(x, runs, act: str) -> dict | None:
     return None
 
 
+@_graded('check_capstone_model(build_silu_he, "silu_he")')
 def check_capstone_model(build_fn: Callable, variant: str, *, verbose: bool = True) -> CheckResult:
     """Check a capstone architecture: 20 hidden Linear(·, 100) layers, activation, init variance, BN/dropout.
 

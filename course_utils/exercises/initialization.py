@@ -12,6 +12,7 @@ from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
                     _one_thread, _raised, _report, _say, _say_raised, _show)
+from ._core import _graded
 
 
 def measure_backward_ratio(var_w: float, d_x: int, d_y: int, *, n: int = 2048, seed: int = 0) -> float:
@@ -61,21 +62,25 @@ def _close(a: float, b: float, rel: float = 1e-6) -> bool:
     return abs(a - b) <= rel * abs(b)
 
 
+@_graded('check_backward_condition(backward_var)')
 def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
     """Grade the backward-pass variance condition Var(W) = 1/d_y.
 
-    ``answer`` is a function ``(d_x, d_y) -> Var(W)`` or a number for the case
-    d_x = 512, d_y = 128.  The check also pushes unit-variance gradients back
-    through a random layer with the learner's variance and reports the ratio.
-    The expected value itself is never printed before the answer is right.
+    ``answer`` is a function ``(d_x, d_y) -> Var(W)`` (the notebook's ``backward_var``); a number is
+    refused, since the condition is a formula in the layer's sizes, not one layer's value.  The check
+    also pushes unit-variance gradients back through a random layer with the learner's variance and
+    reports the ratio.  The expected value itself is never printed before the answer is right.
     """
     name = "backward condition"
-    if isinstance(answer, numbers.Real) and not isinstance(answer, bool):
-        fn, cases = (lambda dx, dy: float(answer)), _BACKWARD_CASES[:1]
-    elif not _not_a_function(answer):
-        fn, cases = answer, _BACKWARD_CASES
-    else:
-        return _not_callable(name, answer, "a function (d_x, d_y) -> Var(W) or a number", verbose)
+    if (isinstance(answer, numbers.Real) and not isinstance(answer, bool)) or (
+            isinstance(answer, torch.Tensor) and answer.numel() == 1):
+        return _report(name, FAIL, "expected a function of the layer sizes, got a number.",
+                       hint="the condition must hold for every layer, so write it as a formula: pass your "
+                            "function `backward_var` itself (no parentheses), `def backward_var(d_x, d_y): "
+                            "return …` in terms of d_x and d_y.", verbose=verbose)
+    if _not_a_function(answer):
+        return _not_callable(name, answer, "a function (d_x, d_y) -> Var(W)", verbose)
+    fn, cases = answer, _BACKWARD_CASES
     values = []
     for d_x, d_y in cases:
         case = f"layer with d_x={d_x} inputs and d_y={d_y} outputs"
@@ -245,6 +250,7 @@ def _var_tol(n: int) -> float:
     return max(6 * math.sqrt(2 / n), 0.015)
 
 
+@_graded('check_xavier_uniform(xavier_uniform_)')
 def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``xavier_uniform_(w, gain=1.0)``: U(−a, a) with a = gain·√(6/(fan_in+fan_out)), in place.
 
@@ -320,6 +326,7 @@ _KAIMING_CASES = ((64, 1024, 0.0), (1024, 64, 0.0), (400, 400, 0.0), (300, 512, 
                   (300, 512, 1.0))
 
 
+@_graded('check_kaiming_normal(kaiming_normal_)')
 def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``kaiming_normal_(w, a=0.0)``: N(0, 2/((1+a²)·fan_in)) with fan_in = ``w.shape[1]``, in place.
 
@@ -496,6 +503,7 @@ def signal_gradient_norms(*, depth: int = 8, width: int = 128, var_factor: float
     return np.array([z.grad.pow(2).mean().sqrt().item() for z in zs])
 
 
+@_graded('check_largest_gradient(largest_layer)')
 def check_largest_gradient(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: which layer (1 = next to the input) of :data:`GRADIENT_NET` receives the
     largest gradient ∂L/∂z (:func:`signal_gradient_norms`) at initialisation.  The run is made after the answer; a wrong prediction gets the

@@ -8,8 +8,10 @@ from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function, _not_callable,
                     _not_yet, _raised, _report)
+from ._core import _graded
 
 
+@_graded('check_leaky_relu(leaky_relu)')
 def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``leaky_relu(x, negative_slope=0.01)`` against ``nn.LeakyReLU`` on several shapes and slopes."""
     name = "leaky_relu"
@@ -134,6 +136,7 @@ _BN_MISTAKES = {
 }
 
 
+@_graded('check_batch_norm(batch_norm)')
 def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5)``.
 

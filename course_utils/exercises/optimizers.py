@@ -10,6 +10,7 @@ import torch
 from .. import surfaces as _surfaces
 from ._core import (CheckResult, FAIL, PASS, TODO, _fmt, _not_callable, _not_yet, _raised, _report, _say,
                     _say_raised, _show)
+from ._core import _graded
 
 
 def _opt_problem():
@@ -205,6 +206,7 @@ def _global_lr(rule, lr):
     return wrapped
 
 
+@_graded('check_momentum(Momentum)')
 def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
     """Grade SGD with momentum, ``cls(params, lr, momentum=0.9)``: v ← βv + g; p ← p − η v.
 
@@ -243,6 +245,7 @@ def _rule_rmsprop(eps_inside=False, swapped=False, no_square=False, no_sqrt=Fals
     return rule
 
 
+@_graded('check_rmsprop(RMSProp)')
 def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
     """Grade RMSProp, ``cls(params, lr, alpha=0.99, eps=1e-8)``: v ← αv + (1−α)g²; p ← p − η g/(√v + ε).
 
@@ -283,6 +286,7 @@ def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, 
     return rule
 
 
+@_graded('check_adam(Adam)')
 def check_adam(cls, *, verbose: bool = True) -> CheckResult:
     """Grade Adam, ``cls(params, lr, betas=(0.9, 0.999), eps=1e-8)``, with bias correction.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ._core import FAIL, PASS, TODO, CheckResult, _as_number, _describe, _label, _report, _wrap
+from ._core import _graded
 
 
 #: (question, model answer) — the textbook chapter's eight exercises, in the book's own words.
@@ -210,6 +211,8 @@ FORMS = {
     7: ("number", "MC dropout with K = 50 samples: how many times the cost of one ordinary prediction does "
         "one MC prediction cost?", None, 50.0, (),
         {1.0: "ordinary inference switches dropout off, but MC dropout keeps it on and repeats the pass.",
+         49.0: "count the passes once more: every one of the K samples is a full pass, no more, no fewer.",
+         51.0: "count the passes once more: every one of the K samples is a full pass, no more, no fewer.",
          0.0: "the passes are not free: each is a full forward pass."},
         "each sample is a full forward pass with dropout on.", _measure_mc_passes),
     8: ("choice", "For the SELU network of the capstone to self-normalise, which initialisation must it use?",
@@ -233,11 +236,17 @@ def form_markdown(n: int) -> str:
     return text + f" — set `form_{n}` to a number."
 
 
+@_graded('check_answer(1, form_1)')
 def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
     """Grade the form of question ``n`` and explain, after every attempt (right or wrong)."""
     from .regularization import _choice_letter
 
     if _bad_number(n):
+        if _bad_number(answer) is None and not isinstance(n, (int, float)):
+            return _report("graded check", FAIL, f"the arguments look swapped: got {_describe(n)} as the question "
+                           f"number and {_describe(answer)} as the answer.",
+                           hint=f"the question number comes first: `exercises.check_answer({answer}, form_{answer})`.",
+                           verbose=verbose)
         return _report("graded check", FAIL, _bad_number(n).split(" — ", 1)[1], verbose=verbose)
     kind, prompt, options, right, texts, wrong, why, measure = FORMS[n]
     name = f"graded check {n}"
@@ -258,11 +267,20 @@ def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
         v, bad = _as_number(answer, low=0)
         if bad:
             return _report(name, FAIL, bad, hint=f"set form_{n} to a number.", verbose=verbose)
-        if not math.isclose(v, right, rel_tol=0.05):
+        tol = _NUMBER_TOLERANCE.get(n, 0.0)
+        if not math.isclose(v, right, rel_tol=tol or 1e-9):
             known = next((h for w, h in wrong.items() if math.isclose(v, w, rel_tol=1e-3, abs_tol=1e-12)), None)
             direction = "too large" if v > right else "too small"
             return _report(name, FAIL, f"{v:g} is {direction}.", details=[f"why:      {known}"] if known else [],
                            hint="write the quantity as a formula first, then evaluate it.", verbose=verbose)
+        if _NUMBER_TOLERANCE.get(n):
+            details.append(f"(the question asks \"about how many\": answers within {100 * _NUMBER_TOLERANCE[n]:g} % "
+                           f"of {right:g} count)")
     if measure is not None:
         details.append(measure())
     return _report(name, PASS, f"correct — {why}", details=details, verbose=verbose)
+
+
+#: relative tolerance of the number questions that ask for an estimate ("about how many"); the others
+#: have an exact answer (question 7: one MC prediction costs exactly K passes)
+_NUMBER_TOLERANCE = {5: 0.05}

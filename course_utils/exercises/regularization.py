@@ -10,6 +10,7 @@ from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function,
                     _not_callable, _not_yet, _one_thread, _raised, _report, _say)
+from ._core import _graded
 
 
 def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
@@ -205,6 +206,7 @@ def _mc_problem(fn, build, S):
     return None
 
 
+@_graded('check_mc_dropout(mc_dropout_predict)')
 def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``mc_dropout_predict(model, x, n_samples)`` -> (mean probs, std probs) on two nets with dropout and BN.
 
@@ -241,6 +243,7 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
                    f"{_MC_REFERENCE}-pass reference on two networks.", verbose=verbose)
 
 
+@_graded('check_l2_penalty(l2_penalty)')
 def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``l2_penalty(params, lam)`` = λ/2·Σ‖w‖² (so its gradient is λ·w, what ``weight_decay=λ`` adds)."""
     name = "l2_penalty"
@@ -324,8 +327,8 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
         return None
     if not (isinstance(probe, torch.Tensor) and probe.requires_grad):
         no_grad = " without a gradient" if isinstance(probe, torch.Tensor) else ""
-        _say(FAIL, f"{what} returned {_describe(probe)}{no_grad}: a penalty made with `.item()`, `float(...)`, `torch.tensor(...)` or `.detach()` adds a constant "
-             "to the loss and never moves the weights, so the table would compare nothing. Build it from "
+        _say(FAIL, f"{what} returned {_describe(probe)}{no_grad}: a penalty made with `.item()`, `float(...)`, "
+             "`torch.tensor(...)` or `.detach()` adds a constant to the loss and never moves the weights, so the table would compare nothing. Build it from "
              "torch operations on the parameters (check it with `exercises.check_l2_penalty`).")
         return None
     g = torch.Generator().manual_seed(0)
@@ -388,6 +391,7 @@ def _choice_letter(answer, letters: str, texts=()) -> str | None:
     return next((letter for words, letter in texts if words in text), None)
 
 
+@_graded('check_choice("adam_l2", answer)')
 def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
     """Grade a multiple-choice answer (a letter, possibly with its text) to ``question`` (``"adam_l2"``).
 

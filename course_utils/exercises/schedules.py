@@ -11,6 +11,7 @@ from torch import nn
 from ..schedules import step_interval
 from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
                     _one_thread, _raised, _report, _say, _short_exc, _show)
+from ._core import _graded
 
 
 #: schedule name -> optimizer, params -> torch scheduler (the real torch classes)
@@ -114,6 +115,7 @@ def _fraction_mistake(v: float, gamma: float, epochs: int) -> str | None:
     return next((h for c, h in candidates if math.isclose(v, c, rel_tol=1e-6, abs_tol=1e-15)), None)
 
 
+@_graded('check_exponential_fraction(fraction_after_10)')
 def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, verbose: bool = True) -> CheckResult:
     """Grade the fraction of the initial rate that ``ExponentialLR(gamma)`` leaves after ``epochs`` epochs.
 
@@ -214,6 +216,7 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
     return np.array(out), sched
 
 
+@_graded('check_schedule_beats_constant(my_scheduler, fmnist)')
 def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool = True, **overrides) -> CheckResult:
     """Train a small MLP with SGD (lr 0.02) with ``scheduler_fn(optimizer)`` and compare with constant rates.
 
@@ -313,6 +316,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                    "OneCycleLR/CyclicLR (then per batch).", verbose=verbose)
 
 
+@_graded('check_epochs_below(epochs_below)')
 def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: after how many epochs does ``ExponentialLR(gamma)`` first leave less than
     ``below`` of the initial rate?  Checked against a run of torch's scheduler (never shown before a right
