@@ -657,6 +657,8 @@ class Explorable:
     def _draw_matplotlib(self, pt: Mapping, logs: Mapping[int, bool]):
         import matplotlib.pyplot as plt
 
+        from .plotting import legend_outside
+
         cols = self.columns
         rows = math.ceil(len(self.panels) / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(self.width / 100 * 1.3, self.panel_height / 100 * 1.3 * rows),
@@ -682,14 +684,13 @@ class Explorable:
             elif p.yzero and not log:
                 ax.set_ylim(bottom=0)
             msgs = self._panel_messages(p, pt, log=log)
-            if msgs:
-                ax.text(0.02, 0.97, "\n".join(msgs), transform=ax.transAxes, va="top", fontsize=9, color="#b00020",
-                        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
-            ax.set(title=p.title, xlabel=p.xlabel, ylabel=p.ylabel)
+            # the messages go under the x label and the legend under both: nothing is drawn over the curves
+            ax.set(title=p.title, ylabel=p.ylabel, xlabel=p.xlabel + "".join("\n" + m for m in msgs))
             if ax.lines:
-                ax.legend(fontsize="small", loc="lower left")
-        if pt.get("note"):
-            fig.text(0.01, 0.0, pt["note"], fontsize=9, va="bottom")
+                legend_outside(ax)
+        if pt.get("note"):  # above the panels, wrapped to the figure's width
+            import textwrap
+            fig.text(0.01, 1.0, textwrap.fill(pt["note"], width=int(self.width / 6.5)), fontsize=9, va="bottom")
         fig.tight_layout()
         plt.show()
 
