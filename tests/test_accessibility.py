@@ -237,7 +237,8 @@ REFLOW_JS = r"""() => {
       while (n && n !== document.body) { const ov = getComputedStyle(n).overflowX;
         if (ov !== "visible" && n.getBoundingClientRect().right <= W + 1) { inside = true; break; } n = n.parentElement; }
       if (inside) continue;
-      if (getComputedStyle(el).position === "fixed") continue;
+      const st = getComputedStyle(el);
+      if (st.position === "fixed" || st.visibility !== "visible") continue;
       culprits.push(el.tagName.toLowerCase() + (typeof el.className === "string" && el.className ? "." + el.className.trim().split(/\s+/)[0] : "")
                     + " +" + Math.round(r.right - W) + " px");
       if (culprits.length > 5) break;
