@@ -222,7 +222,8 @@ def table(df: "pd.DataFrame", digits: int = 3, *, formats: Mapping[str, object] 
 
 # ----------------------------------------------------------------------------- style and images
 def set_style() -> None:
-    """The book's plotting style: seaborn's whitegrid, figures sized for the book's column
+    """The book's plotting style: seaborn's whitegrid, the colour-blind-safe :data:`PALETTE` as the colour cycle,
+    figures sized for the book's column
     (:data:`COLUMN_IN` wide by default), readable fonts, significant digits in plain tables.
 
     It changes matplotlib's and pandas' settings only; no function of another library is replaced (the
@@ -230,6 +231,9 @@ def set_style() -> None:
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
+    from cycler import cycler  # matplotlib's own dependency
+
+    plt.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))  # colour-blind-safe: C0, C1, ... are these
     plt.rcParams.update({"figure.dpi": FIG_DPI, "savefig.bbox": "tight", "savefig.pad_inches": 0.05,
                          "axes.titlesize": "medium", "figure.figsize": (COLUMN_IN, 3.8),
                          "legend.fontsize": "small", "axes.formatter.useoffset": False})
