@@ -62,6 +62,9 @@ def glue(name: str, variable: Any, display: bool = True) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"glue needs a non-empty string name, got {name!r}.")
+    if isinstance(variable, numbers.Number) and type(variable).__module__ == "numpy":
+        # a NumPy scalar's repr is 'np.float64(...)' since NumPy 2, which the page's {glue:text} cannot format
+        variable = variable.item()
     real = _myst_nb_glue()
     if real is not None:
         real(name, variable, display=display)

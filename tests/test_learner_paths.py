@@ -144,6 +144,20 @@ def test_glue_uses_myst_nb_when_present(monkeypatch, capsys):
     assert calls == [("x", 1.5, False)] and capsys.readouterr().out == ""
 
 
+def test_glue_hands_numpy_scalars_to_myst_nb_as_python_numbers(monkeypatch):
+    """NumPy 2 writes np.float64(0.97) as its repr, which {glue:text}`k:.2f` cannot format: glue unwraps it."""
+    import numpy as np
+
+    from course_utils import notebook
+
+    calls = []
+    monkeypatch.setattr(notebook, "_myst_nb_glue", lambda: (lambda n, v, display=True: calls.append((n, v))))
+    notebook.glue("a", np.float64(0.97), display=False)
+    notebook.glue("b", np.int64(3), display=False)
+    assert calls == [("a", 0.97), ("b", 3)] and all(type(v) in (float, int) for _, v in calls)
+    assert repr(calls[0][1]) == "0.97"
+
+
 def test_glue_without_myst_nb_in_a_fresh_interpreter(tmp_path):
     """The real import path: myst_nb made unimportable, the module falls back on its own."""
     code = ("import sys; sys.modules['myst_nb'] = None\n"
