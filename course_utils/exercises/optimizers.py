@@ -351,6 +351,8 @@ def plot_surface(surface: Callable, trajectories: dict, *, x_range=(-5, 5), y_ra
     """Filled contours of ``surface`` with the optimizers' paths on top."""
     import matplotlib.pyplot as plt
 
+    from .. import plotting
+
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.8))
     xs, ys = np.linspace(*x_range, 200), np.linspace(*y_range, 200)
@@ -358,11 +360,12 @@ def plot_surface(surface: Callable, trajectories: dict, *, x_range=(-5, 5), y_ra
     Z = surface(torch.from_numpy(X), torch.from_numpy(Y)).numpy()
     cs = ax.contourf(X, Y, Z, levels=40, cmap="viridis")
     ax.figure.colorbar(cs, ax=ax, label="loss")
-    for i, (label, pts) in enumerate(trajectories.items()):
+    styles = plotting.series_styles(list(trajectories))  # colour, line style and marker per path
+    for label, pts in trajectories.items():
         pts = np.clip(pts, [x_range[0] - 1, y_range[0] - 1], [x_range[1] + 1, y_range[1] + 1])
-        ax.plot(pts[:, 0], pts[:, 1], "-o", ms=2, lw=1.2, color=f"C{i + 1}", label=label)
+        ax.plot(pts[:, 0], pts[:, 1], label=label, **{"lw": 1.2, **styles[label]})
     ax.set(xlim=x_range, ylim=y_range, xlabel="$w_1$", ylabel="$w_2$", title=title or "Loss surface")
-    ax.legend(loc="upper left", fontsize="small")
+    plotting.legend_outside(ax)  # under the panel, off the surface and the paths
     return ax
 
 
