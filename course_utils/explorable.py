@@ -762,20 +762,26 @@ function drawPanel(svg, p, i, pt){
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const log = p.yscale === "log" || (logs[i] && logs[i].checked);
   const x0 = ("x0" in pt) ? pt.x0 : D.x0, dx = ("dx" in pt) ? pt.dx : D.dx;
-  const curves = [], msgs = [];
+  const curves = [], msgs = [], allx = [];
   let legendRows = 1, lx = 0;
   p.series.forEach((s) => { if (!(s.name in pt.s)) return;
     const [x, y] = decode(pt.s[s.name], x0, dx); const [n, why, at] = events(x, y, p, log);
+    x.forEach((v) => allx.push(v));  // the x axis spans every point of the curve, drawn or not
     const a = p.flow === "backward" ? y.length - n : 0;
     curves.push({s: s, x: x.slice(a, a + n), y: y.slice(a, a + n)});
     if (why) msgs.push(tpl(D.texts[why], {label: s.label, xname: p.xname, x: fmt(at), floor: fmt(p.floor || 0), ceil: fmt(p.ceil || 0)}));
     const w = 36 + 7.2 * s.label.length; if (lx + w > PW - 20 && lx > 0) { legendRows++; lx = 0; } lx += w; });
   if (!curves.some((c) => c.y.length)) msgs.push(D.texts.empty);
-  const M = {l: 64, r: 12, t: 24, b: 46 + 18 * legendRows};
+  // messages go under the x label, one or two lines each (split after the series' label), never over the curves
+  const lines = [];
+  msgs.forEach((m) => { const k = m.indexOf(": ");
+    if (7 * m.length > PW - 20 && k > 0) { lines.push(m.slice(0, k + 1)); lines.push("  " + m.slice(k + 2)); }
+    else lines.push(m); });
+  const M = {l: 64, r: 12, t: 24, b: 50 + 16 * lines.length + 18 * legendRows};
   const iw = PW - M.l - M.r, ih = H - M.t - M.b;
   let xs = [], ys = [];
   curves.forEach((c) => { xs = xs.concat(c.x); ys = ys.concat(c.y); });
-  let [xa, xb] = p.xlim || (xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]);
+  let [xa, xb] = p.xlim || (allx.length ? [Math.min(...allx), Math.max(...allx)] : [0, 1]);
   if (xa === xb) { xa -= 1; xb += 1; }
   let ya, yb;
   if (p.ylim) [ya, yb] = log ? p.ylim.map(Math.log10) : p.ylim;
@@ -818,9 +824,8 @@ function drawPanel(svg, p, i, pt){
     if (lx + w > PW && lx > M.l) { lx = M.l; ly += 18; }
     el("line", {x1: lx, x2: lx + 20, y1: ly, y2: ly, stroke: c.s.color, "stroke-width": 2, "stroke-dasharray": c.s.dash}, svg);
     el("text", {x: lx + 24, y: ly + 4, "font-size": 12}, svg, c.s.label); lx += w; });
-  if (msgs.length) { const mg = el("g", {"class": "xpl-msg"}, svg);
-    el("rect", {x: M.l + 3, y: M.t + 3, width: iw - 6, height: 17 * msgs.length + 4, fill: "#fff", opacity: 0.88}, mg);
-    msgs.forEach((m, k) => el("text", {x: M.l + 8, y: M.t + 17 + 17 * k, "font-size": 12, fill: "#b00020"}, mg, m)); }
+  if (lines.length) { const mg = el("g", {"class": "xpl-msg"}, svg);
+    lines.forEach((m, k) => el("text", {x: 8, y: M.t + ih + 52 + 16 * k, "font-size": 12, fill: "#b00020"}, mg, m)); }
 }
 function update(){
   const parts = [];

@@ -58,7 +58,7 @@ def _compute(act, gain, k=1):
 # Broken copies of the page: each must make exactly one of the checks fail.
 BREAK = {
     "dead control": ('inp.oninput = update;', 'inp.oninput = null;'),          # sliders do nothing
-    "no message": ('if (msgs.length) {', 'if (false) {'),                       # extremes drawn silently
+    "no message": ('if (lines.length) {', 'if (false) {'),                       # extremes drawn silently
     "network": ('<body>', '<body><img src="http://example.com/x.png" alt="">'),  # asks the network
 }
 
