@@ -612,7 +612,12 @@ def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", ma
     styles = series_styles([name for name, _ in groups]) if len(groups) <= len(PALETTE) else {}
     for k, (name, df) in enumerate(groups):
         st = styles.get(name, {"marker": "o", "color": f"C{k}"})
-        ax.plot(df["lr"], 100 * df[metric], label=name, **st)
+        df = df.sort_values("lr")  # rates added later (a widened grid) join the line in order
+        ok = df[metric].notna()
+        ax.plot(df.loc[ok, "lr"], 100 * df.loc[ok, metric], label=name, **st)
+        bad = df.loc[~ok, "lr"]  # diverged runs: a cross on the axis floor, in the series' colour
+        if len(bad):
+            ax.scatter(bad, np.full(len(bad), 100 * df[metric].min()), marker="x", s=50, color=st["color"], zorder=3)
         if marks and name in marks:
             sel = df[np.isclose(df["lr"], marks[name])]
             ax.scatter(sel["lr"], 100 * sel[metric], s=160, facecolors="none", edgecolors=st["color"], lw=1.5)
