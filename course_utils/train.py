@@ -142,27 +142,85 @@ def _state_hash(module: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def _describe_callable(fn) -> str:
-    """A stable description of a function (used for LambdaLR lambdas and the like)."""
+def _describe_callable(fn, _depth: int = 0) -> str:
+    """A description of a function that is the same on every Python version and in every process.
+
+    Used for LambdaLR lambdas, loss functions and the like: its dotted name and its source text
+    where Python has it (a notebook cell's too), else its code object.  Its constants, default
+    arguments, closure and the plain values (numbers, strings) of the globals it reads are part of the description, so ``lambda s: min(1, s / warmup)`` changes key when
+    ``warmup`` does.  Bytecode is avoided where possible: it differs between Python versions, and a
+    key made of it would make a learner on another version retrain every run.
+    """
+    import inspect
+
+    if isinstance(fn, functools.partial):
+        return "partial(" + json.dumps([_describe_callable(fn.func, _depth + 1), _jsonable(fn.args, _depth + 1),
+                                        _jsonable(fn.keywords, _depth + 1)], sort_keys=True) + ")"
     code = getattr(fn, "__code__", None)
     if code is None:
-        return repr(fn)
-    closure = [repr(c.cell_contents) for c in (fn.__closure__ or ())]
-    return hashlib.sha256(repr((code.co_code, code.co_consts, code.co_names, closure)).encode()).hexdigest()[:16]
+        return repr(fn) if "0x" not in repr(fn) else f"{type(fn).__module__}.{type(fn).__qualname__}"
+    module = getattr(fn, "__module__", None) or ""
+    parts: dict[str, Any] = {"name": f"{module}.{getattr(fn, '__qualname__', code.co_name)}"}
+    # two lambdas on one line share their source text, not their constants
+    parts["consts"] = sorted({repr(c) for c in code.co_consts
+                              if isinstance(c, (int, float, str, bytes)) and not isinstance(c, bool)})
+    try:
+        parts["source"] = inspect.getsource(fn).strip()
+    except (OSError, TypeError):
+        parts["code"] = repr((code.co_code, code.co_consts, code.co_names))
+    if _depth < 4:
+        if fn.__defaults__:
+            parts["defaults"] = _jsonable(list(fn.__defaults__), _depth + 1)
+        if fn.__kwdefaults__:
+            parts["kwdefaults"] = _jsonable(fn.__kwdefaults__, _depth + 1)
+        cells = []
+        for c in fn.__closure__ or ():
+            try:
+                cells.append(_jsonable(c.cell_contents, _depth + 1))
+            except ValueError:  # an empty cell
+                cells.append(None)
+        if cells:
+            parts["closure"] = cells
+        g = getattr(fn, "__globals__", {})
+        plain = {n: _plain(g[n]) for n in code.co_names if n in g and _plain(g[n]) is not None}
+        plain.update({n: _describe_callable(g[n], _depth + 1) for n in code.co_names  # notebook helpers
+                      if n in g and callable(g[n]) and getattr(g[n], "__module__", None) == module
+                      and module == "__main__"})
+        if plain:
+            parts["globals"] = plain
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 
-def _jsonable(x):
+def _plain(v):
+    """``v`` as a plain number, string or bool (NumPy scalars included), else ``None``."""
+    if isinstance(v, np.generic) and v.ndim == 0:
+        v = v.item()
+    return v if isinstance(v, (str, int, float, bool)) else None
+
+
+def _jsonable(x, _depth: int = 0):
+    """``x`` as JSON-able data for a cache key: NumPy and 0-d torch scalars become Python numbers,
+    so ``lr=np.float32(0.1)`` and ``lr=0.1`` are one run (as torch trains them), on any NumPy."""
+    if isinstance(x, np.generic) and x.ndim == 0:
+        x = x.item()
     if isinstance(x, (str, int, float, bool)) or x is None:
         return x
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [_jsonable(v, _depth) for v in x]
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items() if k != "params"}
+        return {str(k): _jsonable(v, _depth) for k, v in x.items() if k != "params"}
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
     if isinstance(x, torch.Tensor):
-        return x.tolist() if x.numel() <= 16 else f"tensor{tuple(x.shape)}"
+        return x.tolist() if x.numel() <= 16 else f"tensor{tuple(x.shape)}:{_tensor_digest(x)}"
     if callable(x):
-        return _describe_callable(x)
+        return _describe_callable(x, _depth)
     return repr(x)
+
+
+def _tensor_digest(t: torch.Tensor) -> str:
+    t = t.detach().to("cpu").contiguous()
+    return hashlib.sha256(str(t.dtype).encode() + t.view(-1).view(torch.uint8).numpy().tobytes()).hexdigest()[:12]
 
 
 def _describe_optimizer(opt: torch.optim.Optimizer) -> dict:
@@ -187,6 +245,22 @@ def _describe_scheduler(sched) -> dict | None:
     return {"class": f"{type(sched).__module__}.{type(sched).__qualname__}", "state": state}
 
 
+def _defining_modules(*objs) -> tuple[str, ...]:
+    """The package's modules outside :data:`TRAINING_MODULES` that define a class the run uses (the
+    model's layers, the optimizer, the scheduler): a chapter's own optimizer module keys its runs
+    without every other run's key depending on it."""
+    found = set()
+    for obj in objs:
+        members = obj.modules() if isinstance(obj, nn.Module) else [obj]
+        for m in members:
+            mod = type(m).__module__
+            if mod.startswith("course_utils."):
+                name = mod.split(".", 1)[1]
+                if name not in TRAINING_MODULES:
+                    found.add(name)
+    return tuple(sorted(found))
+
+
 def config_key(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, epochs: int, batch_size: int,
                seed: int, device: torch.device, scheduler=None, scheduler_interval: str = "epoch",
                extra: dict | None = None) -> tuple[str, dict]:
@@ -201,7 +275,7 @@ def config_key(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, epoc
         "data": data.fingerprint() if hasattr(data, "fingerprint") else repr(data),
         "epochs": epochs, "batch_size": batch_size, "seed": seed,
         "device": device.type, "torch": torch.__version__.split("+")[0],
-        "course_utils": package_source_hash(),
+        "course_utils": package_source_hash(_defining_modules(model, optimizer, scheduler)),
         "extra": _jsonable(extra or {}),
     }
     blob = json.dumps(desc, sort_keys=True, default=repr).encode()
@@ -375,6 +449,29 @@ def _load_cached(path: Path, model: nn.Module, device: torch.device) -> TrainRes
         return None
 
 
+def _train_phases(model, optimizer, scheduler, data, phases, *, seed, device, interval, loss_fn, patience,
+                  progress, desc) -> tuple[list[TrainResult], dict]:
+    """The training itself: :func:`fit` once per phase ``(epochs, batch_size, lr_factor)`` (factor ``None``:
+    the rates as built), seeded, with early stopping; returns each phase's history and the best weights."""
+    best = _BestWeights(model, patience)
+    gen = torch.Generator().manual_seed(seed)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    parts, done = [], 0
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for n_epochs, bs, factor in phases:
+            if factor is not None:
+                for g, base in zip(optimizer.param_groups, base_lrs):
+                    g["lr"] = base * factor
+            parts.append(fit(model, optimizer, data, epochs=n_epochs, batch_size=bs, generator=gen,
+                             scheduler=scheduler, scheduler_interval=interval, start_epoch=done,
+                             loss_fn=loss_fn, on_epoch_end=best, progress=progress, desc=desc))
+            done += len(parts[-1].val_acc)
+            if len(parts[-1].val_acc) < n_epochs:  # stopped early
+                break
+    return parts, best.state
+
+
 def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
                 data, *, epochs: int | None = None, batch_size: int = 256,
                 phases: Sequence[tuple[int, int, float]] | None = None, seed: int = 42, device=None,
@@ -462,28 +559,15 @@ def train_model(model: nn.Module, optimizer_fn: Callable[[Iterable[nn.Parameter]
         if hit is not None:
             return hit
 
-    best = _BestWeights(model, patience)
-    gen = torch.Generator().manual_seed(seed)
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
-    parts, done = [], 0
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)
-        for n_epochs, bs, factor in phases or [(epochs, batch_size, None)]:
-            if factor is not None:
-                for g, base in zip(optimizer.param_groups, base_lrs):
-                    g["lr"] = base * factor
-            parts.append(fit(model, optimizer, data, epochs=n_epochs, batch_size=bs, generator=gen,
-                             scheduler=scheduler, scheduler_interval=interval, start_epoch=done,
-                             loss_fn=loss_fn, on_epoch_end=best, progress=progress, desc=desc))
-            done += len(parts[-1].val_acc)
-            if len(parts[-1].val_acc) < n_epochs:  # stopped early
-                break
-    model.load_state_dict(best.state)
+    parts, best_state = _train_phases(model, optimizer, scheduler, data, phases or [(epochs, batch_size, None)],
+                                      seed=seed, device=dev, interval=interval, loss_fn=loss_fn,
+                                      patience=patience, progress=progress, desc=desc)
+    model.load_state_dict(best_state)
     test_acc = evaluate(model, *data.test)[0] if test else math.nan
     result = dataclasses.replace(functools.reduce(TrainResult.then, parts), test_acc=test_acc,
                                  device=str(dev), seed=seed, key=key)
     if path is not None:
-        atomic_torch_save({"result": result.to_dict(), "state_dict": best.state}, path)
+        atomic_torch_save({"result": result.to_dict(), "state_dict": best_state}, path)
     return result
 
 

@@ -274,3 +274,42 @@ def test_source_hash_covers_training_code_only():
     assert package_source_hash(("train",)) == base     # train is always in
     with pytest.raises(ValueError, match="no module 'nonesuch'"):
         package_source_hash(("nonesuch",))
+
+
+# ---- the cache key of functions and NumPy values (the same run on every Python and NumPy version)
+def test_numpy_scalars_key_like_python_numbers(tiny_data, cache):
+    import numpy as np
+    a = train_model(tiny_model(), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5), tiny_data, epochs=1,
+                    batch_size=32, seed=0)
+    b = train_model(tiny_model(), lambda p: torch.optim.SGD(p, lr=np.float64(0.1),
+                                                            momentum=np.float32(0.5)), tiny_data, epochs=1,
+                    batch_size=32, seed=0)
+    assert b.cached and a.key == b.key
+
+
+def test_callable_description_covers_globals_defaults_and_same_line_lambdas():
+    from course_utils.train import _describe_callable
+    ns = {"warmup": 3}
+    exec("f = lambda s: min(1.0, (s + 1) / warmup)", ns)
+    k3 = _describe_callable(ns["f"])
+    ns["warmup"] = 5
+    assert _describe_callable(ns["f"]) != k3  # a global the lambda reads
+    g = [lambda e: 0.5 ** e, lambda e: 0.9 ** e]  # one line, one source text
+    assert _describe_callable(g[0]) != _describe_callable(g[1])
+    h1, h2 = (lambda e, r=0.5: r ** e), (lambda e, r=0.9: r ** e)
+    assert _describe_callable(h1) != _describe_callable(h2)  # default arguments
+    # no bytecode in a function's description when its source is known (bytecode differs across Pythons)
+    import torch.nn.functional as F
+    assert _describe_callable(F.cross_entropy) == _describe_callable(F.cross_entropy)
+    assert "0x" not in str(_describe_callable(object()))
+
+
+def test_callable_description_ignores_bytecode(monkeypatch):
+    """The key of a function with known source does not change when its bytecode does (another Python)."""
+    from course_utils import train as T
+
+    def f(e):
+        return 0.5 ** e
+    before = T._describe_callable(f)
+    f.__code__ = f.__code__.replace(co_code=f.__code__.co_code + b"\x09\x00")  # NOPs: other bytecode
+    assert T._describe_callable(f) == before
