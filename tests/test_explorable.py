@@ -257,3 +257,23 @@ def test_signal_propagation_measures_and_predicts_both_passes():
         theory.signal_propagation("he", "relu", 3)
     with pytest.raises(ValueError, match="depth must be an integer >= 1"):
         theory.signal_propagation("lecun", "relu", 0)
+
+
+# ---- the page script is a real file: valid JavaScript, inlined into every static explorable
+def test_page_script_is_a_valid_javascript_file_and_is_inlined():
+    import shutil
+    import subprocess
+    from importlib import resources
+
+    from course_utils import explorable
+
+    path = resources.files("course_utils").joinpath("static/explorable.js")
+    text = path.read_text(encoding="utf-8")
+    assert "function courseExplorable(root, W, H)" in text and "%UID%" not in text
+    if shutil.which("node"):
+        r = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        bad = subprocess.run(["node", "--check", "-"], input=text.replace("function courseExplorable", "function ("),
+                             capture_output=True, text=True)
+        assert bad.returncode != 0  # the check can fail
+    assert explorable._script() == text
