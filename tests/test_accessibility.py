@@ -159,7 +159,10 @@ def contrast_defects(page) -> tuple[int, list[str]]:
 
 
 _PLACEHOLDER = re.compile(r"…|\.\.\.|\{[^}]*\}|Figure in section|Figure in “|\bTODO\b")
-_CODE = re.compile(r"\b\w+\.\w+\(|\b\w+\([^()]*\)|\bdef \w|\bimport \w|\blambda\b|==")
+# Python read aloud: a dotted call (``nn.Dropout(``), a call with keyword arguments (``f(factor=0.5)``), ``sqrt(``,
+# def/import/lambda, ``==``.  Math notation such as N(0, 1), f(z) or Var(δ) is not code.
+_CODE = re.compile(r"\b\w+\.\w+\(|\b[A-Za-z_]\w*\([^()]*\b[a-z_]\w*=[^()]*\)|\bsqrt\(|\bdef \w|\bimport \w|"
+                   r"\blambda\b|==")
 _TEX = re.compile(r"\\[A-Za-z]+|\$[^$]+\$|[_^]\{")
 _SAYS = re.compile(r"\b(from|to|highest|lowest|peak|tallest|shortest|points?|values|bars|up|down|falls|rises|"
                    r"flat|times|higher|lower|between|range|images?|heat map|contour)\b", re.I)
