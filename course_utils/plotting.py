@@ -316,7 +316,7 @@ def plot_layer_hists(stats: Mapping[str, np.ndarray], *, title: str, xlabel: str
 
 def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: int = 40,
                      max_points: int = 20_000, seed: int = 0) -> plt.Figure:
-    """Weights, gradients and activations of one :class:`course_utils.theory.InitExperiment`, a row each.
+    """Weights, gradients and activations of one :class:`course_utils.init_experiments.InitExperiment`, a row each.
 
     Drawn with ``np.histogram`` + ``stairs`` (fast: 3 x L panels per experiment); each panel's title
     gives the variance of *all* values, the histogram shows at most ``max_points`` of them.
@@ -386,7 +386,7 @@ def plot_depth_sweep(df, *, activations: Sequence[str] | None = None, title: str
     range is cut at its edge and the panel says so.
 
     Args:
-        df: the long DataFrame of :func:`course_utils.theory.depth_sweep`
+        df: the long DataFrame of :func:`course_utils.propagation.depth_sweep`
             (columns ``scheme, activation, layer, measured, theory``).
         ncols: panels per row (the book's column holds two).
     """

@@ -238,27 +238,6 @@ def test_module_import_loads_neither_matplotlib_nor_widgets():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# ----------------------------------------------------------------------------- Part I's measurements
-def test_signal_propagation_measures_and_predicts_both_passes():
-    from course_utils import theory
-
-    r = theory.signal_propagation("kaiming", "relu", 6, width=64, n=64)
-    assert set(r) == {"act_var", "act_theory", "grad_var", "grad_theory"}
-    assert all(len(v) == 6 for v in r.values())
-    assert r["grad_theory"][-1] == 1.0 and abs(r["grad_var"][-1] - 1) < 0.3  # the read-out's unit variance
-    np.testing.assert_allclose(r["act_var"], r["act_theory"], rtol=0.6)  # width 64: ~18 % drift per layer
-    # a shorter stack is the first layers of a longer one (one generator, drawn layer by layer)
-    np.testing.assert_allclose(theory.signal_propagation("kaiming", "relu", 3, width=64, n=64)["act_var"],
-                               r["act_var"][:3], rtol=1e-6)
-    c = theory.signal_propagation("constant", "tanh", 4, width=64, n=64)
-    assert np.isnan(c["grad_theory"]).all()
-    np.testing.assert_allclose(c["act_var"], c["act_theory"], rtol=1e-3)  # the exact one-unit chain
-    with pytest.raises(ValueError, match="Unknown scheme 'he'"):
-        theory.signal_propagation("he", "relu", 3)
-    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
-        theory.signal_propagation("lecun", "relu", 0)
-
-
 # ---- the page script is a real file: valid JavaScript, inlined into every static explorable
 def test_page_script_is_a_valid_javascript_file_and_is_inlined():
     import shutil
