@@ -2103,6 +2103,8 @@ def test_growth_measurement_agrees_with_the_theory():
     g = ex.leaky_variance_growth(**ex.LEAKY_STACK)
     assert abs(g / (1 + 0.3 ** 2) ** 29 - 1) < 0.25, g
     assert abs(ex.leaky_variance_growth(**{**ex.LEAKY_STACK, "slope": 0.0}) - 1) < 0.3
+    # the page's fix: kaiming_normal_(a=0.3, nonlinearity="leaky_relu"), gain² = 2/(1 + a²), keeps it level
+    assert abs(ex.leaky_variance_growth(**ex.LEAKY_STACK, gain=math.sqrt(2 / 1.09)) - 1) < 0.3
     assert ex.adam_first_step() == pytest.approx([0.01, 0.01], rel=1e-4)
 
 

@@ -213,9 +213,12 @@ def capstone_seeds(build_fn: Callable, optimizer_fn: Callable, data, *, seeds: i
 
 
 def search_lr(build_fn: Callable, make_optimizer: Callable, data, *, rates: Sequence[float], epochs: int,
-              seed: int = 100, scheduler_fn: Callable | None = None, desc: str = "lr search",
-              **run_kw) -> tuple[float | None, dict]:
-    """A learning-rate search: ``epochs`` epochs per rate (one seed, no early stopping, the test split unseen).
+              patience: int | None = None, seed: int = 100, scheduler_fn: Callable | None = None,
+              desc: str = "lr search", **run_kw) -> tuple[float | None, dict]:
+    """A learning-rate search: one run per rate, on one seed, the test split unseen.
+
+    Each run takes at most ``epochs`` epochs, stopped early after ``patience`` epochs without a better
+    validation accuracy (``None``: never), as the runs it tunes for.
 
     ``make_optimizer(params, lr)`` builds the optimizer; with ``scheduler_fn(optimizer, lr)`` the rate is
     also handed to the schedule (1cycle: its peak).  ``seed`` should be none of the seeds the comparison
@@ -230,7 +233,7 @@ def search_lr(build_fn: Callable, make_optimizer: Callable, data, *, rates: Sequ
     for lr in rates:
         sched = None if scheduler_fn is None else (lambda o, lr=lr: scheduler_fn(o, lr))
         _, r, status, message = _run(build_fn, lambda p, lr=lr: make_optimizer(p, lr), data, epochs=epochs,
-                                     patience=None, scheduler_fn=sched, desc=f"{desc}, lr {lr:g}", seed=seed,
+                                     patience=patience, scheduler_fn=sched, desc=f"{desc}, lr {lr:g}", seed=seed,
                                      test=False, **{"batch_size": 256, "progress": None, "use_cache": True,
                                                     **run_kw})
         if status == "diverged":
@@ -396,13 +399,13 @@ def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: flo
         ax.set_title(label)
         integer_epochs(ax)
     for i, ax in enumerate(axes[:len(runs)]):
-        if i % ncols == 0:
-            ax.set_ylabel(names.get(metric, metric))
-        if i + ncols >= len(runs):
-            ax.set_xlabel("epoch")
+        if i + ncols >= len(runs):  # no panel below: this one shows the epochs
             ax.xaxis.set_tick_params(labelbottom=True)
+        if i + ncols >= nrows * ncols:  # the bottom row names them (above the legend, the ticks say it)
+            ax.set_xlabel("epoch")
     for ax in axes[len(runs):]:
         ax.axis("off")
+    fig.supylabel(names.get(metric, metric))
     handles = [plt.Line2D([], [], lw=1.3, **styles[s]) for s in seeds[:n_seeds]]
     labels = list(seeds[:n_seeds])
     handles.append(plt.Line2D([], [], ls="none", marker="o", color="#333333", ms=4.5))
@@ -410,5 +413,6 @@ def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: flo
     if target is not None and metric == "val_acc":
         handles.append(plt.Line2D([], [], color="#555555", ls=":", lw=1))
         labels.append(f"the bar, {target:.0f} %")
-    axes[len(runs)].legend(handles, labels, loc="center", frameon=False, fontsize="small")
+    axes[len(runs)].legend(handles, labels, loc="center", ncol=2, frameon=False, fontsize="small",
+                           handlelength=1.8, columnspacing=1.0)
     return fig

@@ -293,9 +293,9 @@ _GROWTH_FACTOR = 1.5
 
 
 def leaky_variance_growth(*, depth: int = 30, width: int = 256, slope: float = 0.3, n: int = 256, stacks: int = 16,
-                          seed: int = 0) -> float:
+                          seed: int = 0, gain: float = math.sqrt(2)) -> float:
     r"""How much the variance of the pre-activations grows from layer 1 to layer ``depth`` of a leaky-ReLU
-    stack initialised for ReLU (He's :math:`\mathrm{Var}(W) = 2/\mathrm{fan_{in}}`), measured.
+    stack initialised for ReLU (He's :math:`\mathrm{Var}(W) = 2/\mathrm{fan_{in}}`, ``gain`` √2), measured.
 
     Pools ``stacks`` random stacks (:func:`course_utils.layers.deep_stack_stats`, seeds ``seed`` …): the
     mean over the stacks of Var(z_depth), divided by the mean of Var(z_1).  In expectation each layer
@@ -306,7 +306,7 @@ def leaky_variance_growth(*, depth: int = 30, width: int = 256, slope: float = 0
     first, last = [], []
     with _one_thread():
         for s in range(seed, seed + stacks):
-            v = deep_stack_stats(nn.LeakyReLU(slope), depth=depth, width=width, gain=math.sqrt(2), n=n, seed=s)
+            v = deep_stack_stats(nn.LeakyReLU(slope), depth=depth, width=width, gain=gain, n=n, seed=s)
             first.append(v["pre_var"][0])
             last.append(v["pre_var"][-1])
     return float(sum(last) / sum(first))
