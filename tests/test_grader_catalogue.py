@@ -2017,6 +2017,8 @@ GROWTH_WRONG = [
     ("02C: one layer's factor 1 + α", 1.3, "one layer's factor"),
     ("02C: (1 + α) compounded", 1.3 ** 29, "its *variance*"),
     ("02C: the factors added", 1 + 0.09 * 29, "do not add"),
+    ("02C: the variance at layer 30, not the ratio", 2 * 1.09 ** 29, "the ratio"),
+    ("02C: the ratio upside down", 1 / 1.09 ** 29, "can the variance shrink"),
     ("02C: it shrinks", 0.5, "can the variance shrink"),
     ("02C: a guess far too large", 100, "compound it over the layers"),
     ("02C: a string", "12", "without quotes"),
@@ -2053,6 +2055,8 @@ FIRST_STEP_RIGHT = [
     ("03D: with ε counted", [0.01, 0.01 * 1e-3 / (1e-3 + 1e-8)]),
     ("03D: a numpy array", np.array([0.01, 0.01])),
     ("03D: a tensor", torch.tensor([-0.01, -0.01])),
+    ("03D: a column of two", [[0.01], [0.01]]),
+    ("03D: a column tensor", torch.full((2, 1), 0.01)),
 ]
 
 

@@ -345,8 +345,12 @@ def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
                 "multiplies the variance again.")
     elif near((1 + a) ** steps, 0.1) or near((1 + a) ** depth, 0.1):
         hint = "the slope multiplies the negative half of the signal: what does that do to its *variance*?"
+    elif near(2 * (1 + a * a) ** steps, 0.1) or near(2 * (1 + a * a) ** depth, 0.1):
+        hint = ("that looks like the variance at layer 30 itself; the task asks for the ratio Var(z) at layer 30 / "
+                "Var(z) at layer 1 (layer 1 starts at fan_in·Var(W)·Var(x) = 2, not 1).")
     elif near(1 + a * a * steps, 0.05) or near(1 + a * a * depth, 0.05):
-        hint = "the factors multiply, they do not add: the same factor applies again at every layer."
+        hint = ("the factors multiply, they do not add: the same factor applies again at every layer (and check "
+                "the factor itself: E[f(z)²] for a symmetric z).")
     elif 1 / _GROWTH_FACTOR <= v <= _GROWTH_FACTOR:
         hint = ("He's 2/fan_in exactly makes up for ReLU, which keeps half of the variance (E[f(z)²] = Var(z)/2). "
                 "Leaky ReLU keeps more than that: how much more, per layer?")

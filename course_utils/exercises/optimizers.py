@@ -342,6 +342,8 @@ def _pair(answer):
         answer = answer.detach().flatten().tolist()
     elif isinstance(answer, np.ndarray):
         answer = answer.flatten().tolist()
+    elif isinstance(answer, (tuple, list)) and all(isinstance(x, (tuple, list)) and len(x) == 1 for x in answer):
+        answer = [x[0] for x in answer]  # [[0.01], [0.01]]: one number per parameter, as a column
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         what = "one number" if _as_number(answer)[1] is None else _describe(answer)
         return None, None, f"expected two numbers, one per parameter, got {what}."
