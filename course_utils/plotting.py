@@ -537,7 +537,7 @@ def plot_activation_gallery(gallery: Mapping[str, Mapping[str, np.ndarray]], *, 
 
 
 def plot_clipping_vectors(vectors: Mapping[str, Sequence[float]], *, ax: plt.Axes | None = None,
-                          title: str = "Directions of a gradient before and after clipping") -> plt.Axes:
+                          title: str = "Directions (unit length) of a gradient before and after clipping") -> plt.Axes:
     """Draw 2-D vectors from the origin as arrows, each scaled to unit length so directions compare.
 
     Args:
@@ -554,12 +554,13 @@ def plot_clipping_vectors(vectors: Mapping[str, Sequence[float]], *, ax: plt.Axe
         style = dict(color=PALETTE[k % len(PALETTE)], lw=1.5 + 2.5 * (n - 1 - k), ls="--" if k % 2 else "-")
         ax.annotate("", xy=u, xytext=(0, 0),
                     arrowprops=dict(arrowstyle="->", mutation_scale=12 + 4 * (n - 1 - k), **style))
-        ax.plot([], [], **style, label=f"{label}: ({v[0]:.4g}, {v[1]:.4g})")
+        # the shaft again as a line: the legend entry, and data that the alt text can describe (origin to tip)
+        ax.plot([0.0, u[0]], [0.0, u[1]], **style, label=f"{label}: ({v[0]:.4g}, {v[1]:.4g})")
     ax.set_xlim(-0.1, 1.1)
     ax.set_ylim(-0.1, 1.1)
     ax.set_aspect("equal")
-    ax.set_xlabel("component 1 (unit-length direction)")
-    ax.set_ylabel("component 2 (unit-length direction)")
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
     ax.set_title(title)
     legend_outside(ax, ncol=1)
     return ax
