@@ -140,3 +140,16 @@ def test_set_style_shows_plain_dataframes_with_significant_digits():
     P.set_style()
     html = pd.DataFrame({"x": [0.040033123, -0.0]})._repr_html_()
     assert "0.04003" in html and "0.040033" not in html and "-0" not in html.replace("-0.04", "")
+
+
+def test_ratio_bands_draw_each_ratio_with_its_band():
+    t = pd.DataFrame({"case": ["a", "a", "b", "b"], "layer": [1, 2, 1, 2], "ratio": [1.0, 1.2, 0.9, 1.0],
+                      "se": [0.1, 0.05, 0.2, 0.0]})
+    ax = P.plot_ratio_bands(t, ratio="ratio", se="se", group="case", item="layer", z=2.0, title="parity")
+    assert ax.get_xscale() == "log" and [x.get_text() for x in ax.get_yticklabels()] == ["a", "b"]
+    assert ax.get_legend() is not None and [x.get_text() for x in ax.get_legend().get_texts()] == ["layer 1", "layer 2"]
+    # the bar of case a, layer 2 spans 1.2 * exp(-0.1) .. 1.2 * exp(0.1) at case a's row, shifted for layer 2
+    segs = np.concatenate([c.get_segments() for c in ax.collections])
+    spans = sorted((round(s[0][0], 6), round(s[1][0], 6)) for s in segs)
+    assert (round(1.2 * np.exp(-0.1), 6), round(1.2 * np.exp(0.1), 6)) in spans
+    assert (round(0.9 * np.exp(-0.4), 6), round(0.9 * np.exp(0.4), 6)) in spans
