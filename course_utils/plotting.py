@@ -685,7 +685,7 @@ def plot_traces(traces: Mapping[str, np.ndarray], *, ax=None, steps_per_epoch: i
 
 
 def plot_ratio_bands(table: pd.DataFrame, ax=None, *, ratio: str, se: str, group: str, item: str, z: float = 2.0,
-                     title: str | None = None, xlabel: str | None = None):
+                     title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
     """Ratios that should be 1, each with its noise band: one row per ``group``, one marker per ``item``.
 
     Each point is ``table[ratio]``; its bar spans ``ratio * exp(±z * table[se])``, where ``se`` is the standard
@@ -706,9 +706,9 @@ def plot_ratio_bands(table: pd.DataFrame, ax=None, *, ratio: str, se: str, group
         y = np.array([groups.index(g) for g in sub[group]]) + (j - (len(items) - 1) / 2) * step
         r, s = sub[ratio].to_numpy(float), sub[se].to_numpy(float)
         st = styles[f"{item} {it}"]
-        ax.errorbar(r, y, xerr=[r - r * np.exp(-z * s), r * np.exp(z * s) - r], fmt=st["marker"], ms=4,
-                    color=st["color"], elinewidth=1.0, capsize=0, label=f"{item} {it}")
-    ax.axvline(1.0, color="0.35", lw=0.9, ls="--", zorder=0)
+        ax.hlines(y, r * np.exp(-z * s), r * np.exp(z * s), color=st["color"], lw=1.0)
+        ax.scatter(r, y, marker=st["marker"], s=20, color=st["color"], zorder=3, label=f"{item} {it}")
+    ax.vlines(1.0, -0.5, len(groups) - 0.5, color="0.35", lw=0.9, ls="--", zorder=0)
     ax.set_xscale("log")
     lo = float(np.nanmin(table[ratio] * np.exp(-z * table[se])))
     hi = float(np.nanmax(table[ratio] * np.exp(z * table[se])))
@@ -720,6 +720,7 @@ def plot_ratio_bands(table: pd.DataFrame, ax=None, *, ratio: str, se: str, group
     ax.set_yticks(range(len(groups)), groups)
     ax.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
     ax.set_xlabel(xlabel or f"{ratio} (bars: ±{z:g} standard errors)")
+    ax.set_ylabel(ylabel or group)
     if title:
         ax.set_title(title)
     legend_outside(ax, where="below")
