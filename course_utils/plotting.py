@@ -12,7 +12,8 @@ returns the axes or the figure.  Nothing here imports the rest of the package.  
   :func:`plot_per_layer`, :func:`plot_depth_sweep`, :func:`plot_depth_curves`,
   :func:`plot_grouped_bars`, :func:`plot_activation_gallery`, :func:`plot_clipping_vectors`;
 * training runs (Parts III-V): :func:`plot_learning_curves`, :func:`plot_sweep`,
-  :func:`plot_seed_intervals`, :func:`plot_traces` (learning-rate schedules);
+  :func:`plot_seed_intervals`, :func:`plot_traces` (learning-rate schedules), :func:`plot_ratio_bands`
+  (ratios that should be 1, with their noise band: the JAX appendix);
 * loss surfaces (Part III): :func:`plot_surface_3d`, :func:`plot_contour`, :func:`plot_trajectories`.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = ["set_style", "show_images", "figsize", "legend_outside", "series_styl
            "OPTIMIZER_STYLES", "optimizer_of", "optimizer_styles", "window_crossings",
            "plot_layer_hists", "plot_init_panels", "plot_per_layer", "plot_depth_sweep", "plot_depth_curves",
            "plot_grouped_bars", "plot_activation_gallery", "plot_clipping_vectors",
-           "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces",
+           "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces", "plot_ratio_bands",
            "plot_surface_3d", "plot_contour", "plot_trajectories"]
 
 
@@ -774,6 +775,49 @@ def plot_traces(traces: Mapping[str, np.ndarray], *, ax=None, steps_per_epoch: i
     if len(traces) > 1:
         legend_outside(ax, where="below" if len(traces) <= 6 else "right")
     integer_epochs(ax)
+    return ax
+
+
+def plot_ratio_bands(table: pd.DataFrame, ax=None, *, ratio: str, se: str, group: str, item: str, z: float = 2.0,
+                     title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
+    """Ratios that should be 1, each with its noise band: one row per ``group``, one marker per ``item``.
+
+    Each point is ``table[ratio]``; its bar spans ``ratio * exp(±z * table[se])``, where ``se`` is the standard
+    error of the log of the ratio, so a bar that crosses the dashed line at 1 is a ratio within ``z`` standard
+    errors of "no difference".  The x axis is logarithmic (a factor 2 up and down look alike).
+
+    Returns:
+        The axes.
+    """
+    groups = list(dict.fromkeys(table[group]))
+    items = list(dict.fromkeys(table[item]))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 0.42 * len(groups) + 1.6))
+    styles = series_styles([f"{item} {it}" for it in items])
+    step = 0.75 / max(len(items), 1)
+    for j, it in enumerate(items):
+        sub = table[table[item] == it]
+        y = np.array([groups.index(g) for g in sub[group]]) + (j - (len(items) - 1) / 2) * step
+        r, s = sub[ratio].to_numpy(float), sub[se].to_numpy(float)
+        st = styles[f"{item} {it}"]
+        ax.hlines(y, r * np.exp(-z * s), r * np.exp(z * s), color=st["color"], lw=1.0)
+        ax.scatter(r, y, marker=st["marker"], s=20, color=st["color"], zorder=3, label=f"{item} {it}")
+    ax.vlines(1.0, -0.5, len(groups) - 0.5, color="0.35", lw=0.9, ls="--", zorder=0)
+    ax.set_xscale("log")
+    lo = float(np.nanmin(table[ratio] * np.exp(-z * table[se])))
+    hi = float(np.nanmax(table[ratio] * np.exp(z * table[se])))
+    ticks = [t for t in (0.25, 0.5, 0.7, 1.0, 1.4, 2.0, 4.0) if lo / 1.2 <= t <= hi * 1.2]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks(range(len(groups)), groups)
+    ax.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
+    ax.set_xlabel(xlabel or f"{ratio} (bars: ±{z:g} standard errors)")
+    ax.set_ylabel(ylabel or group)
+    if title:
+        ax.set_title(title)
+    legend_outside(ax, where="below")
     return ax
 
 

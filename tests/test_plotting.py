@@ -174,3 +174,16 @@ def test_optimizer_styles_keep_one_colour_per_optimizer_and_separate_its_runs():
     others = {st["AdamW"]["color"], st["NAdam"]["color"]}  # not Adam: colours no named optimizer here uses
     assert len(others) == 2 and not others & {P.OPTIMIZER_STYLES[n]["color"] for n in ("SGD", "momentum", "Adam")}
     assert P.optimizer_of("velocity form (η, β)") == "momentum" and P.optimizer_of("GD (lr 0.9)") == "SGD"
+
+
+def test_ratio_bands_draw_each_ratio_with_its_band():
+    t = pd.DataFrame({"case": ["a", "a", "b", "b"], "layer": [1, 2, 1, 2], "ratio": [1.0, 1.2, 0.9, 1.0],
+                      "se": [0.1, 0.05, 0.2, 0.0]})
+    ax = P.plot_ratio_bands(t, ratio="ratio", se="se", group="case", item="layer", z=2.0, title="parity")
+    assert ax.get_xscale() == "log" and [x.get_text() for x in ax.get_yticklabels()] == ["a", "b"]
+    assert ax.get_legend() is not None and [x.get_text() for x in ax.get_legend().get_texts()] == ["layer 1", "layer 2"]
+    # the bar of case a, layer 2 spans 1.2 * exp(-0.1) .. 1.2 * exp(0.1) at case a's row, shifted for layer 2
+    segs = np.concatenate([c.get_segments() for c in ax.collections if hasattr(c, "get_segments")])
+    spans = sorted((round(s[0][0], 6), round(s[1][0], 6)) for s in segs)
+    assert (round(1.2 * np.exp(-0.1), 6), round(1.2 * np.exp(0.1), 6)) in spans
+    assert (round(0.9 * np.exp(-0.4), 6), round(0.9 * np.exp(0.4), 6)) in spans
