@@ -11,6 +11,7 @@ Modules (import the one you need, e.g. ``from course_utils import data, train``)
 - :mod:`course_utils.layers`         — BN/LN from scratch and folding, SwiGLU, activations, MC dropout, clipping
 - :mod:`course_utils.init`           — initialisation schemes in ``torch.nn.init`` style
 - :mod:`course_utils.optim`          — optimizers from scratch, ``torch.optim``-compatible
+- :mod:`course_utils.muon`           — Muon (Newton–Schulz orthogonalized momentum) and Muon + AdamW in one optimizer
 - :mod:`course_utils.schedules`      — learning-rate schedules by name, traced step by step; when to step them
 - :mod:`course_utils.train`          — the one training loop (``fit``) and the cached runs (``train_model``, ``run_seeds``)
 - :mod:`course_utils.checkpoint`     — atomic save/load of model, optimizer, scheduler and RNG state
