@@ -27,12 +27,12 @@ import torch
 from . import optim as O
 from . import surfaces as S
 
-__all__ = ["OPTIMIZERS", "ExplorerGrid", "DEFAULT_GRIDS", "make_optimizer", "precompute", "final_point",
+__all__ = ["SLIDERS_BY_OPTIMIZER", "ExplorerGrid", "DEFAULT_GRIDS", "make_optimizer", "precompute", "final_point",
            "final_points", "static_explorer_html", "live_explorer"]
 
 
 #: Optimizers offered by the explorer and the slider values each one reads.
-OPTIMIZERS: dict[str, tuple[str, ...]] = {
+SLIDERS_BY_OPTIMIZER: dict[str, tuple[str, ...]] = {
     "SGD": ("lr",),
     "Momentum (EMA)": ("lr", "beta1"),
     "Adam": ("lr", "beta1", "beta2"),
@@ -49,8 +49,8 @@ def make_optimizer(name: str, lr: float, beta1: float = 0.9, beta2: float = 0.99
     decay; ``beta2`` is Adam's second-moment decay or RMSprop's ``alpha``.  The classes are the
     book's own, from :mod:`course_utils.optim`.
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}.")
+    if name not in SLIDERS_BY_OPTIMIZER:
+        raise ValueError(f"Unknown optimizer {name!r}; choose one of {list(SLIDERS_BY_OPTIMIZER)}.")
     if name == "SGD":
         return O.SGD, {"lr": lr}
     if name == "Momentum (EMA)":
@@ -99,7 +99,7 @@ DEFAULT_GRIDS: tuple[ExplorerGrid, ...] = (
 
 
 def _key(opt: str, i_lr: int, i_b1: int, i_b2: int, i_start: int) -> str:
-    uses = OPTIMIZERS[opt]
+    uses = SLIDERS_BY_OPTIMIZER[opt]
     return f"{opt}|{i_lr}|{i_b1 if 'beta1' in uses else 0}|{i_b2 if 'beta2' in uses else 0}|{i_start}"
 
 
@@ -166,7 +166,7 @@ def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tup
         ``paths`` one byte pair per step (255: outside the window), ``crossings`` where a path that leaves the
         window meets its edge (only for those), so the page draws it up to the edge and marks the exit.
     """
-    out = {"optimizers": {k: list(v) for k, v in OPTIMIZERS.items()}, "surfaces": []}
+    out = {"optimizers": {k: list(v) for k, v in SLIDERS_BY_OPTIMIZER.items()}, "surfaces": []}
     for g in grids:
         surf = S.get_surface(g.surface)
         if surf.dim != 2:
@@ -176,7 +176,7 @@ def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tup
         paths, crossings, final = {}, {}, {}
         xlim = tuple(g.xlim) if g.xlim is not None else tuple(surf.xlim)
         ylim = tuple(g.ylim) if g.ylim is not None else tuple(surf.ylim)
-        for opt, uses in OPTIMIZERS.items():
+        for opt, uses in SLIDERS_BY_OPTIMIZER.items():
             combos = [(i_lr, i_b1, i_b2)
                       for i_lr in range(len(g.lrs))
                       for i_b1 in (range(len(g.beta1s)) if "beta1" in uses else [0])
@@ -218,8 +218,8 @@ def final_point(data: Mapping, surface: str, optimizer: str, lr_index: int, b1_i
     The indices point into the surface's ``lrs``, ``beta1s``, ``beta2s`` and ``starts`` of
     :func:`precompute`'s data; an index of a control the optimizer does not read is ignored.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {optimizer!r}; choose one of {list(OPTIMIZERS)}.")
+    if optimizer not in SLIDERS_BY_OPTIMIZER:
+        raise ValueError(f"Unknown optimizer {optimizer!r}; choose one of {list(SLIDERS_BY_OPTIMIZER)}.")
     return _surface(data, surface)["final"][_key(optimizer, lr_index, b1_index, b2_index, start_index)]
 
 
@@ -401,7 +401,7 @@ def live_explorer(steps: int = 100, surfaces: Sequence[str] = ("pathological", "
     grids = {name: S.evaluate_grid(name, n=120) for name in surfaces}
     c = {
         "surface": W.Dropdown(options=list(surfaces), value=surfaces[0], description="surface"),
-        "opt": W.Dropdown(options=list(OPTIMIZERS), value="Adam", description="optimizer"),
+        "opt": W.Dropdown(options=list(SLIDERS_BY_OPTIMIZER), value="Adam", description="optimizer"),
         "lr": W.FloatLogSlider(value=1.0, base=10, min=-4, max=1.3, step=0.1, description="learning rate"),
         "beta1": W.FloatSlider(value=0.9, min=0.0, max=0.999, step=0.01, description="momentum/β₁"),
         "beta2": W.FloatSlider(value=0.999, min=0.5, max=0.9999, step=0.0005, readout_format=".4f",

@@ -682,7 +682,7 @@ def test_surface_explorer_starts_each_surface_at_its_own_start(monkeypatch):
     ex.surface_explorer()
     panel = shown[0]
     surface, starts = panel.children[0], [w for w in panel.children if "start" in getattr(w, "description", "")]
-    for name, spec in ex.SURFACES.items():
+    for name, spec in ex.SURFACE_SETUPS.items():
         surface.value = name
         assert tuple(s.value for s in starts) == spec["start"], name
         assert (starts[0].min, starts[0].max) == spec["x_range"] and (starts[1].min, starts[1].max) == spec["y_range"]

@@ -40,7 +40,7 @@ from .initialization import (
 from .normalization import check_leaky_relu, check_batch_norm, LEAKY_STACK, leaky_variance_growth, check_leaky_growth
 from .optimizers import (
     check_momentum, check_rmsprop, check_adam, FIRST_STEP, adam_first_step, check_adam_first_step,
-    pathological_curvature, steep_optima, SURFACES,
+    pathological_curvature, steep_optima, SURFACE_SETUPS,
     surface_trajectory, plot_surface, surface_explorer,
 )
 from .schedules import (
@@ -71,7 +71,7 @@ __all__ = [
     "check_leaky_relu", "check_batch_norm", "LEAKY_STACK", "leaky_variance_growth", "check_leaky_growth",
     # 03 optimizers
     "check_momentum", "check_rmsprop", "check_adam", "FIRST_STEP", "adam_first_step", "check_adam_first_step",
-    "pathological_curvature", "steep_optima", "SURFACES",
+    "pathological_curvature", "steep_optima", "SURFACE_SETUPS",
     "surface_trajectory", "plot_surface", "surface_explorer",
     # 04 schedules
     "SCHEDULES", "SCHEDULE_RUN", "schedule_lrs", "schedule_explorer", "check_schedule_beats_constant",

@@ -406,7 +406,7 @@ steep_optima = _surfaces.steep_optima
 
 
 #: surface name -> (function, default start, x range, y range, default learning rates per optimizer)
-SURFACES = {
+SURFACE_SETUPS = {
     "pathological curvature": dict(fn=pathological_curvature, start=(5.0, 5.0), x_range=(-5, 5), y_range=(-5, 5),
                                    steps=100, lrs={"SGD": 10.0, "SGD + momentum": 10.0, "Adam": 1.0}),
     "steep optima": dict(fn=steep_optima, start=(0.0, 0.0), x_range=(-2, 2), y_range=(-2, 2),
@@ -475,7 +475,7 @@ def surface_explorer(optimizers: dict | None = None) -> None:
              steps=100):
         if moving_start[0]:
             return  # the surface's own redraw follows, with both start coordinates in place
-        spec = SURFACES[surface]
+        spec = SURFACE_SETUPS[surface]
         start = (spec["start"][0] if start_w1 is None else start_w1, spec["start"][1] if start_w2 is None else start_w2)
         paths = {}
         for label, make in makers.items():
@@ -493,15 +493,15 @@ def surface_explorer(optimizers: dict | None = None) -> None:
                      title=f"{surface}: {steps} steps from ({start[0]:.2g}, {start[1]:.2g})")
         plt.show()
 
-    first = SURFACES[next(iter(SURFACES))]
-    surface = widgets.Dropdown(options=list(SURFACES), description="surface")
+    first = SURFACE_SETUPS[next(iter(SURFACE_SETUPS))]
+    surface = widgets.Dropdown(options=list(SURFACE_SETUPS), description="surface")
     starts = [widgets.FloatSlider(value=first["start"][i], min=rng[0], max=rng[1], step=0.1,
                                   description=f"start w{'₁₂'[i]}", continuous_update=False)
               for i, rng in enumerate((first["x_range"], first["y_range"]))]
 
     def follow_surface(change):
         """Move the start sliders to the new surface's start and range (observed before the redraw)."""
-        spec = SURFACES[change["new"]]
+        spec = SURFACE_SETUPS[change["new"]]
         moving_start[0] = True
         try:
             for slider, (lo, hi), value in zip(starts, (spec["x_range"], spec["y_range"]), spec["start"]):
