@@ -517,14 +517,16 @@ def test_wcag_aa_in_both_modes(contexts, server, rel, mode):
     assert not msg, f"{rel}\n" + "\n".join(msg)
 
 
-# Open in issue #29 (measured 2026-12-06 on the cpu build: 11 of 32 pages): alt text that the describer writes
-# with code-like names ("N(0,1)", "nn.Dropout("), a few figures without a description, and series pairs that
-# merge under simulated colour-vision deficiency. The check runs and reports every defect; it does not fail
-# `make site` until those pages are fixed (strict=False: a page that passes shows as XPASS).
+# Every figure is described by what it shows (no code, no placeholders) and its series stay apart under simulated
+# colour-vision deficiency.  Strict on every page except those listed here, whose fixes are not on main yet
+# (measured 2026-12-07 with the static scan of the same rules: only dropout's titles still contain code).
+FIGURE_DEFECTS_OPEN = {"book/part5/dropout.html"}
+
+
 @needs_site
 @needs_browser
-@pytest.mark.xfail(strict=False, reason="issue #29 open: alt text / colour-vision defects on 11 pages")
-@pytest.mark.parametrize("rel", PAGES)
+@pytest.mark.parametrize("rel", [pytest.param(r, marks=pytest.mark.xfail(strict=False, reason="issue #29: code in titles"))
+                                 if r in FIGURE_DEFECTS_OPEN else r for r in PAGES])
 def test_figures_are_described_and_lazy(contexts, server, rel):
     with _opened(contexts, server, rel, ready=False) as page:
         bad = figure_defects(page, (HTML / rel).parent)
