@@ -32,7 +32,7 @@ __all__ = ["set_style", "show_images", "figsize", "legend_outside", "series_styl
            "table", "COLUMN_PX", "COLUMN_IN", "MIN_TEXT_PX", "PALETTE",
            "OPTIMIZER_STYLES", "optimizer_of", "optimizer_styles", "window_crossings",
            "plot_layer_hists", "plot_init_panels", "plot_per_layer", "plot_depth_sweep", "plot_depth_curves",
-           "plot_phase_diagram", "plot_spectrum_bands", "plot_spectrum_hists",
+           "plot_phase_diagram", "plot_correlation_curves", "plot_spectrum_bands", "plot_spectrum_hists",
            "plot_grouped_bars", "plot_activation_gallery", "plot_clipping_vectors",
            "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces", "plot_ratio_bands",
            "plot_surface_3d", "plot_contour", "plot_trajectories"]
@@ -584,6 +584,34 @@ def plot_phase_diagram(diagram: Mapping[str, np.ndarray], *, edge: tuple[Sequenc
     return ax
 
 
+def plot_correlation_curves(theory: Mapping[str, Sequence[float]], measured: Mapping[str, np.ndarray], *,
+                            ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """Theory as lines, measurement (mean over the first axis, e.g. seeds) as markers of the same style, per layer.
+
+    Args:
+        theory: ``{label: value per layer}`` (layers 1..L).
+        measured: ``{label: (seeds, L) array}``.
+    """
+    from matplotlib.lines import Line2D
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 4.0))
+    n = len(next(iter(theory.values())))
+    styles = series_styles(list(theory), n_points=n)
+    layers = np.arange(1, n + 1)
+    handles = []
+    for label, th in theory.items():
+        st = styles[label]
+        ax.plot(layers, th, color=st["color"], ls=st["ls"], lw=1.4)
+        ax.plot(layers, np.asarray(measured[label]).mean(0), ls="none", marker=st["marker"], ms=4.5,
+                color=st["color"], markevery=st.get("markevery"))
+        handles.append(Line2D([], [], color=st["color"], ls=st["ls"], marker=st["marker"], ms=4.5, label=label))
+    ax.set_xlabel("layer")
+    ax.set_title(title)
+    legend_outside(ax, ncol=2, handles=handles, labels=list(theory))
+    return ax
+
+
 def plot_spectrum_bands(spectra: Mapping[str, Mapping[int, np.ndarray]], *, ax: plt.Axes | None = None,
                         floor: float = 1e-6, title: str = "Singular values of the input–output Jacobian") -> plt.Axes:
     """Median and 10–90 % band of each spectrum against depth (log–log), one style per series.
@@ -596,11 +624,12 @@ def plot_spectrum_bands(spectra: Mapping[str, Mapping[int, np.ndarray]], *, ax: 
         _, ax = plt.subplots(figsize=(COLUMN_IN, 3.8))
     styles = series_styles(list(spectra))
     cut = False
-    for label, by_depth in spectra.items():
+    for k, (label, by_depth) in enumerate(spectra.items()):
         depths = sorted(by_depth)
         q = np.array([np.percentile(np.asarray(by_depth[d])[np.asarray(by_depth[d]) > 0], [10, 50, 90]) for d in depths])
         st = styles[label]
-        ax.fill_between(depths, np.maximum(q[:, 0], floor), q[:, 2], color=st["color"], alpha=0.22, lw=0)
+        ax.fill_between(depths, np.maximum(q[:, 0], floor), q[:, 2], color=st["color"], alpha=0.18, lw=0,
+                        hatch=(None, "//", "\\\\", "..")[k % 4])  # overlapping bands stay apart
         ax.plot(depths, np.maximum(q[:, 0], floor), color=st["color"], ls=st["ls"], lw=0.8)
         ax.plot(depths, q[:, 2], color=st["color"], ls=st["ls"], lw=0.8)
         ax.plot(depths, q[:, 1], label=label, lw=1.8, **st)
