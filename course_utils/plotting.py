@@ -18,6 +18,7 @@ returns the axes or the figure.  Nothing here imports the rest of the package.  
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -31,6 +32,7 @@ __all__ = ["set_style", "show_images", "figsize", "legend_outside", "series_styl
            "table", "COLUMN_PX", "COLUMN_IN", "MIN_TEXT_PX", "PALETTE",
            "OPTIMIZER_STYLES", "optimizer_of", "optimizer_styles", "window_crossings",
            "plot_layer_hists", "plot_init_panels", "plot_per_layer", "plot_depth_sweep", "plot_depth_curves",
+           "plot_phase_diagram", "plot_correlation_curves", "plot_spectrum_bands", "plot_spectrum_hists",
            "plot_grouped_bars", "plot_activation_gallery", "plot_clipping_vectors",
            "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces", "plot_ratio_bands",
            "plot_surface_3d", "plot_contour", "plot_trajectories"]
@@ -536,6 +538,133 @@ def plot_depth_curves(curves: Mapping[str, Sequence[float]], *, ax: plt.Axes | N
     ax.set_title(title)
     if len(curves) > 1:
         legend_outside(ax)
+    return ax
+
+
+# ----------------------------------------------------------------------------- the edge of chaos (book/part1/criticality.md)
+def plot_phase_diagram(diagram: Mapping[str, np.ndarray], *, edge: tuple[Sequence[float], Sequence[float]],
+                       points: Mapping[str, tuple[float, float]], ax: plt.Axes | None = None,
+                       title: str = "Order and chaos in a deep tanh network") -> plt.Axes:
+    r""":math:`\chi_1` over the :math:`(\sigma_w^2, \sigma_b^2)` plane, the edge :math:`\chi_1 = 1` and named points on it.
+
+    Args:
+        diagram: :func:`course_utils.criticality.phase_diagram` (``weight_var``, ``bias_var``, ``chi1``).
+        edge: ``(bias variances, critical weight variances)`` (:func:`~course_utils.criticality.critical_weight_var`).
+        points: ``{label: (weight variance, bias variance)}``, one marker each (black-edged, so that they show on
+            both colours of the map).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 4.4))
+    from matplotlib.colors import TwoSlopeNorm
+
+    # log scale, white at chi_1 = 1; each side of 1 gets the full range of its colour (the chaotic side of
+    # this plane reaches only ~1.4, the ordered one ~1/10)
+    lo, hi = -3.0, math.log2(1.5)
+    lg = np.log2(np.clip(diagram["chi1"], 2.0 ** lo, 2.0 ** hi))
+    mesh = ax.pcolormesh(diagram["weight_var"], diagram["bias_var"], lg, cmap="PuOr_r", shading="auto",
+                         norm=TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi))
+    ticks = {"≤1/8": -3, "1/4": -2, "1/2": -1, "1": 0, "1.25": math.log2(1.25), "≥1.5": hi}
+    cb = ax.figure.colorbar(mesh, ax=ax, ticks=list(ticks.values()))
+    cb.ax.set_yticklabels(list(ticks))
+    cb.set_label(r"$\chi_1$, error-signal factor per layer")
+    ax.plot(edge[1], edge[0], color="black", lw=2.2, label=r"edge of chaos, $\chi_1 = 1$")
+    styles = series_styles(list(points))
+    for label, (w, b) in points.items():
+        st = styles[label]
+        ax.plot([w], [b], ls="none", marker=st["marker"], ms=9, mfc=st["color"], mec="black", mew=1.2,
+                label=label, zorder=4, clip_on=False)
+    ax.text(0.04, 0.9, "ordered", transform=ax.transAxes, fontsize="small", fontweight="bold", color="black")
+    ax.text(0.8, 0.9, "chaotic", transform=ax.transAxes, fontsize="small", fontweight="bold", color="black")
+    ax.set_xlim(diagram["weight_var"][0], diagram["weight_var"][-1])
+    ax.set_ylim(diagram["bias_var"][0], diagram["bias_var"][-1])
+    ax.set_xlabel(r"weight variance $\sigma_w^2$ (fan-in × variance of a weight)")
+    ax.set_ylabel(r"bias variance $\sigma_b^2$")
+    ax.set_title(title)
+    legend_outside(ax, ncol=2)
+    return ax
+
+
+def plot_correlation_curves(theory: Mapping[str, Sequence[float]], measured: Mapping[str, np.ndarray], *,
+                            ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """Theory as lines, measurement (mean over the first axis, e.g. seeds) as markers of the same style, per layer.
+
+    Args:
+        theory: ``{label: value per layer}`` (layers 1..L).
+        measured: ``{label: (seeds, L) array}``.
+    """
+    from matplotlib.lines import Line2D
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 4.0))
+    n = len(next(iter(theory.values())))
+    styles = series_styles(list(theory), n_points=n)
+    layers = np.arange(1, n + 1)
+    handles = []
+    for label, th in theory.items():
+        st = styles[label]
+        ax.plot(layers, th, color=st["color"], ls=st["ls"], lw=1.4)
+        ax.plot(layers, np.asarray(measured[label]).mean(0), ls="none", marker=st["marker"], ms=4.5,
+                color=st["color"], markevery=st.get("markevery"))
+        handles.append(Line2D([], [], color=st["color"], ls=st["ls"], marker=st["marker"], ms=4.5, label=label))
+    ax.set_xlabel("layer")
+    ax.set_title(title)
+    legend_outside(ax, ncol=2, handles=handles, labels=list(theory))
+    return ax
+
+
+def plot_spectrum_bands(spectra: Mapping[str, Mapping[int, np.ndarray]], *, ax: plt.Axes | None = None,
+                        floor: float = 1e-6, title: str = "Singular values of the input–output Jacobian") -> plt.Axes:
+    """Median and 10–90 % band of each spectrum against depth (log–log), one style per series.
+
+    Args:
+        spectra: ``{label: {depth: singular values}}`` (zeros are left out: a ReLU's exact zeros have no logarithm).
+        floor: lowest value shown; a band that reaches below it is cut at the axis, and the panel says so.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 3.8))
+    styles = series_styles(list(spectra))
+    cut = False
+    for k, (label, by_depth) in enumerate(spectra.items()):
+        depths = sorted(by_depth)
+        q = np.array([np.percentile(np.asarray(by_depth[d])[np.asarray(by_depth[d]) > 0], [10, 50, 90]) for d in depths])
+        st = styles[label]
+        ax.fill_between(depths, np.maximum(q[:, 0], floor), q[:, 2], color=st["color"], alpha=0.18, lw=0,
+                        hatch=(None, "//", "\\\\", "..")[k % 4])  # overlapping bands stay apart
+        ax.plot(depths, np.maximum(q[:, 0], floor), color=st["color"], ls=st["ls"], lw=0.8)
+        ax.plot(depths, q[:, 2], color=st["color"], ls=st["ls"], lw=0.8)
+        ax.plot(depths, q[:, 1], label=label, lw=1.8, **st)
+        cut |= bool(np.any(q[:, 0] < floor))
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_ylim(floor, None)
+    ax.axhline(1.0, color="0.4", lw=0.8, ls=":")
+    if cut:
+        ax.text(0.02, 0.03, "bands cut at the axis: they continue below", transform=ax.transAxes,
+                fontsize="x-small", color="0.3")
+    ax.set_xlabel("depth (layers)")
+    ax.set_ylabel("singular value")
+    ax.set_title(title)
+    legend_outside(ax, title="line: median · band: 10–90 % of the singular values")
+    return ax
+
+
+def plot_spectrum_hists(spectra: Mapping[str, np.ndarray], *, ax: plt.Axes | None = None, lo: float = -6.0,
+                        hi: float = 1.0, bins: int = 56, title: str = "") -> plt.Axes:
+    """Histograms of log10 of singular values (step lines, one style per series); values below ``10**lo``
+    are counted in the first bin, which the x label says."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 3.6))
+    styles = series_styles(list(spectra), markers=False)
+    edges = np.linspace(lo, hi, bins + 1)
+    for label, s in spectra.items():
+        s = np.asarray(s, dtype=float)
+        x = np.clip(np.log10(np.maximum(s, 1e-300)), lo, hi - 1e-9)
+        h, _ = np.histogram(x, edges)
+        ax.stairs(h / h.sum(), edges, label=label, lw=1.8, **styles[label])
+    ax.set_xlabel(f"log10 of singular value (below {lo:.0f}: counted at the left edge)")
+    ax.set_ylabel("share of singular values")
+    ax.set_title(title)
+    legend_outside(ax)
     return ax
 
 
