@@ -11,7 +11,8 @@ every PNG written records :func:`describe` of its figure in the PNG text chunk :
 peak or low where they are not at an end; which series ends highest and lowest, and by how much), bars
 (the tallest and shortest bar of each group), scatter points, images and heat maps (size and value
 range), filled bands, contours; the titles and axis labels, with matplotlib's TeX turned into plain
-text.  Build machinery: learners' kernels never run it (``_ext/build_kernel.py`` writes the start-up
+text.  A plotting function whose figure's coordinates say little (positions of rows, say) may set
+``ax.course_description`` to a sentence of what it drew; that sentence replaces the axes' own.  Build machinery: learners' kernels never run it (``_ext/build_kernel.py`` writes the start-up
 file of the build's kernels only).
 """
 from __future__ import annotations
@@ -275,7 +276,12 @@ def _collections(ax) -> list[str]:
         if isinstance(c, PathCollection):
             off = np.asarray(c.get_offsets(), dtype=float)
             off = off[np.isfinite(off).all(axis=1)] if off.ndim == 2 else off[:0]
-            if len(off):
+            if len(off) and c.get_offset_transform() is not ax.transData and (label or c.get_gid()):
+                # marks placed along an edge (y in axes coordinates, e.g. runs that diverged): only x means anything
+                xname = re.sub(r"\s*\(.*?\)", "", _axis_name(ax, "x")) or "x"
+                xs = sorted(set(float(v) for v in off[:, 0]))
+                out.append(f"{label or c.get_gid()} at {xname} " + ", ".join(number(v) for v in xs))
+            elif len(off):
                 head = f"{label}: " if label else ""
                 n = len(off)
                 if n == 1:
@@ -318,7 +324,10 @@ def _is_colorbar(ax) -> bool:
 def describe_axes(ax) -> str:
     """One sentence or a few about what one axes shows (empty when it holds nothing drawn)."""
     log = ax.get_yscale() == "log"
-    if ax.name == "3d":
+    custom = getattr(ax, "course_description", None)  # set by a plotting function that knows what it drew
+    if custom:
+        parts = [str(custom).rstrip(".")]
+    elif ax.name == "3d":
         parts = ["a three-dimensional surface"]
     else:
         parts = _lines(ax, log) + _bars(ax, log) + _collections(ax) + _images(ax)

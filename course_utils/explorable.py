@@ -52,7 +52,7 @@ _DEFAULT_TEXTS = {
     "nan": "{label}: diverged (inf/NaN) at {xname} {x}",
     "floor": "{label}: fell below {floor} at {xname} {x}",
     "ceil": "{label}: grew above {ceil} at {xname} {x}",
-    "nonpositive": "{label}: values \u2264 0 from {xname} {x} are not drawn on the log scale",
+    "nonpositive": "{label}: not drawn on the log scale from {xname} {x} on (value \u2264 0 there)",
     "empty": "nothing to draw for this setting",
 }
 

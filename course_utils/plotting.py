@@ -807,6 +807,9 @@ def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", ma
                styles: Mapping[str, dict] | None = None):
     """Accuracy (%) against learning rate (log axis), one line per optimizer; ``marks`` circles given rates.
 
+    A run that diverged (``metric`` NaN) is a cross on the bottom edge of the axes, in its series' colour, with
+    one legend entry "diverged" for all of them: it has no accuracy to draw.
+
     ``styles``: ``{optimizer: plot keyword arguments}``; default :func:`optimizer_styles` (each optimizer in its
     colour and marker of every other figure)."""
     if ax is None:
@@ -814,17 +817,26 @@ def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", ma
     groups = list(sweep.groupby("optimizer", sort=False))
     if styles is None:
         styles = optimizer_styles([name for name, _ in groups]) if len(groups) <= len(PALETTE) else {}
+    from matplotlib.transforms import blended_transform_factory
+
+    floor = blended_transform_factory(ax.transData, ax.transAxes)  # x: the rate; y: 0 = the bottom edge
+    any_bad = False
     for k, (name, df) in enumerate(groups):
         st = styles.get(name, {"marker": "o", "color": f"C{k}"})
         df = df.sort_values("lr")  # rates added later (a widened grid) join the line in order
         ok = df[metric].notna()
         ax.plot(df.loc[ok, "lr"], 100 * df.loc[ok, metric], label=name, **st)
-        bad = df.loc[~ok, "lr"]  # diverged runs: a cross on the axis floor, in the series' colour
+        bad = df.loc[~ok, "lr"]  # diverged runs: a cross on the axis floor (not a result), in the series' colour
         if len(bad):
-            ax.scatter(bad, np.full(len(bad), 100 * df[metric].min()), marker="x", s=50, color=st["color"], zorder=3)
+            any_bad = True
+            c = ax.scatter(bad, np.zeros(len(bad)), transform=floor, marker="x", s=50, lw=1.8, color=st["color"],
+                           zorder=4, clip_on=False, label="_nolegend_")
+            c.set_gid(f"{name} diverged")  # what the alt text calls it (_ext/figure_describe.py)
         if marks and name in marks:
             sel = df[np.isclose(df["lr"], marks[name])]
             ax.scatter(sel["lr"], 100 * sel[metric], s=160, facecolors="none", edgecolors=st["color"], lw=1.5)
+    if any_bad:  # one legend entry for the crosses of every series
+        ax.scatter([], [], marker="x", s=50, lw=1.8, color="0.3", label="diverged (cross on the axis floor)")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel({"best_val_acc": "best validation accuracy (%)", "test_acc": "test accuracy (%)"}.get(metric, metric))
@@ -947,6 +959,16 @@ def plot_ratio_bands(table: pd.DataFrame, ax=None, *, ratio: str, se: str, group
     if title:
         ax.set_title(title)
     legend_outside(ax, where="below")
+    # what the figure says, for its alt text (the rows' y positions are not information): _ext/figure_describe.py
+    r_all, s_all = table[ratio].to_numpy(float), table[se].to_numpy(float)
+    inside = np.abs(np.log(r_all)) <= z * s_all
+    outside = [f"{g} {item} {it}" for g, it, ok in zip(table[group], table[item], inside) if not ok]
+    ax.course_description = (
+        f"{ratio} for {len(groups)} {group}s × {len(items)} {item}s: ratios from {np.nanmin(r_all):.3g} to "
+        f"{np.nanmax(r_all):.3g}; {int(inside.sum())} of {len(r_all)} lie within ±{z:g} standard errors of 1"
+        + (f", all but {', '.join(outside)}" if outside and len(outside) <= 6 else "")
+        + (f"; {group}s entirely within: " + ", ".join(g for g in groups
+           if inside[(table[group] == g).to_numpy()].all()) if len(outside) else ""))
     return ax
 
 

@@ -187,3 +187,25 @@ def test_ratio_bands_draw_each_ratio_with_its_band():
     spans = sorted((round(s[0][0], 6), round(s[1][0], 6)) for s in segs)
     assert (round(1.2 * np.exp(-0.1), 6), round(1.2 * np.exp(0.1), 6)) in spans
     assert (round(0.9 * np.exp(-0.4), 6), round(0.9 * np.exp(0.4), 6)) in spans
+
+
+def test_ratio_bands_describe_what_lies_within_the_noise():
+    t = pd.DataFrame({"case": ["a", "a", "b", "b"], "layer": [1, 2, 1, 2], "ratio": [1.0, 1.2, 0.9, 1.0],
+                      "se": [0.1, 0.05, 0.2, 0.0]})
+    ax = P.plot_ratio_bands(t, ratio="ratio", se="se", group="case", item="layer", z=2.0)
+    # a layer 2: |log 1.2| = 0.18 > 2 * 0.05, outside its band; the other three include 1
+    assert ax.course_description == ("ratio for 2 cases × 2 layers: ratios from 0.9 to 1.2; 3 of 4 lie within "
+                                     "±2 standard errors of 1, all but a layer 2; cases entirely within: b")
+
+
+def test_sweep_draws_diverged_runs_on_the_axis_floor_with_one_legend_entry():
+    sweep = pd.DataFrame({"optimizer": ["A", "A", "A", "B", "B"], "lr": [0.01, 0.1, 1.0, 0.01, 0.1],
+                          "best_val_acc": [0.8, 0.85, np.nan, 0.82, np.nan]})
+    ax = P.plot_sweep(sweep)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B", "diverged (cross on the axis floor)"]
+    crosses = [c for c in ax.collections if c.get_gid()]
+    assert sorted(c.get_gid() for c in crosses) == ["A diverged", "B diverged"]
+    for c in crosses:  # at the bottom edge (axes y = 0), not at an accuracy of some run
+        xy = c.get_offset_transform().transform(c.get_offsets())
+        assert np.allclose(ax.transAxes.inverted().transform(xy)[:, 1], 0.0) and not c.get_clip_on()
+    plt.close("all")
