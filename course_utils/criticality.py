@@ -213,11 +213,18 @@ def depth_scales(weight_var: float, bias_var: float = 0.0) -> dict[str, float]:
     (in the ordered phase :math:`c^\star = 1` and :math:`\chi_c(1) = \chi_1`, so the two agree).  Both are
     infinite at :math:`\chi_1 = 1`.
 
+    Where :math:`q^\star = 0` (no biases, :math:`\sigma_w^2 \le 1`) the signal fades to zero and the
+    correlation map is undefined there: ``c_star``, ``chi_c`` and ``xi_c`` are NaN.
+
     Returns:
         ``{"q_star", "chi1", "c_star", "chi_c", "xi_grad", "xi_c"}``.
     """
     q = float(fixed_point_q(weight_var, bias_var))
     x1 = float(chi1(weight_var, bias_var, q))
+    if q < 1e-12:
+        xi_grad = math.inf if x1 == 1.0 else 1.0 / abs(math.log(x1))
+        return {"q_star": q, "chi1": x1, "c_star": math.nan, "chi_c": math.nan, "xi_grad": xi_grad,
+                "xi_c": math.nan}
     c_star = correlation_fixed_point(weight_var, bias_var)
     chi_c = x1 if c_star == 1.0 else correlation_slope(c_star, weight_var, bias_var, q)
     with np.errstate(divide="ignore"):
@@ -363,6 +370,10 @@ def jacobian_singular_values(weight_var: float, bias_var: float = 0.0, *, depths
         weights: ``"gaussian"`` or ``"orthogonal"`` (:func:`random_stack`).
         activation: ``"tanh"`` or ``"relu"``.
 
+    For ReLU the rank of :math:`J_L` is at most the fewest units active in any of its layers (each
+    :math:`D_l` is a 0/1 mask); the singular values beyond that rank are exactly zero and are returned as 0
+    (SVD in float64 gives them as rounding noise, ~1e-16 of the largest).
+
     Returns:
         ``{depth: singular values, descending, (width,)}``.
     """
@@ -379,15 +390,18 @@ def jacobian_singular_values(weight_var: float, bias_var: float = 0.0, *, depths
     else:
         h = u
     J = torch.eye(width, dtype=torch.float64)
-    out = {}
+    out, rank = {}, width
     with single_thread():
         for l, (W, b) in enumerate(zip(Ws, bs), start=1):
             y = W @ h + b
             d = 1.0 - torch.tanh(y) ** 2 if activation == "tanh" else (y > 0).to(y.dtype)
+            rank = min(rank, int(torch.count_nonzero(d)))  # rank(J_l) <= fewest non-zero derivatives so far
             J = d[:, None] * (W @ J)  # (N, N)
             h = torch.tanh(y) if activation == "tanh" else torch.relu(y)
             if l in depths:
-                out[l] = torch.linalg.svdvals(J).numpy()
+                s = torch.linalg.svdvals(J).numpy()
+                s[rank:] = 0.0  # exact zeros (rank bound); tanh' > 0 everywhere, so nothing changes for tanh
+                out[l] = s
     return out
 
 

@@ -167,6 +167,33 @@ def test_jacobian_equals_autograd(activation):
     np.testing.assert_allclose(s, torch.linalg.svdvals(J).numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_relu_jacobian_exact_zeros_are_its_rank_loss():
+    """ReLU: the zeros returned are the rank loss from switched-off units; the rest are clearly non-zero at small depth."""
+    width, depths = 48, [1, 3]
+    out = cr.jacobian_singular_values(2.0, 0.0, depths=depths, weights="orthogonal", activation="relu", width=width,
+                                      seed=1)
+    Ws, bs = cr.random_stack(width, max(depths), 2.0, 0.0, weights="orthogonal", seed=1)
+    h = torch.randn(width, generator=torch.Generator().manual_seed(40_001), dtype=torch.float64)
+    J, fewest = torch.eye(width, dtype=torch.float64), width
+    for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+        y = W @ h + b
+        d = (y > 0).to(y.dtype)
+        fewest = min(fewest, int(d.sum()))
+        J, h = d[:, None] * (W @ J), torch.relu(y)
+        if l in depths:
+            s = out[l]
+            assert int(np.sum(s == 0)) == width - fewest == width - int(torch.linalg.matrix_rank(J))
+            assert s[s > 0].min() > 1e-6 * s.max()
+            np.testing.assert_allclose(s[s > 0], torch.linalg.svdvals(J).numpy()[:fewest], rtol=1e-12)
+
+
+def test_depth_scales_without_a_fixed_point_signal():
+    """No biases and sigma_w^2 <= 1: q* = 0, the correlation map is undefined, c* and xi_c are NaN."""
+    sc = cr.depth_scales(1.0, 0.0)
+    assert sc["q_star"] < 1e-12 and sc["chi1"] == pytest.approx(1.0) and sc["xi_grad"] == math.inf
+    assert math.isnan(sc["c_star"]) and math.isnan(sc["xi_c"])
+
+
 def test_orthogonal_linear_regime_is_an_isometry():
     """Tiny weights' scale times exact orthogonality: with q* ~ 0 every tanh' is ~1, so s ~ sigma_w^L."""
     s = cr.jacobian_singular_values(1.0, 0.0, depths=[10], weights="orthogonal", width=32, seed=0)[10]
