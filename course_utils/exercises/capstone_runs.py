@@ -56,7 +56,8 @@ class _LearnerMistake(Exception):
 
 
 def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
-    """``scheduler_fn`` wrapped so that a wrong object or a too short OneCycleLR is a report, not a crash."""
+    """``scheduler_fn`` wrapped so that a wrong object, or a OneCycleLR shorter or longer than the run (too
+    short raises inside torch; too long never finishes its annealing), is a report, not a crash."""
     from .schedules import _scheduler_problem
 
     def checked(optimizer):
@@ -71,6 +72,16 @@ def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
                          f"ceil({n_train} / {batch_size}) = {steps // epochs} per epoch).",
                 hint="OneCycleLR is stepped after every batch: total_steps = epochs × math.ceil(n_train / "
                      "batch_size). Floor division `//` misses the last, smaller batch of each epoch."))
+        if steps and isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps > steps:
+            t = sched.total_steps
+            counted = ("images instead of batches" if t % max(n_train or 1, 1) == 0 and t >= n_train else
+                       "more batches than the run makes")
+            raise _LearnerMistake(dict(
+                headline=f"total steps too large: your OneCycleLR has total_steps={t}, but this run makes "
+                         f"only {steps} optimizer steps, so the rate never finishes its annealing (the run ends "
+                         f"{100 * steps / t:.0f} % of the way through the cycle).",
+                hint=f"your count has {counted}: OneCycleLR is stepped once per batch of the run, and the run "
+                     f"has {epochs} epochs of {n_train} images in batches of {batch_size}."))
         return sched
     return checked
 
