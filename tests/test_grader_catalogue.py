@@ -479,7 +479,8 @@ def rmsprop_update(eps_inside=False, swapped=False, no_square=False, no_sqrt=Fal
     return u
 
 
-def adam_update(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, global_t=None):
+def adam_update(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, global_t=None,
+                eps_hat=False):
     def u(p, g, st, group):
         b1, b2 = group["betas"][::-1] if swapped else group["betas"]
         st["t"] = st.get("t", 0) + 1
@@ -488,6 +489,9 @@ def adam_update(correct_m=True, correct_v=True, eps_inside=False, swapped=False,
         v = st.setdefault("v", torch.zeros_like(p))
         m.lerp_(g, 1 - b1)                       # m ← β₁m + (1−β₁)g, written as an interpolation
         v.mul_(b2).addcmul_(g, g if not no_square else torch.ones_like(g), value=1 - b2)
+        if eps_hat:  # Kingma & Ba's efficient form: α_t = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), then m/(√v + ε̂)
+            p.sub_(group["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (v.sqrt() + group["eps"]))
+            return
         mh = m / (1 - b1 ** t) if correct_m else m
         vh = v / (1 - b2 ** t) if correct_v else v
         p.addcdiv_(mh, (vh + group["eps"]).sqrt() if eps_inside else vh.sqrt() + group["eps"], value=-group["lr"])
@@ -533,7 +537,7 @@ WRONG_OPTIMIZERS = [
     ("momentum: not an Optimizer", ex.check_momentum, NotASubclass, "subclass"),
     ("momentum: an instance, not the class", ex.check_momentum, 42, "expected"),
     ("rmsprop: eps inside", ex.check_rmsprop, make_optimizer(rmsprop_update(eps_inside=True), RMS),
-     "outside the square root"),
+     "inside the square root"),
     ("rmsprop: α swapped", ex.check_rmsprop, make_optimizer(rmsprop_update(swapped=True), RMS), "swapped"),
     ("rmsprop: no square", ex.check_rmsprop, make_optimizer(rmsprop_update(no_square=True), RMS), "squared"),
     ("rmsprop: no root", ex.check_rmsprop, make_optimizer(rmsprop_update(no_sqrt=True), RMS), "root mean square"),
@@ -543,7 +547,14 @@ WRONG_OPTIMIZERS = [
      make_optimizer(adam_update(correct_m=False, correct_v=False), ADAM), "no bias correction"),
     ("adam: only m corrected", ex.check_adam, make_optimizer(adam_update(correct_v=False), ADAM), "only m"),
     ("adam: only v corrected", ex.check_adam, make_optimizer(adam_update(correct_m=False), ADAM), "only v"),
-    ("adam: eps inside", ex.check_adam, make_optimizer(adam_update(eps_inside=True), ADAM), "outside the square root"),
+    ("adam: eps inside", ex.check_adam, make_optimizer(adam_update(eps_inside=True), ADAM), "inside the square root"),
+    # (review of round 3) the paper's efficient form and a step counter shared by the parameters got the generic
+    # hint; each now gets its own, naming the mistake (never the formula)
+    ("adam: the paper's ε̂ form", ex.check_adam, make_optimizer(adam_update(eps_hat=True), ADAM), "'ε̂' form"),
+    ("adam: t shared, advanced per parameter updated", ex.check_adam, lambda *a, **k: AdamSharedT(*a, **k),
+     "t of your bias correction is shared"),
+    ("adam: t shared, advanced per parameter, before the skip", ex.check_adam,
+     lambda *a, **k: AdamSharedT(*a, before_skip=True, **k), "t of your bias correction is shared"),
     ("adam: betas swapped", ex.check_adam, make_optimizer(adam_update(swapped=True), ADAM), "swapped"),
     ("adam: no square", ex.check_adam, make_optimizer(adam_update(no_square=True), ADAM), "squared"),
     ("adam: no None-grad skip", ex.check_adam, make_optimizer(adam_update(), ADAM, skip_none=False),
@@ -572,6 +583,34 @@ class MomentumData(torch.optim.Optimizer):
                 v = p.grad.data.clone() if v is None else group["momentum"] * v + p.grad.data
                 self.v[p] = v
                 p.data -= group["lr"] * v
+
+
+class AdamSharedT(torch.optim.Optimizer):
+    """One step counter for the whole optimizer, advanced for every parameter it visits (wrong: each parameter's
+    t runs ahead of its own steps); ``before_skip``: advanced before the skip of parameters without gradient."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, before_skip=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.t, self.before_skip = 0, before_skip
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if self.before_skip:
+                    self.t += 1
+                if p.grad is None:
+                    continue
+                if not self.before_skip:
+                    self.t += 1
+                st = self.state[p]
+                if not st:
+                    st["m"], st["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                st["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
+                st["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                denom = (st["v"] / (1 - b2 ** self.t)).sqrt() + group["eps"]
+                p.addcdiv_(st["m"] / (1 - b1 ** self.t), denom, value=-group["lr"])
 
 
 class AdamGlobalStep(torch.optim.Optimizer):
