@@ -334,11 +334,11 @@ def bn_variant(**flags):
 @pytest.mark.parametrize("flags,frag", [
     (dict(unbiased_norm=True), "biased"),
     (dict(biased_running=True), "running variance"),
-    (dict(inverted_momentum=True), "weight of the NEW"),
+    (dict(inverted_momentum=True), "as an optimizer's momentum would"),
     (dict(eval_batch_stats=True), "eval mode"),
     (dict(dim=1), "layer norm"),
     (dict(no_affine=True), "gamma"),
-    (dict(eps_outside=True), "inside the square root"),
+    (dict(eps_outside=True), "outside the square root"),
 ])
 def test_batch_norm_mistakes(flags, frag):
     assert ex.check_batch_norm(bn_ok, verbose=False)

@@ -288,6 +288,9 @@ def leaky_ok(x, negative_slope=0.01):
     return torch.where(x > 0, x, negative_slope * x)
 
 
+from torch.nn.functional import leaky_relu as _F_leaky  # noqa: E402  (a learner's import)
+
+
 def leaky_python_if(x, negative_slope=0.01):
     return x if x > 0 else negative_slope * x
 
@@ -305,11 +308,15 @@ WRONG_LEAKY = [
     ("constant for negatives", lambda x, negative_slope=0.01: torch.where(x > 0, x, torch.full_like(x, -0.01)),
      "negative_slope·x"),
     ("no slope argument", lambda x: leaky_ok(x), "arguments of the stub"),
+    # (review of round 3) torch's own leaky ReLU passed as "from scratch": every way of calling it is named
+    ("F.leaky_relu", lambda x, negative_slope=0.01: F.leaky_relu(x, negative_slope), "from scratch"),
+    ("nn.LeakyReLU", lambda x, negative_slope=0.01: nn.LeakyReLU(negative_slope)(x), "from scratch"),
+    ("leaky_relu imported by name", lambda x, negative_slope=0.01: _F_leaky(x, negative_slope), "from scratch"),
+    ("torch's C function", lambda x, negative_slope=0.01: torch._C._nn.leaky_relu(x, negative_slope), "from scratch"),
 ]
 RIGHT_LEAKY = [
     ("torch.where", leaky_ok),
-    ("F.leaky_relu", lambda x, negative_slope=0.01: F.leaky_relu(x, negative_slope)),
-    ("nn.LeakyReLU", lambda x, negative_slope=0.01: nn.LeakyReLU(negative_slope)(x)),
+    ("ReLU of both sides", lambda x, negative_slope=0.01: F.relu(x) - negative_slope * F.relu(-x)),
     ("max(x, a·x)", lambda x, negative_slope=0.01: torch.maximum(x, negative_slope * x)),
     ("clamps", lambda x, negative_slope=0.01: x.clamp(min=0) + negative_slope * x.clamp(max=0)),
     ("masks", lambda x, negative_slope=0.01: (x > 0) * x + (x <= 0) * negative_slope * x),
@@ -376,11 +383,11 @@ def bn_not_updated(x, gamma, beta, running_mean, running_var, training, momentum
 WRONG_BN = [
     ("unbiased variance to normalise", bn_variant(unbiased_norm=True), "biased"),
     ("biased running variance", bn_variant(biased_running=True), "running variance"),
-    ("momentum inverted", bn_variant(inverted_momentum=True), "weight of the NEW"),
+    ("momentum inverted", bn_variant(inverted_momentum=True), "as an optimizer's momentum would"),
     ("batch statistics in eval", bn_variant(eval_batch_stats=True), "eval mode"),
     ("over features (layer norm)", bn_variant(dim=1), "layer norm"),
     ("no scale and shift", bn_variant(no_affine=True), "gamma"),
-    ("eps outside the root", bn_variant(eps_outside=True), "inside the square root"),
+    ("eps outside the root", bn_variant(eps_outside=True), "outside the square root"),
     ("running statistics swapped", bn_swapped, "swapped"),
     ("running statistics not updated", bn_not_updated, "not updated"),
     ("returns y only", lambda *a, **k: bn_ok(*a, **k)[0], "tuple"),
@@ -391,6 +398,26 @@ WRONG_BN = [
 def bn_returns_numpy(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
     y, rm, rv = bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
     return y.detach().numpy(), rm.numpy(), rv.numpy()
+
+
+def bn_functional_copies(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    rm, rv = running_mean.clone(), running_var.clone()
+    return F.batch_norm(x, rm, rv, gamma, beta, training, momentum, eps), rm, rv
+
+
+def bn_torch_copies(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    rm, rv = running_mean.clone(), running_var.clone()
+    return torch.batch_norm(x, gamma, beta, rm, rv, training, momentum, eps, False), rm, rv
+
+
+def bn_module(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    bn = nn.BatchNorm1d(x.shape[1], momentum=momentum, eps=eps).double().train(training)
+    with torch.no_grad():
+        bn.weight.copy_(gamma), bn.bias.copy_(beta)
+        bn.running_mean.copy_(running_mean), bn.running_var.copy_(running_var)
+    # the module's own weight and bias: y through gamma and beta by hand, so their gradients flow
+    y = (bn(x) - bn.bias) / bn.weight * gamma + beta
+    return y, bn.running_mean.clone(), bn.running_var.clone()
 
 
 def bn_rsqrt(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
@@ -409,6 +436,10 @@ WRONG_BN += [
     ("F.batch_norm (updates its arguments in place)", bn_functional, "new tensors"),
     # (finding 8) NumPy arrays returned: say so
     ("NumPy arrays returned", bn_returns_numpy, "NumPy arrays"),
+    # (review of round 3) torch's own batch norm on copies of the statistics passed as "from scratch"
+    ("F.batch_norm on copies", bn_functional_copies, "from scratch"),
+    ("torch.batch_norm on copies", bn_torch_copies, "from scratch"),
+    ("nn.BatchNorm1d loaded with the statistics", bn_module, "from scratch"),
 ]
 RIGHT_BN = [
     ("reference", bn_ok),
@@ -420,6 +451,26 @@ RIGHT_BN = [
 @pytest.mark.parametrize("label,fn,keyword", WRONG_BN, ids=[r[0] for r in WRONG_BN])
 def test_batch_norm_rejects(label, fn, keyword):
     rejected(ex.check_batch_norm(fn, verbose=False), keyword)
+
+
+# (review of round 3) hints name the mistake, never the answer: no hint of 02 prints the solution's expression
+ANSWER_FRAGMENTS = ("torch.where(x > 0", "(1 - momentum) * running_mean", "unbiased=False", "√(σ² + eps)",
+                    "(1 − momentum)·running + momentum·batch")
+HINTS_02 = [
+    ("leaky ReLU in place", ex.check_leaky_relu, lambda x, negative_slope=0.01: x.clamp_(min=0).add_(0)),
+    ("running statistics in place", ex.check_batch_norm, bn_rsqrt_inplace),
+    ("unbiased variance to normalise", ex.check_batch_norm, bn_variant(unbiased_norm=True)),
+    ("eps outside the root", ex.check_batch_norm, bn_variant(eps_outside=True)),
+    ("momentum inverted", ex.check_batch_norm, bn_variant(inverted_momentum=True)),
+]
+
+
+@pytest.mark.parametrize("label,check,fn", HINTS_02, ids=[r[0] for r in HINTS_02])
+def test_02_hints_do_not_print_the_solution(label, check, fn):
+    r = check(fn, verbose=False)
+    assert r.status == "fail", r.message
+    flat = " ".join(r.message.split())
+    assert not any(f in flat for f in ANSWER_FRAGMENTS), flat
 
 
 @pytest.mark.parametrize("label,fn", RIGHT_BN, ids=[r[0] for r in RIGHT_BN])
