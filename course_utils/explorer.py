@@ -74,12 +74,20 @@ class ExplorerGrid:
     #: the plotted window, when it should differ from the surface's own (``None``: the surface's)
     xlim: tuple[float, float] | None = None
     ylim: tuple[float, float] | None = None
+    #: ``((optimizer, lr), ...)``: the rate each optimizer starts from on this surface, one of ``lrs`` (the
+    #: slider moves there whenever that optimizer or this surface is chosen; an optimizer not named keeps
+    #: the slider where it is)
+    default_lrs: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
         if not self.lrs or not self.starts:
             raise ValueError("an ExplorerGrid needs at least one learning rate and one start point.")
         if any(lr <= 0 for lr in self.lrs):
             raise ValueError(f"learning rates must be positive, got {self.lrs}.")
+        for opt, lr in self.default_lrs:
+            if opt not in OPTIMIZERS or lr not in self.lrs:
+                raise ValueError(f"default_lrs: {opt!r} at {lr!r} must name an optimizer of OPTIMIZERS and a rate "
+                                 f"of lrs {self.lrs}.")
         for name in ("xlim", "ylim"):
             lim = getattr(self, name)
             if lim is not None and not (len(lim) == 2 and float(lim[0]) < float(lim[1])):
@@ -90,9 +98,13 @@ DEFAULT_GRIDS: tuple[ExplorerGrid, ...] = (
     # the ravine falls towards w2 -> -inf: a window reaching down to w2 = -18 (ticks every 6) keeps 80 of
     # the 130 paths whole (the surface's own +-5 window kept 41; Adam and RMSprop at the larger rates
     # still slide out)
+    # (the sources' rates: SGD 10, momentum 10 in the averaging form, Adam 1 on the ravine; 0.5, 1, 0.2 on
+    # the steep optima)
     ExplorerGrid("pathological", lrs=(0.1, 0.3, 1.0, 3.0, 10.0), starts=((5.0, 5.0), (-4.0, 2.0)),
-                 xlim=(-6.0, 6.0), ylim=(-18.0, 6.0)),
-    ExplorerGrid("steep", lrs=(0.05, 0.1, 0.2, 0.5, 1.0), starts=((0.0, 0.0), (0.4, -0.1))),
+                 xlim=(-6.0, 6.0), ylim=(-18.0, 6.0),
+                 default_lrs=(("SGD", 10.0), ("Momentum (EMA)", 10.0), ("Adam", 1.0))),
+    ExplorerGrid("steep", lrs=(0.05, 0.1, 0.2, 0.5, 1.0), starts=((0.0, 0.0), (0.4, -0.1)),
+                 default_lrs=(("SGD", 0.5), ("Momentum (EMA)", 1.0), ("Adam", 0.2))),
     ExplorerGrid("bowl", lrs=(0.03, 0.1, 0.3, 0.9, 2.0), starts=((-9.0, 2.5), (6.0, -2.8))),
     ExplorerGrid("rosenbrock", lrs=(3e-4, 1e-3, 3e-3, 0.01, 0.1), starts=((-1.5, 2.0), (1.8, -0.5))),
 )
@@ -162,7 +174,8 @@ def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tup
     Returns:
         ``{"optimizers": {name: [controls used]}, "surfaces": [{"name", "title", "xlim", "ylim",
         "image" (base64 PNG), "lrs", "beta1s", "beta2s", "starts", "steps", "paths": {key: base64},
-        "crossings": {key: base64}, "final": {key: [w1, w2, loss]}}]}`` with keys ``"opt|i_lr|i_b1|i_b2|i_start"``:
+        "crossings": {key: base64}, "final": {key: [w1, w2, loss]}, "default_lr": {optimizer: index into
+        lrs}}]}`` with keys ``"opt|i_lr|i_b1|i_b2|i_start"``:
         ``paths`` one byte pair per step (255: outside the window), ``crossings`` where a path that leaves the
         window meets its edge (only for those), so the page draws it up to the edge and marks the exit.
     """
@@ -200,6 +213,7 @@ def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tup
             "name": surf.name, "title": surf.title, "xlim": list(xlim), "ylim": list(ylim),
             "image": _contour_png(surf, *image_size, xlim=xlim, ylim=ylim), "lrs": list(g.lrs), "beta1s": list(g.beta1s),
             "beta2s": list(g.beta2s), "starts": [list(s) for s in g.starts], "steps": g.steps,
+            "default_lr": {opt: list(g.lrs).index(lr) for opt, lr in g.default_lrs},
             "paths": paths, "crossings": crossings, "final": final})
     return out
 
@@ -260,10 +274,15 @@ D.surfaces.forEach((s, i) => surfSel.add(new Option(s.title, i)));
 Object.keys(D.optimizers).forEach((o) => optSel.add(new Option(o, o)));
 const svg = $("svg");
 function fmt(v){ return (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)) ? v.toExponential(2) : (+v.toPrecision(4)).toString(); }
+function toDefaultLr(){  // each optimizer starts from its own rate on this surface, where one is given
+  const d = (D.surfaces[+surfSel.value].default_lr || {})[optSel.value];
+  if (d !== undefined) lr.value = d;
+}
 function setupSurface(){
   const s = D.surfaces[+surfSel.value];
   lr.max = s.lrs.length - 1; b1.max = s.beta1s.length - 1; b2.max = s.beta2s.length - 1;
   if (+lr.value > +lr.max) lr.value = lr.max;
+  toDefaultLr();
   startSel.innerHTML = "";
   s.starts.forEach((p, i) => startSel.add(new Option("(" + p[0] + ", " + p[1] + ")", i)));
   while (svg.firstChild) svg.removeChild(svg.firstChild);
@@ -348,7 +367,8 @@ function draw(){
       + (last ? " (the star)" : " (outside the window; the arrowhead marks where the path leaves it)");
 }
 surfSel.onchange = setupSurface;
-[optSel, startSel].forEach((e) => e.onchange = draw);
+optSel.onchange = () => { toDefaultLr(); draw(); };
+startSel.onchange = draw;
 [lr, b1, b2].forEach((e) => e.oninput = draw);
 lr.max = D.surfaces[0].lrs.length - 1; lr.value = lr.max; optSel.value = "Momentum (EMA)"; setupSurface();
 })();

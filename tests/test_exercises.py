@@ -334,11 +334,11 @@ def bn_variant(**flags):
 @pytest.mark.parametrize("flags,frag", [
     (dict(unbiased_norm=True), "biased"),
     (dict(biased_running=True), "running variance"),
-    (dict(inverted_momentum=True), "weight of the NEW"),
+    (dict(inverted_momentum=True), "as an optimizer's momentum would"),
     (dict(eval_batch_stats=True), "eval mode"),
     (dict(dim=1), "layer norm"),
     (dict(no_affine=True), "gamma"),
-    (dict(eps_outside=True), "inside the square root"),
+    (dict(eps_outside=True), "outside the square root"),
 ])
 def test_batch_norm_mistakes(flags, frag):
     assert ex.check_batch_norm(bn_ok, verbose=False)
@@ -564,7 +564,14 @@ def test_capstone_seeds_search_and_comparisons(make_tiny_data, cache, capsys):
     assert "⏳ to do" in capsys.readouterr().out
     df = ex.capstone_table({"tiny": runs, "stub": None, "extra": [1.0, 1.0]}, target=target)
     assert " ± " in df.loc["tiny", "test acc (%)"] and df.loc["stub", "test acc (%)"] == "not run yet"
-    assert list(df.columns) == ["test acc (%)", f"epochs to {target:.0f} %", "best epoch", "epochs trained"]
+    assert list(df.columns) == ["test acc (%)", f"epochs to {target:.0f} %", "best epoch", "epochs trained",
+                                "stopped early"]
+    # what ended each run: early stopping before the cap of 20 epochs, or the cap (counted, never assumed)
+    ended = runs.ended_by()
+    assert ended["early"] == sum(r.epochs < 20 for r in runs.results) and ended["early"] + ended["cap"] == 3
+    assert df.loc["tiny", "stopped early"] == f"{ended['early']} of 3 (cap 20)"
+    capped = ex.CapstoneRuns(runs.models, runs.results, max_epochs=min(r.epochs for r in runs.results), patience=2)
+    assert capped.ended_by()["early"] == 0 and capped.ended_by()["cap"] == 3   # every run reached that cap
     fig = ex.plot_capstone_curves({"tiny": runs, "twin": runs, "stub": None}, target=target)
     panels = [ax for ax in fig.axes if ax.axison]
     assert len(panels) == 2 and [ax.get_title() for ax in panels] == ["tiny", "twin"]

@@ -1,5 +1,6 @@
 """Tests of course_utils.surfaces and course_utils.explorer: gradients, minima, trajectories, errors."""
 import base64
+import dataclasses
 import io
 import json
 import math
@@ -188,6 +189,8 @@ def test_evaluate_grid_orientation():
     (lambda: E.make_optimizer("Lion", 0.1), ValueError, "Unknown optimizer"),
     (lambda: E.ExplorerGrid("steep", lrs=(), starts=((0, 0),)), ValueError, "at least one"),
     (lambda: E.ExplorerGrid("steep", lrs=(0.1,), starts=((0, 0),), ylim=(3.0, -3.0)), ValueError, "low < high"),
+    (lambda: E.ExplorerGrid("steep", lrs=(0.1,), starts=((0, 0),), default_lrs=(("Adam", 0.3),)), ValueError,
+     "default_lrs"),
 ])
 def test_bad_input_raises_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -209,6 +212,15 @@ def test_static_explorer_data_round_trip():
     html = E.static_explorer_html(data)
     assert "<script" in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
     assert json.loads(html.split('<script type="application/json">')[1].split("</script>")[0])["surfaces"]
+    # (review of round 3) the rate slider kept its value when the optimizer changed: each optimizer given a
+    # default rate now moves the slider to it (the page's script reads `default_lr` on every change)
+    assert s["default_lr"] == {}
+    grid2 = dataclasses.replace(grid, default_lrs=(("SGD", 0.5), ("Adam", 0.2)))
+    assert E.precompute([grid2], image_size=(60, 40))["surfaces"][0]["default_lr"] == {"SGD": 1, "Adam": 0}
+    assert "optSel.onchange = () => { toDefaultLr(); draw(); };" in html and "toDefaultLr();\n  startSel" in html
+    sources = {g.surface: dict(g.default_lrs) for g in E.DEFAULT_GRIDS}
+    assert sources["pathological"] == {"SGD": 10.0, "Momentum (EMA)": 10.0, "Adam": 1.0}
+    assert sources["steep"] == {"SGD": 0.5, "Momentum (EMA)": 1.0, "Adam": 0.2}
     # reading the ends back: one setting, and all of them as a table
     end = E.final_point(data, "steep", "Adam", 0)
     np.testing.assert_allclose(end[:2], p[-1], rtol=1e-3, atol=1e-3)  # stored to 4 significant digits

@@ -168,17 +168,21 @@ def _read_answers(answers, what: str):
     return parsed, problems
 
 
-def _answer_hint(key: str, given: str, right: str) -> str:
-    """Why a yes/no/not-significant answer disagrees with the runs, without saying which answer is right."""
+def _answer_hint(key: str, given: str) -> str:
+    """What the written answer claims about its row, to check again: it depends on the answer given and the
+    row only, never on what the runs say (with three possible answers, a hint that changed with the right
+    one would give it away)."""
     table, a, b, direction, _ = CAPSTONE_QUESTIONS[key]
     where = f"the row {a} − {b} of the {table} table"
-    if right == NOT_SIGNIFICANT:
-        return f"{where}: a mean difference alone is no answer; does the paired test call it significant?"
     if given == NOT_SIGNIFICANT:
-        return f"{where}: read its 'significant' column (Holm's p against 0.05) again."
-    lower = "fewer epochs" if table == "speed" else "a lower accuracy"
-    return (f"{where}: mind the direction of A − B (a negative difference means {lower} for {a})."
-            if direction == -1 or table == "speed" else f"{where}: mind the direction of A − B.")
+        return f"'not significant' claims that {where} has False in its 'significant' column: read it again."
+    sign = "negative" if direction == -1 else "positive"
+    meaning = ("fewer epochs" if direction == -1 else "a higher accuracy") if given == YES else \
+        ("more epochs" if direction == -1 else "a lower accuracy")
+    if given == NO:
+        sign = "positive" if sign == "negative" else "negative"
+    return (f"'{given}' claims two things of {where}: True in its 'significant' column, and a {sign} A − B "
+            f"({meaning} for {a}). Check both.")
 
 
 def _step_hint(value: float, measured: float) -> str:
@@ -199,7 +203,7 @@ def check_capstone_answers(answers, accuracy, speed, speeds, *, predictions=None
     answer is right when it says what the table says: YES for a difference significant after Holm's
     correction in the asked direction, NO for one in the other, NOT_SIGNIFICANT otherwise (with fewer
     than five paired seeds nothing is significant).  A wrong answer gets the row to read again, never the
-    answer.  Once every answer is right, ``predictions`` (the same keys, written before the runs) are
+    answer (the hint depends only on the answer given).  Once every answer is right, ``predictions`` (the same keys, written before the runs) are
     compared with what the runs measured.
     """
     name = "capstone answers"
@@ -242,7 +246,7 @@ def check_capstone_answers(answers, accuracy, speed, speeds, *, predictions=None
             if abs(given - right) > _STEP_TOL:
                 wrong.append(f"{key}: {given:g} % is not what your step times show — {_step_hint(given, right)}")
         elif given != right:
-            wrong.append(f"{key}: '{given}' is not what your runs show — {_answer_hint(key, given, right)}")
+            wrong.append(f"{key}: '{given}' is not what your runs show — {_answer_hint(key, given)}")
     if wrong:
         return _report(name, FAIL, f"{len(wrong)} of {len(CAPSTONE_QUESTIONS)} answers disagree with your runs.",
                        details=wrong, hint="the tables under 'The comparison' hold every answer: one row per "

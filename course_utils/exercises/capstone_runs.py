@@ -4,9 +4,10 @@ The textbook's questions ("does batch norm converge faster? what about training 
 only when a difference is larger than the spread between seeds, so every configuration is trained with
 several seeds (:func:`capstone_seeds`; seed ``s`` of two configurations shares the batch order, so they pair),
 each run stopped by early stopping (``patience``) at a learning rate searched on a seed the comparison does
-not report (:func:`search_lr`).  Every run is single-threaded (so it gives the same numbers on any machine
-with the same torch) and cached.  The comparison itself is :func:`course_utils.compare.paired_table`; the
-answers read from it are graded in :mod:`.capstone_answers`.
+not report (:func:`search_lr`); a run ends at its epoch cap when early stopping has not ended it before.
+Every run is single-threaded (so running it again on the same machine with the same torch version gives the
+same numbers; another processor or torch version may round differently) and cached.  The comparison itself
+is :func:`course_utils.compare.paired_table`; the answers read from it are graded in :mod:`.capstone_answers`.
 """
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ class _LearnerMistake(Exception):
 
 
 def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
-    """``scheduler_fn`` wrapped so that a wrong object or a too short OneCycleLR is a report, not a crash."""
+    """``scheduler_fn`` wrapped so that a wrong object, or a OneCycleLR shorter or longer than the run (too
+    short raises inside torch; too long never finishes its annealing), is a report, not a crash."""
     from .schedules import _scheduler_problem
 
     def checked(optimizer):
@@ -71,6 +73,16 @@ def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
                          f"ceil({n_train} / {batch_size}) = {steps // epochs} per epoch).",
                 hint="OneCycleLR is stepped after every batch: total_steps = epochs × math.ceil(n_train / "
                      "batch_size). Floor division `//` misses the last, smaller batch of each epoch."))
+        if steps and isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps > steps:
+            t = sched.total_steps
+            counted = ("images instead of batches" if t % max(n_train or 1, 1) == 0 and t >= n_train else
+                       "more batches than the run makes")
+            raise _LearnerMistake(dict(
+                headline=f"total steps too large: your OneCycleLR has total_steps={t}, but this run makes "
+                         f"only {steps} optimizer steps, so the rate never finishes its annealing (the run ends "
+                         f"{100 * steps / t:.0f} % of the way through the cycle).",
+                hint=f"your count has {counted}: OneCycleLR is stepped once per batch of the run, and the run "
+                     f"has {epochs} epochs of {n_train} images in batches of {batch_size}."))
         return sched
     return checked
 
@@ -101,7 +113,8 @@ def capstone_run(build_fn: Callable, optimizer_fn: Callable, data, *, epochs: in
     Trains at most ``epochs`` epochs and stops after ``patience`` epochs without a better validation
     accuracy (``None``: never); the model keeps the weights of its best validation epoch, evaluated on
     the test split unless ``test=False`` (then ``test_acc`` is NaN).  Runs on one
-    CPU thread (restored afterwards), so the numbers do not depend on the machine's thread count.
+    CPU thread (restored afterwards), so the numbers do not depend on the machine's thread count (they are
+    repeatable on one machine and torch version, not across processors or versions).
 
     Returns ``(model, TrainResult)``, or ``(None, None)`` with a "not yet" note while the
     builder is still the TODO stub, or with a friendly message (the learner's line and a hint) when
@@ -166,9 +179,22 @@ class CapstoneRuns:
 
     models: list
     results: list
+    #: the most epochs a run could take and the early-stopping patience it ran with (None: never stopped early)
+    max_epochs: int | None = None
+    patience: int | None = None
 
     def __len__(self) -> int:
         return len(self.results)
+
+    def ended_by(self) -> dict:
+        """What ended each run, counted over the seeds: ``early`` (early stopping, before ``max_epochs``),
+        ``cap`` (it ran all ``max_epochs``), and ``improving`` (of those at the cap, the runs whose best epoch
+        lies within the last ``patience`` epochs: still improving when the cap ended them)."""
+        cap = self.max_epochs
+        at_cap = [r for r in self.results if cap is None or r.epochs >= cap]
+        improving = [r for r in at_cap if self.patience is None or r.epochs - (r.best_epoch - r.start_epoch)
+                     < self.patience]
+        return {"early": len(self.results) - len(at_cap), "cap": len(at_cap), "improving": len(improving)}
 
     def values(self, metric: str, target: float | None = None) -> np.ndarray:
         """One value per seed: ``test_acc`` / ``best_val_acc`` (%), ``best_epoch``, ``epochs`` (trained,
@@ -209,7 +235,7 @@ def capstone_seeds(build_fn: Callable, optimizer_fn: Callable, data, *, seeds: i
             return None
         models.append(model)
         results.append(result)
-    return CapstoneRuns(models, results)
+    return CapstoneRuns(models, results, max_epochs=run_kw.get("epochs"), patience=run_kw.get("patience"))
 
 
 def search_lr(build_fn: Callable, make_optimizer: Callable, data, *, rates: Sequence[float], epochs: int,
@@ -334,7 +360,8 @@ def capstone_table(runs: Mapping[str, object], *, target: float | None = None):
     """Comparison table: one row per configuration, mean ± sd over the seeds.
 
     ``runs`` maps a label to a :class:`CapstoneRuns` (columns: test accuracy of the kept weights, epochs to
-    ``target`` % validation accuracy when given, best epoch, epochs trained), ``None`` (not run yet) or a
+    ``target`` % validation accuracy when given, best epoch, epochs trained, and how many seeds early stopping
+    stopped before the epoch cap: the others ran to the cap), ``None`` (not run yet) or a
     list of per-seed test accuracies in % (e.g. the same weights predicting with MC dropout).
     """
     import pandas as pd
@@ -355,6 +382,10 @@ def capstone_table(runs: Mapping[str, object], *, target: float | None = None):
             if to:
                 row[to] = pm(r.values("epochs_to", target))
             row.update({"best epoch": pm(r.values("best_epoch")), "epochs trained": pm(r.values("epochs"))})
+            if r.max_epochs is not None:
+                e = r.ended_by()
+                row["stopped early"] = ("none (fixed length)" if r.patience is None else
+                                        f"{e['early']} of {len(r)} (cap {r.max_epochs})")
             rows.append(row)
         else:
             rows.append({"configuration": label, acc: pm(list(r))})
@@ -366,8 +397,8 @@ def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: flo
     """The learning curves as small multiples: one panel per configuration, one line per seed.
 
     Seed ``k`` has the same colour and dash in every panel (the seeds pair across configurations), a dot
-    marks the epoch whose weights each run keeps, a line ends where early stopping stopped it, and the
-    dotted line is ``target`` (the common bar).  The last panel holds the legend.  Returns the figure.
+    marks the epoch whose weights each run keeps, a line ends where its run stopped (early stopping, or the
+    epoch cap), and the dotted line is ``target`` (the common bar).  The last panel holds the legend.  Returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -390,12 +421,13 @@ def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: flo
             st = styles[f"seed {res.seed}"] if f"seed {res.seed}" in styles else styles[seeds[0]]
             ys = scale * np.asarray(getattr(res, metric), dtype=float)
             xs = np.arange(res.start_epoch + 1, res.start_epoch + len(ys) + 1)
-            ax.plot(xs, ys, lw=1.3, **st)
+            # labelled by series (the alt text names them; the legend is drawn in its own panel)
+            ax.plot(xs, ys, lw=1.3, **{**st, "label": f"seed {res.seed}"})
             b = res.best_epoch - res.start_epoch - 1
             if 0 <= b < len(ys):
-                ax.plot(xs[b], ys[b], "o", color=st["color"], ms=4.5, mec="white", mew=0.6)
+                ax.plot(xs[b], ys[b], "o", color=st["color"], ms=4.5, mec="white", mew=0.6, label="_kept")
         if target is not None and metric == "val_acc":
-            ax.axhline(target, color="#555555", ls=":", lw=1)
+            ax.axhline(target, color="#555555", ls=":", lw=1, label="_bar")  # in the legend panel
         ax.set_title(label)
         integer_epochs(ax)
     for i, ax in enumerate(axes[:len(runs)]):

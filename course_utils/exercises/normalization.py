@@ -45,8 +45,9 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            hint="apply the function element-wise; don't sum or flatten.", verbose=verbose)
         if not torch.equal(x_in, x):
             return _report(name, FAIL, "your function modified its input in place.", case=case,
-                           hint="build a new tensor (e.g. torch.where(x > 0, x, slope * x)); the caller "
-                                "may still need x.", verbose=verbose)
+                           hint="an in-place operation (`x[mask] *= ...`, `mul_`, `clamp_`, `x[...] =`) wrote "
+                                "into x, and the caller may still need x: the result must be a new tensor.",
+                           verbose=verbose)
         y = y.double()
         if torch.allclose(y, want, rtol=1e-6, atol=1e-9):
             continue
@@ -66,12 +67,48 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
             if bad is not None else []
         return _report(name, FAIL, "the values differ from nn.LeakyReLU.", case=case, details=details,
                        expected=_fmt(want), got=_fmt(y), hint=hint, verbose=verbose)
-    bad = _leaky_grad_problem(fn, cases[1:])
+    bad = _borrowed(fn, "leaky_relu", (cases[1][0].clone(), cases[1][1])) or _leaky_grad_problem(fn, cases[1:])
     if bad:
         return _report(name, FAIL, bad.pop("headline"), verbose=verbose, **bad) if "raised" not in bad else \
             _raised(name, bad["raised"], verbose, bad["case"])
     return _report(name, PASS, f"correct — identical to nn.LeakyReLU on {len(cases)} inputs and slopes, values "
                    "and gradients.", verbose=verbose)
+
+
+def _torch_ops(fn, *args) -> set[str]:
+    """The ATen operators that one call ``fn(*args)`` runs (empty if it raises): how a function that calls
+    torch's own leaky ReLU or batch norm (``F.leaky_relu``, ``nn.LeakyReLU``, ``F.batch_norm``,
+    ``torch.batch_norm``, ``nn.BatchNorm1d``, however imported) is told from one written from scratch."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.add(func.name())
+            return func(*args, **(kwargs or {}))
+
+    rec = _Record()
+    try:
+        with rec:
+            fn(*args)
+    except Exception:
+        pass
+    return rec.ops
+
+
+def _borrowed(fn, what: str, args) -> dict | None:
+    """A report (headline, hint) when ``fn`` calls torch's own ``what`` (``"leaky_relu"`` or ``"batch_norm"``)."""
+    if not any(what in op for op in _torch_ops(fn, *args)):
+        return None
+    names = {"leaky_relu": "F.leaky_relu or nn.LeakyReLU", "batch_norm": "F.batch_norm, torch.batch_norm or "
+             "nn.BatchNorm1d"}[what]
+    return dict(headline=f"your function calls torch's own {what.replace('_', ' ')} ({names}): the task is to "
+                         "write it from scratch.",
+                hint="build it from elementary tensor operations, following the formula above; torch's is only "
+                     "the reference the checker compares with.")
 
 
 _NO_GRAD_HINT = ("build the output with torch operations on x itself: a round trip through NumPy or Python "
@@ -123,18 +160,17 @@ def _bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, *, unbiased_n
 
 
 _BN_MISTAKES = {
-    "unbiased_norm": "In training, normalise with the *biased* batch variance (divide by N: "
-                     "`x.var(0, unbiased=False)`); PyTorch uses the unbiased (N−1) estimate only to update the "
-                     "running variance.",
+    "unbiased_norm": "you normalised with the unbiased batch variance (N−1): the normalisation and the running "
+                     "update use different estimates (read the formulas above again).",
     "biased_running": "the running variance is updated with the *unbiased* batch variance (N−1), while the "
                       "normalisation itself uses the biased one.",
-    "inverted_momentum": "PyTorch's `momentum` is the weight of the NEW batch statistic: running ← "
-                         "(1 − momentum)·running + momentum·batch (the opposite of optimizer momentum).",
+    "inverted_momentum": "you gave `momentum` to the old running value, as an optimizer's momentum would: "
+                         "PyTorch's batch-norm momentum weighs the other term.",
     "eval_batch_stats": "in eval mode use the running mean and variance, not the statistics of the batch.",
     "dim": "normalise each feature over the batch (dim 0), not each sample over its features (dim 1) — that "
            "would be layer norm.",
     "no_affine": "apply the learned scale and shift: y = gamma·x̂ + beta.",
-    "eps_outside": "eps goes inside the square root: (x − μ)/√(σ² + eps).",
+    "eps_outside": "eps was added outside the square root, √σ² + eps: that is not the formula above.",
 }
 
 
@@ -191,9 +227,9 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
         moved = [n for n, a, b in zip(("running_mean", "running_var"), stats_in, (rm, rv)) if not torch.equal(a, b)]
         if moved:
             return _report(name, FAIL, f"your function changed its argument `{moved[0]}` in place.", case=case,
-                           hint="the task asks for new tensors: compute `new_mean = (1 - momentum) * running_mean "
-                                "+ momentum * mean` (no `mul_`, `add_`, `-=` or `[:] =` on the arguments) and "
-                                "return it; the caller decides where to keep it.", verbose=verbose)
+                           hint="an in-place operation (`mul_`, `add_`, `-=`, `[:] =`) wrote into the caller's "
+                                "running statistics: the task asks for the new ones as new tensors, returned "
+                                "(the caller decides where to keep them).", verbose=verbose)
         y, rm_new, rv_new = (t.double() for t in out)
         if tuple(y.shape) != tuple(x.shape) or rm_new.shape != (D,) or rv_new.shape != (D,):
             return _report(name, FAIL, "wrong shapes.", case=case,
@@ -225,7 +261,9 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
                                         "variance); eval: normalise with the running statistics.",
                            verbose=verbose)
         rm, rv = bn.running_mean.clone(), bn.running_var.clone()
-    bad = _bn_grad_problem(fn, xs[0], gamma, beta, momentum, eps)
+    stats = (torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64))
+    bad = _borrowed(fn, "batch_norm", (xs[0].clone(), gamma.clone(), beta.clone(), *stats, True, momentum, eps)) \
+        or _bn_grad_problem(fn, xs[0], gamma, beta, momentum, eps)
     if bad:
         if "raised" in bad:
             return _raised(name, bad["raised"], verbose, bad["case"])

@@ -201,6 +201,13 @@ _HARD_CODED = ("your update uses the stub's default {what} whatever the optimize
                "`group[{key!r}]` (the checker uses values that differ from every default).")
 
 
+_EPS_INSIDE = ("ε went inside the square root, √({v} + ε): that is not the formula above (the checker uses a "
+               "large ε so that its place shows).")
+_SHARED_T = ("the step count t of your bias correction is shared: one counter for the whole optimizer, advanced "
+             "once per parameter it visits, so each parameter's t runs ahead of the number of steps that "
+             "parameter has taken (t must be 1 at every parameter's first step).")
+
+
 def _global_lr(rule, lr):
     def wrapped(p, g, st, group):
         rule(p, g, st, {**group, "lr": lr})
@@ -257,7 +264,7 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
     mistakes = [
         (mk(_fixed(_rule_rmsprop(), alpha=0.99)), _HARD_CODED.format(what="α = 0.99", key="alpha")),
         (mk(_fixed(_rule_rmsprop(), eps=1e-8)), _HARD_CODED.format(what="ε = 1e-8", key="eps")),
-        (mk(_rule_rmsprop(eps_inside=True)), "eps belongs outside the square root: g/(√v + ε), as in torch."),
+        (mk(_rule_rmsprop(eps_inside=True)), _EPS_INSIDE.format(v="v")),
         (mk(_rule_rmsprop(swapped=True)), "α and 1−α are swapped: v ← α·v + (1−α)·g² keeps most of the old average."),
         (mk(_rule_rmsprop(no_square=True)), "average the *squared* gradient: v ← α·v + (1−α)·g²."),
         (mk(_rule_rmsprop(no_sqrt=True)), "divide by the root mean square: g/(√v + ε), not g/(v + ε)."),
@@ -268,7 +275,14 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
                             mistakes=mistakes, verbose=verbose)
 
 
-def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, t_offset=0):
+def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, t_offset=0,
+               eps_hat=False, shared_t=None):
+    """Adam, or one of its typical mistakes.  ``eps_hat``: the paper's "efficient" form, the corrections folded
+    into the rate, lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε̂) with ε̂ = ε.  ``shared_t``: one step counter for the whole
+    optimizer, advanced for every parameter updated (``"updated"``) or for every parameter, before the skip of
+    those without gradient (``"all"``), instead of one per parameter."""
+    counter = [0]
+
     def rule(p, g, st, group):
         b1, b2 = group["betas"]
         if swapped:
@@ -280,6 +294,14 @@ def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, 
         m.mul_(b1).add_(g, alpha=1 - b1)
         v.mul_(b2).add_(g if no_square else g * g, alpha=1 - b2)
         t = st["t"] + t_offset
+        if shared_t:
+            counter[0] += 1
+            t = counter[0]
+            if shared_t == "all" and p.dim() == 2:
+                counter[0] += 1   # `unused`, after W in its group, counted though skipped
+        if eps_hat:
+            p.addcdiv_(m, v.sqrt() + eps, value=-group["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t))
+            return
         m_hat = m / (1 - b1 ** t) if correct_m else m
         v_hat = v / (1 - b2 ** t) if correct_v else v
         denom = (v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps
@@ -304,7 +326,13 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
          "(1 − β₂ᵗ), with t counting this parameter's steps from 1."),
         (mk(_rule_adam(correct_v=False)), "only m was bias-corrected; v̂ = v/(1 − β₂ᵗ) needs it too."),
         (mk(_rule_adam(correct_m=False)), "only v was bias-corrected; m̂ = m/(1 − β₁ᵗ) needs it too."),
-        (mk(_rule_adam(eps_inside=True)), "eps belongs outside the square root: m̂/(√v̂ + ε), as in torch."),
+        (mk(_rule_adam(eps_inside=True)), _EPS_INSIDE.format(v="v̂")),
+        (mk(_rule_adam(eps_hat=True)),
+         "you folded the bias corrections into the rate, the paper's 'ε̂' form lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε̂): "
+         "there ε is added to the uncorrected √v, so it is not the same ε as in the formula above. The two "
+         "agree only while ε is negligible, and the checker uses ε = 1e-3 so that its place shows."),
+        (mk(_rule_adam(shared_t="updated")), _SHARED_T),
+        (mk(_rule_adam(shared_t="all")), _SHARED_T),
         (mk(_rule_adam(swapped=True)), "β₁ and β₂ are swapped: β₁ (0.9) averages the gradient, β₂ (0.999) its square."),
         (mk(_rule_adam(no_square=True)), "v averages the *squared* gradient: v ← β₂·v + (1−β₂)·g²."),
         (mk(_global_lr(_rule_adam(), lr)), "every group used the same learning rate: read `group['lr']`."),
@@ -460,8 +488,10 @@ def surface_explorer(optimizers: dict | None = None) -> None:
 
     ``optimizers`` maps a label to ``(params, lr, beta1, beta2) -> optimizer``; the default is
     torch's SGD, SGD + momentum and Adam.  Each optimizer starts from the learning rate the
-    sources use on that surface (times the slider's multiplier; an optimizer of the learner's
-    uses the momentum/Adam value that matches its label, else Adam's).  Choosing a surface moves
+    sources give for it on that surface (times the slider's multiplier; an optimizer of the learner's
+    uses the momentum/Adam value that matches its label, else Adam's).  For momentum that number runs
+    torch's velocity form, which equals the sources' averaging form at ``1/(1 - beta1)`` times the rate:
+    a momentum path's label gives both.  Choosing a surface moves
     the start sliders to that surface's own start point and range (the paths start there until
     the learner moves them).
     """
@@ -481,8 +511,11 @@ def surface_explorer(optimizers: dict | None = None) -> None:
         for label, make in makers.items():
             matches = [k for k in spec["lrs"] if k.lower() in label.lower()]  # the longest name that fits
             base = spec["lrs"][max(matches, key=len)] if matches else spec["lrs"]["Adam"]
+            rate = f"lr {base * lr_mult:.3g}"
+            if "momentum" in label.lower() and beta1 < 1:  # torch's velocity form; the sources' averaging form
+                rate += f" = averaging form's {base * lr_mult / (1 - beta1):.3g}"
             try:
-                paths[f"{label} (lr {base * lr_mult:.3g})"] = surface_trajectory(
+                paths[f"{label} ({rate})"] = surface_trajectory(
                     spec["fn"], lambda p: make(p, base * lr_mult, beta1, beta2), start, steps)
             except NotImplementedError:
                 _say(TODO, f"{label}: not yet implemented — fill it in to see its path.")
