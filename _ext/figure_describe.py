@@ -127,8 +127,27 @@ def _compare(a: float, b: float, log: bool) -> str:
     return f"{number(a - b)} higher"
 
 
+def _left_to_right(xy):
+    """A series whose x only falls (a spectrum sorted largest first, say) read from left to right, as its
+    figure shows it; any other order (a path that turns back) is kept as drawn."""
+    import numpy as np
+
+    if len(xy) > 1 and np.all(np.diff(xy[:, 0]) <= 0) and xy[0, 0] > xy[-1, 0]:
+        return xy[::-1]
+    return xy
+
+
+def _right_end(xy) -> float:
+    """The y of a series' right-most point (largest x; of equal x, the one drawn last)."""
+    import numpy as np
+
+    x = xy[:, 0]
+    return float(xy[np.flatnonzero(x == x.max())[-1], 1])
+
+
 def _series(ax, line, xy, log: bool) -> str:
     name = _label(line) or "the line"
+    xy = _left_to_right(xy)
     y = xy[:, 1]
     if len(xy) == 1:
         return f"{name}: one point, {number(y[0])} at {_at(ax, xy[0, 0])}"
@@ -163,7 +182,7 @@ def _lines(ax, log: bool) -> list[str]:
         out += [_series(ax, ln, xy, log) for ln, xy in named]
     else:
         out.append(f"{len(named)} series: " + ", ".join(_label(ln) or "unnamed" for ln, _ in named))
-    ends = [(float(xy[-1, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1]
+    ends = [(_right_end(xy), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1]
     if len(ends) >= 2:
         ends.sort(reverse=True)
         (hi, hi_name), (lo, lo_name) = ends[0], ends[-1]
@@ -326,15 +345,33 @@ def describe_axes(ax) -> str:
         return ""
     title = plain(ax.get_title()) or plain(ax.get_title(loc="left"))
     xl, yl = _axis_name(ax, "x"), _axis_name(ax, "y")
+    # a log axis says so beside its own name, once (an axis label may say so itself)
+    if yl and log and "log scale" not in yl:
+        yl += " (log scale)"
+    if xl and ax.get_xscale() == "log" and "log scale" not in xl:
+        xl += " (log scale)"
     axes = ""
     if xl and yl:
         axes = f"{yl} against {xl}"
     elif yl or xl:
         axes = yl or xl
-    if axes and log:
-        axes += " (log scale)"
     head = ", ".join(x for x in (title, axes) if x)
     return (head + ": " if head else "") + "; ".join(parts) + "."
+
+
+def _shorten(text: str, limit: int) -> str:
+    """One panel's description cut to about ``limit`` characters at the end of a series ("; "), keeping its
+    head (title and axes) and its first series; the cut says how many series' details were left out."""
+    if len(text) <= limit:
+        return text
+    parts = text.rstrip(".").split("; ")
+    keep = [parts[0]]
+    for part in parts[1:]:
+        if len("; ".join(keep + [part])) > limit:
+            break
+        keep.append(part)
+    left = len(parts) - len(keep)
+    return "; ".join(keep) + (f"; {left} more detail{'s' if left > 1 else ''} in the text." if left else ".")
 
 
 def describe(fig) -> str:
@@ -358,7 +395,10 @@ def describe(fig) -> str:
     if len(panels) == 1:
         body = panels[0][1]
     else:
-        body = f"{len(panels)} panels. " + " ".join(f"Panel {k + 1}, {d}" for k, (_, d) in enumerate(panels))
+        # every panel gets its share of the length, so that a long first panel cannot crowd out the others
+        share = (MAX_CHARS - len(sup) - 40) // len(panels) - 12
+        body = f"{len(panels)} panels. " + " ".join(f"Panel {k + 1}, {_shorten(d, share)}"
+                                                     for k, (_, d) in enumerate(panels))
     text = (sup + ". " if sup else "") + body
     if len(text) > MAX_CHARS:
         cut = text.rfind(". ", 0, MAX_CHARS)
