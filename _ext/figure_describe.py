@@ -49,7 +49,7 @@ def plain(text: str) -> str:
     """
     def math(m):
         s = m.group(1)
-        s = re.sub(r"\\(?:mathrm|mathbf|mathit|text|operatorname|mathcal|boldsymbol|rm|bf)\s*\{([^{}]*)\}", r"\1", s)
+        s = re.sub(r"\\(?:mathdefault|mathrm|mathbf|mathit|text|operatorname|mathcal|boldsymbol|rm|bf)\s*\{([^{}]*)\}", r"\1", s)
         s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", s)
         s = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"√(\1)", s)
 
@@ -165,8 +165,64 @@ def _series(ax, line, xy, log: bool) -> str:
     return text + (" (" + ", ".join(extra) + ")" if extra else "")
 
 
+def _errorbar_lines(ax) -> set:
+    """The lines that belong to error bars (their points and caps): :func:`_errorbars` describes those."""
+    from matplotlib.container import ErrorbarContainer
+
+    out = set()
+    for c in ax.containers:
+        if isinstance(c, ErrorbarContainer):
+            data_line, caps, _ = c.lines
+            out |= {id(x) for x in ([data_line] if data_line is not None else []) + list(caps)}
+    return out
+
+
+def _categories(ax) -> dict:
+    """The x axis's tick names when they are words (a categorical axis), else {}."""
+    from matplotlib.ticker import LogFormatter, ScalarFormatter
+
+    if isinstance(ax.xaxis.get_major_formatter(), (LogFormatter, ScalarFormatter)):
+        return {}  # numbers that a locator placed (powers of ten on a log axis, say): not categories
+    names = _tick_names(ax, "x")
+    numeric = all(re.fullmatch(r"[-−+]?[\d.,]+(?:e[-−+]?\d+)?%?", t.replace("×10", "e")) for t in names.values())
+    return {} if numeric else names
+
+
+def _category(names: dict, x: float, width: float = 0.5) -> str | None:
+    near = min(names, key=lambda c: abs(c - x), default=None)
+    return names[near] if near is not None and abs(near - x) <= width else None
+
+
+def _errorbars(ax) -> list[str]:
+    """Points with error bars: each one's value and the interval its bar spans, named by its category."""
+    import numpy as np
+    from matplotlib.container import ErrorbarContainer
+
+    names = _categories(ax)
+    items, label = [], None
+    for c in ax.containers:
+        if not isinstance(c, ErrorbarContainer):
+            continue
+        data_line, _, bars = c.lines
+        label = label or _label(c) or (data_line is not None and _label(data_line)) or None
+        if data_line is None:
+            continue
+        xy = _finite_xy(data_line)
+        segs = [np.asarray(seg, dtype=float) for col in bars for seg in col.get_segments()]
+        for k, (x, y) in enumerate(xy if xy is not None else []):
+            name = _category(names, x) or _at(ax, x)
+            span = ""
+            if k < len(segs) and segs[k].shape == (2, 2) and segs[k][0, 0] == segs[k][1, 0]:
+                span = f" ({number(segs[k][:, 1].min())} to {number(segs[k][:, 1].max())})"
+            items.append(f"{name} {number(y)}{span}")
+    if not items:
+        return []
+    return [f"{label or 'values with error bars'}: " + ", ".join(items)]
+
+
 def _lines(ax, log: bool) -> list[str]:
-    lines = [ln for ln in ax.get_lines() if ln.get_visible()]
+    skip = _errorbar_lines(ax)
+    lines = [ln for ln in ax.get_lines() if ln.get_visible() and id(ln) not in skip]
     named = [(ln, xy) for ln in lines if _label(ln) and (xy := _finite_xy(ln)) is not None]
     if not named:  # no legend: describe every line (numbered)
         named = []
@@ -297,7 +353,10 @@ def _collections(ax) -> list[str]:
             if len(off):
                 head = f"{label}: " if label else ""
                 n = len(off)
-                if n == 1:
+                names = _categories(ax)
+                if names and n <= 12 and all(_category(names, x) for x in off[:, 0]):  # one point per category
+                    out.append(head + ", ".join(f"{_category(names, x)} {number(y)}" for x, y in off))
+                elif n == 1:
                     out.append(f"{head}a point at ({number(off[0, 0])}, {number(off[0, 1])})")
                 else:
                     out.append(f"{head}{n} points, {_axis_name(ax, 'x') or 'x'} from {number(off[:, 0].min())} to "
@@ -340,7 +399,7 @@ def describe_axes(ax) -> str:
     if ax.name == "3d":
         parts = ["a three-dimensional surface"]
     else:
-        parts = _lines(ax, log) + _bars(ax, log) + _collections(ax) + _images(ax)
+        parts = _errorbars(ax) + _lines(ax, log) + _bars(ax, log) + _collections(ax) + _images(ax)
     if not parts:
         return ""
     title = plain(ax.get_title()) or plain(ax.get_title(loc="left"))

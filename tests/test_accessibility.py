@@ -347,6 +347,23 @@ def test_describe_reads_series_left_to_right_and_every_panel():
     assert alt_defects(text) == []
 
 
+def test_describe_names_error_bars_and_points_by_their_category():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    for i, (m, e) in enumerate([(86.0, 0.5), (87.0, 0.25)]):
+        ax.errorbar(i, m, yerr=e, fmt="o", label="mean and interval" if i == 0 else None)
+    ax.scatter([0.14, 1.14], [89.0, 89.5], label="source")
+    ax.set_xticks([0, 1], ["SGD", "Adam"])
+    ax.legend()
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert "mean and interval: SGD 86 (85.5 to 86.5), Adam 87 (86.8 to 87.2)" in text, text
+    assert "source: SGD 89, Adam 89.5" in text and "one point" not in text, text
+
+
 def test_the_build_kernel_records_the_description_in_the_png(tmp_path):
     import matplotlib
     matplotlib.use("Agg")
