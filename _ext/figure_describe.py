@@ -116,7 +116,7 @@ def _finite_xy(line):
 
 
 def _at(ax, x: float) -> str:
-    name = _axis_name(ax, "x")
+    name = re.sub(r"\s*\(log scale\)$", "", _axis_name(ax, "x"))  # the axes' head says it once
     return f"{name} {number(x)}" if name else f"x = {number(x)}"
 
 
@@ -430,7 +430,7 @@ def _shorten(text: str, limit: int) -> str:
             break
         keep.append(part)
     left = len(parts) - len(keep)
-    return "; ".join(keep) + (f"; {left} more detail{'s' if left > 1 else ''} in the text." if left else ".")
+    return "; ".join(keep) + ("; more in the text." if left else ".")
 
 
 def describe(fig) -> str:
@@ -454,9 +454,13 @@ def describe(fig) -> str:
     if len(panels) == 1:
         body = panels[0][1]
     else:
-        # every panel gets its share of the length, so that a long first panel cannot crowd out the others
-        share = (MAX_CHARS - len(sup) - 40) // len(panels) - 12
-        body = f"{len(panels)} panels. " + " ".join(f"Panel {k + 1}, {_shorten(d, share)}"
+        # every panel gets its share of the length, so that a long first panel cannot crowd out the others;
+        # what a short panel leaves of its share goes to the longer ones
+        left, limits = MAX_CHARS - len(sup) - 20 - 12 * len(panels), {}
+        for rank, (k, d) in enumerate(sorted(enumerate(d for _, d in panels), key=lambda kd: len(kd[1]))):
+            limits[k] = min(len(d), left // (len(panels) - rank))
+            left -= limits[k]
+        body = f"{len(panels)} panels. " + " ".join(f"Panel {k + 1}, {_shorten(d, limits[k])}"
                                                      for k, (_, d) in enumerate(panels))
     text = (sup + ". " if sup else "") + body
     if len(text) > MAX_CHARS:
