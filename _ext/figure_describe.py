@@ -127,27 +127,16 @@ def _compare(a: float, b: float, log: bool) -> str:
     return f"{number(a - b)} higher"
 
 
-def _left_to_right(xy):
-    """A series whose x only falls (a spectrum sorted largest first, say) read from left to right, as its
-    figure shows it; any other order (a path that turns back) is kept as drawn."""
+def _left_to_right(xy) -> bool:
+    """Whether a series is drawn from left to right (x never falls): then its last point is its right end.
+    A series drawn the other way (a spectrum against falling x) or a path that turns back is not."""
     import numpy as np
 
-    if len(xy) > 1 and np.all(np.diff(xy[:, 0]) <= 0) and xy[0, 0] > xy[-1, 0]:
-        return xy[::-1]
-    return xy
-
-
-def _right_end(xy) -> float:
-    """The y of a series' right-most point (largest x; of equal x, the one drawn last)."""
-    import numpy as np
-
-    x = xy[:, 0]
-    return float(xy[np.flatnonzero(x == x.max())[-1], 1])
+    return bool(len(xy) < 2 or np.all(np.diff(xy[:, 0]) >= 0))
 
 
 def _series(ax, line, xy, log: bool) -> str:
     name = _label(line) or "the line"
-    xy = _left_to_right(xy)
     y = xy[:, 1]
     if len(xy) == 1:
         return f"{name}: one point, {number(y[0])} at {_at(ax, xy[0, 0])}"
@@ -238,12 +227,15 @@ def _lines(ax, log: bool) -> list[str]:
         out += [_series(ax, ln, xy, log) for ln, xy in named]
     else:
         out.append(f"{len(named)} series: " + ", ".join(_label(ln) or "unnamed" for ln, _ in named))
-    ends = [(_right_end(xy), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1]
+    ends = [(float(xy[-1, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1]
+    # "the right end" only where every series ends there; else the last point each was drawn to
+    where = ("at the right end" if all(_left_to_right(xy) for _, xy in named) else
+             "at the last point of each series")
     if len(ends) >= 2:
         ends.sort(reverse=True)
         (hi, hi_name), (lo, lo_name) = ends[0], ends[-1]
         if hi != lo:
-            out.append(f"at the right end {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
+            out.append(f"{where} {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
                        f"({number(lo)}), {_compare(hi, lo, log)}")
         else:
             out.append(f"all {len(ends)} series end at {number(hi)}")

@@ -321,8 +321,8 @@ def test_describe_reads_series_left_to_right_and_every_panel():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    # a spectrum sorted largest first is drawn against a falling x: its right end is its largest x, not its
-    # last point (the old logic called the last point, at the smallest x, the right end)
+    # a spectrum sorted largest first is drawn against a falling x: its last point is at the left, so the
+    # description must not call it the right end (the old logic did), and a path keeps its direction
     fig, ax = plt.subplots()
     x = np.geomspace(1e-4, 1, 8)[::-1]
     ax.plot(x, 1 - 0.9 * x, label="falls to the right")
@@ -331,8 +331,8 @@ def test_describe_reads_series_left_to_right_and_every_panel():
     text = describe_mod.describe(fig)
     plt.close(fig)
     assert text.startswith("output (log scale) against input (log scale): "), text
-    assert "falls to the right: from 1 at input 1×10⁻⁴ to 0.1 at input 1" in text, text
-    assert "at the right end rises slowly is highest (0.5) and falls to the right lowest (0.1)" in text, text
+    assert "falls to the right: from 0.1 at input 1 to 1 at input 1×10⁻⁴" in text, text
+    assert "at the right end" not in text and "at the last point of each series" in text, text
     # a long first panel does not crowd the second out of the description
     fig, axes = plt.subplots(2, 1)
     t = np.arange(50)
