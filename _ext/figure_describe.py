@@ -50,7 +50,7 @@ def plain(text: str) -> str:
     """
     def math(m):
         s = m.group(1)
-        s = re.sub(r"\\(?:mathrm|mathbf|mathit|text|operatorname|mathcal|boldsymbol|rm|bf)\s*\{([^{}]*)\}", r"\1", s)
+        s = re.sub(r"\\(?:mathdefault|mathrm|mathbf|mathit|text|operatorname|mathcal|boldsymbol|rm|bf)\s*\{([^{}]*)\}", r"\1", s)
         s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", s)
         s = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"√(\1)", s)
 
@@ -117,7 +117,7 @@ def _finite_xy(line):
 
 
 def _at(ax, x: float) -> str:
-    name = _axis_name(ax, "x")
+    name = re.sub(r"\s*\(log scale\)$", "", _axis_name(ax, "x"))  # the axes' head says it once
     return f"{name} {number(x)}" if name else f"x = {number(x)}"
 
 
@@ -126,6 +126,14 @@ def _compare(a: float, b: float, log: bool) -> str:
     if a > 0 and b > 0 and (log or a / b >= 3):
         return f"{number(a / b)} times as high"
     return f"{number(a - b)} higher"
+
+
+def _left_to_right(xy) -> bool:
+    """Whether a series is drawn from left to right (x never falls): then its last point is its right end.
+    A series drawn the other way (a spectrum against falling x) or a path that turns back is not."""
+    import numpy as np
+
+    return bool(len(xy) < 2 or np.all(np.diff(xy[:, 0]) >= 0))
 
 
 def _series(ax, line, xy, log: bool) -> str:
@@ -147,8 +155,64 @@ def _series(ax, line, xy, log: bool) -> str:
     return text + (" (" + ", ".join(extra) + ")" if extra else "")
 
 
+def _errorbar_lines(ax) -> set:
+    """The lines that belong to error bars (their points and caps): :func:`_errorbars` describes those."""
+    from matplotlib.container import ErrorbarContainer
+
+    out = set()
+    for c in ax.containers:
+        if isinstance(c, ErrorbarContainer):
+            data_line, caps, _ = c.lines
+            out |= {id(x) for x in ([data_line] if data_line is not None else []) + list(caps)}
+    return out
+
+
+def _categories(ax) -> dict:
+    """The x axis's tick names when they are words (a categorical axis), else {}."""
+    from matplotlib.ticker import LogFormatter, ScalarFormatter
+
+    if isinstance(ax.xaxis.get_major_formatter(), (LogFormatter, ScalarFormatter)):
+        return {}  # numbers that a locator placed (powers of ten on a log axis, say): not categories
+    names = _tick_names(ax, "x")
+    numeric = all(re.fullmatch(r"[-−+]?[\d.,]+(?:e[-−+]?\d+)?%?", t.replace("×10", "e")) for t in names.values())
+    return {} if numeric else names
+
+
+def _category(names: dict, x: float, width: float = 0.5) -> str | None:
+    near = min(names, key=lambda c: abs(c - x), default=None)
+    return names[near] if near is not None and abs(near - x) <= width else None
+
+
+def _errorbars(ax) -> list[str]:
+    """Points with error bars: each one's value and the interval its bar spans, named by its category."""
+    import numpy as np
+    from matplotlib.container import ErrorbarContainer
+
+    names = _categories(ax)
+    items, label = [], None
+    for c in ax.containers:
+        if not isinstance(c, ErrorbarContainer):
+            continue
+        data_line, _, bars = c.lines
+        label = label or _label(c) or (data_line is not None and _label(data_line)) or None
+        if data_line is None:
+            continue
+        xy = _finite_xy(data_line)
+        segs = [np.asarray(seg, dtype=float) for col in bars for seg in col.get_segments()]
+        for k, (x, y) in enumerate(xy if xy is not None else []):
+            name = _category(names, x) or _at(ax, x)
+            span = ""
+            if k < len(segs) and segs[k].shape == (2, 2) and segs[k][0, 0] == segs[k][1, 0]:
+                span = f" ({number(segs[k][:, 1].min())} to {number(segs[k][:, 1].max())})"
+            items.append(f"{name} {number(y)}{span}")
+    if not items:
+        return []
+    return [f"{label or 'values with error bars'}: " + ", ".join(items)]
+
+
 def _lines(ax, log: bool) -> list[str]:
-    lines = [ln for ln in ax.get_lines() if ln.get_visible()]
+    skip = _errorbar_lines(ax)
+    lines = [ln for ln in ax.get_lines() if ln.get_visible() and id(ln) not in skip]
     named = [(ln, xy) for ln in lines if _label(ln) and (xy := _finite_xy(ln)) is not None]
     if not named:  # no legend: describe every line (numbered)
         named = []
@@ -165,11 +229,14 @@ def _lines(ax, log: bool) -> list[str]:
     else:
         out.append(f"{len(named)} series: " + ", ".join(_label(ln) or "unnamed" for ln, _ in named))
     ends = [(float(xy[-1, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1]
+    # "the right end" only where every series ends there; else the last point each was drawn to
+    where = ("at the right end" if all(_left_to_right(xy) for _, xy in named) else
+             "at the last point of each series")
     if len(ends) >= 2:
         ends.sort(reverse=True)
         (hi, hi_name), (lo, lo_name) = ends[0], ends[-1]
         if hi != lo:
-            out.append(f"at the right end {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
+            out.append(f"{where} {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
                        f"({number(lo)}), {_compare(hi, lo, log)}")
         else:
             out.append(f"all {len(ends)} series end at {number(hi)}")
@@ -284,7 +351,10 @@ def _collections(ax) -> list[str]:
             elif len(off):
                 head = f"{label}: " if label else ""
                 n = len(off)
-                if n == 1:
+                names = _categories(ax)
+                if names and n <= 12 and all(_category(names, x) for x in off[:, 0]):  # one point per category
+                    out.append(head + ", ".join(f"{_category(names, x)} {number(y)}" for x, y in off))
+                elif n == 1:
                     out.append(f"{head}a point at ({number(off[0, 0])}, {number(off[0, 1])})")
                 else:
                     out.append(f"{head}{n} points, {_axis_name(ax, 'x') or 'x'} from {number(off[:, 0].min())} to "
@@ -330,20 +400,38 @@ def describe_axes(ax) -> str:
     elif ax.name == "3d":
         parts = ["a three-dimensional surface"]
     else:
-        parts = _lines(ax, log) + _bars(ax, log) + _collections(ax) + _images(ax)
+        parts = _errorbars(ax) + _lines(ax, log) + _bars(ax, log) + _collections(ax) + _images(ax)
     if not parts:
         return ""
     title = plain(ax.get_title()) or plain(ax.get_title(loc="left"))
     xl, yl = _axis_name(ax, "x"), _axis_name(ax, "y")
+    # a log axis says so beside its own name, once (an axis label may say so itself)
+    if yl and log and "log scale" not in yl:
+        yl += " (log scale)"
+    if xl and ax.get_xscale() == "log" and "log scale" not in xl:
+        xl += " (log scale)"
     axes = ""
     if xl and yl:
         axes = f"{yl} against {xl}"
     elif yl or xl:
         axes = yl or xl
-    if axes and log:
-        axes += " (log scale)"
     head = ", ".join(x for x in (title, axes) if x)
     return (head + ": " if head else "") + "; ".join(parts) + "."
+
+
+def _shorten(text: str, limit: int) -> str:
+    """One panel's description cut to about ``limit`` characters at the end of a series ("; "), keeping its
+    head (title and axes) and its first series; the cut says how many series' details were left out."""
+    if len(text) <= limit:
+        return text
+    parts = text.rstrip(".").split("; ")
+    keep = [parts[0]]
+    for part in parts[1:]:
+        if len("; ".join(keep + [part])) > limit:
+            break
+        keep.append(part)
+    left = len(parts) - len(keep)
+    return "; ".join(keep) + ("; more in the text." if left else ".")
 
 
 def describe(fig) -> str:
@@ -367,7 +455,14 @@ def describe(fig) -> str:
     if len(panels) == 1:
         body = panels[0][1]
     else:
-        body = f"{len(panels)} panels. " + " ".join(f"Panel {k + 1}, {d}" for k, (_, d) in enumerate(panels))
+        # every panel gets its share of the length, so that a long first panel cannot crowd out the others;
+        # what a short panel leaves of its share goes to the longer ones
+        left, limits = MAX_CHARS - len(sup) - 20 - 12 * len(panels), {}
+        for rank, (k, d) in enumerate(sorted(enumerate(d for _, d in panels), key=lambda kd: len(kd[1]))):
+            limits[k] = min(len(d), left // (len(panels) - rank))
+            left -= limits[k]
+        body = f"{len(panels)} panels. " + " ".join(f"Panel {k + 1}, {_shorten(d, limits[k])}"
+                                                     for k, (_, d) in enumerate(panels))
     text = (sup + ". " if sup else "") + body
     if len(text) > MAX_CHARS:
         cut = text.rfind(". ", 0, MAX_CHARS)

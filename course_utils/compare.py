@@ -508,7 +508,9 @@ def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, dig
     its joint (Bonferroni-width) interval in one column ("+0.17 to +0.43"), Holm's p, the verdict and the
     detectable difference (the raw p and the number of seeds, the same in every row, are left to the prose).
 
-    With ``min_effect`` the verdict column also says whether a significant difference reaches it.
+    With ``min_effect`` the verdict column also says whether a significant difference reaches it. p prints as
+    the verdict sentence prints it ("< 0.001" below 0.001). A table of one comparison has nothing to correct:
+    its columns are the plain 95 % interval and p.
     Returns a pandas ``Styler``.
     """
     need = {"A", "B", "n", "A − B (pp)", "CI low", "CI high", "p (Holm)", "significant", "detectable (pp)"}
@@ -518,6 +520,8 @@ def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, dig
     signed = lambda v: f"{v:+.{digits}f}" if round(v, digits) != 0 else f"{0:.{digits}f}"  # never "-0.00"
     min_seeds = paired.attrs.get("min_seeds", MIN_SEEDS)
     conf = paired.attrs.get("confidence", 0.95)
+    single = "k" in paired.columns and len(paired) and (paired["k"] == 1).all()  # one test: nothing to correct
+    joint, p_col = ("", "p") if single else ("joint ", "p (Holm)")
 
     def word(r):
         if r["n"] < min_seeds:
@@ -531,12 +535,12 @@ def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, dig
     show = pd.DataFrame({
         "A": paired["A"], "B": paired["B"],
         "A − B (pp)": [signed(v) for v in paired["A − B (pp)"]],
-        f"joint {_pct(conf)} interval (pp)": [f"{signed(lo)} to {signed(hi)}"
+        f"{joint}{_pct(conf)} interval (pp)": [f"{signed(lo)} to {signed(hi)}"
                                              for lo, hi in zip(paired["CI low"], paired["CI high"])],
-        "p (Holm)": [f"{p:.3f}" for p in paired["p (Holm)"]],
+        p_col: [_p_text(p).removeprefix("= ") for p in paired["p (Holm)"]],
         "significant": [word(r) for _, r in paired.iterrows()],
         "detectable (pp)": [f"{d:.{digits}f}" for d in paired["detectable (pp)"]]})
-    return show.style.hide(axis="index")
+    return show.style.hide(axis="index").format(escape="html")  # "< 0.001" as text, not markup
 
 
 def _check_min_effect(min_effect) -> float:
@@ -560,6 +564,8 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
       level, estimated from the observed spread, and whether that is below the minimum effect (a difference
       that matters would probably have been seen) or above it (one could have been missed), so "not
       significant" is never read as "equal".
+    * A family of one comparison has no correction to make: the sentence says so and gives the plain
+      interval and p.
 
     Args:
         table: the output of :func:`paired_table` (one family of comparisons).
@@ -586,7 +592,8 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     k, n = int(table["k"].iloc[0]), int(table["n"].min())
     conf = table.attrs.get("confidence", 0.95)
     min_seeds = int(table.attrs.get("min_seeds", MIN_SEEDS))
-    lvl = f"joint {_pct(conf)} interval"
+    lvl = f"{_pct(conf)} interval" if k == 1 else f"joint {_pct(conf)} interval"
+    holm_p = "p" if k == 1 else "Holm p"
     big = table.iloc[int(np.nanargmax(np.abs(table["A − B (pp)"].to_numpy())))] if n > 0 else table.iloc[0]
     if n < min_seeds:
         seeds = "one seed" if n == 1 else f"{n} paired seeds"
@@ -595,7 +602,8 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
         found = (f"; the recorded `full` run found: {full}" if full else
                  "; no `full` run of this comparison is recorded")
         return f"{seeds} cannot decide whether {what} (a verdict needs at least {min_seeds}{here})" + found
-    head = f"after Holm's correction for {k} comparison{'s' if k > 1 else ''} over {n} paired seeds, "
+    head = (f"over {n} paired seeds (one comparison, so no correction for multiple tests), " if k == 1 else
+            f"after Holm's correction for {k} comparisons over {n} paired seeds, ")
     sig = table[table["significant"]]
     parts = []
     for _, r in sig.iterrows():
@@ -606,7 +614,7 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
                 f"significant but below the minimum effect of {m:.2f} {unit}")
         reach = "" if lo_ > 0 or not np.isfinite(lo_) else ", an interval that reaches zero: Holm's later steps are less strict"
         parts.append(f"{a} is ahead of {b} by {abs(diff):.2f} {unit}, {size} ({lvl} {lo_:.2f} to {hi_:.2f}, "
-                     f"Holm p {_p_text(ph)}{reach})")
+                     f"{holm_p} {_p_text(ph)}{reach})")
     rest = k - len(sig)
     if parts:
         tail = "" if rest == 0 else ("; the other difference is not significant" if rest == 1 else

@@ -315,6 +315,55 @@ def test_describe_reads_the_data_of_the_figure():
     assert "at the right end a is highest (10) and b lowest (5), 5 higher" in text, text
 
 
+def test_describe_reads_series_left_to_right_and_every_panel():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    # a spectrum sorted largest first is drawn against a falling x: its last point is at the left, so the
+    # description must not call it the right end (the old logic did), and a path keeps its direction
+    fig, ax = plt.subplots()
+    x = np.geomspace(1e-4, 1, 8)[::-1]
+    ax.plot(x, 1 - 0.9 * x, label="falls to the right")
+    ax.plot(x, 0.5 + 0 * x + 0.01 * np.arange(8), label="rises slowly")
+    ax.set(xscale="log", yscale="log", xlabel="input", ylabel="output (log scale)")  # says so once
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert text.startswith("output (log scale) against input (log scale): "), text
+    assert "falls to the right: from 0.1 at input 1 to 1 at input 1×10⁻⁴" in text, text
+    assert "at the right end" not in text and "at the last point of each series" in text, text
+    # a long first panel does not crowd the second out of the description
+    fig, axes = plt.subplots(2, 1)
+    t = np.arange(50)
+    for k in range(4):
+        axes[0].plot(t, np.sin(t / (k + 2)) + k, label=f"a rather long series name number {k} in panel one")
+    axes[1].plot(t, t ** 0.5, label="the second panel's only series")
+    axes[1].set_title("Second panel")
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert len(text) <= describe_mod.MAX_CHARS and "Panel 2, Second panel" in text, text
+    assert "the second panel's only series: from 0 at x = 0 to 7 at x = 49" in text, text
+    assert alt_defects(text) == []
+
+
+def test_describe_names_error_bars_and_points_by_their_category():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    for i, (m, e) in enumerate([(86.0, 0.5), (87.0, 0.25)]):
+        ax.errorbar(i, m, yerr=e, fmt="o", label="mean and interval" if i == 0 else None)
+    ax.scatter([0.14, 1.14], [89.0, 89.5], label="source")
+    ax.set_xticks([0, 1], ["SGD", "Adam"])
+    ax.legend()
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert "mean and interval: SGD 86 (85.5 to 86.5), Adam 87 (86.8 to 87.2)" in text, text
+    assert "source: SGD 89, Adam 89.5" in text and "one point" not in text, text
+
+
 def test_the_build_kernel_records_the_description_in_the_png(tmp_path):
     import matplotlib
     matplotlib.use("Agg")

@@ -207,7 +207,9 @@ def test_verdict_follows_the_data_when_it_flips():
     ahead = verdict(paired_table(_family(shift_b=-0.7)), what="they differ", min_effect=M)
     behind = verdict(paired_table(_family(shift_b=+0.7)), what="they differ", min_effect=M)
     tie = verdict(paired_table(_family(shift_b=0.0, noise=0.3)), what="they differ", min_effect=M)
-    assert "A is ahead of B by 0.7" in ahead and "Holm p " in ahead
+    # one comparison: nothing to correct, so the sentence names neither Holm nor a joint interval
+    assert "A is ahead of B by 0.7" in ahead and "(95 % interval " in ahead and ", p " in ahead, ahead
+    assert "Holm" not in ahead and "joint" not in ahead and "Holm" not in tie and "joint" not in tie, (ahead, tie)
     assert "B is ahead of A by 0.6" in behind
     assert "not significant" in tie and "would have been detected" in tie and "ahead" not in tie
     one = verdict(paired_table({"A": [88.0], "B": [87.0]}), what="A beats B", min_effect=M)
@@ -262,6 +264,13 @@ def test_intervals_have_bonferroni_width():
     d = np.array(res["c"]) - np.array(res["a"])
     assert one["CI low"] == pytest.approx(st.t.interval(0.95, df=5, loc=d.mean(), scale=st.sem(d))[0])
     assert "joint 95 % interval (pp)" in C.paired_display(t).to_html()
+    single = C.paired_display(paired_table(res, [("c", "a")])).to_html()
+    assert "joint" not in single and "Holm" not in single and "95 % interval (pp)" in single, single
+    # p prints as the sentence prints it: below 0.001 as "< 0.001", never a rounded "0.001" or "0.000"
+    tiny = t.copy()
+    tiny["p (Holm)"] = [0.0004, 0.0009, 0.012][: len(tiny)]
+    html = C.paired_display(tiny).to_html()
+    assert html.count("&lt; 0.001") == min(2, len(tiny)) and ">0.001<" not in html and "0.000" not in html, html
 
 
 def test_detectable_difference_is_at_holms_level_and_has_the_stated_power():
@@ -298,7 +307,7 @@ def test_verdict_keeps_significant_apart_from_large_enough_to_matter():
     small = verdict(t, what="they differ", min_effect=0.5)
     assert "significant but below the minimum effect of 0.50 points" in small
     assert "significant and larger than the minimum effect of 0.10 points" in verdict(t, what="x", min_effect=0.1)
-    assert "yes, < 0.5" in C.paired_display(t, min_effect=0.5).to_html()
+    assert "yes, &lt; 0.5" in C.paired_display(t, min_effect=0.5).to_html()
     for bad in (0, -1, "0.5", None, True):
         with pytest.raises(ValueError, match="min_effect must be a positive number"):
             verdict(t, what="x", min_effect=bad)
