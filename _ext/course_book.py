@@ -364,6 +364,9 @@ def setup(app: Sphinx):
     app.connect("html-page-context", accessible_body, priority=650)
     app.connect("build-finished", write_dark_output_css)
     app.connect("build-finished", light_icons)
+    from png_compress import compress_images  # _ext/png_compress.py: figures stored with a palette
+
+    app.connect("build-finished", compress_images)
     app.connect("doctree-resolved", flatten_root_for_latex)
     # after sphinx_book_theme's add_launch_buttons (priority 501)
     app.connect("html-page-context", point_launch_buttons_at_learner_notebooks, priority=600)

@@ -11,11 +11,14 @@ Modules (import the one you need, e.g. ``from course_utils import data, train``)
 - :mod:`course_utils.layers`         — BN/LN from scratch and folding, SwiGLU, activations, MC dropout, clipping
 - :mod:`course_utils.init`           — initialisation schemes in ``torch.nn.init`` style
 - :mod:`course_utils.optim`          — optimizers from scratch, ``torch.optim``-compatible
+- :mod:`course_utils.muon`           — Muon (Newton–Schulz orthogonalized momentum) and Muon + AdamW in one optimizer
 - :mod:`course_utils.schedules`      — learning-rate schedules by name, traced step by step; when to step them
 - :mod:`course_utils.train`          — the one training loop (``fit``) and the cached runs (``train_model``, ``run_seeds``)
 - :mod:`course_utils.checkpoint`     — atomic save/load of model, optimizer, scheduler and RNG state
 - :mod:`course_utils.stats`          — per-layer statistics of a network, as plain data
-- :mod:`course_utils.theory`         — the variance recurrences and Part I's experiments
+- :mod:`course_utils.theory`         — what theory predicts: Gaussian moments, the variance recurrences, the drift law
+- :mod:`course_utils.propagation`    — deep random stacks measured forward and backward (depth sweep, signal explorer)
+- :mod:`course_utils.init_experiments` — the reference MLP at initialisation, measured beside theory and the sources
 - :mod:`course_utils.compare`        — statistics over runs (``mean_ci``, Welch, Holm), sweeps, parity with torch.optim
 - :mod:`course_utils.plotting`       — every figure of the book (draws data computed elsewhere)
 - :mod:`course_utils.surfaces`       — 2-D loss surfaces and optimizer trajectories

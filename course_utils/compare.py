@@ -26,7 +26,7 @@ from torch import nn
 from . import optim as _optim
 from .train import TrainResult, train_model
 
-__all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "best_rates", "grid_search", "mean_ci",
+__all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "sweep_means", "best_rates", "grid_search", "mean_ci",
            "seed_table", "holm", "welch_table", "MIN_SEEDS", "sign_flip_p", "detectable_difference", "paired_table",
            "paired_display", "verdict", "family_record", "recorded_family", "recorded_verdict"]
 
@@ -177,8 +177,9 @@ def memory_table(model: nn.Module, optimizers: Mapping[str, Callable], slides: M
 
 # ----------------------------------------------------------------------------- sweeps and seeds
 def lr_sweep(build_model: Callable[[int], nn.Module], optimizers: Mapping[str, tuple[Callable, Sequence[float]]],
-             data, *, epochs: int, seed: int = 0, progress: bool | None = None, **train_kwargs) -> pd.DataFrame:
-    """Train once per (optimizer, learning rate); a diverged run is kept as a row with NaN accuracy.
+             data, *, epochs: int, seed: int = 0, seeds: Sequence[int] | None = None, progress: bool | None = None,
+             **train_kwargs) -> pd.DataFrame:
+    """Train once per (optimizer, learning rate[, seed]); a diverged run is kept as a row with NaN accuracy.
 
     Args:
         build_model: ``seed -> freshly initialised model``.
@@ -186,13 +187,22 @@ def lr_sweep(build_model: Callable[[int], nn.Module], optimizers: Mapping[str, t
         data: the data set for :func:`~course_utils.train.train_model`.
         epochs: epochs per run.
         seed: the one seed of every run (same initial weights and batches for all rates).
+        seeds: several seeds instead (every rate on each): the rows get a ``seed`` column, and
+            :func:`sweep_means` averages them; choose the rate on seeds that do not test it later.
         progress: a bar over the runs (and each run's over epochs); default: on unless
             ``COURSE_PROGRESS=0`` (:func:`~course_utils.config.progress_enabled`).
         **train_kwargs: passed to ``train_model`` (``batch_size``, ``device`` ...).
 
     Returns:
-        DataFrame with columns optimizer, lr, best_val_acc, test_acc, final_train_loss, diverged.
+        DataFrame with columns optimizer, lr, best_val_acc, test_acc, final_train_loss, diverged
+        (and seed, with ``seeds``).
     """
+    if seeds is not None:
+        seeds = list(seeds)
+        if not seeds:
+            raise ValueError("seeds is empty: pass at least one seed, or leave it out and give seed=.")
+        return pd.concat([lr_sweep(build_model, optimizers, data, epochs=epochs, seed=s, progress=progress,
+                                   **train_kwargs).assign(seed=s) for s in seeds], ignore_index=True)
     from tqdm.auto import tqdm
 
     from .config import progress_enabled
@@ -215,9 +225,24 @@ def lr_sweep(build_model: Callable[[int], nn.Module], optimizers: Mapping[str, t
     return pd.DataFrame(rows)
 
 
+def sweep_means(sweep: pd.DataFrame) -> pd.DataFrame:
+    """A sweep over several seeds (:func:`lr_sweep` with ``seeds``) as one row per optimizer and rate: the mean
+    of each accuracy over the seeds, ``diverged`` when any seed diverged (its mean is then NaN), and ``seeds``,
+    how many seeds it averages.  A sweep without a ``seed`` column is returned as it is."""
+    if "seed" not in sweep.columns:
+        return sweep
+    g = sweep.groupby(["optimizer", "lr"], sort=False)
+    out = g[["best_val_acc", "test_acc", "final_train_loss"]].mean().reset_index()
+    out["diverged"] = g["diverged"].any().to_numpy()
+    out.loc[out["diverged"], ["best_val_acc", "test_acc", "final_train_loss"]] = np.nan
+    out["seeds"] = g["seed"].nunique().to_numpy()
+    return out
+
+
 def best_rates(sweep: pd.DataFrame) -> dict[str, float]:
-    """The learning rate with the best validation accuracy for each optimizer of a sweep."""
-    ok = sweep.dropna(subset=["best_val_acc"])
+    """The learning rate with the best validation accuracy for each optimizer of a sweep (over several seeds:
+    the best mean, :func:`sweep_means`)."""
+    ok = sweep_means(sweep).dropna(subset=["best_val_acc"])
     missing = set(sweep["optimizer"]) - set(ok["optimizer"])
     if missing:
         raise ValueError(f"every learning rate diverged for {sorted(missing)}: sweep smaller rates.")

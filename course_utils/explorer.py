@@ -114,6 +114,22 @@ def _quantise(path: np.ndarray, xlim, ylim) -> str:
     return base64.b64encode(q.astype(np.uint8).tobytes()).decode()
 
 
+def _crossings(path: np.ndarray, xlim, ylim) -> str | None:
+    """Where the path crosses the window's edge (:func:`course_utils.plotting.window_crossings`), for the page
+    to draw it up to the edge: base64 of 5-byte records (segment index, big-endian uint16; 0 = enters,
+    1 = leaves; the edge point quantised as in :func:`_quantise`).  None when the path stays inside."""
+    from .plotting import window_crossings  # matplotlib is imported here anyway (the contour image)
+
+    events = window_crossings(path, xlim, ylim)
+    if not events:
+        return None
+    rec = bytearray()
+    for i, kind, x, y in events:
+        qx, qy = (int(np.clip(round((v - lo) / (hi - lo) * 254), 0, 254)) for v, (lo, hi) in ((x, xlim), (y, ylim)))
+        rec += bytes([i >> 8, i & 255, 1 if kind == "exit" else 0, qx, qy])
+    return base64.b64encode(bytes(rec)).decode()
+
+
 def _contour_png(surface: S.Surface, width_px: int, height_px: int, n: int = 160,
                  xlim: Sequence[float] | None = None, ylim: Sequence[float] | None = None) -> str:
     import matplotlib.pyplot as plt
@@ -146,7 +162,9 @@ def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tup
     Returns:
         ``{"optimizers": {name: [controls used]}, "surfaces": [{"name", "title", "xlim", "ylim",
         "image" (base64 PNG), "lrs", "beta1s", "beta2s", "starts", "steps", "paths": {key: base64},
-        "final": {key: [w1, w2, loss]}}]}`` with keys ``"opt|i_lr|i_b1|i_b2|i_start"``.
+        "crossings": {key: base64}, "final": {key: [w1, w2, loss]}}]}`` with keys ``"opt|i_lr|i_b1|i_b2|i_start"``:
+        ``paths`` one byte pair per step (255: outside the window), ``crossings`` where a path that leaves the
+        window meets its edge (only for those), so the page draws it up to the edge and marks the exit.
     """
     out = {"optimizers": {k: list(v) for k, v in OPTIMIZERS.items()}, "surfaces": []}
     for g in grids:
@@ -155,7 +173,7 @@ def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tup
             raise ValueError(f"the explorer draws 2-D surfaces; {surf.name!r} has dim {surf.dim}.")
         if progress:
             progress(surf.name)
-        paths, final = {}, {}
+        paths, crossings, final = {}, {}, {}
         xlim = tuple(g.xlim) if g.xlim is not None else tuple(surf.xlim)
         ylim = tuple(g.ylim) if g.ylim is not None else tuple(surf.ylim)
         for opt, uses in OPTIMIZERS.items():
@@ -173,13 +191,16 @@ def precompute(grids: Sequence[ExplorerGrid] = DEFAULT_GRIDS, *, image_size: tup
                 for i_s in range(len(g.starts)):
                     k = _key(opt, i_lr, i_b1, i_b2, i_s)
                     paths[k] = _quantise(runs[j, :, i_s], xlim, ylim)
+                    edge = _crossings(runs[j, :, i_s], xlim, ylim)
+                    if edge:
+                        crossings[k] = edge
                     final[k] = [float(f"{v:.4g}") if np.isfinite(v) else None
                                 for v in (*ends[j, i_s], losses[j, i_s])]
         out["surfaces"].append({
             "name": surf.name, "title": surf.title, "xlim": list(xlim), "ylim": list(ylim),
             "image": _contour_png(surf, *image_size, xlim=xlim, ylim=ylim), "lrs": list(g.lrs), "beta1s": list(g.beta1s),
             "beta2s": list(g.beta2s), "starts": [list(s) for s in g.starts], "steps": g.steps,
-            "paths": paths, "final": final})
+            "paths": paths, "crossings": crossings, "final": final})
     return out
 
 
@@ -275,23 +296,56 @@ function draw(){
   const bytes = atob(s.paths[key]), g = root.pathLayer;
   while (g.firstChild) g.removeChild(g.firstChild);
   const sx = (q) => M.l + q / 254 * (W - M.l - M.r), sy = (q) => H - M.b - q / 254 * (H - M.t - M.b);
-  let seg = [], segs = [], pts = [];
+  const pts = [];  // one entry per step: [x, y] in pixels, or null outside the window
   for (let i = 0; i < bytes.length; i += 2) {
     const qx = bytes.charCodeAt(i), qy = bytes.charCodeAt(i + 1);
-    if (qx === 255) { if (seg.length) segs.push(seg); seg = []; continue; }
-    const p = sx(qx).toFixed(1) + "," + sy(qy).toFixed(1); seg.push(p); pts.push(p);
+    pts.push(qx === 255 ? null : [sx(qx), sy(qy)]);
   }
-  if (seg.length) segs.push(seg);
-  segs.forEach((sg) => el("polyline", {points: sg.join(" "), fill: "none", stroke: "#e41a1c", "stroke-width": 1.6}, g));
-  pts.forEach((p) => { const [x, y] = p.split(","); el("circle", {cx: x, cy: y, r: 1.8, fill: "#fff", stroke: "#e41a1c", "stroke-width": 0.8}, g); });
+  const edge = {};  // segment index -> where it enters / leaves the window, in pixels
+  const cr = (s.crossings && s.crossings[key]) ? atob(s.crossings[key]) : "";
+  for (let i = 0; i < cr.length; i += 5) {
+    const seg = cr.charCodeAt(i) * 256 + cr.charCodeAt(i + 1);
+    (edge[seg] = edge[seg] || {})[cr.charCodeAt(i + 2) ? "exit" : "entry"] = [sx(cr.charCodeAt(i + 3)), sy(cr.charCodeAt(i + 4))];
+  }
+  // pieces of the path inside the window: steps joined, cut at the window's edge where the path leaves
+  const pieces = [], exits = [];
+  let cur = [];
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const a = pts[i], b = pts[i + 1], e = edge[i] || {};
+    if (a && !cur.length) cur.push(a);
+    if (a && b) { cur.push(b); continue; }
+    if (a && e.exit) { cur.push(e.exit); exits.push([a, e.exit]); }
+    if (cur.length > 1) pieces.push(cur);
+    cur = [];
+    if (!a && e.entry) {
+      cur = [e.entry];
+      if (b) cur.push(b);
+      else if (e.exit) { cur.push(e.exit); exits.push([e.entry, e.exit]); pieces.push(cur); cur = []; }
+    }
+  }
+  if (cur.length > 1) pieces.push(cur);
+  const P = (p) => p[0].toFixed(1) + "," + p[1].toFixed(1);
+  pieces.forEach((pc) => el("polyline", {points: pc.map(P).join(" "), fill: "none", stroke: "#e41a1c", "stroke-width": 1.6}, g));
+  pts.forEach((p) => { if (p) el("circle", {cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 1.8, fill: "#fff", stroke: "#e41a1c", "stroke-width": 0.8}, g); });
+  exits.forEach(([from, to]) => {  // an arrowhead on the edge, pointing the way the path left
+    const dx = to[0] - from[0], dy = to[1] - from[1], n = Math.hypot(dx, dy) || 1, ux = dx / n, uy = dy / n;
+    const tri = [[to[0], to[1]], [to[0] - 11 * ux + 5 * uy, to[1] - 11 * uy - 5 * ux], [to[0] - 11 * ux - 5 * uy, to[1] - 11 * uy + 5 * ux]];
+    el("polygon", {points: tri.map(P).join(" "), fill: "#e41a1c", stroke: "#000", "stroke-width": 0.8, class: "ex-exit"}, g);
+  });
   const st = s.starts[+startSel.value];
   el("rect", {x: sx((st[0] - s.xlim[0]) / (s.xlim[1] - s.xlim[0]) * 254) - 4, y: sy((st[1] - s.ylim[0]) / (s.ylim[1] - s.ylim[0]) * 254) - 4,
               width: 8, height: 8, fill: "#ffd92f", stroke: "#000"}, g);
-  const f = s.final[key];
+  const last = pts[pts.length - 1];
+  if (last) {  // the end: a star over everything else
+    const star = [];
+    for (let k = 0; k < 10; k++) { const r = k %% 2 ? 3.2 : 8, t = -Math.PI / 2 + k * Math.PI / 5; star.push([last[0] + r * Math.cos(t), last[1] + r * Math.sin(t)]); }
+    el("polygon", {points: star.map(P).join(" "), fill: "#e41a1c", stroke: "#000", "stroke-width": 0.8, class: "ex-end"}, g);
+  }
+  const f = s.final[key], left = exits.length ? " after leaving the window (arrowhead)" : "";
   $(".ex-out").textContent = (f[0] === null || f[2] === null)
-    ? "after " + s.steps + " steps: the run diverged (non-finite weights)."
+    ? "after " + s.steps + " steps: the run diverged (non-finite weights)" + left + "."
     : "after " + s.steps + " steps: w = (" + fmt(f[0]) + ", " + fmt(f[1]) + "), loss = " + fmt(f[2])
-      + (bytes.charCodeAt(bytes.length - 2) === 255 ? " (outside the window)" : "");
+      + (last ? " (the star)" : " (outside the window; the arrowhead marks where the path leaves it)");
 }
 surfSel.onchange = setupSurface;
 [optSel, startSel].forEach((e) => e.onchange = draw);
@@ -322,7 +376,9 @@ def static_explorer_html(data: Mapping, *, width: int = 520, height: int = 400) 
  <label for="{uid}-b2">&beta;<sub>2</sub> (Adam) / &alpha; (RMSprop)</label><span><input id="{uid}-b2" class="ex-b2" type="range" min="0" max="1" step="1" value="1"> <b class="ex-b2-v"></b></span>
  <label for="{uid}-start">start point</label><select id="{uid}-start" class="ex-start" style="min-height:24px"></select>
 </div>"""
-    alt = html.escape("Contour plot of the chosen loss surface with the chosen optimizer's trajectory drawn on it.")
+    alt = html.escape("Contour plot of the chosen loss surface with the chosen optimizer's trajectory drawn on it: "
+                      "a yellow square marks the start, a star the end, and an arrowhead on the edge the place "
+                      "where a path leaves the window.")
     return (f'<div id="{uid}" class="surface-explorer">{controls}'
             f'<svg viewBox="0 0 {width} {height}" style="width:100%;max-width:{width}px;height:auto" role="img" '
             f'aria-label="{alt}" xmlns="http://www.w3.org/2000/svg"></svg>'

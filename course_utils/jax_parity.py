@@ -10,13 +10,16 @@ The pieces mirror the PyTorch side of the book:
 * :func:`make_mlp` — the reference MLP as a ``flax.linen`` module;
 * :func:`init_params` — the initialisation schemes of Part I as Flax ``kernel_init`` functions;
 * :func:`activation_variances` — variance of every ``Dense`` output on one batch;
-* :func:`variance_table` — that variance per layer and scheme in Flax *and* PyTorch (same batch, same
-  seeds) beside the prediction of the variance recurrence;
+* :func:`variance_table` — that variance per layer and scheme in Flax *and* PyTorch (same batch) beside
+  the prediction of the variance recurrence, with the ratio of the two frameworks and its noise from the
+  spread over seeds (:data:`VARIANCE_CASES`: the JAX source's hand-written initialisers;
+  :data:`FLAX_CASES`: Flax's own ``nn.initializers``);
 * :func:`sgd`, :func:`sgd_momentum`, :func:`adam` — optimizers written from scratch as
   Optax ``GradientTransformation`` s (``init`` / ``update`` pairs);
 * :func:`trajectory` — run a transformation on a small problem, to compare with ``optax.*``;
 * :func:`train_fashion_mnist` — a jitted training loop with best-validation selection,
-  cached by configuration like :func:`course_utils.train.train_model`.
+  cached by configuration like :func:`course_utils.train.train_model`;
+* :func:`accuracy_parity` — test accuracy of the two frameworks over seeds, with Welch intervals.
 """
 from __future__ import annotations
 
@@ -30,9 +33,9 @@ import numpy as np
 from ._io import atomic_write_json
 from .config import cache_dir
 
-__all__ = ["have_jax", "INSTALL_HINT", "make_mlp", "SCHEMES", "init_params", "activation_variances",
-           "VARIANCE_CASES", "variance_table",
-           "sgd", "sgd_momentum", "adam", "trajectory", "train_fashion_mnist", "JaxTrainResult"]
+__all__ = ["have_jax", "INSTALL_HINT", "make_mlp", "SCHEMES", "FLAX_INITIALISERS", "init_params",
+           "activation_variances", "VARIANCE_CASES", "FLAX_CASES", "variance_table",
+           "sgd", "sgd_momentum", "adam", "trajectory", "train_fashion_mnist", "JaxTrainResult", "accuracy_parity"]
 
 INSTALL_HINT = ("JAX is optional for this book. Install it in this environment with "
                 "`pip install \"jax[cpu]\" flax optax` (in a notebook: `%pip install \"jax[cpu]\" flax optax`), "
@@ -72,7 +75,7 @@ def make_mlp(act_fn: str = "relu", hidden_sizes: Sequence[int] = (512, 256, 256,
         act_fn: ``"identity"``, ``"tanh"`` or ``"relu"``.
         hidden_sizes: hidden widths.
         num_classes: outputs.
-        kernel_inits: one Flax initialiser per Dense layer (default: Flax's LeCun normal).
+        kernel_inits: one Flax initialiser per Dense layer (default: ``nn.Dense``'s own, LeCun normal).
         bias_std: standard deviation of normal bias noise (0: zeros, Flax's default).
     """
     jax, jnp, nn, _ = _require()
@@ -80,7 +83,7 @@ def make_mlp(act_fn: str = "relu", hidden_sizes: Sequence[int] = (512, 256, 256,
         raise ValueError(f"Unknown activation {act_fn!r}; the JAX appendix supports {sorted(ACTS)}.")
     act = {"identity": lambda x: x, "tanh": jnp.tanh, "relu": jax.nn.relu}[act_fn]
     sizes = [*hidden_sizes, num_classes]
-    inits = list(kernel_inits) if kernel_inits is not None else [nn.initializers.lecun_normal()] * len(sizes)
+    inits = list(kernel_inits) if kernel_inits is not None else [None] * len(sizes)  # None: Dense's default
     if len(inits) != len(sizes):
         raise ValueError(f"kernel_inits needs one initialiser per Dense layer ({len(sizes)}), got {len(inits)}.")
     bias_init = nn.initializers.normal(bias_std) if bias_std > 0 else nn.initializers.zeros
@@ -91,7 +94,7 @@ def make_mlp(act_fn: str = "relu", hidden_sizes: Sequence[int] = (512, 256, 256,
             x = x.reshape(x.shape[0], -1)  # (B, 784)
             outs = []
             for i, (d, k_init) in enumerate(zip(sizes, inits)):
-                x = nn.Dense(d, kernel_init=k_init, bias_init=bias_init)(x)
+                x = nn.Dense(d, bias_init=bias_init, **({} if k_init is None else {"kernel_init": k_init}))(x)
                 outs.append(x)
                 if i < len(sizes) - 1:
                     x = act(x)
@@ -100,8 +103,13 @@ def make_mlp(act_fn: str = "relu", hidden_sizes: Sequence[int] = (512, 256, 256,
     return MLP()
 
 
-#: Initialisation schemes (name -> how the std of layer l's kernel (d_in, d_out) is chosen).
-SCHEMES = ("normal_0.01", "normal_0.1", "inv_sqrt_fan_in", "xavier_uniform", "kaiming_normal")
+#: Initialisation schemes written with ``jax.random``, as the JAX source writes them (name -> how the std of
+#: layer l's kernel (d_in, d_out) is chosen), and Flax's own initialisers (``flax.linen.initializers``).
+SCHEMES = ("normal_0.01", "normal_0.1", "inv_sqrt_fan_in", "xavier_uniform", "kaiming_normal",
+           "flax_default", "flax_he_normal", "flax_glorot_uniform")
+#: Flax's initialisers by scheme name: ``None`` is ``nn.Dense``'s own default kernel initialiser,
+#: ``lecun_normal()`` = ``variance_scaling(1.0, "fan_in", "truncated_normal")``.
+FLAX_INITIALISERS = {"flax_default": None, "flax_he_normal": "he_normal", "flax_glorot_uniform": "glorot_uniform"}
 
 
 def _scheme_init(scheme: str, layer: int):
@@ -130,8 +138,12 @@ def init_params(scheme: str, act_fn: str, x, *, seed: int = 42, bias_std: float 
     if scheme not in SCHEMES:
         raise ValueError(f"Unknown scheme {scheme!r}; choose one of {SCHEMES}.")
     n_layers = len(hidden_sizes) + 1
-    model = make_mlp(act_fn, hidden_sizes, kernel_inits=[_scheme_init(scheme, i) for i in range(n_layers)],
-                     bias_std=bias_std)
+    if scheme in FLAX_INITIALISERS:  # Flax's own: None leaves nn.Dense's default kernel_init in place
+        name = FLAX_INITIALISERS[scheme]
+        inits = None if name is None else [getattr(nn.initializers, name)()] * n_layers
+    else:
+        inits = [_scheme_init(scheme, i) for i in range(n_layers)]
+    model = make_mlp(act_fn, hidden_sizes, kernel_inits=inits, bias_std=bias_std)
     params = model.init(jax.random.PRNGKey(seed), jnp.asarray(x))
     return model, params
 
@@ -165,20 +177,37 @@ def _weight_vars(spec: dict, sizes: Sequence[int]) -> list[float]:
     return out
 
 
+#: Flax's own initialisers (:data:`FLAX_INITIALISERS`) beside the PyTorch scheme whose weights have the same
+#: variance: ``lecun_normal`` (Dense's default) and ``he_normal`` are truncated normals rescaled to variance
+#: ``1/fan_in`` and ``2/fan_in``, where PyTorch's ``normal_``-based schemes are not truncated.
+FLAX_CASES: tuple[tuple[str, str, dict], ...] = (
+    ("flax_default", "relu", dict(scheme="lecun_normal")),
+    ("flax_he_normal", "relu", dict(scheme="kaiming_normal")),
+    ("flax_glorot_uniform", "tanh", dict(scheme="xavier_uniform")),
+)
+
+
 def variance_table(x, *, cases: Sequence[tuple[str, str, dict]] = VARIANCE_CASES, seeds: Sequence[int] = (0, 1, 2),
-                   hidden_sizes: Sequence[int] = (512, 256, 256, 128)):
-    """Per-layer activation variance in Flax and in PyTorch beside the recurrence's prediction.
+                   hidden_sizes: Sequence[int] = (512, 256, 256, 128), seed_stride: int = 1000):
+    r"""Per-layer activation variance in Flax and in PyTorch beside the recurrence's prediction.
 
     Both frameworks start with zero biases (Flax's default, as in the JAX source), so the prediction
-    has no bias term. Each framework's variance is the mean over ``seeds`` of single networks.
+    has no bias term. Each framework's variance is the mean over ``len(seeds)`` networks. The frameworks
+    draw different random numbers, so they are compared as two samples: the ratio is that of the geometric
+    means, :math:`\exp(\overline{\log v_J} - \overline{\log v_T})`, and its noise is the standard error
+    :math:`\mathrm{SE} = \sqrt{s_J^2/n + s_T^2/n}` of that log-difference, from the spread :math:`s` of the
+    log-variances over the :math:`n` networks of each framework (Welch).
 
     Args:
         x: the batch, a torch tensor ``(B, 1, 28, 28)`` or ``(B, 784)`` (on any device).
         cases: ``(scheme in this module, activation, spec for course_utils.init.init_model)``.
         seeds: seeds of the networks in both frameworks (the frameworks draw different numbers).
+        seed_stride: case ``k`` uses the seeds ``s + k * seed_stride``, so that schemes that rescale the same
+            normal draws (std 0.01, 0.1, :math:`1/\sqrt d`) are independent checks.
 
     Returns:
-        DataFrame with columns scheme, layer, theory, "JAX (Flax)", PyTorch, "JAX / PyTorch".
+        DataFrame with columns scheme, layer, theory, "JAX (Flax)", PyTorch (mean variances), "JAX / PyTorch"
+        (ratio of the geometric means), "SE (log)" (NaN with one seed), "t" (log ratio / SE) and "df" (Welch).
     """
     _require()
     import pandas as pd
@@ -193,22 +222,75 @@ def variance_table(x, *, cases: Sequence[tuple[str, str, dict]] = VARIANCE_CASES
     sizes = [x_np.shape[1], *hidden_sizes, 10]
     q0 = theory.input_second_moment(x)
     rows = []
-    for name, act, spec in cases:
-        jax_v = np.mean([activation_variances(*init_params(name, act, x_np, seed=s, hidden_sizes=hidden_sizes),
-                                              x_np) for s in seeds], axis=0)
+    for k, (name, act, spec) in enumerate(cases):
+        case_seeds = [s + k * seed_stride for s in seeds]
+        jax_v = np.array([activation_variances(*init_params(name, act, x_np, seed=s, hidden_sizes=hidden_sizes),
+                                               x_np) for s in case_seeds])          # (n, layers)
         torch_v = []
-        for s in seeds:
+        for s in case_seeds:
             net = models.MLP(act, input_size=sizes[0], hidden_sizes=tuple(hidden_sizes))
             init.init_model(net, generator=torch.Generator().manual_seed(s), bias="zeros", **spec)
             torch_v.append(list(stats.variances(stats.activation_stats(net, x)).values()))
-        torch_v = np.mean(torch_v, axis=0)
+        torch_v = np.array(torch_v)                                                  # (n, layers)
+        lj, lt = np.log(jax_v), np.log(torch_v)
+        n = len(case_seeds)
+        if n > 1:
+            a, b = lj.var(axis=0, ddof=1) / n, lt.var(axis=0, ddof=1) / n
+            se = np.sqrt(a + b)
+            df = (a + b) ** 2 / (a ** 2 / (n - 1) + b ** 2 / (n - 1))
+        else:
+            se = df = np.full(lj.shape[1], np.nan)
+        log_ratio = lj.mean(axis=0) - lt.mean(axis=0)
         predicted = theory.predicted_activation_variances(sizes, _weight_vars(spec, sizes), activation=act,
                                                           input_second_moment=q0)
         for layer in range(len(sizes) - 1):
             rows.append({"scheme": f"{name} / {act}", "layer": layer + 1, "theory": predicted[layer],
-                         "JAX (Flax)": jax_v[layer], "PyTorch": torch_v[layer]})
-    table = pd.DataFrame(rows)
-    table["JAX / PyTorch"] = table["JAX (Flax)"] / table["PyTorch"]
+                         "JAX (Flax)": jax_v[:, layer].mean(), "PyTorch": torch_v[:, layer].mean(),
+                         "JAX / PyTorch": float(np.exp(log_ratio[layer])), "SE (log)": float(se[layer]),
+                         "t": float(log_ratio[layer] / se[layer]), "df": float(df[layer])})
+    return pd.DataFrame(rows)
+
+
+def accuracy_parity(jax_runs, torch_runs, *, confidence: float = 0.95):
+    """Test accuracy of the same configurations trained in both frameworks over seeds, as two samples.
+
+    The frameworks draw different initial weights and batch orders, so the seeds do not pair: Welch's
+    interval of the difference of means, at the Bonferroni level ``1 - (1 - confidence) / k`` for ``k``
+    configurations (so that all ``k`` intervals hold together at ``confidence``).
+
+    Args:
+        jax_runs, torch_runs: ``{configuration: [results with .test_acc]}`` with the same keys.
+        confidence: joint level of the intervals.
+
+    Returns:
+        DataFrame indexed by configuration: mean and standard deviation of each framework (%), seeds per
+        framework, the difference JAX − PyTorch (pp), its interval and Welch's p-value.
+    """
+    import pandas as pd
+    from scipy import stats as st
+
+    if set(jax_runs) != set(torch_runs) or not jax_runs:
+        raise ValueError(f"accuracy_parity needs the same configurations in both frameworks, got "
+                         f"{sorted(jax_runs)} and {sorted(torch_runs)}.")
+    k = len(jax_runs)
+    level = 1 - (1 - confidence) / k
+    rows = {}
+    for name in jax_runs:
+        a = np.array([100 * r.test_acc for r in jax_runs[name]], dtype=float)
+        b = np.array([100 * r.test_acc for r in torch_runs[name]], dtype=float)
+        if min(len(a), len(b)) < 2:
+            raise ValueError(f"accuracy_parity needs at least two seeds per framework ({name!r}: {len(a)}, {len(b)}).")
+        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+        se = np.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if se > 0 else np.inf
+        half = float(st.t.ppf(1 - (1 - level) / 2, df)) * se
+        d = a.mean() - b.mean()
+        rows[name] = {"JAX mean (%)": a.mean(), "JAX sd": a.std(ddof=1), "PyTorch mean (%)": b.mean(),
+                      "PyTorch sd": b.std(ddof=1), "seeds": min(len(a), len(b)), "JAX − PyTorch (pp)": d,
+                      "interval low": d - half, "interval high": d + half,
+                      "p (Welch)": float(st.ttest_ind(a, b, equal_var=False).pvalue) if se > 0 else (0.0 if d != 0 else 1.0)}
+    table = pd.DataFrame(rows).T.astype(float)
+    table.attrs.update(level=level, confidence=confidence)
     return table
 
 

@@ -12,11 +12,13 @@ returns the axes or the figure.  Nothing here imports the rest of the package.  
   :func:`plot_per_layer`, :func:`plot_depth_sweep`, :func:`plot_depth_curves`,
   :func:`plot_grouped_bars`, :func:`plot_activation_gallery`, :func:`plot_clipping_vectors`;
 * training runs (Parts III-V): :func:`plot_learning_curves`, :func:`plot_sweep`,
-  :func:`plot_seed_intervals`, :func:`plot_traces` (learning-rate schedules);
+  :func:`plot_seed_intervals`, :func:`plot_traces` (learning-rate schedules), :func:`plot_ratio_bands`
+  (ratios that should be 1, with their noise band: the JAX appendix);
 * loss surfaces (Part III): :func:`plot_surface_3d`, :func:`plot_contour`, :func:`plot_trajectories`.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -27,9 +29,10 @@ if TYPE_CHECKING:  # only for the annotations
 
 __all__ = ["set_style", "show_images", "figsize", "legend_outside", "series_styles", "integer_epochs", "fmt_number",
            "table", "COLUMN_PX", "COLUMN_IN", "MIN_TEXT_PX", "PALETTE",
+           "OPTIMIZER_STYLES", "optimizer_of", "optimizer_styles", "window_crossings",
            "plot_layer_hists", "plot_init_panels", "plot_per_layer", "plot_depth_sweep", "plot_depth_curves",
            "plot_grouped_bars", "plot_activation_gallery", "plot_clipping_vectors",
-           "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces",
+           "plot_learning_curves", "plot_sweep", "plot_seed_intervals", "plot_traces", "plot_ratio_bands",
            "plot_surface_3d", "plot_contour", "plot_trajectories"]
 
 
@@ -152,6 +155,72 @@ def series_styles(labels: Sequence[str], *, n_points: int | None = None, markers
                 every = max(1, n_points // 8)
                 st["markevery"] = (k * every // max(len(labels), 1), every)
         out[label] = st
+    return out
+
+
+#: One colour and marker per optimizer, the same in every figure of the book (Part III compares them figure
+#: after figure): the optimizer is recognised from a series' label by :func:`optimizer_of`.
+OPTIMIZER_STYLES = {
+    "SGD": {"color": PALETTE[0], "marker": "o"},
+    "momentum": {"color": PALETTE[1], "marker": "s"},
+    "Adam": {"color": PALETTE[2], "marker": "^"},
+    "Nesterov": {"color": PALETTE[4], "marker": "D"},  # pink: far from momentum's orange for every reader
+    "AdaGrad": {"color": PALETTE[3], "marker": "v"},
+    "RMSprop": {"color": PALETTE[5], "marker": "P"},
+}
+_OPTIMIZER_PATTERNS = (  # first match wins: "SGD+momentum" is momentum, "NAdam" and "AdamW" are not Adam
+    ("Nesterov", r"nesterov"),
+    ("momentum", r"momentum|heavy.ball|velocity form|ema form"),
+    ("AdaGrad", r"adagrad"),
+    ("RMSprop", r"rmsprop"),
+    ("Adam", r"(?<![a-z])adam(?![a-z])"),
+    ("SGD", r"(?<![a-z])(?:sgd|gd|gradient descent)(?![a-z])"),
+)
+
+
+def optimizer_of(label: str) -> str | None:
+    """The optimizer a series' label names (a key of :data:`OPTIMIZER_STYLES`), or None.
+
+    >>> [optimizer_of(s) for s in ("SGD, lr 0.1", "SGD+momentum", "Nesterov (lr 0.5, β 0.9)", "NAdam", "GD (lr 0.3)")]
+    ['SGD', 'momentum', 'Nesterov', None, 'SGD']
+    """
+    low = str(label).lower()
+    for name, pattern in _OPTIMIZER_PATTERNS:
+        if re.search(pattern, low):
+            return name
+    return None
+
+
+def optimizer_styles(labels: Sequence[str], *, n_points: int | None = None, markers: bool = True) -> dict[str, dict]:
+    """Like :func:`series_styles`, but each series takes the colour and marker of the optimizer its label names
+    (:data:`OPTIMIZER_STYLES`), so that SGD is blue, momentum orange and Adam green in every figure; two series
+    of one optimizer (two learning rates) differ by line style. Labels that name no known optimizer take the
+    palette's colours that no other series of the figure uses (grey and sky blue first: no optimizer owns them).
+
+    Example: ``styles = plotting.optimizer_styles(["SGD, lr 0.1", "SGD, lr 0.3", "Adam, lr 0.001"])``.
+    """
+    labels = list(labels)
+    out = series_styles(labels, n_points=n_points, markers=markers)  # markevery staggering, the size check
+    names = [optimizer_of(label) for label in labels]
+    used = {OPTIMIZER_STYLES[n]["color"] for n in names if n}
+    # colours no optimizer owns first, then those of the optimizers the book shows least together with others
+    order = [PALETTE[i] for i in (6, 7, 4, 5, 3, 0, 1, 2)]
+    spare = iter([c for c in order if c not in used])
+    spare_markers = iter([m for m in MARKERS if m not in {OPTIMIZER_STYLES[n]["marker"] for n in names if n}])
+    seen: dict[str, int] = {}
+    for label, name in zip(labels, names):
+        st = out[label]
+        if name:
+            st["color"] = OPTIMIZER_STYLES[name]["color"]
+            if markers:
+                st["marker"] = OPTIMIZER_STYLES[name]["marker"]
+        else:
+            st["color"] = next(spare)
+            if markers:
+                st["marker"] = next(spare_markers)
+        if name:  # the first run of an optimizer solid, a second one dashed, ...; other series keep their own
+            st["ls"] = LINESTYLES[seen.get(name, 0)]
+            seen[name] = seen.get(name, 0) + 1
     return out
 
 
@@ -316,7 +385,7 @@ def plot_layer_hists(stats: Mapping[str, np.ndarray], *, title: str, xlabel: str
 
 def plot_init_panels(exp, *, colors: Sequence[str] = ("C0", "C1", "C2"), bins: int = 40,
                      max_points: int = 20_000, seed: int = 0) -> plt.Figure:
-    """Weights, gradients and activations of one :class:`course_utils.theory.InitExperiment`, a row each.
+    """Weights, gradients and activations of one :class:`course_utils.init_experiments.InitExperiment`, a row each.
 
     Drawn with ``np.histogram`` + ``stairs`` (fast: 3 x L panels per experiment); each panel's title
     gives the variance of *all* values, the histogram shows at most ``max_points`` of them.
@@ -386,7 +455,7 @@ def plot_depth_sweep(df, *, activations: Sequence[str] | None = None, title: str
     range is cut at its edge and the panel says so.
 
     Args:
-        df: the long DataFrame of :func:`course_utils.theory.depth_sweep`
+        df: the long DataFrame of :func:`course_utils.propagation.depth_sweep`
             (columns ``scheme, activation, layer, measured, theory``).
         ncols: panels per row (the book's column holds two).
     """
@@ -537,7 +606,7 @@ def plot_activation_gallery(gallery: Mapping[str, Mapping[str, np.ndarray]], *, 
 
 
 def plot_clipping_vectors(vectors: Mapping[str, Sequence[float]], *, ax: plt.Axes | None = None,
-                          title: str = "Directions of a gradient before and after clipping") -> plt.Axes:
+                          title: str = "Directions (unit length) of a gradient before and after clipping") -> plt.Axes:
     """Draw 2-D vectors from the origin as arrows, each scaled to unit length so directions compare.
 
     Args:
@@ -554,12 +623,13 @@ def plot_clipping_vectors(vectors: Mapping[str, Sequence[float]], *, ax: plt.Axe
         style = dict(color=PALETTE[k % len(PALETTE)], lw=1.5 + 2.5 * (n - 1 - k), ls="--" if k % 2 else "-")
         ax.annotate("", xy=u, xytext=(0, 0),
                     arrowprops=dict(arrowstyle="->", mutation_scale=12 + 4 * (n - 1 - k), **style))
-        ax.plot([], [], **style, label=f"{label}: ({v[0]:.4g}, {v[1]:.4g})")
+        # the shaft again as a line: the legend entry, and data that the alt text can describe (origin to tip)
+        ax.plot([0.0, u[0]], [0.0, u[1]], **style, label=f"{label}: ({v[0]:.4g}, {v[1]:.4g})")
     ax.set_xlim(-0.1, 1.1)
     ax.set_ylim(-0.1, 1.1)
     ax.set_aspect("equal")
-    ax.set_xlabel("component 1 (unit-length direction)")
-    ax.set_ylabel("component 2 (unit-length direction)")
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
     ax.set_title(title)
     legend_outside(ax, ncol=1)
     return ax
@@ -604,12 +674,17 @@ def plot_learning_curves(results: Mapping[str, object], *, metric: str = "val_ac
     return ax
 
 
-def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", marks: Mapping[str, float] | None = None):
-    """Accuracy (%) against learning rate (log axis), one line per optimizer; ``marks`` circles given rates."""
+def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", marks: Mapping[str, float] | None = None,
+               styles: Mapping[str, dict] | None = None):
+    """Accuracy (%) against learning rate (log axis), one line per optimizer; ``marks`` circles given rates.
+
+    ``styles``: ``{optimizer: plot keyword arguments}``; default :func:`optimizer_styles` (each optimizer in its
+    colour and marker of every other figure)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6))
     groups = list(sweep.groupby("optimizer", sort=False))
-    styles = series_styles([name for name, _ in groups]) if len(groups) <= len(PALETTE) else {}
+    if styles is None:
+        styles = optimizer_styles([name for name, _ in groups]) if len(groups) <= len(PALETTE) else {}
     for k, (name, df) in enumerate(groups):
         st = styles.get(name, {"marker": "o", "color": f"C{k}"})
         df = df.sort_values("lr")  # rates added later (a widened grid) join the line in order
@@ -628,23 +703,43 @@ def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", ma
     return ax
 
 
-def plot_seed_intervals(table: pd.DataFrame, ax=None, *, references: Sequence[str] = (), title: str | None = None):
-    """Mean test accuracy with its interval per optimizer, and reference columns as markers."""
+def plot_seed_intervals(table: pd.DataFrame, ax=None, *, references: Sequence[str] = (), title: str | None = None,
+                        styles: Mapping[str, dict] | None = None):
+    """Mean test accuracy with its interval per optimizer, and reference columns as markers.
+
+    Each optimizer's mean and interval take its colour and marker (``styles``, default :func:`optimizer_styles`
+    of the table's rows); the reference columns are drawn in black and greys with their own open markers, so
+    that no colour means a source in one figure and an optimizer in another.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6))
     lo = [c for c in table.columns if c.endswith("CI low")][0]
     hi = [c for c in table.columns if c.endswith("CI high")][0]
     x = np.arange(len(table))
     mean = table["mean (%)"].to_numpy()
-    ax.errorbar(x, mean, yerr=[mean - table[lo].to_numpy(), table[hi].to_numpy() - mean], fmt="o", capsize=6,
-                color="k", label=f"this book: mean and {lo.split('%')[0]}% CI")
+    if styles is None:
+        styles = optimizer_styles(table.index) if len(table) <= len(PALETTE) else {}
+    for i, name in enumerate(table.index):
+        st = styles.get(name, {})
+        ax.errorbar(x[i], mean[i], yerr=[[mean[i] - table[lo].iloc[i]], [table[hi].iloc[i] - mean[i]]],
+                    fmt=st.get("marker", "o"), ms=7, capsize=6, color=st.get("color", "k"), mec="k", mew=0.6,
+                    label=f"this book: mean and {lo.split('%')[0]}% CI" if i == 0 else None)
+    greys = ("#000000", "#5f5f5f", "#9a9a9a")
     for k, col in enumerate(references):
-        ax.scatter(x + 0.12 * (k + 1), table[col], marker="xD^s"[k % 4], s=45, color=f"C{k + 1}", label=col)
+        m, c = "xD+s"[k % 4], greys[k % len(greys)]
+        look = {"facecolors": "none", "edgecolors": c} if m in "Ds" else {"color": c}  # open or line markers
+        ax.scatter(x + 0.14 * (k + 1), table[col], marker=m, s=45, lw=1.3, label=col, **look)
     ax.set_xticks(x, table.index)
     ax.set_xlim(-0.5, len(table) - 0.5)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Test accuracy over seeds")
-    legend_outside(ax, ncol=min(2, 1 + len(references)))
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:  # the book's entry: a neutral marker (each optimizer has its own colour on the axis)
+        from matplotlib.lines import Line2D
+
+        i = labels.index(next(lb for lb in labels if lb.startswith("this book")))
+        handles[i] = Line2D([], [], color="k", marker="o", ls="-", ms=6)
+    legend_outside(ax, ncol=min(2, 1 + len(references)), handles=handles, labels=labels)
     return ax
 
 
@@ -683,19 +778,67 @@ def plot_traces(traces: Mapping[str, np.ndarray], *, ax=None, steps_per_epoch: i
     return ax
 
 
+def plot_ratio_bands(table: pd.DataFrame, ax=None, *, ratio: str, se: str, group: str, item: str, z: float = 2.0,
+                     title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
+    """Ratios that should be 1, each with its noise band: one row per ``group``, one marker per ``item``.
+
+    Each point is ``table[ratio]``; its bar spans ``ratio * exp(±z * table[se])``, where ``se`` is the standard
+    error of the log of the ratio, so a bar that crosses the dashed line at 1 is a ratio within ``z`` standard
+    errors of "no difference".  The x axis is logarithmic (a factor 2 up and down look alike).
+
+    Returns:
+        The axes.
+    """
+    groups = list(dict.fromkeys(table[group]))
+    items = list(dict.fromkeys(table[item]))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN_IN, 0.42 * len(groups) + 1.6))
+    styles = series_styles([f"{item} {it}" for it in items])
+    step = 0.75 / max(len(items), 1)
+    for j, it in enumerate(items):
+        sub = table[table[item] == it]
+        y = np.array([groups.index(g) for g in sub[group]]) + (j - (len(items) - 1) / 2) * step
+        r, s = sub[ratio].to_numpy(float), sub[se].to_numpy(float)
+        st = styles[f"{item} {it}"]
+        ax.hlines(y, r * np.exp(-z * s), r * np.exp(z * s), color=st["color"], lw=1.0)
+        ax.scatter(r, y, marker=st["marker"], s=20, color=st["color"], zorder=3, label=f"{item} {it}")
+    ax.vlines(1.0, -0.5, len(groups) - 0.5, color="0.35", lw=0.9, ls="--", zorder=0)
+    ax.set_xscale("log")
+    lo = float(np.nanmin(table[ratio] * np.exp(-z * table[se])))
+    hi = float(np.nanmax(table[ratio] * np.exp(z * table[se])))
+    ticks = [t for t in (0.25, 0.5, 0.7, 1.0, 1.4, 2.0, 4.0) if lo / 1.2 <= t <= hi * 1.2]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks(range(len(groups)), groups)
+    ax.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
+    ax.set_xlabel(xlabel or f"{ratio} (bars: ±{z:g} standard errors)")
+    ax.set_ylabel(ylabel or group)
+    if title:
+        ax.set_title(title)
+    legend_outside(ax, where="below")
+    return ax
+
+
 # ----------------------------------------------------------------------------- loss surfaces (Part III)
 def _levels(Z: np.ndarray, log: bool) -> np.ndarray:
     return np.log1p(Z - Z.min()) if log else Z
 
 
 def plot_surface_3d(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: str, ax=None, log: bool = False,
-                    cmap: str = "viridis", zlabel: str = "loss"):
-    """A 3-D view of ``evaluate_grid`` output. Returns the (3-D) axes."""
+                    cmap: str = "viridis", zlabel: str = "loss", bands: int = 20):
+    """A 3-D view of ``evaluate_grid`` output, coloured in ``bands`` bands of height (those of
+    :func:`plot_contour`). Returns the (3-D) axes.
+
+    The facets are drawn without anti-aliasing (with ``linewidth=0`` that shows no seams between them) and in
+    banded colours: the PNG is about half the size of a smooth, anti-aliased one."""
     W1, W2, Z = grid
     if ax is None:
         fig = plt.figure(figsize=(5.2, 4.2))
         ax = fig.add_subplot(projection="3d")
-    ax.plot_surface(W1, W2, _levels(Z, log), cmap=cmap, linewidth=0, antialiased=True, rcount=60, ccount=60)
+    ax.plot_surface(W1, W2, _levels(Z, log), cmap=plt.get_cmap(cmap, bands), linewidth=0, antialiased=False,
+                    rcount=60, ccount=60)
     ax.set_xlabel(r"$w_1$")
     ax.set_ylabel(r"$w_2$")
     ax.set_zlabel(f"log(1 + {zlabel} − min)" if log else zlabel)
@@ -704,8 +847,10 @@ def plot_surface_3d(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: s
 
 
 def plot_contour(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: str, ax=None, log: bool = False,
-                 cmap: str = "viridis", levels: int = 30, colorbar: bool = True, label: str = "loss"):
-    """Filled contours of ``evaluate_grid`` output, axes labelled ``w1``/``w2``. Returns the axes."""
+                 cmap: str = "viridis", levels: int = 20, colorbar: bool = True, label: str = "loss"):
+    """Filled contours of ``evaluate_grid`` output, axes labelled ``w1``/``w2``. Returns the axes.
+
+    Twenty bands read as well as thirty on the book's figures and keep each PNG about a sixth lighter."""
     W1, W2, Z = grid
     if ax is None:
         _, ax = plt.subplots(figsize=(5.6, 4.4))
@@ -718,35 +863,117 @@ def plot_contour(grid: tuple[np.ndarray, np.ndarray, np.ndarray], *, title: str,
     return ax
 
 
+def window_crossings(path: np.ndarray, xlim: Sequence[float], ylim: Sequence[float]) -> list[tuple[int, str, float, float]]:
+    """Where a 2-D path crosses the edge of the window ``xlim`` × ``ylim``, segment by segment.
+
+    Segment ``i`` joins point ``i`` to point ``i + 1``; each is clipped to the window (Liang and Barsky's
+    parametric test).  A segment from a point inside to one outside *exits* where it meets the edge; one from
+    outside to inside *enters* there; one whose two ends lie outside but whose middle crosses the window enters
+    and exits.  Segments with a non-finite end are skipped (a diverged run has no direction to follow).
+
+    Returns:
+        ``[(i, "entry" | "exit", x, y), ...]`` in the order the path visits them.
+
+    >>> window_crossings(np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 0.5], [0.5, 0.5]]), (-1, 1), (-1, 1))
+    [(0, 'exit', 1.0, 0.0), (2, 'entry', 1.0, 0.5)]
+    """
+    p = np.asarray(path, dtype=float)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"window_crossings needs a path of shape (T, 2), got {p.shape}.")
+    (x0, x1), (y0, y1) = (sorted(map(float, xlim)), sorted(map(float, ylim)))
+    if len(p) < 2:
+        return []
+    a, b = p[:-1], p[1:]
+    with np.errstate(all="ignore"):
+        d = b - a
+        t_in, t_out = np.zeros(len(a)), np.ones(len(a))
+        ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+        for j, (lo, hi) in enumerate(((x0, x1), (y0, y1))):
+            still = d[:, j] == 0
+            ok &= ~(still & ((a[:, j] < lo) | (a[:, j] > hi)))  # parallel to this edge pair and outside it
+            ta, tb = (lo - a[:, j]) / d[:, j], (hi - a[:, j]) / d[:, j]
+            t_in = np.where(still, t_in, np.maximum(t_in, np.minimum(ta, tb)))
+            t_out = np.where(still, t_out, np.minimum(t_out, np.maximum(ta, tb)))
+    inside = np.isfinite(p).all(axis=1) & (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
+    out = []
+    for i in np.flatnonzero(ok & (t_in <= t_out) & ~(inside[:-1] & inside[1:])):
+        if not inside[i] and not inside[i + 1] and not t_in[i] < t_out[i]:
+            continue  # both ends outside, touching a corner at most
+        if not inside[i]:
+            e = a[i] + t_in[i] * d[i]
+            out.append((int(i), "entry", float(e[0]), float(e[1])))
+        if not inside[i + 1]:
+            e = a[i] + t_out[i] * d[i]
+            out.append((int(i), "exit", float(e[0]), float(e[1])))
+    return out
+
+
 def plot_trajectories(paths: Mapping[str, np.ndarray], ax, *, markersize: float = 3.0, legend: bool = True,
                       colors: Sequence[str] | None = None, styles: Mapping[str, dict] | None = None):
-    """Draw trajectories ``{label: (T, 2) array}`` on ``ax`` (start marked with a square, end with a star).
+    """Draw trajectories ``{label: (T, 2) array}`` on ``ax``: each start marked with an open square, each end
+    with a star in the run's colour, and the axes' limits kept.
+
+    Every end shows: the stars are drawn over all the paths, and stars that fall on the same spot are drawn
+    smaller and smaller on top of each other (concentric), so that none hides another.  A run that ends
+    outside the axes (or diverges) is drawn up to the edge, where a triangle in its colour points the way it
+    left (:func:`window_crossings`), and its legend entry says where it ended.
 
     Args:
-        styles: ``{label: plot keyword arguments}`` (e.g. :func:`series_styles`); pass the same mapping to
-            every panel that shows these runs, so that each keeps its colour.  Default: one style per label.
+        styles: ``{label: plot keyword arguments}`` (e.g. :func:`optimizer_styles`); pass the same mapping to
+            every panel that shows these runs, so that each keeps its colour.  Default: :func:`optimizer_styles`.
         colors: colours in order, when no ``styles`` are given.
         legend: draw the legend, under the axes (it never covers the surface).
 
-    Points outside the axes' current limits are clipped by matplotlib; the limits are kept.
+    Returns:
+        ``ax``; ``ax.outside_ends`` lists the labels of the runs that end outside the axes.
     """
     xlim, ylim = ax.get_xlim(), ax.get_ylim()
     if styles is None:
-        styles = series_styles(paths) if len(paths) <= len(PALETTE) else {}
+        styles = optimizer_styles(paths) if len(paths) <= len(PALETTE) else {}
         if colors:
             styles = {k: {**st, "color": colors[i % len(colors)]} for i, (k, st) in enumerate(styles.items())}
+    drawn = []
     for i, (label, p) in enumerate(paths.items()):
-        p = np.asarray(p)
+        p = np.asarray(p, dtype=float)
         if p.ndim != 2 or p.shape[1] != 2:
             raise ValueError(f"trajectory {label!r} must have shape (T, 2), got {p.shape}.")
         st = {"color": PALETTE[i % len(PALETTE)], "marker": "o", **styles.get(label, {})}
         st.pop("markevery", None)
         st["ms"] = markersize
-        ax.plot(p[:, 0], p[:, 1], label=label, lw=1.2, alpha=0.9, markeredgecolor="k", markeredgewidth=0.3, **st)
-        ax.plot(*p[0], "s", color=st["color"], ms=7, markeredgecolor="k")
-        ax.plot(*p[-1], "*", color=st["color"], ms=13, markeredgecolor="k")
+        end = p[-1]
+        inside = bool(np.isfinite(end).all() and min(xlim) <= end[0] <= max(xlim) and min(ylim) <= end[1] <= max(ylim))
+        shown = label
+        if not inside:
+            shown = (f"{label}; diverged" if not np.isfinite(end).all() else
+                     f"{label}; ends off the plot at ({fmt_number(end[0], 3)}, {fmt_number(end[1], 3)})")
+        ax.plot(p[:, 0], p[:, 1], label=shown, lw=1.2, alpha=0.9, markeredgecolor="k", markeredgewidth=0.3,
+                        zorder=2, **st)
+        drawn.append((label, p, st["color"], inside))
+    starts = {tuple(np.round(p[0], 12)) for _, p, _, _ in drawn}
+    for x0, y0 in starts:  # one open square per distinct start
+        ax.plot(x0, y0, "s", ms=7, mfc="white", mec="k", mew=1.2, zorder=4)
+    to_px = ax.transData.transform
+    placed: list[np.ndarray] = []
+    for label, p, color, inside in drawn:  # ends on top of every path
+        if inside:
+            at = to_px(p[-1])
+            stacked = sum(np.hypot(*(at - q)) < 6 for q in placed)  # ends already drawn at this spot (6 px)
+            placed.append(at)
+            ax.plot(*p[-1], "*", color=color, ms=15 * 0.6 ** stacked, markeredgecolor="k", markeredgewidth=0.6,
+                    zorder=5 + stacked)
+            continue
+        exits = [c for c in window_crossings(p, xlim, ylim) if c[1] == "exit"]
+        if not exits:  # a run that never was inside the window: nothing to point at
+            continue
+        i, _, ex, ey = exits[-1]
+        edge = np.array([ex, ey])
+        (xa, xb), (ya, yb) = sorted(xlim), sorted(ylim)
+        gaps = {">": abs(ex - xb), "<": abs(ex - xa), "^": abs(ey - yb), "v": abs(ey - ya)}
+        ax.plot(*edge, min(gaps, key=gaps.get), color=color, ms=11, markeredgecolor="k", markeredgewidth=0.8,
+                zorder=6, clip_on=False)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
+    ax.outside_ends = [label for label, _, _, inside in drawn if not inside]
     if legend:
         legend_outside(ax, ncol=min(len(paths), 2))
     return ax

@@ -43,6 +43,8 @@ Cell tags of the master (``:tags: [...]``; ``+++ {"tags": [...]}`` on a markdown
 * ``solution`` — solutions notebook and book page only (a markdown cell is folded into a dropdown,
   a code cell's input is hidden).
 * ``check`` — solutions notebook only, and a ``remove-cell`` on the book page: asserts that pin results.
+* ``provenance`` — the book page's provenance cell, in place of the one ``make sync`` would append: for a
+  page that runs its own sizes, ``provenance.show(sizes=...)`` says them (left out of both notebooks).
 * ``questions`` — written out as one section per question of ``course_utils.exercises.QUESTIONS``
   (question, an answer cell with the model answer in the solutions, the graded form of
   ``course_utils.exercises.FORMS`` with its check, a reveal button).
@@ -67,7 +69,7 @@ import book_config  # noqa: E402  (the one place the repository URL is written: 
 from sync_notebooks import PROVENANCE_CELL  # noqa: E402  (the cell `make sync` would append)
 
 SRC = Path("exercises") / "src"
-OWN_TAGS = {"install", "interactive", "book-only", "notebook-only", "solution", "check", "questions"}
+OWN_TAGS = {"install", "interactive", "book-only", "notebook-only", "solution", "check", "questions", "provenance"}
 FRONT = """---
 jupytext:
   text_representation:
@@ -272,7 +274,7 @@ def notebook(master: Master, *, solution: bool, root: Path = ROOT) -> nbformat.N
               f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})")
     cells = [_nb_cell("markdown", header)]
     for c in master.cells:
-        if c.has("book-only") or (not solution and (c.has("solution") or c.has("check"))):
+        if c.has("book-only") or c.has("provenance") or (not solution and (c.has("solution") or c.has("check"))):
             continue
         if c.kind == "answer":
             cells.append(_nb_cell("markdown", c.source if solution else "*Your answer:* …"))
@@ -308,7 +310,7 @@ def book_page(master: Master, root: Path = ROOT) -> str:
            f"appears here as code to run in the notebook; where it can, a static version follows that works in "
            f"this page without Python, drawn from precomputed results of PyTorch's own functions.\n"]
     for c in master.cells:
-        if c.has("notebook-only"):
+        if c.has("notebook-only") or c.has("provenance"):
             continue
         if c.kind == "answer":
             out.append(f":::{{admonition}} Model answer\n:class: dropdown\n\n{c.source}\n:::\n")
@@ -337,7 +339,9 @@ def book_page(master: Master, root: Path = ROOT) -> str:
             out.append(_code_cell(c.source, tags))
         else:
             out.append(_code_cell(c.source, c.other_tags))
-    return "\n".join(out).rstrip("\n") + "\n" + PROVENANCE_CELL
+    own = [c for c in master.cells if c.has("provenance")]
+    last = ("\n" + _code_cell(own[-1].source, ["remove-input"])) if own else PROVENANCE_CELL
+    return "\n".join(out).rstrip("\n") + "\n" + last
 
 
 INDEX = """# Exercises

@@ -32,6 +32,9 @@ _OWNER_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$
 REPO_REFERENCE = re.compile(
     r"(?:github\.com|colab\.research\.google\.com/github|mybinder\.org/v2/gh)/"
     r"([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+?)(?:\.git)?(?=[/\"'\s)}>@?#\]]|$)")
+#: What follows OWNER/REPO in a link that cites another project's discussion (``/pull/1172``): not a reference to
+#: the book's repository, so ``references`` skips it.
+CITATION = re.compile(r"/(?:pull|issues|discussions)/\d+")
 #: Tracked files that are text and may name the repository.
 TEXT_SUFFIXES = {".md", ".ipynb", ".py", ".yml", ".yaml", ".txt", ".toml", ".cfg", ".sh", ".js", ".css", ""}
 
@@ -173,6 +176,8 @@ def references(root: Path = ROOT) -> list[tuple[Path, str]]:
         except (UnicodeDecodeError, OSError):
             continue
         for m in REPO_REFERENCE.finditer(text):
+            if CITATION.match(text, m.end()):  # a pull request or issue of another project, cited
+                continue
             found.append((p, m.group(1)))
     return found
 

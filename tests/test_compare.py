@@ -103,6 +103,25 @@ def test_lr_sweep_keeps_diverged_runs_and_best_rates_picks_the_best(tiny_data, c
         C.lr_sweep(_build, {"SGD": (sgd, [])}, tiny_data, epochs=1, batch_size=64)
 
 
+def test_a_sweep_over_several_seeds_is_chosen_on_its_mean(tiny_data, cache):
+    sgd = lambda lr: (lambda p: torch.optim.SGD(p, lr=lr))  # noqa: E731
+    sweep = C.lr_sweep(_build, {"SGD": (sgd, [1e-3, 0.5])}, tiny_data, epochs=1, seeds=[3, 4], batch_size=64)
+    assert list(sweep["seed"]) == [3, 3, 4, 4] and list(sweep["lr"]) == [1e-3, 0.5, 1e-3, 0.5]
+    one = C.lr_sweep(_build, {"SGD": (sgd, [0.5])}, tiny_data, epochs=1, seed=4, batch_size=64)
+    assert sweep["best_val_acc"].iloc[3] == one["best_val_acc"].iloc[0]  # seed 4's rows are seed 4's runs
+    # the mean decides, not one seed: rate 1.0 wins on seed 0 but loses on average; a rate that diverged on
+    # one seed counts as diverged
+    rows = pd.DataFrame({"optimizer": ["A"] * 6, "lr": [0.1, 1.0, 10.0] * 2, "seed": [0] * 3 + [1] * 3,
+                         "best_val_acc": [0.80, 0.82, 0.9, 0.84, 0.70, np.nan], "test_acc": [0.8] * 6,
+                         "final_train_loss": [1.0] * 6, "diverged": [False] * 5 + [True]})
+    means = C.sweep_means(rows)
+    assert means["best_val_acc"].round(3).tolist()[:2] == [0.82, 0.76] and means["diverged"].tolist() == [False, False, True]
+    assert np.isnan(means["best_val_acc"].iloc[2]) and (means["seeds"] == 2).all()
+    assert C.best_rates(rows) == {"A": 0.1} and C.best_rates(rows[rows.seed == 0]) == {"A": 10.0}
+    with pytest.raises(ValueError, match="seeds is empty"):
+        C.lr_sweep(_build, {"SGD": (sgd, [0.5])}, tiny_data, epochs=1, seeds=[], batch_size=64)
+
+
 def test_best_rates_names_the_optimizer_whose_every_rate_diverged():
     sweep = pd.DataFrame({"optimizer": ["A", "A", "B"], "lr": [0.1, 1.0, 0.1],
                           "best_val_acc": [0.8, 0.9, np.nan]})

@@ -238,22 +238,21 @@ def test_module_import_loads_neither_matplotlib_nor_widgets():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# ----------------------------------------------------------------------------- Part I's measurements
-def test_signal_propagation_measures_and_predicts_both_passes():
-    from course_utils import theory
+# ---- the page script is a real file: valid JavaScript, inlined into every static explorable
+def test_page_script_is_a_valid_javascript_file_and_is_inlined():
+    import shutil
+    import subprocess
+    from importlib import resources
 
-    r = theory.signal_propagation("kaiming", "relu", 6, width=64, n=64)
-    assert set(r) == {"act_var", "act_theory", "grad_var", "grad_theory"}
-    assert all(len(v) == 6 for v in r.values())
-    assert r["grad_theory"][-1] == 1.0 and abs(r["grad_var"][-1] - 1) < 0.3  # the read-out's unit variance
-    np.testing.assert_allclose(r["act_var"], r["act_theory"], rtol=0.6)  # width 64: ~18 % drift per layer
-    # a shorter stack is the first layers of a longer one (one generator, drawn layer by layer)
-    np.testing.assert_allclose(theory.signal_propagation("kaiming", "relu", 3, width=64, n=64)["act_var"],
-                               r["act_var"][:3], rtol=1e-6)
-    c = theory.signal_propagation("constant", "tanh", 4, width=64, n=64)
-    assert np.isnan(c["grad_theory"]).all()
-    np.testing.assert_allclose(c["act_var"], c["act_theory"], rtol=1e-3)  # the exact one-unit chain
-    with pytest.raises(ValueError, match="Unknown scheme 'he'"):
-        theory.signal_propagation("he", "relu", 3)
-    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
-        theory.signal_propagation("lecun", "relu", 0)
+    from course_utils import explorable
+
+    path = resources.files("course_utils").joinpath("static/explorable.js")
+    text = path.read_text(encoding="utf-8")
+    assert "function courseExplorable(root, W, H)" in text and "%UID%" not in text
+    if shutil.which("node"):
+        r = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        bad = subprocess.run(["node", "--check", "-"], input=text.replace("function courseExplorable", "function ("),
+                             capture_output=True, text=True)
+        assert bad.returncode != 0  # the check can fail
+    assert explorable._script() == text

@@ -13,7 +13,7 @@ import pytest
 import torch
 from scipy import integrate, special, stats
 
-from course_utils import gaussian, layers, models, theory
+from course_utils import gaussian, init_experiments, layers, models, theory
 
 SELU_L, SELU_A = 1.0507009873554805, 1.6732632423543772
 
@@ -95,7 +95,7 @@ def test_activation_moments_match_adaptive_quadrature_over_the_books_variances(n
 def test_forward_moment_and_fixed_point_gain_agree_with_the_reference(name):
     f, _ = REFERENCE[name]
     for v in (0.01, 1.0, 112.0, 1000.0):
-        assert theory.gaussian_second_moment(name, v) == pytest.approx(_quad(lambda y: f(y) ** 2, v), rel=1e-7)
+        assert theory.gaussian_moments(name, v)[0] == pytest.approx(_quad(lambda y: f(y) ** 2, v), rel=1e-7)
     if name in layers.ACTIVATION_SPECS:
         assert layers.fixed_point_gain(name) == pytest.approx(1 / math.sqrt(_quad(lambda y: f(y) ** 2, 1.0)), rel=1e-9)
 
@@ -138,8 +138,8 @@ def test_nonzero_mean_and_weights():
     mu, v = 0.7, 2.0
     s = math.sqrt(v)
     closed = (mu ** 2 + v) * stats.norm.cdf(mu / s) + mu * s * stats.norm.pdf(mu / s)
-    assert theory.gaussian_second_moment("relu", v, mean=mu) == pytest.approx(closed, rel=1e-12)
-    assert theory.gaussian_second_moment("leaky_relu", v, mean=mu, negative_slope=0.3) == pytest.approx(
+    assert theory.gaussian_moments("relu", v, mean=mu)[0] == pytest.approx(closed, rel=1e-12)
+    assert theory.gaussian_moments(torch.nn.LeakyReLU(0.3), v, mean=mu)[0] == pytest.approx(
         _quad(lambda z: np.where(z + mu > 0, z + mu, 0.3 * (z + mu)) ** 2, v), rel=1e-9)
     assert gaussian.gaussian_nodes(0.0, 1.5)[0].tolist() == [1.5]
 
@@ -171,20 +171,20 @@ def test_every_activation_name_of_the_book_is_covered():
         # against a plain Monte Carlo estimate of E[f^2] (independent of the quadrature)
         g = torch.Generator().manual_seed(0)
         z = torch.randn(400_000, generator=g, dtype=torch.float64)
-        mod = theory._resolve_activation(name)
+        mod = theory.activation_module(name)
         with torch.no_grad():
             fz = mod.swish(z) if isinstance(mod, layers.SwiGLUGate) else mod(z[:, None]).reshape(-1)
         mc = float((fz ** 2).mean())
         assert m_f == pytest.approx(mc, rel=0.02), name
 
 
-# ----------------------------------------------------------------------------- theory.backward_signals
+# ----------------------------------------------------------------------------- init_experiments.backward_signals
 def test_backward_signals_against_autograd_and_definitions():
     from course_utils import models
     torch.manual_seed(0)
     net = models.MLP.from_sizes("tanh", [20, 16, 12, 5]).double()
     x, y = torch.randn(32, 20, dtype=torch.float64), torch.randint(0, 5, (32,))
-    sig = theory.backward_signals(net, x, y)
+    sig = init_experiments.backward_signals(net, x, y)
     # the weight gradient norm is what autograd puts into .grad
     loss = torch.nn.functional.cross_entropy(net(x), y)
     grads = torch.autograd.grad(loss, [m.weight for m in net.linears])
@@ -196,11 +196,11 @@ def test_backward_signals_against_autograd_and_definitions():
     assert sig["delta var"].iloc[-1] == pytest.approx(float((delta ** 2).mean()), rel=1e-10)
     # coherence lies between 1/sqrt(B)-ish and sqrt(B) and is exactly 1 for a batch of one sample
     assert (sig["coherence"] <= np.sqrt(32) + 1e-9).all()
-    one = theory.backward_signals(net, x[:1], y[:1])
+    one = init_experiments.backward_signals(net, x[:1], y[:1])
     assert np.allclose(one["coherence"], 1.0, rtol=1e-10)
     assert all(p.grad is None for p in net.parameters())  # leaves the model as it found it
 
 
 def test_backward_signals_needs_linear_layers():
     with pytest.raises(ValueError, match="nn.Linear"):
-        theory.backward_signals(torch.nn.Tanh(), torch.randn(2, 3), torch.tensor([0, 1]))
+        init_experiments.backward_signals(torch.nn.Tanh(), torch.randn(2, 3), torch.tensor([0, 1]))

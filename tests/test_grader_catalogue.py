@@ -328,13 +328,17 @@ def test_leaky_relu_accepts(label, fn):
 
 
 # ============================================================================ 02B batch norm
+def bn_statistics(x, running_mean, running_var, training, momentum):
+    """``(mean, var, new running_mean, new running_var)`` of a right batch norm: the row builders' shared part."""
+    if not training:
+        return running_mean, running_var, running_mean, running_var
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    return (mean, var, (1 - momentum) * running_mean + momentum * mean,
+            (1 - momentum) * running_var + momentum * x.var(0, unbiased=True))
+
+
 def bn_ok(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    if training:
-        mean, var = x.mean(0), x.var(0, unbiased=False)
-        running_mean = (1 - momentum) * running_mean + momentum * mean
-        running_var = (1 - momentum) * running_var + momentum * x.var(0, unbiased=True)
-    else:
-        mean, var = running_mean, running_var
+    mean, var, running_mean, running_var = bn_statistics(x, running_mean, running_var, training, momentum)
     return gamma * (x - mean) / torch.sqrt(var + eps) + beta, running_mean, running_var
 
 
@@ -365,7 +369,7 @@ def bn_swapped(*args):
 
 
 def bn_not_updated(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    mean, var = (x.mean(0), x.var(0, unbiased=False)) if training else (running_mean, running_var)
+    mean, var, _, _ = bn_statistics(x, running_mean, running_var, training, momentum)
     return gamma * (x - mean) / torch.sqrt(var + eps) + beta, running_mean, running_var
 
 
@@ -382,6 +386,8 @@ WRONG_BN = [
     ("returns y only", lambda *a, **k: bn_ok(*a, **k)[0], "tuple"),
     ("shape mistake", lambda x, g, b, rm, rv, t, m=0.1, e=1e-5: (x @ g.unsqueeze(0), rm, rv), "RuntimeError"),
 ]
+
+
 def bn_returns_numpy(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
     y, rm, rv = bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
     return y.detach().numpy(), rm.numpy(), rv.numpy()
@@ -1411,12 +1417,7 @@ def test_inplace_right_answers_pass(label, run):
 
 
 def bn_overwrites_x(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    if training:
-        mean, var = x.mean(0), x.var(0, unbiased=False)
-        running_mean = (1 - momentum) * running_mean + momentum * mean
-        running_var = (1 - momentum) * running_var + momentum * x.var(0, unbiased=True)
-    else:
-        mean, var = running_mean, running_var
+    mean, var, running_mean, running_var = bn_statistics(x, running_mean, running_var, training, momentum)
     x -= mean
     x /= torch.sqrt(var + eps)
     return gamma * x + beta, running_mean, running_var
@@ -1671,12 +1672,7 @@ def leaky_wrong_grad(x, negative_slope=0.01):
 
 
 def bn_detached_stats(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    if training:
-        mean, var = x.mean(0).detach(), x.var(0, unbiased=False).detach()
-        running_mean = (1 - momentum) * running_mean + momentum * mean
-        running_var = (1 - momentum) * running_var + momentum * x.detach().var(0, unbiased=True)
-    else:
-        mean, var = running_mean, running_var
+    mean, var, running_mean, running_var = bn_statistics(x.detach(), running_mean, running_var, training, momentum)
     return gamma * (x - mean) / torch.sqrt(var + eps) + beta, running_mean, running_var
 
 
@@ -1987,9 +1983,10 @@ def test_built_scheduler_asks_for_the_builder():
 
 
 GRADERS = [ex.check_backward_condition, ex.check_xavier_uniform, ex.check_kaiming_normal, ex.check_largest_gradient,
-           ex.check_leaky_relu, ex.check_batch_norm, ex.check_momentum, ex.check_rmsprop, ex.check_adam,
-           ex.check_exponential_fraction, ex.check_schedule_beats_constant, ex.check_epochs_below,
-           ex.check_mc_dropout, ex.check_l2_penalty, ex.check_choice, ex.check_answer, ex.check_capstone_model]
+           ex.check_leaky_relu, ex.check_batch_norm, ex.check_leaky_growth, ex.check_momentum, ex.check_rmsprop,
+           ex.check_adam, ex.check_adam_first_step, ex.check_exponential_fraction, ex.check_schedule_beats_constant,
+           ex.check_epochs_below, ex.check_mc_dropout, ex.check_l2_penalty, ex.check_choice, ex.check_answer,
+           ex.check_capstone_model, ex.check_capstone_answers]
 
 
 @pytest.mark.parametrize("check", GRADERS, ids=lambda c: c.__name__)
@@ -2011,3 +2008,287 @@ def test_graders_keep_their_signature():
 
     assert list(inspect.signature(ex.check_adam).parameters) == ["cls", "verbose"]
     assert ex.check_adam.__name__ == "check_adam" and "Adam" in (ex.check_adam.__doc__ or "")
+
+
+# ============================================================================ predict, then run (02C, 03D)
+GROWTH_WRONG = [
+    ("02C: He keeps a ReLU stack level, so 1", 1, "makes up for ReLU"),
+    ("02C: one layer's factor 1 + α²", 1.09, "one layer's factor"),
+    ("02C: one layer's factor 1 + α", 1.3, "one layer's factor"),
+    ("02C: (1 + α) compounded", 1.3 ** 29, "its *variance*"),
+    ("02C: the factors added", 1 + 0.09 * 29, "do not add"),
+    ("02C: the variance at layer 30, not the ratio", 2 * 1.09 ** 29, "the ratio"),
+    ("02C: the ratio upside down", 1 / 1.09 ** 29, "can the variance shrink"),
+    ("02C: it shrinks", 0.5, "can the variance shrink"),
+    ("02C: a guess far too large", 100, "compound it over the layers"),
+    ("02C: a string", "12", "without quotes"),
+    ("02C: a list", [12.2], "expected a number"),
+    ("02C: negative", -12, "positive"),
+    ("02C: NaN", float("nan"), "nan"),
+    ("02C: a function", lambda: 12, "expected a number"),
+]
+GROWTH_RIGHT = [
+    ("02C: (1 + α²)^29", (1 + 0.3 ** 2) ** 29),
+    ("02C: rounded", 12),
+    ("02C: counted over 30 layers", 1.09 ** 30),
+    ("02C: as exp(29·log(1.09))", math.exp(29 * math.log1p(0.09))),
+    ("02C: a numpy number", np.float64(12.2)),
+    ("02C: a one-element tensor", torch.tensor(12.2)),
+]
+FIRST_STEP_WRONG = [
+    ("03D: SGD's lr·g", (10.0, 1e-5), "plain SGD"),
+    ("03D: no bias correction", (0.0316, 0.0316), "bias correction"),
+    ("03D: only m corrected", (0.316, 0.316), "one of the two bias corrections"),
+    ("03D: only v corrected", (0.001, 0.001), "one of the two bias corrections"),
+    ("03D: the small gradient moves nothing", (0.01, 0.0), "compare |g| with ε"),
+    ("03D: w2 at SGD's scale", (0.01, 1e-5), "plain SGD"),
+    ("03D: w1 wrong", (1e-5, 0.01), "w2 is right"),
+    ("03D: twice the rate", (0.02, 0.02), "t = 1"),
+    ("03D: one number", 0.01, "two numbers"),
+    ("03D: three numbers", (0.01, 0.01, 0.01), "two numbers"),
+    ("03D: strings", ("0.01", "0.01"), "without quotes"),
+    ("03D: a dict", {"w1": 0.01, "w2": 0.01}, "two numbers"),
+]
+FIRST_STEP_RIGHT = [
+    ("03D: lr for both", (0.01, 0.01)),
+    ("03D: as the step's sign gives it", (-0.01, -0.01)),
+    ("03D: with ε counted", [0.01, 0.01 * 1e-3 / (1e-3 + 1e-8)]),
+    ("03D: a numpy array", np.array([0.01, 0.01])),
+    ("03D: a tensor", torch.tensor([-0.01, -0.01])),
+    ("03D: a column of two", [[0.01], [0.01]]),
+    ("03D: a column tensor", torch.full((2, 1), 0.01)),
+]
+
+
+@pytest.mark.parametrize("label,answer,keyword", GROWTH_WRONG, ids=[r[0] for r in GROWTH_WRONG])
+def test_growth_prediction_rejects(label, answer, keyword):
+    r = ex.check_leaky_growth(answer, verbose=False)
+    rejected(r, keyword)
+    assert "measured" not in r.message and "run grows" not in r.message, r.message  # the run only after a hit
+    assert "1 + α²" not in r.message and "1.09" not in r.message.replace("1.09 is", ""), r.message
+
+
+@pytest.mark.parametrize("label,answer", GROWTH_RIGHT, ids=[r[0] for r in GROWTH_RIGHT])
+def test_growth_prediction_accepts(label, answer):
+    r = ex.check_leaky_growth(answer, verbose=False)
+    accepted(r)
+    assert "pooled over 16" in r.message and "kaiming_normal_" in r.message
+
+
+@pytest.mark.parametrize("label,answer,keyword", FIRST_STEP_WRONG, ids=[r[0] for r in FIRST_STEP_WRONG])
+def test_first_step_prediction_rejects(label, answer, keyword):
+    r = ex.check_adam_first_step(answer, verbose=False)
+    rejected(r, keyword)
+    assert "moves w1 by" not in r.message and "≈ lr" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,answer", FIRST_STEP_RIGHT, ids=[r[0] for r in FIRST_STEP_RIGHT])
+def test_first_step_prediction_accepts(label, answer):
+    r = ex.check_adam_first_step(answer, verbose=False)
+    accepted(r)
+    assert "moves w1 by 0.01" in r.message
+
+
+def test_new_predictions_read_not_yet_and_follow_the_run(monkeypatch):
+    from course_utils.exercises import optimizers as ex_opt
+
+    assert ex.check_leaky_growth(None, verbose=False).status == "not yet"
+    assert ex.check_adam_first_step(None, verbose=False).status == "not yet"
+    monkeypatch.setitem(ex_norm.LEAKY_STACK, "slope", 0.0)  # ReLU: He's variance keeps the stack level
+    accepted(ex.check_leaky_growth(1.0, verbose=False))
+    rejected(ex.check_leaky_growth(12.2, verbose=False), "too large")
+    monkeypatch.setitem(ex_opt.FIRST_STEP, "lr", 0.1)
+    accepted(ex.check_adam_first_step((0.1, 0.1), verbose=False))
+    rejected(ex.check_adam_first_step((0.01, 0.01), verbose=False), "disagrees")
+
+
+def test_growth_measurement_agrees_with_the_theory():
+    """The run pools 16 stacks: within 25 % of (1 + α²)^29 (its spread over seeds is about 15 %)."""
+    g = ex.leaky_variance_growth(**ex.LEAKY_STACK)
+    assert abs(g / (1 + 0.3 ** 2) ** 29 - 1) < 0.25, g
+    assert abs(ex.leaky_variance_growth(**{**ex.LEAKY_STACK, "slope": 0.0}) - 1) < 0.3
+    # the page's fix: kaiming_normal_(a=0.3, nonlinearity="leaky_relu"), gain² = 2/(1 + a²), keeps it level
+    assert abs(ex.leaky_variance_growth(**ex.LEAKY_STACK, gain=math.sqrt(2 / 1.09)) - 1) < 0.3
+    assert ex.adam_first_step() == pytest.approx([0.01, 0.01], rel=1e-4)
+
+
+# ============================================================================ 07 the answers, against the runs
+def paired(values: dict, pairs):
+    from course_utils import compare
+    return compare.paired_table({k: np.asarray(v, dtype=float) for k, v in values.items()}, pairs)
+
+
+ACC_PAIRS = [("SiLU + BN", "SiLU"), ("SELU", "SiLU + BN"), ("MC dropout", "alpha dropout"), ("1cycle", "SiLU + BN")]
+SPEED_PAIRS = [("SiLU + BN", "SiLU"), ("SELU", "SiLU + BN"), ("1cycle", "SiLU + BN")]
+SILU = np.array([80.1, 80.9, 80.4, 79.7, 80.3])
+BN = SILU + np.array([1.4, 1.6, 1.5, 1.3, 1.7])        # better, significantly
+ACC = {"SiLU": SILU, "SiLU + BN": BN, "SELU": BN + np.array([0.4, -0.6, 0.2, -0.3, 0.1]),   # not significant
+       "alpha dropout": SILU + 1, "MC dropout": SILU + 1 + np.array([0.03, -0.02, 0.01, 0.0, -0.04]),
+       "1cycle": BN + np.array([0.9, 1.1, 1.0, 0.8, 1.2])}
+EPOCHS = {"SiLU": [5, 6, 5, 5, 6], "SiLU + BN": [3, 3, 3, 3, 4], "SELU": [3, 4, 3, 3, 3], "1cycle": [6, 6, 6, 7, 6]}
+SPEEDS = {"SiLU": 0.0056, "SiLU + BN": 0.0076, "SELU": 0.0102}    # batch norm: +35.7 % per step
+TABLES = (paired(ACC, ACC_PAIRS), paired(EPOCHS, SPEED_PAIRS), SPEEDS)
+RIGHT_ANSWERS = dict(bn_fewer_epochs="yes", bn_better="yes", bn_step_cost=36, selu_fewer_epochs="not significant",
+                     selu_better="not significant", mc_better="not significant", onecycle_fewer_epochs="no",
+                     onecycle_better="yes")
+
+
+def answers(**changes):
+    return {**RIGHT_ANSWERS, **changes}
+
+
+def test_the_fixture_runs_say_what_the_answers_say():
+    assert ex.capstone_outcomes(*TABLES) == {**RIGHT_ANSWERS, "bn_step_cost": pytest.approx(35.714, abs=1e-3)}
+
+
+ANSWERS_WRONG = [  # (id, answers, keyword, the right answer that must not be named)
+    ("a mean difference read as an answer", answers(selu_better="yes"), "a mean difference alone", None),
+    ("a mean difference read the other way", answers(mc_better="no"), "a mean difference alone", None),
+    ("a significant row read as not significant", answers(bn_better="not significant"), "'significant' column",
+     "'yes'"),
+    ("the direction of epochs reversed", answers(onecycle_fewer_epochs="yes"), "negative difference means fewer",
+     "'no'"),
+    ("the direction of accuracy reversed", answers(onecycle_better="no"), "mind the direction", "'yes'"),
+    ("not significant read as equal", answers(selu_better="the same"), "cannot show", None),
+    ("'no difference'", answers(mc_better="no difference"), "cannot show", None),
+    ("False is ambiguous", answers(selu_better=False), "could mean", None),
+    ("a number for a yes/no question", answers(bn_better=1), "expected 'yes'", None),
+    ("a typo in a key", {**RIGHT_ANSWERS, "bn_fewer_epoch": "yes"}, "did you mean 'bn_fewer_epochs'", None),
+    ("an unknown key", {**RIGHT_ANSWERS, "speed": "yes"}, "no question 'speed'", None),
+    ("the step cost as a ratio", answers(bn_step_cost=1.36), "in percent", None),
+    ("the step cost as a fraction", answers(bn_step_cost=0.357), "in percent", None),
+    ("the step cost misread", answers(bn_step_cost=10), "compare the two step times", None),
+    ("the step cost as a string", answers(bn_step_cost="36 %"), "without quotes", None),
+    ("one question left out", {k: v for k, v in RIGHT_ANSWERS.items() if k != "mc_better"}, "unanswered", None),
+    ("one left None", answers(onecycle_better=None), "still unanswered: onecycle_better", None),
+    ("a list instead of the dict", list(RIGHT_ANSWERS.values()), "expected a dict", None),
+]
+
+
+@pytest.mark.parametrize("label,given,keyword,right", ANSWERS_WRONG, ids=[r[0] for r in ANSWERS_WRONG])
+def test_capstone_answers_reject(label, given, keyword, right):
+    r = ex.check_capstone_answers(given, *TABLES, verbose=False)
+    rejected(r, keyword)
+    if right:  # the hint names the row to read again, never the answer
+        assert f"is {right}" not in r.message and f"answer is" not in r.message, r.message
+    assert "✓" not in r.message and "predicted" not in r.message  # the comparison only after right answers
+
+
+ANSWERS_RIGHT = [
+    ("as the runs say", RIGHT_ANSWERS),
+    ("capitals and full stops", answers(bn_better="Yes.", onecycle_fewer_epochs="NO")),
+    ("with a reason after the word", answers(bn_better="yes, by 1.5 points", onecycle_fewer_epochs="no, it needs more")),
+    ("True for yes", answers(bn_fewer_epochs=True)),
+    ("n.s. and other ways to say not significant", answers(selu_better="n.s.", mc_better="Not significant (p = 0.6)",
+                                                          selu_fewer_epochs="inconclusive")),
+    ("'no significant difference'", answers(mc_better="no significant difference")),
+    ("the step cost unrounded", answers(bn_step_cost=100 * (0.0076 / 0.0056 - 1))),
+    ("the step cost from the printed ms", answers(bn_step_cost=33)),
+    ("the step cost as a tensor", answers(bn_step_cost=torch.tensor(35.7))),
+]
+
+
+@pytest.mark.parametrize("label,given", ANSWERS_RIGHT, ids=[r[0] for r in ANSWERS_RIGHT])
+def test_capstone_answers_accept(label, given):
+    accepted(ex.check_capstone_answers(given, *TABLES, verbose=False))
+
+
+def test_capstone_answers_read_a_row_written_the_other_way():
+    acc = paired(ACC, [(b, a) for a, b in ACC_PAIRS])        # SiLU − SiLU + BN, …: the sign flips, not the answer
+    accepted(ex.check_capstone_answers(RIGHT_ANSWERS, acc, TABLES[1], SPEEDS, verbose=False))
+
+
+BAD_TABLES = [
+    ("the tables swapped", (TABLES[1], TABLES[0], SPEEDS), "did you swap the tables"),
+    ("a table as paired_display shows it", (__import__("course_utils.compare", fromlist=["x"]).paired_display(
+        TABLES[0]), TABLES[1], SPEEDS), "pass the paired_table itself"),
+    ("a pair left out", (paired(ACC, ACC_PAIRS[:2]), TABLES[1], SPEEDS), "no row MC dropout − alpha dropout"),
+    ("the step times missing", (TABLES[0], TABLES[1], None), "step times"),
+    ("the step times of a stub", (TABLES[0], TABLES[1], {"SiLU": None, "SiLU + BN": None}), "step times"),
+    ("a dict of runs instead of a table", ({"SiLU": SILU}, TABLES[1], SPEEDS), "accuracy table"),
+]
+
+
+@pytest.mark.parametrize("label,tables,keyword", BAD_TABLES, ids=[r[0] for r in BAD_TABLES])
+def test_capstone_answers_name_a_wrong_table(label, tables, keyword):
+    rejected(ex.check_capstone_answers(RIGHT_ANSWERS, *tables, verbose=False), keyword)
+
+
+def test_capstone_answers_not_yet():
+    stub = {k: None for k in RIGHT_ANSWERS}
+    assert ex.check_capstone_answers(stub, *TABLES, verbose=False).status == "not yet"
+    r = ex.check_capstone_answers(RIGHT_ANSWERS, None, None, {"SiLU": None}, verbose=False)
+    assert r.status == "not yet" and "train the five configurations" in r.message, r.message
+
+
+def test_too_few_seeds_decide_nothing():
+    """With three paired seeds (compare.MIN_SEEDS is 5) no row is significant: 'yes' is wrong, and the pass says
+    why."""
+    acc3 = paired({k: v[:3] for k, v in ACC.items()}, ACC_PAIRS)
+    speed3 = paired({k: v[:3] for k, v in EPOCHS.items()}, SPEED_PAIRS)
+    rejected(ex.check_capstone_answers(RIGHT_ANSWERS, acc3, speed3, SPEEDS, verbose=False), "a mean difference alone")
+    undecided = {k: ("not significant" if k != "bn_step_cost" else 36) for k in RIGHT_ANSWERS}
+    r = ex.check_capstone_answers(undecided, acc3, speed3, SPEEDS, verbose=False)
+    accepted(r)
+    assert "with 3 paired seeds nothing can be significant" in r.message, r.message
+
+
+def test_predictions_are_set_beside_the_runs_once_the_answers_are_right():
+    guess = dict(bn_fewer_epochs="yes", bn_better="no", bn_step_cost=20, onecycle_fewer_epochs="no")
+    r = ex.check_capstone_answers(RIGHT_ANSWERS, *TABLES, predictions=guess, verbose=False)
+    accepted(r)
+    assert "your predictions: 2 of 4 agree with the runs" in r.message, r.message
+    assert "✓ bn_fewer_epochs: you predicted 'yes', the runs say 'yes'" in r.message
+    assert "✗ bn_better: you predicted 'no', the runs say 'yes'" in r.message
+    assert "✗ bn_step_cost: you predicted +20 %, the runs measured +36 %" in r.message
+    wrong = ex.check_capstone_answers(answers(bn_better="no"), *TABLES, predictions=guess, verbose=False)
+    assert "predicted" not in wrong.message  # a wrong answer never learns the runs' outcome from the predictions
+    none = ex.check_capstone_answers(RIGHT_ANSWERS, *TABLES, predictions={k: None for k in guess}, verbose=False)
+    assert "you made no predictions" in none.message
+    bad = ex.check_capstone_answers(RIGHT_ANSWERS, *TABLES, predictions=dict(bn_better="maybe"), verbose=False)
+    accepted(bad)
+    assert "could not be read" in bad.message and "bn_better" in bad.message
+
+
+# ============================================================================ 07 the searches (tiny data)
+def test_search_survives_a_diverging_rate_and_notes_an_edge(make_tiny_data, cache, capsys):
+    data = make_tiny_data(96, 32)
+    best, out = ex.search_lr(tiny_builder, lambda p, lr: torch.optim.SGD(p, lr=lr), data, rates=(1e-3, 3e-2, 1e12),
+                             epochs=2, batch_size=40, progress=False)
+    text = " ".join(capsys.readouterr().out.split())
+    assert best in (1e-3, 3e-2) and out[1e12] is None, (best, out)
+    assert "lr 1e+12 diverged; it counts as the worst rate" in text and "❌" not in text, text
+    assert ("is the lowest of the grid" in text) == (best == 1e-3), text
+    best, out = ex.search_lr(tiny_builder, lambda p, lr: torch.optim.Adam(p, lr=lr), data, rates=(1e-5, 1e-4, 3e-2),
+                             epochs=2, batch_size=40, progress=False)
+    text = " ".join(capsys.readouterr().out.split())
+    assert out[3e-2].best_val_acc > out[1e-5].best_val_acc and best == 3e-2, out
+    assert "the best rate, 0.03, is the highest of the grid" in text, text
+    no_internals(text)
+
+
+def test_search_reports_a_schedule_of_the_wrong_signature(make_tiny_data, cache, capsys):
+    """1cycle's search hands the rate to the schedule: a one_cycle(optimizer) without max_lr gets a message."""
+    def one_cycle(optimizer):
+        return SCHED.OneCycleLR(optimizer, max_lr=0.1, total_steps=6)
+
+    best, out = ex.search_lr(tiny_builder, lambda p, lr: torch.optim.Adam(p, lr=lr), make_tiny_data(96, 32),
+                             rates=(1e-2, 1e-1), epochs=2, batch_size=40, scheduler_fn=one_cycle, progress=False)
+    text = capsys.readouterr().out
+    assert best is None and out == {}
+    assert "❌ not quite" in text and "arguments of the stub" in text, text
+    no_internals(text)
+
+
+def test_search_hands_the_rate_to_the_schedule(make_tiny_data, cache, capsys):
+    peaks = []
+
+    def one_cycle(optimizer, max_lr):
+        peaks.append(max_lr)
+        return SCHED.OneCycleLR(optimizer, max_lr=max_lr, total_steps=2 * math.ceil(96 / 40))
+
+    best, out = ex.search_lr(tiny_builder, lambda p, lr: torch.optim.Adam(p, lr=lr), make_tiny_data(96, 32),
+                             rates=(1e-3, 1e-2, 1e-1), epochs=2, batch_size=40, scheduler_fn=one_cycle,
+                             progress=False, use_cache=False)
+    assert peaks == [1e-3, 1e-2, 1e-1] and set(out) == {1e-3, 1e-2, 1e-1} and best in out
+    assert all(max(r.lr) <= rate * 1.0001 for rate, r in out.items())

@@ -70,12 +70,55 @@ def test_variance_table_puts_both_frameworks_beside_theory():
     # (seed 1234: with seed 0 the rows of x would equal the first rows of the seed-0 PyTorch weights)
     x = torch.randn(256, 1, 28, 28, generator=torch.Generator().manual_seed(1234))
     cases = [c for c in J.VARIANCE_CASES if c[1] in ("relu", "tanh")]
-    table = J.variance_table(x, cases=cases, seeds=[0, 1], hidden_sizes=(128, 64))
-    assert list(table.columns) == ["scheme", "layer", "theory", "JAX (Flax)", "PyTorch", "JAX / PyTorch"]
-    assert len(table) == len(cases) * 3 and list(table.layer[:3]) == [1, 2, 3]
+    table = J.variance_table(x, cases=cases + list(J.FLAX_CASES), seeds=[0, 1, 2], hidden_sizes=(128, 64))
+    assert list(table.columns) == ["scheme", "layer", "theory", "JAX (Flax)", "PyTorch", "JAX / PyTorch",
+                                   "SE (log)", "t", "df"]
+    assert len(table) == (len(cases) + 3) * 3 and list(table.layer[:3]) == [1, 2, 3]
     # same scheme, same batch: the frameworks differ by sampling noise only, and both follow the recurrence
     assert np.all(np.abs(np.log(table["JAX / PyTorch"])) < np.log(1.6)), table
+    assert (table["SE (log)"] > 0).all() and np.allclose(table["t"], np.log(table["JAX / PyTorch"]) / table["SE (log)"])
     for col in ("JAX (Flax)", "PyTorch"):
         assert np.all(np.abs(np.log(table[col] / table["theory"])) < np.log(1.6)), (col, table)
     with pytest.raises(ValueError, match="seed"):
         J.variance_table(x, seeds=[])
+
+
+def test_variance_table_cases_draw_independent_networks():
+    import torch
+    x = torch.randn(128, 1, 28, 28, generator=torch.Generator().manual_seed(1234))
+    same = [("normal_0.01", "identity", dict(scheme="normal", std=0.01)),
+            ("normal_0.1", "identity", dict(scheme="normal", std=0.1))]
+    # one stride apart the two schemes rescale different draws; with stride 0 the same draws (ratios equal)
+    apart = J.variance_table(x, cases=same, seeds=[0, 1], hidden_sizes=(64,))
+    shared = J.variance_table(x, cases=same, seeds=[0, 1], hidden_sizes=(64,), seed_stride=0)
+    r_apart, r_shared = apart["JAX / PyTorch"].to_numpy(), shared["JAX / PyTorch"].to_numpy()
+    assert np.allclose(r_shared[:2], r_shared[2:], rtol=1e-4) and not np.allclose(r_apart[:2], r_apart[2:], rtol=1e-3)
+
+
+def test_flax_default_is_lecun_normal_truncated_with_zero_bias():
+    # nn.Dense's own default: variance_scaling(1, "fan_in", "truncated_normal"): |w| <= 2 sd / 0.8796, var 1/fan_in
+    x = np.zeros((2, 784), np.float32)
+    _, p = J.init_params("flax_default", "relu", x, seed=0)
+    layer = p["params"]["Dense_0"]
+    k = np.asarray(layer["kernel"], dtype=np.float64)
+    assert k.shape == (784, 512) and np.all(np.asarray(layer["bias"]) == 0)
+    sd = np.sqrt(1 / 784)
+    assert abs(k.var() / sd ** 2 - 1) < 0.01 and np.abs(k).max() <= 2 * sd / 0.87962566103423978 * (1 + 1e-6)
+    _, p_he = J.init_params("flax_he_normal", "relu", x, seed=0)
+    assert abs(np.asarray(p_he["params"]["Dense_0"]["kernel"], np.float64).var() * 784 / 2 - 1) < 0.01
+
+
+def test_accuracy_parity_is_welch_with_bonferroni_intervals():
+    from types import SimpleNamespace as R
+    from scipy import stats as st
+    jx = {"a": [R(test_acc=v) for v in (0.80, 0.82, 0.81)], "b": [R(test_acc=v) for v in (0.9, 0.9, 0.91)]}
+    tr = {"a": [R(test_acc=v) for v in (0.79, 0.80, 0.78, 0.81)], "b": [R(test_acc=v) for v in (0.9, 0.92, 0.91)]}
+    t = J.accuracy_parity(jx, tr)
+    a, b = np.array([80, 82, 81.0]), np.array([79, 80, 78, 81.0])
+    assert t.loc["a", "JAX − PyTorch (pp)"] == pytest.approx(a.mean() - b.mean())
+    assert t.loc["a", "p (Welch)"] == pytest.approx(st.ttest_ind(a, b, equal_var=False).pvalue)
+    assert t.attrs["level"] == pytest.approx(0.975)
+    lo, hi = t.loc["a", ["interval low", "interval high"]]
+    assert lo < a.mean() - b.mean() < hi and (hi - lo) > 2 * 1.96 * np.sqrt(a.var(ddof=1) / 3 + b.var(ddof=1) / 4)
+    with pytest.raises(ValueError, match="same configurations"):
+        J.accuracy_parity(jx, {"a": tr["a"]})

@@ -45,8 +45,11 @@ def test_reference_check_can_fail(tmp_path):
     (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/fork/book\n  branch: main\n")
     (tmp_path / "a.md").write_text("[Colab](https://colab.research.google.com/github/fork/book/blob/main/a.ipynb)\n")
     (tmp_path / "b.ipynb").write_text('{"x": "mybinder.org/v2/gh/upstream/book/main?labpath=b.ipynb"}')
+    (tmp_path / "c.md").write_text("[pytorch/pytorch#1172](https://github.com/pytorch/pytorch/pull/1172) and "
+                                   "[the repo](https://github.com/upstream/book/tree/main)\n")
     refs = {(p.name, r) for p, r in book_config.references(tmp_path)}
     assert ("a.md", "fork/book") in refs and ("b.ipynb", "upstream/book") in refs
+    assert ("c.md", "upstream/book") in refs and ("c.md", "pytorch/pytorch") not in refs  # a cited PR is no reference
 
 
 def test_every_notebook_starts_with_the_generated_install_cell():

@@ -73,6 +73,7 @@ def test_wheel_and_sdist_build_with_warnings_as_errors(tmp_path):
         meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
     assert "course_utils/results/full_budget.json" in names, "the recorded budget run must ship"
+    assert "course_utils/static/explorable.js" in names, "the explorables' page script must ship"
     assert "course_utils/exercises/__init__.py" in names
     assert "License-Expression: MIT" in meta and "License-File: LICENSE" in meta
     assert "Requires-Python: >=3.11" in meta

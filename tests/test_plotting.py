@@ -69,7 +69,7 @@ def test_surface_plots_keep_the_window_and_mark_start_and_end():
     path = np.array([[0.0, 0.0], [1.0, 1.0], [100.0, 100.0]])
     P.plot_trajectories({"run": path}, ax)
     assert ax.get_xlim() == xlim and ax.get_xlabel() == "$w_1$"
-    assert len(ax.get_lines()) == 3  # the path, its start, its end
+    assert len(ax.get_lines()) == 3  # the path, its start, and where it leaves the window (its end lies outside)
     with pytest.raises(ValueError, match="shape"):
         P.plot_trajectories({"bad": np.zeros(3)}, ax)
     assert P.plot_surface_3d(grid, title="3d").get_title() == "3d"
@@ -140,3 +140,50 @@ def test_set_style_shows_plain_dataframes_with_significant_digits():
     P.set_style()
     html = pd.DataFrame({"x": [0.040033123, -0.0]})._repr_html_()
     assert "0.04003" in html and "0.040033" not in html and "-0" not in html.replace("-0.04", "")
+
+
+def test_trajectory_ends_all_show_and_an_end_outside_is_marked_at_the_edge():
+    """Ends at the same spot are stacked smaller and smaller over every path (none hidden); a run that ends
+    outside the axes gets a triangle where it crosses the edge, pointing out, and its legend says where it ended."""
+    fig, ax = plt.subplots()
+    ax.set(xlim=(-1, 1), ylim=(-1, 1))
+    t = np.linspace(0, 1, 30)[:, None]
+    paths = {"SGD (lr 0.1)": np.c_[t - 1, 0 * t], "Adam (lr 0.1)": np.c_[0 * t, t - 1],
+             "momentum (lr 1)": np.c_[0.5 * t, 3 * t]}  # the first two end at (0, 0); momentum ends at (0.5, 3)
+    P.plot_trajectories(paths, ax)
+    stars = [ln for ln in ax.get_lines() if ln.get_marker() == "*"]
+    assert len(stars) == 2 and stars[0].get_markersize() > stars[1].get_markersize()
+    assert min(s.get_zorder() for s in stars) > max(ln.get_zorder() for ln in ax.get_lines()[:3])
+    (tri,) = [ln for ln in ax.get_lines() if ln.get_marker() == "^" and ln.get_markersize() == 11]
+    assert np.allclose([tri.get_xdata()[0], tri.get_ydata()[0]], [1 / 6, 1.0])  # leaves through w2 = 1 at w1 = 1/6
+    assert ax.outside_ends == ["momentum (lr 1)"]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[2] == "momentum (lr 1); ends off the plot at (0.5, 3)" and labels[:2] == list(paths)[:2]
+    colours = {ln.get_label(): ln.get_color() for ln in ax.get_lines()[:3]}  # the optimizers' own colours
+    assert colours["SGD (lr 0.1)"] == P.OPTIMIZER_STYLES["SGD"]["color"]
+    assert colours["Adam (lr 0.1)"] == P.OPTIMIZER_STYLES["Adam"]["color"]
+
+
+def test_optimizer_styles_keep_one_colour_per_optimizer_and_separate_its_runs():
+    st = P.optimizer_styles(["SGD, lr 0.1", "SGD+momentum, lr 0.1", "Adam, lr 0.001", "SGD, lr 0.3 (swept)",
+                             "AdamW", "NAdam"])
+    assert st["SGD, lr 0.1"]["color"] == st["SGD, lr 0.3 (swept)"]["color"] == P.OPTIMIZER_STYLES["SGD"]["color"]
+    assert st["SGD, lr 0.1"]["ls"] != st["SGD, lr 0.3 (swept)"]["ls"]        # two rates of one optimizer
+    assert st["SGD+momentum, lr 0.1"]["color"] == P.OPTIMIZER_STYLES["momentum"]["color"]
+    assert st["Adam, lr 0.001"]["marker"] == P.OPTIMIZER_STYLES["Adam"]["marker"]
+    others = {st["AdamW"]["color"], st["NAdam"]["color"]}  # not Adam: colours no named optimizer here uses
+    assert len(others) == 2 and not others & {P.OPTIMIZER_STYLES[n]["color"] for n in ("SGD", "momentum", "Adam")}
+    assert P.optimizer_of("velocity form (η, β)") == "momentum" and P.optimizer_of("GD (lr 0.9)") == "SGD"
+
+
+def test_ratio_bands_draw_each_ratio_with_its_band():
+    t = pd.DataFrame({"case": ["a", "a", "b", "b"], "layer": [1, 2, 1, 2], "ratio": [1.0, 1.2, 0.9, 1.0],
+                      "se": [0.1, 0.05, 0.2, 0.0]})
+    ax = P.plot_ratio_bands(t, ratio="ratio", se="se", group="case", item="layer", z=2.0, title="parity")
+    assert ax.get_xscale() == "log" and [x.get_text() for x in ax.get_yticklabels()] == ["a", "b"]
+    assert ax.get_legend() is not None and [x.get_text() for x in ax.get_legend().get_texts()] == ["layer 1", "layer 2"]
+    # the bar of case a, layer 2 spans 1.2 * exp(-0.1) .. 1.2 * exp(0.1) at case a's row, shifted for layer 2
+    segs = np.concatenate([c.get_segments() for c in ax.collections if hasattr(c, "get_segments")])
+    spans = sorted((round(s[0][0], 6), round(s[1][0], 6)) for s in segs)
+    assert (round(1.2 * np.exp(-0.1), 6), round(1.2 * np.exp(0.1), 6)) in spans
+    assert (round(0.9 * np.exp(-0.4), 6), round(0.9 * np.exp(0.4), 6)) in spans

@@ -123,8 +123,10 @@ def open_page(browser, server):
         # figures load lazily (loading="lazy"): load them all, as a reader scrolling through would
         page.evaluate(EAGER_JS)
         SHOTS.mkdir(parents=True, exist_ok=True)
+        # the longest pages (reported_figures: every figure of the book) took over playwright's default 30 s to
+        # capture on a loaded 2-core machine (2026-12-07); the screenshot is a record, not what the test checks
         page.screenshot(path=str(SHOTS / (rel.replace("/", "_").removesuffix(".html") + ".png")),
-                        full_page=True)
+                        full_page=True, timeout=180_000)
         cache[rel] = Loaded(page, errors, url)
         return cache[rel]
 

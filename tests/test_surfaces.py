@@ -234,3 +234,113 @@ def test_explorer_window_and_contour_image_fill_the_plot_area():
     assert im.shape == (88, 116, 3)
     edges = np.concatenate([im[0], im[-1], im[:, 0], im[:, -1]])
     assert (edges.min(axis=1) < 240).all(), "the contour image has a white border"
+
+
+# ----------------------------------------------------------------------------- paths that leave the window
+# The page's script runs in node against a small stand-in for the DOM: the controls it reads, and the SVG
+# elements it creates, recorded (tag and attributes) so that the test can measure what it drew.
+_FAKE_DOM = r"""
+const [jsonText, script, actions] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+class El {
+  constructor(tag) { this.tag = tag; this.children = []; this.attrs = {}; this.textContent = ""; this.options = [];
+                     this.value = ""; this._max = "1e9"; this.disabled = false; }
+  appendChild(c) { this.children.push(c); return c; }
+  removeChild(c) { this.children.splice(this.children.indexOf(c), 1); }
+  get firstChild() { return this.children[0] || null; }
+  setAttribute(k, v) { this.attrs[k] = String(v); }
+  getAttribute(k) { return this.attrs[k]; }
+  add(o) { this.options.push(o); if (this.options.length === 1) this.value = o.value; }
+  set innerHTML(v) { this.options = []; this.value = ""; }
+  get max() { return this._max; }
+  set max(v) { this._max = String(v); if (+this.value > +v) this.value = String(v); }  // a range input clamps
+}
+const byClass = {}, root = new El("div");
+for (const c of [".ex-surface", ".ex-opt", ".ex-start", ".ex-lr", ".ex-b1", ".ex-b2", ".ex-lr-v", ".ex-b1-v",
+                 ".ex-b2-v", ".ex-out", "svg"]) byClass[c] = new El(c);
+byClass[".ex-lr"].value = "2"; byClass[".ex-b1"].value = "1"; byClass[".ex-b2"].value = "1";
+root.querySelector = (sel) => sel.startsWith("script") ? {textContent: jsonText} : byClass[sel];
+global.document = {getElementById: () => root, createElementNS: (ns, tag) => new El(tag)};
+global.Option = class { constructor(t, v) { this.text = t; this.value = String(v); } };
+eval(script);
+for (const [sel, value] of actions) { const e = byClass[sel]; e.value = String(value); (e.onchange || e.oninput)(); }
+console.log(JSON.stringify({drawn: root.pathLayer.children.map((c) => [c.tag, c.attrs]),
+                            readout: byClass[".ex-out"].textContent}));
+"""
+
+
+def _run_explorer_script(html: str, actions) -> dict:
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the explorer's script cannot run outside a browser")
+    blob = html.split('<script type="application/json">')[1].split("</script>")[0]
+    script = html.split("<script>")[1].split("</script>")[0]
+    res = subprocess.run([node, "-e", _FAKE_DOM], input=json.dumps([blob, script, actions]), capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout)
+
+
+def _points(attr: str) -> np.ndarray:
+    return np.array([[float(v) for v in p.split(",")] for p in attr.split()])
+
+
+def test_window_crossings_cut_paths_at_the_edge_and_the_explorer_stores_them():
+    from course_utils.plotting import window_crossings
+
+    path = np.array([[0.0, 0.0], [2.0, 0.0], [3.0, 0.5], [0.5, 0.5], [-3.0, 0.0], [0.0, -3.0], [np.nan, 0.0]])
+    got = window_crossings(path, (-1, 1), (-1, 1))
+    # leaves at x = 1, comes back at x = 1, leaves at x = -1, passes outside the corner, then stops (NaN)
+    assert [(i, k) for i, k, _, _ in got] == [(0, "exit"), (2, "entry"), (3, "exit")]
+    np.testing.assert_allclose([g[2:] for g in got], [[1, 0], [1, 0.5], [-1, 0.5 - 0.5 * 1.5 / 3.5]])
+    # a segment whose two ends lie outside but whose middle crosses the window enters and leaves it
+    assert [k for _, k, _, _ in window_crossings(np.array([[-2.0, 0.0], [2.0, 0.0]]), (-1, 1), (-1, 1))] == ["entry", "exit"]
+    assert window_crossings(np.array([[0.0, 0.0], [0.5, 0.5]]), (-1, 1), (-1, 1)) == []
+    grid = E.ExplorerGrid("bowl", lrs=(0.3, 2.0), starts=((-9.0, 2.5),), steps=12)
+    s = E.precompute([grid], image_size=(60, 40))["surfaces"][0]
+    assert "SGD|0|0|0|0" not in s["crossings"]  # lr 0.3 stays inside: nothing stored for it
+    rec = np.frombuffer(base64.b64decode(s["crossings"]["SGD|1|0|0|0"]), dtype=np.uint8).reshape(-1, 5)
+    # w2 <- (1 - 2 b) w2 = -3 w2: the first step leaves through w2 = -3 at w1 = -9 + 0.55 * 0.9; every later step
+    # jumps from one side to the other, through the window (it enters and leaves within the segment)
+    assert rec[0].tolist() == [0, 0, 1, round((-9 + 0.55 * 0.9 + 10) / 20 * 254), 0]
+    assert [r[:3].tolist() for r in rec[1:]] == [[0, i, k] for i in range(1, 12) for k in (0, 1)]
+    assert set(rec[1:, 4].tolist()) == {0, 254}  # through the bottom and top edges
+
+
+def test_static_explorer_draws_a_path_up_to_the_edge_and_marks_where_it_leaves():
+    """SGD at lr 2 on the bowl (above 2/b = 1) leaves the window in its first step and then jumps across it:
+    the page draws each step up to the edge with an arrowhead there, no end star, and says the end lies outside.
+    A run that stays inside ends in a star. A ravine run that swings in and out of a narrow window is drawn in
+    several pieces, each cut at the window's edge."""
+    W, H, M = 520, 400, dict(l=46, r=10, t=10, b=38)
+    grids = [E.ExplorerGrid("bowl", lrs=(0.3, 2.0), starts=((-9.0, 2.5),), steps=12),
+             E.ExplorerGrid("pathological", lrs=(10.0,), starts=((1.0, 5.0),), steps=30, xlim=(-1.0, 1.0),
+                            ylim=(-18.0, 6.0))]
+    data = E.precompute(grids, image_size=(60, 40))
+    html = E.static_explorer_html(data)
+    out = _run_explorer_script(html, [[".ex-surface", 0], [".ex-opt", "SGD"], [".ex-lr", 1]])
+    tags = [t for t, _ in out["drawn"]]
+    lines = [_points(a["points"]) for t, a in out["drawn"] if t == "polyline"]
+    arrows = [a for t, a in out["drawn"] if t == "polygon" and a.get("class") == "ex-exit"]
+    assert len(lines) == 12 and all(len(p) == 2 for p in lines) and len(arrows) == 12
+    assert "ex-end" not in str(out["drawn"])
+    assert lines[0][-1][1] == pytest.approx(H - M["b"], abs=0.6)  # the first step cut at the bottom edge (w2 = -3)
+    for p in lines[1:]:  # the later steps cross the whole window, from one edge to the other
+        assert sorted([p[0][1], p[1][1]]) == pytest.approx([M["t"], H - M["b"]], abs=0.6)
+    assert [_points(a["points"])[0].tolist() for a in arrows] == [p[-1].tolist() for p in lines]  # tips on the exits
+    assert "outside the window" in out["readout"] and tags.count("circle") == 1  # only the start is inside
+    out = _run_explorer_script(html, [[".ex-surface", 0], [".ex-opt", "SGD"], [".ex-lr", 0]])
+    assert any(a.get("class") == "ex-end" for t, a in out["drawn"]) and "the star" in out["readout"]
+    assert not any(a.get("class") == "ex-exit" for t, a in out["drawn"])
+    out = _run_explorer_script(html, [[".ex-surface", 1], [".ex-opt", "SGD"], [".ex-lr", 0]])
+    lines = [_points(a["points"]) for t, a in out["drawn"] if t == "polyline"]
+    arrows = [a for t, a in out["drawn"] if t == "polygon" and a.get("class") == "ex-exit"]
+    key = "SGD|0|0|0|0"
+    events = np.frombuffer(base64.b64decode(data["surfaces"][1]["crossings"][key]), dtype=np.uint8).reshape(-1, 5)
+    assert len(lines) >= 2 and len(arrows) == int((events[:, 2] == 1).sum()) >= 2
+    on_edge = lambda p: min(abs(p[0] - M["l"]), abs(p[0] - (W - M["r"]))) < 0.6  # noqa: E731 (the w1 = ±1 edges)
+    for piece in lines:  # every piece that does not start at the start point or end at the last point meets an edge
+        assert on_edge(piece[0]) or np.allclose(piece[0], lines[0][0])
+    assert sum(on_edge(p[-1]) for p in lines) == len(arrows)

@@ -1,52 +1,22 @@
-"""Exercises 07 — capstone: model checks for each variant, early-stopped runs over seeds, and the comparison.
+"""Exercises 07 — capstone, the model checks: what each variant's forward pass does, and its initialisation.
 
-The runs answer the textbook's questions ("does batch norm converge faster? what about training
-speed? …") only if the differences they ask about are larger than the spread between seeds, so every
-configuration is trained with several seeds (:func:`capstone_seeds`), stopped by early stopping
-(``patience``), and compared as mean ± sd (:func:`capstone_table`, :func:`compare_runs`); every run is
-single-threaded (so it gives the same numbers on any machine with the same torch) and cached.
+:func:`check_capstone_model` judges a learner's builder by running it: forward hooks record every leaf module's
+call, the values between consecutive Linear layers name the activation, training-mode passes find the
+dropout, the weights' variance and kurtosis name the initialisation scheme.  The runs of the capstone are in
+:mod:`.capstone_runs`, its answers in :mod:`.capstone_answers`.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
-from typing import Callable, Mapping, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import (CheckResult, FAIL, PASS, TODO, _describe, _not_callable, _not_yet, _one_thread, _raised,
-                    _report, _say, _say_raised)
+from ._core import CheckResult, FAIL, PASS, _describe, _not_callable, _not_yet, _one_thread, _raised, _report
 from ._core import _graded
-from .regularization import mc_dropout_predict_reference
-
-
-#: Sizes of the capstone per budget.  ``cpu``: 4,000 training images in batches of 200 (20 steps an
-#: epoch, 0.3–0.5 s for this 20-layer net on one core), 1,500 validation images, at most 12 epochs with
-#: a patience of 3, three seeds per configuration, a learning-rate search of 2 epochs over three rates
-#: for each architecture, 1cycle over 10 epochs: about 160 epochs (3,200 optimizer steps) in all, about
-#: 80 s on two busy CPU cores.  With fewer images or epochs the seed spread swallows the differences
-#: the questions ask about.  ``full``: all 50,000 training images in batches of 128, at most 60 epochs
-#: with a patience of 6, three seeds.
-CAPSTONE_SIZES = {
-    "cpu": dict(n_train=4000, n_val=1500, batch_size=200, epochs=12, patience=3, seeds=3,
-                lr_grid=(3e-4, 1e-3, 3e-3), search_epochs=2, onecycle_epochs=10, mc_samples=20),
-    "full": dict(n_train=50_000, n_val=10_000, batch_size=128, epochs=60, patience=6, seeds=3,
-                 lr_grid=(1e-4, 3e-4, 1e-3, 3e-3), search_epochs=5, onecycle_epochs=20, mc_samples=50),
-}
-
-
-def capstone_sizes(budget=None) -> dict:
-    """The capstone's sizes for ``budget`` (see :data:`CAPSTONE_SIZES`): ``n_train``, ``n_val``,
-    ``batch_size``, ``epochs`` (the most a run may take), ``patience``, ``seeds``, ``lr_grid``,
-    ``search_epochs``, ``onecycle_epochs``, ``mc_samples``."""
-    from ..config import get_budget
-
-    b = budget or get_budget()
-    return dict(CAPSTONE_SIZES[b.name if b.name in CAPSTONE_SIZES else "cpu"])
 
 
 _CAPSTONE_SPECS = {
@@ -265,7 +235,14 @@ def check_capstone_model(build_fn: Callable, variant: str, *, verbose: bool = Tr
         torch.random.set_rng_state(state)
 
 
+class _Found(Exception):
+    """A step of the model check found a problem.  ``args[0]``: the report's keywords (``headline``, ``got``,
+    ``hint``, …), or ``{"raised": exception, "case": what was running}`` for an error of the learner's code."""
+
+
 def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
+    """The check itself, step by step: the builder, the Linear layers, the activations, batch norm, dropout,
+    the initialisation and the seeding; each step raises :class:`_Found` with what it found wrong."""
     spec = _CAPSTONE_SPECS[variant]
     name = f"capstone model ({variant})"
     if isinstance(build_fn, nn.Module):
@@ -281,82 +258,117 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
         return _not_yet(name, getattr(build_fn, "__name__", "build"), verbose)
     except Exception as e:
         return _raised(name, e, verbose, "calling your builder with seed=0", context="init")
+    try:
+        x, out, tr = _traced(model)
+        lin_calls = tr.of(nn.Linear)
+        _check_linears(lin_calls, out)
+        _check_activations(spec, lin_calls, out)
+        _check_batch_norm(spec, tr.of(nn.modules.batchnorm._BatchNorm), lin_calls)
+        _check_dropout(spec, model, x)
+        hidden = [m for m, _, _ in lin_calls[:20]]
+        _check_init(spec, hidden)
+        _check_seeding(build_fn, model)
+    except _Found as f:
+        found = f.args[0]
+        if "raised" in found:
+            return _raised(name, found["raised"], verbose, found["case"])
+        return _report(name, FAIL, verbose=verbose, **found)
+    mean_ratio = float(np.mean([m.weight.detach().double().var().item() * m.in_features for m in hidden]))
+    label = "He" if spec["var"] == "he" else "LeCun"
+    return _report(name, PASS, f"correct — 21 Linear layers, {spec['act']} after each of the 20 hidden layers, "
+                   f"{label} init (Var·fan_in = {mean_ratio:.3f})"
+                   f"{', batch norm' if spec['bn'] else ''}{', alpha dropout' if spec['dropout'] else ''}.",
+                   verbose=verbose)
+
+
+def _traced(model):
+    """``(x, output, trace)`` of one eval-mode forward pass of a batch of 16 images, every leaf module hooked."""
     if not isinstance(model, nn.Module):
         hint = ("did you forget `return`?" if model is None else
                 "wrap the list in nn.Sequential: `return nn.Sequential(*layers)`." if isinstance(model, (list, tuple))
                 else "return the nn.Sequential you built.")
-        return _report(name, FAIL, f"the builder returned {_describe(model)}, not an nn.Module.", hint=hint,
-                       verbose=verbose)
+        raise _Found(dict(headline=f"the builder returned {_describe(model)}, not an nn.Module.", hint=hint))
     x = torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     model.eval()
     try:
         with torch.no_grad(), _Trace(model) as tr:
             out = model(x)
     except Exception as e:
-        return _raised(name, e, verbose, "a forward pass of a batch of 16 images of shape (1, 28, 28)")
-    lin_calls = tr.of(nn.Linear)
+        raise _Found(dict(raised=e, case="a forward pass of a batch of 16 images of shape (1, 28, 28)")) from None
+    return x, out, tr
+
+
+def _check_linears(lin_calls, out) -> None:
+    """21 distinct Linear layers 784→100, 19 × 100→100, 100→10, and logits of shape (16, 10)."""
     shapes = [(m.in_features, m.out_features) for m, _, _ in lin_calls]
-    want = [(784, 100)] + [(100, 100)] * 19 + [(100, 10)]
-    if shapes != want:
-        return _report(name, FAIL, "the Linear layers are not 784→100, 19 × 100→100, 100→10.",
-                       got=f"{len(lin_calls)} Linear layers in the forward pass: {shapes[:3]}"
-                           f"{' …' if len(shapes) > 3 else ''}",
-                       hint="20 hidden layers of 100 units plus one output layer: 21 Linear layers "
-                            "(start with nn.Flatten()).", verbose=verbose)
-    lins = [m for m, _, _ in lin_calls]
-    if len({id(m) for m in lins}) < len(lins):
-        return _report(name, FAIL, "one nn.Linear instance is used for several layers, so they share their weights.",
-                       got=f"{len({id(m) for m in lins})} distinct Linear modules for 21 layers",
-                       hint="create a new nn.Linear inside the loop for every layer.", verbose=verbose)
+    if shapes != [(784, 100)] + [(100, 100)] * 19 + [(100, 10)]:
+        raise _Found(dict(headline="the Linear layers are not 784→100, 19 × 100→100, 100→10.",
+                          got=f"{len(lin_calls)} Linear layers in the forward pass: {shapes[:3]}"
+                              f"{' …' if len(shapes) > 3 else ''}",
+                          hint="20 hidden layers of 100 units plus one output layer: 21 Linear layers "
+                               "(start with nn.Flatten())."))
+    distinct = len({id(m) for m, _, _ in lin_calls})
+    if distinct < len(lin_calls):
+        raise _Found(dict(headline="one nn.Linear instance is used for several layers, so they share their weights.",
+                          got=f"{distinct} distinct Linear modules for 21 layers",
+                          hint="create a new nn.Linear inside the loop for every layer."))
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (16, 10):
-        return _report(name, FAIL, "the output shape is wrong.", expected="(16, 10) for a batch of 16 images",
-                       got=str(tuple(out.shape)) if isinstance(out, torch.Tensor) else _describe(out),
-                       hint="start with nn.Flatten() and end with Linear(100, 10).", verbose=verbose)
-    # ---- the activations, by what the forward pass computes between consecutive Linear layers
+        raise _Found(dict(headline="the output shape is wrong.", expected="(16, 10) for a batch of 16 images",
+                          got=str(tuple(out.shape)) if isinstance(out, torch.Tensor) else _describe(out),
+                          hint="start with nn.Flatten() and end with Linear(100, 10)."))
+
+
+def _check_activations(spec, lin_calls, out) -> None:
+    """The variant's activation after each hidden Linear (named by what it computes), raw logits at the end."""
     found = [_activation_name(lin_calls[i][2], lin_calls[i + 1][1]) for i in range(20)]
-    if found.count(spec["act"]) != 20:
+    act = spec["act"]
+    if found.count(act) != 20:
         counts = {a: found.count(a) for a in dict.fromkeys(found)}
         summary = ", ".join(f"{a} after {n} layer{'s' if n != 1 else ''}" for a, n in counts.items())
-        missing = [i + 1 for i, a in enumerate(found) if a != spec["act"]]
-        hint = (f"apply {spec['act']} after every hidden Linear (nn.{spec['act']}() modules, or "
-                f"F.{spec['act'].lower()} in a custom forward)."
-                + (f" The first layer without it: hidden layer {missing[0]}." if len(missing) < 20 else ""))
-        if spec["act"] == "SiLU" and "Mish" in counts:
+        missing = [i + 1 for i, a in enumerate(found) if a != act]
+        hint = (f"apply {act} after every hidden Linear (nn.{act}() modules, or F.{act.lower()} in a custom "
+                "forward)." + (f" The first layer without it: hidden layer {missing[0]}." if len(missing) < 20 else ""))
+        if act == "SiLU" and "Mish" in counts:
             hint = "Mish (x·tanh(softplus(x))) is a different function: SiLU (Swish) is x·sigmoid(x), nn.SiLU()."
-        return _report(name, FAIL, f"expected {spec['act']} after each of the 20 hidden layers.",
-                       got=f"your forward pass applies {summary}", hint=hint, verbose=verbose)
+        raise _Found(dict(headline=f"expected {act} after each of the 20 hidden layers.",
+                          got=f"your forward pass applies {summary}", hint=hint))
     if not _same(out, lin_calls[-1][2]):
         last = _activation_name(lin_calls[-1][2], out)
         if _same(F.softmax(lin_calls[-1][2], -1), out) or _same(F.log_softmax(lin_calls[-1][2], -1), out):
             last = "a softmax"
-        return _report(name, FAIL, "the network should end with the output Linear(100, 10): raw logits.",
-                       got=f"{last} after the last Linear",
-                       hint="remove it: the cross-entropy loss applies log-softmax itself.", verbose=verbose)
-    # ---- batch norm: one instance per layer, between each hidden Linear and its activation
-    bn_calls = tr.of(nn.modules.batchnorm._BatchNorm)
+        raise _Found(dict(headline="the network should end with the output Linear(100, 10): raw logits.",
+                          got=f"{last} after the last Linear",
+                          hint="remove it: the cross-entropy loss applies log-softmax itself."))
+
+
+def _check_batch_norm(spec, bn_calls, lin_calls) -> None:
+    """Batch norm where the variant has it: one instance per layer, between each hidden Linear and its activation."""
+    if not spec["bn"]:
+        if bn_calls:
+            raise _Found(dict(headline="this variant should have no batch norm.",
+                              hint="SELU's self-normalisation needs a plain stack of dense layers: no batch norm."
+                              if spec["act"] == "SELU" else "this variant comes before batch norm; leave it out here."))
+        return
+    if len(bn_calls) < 20:
+        raise _Found(dict(headline="batch norm is missing.", got=f"{len(bn_calls)} batch-norm calls",
+                          hint="add nn.BatchNorm1d(100) after each hidden Linear (before the activation)."))
     n_bn = len({id(m) for m, _, _ in bn_calls})
-    if spec["bn"]:
-        if len(bn_calls) < 20:
-            return _report(name, FAIL, "batch norm is missing.", got=f"{len(bn_calls)} batch-norm calls",
-                           hint="add nn.BatchNorm1d(100) after each hidden Linear (before the activation).",
-                           verbose=verbose)
-        if n_bn < 20:
-            return _report(name, FAIL, "one BatchNorm1d instance is shared by several layers.",
-                           got=f"{n_bn} distinct BatchNorm1d modules for {len(bn_calls)} calls",
-                           hint="its running statistics and scale would mix the layers: create a new "
-                                "nn.BatchNorm1d(100) for every hidden layer.", verbose=verbose)
-        z_out = [c[2] for c in lin_calls[:20]]
-        after = sum(1 for _, inp, _ in bn_calls if not any(inp is z or _same(inp, z) for z in z_out))
-        if after:
-            return _report(name, FAIL, "batch norm comes after the activation.",
-                           got=f"{after} of {len(bn_calls)} BatchNorm1d layers do not normalise a Linear's output",
-                           hint="put nn.BatchNorm1d(100) between each hidden Linear and its activation: "
-                                "Linear → BatchNorm1d → SiLU.", verbose=verbose)
-    elif bn_calls:
-        hint = ("SELU's self-normalisation needs a plain stack of dense layers: no batch norm."
-                if spec["act"] == "SELU" else "this variant comes before batch norm; leave it out here.")
-        return _report(name, FAIL, "this variant should have no batch norm.", hint=hint, verbose=verbose)
-    # ---- dropout, by what it does in training mode: stochastic; alpha dropout leaves no exact zeros
+    if n_bn < 20:
+        raise _Found(dict(headline="one BatchNorm1d instance is shared by several layers.",
+                          got=f"{n_bn} distinct BatchNorm1d modules for {len(bn_calls)} calls",
+                          hint="its running statistics and scale would mix the layers: create a new "
+                               "nn.BatchNorm1d(100) for every hidden layer."))
+    z_out = [c[2] for c in lin_calls[:20]]
+    after = sum(1 for _, inp, _ in bn_calls if not any(inp is z or _same(inp, z) for z in z_out))
+    if after:
+        raise _Found(dict(headline="batch norm comes after the activation.",
+                          got=f"{after} of {len(bn_calls)} BatchNorm1d layers do not normalise a Linear's output",
+                          hint="put nn.BatchNorm1d(100) between each hidden Linear and its activation: "
+                               "Linear → BatchNorm1d → SiLU."))
+
+
+def _check_dropout(spec, model, x) -> None:
+    """Dropout by what it does in training mode: none, or (alpha variant) one alpha dropout before the output."""
     model.train()
     runs = []
     try:
@@ -366,7 +378,7 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
                 y = model(x)
             runs.append((y, tr2.of(nn.Linear)))
     except Exception as e:
-        return _raised(name, e, verbose, "a forward pass in training mode")
+        raise _Found(dict(raised=e, case="a forward pass in training mode")) from None
     finally:
         model.eval()
     stochastic = not torch.allclose(runs[0][0], runs[1][0])
@@ -375,33 +387,34 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
     n_drop = sum(isinstance(m, nn.Dropout) for m in model.modules())
     if spec["dropout"] == "alpha":
         if stochastic and (zeros > 0.01 or n_drop):
-            return _report(name, FAIL, "expected alpha dropout, found ordinary dropout.",
-                           got=f"up to {100 * zeros:.1f} % of a layer's inputs are exactly 0 in training mode",
-                           hint="nn.Dropout breaks SELU's fixed point (it sets units to 0, not to SELU's negative "
-                                "saturation); use nn.AlphaDropout(p).", verbose=verbose)
+            raise _Found(dict(headline="expected alpha dropout, found ordinary dropout.",
+                              got=f"up to {100 * zeros:.1f} % of a layer's inputs are exactly 0 in training mode",
+                              hint="nn.Dropout breaks SELU's fixed point (it sets units to 0, not to SELU's negative "
+                                   "saturation); use nn.AlphaDropout(p)."))
         if not stochastic:
-            return _report(name, FAIL, "expected alpha dropout: in training mode the network is deterministic.",
-                           hint="add nn.AlphaDropout(0.1), e.g. once before the output layer (with "
-                                "F.alpha_dropout in a custom forward, pass training=self.training).",
-                           verbose=verbose)
+            raise _Found(dict(headline="expected alpha dropout: in training mode the network is deterministic.",
+                              hint="add nn.AlphaDropout(0.1), e.g. once before the output layer (with "
+                                   "F.alpha_dropout in a custom forward, pass training=self.training)."))
     elif stochastic:
-        return _report(name, FAIL, "this variant should have no dropout: in training mode two passes differ.",
-                       hint="leave dropout out here; it comes with the alpha-dropout variant.", verbose=verbose)
+        raise _Found(dict(headline="this variant should have no dropout: in training mode two passes differ.",
+                          hint="leave dropout out here; it comes with the alpha-dropout variant."))
     if stochastic and not all(_same(y, lins_run[-1][2]) for y, lins_run in runs):
-        return _report(name, FAIL, "in training mode the output is not the output Linear's: something "
-                       "random comes after the last layer.",
-                       hint="dropout belongs before the output layer, never after it (it would scramble the "
-                            "logits themselves).", verbose=verbose)
+        raise _Found(dict(headline="in training mode the output is not the output Linear's: something random "
+                                   "comes after the last layer.",
+                          hint="dropout belongs before the output layer, never after it (it would scramble the "
+                               "logits themselves)."))
     if spec["dropout"] == "alpha":
         bad = _alpha_dropout_problem(x, runs, spec["act"])
         if bad:
-            return _report(name, FAIL, verbose=verbose, **bad)
-    # ---- the initialisation of the hidden layers, named
-    hidden = lins[:20]
+            raise _Found(bad)
+
+
+def _check_init(spec, hidden) -> None:
+    """The hidden layers' initialisation, named: the variant's variance, a normal draw, zero biases."""
     want_scheme = spec["var"]
+    rule = _SCHEMES[want_scheme][0]
     got_scheme = _identify_scheme(hidden)
     if got_scheme != want_scheme:
-        rule = _SCHEMES[want_scheme][0]
         ratio = float(np.mean([m.weight.detach().double().var().item() * m.in_features for m in hidden]))
         if got_scheme is None:
             worst = max(range(20), key=lambda i: _scheme_fit([hidden[i]], want_scheme)[2])
@@ -414,385 +427,41 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
                 "initialise every Linear explicitly; PyTorch's default is not He/LeCun." if got_scheme == "default"
                 else "`normal_(w, mean, std)` takes the standard deviation: std = √(variance)."
                 if got_scheme.endswith("std_as_var") else f"use {rule} for every hidden Linear layer.")
-        return _report(name, FAIL, "the initial weights have the wrong variance.", expected=rule,
-                       got=f"the hidden layers look like {what}", hint=hint, verbose=verbose)
-    # ---- normal, not uniform: the same variance, but the task names the normal draw
-    kurt = _pooled_kurtosis(hidden)
+        raise _Found(dict(headline="the initial weights have the wrong variance.", expected=rule,
+                          got=f"the hidden layers look like {what}", hint=hint))
+    kurt = _pooled_kurtosis(hidden)  # normal, not uniform: the same variance, but the task names the normal draw
     if kurt < _UNIFORM_KURTOSIS:
-        rule = _SCHEMES[want_scheme][0]
         how = ("nn.init.kaiming_normal_(w, nonlinearity='relu')" if want_scheme == "he" else
                "nn.init.normal_(w, 0, 1/√fan_in)")
-        return _report(name, FAIL, "the initial weights have the right variance but are drawn uniformly.",
-                       expected=f"{rule}, drawn from a normal distribution",
-                       got=f"weights with kurtosis {kurt:.2f} (a normal draw has 3, a uniform one 1.8)",
-                       hint=f"the task asks for the *normal* variant: use {how}, not a uniform draw "
-                            "(kaiming_uniform_ / uniform_).", verbose=verbose)
-    # ---- the biases: zero, as the task says
+        raise _Found(dict(headline="the initial weights have the right variance but are drawn uniformly.",
+                          expected=f"{rule}, drawn from a normal distribution",
+                          got=f"weights with kurtosis {kurt:.2f} (a normal draw has 3, a uniform one 1.8)",
+                          hint=f"the task asks for the *normal* variant: use {how}, not a uniform draw "
+                               "(kaiming_uniform_ / uniform_)."))
     nonzero = [i + 1 for i, m in enumerate(hidden) if m.bias is not None and m.bias.detach().abs().max() > 0]
     if nonzero:
-        return _report(name, FAIL, "the hidden layers' biases are not zero.",
-                       got=f"{len(nonzero)} of 20 hidden layers have non-zero biases (the first: hidden layer "
-                           f"{nonzero[0]})",
-                       hint="PyTorch draws the biases at random by default; the task asks for zero biases "
-                            "(`nn.init.zeros_(lin.bias)`).", verbose=verbose)
-    # ---- the builder seeds itself with its argument: the same seed, the same weights; another, others
+        raise _Found(dict(headline="the hidden layers' biases are not zero.",
+                          got=f"{len(nonzero)} of 20 hidden layers have non-zero biases (the first: hidden layer "
+                              f"{nonzero[0]})",
+                          hint="PyTorch draws the biases at random by default; the task asks for zero biases "
+                               "(`nn.init.zeros_(lin.bias)`)."))
+
+
+def _check_seeding(build_fn, model) -> None:
+    """The builder seeds itself with its argument: the same seed builds the same weights, another seed others."""
     torch.manual_seed(12345)  # so a builder that ignores its seed draws differently from the first call
     try:
         again, other = build_fn(0), build_fn(1)
         same = all(torch.equal(a.detach(), b.detach()) for a, b in zip(model.parameters(), again.parameters()))
         differ = any(not torch.equal(a.detach(), b.detach()) for a, b in zip(model.parameters(), other.parameters()))
     except Exception as e:
-        return _raised(name, e, verbose, "calling your builder again, with seed=0 and seed=1")
+        raise _Found(dict(raised=e, case="calling your builder again, with seed=0 and seed=1")) from None
     if not same:
-        return _report(name, FAIL, "two calls with the same seed build different weights.",
-                       hint="start the builder with `torch.manual_seed(seed)`, so runs are reproducible (and "
-                            "their results can be cached).", verbose=verbose)
+        raise _Found(dict(headline="two calls with the same seed build different weights.",
+                          hint="start the builder with `torch.manual_seed(seed)`, so runs are reproducible (and "
+                               "their results can be cached)."))
     if not differ:
-        return _report(name, FAIL, "seed=0 and seed=1 build the same weights: the builder ignores its seed.",
-                       hint="seed with the argument (`torch.manual_seed(seed)`), not a fixed number: the runs "
-                            "over several seeds measure the spread between initialisations, which is 0 if "
-                            "every seed builds the same network.", verbose=verbose)
-    mean_ratio = float(np.mean([m.weight.detach().double().var().item() * m.in_features for m in hidden]))
-    label = "He" if want_scheme == "he" else "LeCun"
-    return _report(name, PASS, f"correct — 21 Linear layers, {spec['act']} after each of the 20 hidden layers, "
-                   f"{label} init (Var·fan_in = {mean_ratio:.3f})"
-                   f"{', batch norm' if spec['bn'] else ''}{', alpha dropout' if spec['dropout'] else ''}.",
-                   verbose=verbose)
-
-
-class _LearnerMistake(Exception):
-    """A mistake found in the learner's objects before or during training (its args: a report dict)."""
-
-
-def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
-    """``scheduler_fn`` wrapped so that a wrong object or a too short OneCycleLR is a report, not a crash."""
-    from .schedules import _scheduler_problem
-
-    def checked(optimizer):
-        sched = scheduler_fn(optimizer)
-        bad = _scheduler_problem(sched, optimizer)
-        if bad:
-            raise _LearnerMistake(bad)
-        if steps and isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps < steps:
-            raise _LearnerMistake(dict(
-                headline=f"total steps too small: your OneCycleLR has total_steps={sched.total_steps}, but "
-                         f"this run makes {steps} optimizer steps ({epochs} epochs × "
-                         f"ceil({n_train} / {batch_size}) = {steps // epochs} per epoch).",
-                hint="OneCycleLR is stepped after every batch: total_steps = epochs × math.ceil(n_train / "
-                     "batch_size). Floor division `//` misses the last, smaller batch of each epoch."))
-        return sched
-    return checked
-
-
-def _early_stopped(model, optimizer_fn, data, *, epochs, patience, scheduler_fn, batch_size, seed, desc,
-                   progress, use_cache, test=True):
-    """:func:`course_utils.train.train_model` with early stopping (``patience``), after checking that the
-    learner's ``optimizer_fn`` returns an optimizer (a specific hint instead of a TypeError)."""
-    from ..config import default_device
-    from ..train import train_model
-
-    model.to(default_device(None))   # the optimizer must hold the parameters where they will train
-    optimizer = optimizer_fn(model.parameters())
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise _LearnerMistake(dict(headline=f"the optimizer function returned {_describe(optimizer)}, not a "
-                                            "torch.optim optimizer.",
-                                   hint="return the optimizer, e.g. `lambda p: torch.optim.NAdam(p, lr=1e-3)`."))
-    return train_model(model, lambda params: optimizer, data, epochs=epochs, batch_size=batch_size, seed=seed,
-                       scheduler_fn=scheduler_fn, patience=patience, test=test, desc=desc, progress=progress,
-                       use_cache=use_cache)
-
-
-def capstone_run(build_fn: Callable, optimizer_fn: Callable, data, *, epochs: int, patience: int | None = None,
-                 scheduler_fn=None, desc: str = "capstone", seed: int = 0, batch_size: int = 256,
-                 progress: bool | None = None, use_cache: bool = True, test: bool = True):
-    """Build (``build_fn(seed)``) and train one capstone model with early stopping; cached.
-
-    Trains at most ``epochs`` epochs and stops after ``patience`` epochs without a better validation
-    accuracy (``None``: never); the model keeps the weights of its best validation epoch, evaluated on
-    the test split unless ``test=False`` (then ``test_acc`` is NaN).  Runs on one
-    CPU thread (restored afterwards), so the numbers do not depend on the machine's thread count.
-
-    Returns ``(model, TrainResult)``, or ``(None, None)`` with a "not yet" note while the
-    builder is still the TODO stub, or with a friendly message (the learner's line and a hint) when
-    the learner's code fails: a diverging run, a scheduler function that returns the optimizer, a
-    OneCycleLR whose ``total_steps`` is smaller than the run, any exception from the learner's code.
-    """
-    from .schedules import _data_problem
-
-    bad = _data_problem(data)
-    if bad:
-        _say(FAIL, f"{desc}: {bad['headline']}\n   hint:     {bad['hint']}")
-        return None, None
-    try:
-        n_train = len(data.train[1])
-    except Exception:
-        n_train = None
-    steps = epochs * math.ceil(n_train / batch_size) if n_train and isinstance(batch_size, int) and \
-        isinstance(epochs, int) and batch_size > 0 else None
-    checked = None if scheduler_fn is None else _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size)
-    try:
-        model = build_fn(seed)
-        if not isinstance(model, nn.Module):
-            raise _LearnerMistake(dict(headline=f"the builder returned {_describe(model)}, not an nn.Module.",
-                                       hint="return the nn.Sequential you built."))
-        with _one_thread():
-            result = _early_stopped(model, optimizer_fn, data, epochs=epochs, patience=patience,
-                                    scheduler_fn=checked, batch_size=batch_size, seed=seed, desc=desc,
-                                    progress=progress, use_cache=use_cache, test=test)
-    except NotImplementedError:
-        _say(TODO, f"{desc}: not yet — fill in the builder/optimizer above, then run this cell again.")
-        return None, None
-    except FloatingPointError as e:
-        _say(FAIL, f"{desc}: {e}")
-        return None, None
-    except _LearnerMistake as m:
-        bad = m.args[0]
-        _say(FAIL, f"{desc}: {bad['headline']}\n   hint:     {bad['hint']}")
-        return None, None
-    except Exception as e:  # the learner's code (builder, optimizer_fn, scheduler_fn): report, never raise
-        _say_raised(desc, e, context="scheduler")
-        return None, None
-    return model, result
-
-
-# ----------------------------------------------------------------------------- several seeds
-@dataclasses.dataclass
-class CapstoneRuns:
-    """One configuration trained with several seeds: the models (best weights) and their results."""
-
-    models: list
-    results: list
-
-    def __len__(self) -> int:
-        return len(self.results)
-
-    def values(self, metric: str, target: float | None = None) -> np.ndarray:
-        """One value per seed: ``test_acc`` / ``best_val_acc`` (%), ``best_epoch``, ``epochs`` (trained,
-        i.e. where early stopping stopped), ``seconds_per_epoch``, or ``epochs_to`` (the first epoch whose
-        validation accuracy reaches ``target`` %, NaN when none does)."""
-        if metric == "epochs_to":
-            if target is None:
-                raise ValueError("epochs_to needs target=, a validation accuracy in %.")
-            return np.array([epochs_to(r, target) for r in self.results], dtype=float)
-        scale = 100.0 if metric in ("test_acc", "best_val_acc") else 1.0
-        return np.array([scale * getattr(r, metric) for r in self.results], dtype=float)
-
-    def mean_sd(self, metric: str, target: float | None = None) -> tuple[float, float]:
-        v = self.values(metric, target)
-        return float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-
-
-def epochs_to(result, target: float) -> float:
-    """The first epoch whose validation accuracy is at least ``target`` % (NaN if none is)."""
-    hits = np.flatnonzero(100 * np.asarray(result.val_acc) >= target)
-    return float(result.start_epoch + hits[0] + 1) if len(hits) else math.nan
-
-
-def capstone_seeds(build_fn: Callable, optimizer_fn: Callable, data, *, seeds: int | Sequence[int] = 3,
-                   desc: str = "capstone", **run_kw) -> CapstoneRuns | None:
-    """:func:`capstone_run` for each seed (``build_fn(seed)``, the seed also orders the batches).
-
-    Returns a :class:`CapstoneRuns`, or ``None`` (after the friendly message) while the learner's code is a
-    stub or fails.
-    """
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    models, results = [], []
-    for s in seeds:
-        model, result = capstone_run(build_fn, optimizer_fn, data, seed=s, desc=f"{desc}, seed {s}", **run_kw)
-        if result is None:
-            return None
-        models.append(model)
-        results.append(result)
-    return CapstoneRuns(models, results)
-
-
-def search_lr(build_fn: Callable, make_optimizer: Callable, data, *, rates: Sequence[float], epochs: int,
-              seed: int = 0, desc: str = "lr search", **run_kw) -> tuple[float | None, dict]:
-    """A short learning-rate search: ``epochs`` epochs per rate (one seed, no early stopping).
-
-    ``make_optimizer(params, lr)`` builds the optimizer.  Returns ``(best rate, {rate: TrainResult})``,
-    the best rate being the one with the highest validation accuracy; ``(None, {})`` while the builder
-    is a stub.  The test split is not looked at.
-    """
-    out = {}
-    for lr in rates:
-        _, r = capstone_run(build_fn, lambda p, lr=lr: make_optimizer(p, lr), data, epochs=epochs, seed=seed,
-                            desc=f"{desc}, lr {lr:g}", test=False, **run_kw)
-        if r is None:
-            return None, {}
-        out[lr] = r
-    return max(out, key=lambda lr: out[lr].best_val_acc), out
-
-
-def _deterministic_prefix(model: nn.Module):
-    """``(prefix, rest)`` of an ``nn.Sequential`` split before its first dropout layer (``(None, model)``
-    otherwise): the prefix gives the same output on every MC pass, so it need run only once."""
-    if isinstance(model, nn.Sequential):
-        for i, m in enumerate(model):
-            if any(isinstance(c, nn.modules.dropout._DropoutNd) for c in m.modules()):
-                return (model[:i] if i else None), model[i:]
-    return None, model
-
-
-def mc_dropout_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, n_samples: int = 10,
-                        batch_size: int = 2000, seed: int = 0) -> float:
-    """Accuracy of the MC-dropout prediction (mean softmax over ``n_samples`` passes, dropout on).
-
-    The layers before the first dropout layer are computed once per batch (they are deterministic), the
-    rest ``n_samples`` times; seeded, on one thread.
-    """
-    prefix, rest = _deterministic_prefix(model)
-    was, correct = model.training, 0
-    with _one_thread(), torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(seed)
-        model.eval()
-        for i in range(0, len(y), batch_size):
-            x = X[i:i + batch_size]
-            mean, _ = mc_dropout_predict_reference(rest, x if prefix is None else prefix(x), n_samples)
-            correct += (mean.argmax(-1) == y[i:i + batch_size]).sum().item()
-    model.train(was)
-    return correct / max(len(y), 1)
-
-
-def step_times(builders: Mapping[str, Callable], optimizer_fn: Callable, *, batch_size: int, steps: int = 10,
-               repeats: int = 5, input_shape=(1, 28, 28), classes: int = 10) -> dict:
-    """Seconds per training step (forward, backward, optimizer step) of each model, on one CPU thread.
-
-    The models take turns (``repeats`` rounds of ``steps`` steps each) and each keeps its fastest round,
-    so a busy machine slows them alike instead of whichever ran during the busy moment.  Returns
-    ``{label: seconds}`` (or ``None`` for a label whose builder is still the stub).
-    """
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch_size, *input_shape, generator=g)
-    y = torch.randint(0, classes, (batch_size,), generator=g)
-    setups, best = {}, {}
-    with _one_thread():
-        for label, build in builders.items():
-            try:
-                model = build(0).cpu().train()
-            except NotImplementedError:
-                best[label] = None
-                continue
-            setups[label] = (model, optimizer_fn(model.parameters()))
-            best[label] = math.inf
-        for _ in range(repeats):
-            for label, (model, opt) in setups.items():
-                t0 = time.perf_counter()
-                for _ in range(steps):
-                    loss = F.cross_entropy(model(x), y)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                best[label] = min(best[label], (time.perf_counter() - t0) / steps)
-    return best
-
-
-# ----------------------------------------------------------------------------- comparing configurations
-def compare_values(a: Sequence[float], b: Sequence[float]) -> dict:
-    """Two sets of per-seed values, as mean ± sd each.
-
-    The difference counts as ``clear`` when the two mean ± sd intervals do not overlap
-    (|mean_a − mean_b| > sd_a + sd_b); then ``sign`` is +1 (a higher) or −1, else 0.
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    ma, mb = float(np.mean(a)), float(np.mean(b))
-    sa = float(np.std(a, ddof=1)) if len(a) > 1 else 0.0
-    sb = float(np.std(b, ddof=1)) if len(b) > 1 else 0.0
-    diff = ma - mb
-    clear = bool(np.isfinite(diff) and abs(diff) > sa + sb)
-    return dict(mean_a=ma, sd_a=sa, mean_b=mb, sd_b=sb, diff=diff, clear=clear,
-                sign=int(np.sign(diff)) if clear else 0)
-
-
-def compare_runs(a: CapstoneRuns, b: CapstoneRuns, metric: str, target: float | None = None) -> dict:
-    """``a`` against ``b`` on ``metric`` (see :meth:`CapstoneRuns.values`) with :func:`compare_values`."""
-    return compare_values(a.values(metric, target), b.values(metric, target))
-
-
-def paired_difference(a: Sequence[float], b: Sequence[float], *, min_effect: float = 0.0) -> dict:
-    """``a − b`` seed by seed (the same trained weights measured two ways), as mean ± sd.
-
-    ``clear`` when the mean difference exceeds both the sd of the differences and ``min_effect`` (an
-    amount too small to matter otherwise, e.g. 0.2 points of accuracy); ``sign`` as in :func:`compare_runs`.
-    """
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    mean, sd = float(np.mean(d)), float(np.std(d, ddof=1)) if len(d) > 1 else 0.0
-    clear = bool(abs(mean) > max(sd, min_effect))
-    return dict(mean=mean, sd=sd, clear=clear, sign=int(np.sign(mean)) if clear else 0)
-
-
-def verdict(comparison: dict, *, higher: str, lower: str, same: str) -> str:
-    """The words for a comparison's ``sign``: ``higher`` (+1), ``lower`` (−1) or ``same`` (0, not clear)."""
-    return {1: higher, -1: lower, 0: same}[comparison["sign"]]
-
-
-def convergence_target(*runs: CapstoneRuns, below: float = 3.0) -> float:
-    """A validation accuracy (%) that every run reaches: ``below`` points under the lowest best validation
-    accuracy of any seed of any configuration given, rounded down (the bar for "epochs to converge").
-
-    Per run, not per configuration mean: a seed that stalls below its configuration's mean would otherwise
-    never reach the bar and have no epoch count to compare."""
-    return float(math.floor(min(float(np.min(r.values("best_val_acc"))) for r in runs) - below))
-
-
-def capstone_table(runs: Mapping[str, object], *, target: float | None = None):
-    """Comparison table: one row per configuration, mean ± sd over the seeds.
-
-    ``runs`` maps a label to a :class:`CapstoneRuns`, ``None`` (not run yet) or a dict of ready-made
-    cells (e.g. the MC-dropout row).  With ``target`` (a validation accuracy in %), a column gives the
-    epochs each configuration took to reach it.
-    """
-    import pandas as pd
-
-    def pm(m, s, digits=1):
-        return "–" if not np.isfinite(m) else f"{m:.{digits}f} ± {s:.{digits}f}"
-
-    rows = []
-    for label, r in runs.items():
-        if r is None:
-            rows.append({"configuration": label, "note": "not run yet"})
-            continue
-        if isinstance(r, dict):
-            rows.append({"configuration": label, **r})
-            continue
-        row = {"configuration": label, "seeds": len(r),
-               "test acc (%)": pm(*r.mean_sd("test_acc")),
-               "best val acc (%)": pm(*r.mean_sd("best_val_acc")),
-               "best epoch": pm(*r.mean_sd("best_epoch")),
-               "epochs trained": pm(*r.mean_sd("epochs"))}
-        if target is not None:
-            v = r.values("epochs_to", target)
-            row[f"epochs to {target:.0f} %"] = (pm(float(np.mean(v)), float(np.std(v, ddof=1)))
-                                                if np.isfinite(v).all() else f"{np.isfinite(v).sum()}/{len(v)} reach it")
-        row["s / epoch"] = pm(*r.mean_sd("seconds_per_epoch"), digits=2)
-        row["note"] = "cached" if all(x.cached for x in r.results) else ""
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("configuration").astype(object).fillna("")
-
-
-def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, metrics=("val_acc", "train_loss"),
-                         target: float | None = None, axes=None):
-    """Learning curves: one panel per metric, one colour per configuration, one line per seed; a dot
-    marks each seed's best epoch (the weights it keeps), the line ends where early stopping stopped."""
-    import matplotlib.pyplot as plt
-
-    names = {"val_acc": "validation accuracy (%)", "train_acc": "training accuracy (%)",
-             "train_loss": "training loss (cross-entropy)", "val_loss": "validation loss (cross-entropy)"}
-    if axes is None:
-        _, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
-        axes = axes[0]
-    for ax, metric in zip(axes, metrics):
-        scale = 100.0 if metric.endswith("acc") else 1.0
-        for k, (label, r) in enumerate((k, v) for k, v in runs.items() if v is not None):
-            for i, res in enumerate(r.results):
-                ys = scale * np.asarray(getattr(res, metric), dtype=float)
-                xs = np.arange(res.start_epoch + 1, res.start_epoch + len(ys) + 1)
-                ax.plot(xs, ys, color=f"C{k}", lw=1.2, alpha=0.8, label=label if i == 0 else None)
-                b = res.best_epoch - res.start_epoch - 1
-                ax.plot(xs[b], ys[b], "o", color=f"C{k}", ms=4)
-        if target is not None and metric == "val_acc":
-            ax.axhline(target, color="grey", ls=":", lw=1)
-        ax.set(xlabel="epoch", ylabel=names.get(metric, metric), title=names.get(metric, metric).split(" (")[0])
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0].legend(fontsize="small", loc="lower right")
-    return axes
+        raise _Found(dict(headline="seed=0 and seed=1 build the same weights: the builder ignores its seed.",
+                          hint="seed with the argument (`torch.manual_seed(seed)`), not a fixed number: the runs "
+                               "over several seeds measure the spread between initialisations, which is 0 if "
+                               "every seed builds the same network."))

@@ -1,13 +1,15 @@
-"""Exercises 02 — activations and normalization: leaky ReLU and batch norm, graded against torch."""
+"""Exercises 02 — activations and normalization: leaky ReLU and batch norm, graded against torch, and a
+prediction (how much He's ReLU variance grows a leaky-ReLU stack) graded against a run."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
 from torch import nn
 
-from ._core import (CheckResult, FAIL, PASS, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function, _not_callable,
-                    _not_yet, _raised, _report)
+from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _as_number, _describe, _fmt, _is_numpy,
+                    _not_a_function, _not_callable, _not_yet, _one_thread, _raised, _report)
 from ._core import _graded
 
 
@@ -278,3 +280,85 @@ def _bn_diagnose(learner, xs, gamma, beta, momentum, eps) -> str | None:
         if ok:
             return hint
     return None
+
+
+# ----------------------------------------------------------------------------- predict, then run
+#: the stacks of the prediction task: 30 layers of width 256 with He's N(0, 2/fan_in) (derived for ReLU) but
+#: leaky ReLU with Keras' default slope 0.3, pushed 16 random stacks deep (one stack's variance after 30
+#: layers strays by about ±60 % from the mean at this width; the pooled 16 by about ±15 %)
+LEAKY_STACK = dict(depth=30, width=256, slope=0.3, n=256, stacks=16)
+
+#: a prediction counts as right within this factor of the run's growth (about 2.5 times its spread)
+_GROWTH_FACTOR = 1.5
+
+
+def leaky_variance_growth(*, depth: int = 30, width: int = 256, slope: float = 0.3, n: int = 256, stacks: int = 16,
+                          seed: int = 0, gain: float = math.sqrt(2)) -> float:
+    r"""How much the variance of the pre-activations grows from layer 1 to layer ``depth`` of a leaky-ReLU
+    stack initialised for ReLU (He's :math:`\mathrm{Var}(W) = 2/\mathrm{fan_{in}}`, ``gain`` √2), measured.
+
+    Pools ``stacks`` random stacks (:func:`course_utils.layers.deep_stack_stats`, seeds ``seed`` …): the
+    mean over the stacks of Var(z_depth), divided by the mean of Var(z_1).  In expectation each layer
+    multiplies the variance by :math:`2 \cdot \mathbb E[f(z)^2]/\mathrm{Var}(z) = 1 + \alpha^2`.
+    """
+    from ..layers import deep_stack_stats
+
+    first, last = [], []
+    with _one_thread():
+        for s in range(seed, seed + stacks):
+            v = deep_stack_stats(nn.LeakyReLU(slope), depth=depth, width=width, gain=gain, n=n, seed=s)
+            first.append(v["pre_var"][0])
+            last.append(v["pre_var"][-1])
+    return float(sum(last) / sum(first))
+
+
+@_graded('check_leaky_growth(growth)')
+def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
+    """Grade a *prediction*: by what factor does the variance of the pre-activations grow from layer 1 to
+    layer 30 of :data:`LEAKY_STACK` (leaky ReLU, slope 0.3, He's variance)?  Checked against a run
+    (:func:`leaky_variance_growth`) within a factor of 1.5; the run's number comes with a right answer only."""
+    name = "predict: variance growth"
+    spec = LEAKY_STACK
+    a, depth = spec["slope"], spec["depth"]
+    if answer is None or answer is ...:
+        return _report(name, TODO, "not yet — set `growth` to your prediction (a number) and run the cell again.",
+                       verbose=verbose)
+    v, why = _as_number(answer)
+    if why:
+        return _report(name, FAIL, why, hint="a factor: Var(layer 30) / Var(layer 1), e.g. 2.5 for a variance "
+                       "that grows to two and a half times its size.", verbose=verbose)
+    if v <= 0:
+        return _report(name, FAIL, f"a ratio of two variances is positive, got {v:g}.",
+                       hint="Var(layer 30) / Var(layer 1): both are positive.", verbose=verbose)
+    measured = leaky_variance_growth(**spec)
+    steps = depth - 1
+    if abs(math.log(v / measured)) <= math.log(_GROWTH_FACTOR):
+        return _report(name, PASS, f"right — the run grows the variance {measured:.3g}-fold from layer 1 to "
+                       f"layer {depth} (pooled over {spec['stacks']} random stacks).",
+                       details=[f"each layer multiplies it by 2·E[f(z)²]/Var(z) = 1 + α² = {1 + a * a:g}; "
+                                f"{steps} layers give {(1 + a * a) ** steps:.3g}.",
+                                f"torch's kaiming_normal_(w, a={a:g}, nonlinearity='leaky_relu') divides He's "
+                                "variance by 1 + a² and keeps the variance level."], verbose=verbose)
+    near = lambda x, rel=0.03: abs(v / x - 1) < rel  # noqa: E731
+    if near(1 + a * a) or near(1 + a):
+        hint = (f"that is (about) one layer's factor; the signal passes {steps} layers after the first, and each "
+                "multiplies the variance again.")
+    elif near((1 + a) ** steps, 0.1) or near((1 + a) ** depth, 0.1):
+        hint = "the slope multiplies the negative half of the signal: what does that do to its *variance*?"
+    elif near(2 * (1 + a * a) ** steps, 0.1) or near(2 * (1 + a * a) ** depth, 0.1):
+        hint = ("that looks like the variance at layer 30 itself; the task asks for the ratio Var(z) at layer 30 / "
+                "Var(z) at layer 1 (layer 1 starts at fan_in·Var(W)·Var(x) = 2, not 1).")
+    elif near(1 + a * a * steps, 0.05) or near(1 + a * a * depth, 0.05):
+        hint = ("the factors multiply, they do not add: the same factor applies again at every layer (and check "
+                "the factor itself: E[f(z)²] for a symmetric z).")
+    elif 1 / _GROWTH_FACTOR <= v <= _GROWTH_FACTOR:
+        hint = ("He's 2/fan_in exactly makes up for ReLU, which keeps half of the variance (E[f(z)²] = Var(z)/2). "
+                "Leaky ReLU keeps more than that: how much more, per layer?")
+    elif v < 1:
+        hint = ("the leak only adds to E[f(z)²] compared with ReLU, and He's variance keeps a ReLU stack level: can "
+                "the variance shrink here?")
+    else:
+        hint = ("each layer multiplies the variance by fan_in·Var(W)·E[f(z)²]/Var(z); work out that factor for "
+                f"leaky ReLU with α = {a:g}, then compound it over the layers.")
+    side = "too small" if v < measured else "too large"
+    return _report(name, FAIL, f"the run disagrees: {v:g} is {side}.", hint=hint, verbose=verbose)

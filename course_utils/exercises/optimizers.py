@@ -1,4 +1,5 @@
-"""Exercises 03 — optimizers: momentum, RMSProp and Adam graded against torch.optim; the loss-surface sliders."""
+"""Exercises 03 — optimizers: momentum, RMSProp and Adam graded against torch.optim; a prediction of Adam's first
+step graded against torch's; the loss-surface sliders."""
 from __future__ import annotations
 
 import math
@@ -8,8 +9,8 @@ import numpy as np
 import torch
 
 from .. import surfaces as _surfaces
-from ._core import (CheckResult, FAIL, PASS, TODO, _fmt, _not_callable, _not_yet, _raised, _report, _say,
-                    _say_raised, _show)
+from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _fmt, _not_callable, _not_yet, _raised,
+                    _report, _say, _say_raised, _show)
 from ._core import _graded
 
 
@@ -318,6 +319,85 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
 
 _T_FROM_0 = ("the parameters became NaN at the first step: the bias correction used t = 0, and 1 − β⁰ = 0 "
              "divides by zero. t counts this parameter's steps from 1: increment it before the correction.")
+
+
+# ----------------------------------------------------------------------------- predict, then run
+#: the prediction task: Adam's first step on a loss 1000·w₁ + 0.001·w₂ (gradients a million times apart)
+FIRST_STEP = dict(lr=0.01, grads=(1000.0, 0.001))
+
+
+def adam_first_step(*, lr: float = 0.01, grads=(1000.0, 0.001), betas=(0.9, 0.999), eps: float = 1e-8) -> np.ndarray:
+    """How far each parameter moves in the first step of ``torch.optim.Adam`` on the linear loss
+    Σ gᵢ·wᵢ (constant gradients ``grads``), from w = 0: the absolute change of each parameter."""
+    w = torch.zeros(len(grads), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=lr, betas=betas, eps=eps)
+    (torch.tensor(grads, dtype=torch.float64) * w).sum().backward()
+    opt.step()
+    return w.detach().abs().numpy()
+
+
+def _pair(answer):
+    """``(a, b, None)`` for two real numbers (a tuple, list, array or tensor of two), else ``(None, None, why)``."""
+    if isinstance(answer, torch.Tensor):
+        answer = answer.detach().flatten().tolist()
+    elif isinstance(answer, np.ndarray):
+        answer = answer.flatten().tolist()
+    elif isinstance(answer, (tuple, list)) and all(isinstance(x, (tuple, list)) and len(x) == 1 for x in answer):
+        answer = [x[0] for x in answer]  # [[0.01], [0.01]]: one number per parameter, as a column
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        what = "one number" if _as_number(answer)[1] is None else _describe(answer)
+        return None, None, f"expected two numbers, one per parameter, got {what}."
+    values = []
+    for x in answer:
+        v, why = _as_number(x)
+        if why:
+            return None, None, why
+        values.append(v)
+    return values[0], values[1], None
+
+
+@_graded('check_adam_first_step(first_step)')
+def check_adam_first_step(answer, *, verbose: bool = True) -> CheckResult:
+    """Grade a *prediction*: how far do w₁ and w₂ move in Adam's first step (lr = 0.01) when their gradients
+    are 1000 and 0.001?  Checked against ``torch.optim.Adam`` (:func:`adam_first_step`), within 2 %; the
+    distances may be given with the step's sign (−0.01) or without."""
+    name = "predict: Adam's first step"
+    lr, (g1, g2) = FIRST_STEP["lr"], FIRST_STEP["grads"]
+    if answer is None or answer is ...:
+        return _report(name, TODO, "not yet — set `first_step` to your prediction, two numbers, and run the cell "
+                       "again.", verbose=verbose)
+    a, b, why = _pair(answer)
+    if why:
+        return _report(name, FAIL, why, hint="write `first_step = (distance moved by w1, distance moved by w2)`.",
+                       verbose=verbose)
+    got = np.abs([a, b])
+    want = adam_first_step(**FIRST_STEP)
+    ok = np.abs(got / want - 1) <= 0.02
+    if ok.all():
+        return _report(name, PASS, f"right — torch's Adam moves w1 by {want[0]:.6g} and w2 by {want[1]:.6g}.",
+                       details=["at t = 1, the corrected m̂ = g and v̂ = g², so the step is lr·g/(|g| + ε) ≈ lr for "
+                                "every parameter: the first step ignores the gradient's size (only its sign "
+                                "counts): Adam's learning rate sets the size of a step in the parameters' own units."],
+                       verbose=verbose)
+    close = lambda x, y: abs(x / y - 1) <= 0.02 if y else x == 0  # noqa: E731
+    c1, c2 = 1 - 0.9, 1 - 0.999
+    if close(got[0], lr * g1) or close(got[1], lr * g2):
+        hint = ("that is plain SGD's step, lr·g. Adam divides the (averaged) gradient by the root of the "
+                "(averaged) squared gradient of the same parameter.")
+    elif close(got[0], lr * c1 / math.sqrt(c2)) or close(got[1], lr * c1 / math.sqrt(c2)):
+        hint = ("you left out the bias correction: m and v start at 0, so after one step they hold only (1 − β₁) "
+                "and (1 − β₂) of g and g². What do the corrections make of them?")
+    elif close(got[0], lr / math.sqrt(c2)) or close(got[0], lr * c1):
+        hint = "one of the two bias corrections is missing: m̂ = m/(1 − β₁ᵗ) and v̂ = v/(1 − β₂ᵗ) both apply."
+    elif ok[0] and not ok[1]:
+        hint = ("w1 is right. w2's gradient is a million times smaller, but Adam scales each parameter by its own "
+                "√v̂: compare |g| with ε = 1e-8.")
+    elif ok[1] and not ok[0]:
+        hint = "w2 is right; apply the same rule to w1, whose gradient is large."
+    else:
+        hint = "write out m̂ and v̂ after one step (t = 1) for a constant gradient g, then the update lr·m̂/(√v̂ + ε)."
+    wrong = " and ".join(f"w{i + 1}" for i in range(2) if not ok[i])
+    return _report(name, FAIL, f"the run disagrees about {wrong}.", hint=hint, verbose=verbose)
 
 
 # The surfaces themselves have one home, course_utils.surfaces (shared with the chapters and the explorer).
