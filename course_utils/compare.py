@@ -26,7 +26,7 @@ from torch import nn
 from . import optim as _optim
 from .train import TrainResult, train_model
 
-__all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "sweep_means", "best_rates", "mean_ci",
+__all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "sweep_means", "best_rates", "grid_search", "mean_ci",
            "seed_table", "holm", "welch_table", "MIN_SEEDS", "sign_flip_p", "detectable_difference", "paired_table",
            "paired_display", "verdict", "family_record", "recorded_family", "recorded_verdict"]
 
@@ -248,6 +248,81 @@ def best_rates(sweep: pd.DataFrame) -> dict[str, float]:
         raise ValueError(f"every learning rate diverged for {sorted(missing)}: sweep smaller rates.")
     idx = ok.groupby("optimizer", sort=False)["best_val_acc"].idxmax()
     return {name: float(ok.loc[i, "lr"]) for name, i in idx.items()}
+
+
+def grid_search(score: Callable[..., float], grid: Mapping[str, Sequence[float]], *, widen: int = 2
+                ) -> pd.DataFrame:
+    """Score every point of a grid, and widen an axis wherever the best point sits at its edge.
+
+    The grid is the product of its axes (``{"lam": [1e-5, 1e-4, 1e-3], "eta": [3e-4, 1e-3, 3e-3]}``), each a
+    geometric sequence of positive values.  When the best point's value on an axis is that axis's smallest or
+    largest, the next value of the sequence beyond that edge (:math:`v_0^2/v_1` or :math:`v_{-1}^2/v_{-2}`, to
+    six significant digits, so that a run's hyper-parameter reads ``1e-4``, not ``9.999999999999999e-05``)
+    joins the axis and the new points of the product are scored; this repeats at most ``widen`` times.  An axis
+    of one value (a method without that hyper-parameter), or whose edge is not positive, is never widened.
+    A best point still at an edge after that is named in ``attrs["at_edge"]``: the optimum may lie beyond.
+
+    Args:
+        score: ``score(**point) -> float``, higher is better (e.g. the best validation accuracy of a run);
+            NaN (a diverged run) never wins.
+        grid: ``{axis name: values}``; the names are ``score``'s keyword arguments.
+        widen: the most rounds of widening.
+
+    Returns:
+        One row per point scored: the axes' values, ``score`` and ``round`` (0: the first grid).  ``attrs``:
+        ``best`` (the best point, a dict of plain floats), ``at_edge`` (axes whose best value is still at an
+        edge of their grid) and ``widened`` (the values added per axis).
+
+    Raises:
+        ValueError: an empty axis, a negative ``widen``, or every point scored NaN.
+    """
+    if isinstance(widen, bool) or not isinstance(widen, int) or widen < 0:
+        raise ValueError(f"widen must be a non-negative integer (rounds of widening), got {widen!r}.")
+    axes = {}
+    for name, values in grid.items():
+        vals = sorted(float(v) for v in values)
+        if not vals:
+            raise ValueError(f"grid_search: the axis {name!r} has no values.")
+        axes[name] = vals
+    scored: dict[tuple, tuple[float, int]] = {}
+
+    def run(round_: int) -> None:
+        for point in itertools.product(*axes.values()):
+            if point not in scored:
+                scored[point] = (float(score(**dict(zip(axes, point)))), round_)
+
+    def best() -> tuple:
+        ok = {p: s for p, (s, _) in scored.items() if np.isfinite(s)}
+        if not ok:
+            raise ValueError("grid_search: every point of the grid scored NaN (diverged?): try smaller values.")
+        return max(ok, key=ok.get)
+
+    def edges(point: tuple) -> dict[str, float]:
+        out = {}
+        for (name, vals), v in zip(axes.items(), point):
+            if len(vals) < 2:
+                continue
+            if v == vals[0] and vals[0] > 0:
+                out[name] = float(f"{vals[0] ** 2 / vals[1]:.6g}")  # 1e-4, not 9.999999999999999e-05
+            elif v == vals[-1] and vals[-2] > 0:
+                out[name] = float(f"{vals[-1] ** 2 / vals[-2]:.6g}")
+        return out
+
+    run(0)
+    widened: dict[str, list[float]] = {name: [] for name in axes}
+    for round_ in range(1, widen + 1):
+        extra = edges(best())
+        if not extra:
+            break
+        for name, v in extra.items():
+            axes[name] = sorted(axes[name] + [v])
+            widened[name].append(v)
+        run(round_)
+    top = best()
+    at_edge = [name for (name, vals), v in zip(axes.items(), top) if len(vals) > 1 and v in (vals[0], vals[-1])]
+    table = pd.DataFrame([{**dict(zip(axes, p)), "score": s, "round": r} for p, (s, r) in scored.items()])
+    table.attrs.update(best=dict(zip(axes, top)), at_edge=at_edge, widened={k: v for k, v in widened.items() if v})
+    return table
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
@@ -503,12 +578,13 @@ def _pct(level: float) -> str:
     return f"{100 * level:.1f}".rstrip("0").rstrip(".") + " %"
 
 
-def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, digits: int = 2):
+def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, digits: int = 2, unit: str = "pp"):
     """A :func:`paired_table` as a page shows it, narrow enough for the book's column: the difference,
     its joint (Bonferroni-width) interval in one column ("+0.17 to +0.43"), Holm's p, the verdict and the
     detectable difference (the raw p and the number of seeds, the same in every row, are left to the prose).
 
-    With ``min_effect`` the verdict column also says whether a significant difference reaches it. p prints as
+    With ``min_effect`` the verdict column also says whether a significant difference reaches it; ``unit`` names
+    the unit of the differences in the headers (default percentage points; e.g. ``"nats"`` for an NLL). p prints as
     the verdict sentence prints it ("< 0.001" below 0.001). A table of one comparison has nothing to correct:
     its columns are the plain 95 % interval and p.
     Returns a pandas ``Styler``.
@@ -534,12 +610,12 @@ def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, dig
 
     show = pd.DataFrame({
         "A": paired["A"], "B": paired["B"],
-        "A − B (pp)": [signed(v) for v in paired["A − B (pp)"]],
-        f"{joint}{_pct(conf)} interval (pp)": [f"{signed(lo)} to {signed(hi)}"
-                                             for lo, hi in zip(paired["CI low"], paired["CI high"])],
+        f"A − B ({unit})": [signed(v) for v in paired["A − B (pp)"]],
+        f"{joint}{_pct(conf)} interval ({unit})": [f"{signed(lo)} to {signed(hi)}"
+                                                 for lo, hi in zip(paired["CI low"], paired["CI high"])],
         p_col: [_p_text(p).removeprefix("= ") for p in paired["p (Holm)"]],
         "significant": [word(r) for _, r in paired.iterrows()],
-        "detectable (pp)": [f"{d:.{digits}f}" for d in paired["detectable (pp)"]]})
+        f"detectable ({unit})": [f"{d:.{digits}f}" for d in paired["detectable (pp)"]]})
     return show.style.hide(axis="index").format(escape="html")  # "< 0.001" as text, not markup
 
 
@@ -551,7 +627,7 @@ def _check_min_effect(min_effect) -> float:
 
 
 def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "points",
-            full: str | None = None) -> str:
+            full: str | None = None, lower_is_better: bool = False, digits: int = 2) -> str:
     """The sentence a page glues about a family of paired comparisons, computed from :func:`paired_table`.
 
     * With fewer paired seeds than the table's ``min_seeds`` (:data:`MIN_SEEDS`) it calls nothing
@@ -573,6 +649,10 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
         min_effect: the smallest difference that would matter for the question, in ``unit`` (required: each
             page states and justifies its own).
         full: what the ``full`` run found, a clause (used only when this table has too few seeds).
+        lower_is_better: the measure is a loss or an error (an NLL, a calibration error): a significant
+            difference then names the side with the *lower* value as better ("A is better than B by 0.02 nats
+            (lower is better)") instead of calling the higher one ahead.
+        digits: decimals of the numbers in the sentence (3 for an NLL in nats, say).
 
     Returns:
         A clause without a final full stop, e.g. ``"after Holm's correction for 3 comparisons over 5 paired
@@ -598,7 +678,7 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     if n < min_seeds:
         seeds = "one seed" if n == 1 else f"{n} paired seeds"
         here = "" if n < 2 else (f"; the largest difference here, {big['A']} − {big['B']}, is "
-                                 f"{big['A − B (pp)']:+.2f} {unit}")
+                                 f"{big['A − B (pp)']:+.{digits}f} {unit}")
         found = (f"; the recorded `full` run found: {full}" if full else
                  "; no `full` run of this comparison is recorded")
         return f"{seeds} cannot decide whether {what} (a verdict needs at least {min_seeds}{here})" + found
@@ -608,12 +688,15 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     parts = []
     for _, r in sig.iterrows():
         diff, lo, hi, ph = r["A − B (pp)"], r["CI low"], r["CI high"], r["p (Holm)"]
-        a, b = (r["A"], r["B"]) if diff > 0 else (r["B"], r["A"])
-        lo_, hi_ = (lo, hi) if diff > 0 else (-hi, -lo)
-        size = (f"significant and larger than the minimum effect of {m:.2f} {unit}" if abs(diff) >= m else
-                f"significant but below the minimum effect of {m:.2f} {unit}")
+        a, b = (r["A"], r["B"]) if (diff > 0) != lower_is_better else (r["B"], r["A"])
+        lo_, hi_ = (lo, hi) if diff > 0 else (-hi, -lo)  # the winner's advantage, |A − B|
+        size = (f"significant and larger than the minimum effect of {m:.{digits}f} {unit}" if abs(diff) >= m else
+                f"significant but below the minimum effect of {m:.{digits}f} {unit}")
         reach = "" if lo_ > 0 or not np.isfinite(lo_) else ", an interval that reaches zero: Holm's later steps are less strict"
-        parts.append(f"{a} is ahead of {b} by {abs(diff):.2f} {unit}, {size} ({lvl} {lo_:.2f} to {hi_:.2f}, "
+        of = " of the advantage" if lower_is_better else ""
+        head_to_head = (f"{a} is better than {b} by {abs(diff):.{digits}f} {unit} (lower is better)"
+                        if lower_is_better else f"{a} is ahead of {b} by {abs(diff):.{digits}f} {unit}")
+        parts.append(f"{head_to_head}, {size} ({lvl}{of} {lo_:.{digits}f} to {hi_:.{digits}f}, "
                      f"{holm_p} {_p_text(ph)}{reach})")
     rest = k - len(sig)
     if parts:
@@ -624,11 +707,11 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     none = "the difference is not significant" if k == 1 else f"none of the {k} differences is significant"
     lo, hi = float(big["CI low"]), float(big["CI high"])
     where = f"at Holm's level {_pct((1 - conf) / k)}" if k > 1 else f"at the {_pct(1 - conf)} level"
-    judge = (f"below the minimum effect of {m:.2f} {unit}, so a difference that matters would probably have been seen"
+    judge = (f"below the minimum effect of {m:.{digits}f} {unit}, so a difference that matters would probably have been seen"
              if det < m else
-             f"above the minimum effect of {m:.2f} {unit}, so a difference that matters could have been missed")
-    return (head + f"{none} (largest: {big['A']} − {big['B']} = {big['A − B (pp)']:+.2f} {unit}, "
-            f"{lvl} {lo:+.2f} to {hi:+.2f}); differences of about {det:.2f} {unit} or more would have been "
+             f"above the minimum effect of {m:.{digits}f} {unit}, so a difference that matters could have been missed")
+    return (head + f"{none} (largest: {big['A']} − {big['B']} = {big['A − B (pp)']:+.{digits}f} {unit}, "
+            f"{lvl} {lo:+.{digits}f} to {hi:+.{digits}f}); differences of about {det:.{digits}f} {unit} or more would have been "
             f"detected reliably {where} (estimated from the observed spread between seeds), {judge}")
 
 
@@ -738,11 +821,11 @@ def recorded_family(chapter: str, name: str, *, record: dict | None = None, conf
 
 
 def recorded_verdict(chapter: str, name: str, *, what: str, min_effect: float, unit: str = "points",
-                     record: dict | None = None) -> str | None:
+                     record: dict | None = None, lower_is_better: bool = False, digits: int = 2) -> str | None:
     """:func:`verdict` for the same family in the recorded ``full`` run (:func:`recorded_family`), with this
     edition's rules (minimum effect, joint interval, detectable difference at Holm's level), prefixed with
     its size; None when the record does not hold the family."""
     table = recorded_family(chapter, name, record=record)
     if table is None:
         return None
-    return verdict(table, what=what, min_effect=min_effect, unit=unit)
+    return verdict(table, what=what, min_effect=min_effect, unit=unit, lower_is_better=lower_is_better, digits=digits)

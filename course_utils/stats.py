@@ -15,12 +15,13 @@ correct predictions).  They take tensors or arrays and return plain floats.  :fu
 resamples the examples to put an interval on any of them, or on the difference of two predictors
 scored on the same examples.  :func:`fit_temperature` (with :func:`softmax_t`) is temperature scaling,
 the one-parameter recalibration that any other uncertainty method has to beat, and
-:func:`mutual_information` the disagreement part of MC dropout's uncertainty.
+:func:`mutual_information` the disagreement part of MC dropout's uncertainty; :func:`score_predictions`
+scores several predictors of the same examples at once.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +31,8 @@ from torch import nn
 __all__ = ["layer_label", "record_outputs", "activation_stats", "weight_stats", "gradient_stats",
            "variances", "dead_unit_fraction", "activation_stats_per_unit",
            "nll", "expected_calibration_error", "reliability_bins", "auroc", "bootstrap_interval",
-           "mutual_information", "fit_temperature", "softmax_t"]
+           "mutual_information", "fit_temperature", "softmax_t", "entropy", "log_probs", "score_predictions", "predict_probs",
+           "temperature_scaled"]
 
 
 def layer_label(i: int, layer: nn.Linear) -> str:
@@ -420,3 +422,73 @@ def softmax_t(logits, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(-1, keepdims=True)
+
+
+def entropy(probs) -> np.ndarray:
+    r"""Predictive entropy of each row, :math:`H = -\sum_c p_c \ln p_c`, in nats (``(N, C)`` -> ``(N,)``, float64)."""
+    p, _ = _probs_labels(probs, np.zeros(len(probs), dtype=np.int64), "entropy")
+    return -(p * np.log(np.maximum(p, 1e-300))).sum(1)
+
+
+def log_probs(probs, *, floor: float = 1e-300) -> np.ndarray:
+    """``ln p`` of probabilities ``(N, C)`` as float64, floored at ``floor``: logits of any probabilistic
+    prediction (``softmax(ln p) = p``), e.g. MC dropout's averaged probabilities, to temperature-scale it
+    (:func:`fit_temperature`; "pool, then calibrate")."""
+    p, _ = _probs_labels(probs, np.zeros(len(probs), dtype=np.int64), "log_probs")
+    return np.log(np.maximum(p, floor))
+
+
+def score_predictions(probs: Mapping[str, Any], y, *, uncertainty: Mapping[str, Any] | None = None,
+                      n_bins: int = 15) -> dict[str, dict[str, float]]:
+    """Accuracy, NLL, ECE and how well an uncertainty flags the errors, for several predictors of the same examples.
+
+    Args:
+        probs: ``{predictor: (N, C) probabilities}``.
+        y: ``(N,)`` labels.
+        uncertainty: ``{predictor: (N,) score}`` to rank the errors by (higher: less sure); a predictor
+            without one is ranked by its :func:`entropy`.
+        n_bins: bins of :func:`expected_calibration_error`.
+
+    Returns:
+        ``{predictor: {"accuracy (%)", "NLL (nats)", "ECE (%)", "AUROC"}}`` (AUROC: :func:`auroc` of the
+        uncertainty for "the prediction is wrong").
+    """
+    out = {}
+    for name, p in probs.items():
+        p, t = _probs_labels(p, y, "score_predictions")
+        wrong = p.argmax(1) != t
+        u = (uncertainty or {}).get(name)
+        u = entropy(p) if u is None else (u.detach().cpu().numpy() if isinstance(u, torch.Tensor) else np.asarray(u))
+        out[name] = {"accuracy (%)": 100 * float((~wrong).mean()), "NLL (nats)": nll(p, t),
+                     "ECE (%)": 100 * expected_calibration_error(p, t, n_bins), "AUROC": auroc(u, wrong)}
+    return out
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, X: torch.Tensor, *, batch_size: int = 4096) -> np.ndarray:
+    """Softmax probabilities ``(N, C)`` of ``model`` on ``X`` in eval mode (dropout off), as float64.
+
+    The model's train/eval state is restored afterwards.
+    """
+    was = model.training
+    model.eval()
+    try:
+        out = torch.cat([torch.softmax(model(X[i:i + batch_size]).double(), -1) for i in range(0, len(X), batch_size)])
+    finally:
+        model.train(was)
+    return out.cpu().numpy()
+
+
+def temperature_scaled(probs_val, y_val, probs_test) -> tuple[np.ndarray, float]:
+    r"""Temperature scaling of any probabilistic predictor: :math:`T` fitted on validation, applied to the test set.
+
+    The log-probabilities serve as logits (:func:`log_probs`; for a softmax they differ from the logits by a
+    constant per row, which the softmax ignores), so the same call recalibrates a single network, MC dropout's
+    averaged prediction or an ensemble's ("pool, then calibrate": Rahaman & Thiery 2021).  The argmax, and with
+    it the accuracy, is unchanged.
+
+    Returns:
+        ``(softmax(ln p_test / T), T)`` with ``T`` from :func:`fit_temperature` on ``(ln p_val, y_val)``.
+    """
+    t = fit_temperature(log_probs(probs_val), y_val)
+    return softmax_t(log_probs(probs_test), t), t

@@ -10,8 +10,9 @@ The experiment of the textbook, made repeatable:
 * :func:`few_shot_sample` and :func:`fit_small` — task B has 20 images, so it is trained with
   full-batch steps (no mini-batches, no validation set: with 20 labels there is none to spare),
   not with :func:`course_utils.train.fit`;
-* :func:`task_b_runs` — scratch vs. frozen vs. frozen-then-unfrozen over many seeds, as a
-  DataFrame, cached on disk; :func:`summarize_runs` compares two of them seed by seed;
+* :func:`task_b_runs` — scratch vs. the linear probe vs. frozen-then-unfrozen (and more) over many seeds, as
+  a DataFrame, cached on disk; :func:`summarize_runs` compares two of them seed by seed; :func:`step_curve`
+  — how the probe (or the run from scratch) converges, step by step;
 * :func:`summarize_crossed` — the same comparison when several model A's share the task-B seeds
   (model A × sample, a crossed design): an interval that counts both the draw of model A and the draw
   of the 20 images; :func:`per_sample` — a column that does not depend on model A (from scratch), once
@@ -24,7 +25,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -39,7 +40,7 @@ from .train import _state_hash, evaluate, package_source_hash
 
 __all__ = ["other_classes", "model_a", "model_b_from_scratch", "model_b_on_a",
            "freeze", "unfreeze", "trainable_count", "few_shot_sample", "fit_small", "accuracy",
-           "TransferProtocol", "run_task_b", "task_b_runs", "summarize_runs", "summarize_over_models",
+           "TransferProtocol", "run_task_b", "task_b_runs", "step_curve", "summarize_runs", "summarize_over_models",
            "summarize_crossed", "per_sample", "METHODS"]
 
 
@@ -118,11 +119,12 @@ def few_shot_sample(X: torch.Tensor, y: torch.Tensor, n_per_class: int, *, seed:
 
 
 def fit_small(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float,
-              optimizer: str = "adam") -> nn.Module:
+              optimizer: str = "adam", on_step: Callable[[int, float], Any] | None = None) -> nn.Module:
     """Full-batch training of the trainable parameters for ``steps`` steps (for tiny data sets).
 
     Only parameters with ``requires_grad=True`` are given to the optimizer, so a frozen
-    body stays exactly as it was.  Returns the model (trained in place).
+    body stays exactly as it was.  ``on_step(t, loss)`` is called after step ``t = 1..steps`` with the
+    training loss before that step (to record a curve).  Returns the model (trained in place).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -136,10 +138,13 @@ def fit_small(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, steps: int,
     else:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}.")
     model.train()
-    for _ in range(steps):
+    for t in range(1, steps + 1):
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(X), y).backward()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
         opt.step()
+        if on_step is not None:
+            on_step(t, loss.item())
     return model
 
 
@@ -154,13 +159,16 @@ class TransferProtocol:
     """How task B is trained (fixed before looking at any result).
 
     From scratch: ``scratch_steps`` full-batch Adam steps at ``lr_scratch`` (Adam's default rate).
-    Reused layers: ``frozen_steps`` steps of the new output layer alone at ``lr_head`` (a new layer
-    may learn faster), then (for ``"unfrozen"``) ``unfrozen_steps`` steps of the whole network at
-    the ten times smaller ``lr_unfrozen`` (so the reused weights are not wrecked).  Both routes
-    take the same number of steps.  ``"frozen"`` stops after the first phase (a linear probe
-    on model A's features).  ``"lowest"`` reuses only model A's first hidden layer (the most general
-    features, the textbook's advice for dissimilar tasks): the network from scratch with that layer
-    copied in, trained like ``"scratch"``.  ``n_per_class`` labelled images per class (10 + 10 = 20).
+    Reused layers (``"unfrozen"``, the source's route): ``frozen_steps`` steps of the new output layer
+    alone at ``lr_head`` (a new layer may learn faster), then ``unfrozen_steps`` steps of the whole network
+    at the ten times smaller ``lr_unfrozen`` (so the reused weights are not wrecked); both routes take the
+    same number of steps.  ``"frozen"`` is the linear probe: the new output layer alone on model A's frozen
+    features, trained for ``probe_steps`` steps at ``lr_head``, enough for its test accuracy to stop
+    changing (:func:`step_curve` measures that); ``"probe_ft"`` fine-tunes that converged probe like the
+    second phase of ``"unfrozen"`` (linear probing, then fine-tuning: Kumar et al. 2022).  ``"lowest"`` reuses
+    only model A's first hidden layer (the most general features, the textbook's advice for dissimilar
+    tasks): the network from scratch with that layer copied in, trained like ``"scratch"``.
+    ``n_per_class`` labelled images per class (10 + 10 = 20).
     """
 
     n_per_class: int = 10
@@ -170,9 +178,10 @@ class TransferProtocol:
     scratch_steps: int = 50
     frozen_steps: int = 25
     unfrozen_steps: int = 25
+    probe_steps: int = 1000
 
 
-METHODS = ("scratch", "frozen", "unfrozen", "lowest")
+METHODS = ("scratch", "frozen", "unfrozen", "lowest", "probe_ft")
 
 
 def run_task_b(model_a: MLP, data_b, *, seed: int, protocol: TransferProtocol = TransferProtocol(),
@@ -201,34 +210,31 @@ def run_task_b(model_a: MLP, data_b, *, seed: int, protocol: TransferProtocol = 
                 m.linears[0].bias.copy_(model_a.linears[0].bias)
             fit_small(m, Xb, yb, steps=protocol.scratch_steps, lr=protocol.lr_scratch)
             out["lowest"] = accuracy(m, X_test, y_test)
-        if "frozen" in methods or "unfrozen" in methods:
+        if "unfrozen" in methods:  # the source's route: a short head phase, then everything
             m = model_b_on_a(model_a, n_out, seed=20_000 + seed)
             freeze(m.layers[:-1])
             fit_small(m, Xb, yb, steps=protocol.frozen_steps, lr=protocol.lr_head)
+            unfreeze(m)
+            fit_small(m, Xb, yb, steps=protocol.unfrozen_steps, lr=protocol.lr_unfrozen)
+            out["unfrozen"] = accuracy(m, X_test, y_test)
+        if "frozen" in methods or "probe_ft" in methods:  # the same new layer, probed to convergence
+            m = model_b_on_a(model_a, n_out, seed=20_000 + seed)
+            freeze(m.layers[:-1])
+            fit_small(m, Xb, yb, steps=protocol.probe_steps, lr=protocol.lr_head)
             if "frozen" in methods:
                 out["frozen"] = accuracy(m, X_test, y_test)
-            if "unfrozen" in methods:
+            if "probe_ft" in methods:
                 unfreeze(m)
                 fit_small(m, Xb, yb, steps=protocol.unfrozen_steps, lr=protocol.lr_unfrozen)
-                out["unfrozen"] = accuracy(m, X_test, y_test)
+                out["probe_ft"] = accuracy(m, X_test, y_test)
     return {k: out[k] for k in METHODS if k in out}
 
 
-def task_b_runs(model_a: MLP, data_b, *, seeds: Sequence[int],
-                protocol: TransferProtocol = TransferProtocol(), methods: Sequence[str] = METHODS,
-                use_cache: bool = True, cache_dir: str | Path | None = None):
-    """:func:`run_task_b` for every seed, as a DataFrame with one row per seed (cached on disk).
-
-    The cache key covers model A's weights, task B's data, the protocol, the seeds, the
-    methods and the source of ``course_utils``.
-    """
+def _cached_frame(desc: dict, compute: Callable[[], list[dict]], *, use_cache: bool, cache_dir, threads_of):
+    """The DataFrame of ``compute()``'s rows, cached on disk under a hash of ``desc`` (and the package's source)."""
     import pandas as pd
 
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds is empty: pass e.g. seeds=range(50).")
-    desc = {"model_a": _state_hash(model_a), "data": data_b.fingerprint(), "protocol": dataclasses.asdict(protocol),
-            "seeds": seeds, "methods": list(methods), "src": package_source_hash(("transfer", "compare", "stats")), "torch": torch.__version__}
+    desc = {**desc, "src": package_source_hash(("transfer", "compare", "stats")), "torch": torch.__version__}
     key = hashlib.sha256(json.dumps(desc, sort_keys=True, default=repr).encode()).hexdigest()[:24]
     path = None
     if use_cache:
@@ -242,17 +248,91 @@ def task_b_runs(model_a: MLP, data_b, *, seeds: Sequence[int],
                 pass  # corrupt or not readable by this user: compute again (and overwrite)
     # Task B's tensors are tiny: one CPU thread is faster than several (no synchronisation per op).
     threads = torch.get_num_threads()
-    if data_b.device.type == "cpu":
+    if threads_of.device.type == "cpu":
         torch.set_num_threads(1)
     try:
-        rows = [{"seed": s, **run_task_b(model_a, data_b, seed=s, protocol=protocol, methods=methods)}
-                for s in seeds]
+        text = pd.DataFrame(compute()).to_json(orient="records", double_precision=15)
     finally:
         torch.set_num_threads(threads)
-    df = pd.DataFrame(rows)
     if path is not None:
-        atomic_write_bytes(path, df.to_json(orient="records").encode())
-    return df
+        atomic_write_bytes(path, text.encode())
+    return pd.DataFrame(json.loads(text))  # as a later call reads it back: the same numbers cold and cached
+
+
+def task_b_runs(model_a: MLP, data_b, *, seeds: Sequence[int],
+                protocol: TransferProtocol = TransferProtocol(), methods: Sequence[str] = METHODS,
+                use_cache: bool = True, cache_dir: str | Path | None = None):
+    """:func:`run_task_b` for every seed, as a DataFrame with one row per seed (cached on disk).
+
+    The cache key covers model A's weights, task B's data, the protocol, the seeds, the
+    methods and the source of ``course_utils``.
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: pass e.g. seeds=range(50).")
+    desc = {"model_a": _state_hash(model_a), "data": data_b.fingerprint(), "protocol": dataclasses.asdict(protocol),
+            "seeds": seeds, "methods": list(methods)}
+    return _cached_frame(desc, lambda: [{"seed": s, **run_task_b(model_a, data_b, seed=s, protocol=protocol,
+                                                                 methods=methods)} for s in seeds],
+                         use_cache=use_cache, cache_dir=cache_dir, threads_of=data_b)
+
+
+def step_curve(model_a: MLP, data_b, *, seeds: Sequence[int], checkpoints: Sequence[int], method: str = "frozen",
+               protocol: TransferProtocol = TransferProtocol(), use_cache: bool = True,
+               cache_dir: str | Path | None = None):
+    """How a one-phase route of task B converges: its training loss and test accuracy after each checkpoint.
+
+    ``method`` is ``"frozen"`` (the linear probe: model A's body frozen, the new output layer trained at
+    ``lr_head``) or ``"scratch"`` (the whole fresh network at ``lr_scratch``), built and seeded exactly as
+    :func:`run_task_b` builds them, and trained in one run of ``max(checkpoints)`` full-batch steps: the row
+    of a checkpoint is the run :func:`run_task_b` makes with that many steps.
+
+    Returns:
+        A DataFrame, one row per (seed, checkpoint): ``seed``, ``step``, ``train_loss`` (the cross-entropy on
+        the 20 images after that step), ``train_acc`` and ``test_acc`` (fractions); cached on disk.
+    """
+    if method not in ("frozen", "scratch"):
+        raise ValueError(f"step_curve follows a one-phase route, 'frozen' (the linear probe) or 'scratch'; "
+                         f"got {method!r}.")
+    seeds = [int(s) for s in seeds]
+    marks = sorted({int(c) for c in checkpoints})
+    if not seeds or not marks or marks[0] < 1:
+        raise ValueError(f"step_curve needs seeds and positive checkpoints, got {seeds} and {marks}.")
+    X_test, y_test = data_b.test
+    n_out = len(data_b.classes)
+    hidden = [lin.out_features for lin in model_a.linears][:-1]
+
+    def one(seed: int) -> list[dict]:
+        Xb, yb = few_shot_sample(*data_b.train, protocol.n_per_class, seed=seed)
+        if method == "scratch":
+            m = model_b_from_scratch(n_out, hidden_sizes=hidden, seed=10_000 + seed).to(X_test.device)
+            lr = protocol.lr_scratch
+        else:
+            m = model_b_on_a(model_a, n_out, seed=20_000 + seed)
+            freeze(m.layers[:-1])
+            lr = protocol.lr_head
+        rows = []
+
+        def record(t, _loss):
+            if t in marks:
+                with torch.no_grad():
+                    was = m.training
+                    m.eval()
+                    loss = F.cross_entropy(m(Xb), yb).item()
+                    m.train(was)
+                rows.append({"seed": seed, "step": t, "train_loss": loss, "train_acc": accuracy(m, Xb, yb),
+                             "test_acc": accuracy(m, X_test, y_test)})
+
+        fit_small(m, Xb, yb, steps=marks[-1], lr=lr, on_step=record)
+        return rows
+
+    def compute():
+        with torch.random.fork_rng():
+            return [row for s in seeds for row in one(s)]
+
+    desc = {"curve": method, "model_a": _state_hash(model_a), "data": data_b.fingerprint(),
+            "protocol": dataclasses.asdict(protocol), "seeds": seeds, "checkpoints": marks}
+    return _cached_frame(desc, compute, use_cache=use_cache, cache_dir=cache_dir, threads_of=data_b)
 
 
 def summarize_runs(df, *, method: str = "unfrozen", baseline: str = "scratch") -> dict[str, float]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -336,6 +337,19 @@ def test_verdict_names_each_significant_pair_and_counts_the_rest():
         verdict(pd.concat([t, paired_table(res, [("x", "y")])], ignore_index=True), what="x", min_effect=M)
 
 
+def test_a_loss_names_the_side_with_the_lower_value_as_better():
+    rng = np.random.default_rng(2)
+    shared = rng.normal(0, 0.03, 5)
+    nll = {"mc": list(0.43 + shared + rng.normal(0, .002, 5)), "ts": list(0.45 + shared + rng.normal(0, .002, 5))}
+    for pair in ([("mc", "ts")], [("ts", "mc")]):  # the same finding whichever way the pair is written
+        v = verdict(paired_table(nll, pair), what="mc beats ts", min_effect=0.01, unit="nats", lower_is_better=True,
+                    digits=3)
+        assert "mc is better than ts by 0.0" in v and "nats (lower is better)" in v and "ts is better" not in v, v
+        lo, hi = (float(x) for x in re.search(r"advantage (\S+) to (\S+),", v).groups())
+        assert 0 < lo < 0.02 < hi, v  # the interval of mc's advantage, positive
+    assert "ts is ahead of mc" in verdict(paired_table(nll, [("mc", "ts")]), what="x", min_effect=0.01)
+
+
 def test_paired_table_refuses_unpaired_input():
     with pytest.raises(ValueError, match="same seeds"):
         paired_table({"A": [1.0, 2.0], "B": [1.0]})
@@ -364,6 +378,8 @@ def test_paired_display_is_narrow_and_never_prints_negative_zero():
     sty = C.paired_display(C.paired_table(runs))
     html = sty.to_html()
     assert "interval (pp)" in html and "p (paired t)" not in html and "-0.00" not in html
+    nats = C.paired_display(C.paired_table(runs), unit="nats", digits=3).to_html()
+    assert "A − B (nats)" in nats and "detectable (nats)" in nats and "(pp)" not in nats
     with pytest.raises(ValueError, match="paired_table"):
         C.paired_display(pd.DataFrame({"A": ["x"]}))
 
@@ -404,3 +420,49 @@ def test_a_family_glued_with_its_seeds_is_retested_exactly():
     assert "partial" not in back.attrs
     np.testing.assert_allclose(back["CI low"], t["CI low"], atol=1e-3)
     assert verdict(back, what="x", min_effect=M)[:60] == verdict(t, what="x", min_effect=M)[:60]
+
+
+# ----------------------------------------------------------------------------- grid search with widening
+def _bowl(lam_star, eta_star, calls=None):
+    """A score peaked at (lam_star, eta_star) on log scales; records the points it is asked for."""
+    def score(lam, eta):
+        if calls is not None:
+            calls.append((lam, eta))
+        return -(np.log10(lam / lam_star)) ** 2 - (np.log10(eta / eta_star)) ** 2
+    return score
+
+
+def test_grid_search_keeps_an_interior_best_and_scores_each_point_once():
+    calls = []
+    t = C.grid_search(_bowl(1e-4, 1e-3, calls), {"lam": [1e-5, 1e-4, 1e-3], "eta": [3e-4, 1e-3, 3e-3]})
+    assert len(t) == 9 and len(calls) == 9 and (t["round"] == 0).all()
+    assert t.attrs["best"] == {"lam": 1e-4, "eta": 1e-3} and t.attrs["at_edge"] == [] and t.attrs["widened"] == {}
+
+
+def test_grid_search_widens_the_axis_whose_best_sits_at_an_edge_until_it_is_inside():
+    calls = []
+    t = C.grid_search(_bowl(1e-2, 1e-3, calls), {"lam": [1e-5, 1e-4, 1e-3], "eta": [3e-4, 1e-3, 3e-3]})
+    # 1e-3 is the upper edge: 1e-2 is added (3 new points), and 1e-2 is then the upper edge: 1e-1 (3 more)
+    assert np.allclose(t.attrs["widened"]["lam"], [1e-2, 1e-1]) and "eta" not in t.attrs["widened"]
+    assert len(t) == 15 and len(calls) == len(set(calls)) == 15
+    assert np.isclose(t.attrs["best"]["lam"], 1e-2) and t.attrs["at_edge"] == []
+    assert sorted(t["round"].unique()) == [0, 1, 2]
+
+
+def test_grid_search_stops_after_widen_rounds_and_names_the_edge_it_could_not_leave():
+    t = C.grid_search(_bowl(1e-8, 1e-3), {"lam": [1e-5, 1e-4, 1e-3], "eta": [1e-3]}, widen=2)
+    assert np.allclose(t.attrs["widened"]["lam"], [1e-6, 1e-7]) and t.attrs["at_edge"] == ["lam"]
+    assert C.grid_search(_bowl(1e-8, 1e-3), {"lam": [1e-5, 1e-4], "eta": [1e-3]}, widen=0).attrs["at_edge"] == ["lam"]
+
+
+def test_grid_search_never_widens_a_single_value_or_past_zero_and_skips_nan():
+    t = C.grid_search(lambda lam, eta: -eta, {"lam": [0.0], "eta": [1e-3, 1e-2]})  # best eta at the low edge
+    assert t.attrs["widened"] == {"eta": [1e-4, 1e-5]} and "lam" not in t.attrs["at_edge"]
+    t = C.grid_search(lambda lam: -lam, {"lam": [0.0, 1e-4]})  # 0 is an edge with no geometric step
+    assert t.attrs["widened"] == {} and t.attrs["best"] == {"lam": 0.0}
+    t = C.grid_search(lambda eta: np.nan if eta > 1e-2 else eta, {"eta": [1e-3, 1e-2, 1e-1]})
+    assert t.attrs["best"] == {"eta": 1e-2} and t.attrs["widened"] == {}  # a diverged 1e-1 never wins
+    with pytest.raises(ValueError, match="NaN"):
+        C.grid_search(lambda eta: np.nan, {"eta": [1e-3, 1e-2]})
+    with pytest.raises(ValueError, match="no values"):
+        C.grid_search(lambda eta: 0.0, {"eta": []})

@@ -65,6 +65,47 @@ def test_mutual_information_rejects_one_pass_and_logits():
         stats.mutual_information(torch.randn(3, 3, 4))
 
 
+# ----------------------------------------------------------------------------- scoring several predictors
+def test_score_predictions_agrees_with_the_single_scores_and_takes_an_uncertainty():
+    rng = np.random.default_rng(3)
+    z = 3 * rng.normal(size=(400, 5))
+    y = (z + 3 * rng.normal(size=z.shape)).argmax(1)
+    p, q = stats.softmax_t(z, 1.0), stats.softmax_t(z, 2.0)
+    u = rng.random(400)
+    s = stats.score_predictions({"p": p, "q": q}, y, uncertainty={"q": u})
+    assert s["p"]["NLL (nats)"] == stats.nll(p, y) and s["q"]["ECE (%)"] == 100 * stats.expected_calibration_error(q, y)
+    assert s["p"]["accuracy (%)"] == s["q"]["accuracy (%)"] == 100 * np.mean(z.argmax(1) == y)
+    assert s["p"]["AUROC"] == stats.auroc(stats.entropy(p), p.argmax(1) != y)
+    assert s["q"]["AUROC"] == stats.auroc(u, q.argmax(1) != y)  # the given uncertainty, not the entropy
+
+
+def test_entropy_and_log_probs():
+    p = np.array([[1.0, 0.0], [0.5, 0.5]])
+    assert np.allclose(stats.entropy(p), [0.0, np.log(2)])
+    lp = stats.log_probs(p)
+    assert np.isfinite(lp).all() and np.allclose(stats.softmax_t(lp, 1.0), p)
+    # temperature scaling of an averaged prediction through its log-probabilities keeps the argmax
+    q = stats.softmax_t(np.random.default_rng(0).normal(size=(50, 4)), 1.0)
+    assert (stats.softmax_t(stats.log_probs(q), 1.7).argmax(1) == q.argmax(1)).all()
+    with pytest.raises(ValueError, match="log_probs"):
+        stats.log_probs(np.array([[2.0, -1.0]]))
+
+
+def test_temperature_scaled_matches_fitting_the_logits_and_predict_probs_restores_the_mode():
+    rng = np.random.default_rng(4)
+    z_val, z_test = 4 * rng.normal(size=(3000, 6)), 4 * rng.normal(size=(500, 6))
+    y_val = (z_val / 2.5 + rng.gumbel(size=z_val.shape)).argmax(1)  # labels from softmax(z / 2.5)
+    p, t = stats.temperature_scaled(stats.softmax_t(z_val, 1.0), y_val, stats.softmax_t(z_test, 1.0))
+    assert np.isclose(t, stats.fit_temperature(z_val, y_val), rtol=1e-5) and abs(np.log(t / 2.5)) < 0.1
+    assert np.allclose(p, stats.softmax_t(z_test, t), atol=1e-9) and (p.argmax(1) == z_test.argmax(1)).all()
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 2)).train()
+    x = torch.randn(10, 3)
+    probs = stats.predict_probs(net, x, batch_size=3)
+    assert net.training and probs.shape == (10, 2) and probs.dtype == np.float64
+    assert np.allclose(probs, stats.predict_probs(net, x))  # dropout off: the same every time
+    assert np.allclose(probs, torch.softmax(net.eval()(x), -1).detach().numpy(), atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- transfer: crossed design
 def _crossed(a, s, sd_a, sd_s, sd_e, seed, mu=0.01):
     rng = np.random.default_rng(seed)

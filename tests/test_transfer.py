@@ -51,10 +51,10 @@ def test_fit_small_errors(fake):
 def test_task_b_runs_is_cached_and_reproducible(fake, tmp_path):
     a = T.model_a(8, seed=0)
     sub = fake.subset(classes=(0, 2))
-    proto = T.TransferProtocol(n_per_class=3, scratch_steps=5, frozen_steps=3, unfrozen_steps=2)
+    proto = T.TransferProtocol(n_per_class=3, scratch_steps=5, frozen_steps=3, unfrozen_steps=2, probe_steps=7)
     df1 = T.task_b_runs(a, sub, seeds=range(3), protocol=proto, cache_dir=tmp_path)
     df2 = T.task_b_runs(a, sub, seeds=range(3), protocol=proto, cache_dir=tmp_path)
-    assert list(df1.columns) == ["seed", "scratch", "frozen", "unfrozen", "lowest"] and len(df1) == 3
+    assert list(df1.columns) == ["seed", "scratch", "frozen", "unfrozen", "lowest", "probe_ft"] and len(df1) == 3
     assert len(list(tmp_path.glob("*.json"))) == 1
     assert df1.equals(df2)
     df3 = T.task_b_runs(a, sub, seeds=range(3), protocol=proto, use_cache=False)
@@ -76,3 +76,38 @@ def test_summarize_over_models_puts_the_interval_over_model_a_seeds():
     assert r["naive_lo"] > 0                           # treating the 20 runs as independent: wrongly "sure"
     with pytest.raises(ValueError, match="at least two model A"):
         summarize_over_models(df[df.model_a_seed == 0])
+
+
+def test_step_curve_at_a_checkpoint_is_the_run_task_b_makes_with_that_many_steps(fake, tmp_path):
+    """The probe's (and scratch's) curve is the route of run_task_b, stopped at each checkpoint: at probe_steps
+    it gives the 'frozen' column exactly, and at scratch_steps the 'scratch' column."""
+    a = T.model_a(8, seed=0)
+    sub = fake.subset(classes=(0, 2))
+    proto = T.TransferProtocol(n_per_class=3, scratch_steps=6, frozen_steps=3, unfrozen_steps=2, probe_steps=9)
+    runs = T.task_b_runs(a, sub, seeds=range(3), protocol=proto, use_cache=False)
+    probe = T.step_curve(a, sub, seeds=range(3), checkpoints=[1, 3, 9], protocol=proto, cache_dir=tmp_path)
+    assert list(probe.columns) == ["seed", "step", "train_loss", "train_acc", "test_acc"] and len(probe) == 9
+    at = probe[probe.step == 9].set_index("seed")["test_acc"]
+    assert (at.to_numpy() == runs.set_index("seed")["frozen"].to_numpy()).all()
+    scratch = T.step_curve(a, sub, seeds=range(3), checkpoints=[6], method="scratch", protocol=proto, use_cache=False)
+    assert (scratch["test_acc"].to_numpy() == runs["scratch"].to_numpy()).all()
+    # the probe's training loss falls step by step on its convex problem (full batch, small steps)
+    first, last = (probe[probe.step == k].set_index("seed")["train_loss"] for k in (1, 9))
+    assert (last < first).all()
+    again = T.step_curve(a, sub, seeds=range(3), checkpoints=[1, 3, 9], protocol=proto, cache_dir=tmp_path)
+    assert again.equals(probe) and len(list(tmp_path.glob("*.json"))) == 1
+    with pytest.raises(ValueError, match="one-phase"):
+        T.step_curve(a, sub, seeds=[0], checkpoints=[1], method="unfrozen")
+
+
+def test_probe_ft_fine_tunes_the_converged_probe(fake):
+    """probe_ft starts from the probe that 'frozen' scores (probe_steps steps), so with no fine-tuning rate it
+    is that probe; with one it moves the body."""
+    a = T.model_a(8, seed=0)
+    sub = fake.subset(classes=(0, 2))
+    still = T.TransferProtocol(n_per_class=3, probe_steps=5, unfrozen_steps=3, lr_unfrozen=0.0)
+    r = T.run_task_b(a, sub, seed=1, protocol=still, methods=("frozen", "probe_ft"))
+    assert r["probe_ft"] == r["frozen"]
+    moved = T.run_task_b(a, sub, seed=1, protocol=T.TransferProtocol(n_per_class=3, probe_steps=5, unfrozen_steps=3,
+                                                                      lr_unfrozen=0.5), methods=("frozen", "probe_ft"))
+    assert moved["frozen"] == r["frozen"] and set(moved) == {"frozen", "probe_ft"}
