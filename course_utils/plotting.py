@@ -807,8 +807,10 @@ def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", ma
                styles: Mapping[str, dict] | None = None):
     """Accuracy (%) against learning rate (log axis), one line per optimizer; ``marks`` circles given rates.
 
-    A run that diverged (``metric`` NaN) is a cross on the bottom edge of the axes, in its series' colour, with
-    one legend entry "diverged" for all of them: it has no accuracy to draw.
+    A run that diverged (``metric`` NaN) is a cross at the bottom of the axes, in its series' colour, with one
+    legend entry "diverged" for all of them: it has no accuracy to draw.  The crosses of the series that have
+    any sit side by side on the bottom edge, each series shifted by a few points (a display offset, so their
+    data stay at the rate itself), so that series diverging at the same rate do not hide each other.
 
     ``styles``: ``{optimizer: plot keyword arguments}``; default :func:`optimizer_styles` (each optimizer in its
     colour and marker of every other figure)."""
@@ -817,10 +819,12 @@ def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", ma
     groups = list(sweep.groupby("optimizer", sort=False))
     if styles is None:
         styles = optimizer_styles([name for name, _ in groups]) if len(groups) <= len(PALETTE) else {}
-    from matplotlib.transforms import blended_transform_factory
+    from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
     floor = blended_transform_factory(ax.transData, ax.transAxes)  # x: the rate; y: 0 = the bottom edge
     any_bad = False
+    bad_names = [name for name, df in groups if df[metric].isna().any()]
+    SHIFT = 9  # points between the crosses of two series (a cross is about 7 points wide)
     for k, (name, df) in enumerate(groups):
         st = styles.get(name, {"marker": "o", "color": f"C{k}"})
         df = df.sort_values("lr")  # rates added later (a widened grid) join the line in order
@@ -829,14 +833,18 @@ def plot_sweep(sweep: pd.DataFrame, ax=None, *, metric: str = "best_val_acc", ma
         bad = df.loc[~ok, "lr"]  # diverged runs: a cross on the axis floor (not a result), in the series' colour
         if len(bad):
             any_bad = True
-            c = ax.scatter(bad, np.zeros(len(bad)), transform=floor, marker="x", s=50, lw=1.8, color=st["color"],
+            dx = SHIFT * (bad_names.index(name) - (len(bad_names) - 1) / 2) / 72  # inches, centred on the rate
+            shifted = floor + ScaledTranslation(dx, 0, ax.figure.dpi_scale_trans)
+            c = ax.scatter(bad, np.zeros(len(bad)), transform=shifted, marker="x", s=50, lw=1.8, color=st["color"],
                            zorder=4, clip_on=False, label="_nolegend_")
             c.set_gid(f"{name} diverged")  # what the alt text calls it (_ext/figure_describe.py)
         if marks and name in marks:
             sel = df[np.isclose(df["lr"], marks[name])]
             ax.scatter(sel["lr"], 100 * sel[metric], s=160, facecolors="none", edgecolors=st["color"], lw=1.5)
     if any_bad:  # one legend entry for the crosses of every series
-        ax.scatter([], [], marker="x", s=50, lw=1.8, color="0.3", label="diverged (cross on the axis floor)")
+        ax.scatter([], [], marker="x", s=50, lw=1.8, color="0.3",
+                   label="diverged (crosses on the axis floor, side by side)" if len(bad_names) > 1
+                   else "diverged (cross on the axis floor)")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel({"best_val_acc": "best validation accuracy (%)", "test_acc": "test accuracy (%)"}.get(metric, metric))

@@ -202,10 +202,35 @@ def test_sweep_draws_diverged_runs_on_the_axis_floor_with_one_legend_entry():
     sweep = pd.DataFrame({"optimizer": ["A", "A", "A", "B", "B"], "lr": [0.01, 0.1, 1.0, 0.01, 0.1],
                           "best_val_acc": [0.8, 0.85, np.nan, 0.82, np.nan]})
     ax = P.plot_sweep(sweep)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B", "diverged (cross on the axis floor)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "A", "B", "diverged (crosses on the axis floor, side by side)"]
     crosses = [c for c in ax.collections if c.get_gid()]
     assert sorted(c.get_gid() for c in crosses) == ["A diverged", "B diverged"]
     for c in crosses:  # at the bottom edge (axes y = 0), not at an accuracy of some run
         xy = c.get_offset_transform().transform(c.get_offsets())
         assert np.allclose(ax.transAxes.inverted().transform(xy)[:, 1], 0.0) and not c.get_clip_on()
+    plt.close("all")
+    ax = P.plot_sweep(sweep[sweep.optimizer == "A"])  # one series with crosses: exactly at its rate
+    assert ax.get_legend().get_texts()[-1].get_text() == "diverged (cross on the axis floor)"
+    (c,) = [c for c in ax.collections if c.get_gid()]
+    x = ax.transData.inverted().transform(c.get_offset_transform().transform(c.get_offsets()))[:, 0]
+    assert np.allclose(x, 1.0)
+    plt.close("all")
+
+
+def test_sweep_sets_apart_the_crosses_of_series_diverging_at_the_same_rate():
+    sweep = pd.DataFrame({"optimizer": ["A", "A", "B", "B", "C", "C"], "lr": [0.1, 1.0, 0.1, 1.0, 0.1, 1.0],
+                          "best_val_acc": [0.8, np.nan, 0.82, np.nan, 0.81, np.nan]})
+    ax = P.plot_sweep(sweep)
+    ax.figure.canvas.draw()
+    crosses = sorted((c for c in ax.collections if c.get_gid()), key=lambda c: c.get_gid())
+    pixels = [c.get_offset_transform().transform(c.get_offsets())[0] for c in crosses]
+    for c in crosses:  # the data stay at the rate (what the alt text reads), on the axis floor
+        assert np.allclose(c.get_offsets()[:, 0], 1.0) and not c.get_clip_on()
+    ys = [ax.transAxes.inverted().transform(p)[1] for p in pixels]
+    xs = [p[0] for p in pixels]
+    gaps = np.diff(xs)
+    assert np.allclose(ys, 0.0) and (gaps > 5).all(), (xs, ys)           # side by side, a cross apart ...
+    centre = ax.transData.transform((1.0, 1.0))[0]
+    assert abs(np.mean(xs) - centre) < 1e-6                                # ... centred on the rate
     plt.close("all")
