@@ -333,6 +333,7 @@ def _time_phrase(budget: str, entry: dict | None) -> str:
     if not entry or entry.get("seconds") is None:
         return f"`{budget}` not measured yet"
     how = {"alone": "measured alone, nothing cached",
+           "alone, shared": "measured alone, nothing cached, on 2 cores busy with other work: an idle machine is faster",
            "book": "in a run of the whole book that could reuse runs trained before, so cold it may take longer"}
     return f"`{budget}` {_minutes(entry['seconds'])} ({how.get(entry.get('how'), entry.get('how', ''))})"
 
@@ -522,7 +523,8 @@ def page_times(rel_md: str, budget: str, seconds: float | None, full_record: dic
     for b in ("cpu", "full"):
         alone = (cold.get(b) or {}).get(rel_md)
         if alone and alone.get("seconds") is not None:
-            out[b] = {"seconds": float(alone["seconds"]), "how": "alone"}
+            out[b] = {"seconds": float(alone["seconds"]),
+                      "how": "alone, shared" if "shared" in str(alone.get("machine", "")) else "alone"}
         elif b == budget and seconds is not None:
             out[b] = {"seconds": float(seconds), "how": "book"}
         elif b == "full" and (full_record.get(rel_md) or {}).get("seconds") is not None:
