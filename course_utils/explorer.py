@@ -85,8 +85,8 @@ class ExplorerGrid:
         if any(lr <= 0 for lr in self.lrs):
             raise ValueError(f"learning rates must be positive, got {self.lrs}.")
         for opt, lr in self.default_lrs:
-            if opt not in OPTIMIZERS or lr not in self.lrs:
-                raise ValueError(f"default_lrs: {opt!r} at {lr!r} must name an optimizer of OPTIMIZERS and a rate "
+            if opt not in SLIDERS_BY_OPTIMIZER or lr not in self.lrs:
+                raise ValueError(f"default_lrs: {opt!r} at {lr!r} must name an optimizer of SLIDERS_BY_OPTIMIZER and a rate "
                                  f"of lrs {self.lrs}.")
         for name in ("xlim", "ylim"):
             lim = getattr(self, name)
