@@ -1956,7 +1956,10 @@ def test_backward_hints_do_not_point_at_the_answer():
 # ---------------------------------------------------------------- 05C: the right choice written with text
 CHOICE_RIGHT = ["a", "A", "(a)", "a)", "option a", "(a) Adam(weight_decay=λ)", "Adam(weight_decay=λ)", " a. "]
 CHOICE_WRONG = [("b", "decouples"), ("(b) AdamW", "decouples"), ("AdamW(weight_decay=λ)", "decouples"),
-                ("both", "do not agree"), ("option d", "is 0")]
+                ("both", "do not agree"), ("option d", "is 0"),
+                # (tester, issue 28) several options at once used to pass as their first letter
+                ("a and b", "several options"), ("a or b", "several options"), ("A, B", "several options"),
+                ("(a)/(c)", "several options"), ("a & d", "several options")]
 
 
 @pytest.mark.parametrize("answer", CHOICE_RIGHT)

@@ -391,6 +391,18 @@ def _choice_letter(answer, letters: str, texts=()) -> str | None:
     return next((letter for words, letter in texts if words in text), None)
 
 
+def _several_letters(answer, letters: str) -> list[str]:
+    """The distinct option letters an answer names together ("a and b", "a or b", "a, b", "(a)/(c)"): more
+    than one means the learner has not chosen; a single letter (or none) gives an empty list."""
+    import re
+
+    text = str(answer).strip().lower()
+    joined = re.findall(rf"(?<![a-z])\(?([{letters}])\)?\s*(?:,|&|/|\+|\band\b|\bor\b)\s*\(?([{letters}])\)?(?![a-z])",
+                        text)
+    found = sorted({x for pair in joined for x in pair})
+    return found if len(found) > 1 else []
+
+
 @_graded('check_choice("adam_l2", answer)')
 def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
     """Grade a multiple-choice answer (a letter, possibly with its text) to ``question`` (``"adam_l2"``).
@@ -406,6 +418,11 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
         return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
                        verbose=verbose)
     letters, right, why, wrong, texts = _CHOICES[key]
+    several = _several_letters(answer, letters) if isinstance(answer, str) else []
+    if several:
+        return _report(name, FAIL, f"your answer names several options ({', '.join(several)}): choose one.",
+                       hint="each option is one claim; the option that says the two agree is an option of its "
+                            "own. Write a single letter, e.g. answer = \"b\".", verbose=verbose)
     a = _choice_letter(answer, letters, texts) if isinstance(answer, str) else None
     if a is None:
         return _report(name, FAIL, f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
