@@ -133,6 +133,9 @@ def xavier_slice(w, gain=1.0):
     return w
 
 
+from torch.nn.init import xavier_uniform_ as _torch_xavier  # noqa: E402
+
+
 def xavier_rebinds(w, gain=1.0):
     a = _xa(w, gain)
     with torch.no_grad():
@@ -155,7 +158,7 @@ WRONG_XAVIER = [
     ("the std as the bound", _xavier(lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))), "a²/3"),
     ("normal with Xavier's variance", lambda w, gain=1.0: w.data.normal_(0, gain * math.sqrt(2 / sum(w.shape))),
      "uniform"),
-    ("torch's xavier_normal_", lambda w, gain=1.0: nn.init.xavier_normal_(w, gain=gain), "uniform"),
+    ("torch's xavier_normal_", lambda w, gain=1.0: nn.init.xavier_normal_(w, gain=gain), "from scratch"),
     ("gain ignored", _xavier(lambda fi, fo, g: math.sqrt(6 / (fi + fo))), "gain"),
     ("gain squared", _xavier(lambda fi, fo, g: g * g * math.sqrt(6 / (fi + fo))), "gain²"),
     ("LeCun's bound", _xavier(lambda fi, fo, g: g * math.sqrt(3 / fi)), "LeCun"),
@@ -171,14 +174,16 @@ WRONG_XAVIER = [
     ("returns the bound", lambda w, gain=1.0: (xavier_ok(w, gain), _xa(w, gain))[1], "not a tensor"),
     ("transposes", lambda w, gain=1.0: xavier_ok(w, gain).t(), "shape"),
     ("wrong arguments", lambda w: xavier_ok(w), "arguments of the stub"),
+    # (tester, issue 28) torch's own initialiser, however imported, is not the exercise; the task says "return it"
+    ("torch.nn.init.xavier_uniform_", lambda w, gain=1.0: nn.init.xavier_uniform_(w, gain), "from scratch"),
+    ("torch's, imported by name", lambda w, gain=1.0: _torch_xavier(w, gain=gain), "from scratch"),
+    ("in place, returns None", lambda w, gain=1.0: (xavier_ok(w, gain), None)[1], "return w"),
 ]
 RIGHT_XAVIER = [
     ("reference", xavier_ok),
-    ("torch.nn.init.xavier_uniform_", lambda w, gain=1.0: nn.init.xavier_uniform_(w, gain=gain)),
     ("w.data without no_grad", lambda w, gain=1.0: w.data.uniform_(-_xa(w, gain), _xa(w, gain))),
     ("copy_ of a rescaled rand", xavier_copy),
     ("slice assignment, torch's fan helper", xavier_slice),
-    ("in place, returns None", lambda w, gain=1.0: (xavier_ok(w, gain), None)[1]),
 ]
 
 
@@ -222,17 +227,19 @@ WRONG_KAIMING = [
     ("(1 + a) instead of (1 + a²)", _kaiming(lambda fi, fo, a: 2 / ((1 + a) * fi)), "you used (1 + a)"),
     ("(1 + a)²", _kaiming(lambda fi, fo, a: 2 / ((1 + a) ** 2 * fi)), "(1 + a)²"),
     ("slope ignored", _kaiming(lambda fi, fo, a: 2 / fi), "slope"),
-    ("torch's ReLU gain ignores a", lambda w, a=0.0: nn.init.kaiming_normal_(w, nonlinearity="relu"), "slope"),
+    ("torch's ReLU gain ignores a", lambda w, a=0.0: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+     "from scratch"),
     ("(1 + a²) multiplies", _kaiming(lambda fi, fo, a: 2 * (1 + a * a) / fi), "divides"),
     ("fan_out", _kaiming(lambda fi, fo, a: 2 / ((1 + a * a) * fo)), "w.shape[1]"),
-    ("torch with mode='fan_out'", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_out"), "fan_out"),
+    ("torch with mode='fan_out'", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_out"),
+     "from scratch"),
     ("LeCun", _kaiming(lambda fi, fo, a: 1 / fi), "LeCun"),
     ("Xavier-like", _kaiming(lambda fi, fo, a: 4 / ((1 + a * a) * (fi + fo))), "Xavier"),
     ("variance as the std", lambda w, a=0.0: w.data.normal_(0, 2 / ((1 + a * a) * w.shape[1])),
      "standard deviation"),
     ("uniform", lambda w, a=0.0: w.data.uniform_(-math.sqrt(6 / ((1 + a * a) * w.shape[1])),
                                                   math.sqrt(6 / ((1 + a * a) * w.shape[1]))), "normal"),
-    ("torch's kaiming_uniform_", lambda w, a=0.0: nn.init.kaiming_uniform_(w, a=a), "normal"),
+    ("torch's kaiming_uniform_", lambda w, a=0.0: nn.init.kaiming_uniform_(w, a=a), "from scratch"),
     ("mean = std", lambda w, a=0.0: w.data.normal_(math.sqrt(2 / w.shape[1]), math.sqrt(2 / w.shape[1])),
      "centred"),
     ("a new tensor", lambda w, a=0.0: torch.randn(w.shape) * math.sqrt(2 / ((1 + a * a) * w.shape[1])), "in place"),
@@ -240,14 +247,16 @@ WRONG_KAIMING = [
      "no_grad"),
     ("turns off requires_grad", lambda w, a=0.0: kaiming_ok(w.requires_grad_(False), a), "requires grad"),
     ("math on a tensor shape mistake", lambda w, a=0.0: w.data.normal_(0, math.sqrt(2 / w.shape)), "TypeError"),
+    # (tester, issue 28) torch's own initialiser is not the exercise; the task says "return w"
+    ("torch.nn.init.kaiming_normal_", lambda w, a=0.0: torch.nn.init.kaiming_normal_(w, a=a), "from scratch"),
+    ("torch, all arguments", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_in",
+                                                                        nonlinearity="leaky_relu"), "from scratch"),
+    ("calculate_gain, copy_, returns None", kaiming_gain, "return w"),
 ]
 RIGHT_KAIMING = [
     ("reference", kaiming_ok),
-    ("torch.nn.init.kaiming_normal_", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a)),
-    ("torch, all arguments", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_in",
-                                                                        nonlinearity="leaky_relu")),
     ("w.data without no_grad", lambda w, a=0.0: w.data.normal_(0, math.sqrt(2 / ((1 + a ** 2) * w.shape[1])))),
-    ("calculate_gain, copy_, returns None", kaiming_gain),
+    ("calculate_gain, copy_", lambda w, a=0.0: (kaiming_gain(w, a), w)[1]),
     ("other algebra", _kaiming(lambda fi, fo, a: (2 / fi) / (1 + a * a))),
 ]
 

@@ -145,19 +145,60 @@ def _run_init(name, fn, shape, seed, args, case, verbose):
     torch.manual_seed(seed)
     w = torch.full(shape, _SENTINEL)
     try:
-        out = fn(w, *args)
+        out, borrowed = _calls_torch_init(fn, w, *args)
     except NotImplementedError:
         return None, _not_yet(name, name, verbose)
     except Exception as e:
         return None, _raised(name, e, verbose, case, context="init")
+    if borrowed:
+        return None, _report(name, FAIL, f"your function calls torch's own `torch.nn.init.{borrowed}`: the task "
+                             "is to write the initialisation from scratch.", case=case,
+                             hint="compute the scale from the fans yourself and fill w with an in-place random "
+                                  "method; torch's function is only the reference the checker compares with.",
+                             verbose=verbose)
     bad = _init_failure(name, w, out, shape)
     if bad:
         return None, _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
     return (out if out is not None else w).detach().double(), None
 
 
+#: torch's own initialisers, which the learner's function is to replace (helpers such as
+#: ``_calculate_fan_in_and_fan_out`` or ``uniform_`` stay allowed)
+_TORCH_INITS = ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform",
+                "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal_", "trunc_normal_")
+
+
+def _calls_torch_init(fn, *args):
+    """``(fn(*args), name)``: ``name`` is the first of torch's own initialisers (``nn.init.xavier_uniform_``,
+    ``kaiming_normal_``, …, however imported) that the call ran, or None.  Found from the code objects
+    called, so an alias (`from torch.nn.init import xavier_uniform_ as f`) is caught too."""
+    import sys
+
+    init_file = torch.nn.init.__file__
+    seen = []
+
+    def prof(frame, event, arg):
+        if event == "call" and not seen and frame.f_code.co_filename == init_file \
+                and frame.f_code.co_name in _TORCH_INITS:
+            seen.append(frame.f_code.co_name)
+
+    old = sys.getprofile()
+    sys.setprofile(prof)
+    try:
+        out = fn(*args)
+    finally:
+        sys.setprofile(old)
+    return out, (seen[0] if seen else None)
+
+
 def _init_failure(name, w, out, shape):
     """Common shape/in-place problems, or None."""
+    if out is None:
+        filled = not (w == _SENTINEL).any()
+        return dict(headline="the function returned None" + (" (it filled w in place, but did not return it)."
+                                                              if filled else "."),
+                    hint="end with `return w`: the task asks for the filled tensor back, as torch.nn.init "
+                         "does.")
     if out is not None and not isinstance(out, torch.Tensor):
         return dict(headline=f"the function returned {_describe(out)}, not a tensor.",
                     hint="fill the tensor in place and `return w`, as torch.nn.init does.")
@@ -224,7 +265,10 @@ def _check_on_linear(name, fn, args, verbose) -> CheckResult | None:
         return _report(name, FAIL, "the layer's weight no longer requires grad after your init.", case=case,
                        hint="don't call `requires_grad_(False)` or replace the parameter: fill it in place "
                             "inside `with torch.no_grad():` and it stays trainable.", verbose=verbose)
-    if out is not None and not isinstance(out, torch.Tensor):
+    if out is None:
+        return _report(name, FAIL, "the function returned None.", case=case,
+                       hint="end with `return w`: the task asks for the filled tensor back.", verbose=verbose)
+    if not isinstance(out, torch.Tensor):
         return _report(name, FAIL, f"the function returned {_describe(out)}, not a tensor.", case=case,
                        hint="fill the tensor in place and `return w`, as torch.nn.init does.", verbose=verbose)
     if torch.equal(lin.weight.detach(), before):
