@@ -761,12 +761,60 @@ WRONG_OPTIMIZERS += [
     ("adam: step does nothing", ex.check_adam, make_optimizer(lambda p, g, st, group: None, ADAM), "changed no parameter"),
 ]
 
+class MomentumClassState(torch.optim.Optimizer):
+    """Right update, but the velocities live in a class attribute: shared by every instance (issue 28)."""
+    velocities = {}
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                v = self.velocities.get((tuple(p.shape), i))
+                v = p.grad.clone() if v is None else group["momentum"] * v + p.grad
+                self.velocities[(tuple(p.shape), i)] = v
+                p.sub_(group["lr"] * v)
+
+
+class AdamGroupT(torch.optim.Optimizer):
+    """The step count t kept per parameter group, advanced once per step (torch counts per parameter)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            group["t"] = group.get("t", 0) + 1
+            t, (b1, b2) = group["t"], group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if not st:
+                    st["m"], st["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                st["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
+                st["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                denom = (st["v"] / (1 - b2 ** t)).sqrt() + group["eps"]
+                p.addcdiv_(st["m"] / (1 - b1 ** t), denom, value=-group["lr"])
+
+
+WRONG_OPTIMIZERS += [
+    # (tester, issue 28) state shared by every instance; t per group (or per optimizer) instead of per parameter
+    ("momentum: velocities in a class attribute", ex.check_momentum, MomentumClassState, "second optimizer"),
+    ("adam: t per parameter group", ex.check_adam, AdamGroupT, "each parameter's own steps"),
+    ("adam: one step counter, advanced once per step", ex.check_adam, AdamGlobalStep, "each parameter's own steps"),
+]
+
 RIGHT_OPTIMIZERS = [
     ("momentum: reference", ex.check_momentum, make_optimizer(momentum_update(), MOM)),
     ("momentum: .data, dict state", ex.check_momentum, MomentumData),
     ("rmsprop: reference", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS)),
     ("adam: reference (lerp, addcmul)", ex.check_adam, make_optimizer(adam_update(), ADAM)),
-    ("adam: global step counter", ex.check_adam, AdamGlobalStep),
 ]
 
 
