@@ -1159,6 +1159,9 @@ def l2_len(params, lam):
 WRONG_L2 += [
     ("iterates twice (a generator sees nothing)", l2_twice, "generator"),
     ("len(params) (a generator has none)", l2_len, "list(params)"),
+    # (tester, issue 28) an in-place square of the weights: the hint must not send them to torch.no_grad()
+    ("pow_ on the parameters", lambda ps, lam: lam / 2 * sum(p.pow_(2).sum() for p in ps),
+     "overwrites the weights"),
 ]
 RIGHT_L2 = [
     ("reference", lambda ps, lam: lam / 2 * sum((w ** 2).sum() for w in ps)),
@@ -1394,6 +1397,14 @@ RIGHT_CAPSTONE = [
 @pytest.mark.parametrize("label,variant,build,keyword", WRONG_CAPSTONE, ids=[r[0] for r in WRONG_CAPSTONE])
 def test_capstone_rejects(label, variant, build, keyword):
     rejected(ex.check_capstone_model(build, variant, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("scheme", ["xavier", "he"])
+def test_selu_init_hint_does_not_print_the_answer(scheme):
+    """(tester, issue 28) the hint names LeCun's rule, not the code that implements it."""
+    r = ex.check_capstone_model(capstone(nn.SELU, scheme), "selu_lecun", verbose=False)
+    rejected(r, "LeCun")
+    assert "normal_(w, 0" not in r.message and "1/√fan_in)" not in r.message, r.message
 
 
 @pytest.mark.parametrize("label,variant,build", RIGHT_CAPSTONE, ids=[r[0] for r in RIGHT_CAPSTONE])

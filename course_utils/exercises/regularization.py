@@ -259,7 +259,11 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
     except NotImplementedError:
         return _not_yet(name, "l2_penalty", verbose)
     except Exception as e:
-        return _raised(name, e, verbose, case)
+        in_place = "in-place operation" in str(e)
+        return _raised(name, e, verbose, case, **({"hint": (
+            "don't modify the parameters in place: a method ending in `_` (`pow_`, `mul_`, `abs_`) overwrites "
+            "the weights themselves (pow_ squares them); compute a new tensor instead, e.g. `p ** 2`.")}
+            if in_place else {}))
     if not (isinstance(pen, torch.Tensor) and pen.dim() == 0):
         return _report(name, FAIL, "expected a scalar tensor.", case=case, got=_fmt(pen),
                        hint="add up one number per parameter tensor into a single scalar tensor (not a list, "
