@@ -879,6 +879,9 @@ RIGHT_FRACTION = [
     ("a float32 tensor", torch.tensor(0.9) ** 10),
     ("measured with torch", ex.schedule_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9),
                                             epochs=11, lr=1.0)[10]),
+    # (tester, issue 28) four or five significant digits are the value, not "rounded"
+    ("four significant digits", 0.3487),
+    ("five significant digits", 0.34868),
 ]
 
 
@@ -893,7 +896,7 @@ def test_exponential_fraction_rejects(label, answer, keyword):
 def test_exponential_fraction_accepts(label, answer):
     r = ex.check_exponential_fraction(answer, verbose=False)
     accepted(r)
-    assert "0.3487" in r.message  # revealed once right
+    assert "0.348678" in r.message  # revealed once right, with more digits than a rounded answer
 
 
 def test_exponential_fraction_stub_is_not_yet(capsys):
