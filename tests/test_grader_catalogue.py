@@ -57,6 +57,8 @@ WRONG_BACKWARD = [
     ("product of the sizes", lambda dx, dy: 1 / (dx * dy), "d_y terms"),
     ("square of d_y", lambda dx, dy: 1 / dy ** 2, "d_y times"),
     ("a constant function", lambda dx, dy: 1 / 128, "same number for every layer"),
+    # (tester, issue 28) a variance 1 % off must not read "1.000 instead of ≈ 1 (too small)"
+    ("one too many outputs", lambda dx, dy: 1 / (dy + 1), "d_y·Var(W) = 0.99"),
     # (tester, finding 9) a number, even the right one for one layer, is not the formula asked for
     ("a number, the forward rule", 1 / 512, "function of the layer sizes"),
     ("the number for d_y = 128", 1 / 128, "function of the layer sizes"),
@@ -174,6 +176,7 @@ WRONG_XAVIER = [
     ("returns the bound", lambda w, gain=1.0: (xavier_ok(w, gain), _xa(w, gain))[1], "not a tensor"),
     ("transposes", lambda w, gain=1.0: xavier_ok(w, gain).t(), "shape"),
     ("wrong arguments", lambda w: xavier_ok(w), "arguments of the stub"),
+    ("w.fill_ of the bound (a constant)", lambda w, gain=1.0: w.data.fill_(_xa(w, gain)), "same value"),
     # (tester, issue 28) torch's own initialiser, however imported, is not the exercise; the task says "return it"
     ("torch.nn.init.xavier_uniform_", lambda w, gain=1.0: nn.init.xavier_uniform_(w, gain), "from scratch"),
     ("torch's, imported by name", lambda w, gain=1.0: _torch_xavier(w, gain=gain), "from scratch"),
@@ -737,6 +740,21 @@ def momentum_rebinds(p, g, st, group):
     p = p - group["lr"] * v  # noqa: F841 (the mistake)
 
 
+def momentum_p_first(p, g, st, group):
+    v = st.setdefault("v", torch.zeros_like(p))
+    p.sub_(group["lr"] * v)
+    v.mul_(group["momentum"]).add_(g)
+
+
+class AdamDelegates(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.inner = torch.optim.Adam(self.param_groups, lr=lr, betas=betas, eps=eps)
+
+    def step(self, closure=None):
+        self.inner.step()
+
+
 def float32_state(p, g, st, group):
     v = st.setdefault("v", torch.zeros(p.shape))  # float32 while p is float64
     v.mul_(group["momentum"]).add_(g)
@@ -758,6 +776,10 @@ WRONG_OPTIMIZERS += [
     ("adam: t counted from 0", ex.check_adam, make_optimizer(adam_t_offset(-1), ADAM), "t = 0"),
     ("adam: t counted from 2", ex.check_adam, make_optimizer(adam_t_offset(1), ADAM), "counts t from 2"),
     ("momentum: p = p - lr*v", ex.check_momentum, make_optimizer(momentum_rebinds, MOM), "only rebinds the name p"),
+    # (tester, issue 28) the parameter moved with the old velocity, then v updated: the order is named
+    ("momentum: step before the velocity update", ex.check_momentum,
+     make_optimizer(momentum_p_first, MOM), "the order is swapped"),
+    ("adam: delegates to a torch Adam (article)", ex.check_adam, AdamDelegates, "to an Adam"),
     ("adam: step does nothing", ex.check_adam, make_optimizer(lambda p, g, st, group: None, ADAM), "changed no parameter"),
 ]
 

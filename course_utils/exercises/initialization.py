@@ -58,6 +58,15 @@ _BACKWARD_MISTAKES = (
 )
 
 
+def _apart_from_one(x: float) -> str:
+    """``x`` with enough decimals not to print as 1 (0.9961 rather than 1.000), three at least."""
+    for d in range(3, 8):
+        text = f"{x:.{d}f}"
+        if float(text) != 1.0:
+            return text
+    return f"{x:.8f}"
+
+
 def _close(a: float, b: float, rel: float = 1e-6) -> bool:
     return abs(a - b) <= rel * abs(b)
 
@@ -109,11 +118,12 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
             if hint is None:
                 hint = ("write Var(∂L/∂x_j) as a sum of d_y independent products W_ij·∂L/∂y_i and ask when it "
                         "equals Var(∂L/∂y).")
-            direction = "too large: the gradient grows" if ratio > 1 else "too small: the gradient shrinks"
+            direction = "too large: the gradient grows" if got > want else "too small: the gradient shrinks"
             return _report(name, FAIL, "that variance does not keep the gradient variance constant.", case=case,
                            got=f"Var(W) = {got:.6g}",
                            details=[f"measured: with your Var(W) a unit-variance gradient leaves the layer with "
-                                    f"variance {ratio:.3f} instead of ≈ 1 (your variance is {direction})"],
+                                    f"variance {_apart_from_one(ratio)} instead of ≈ 1; in theory d_y·Var(W) = "
+                                    f"{_apart_from_one(d_y * got)} (your variance is {direction})"],
                            hint=hint, verbose=verbose)
     d_x, d_y = cases[0]
     ratio = measure_backward_ratio(1 / d_y, d_x, d_y)
@@ -221,6 +231,12 @@ def _draw_problem(name, fn, shape, args, w, case, verbose) -> CheckResult | None
     neighbouring values correlated (``linspace``, a sorted or repeated pattern) or the same numbers under
     another global seed (a seed hard-coded inside the function)."""
     flat = w.flatten()
+    if flat.numel() > 1 and bool((flat == flat[0]).all()):
+        return _report(name, FAIL, "every weight has the same value: the tensor was filled with a constant.",
+                       case=case, got=f"all weights = {flat[0].item():.4g}",
+                       hint="the weights must be random draws (an in-place random method such as `normal_` or "
+                            "`uniform_`); `fill_` writes one number everywhere, so all units compute the same "
+                            "thing and never become different.", verbose=verbose)
     if flat.numel() > 16 and flat.std() > 0:
         a, b = flat[:-1] - flat[:-1].mean(), flat[1:] - flat[1:].mean()
         corr = float((a * b).sum() / (a.norm() * b.norm() + 1e-300))

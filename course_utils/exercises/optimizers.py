@@ -101,7 +101,8 @@ def _borrowed_update(opt) -> str | None:
         return f"its step is torch's own ({getattr(step, '__qualname__', 'step')})"
     inner = [v for v in vars(opt).values() if isinstance(v, torch.optim.Optimizer)]
     if inner:
-        return f"it hands the update to a {type(inner[0]).__name__} it holds"
+        kind = type(inner[0]).__name__
+        return f"it hands the update to {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind} it holds"
     return None
 
 
@@ -157,7 +158,7 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
             hint = None
             low = sorted({str(v.dtype).replace("torch.", "") for st in opt.state.values() for v in st.values()
                           if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dtype != torch.float64})
-            if all(torch.equal(a, b) for a, b in zip(g_snap[:2], start[:2])):
+            if all(torch.equal(a, b) for a, b in zip(got[-1][:2], start[:2])):  # unchanged after every step
                 hint = ("your step changed no parameter. `p = p - …` only rebinds the name p to a new tensor "
                         "(the model never sees it): update in place, e.g. `p.add_(v, alpha=-lr)` inside a step "
                         "decorated with `@torch.no_grad()` (or `p.data.add_(…)`).")
@@ -200,13 +201,17 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                    "instance starts afresh.", verbose=verbose)
 
 
-def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False):
+def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False):
     def rule(p, g, st, group):
         beta = group["momentum"]
         if plain:
             p.add_(g, alpha=-group["lr"])
             return
         v = st.setdefault("v", torch.zeros_like(p))
+        if p_first:  # the step uses the old velocity, then the velocity is updated
+            p.add_(v, alpha=-group["lr"])
+            v.mul_(beta).add_(g)
+            return
         v.mul_(beta).add_(g, alpha=(1 - beta) if ema else 1.0)
         p.add_(g + beta * v if nesterov else v, alpha=-sign * group["lr"])
     return rule
@@ -253,6 +258,9 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_momentum(ema=True)), "that is the EMA form v ← β·v + (1−β)·g (torch's dampening=β). The "
                                        "exercise uses torch's velocity form v ← β·v + g (dampening = 0)."),
         (mk(_rule_momentum(nesterov=True)), "that is the Nesterov variant; plain momentum steps with v itself."),
+        (mk(_rule_momentum(p_first=True)), "the order is swapped: you moved the parameter with the old velocity "
+                                           "and updated v afterwards (so the first step moved nothing). Update "
+                                           "v ← β·v + g first, then step with the new v."),
         (mk(_global_lr(_rule_momentum(), lr)), "every group used the same learning rate: read `group['lr']` "
                                                "inside the loop over `self.param_groups`."),
     ]
