@@ -740,6 +740,15 @@ def momentum_rebinds(p, g, st, group):
     p = p - group["lr"] * v  # noqa: F841 (the mistake)
 
 
+def rmsprop_grad_in_place(p, g, st, group):
+    """The right RMSProp step, but the gradient is divided in place: p.grad is overwritten (issue 28)."""
+    a, eps = group["alpha"], group["eps"]
+    v = st.setdefault("v", torch.zeros_like(p))
+    v.mul_(a).addcmul_(g, g, value=1 - a)
+    g.div_(v.sqrt() + eps)
+    p.sub_(group["lr"] * g)
+
+
 def momentum_p_first(p, g, st, group):
     v = st.setdefault("v", torch.zeros_like(p))
     p.sub_(group["lr"] * v)
@@ -780,6 +789,8 @@ WRONG_OPTIMIZERS += [
     ("momentum: step before the velocity update", ex.check_momentum,
      make_optimizer(momentum_p_first, MOM), "the order is swapped"),
     ("adam: delegates to a torch Adam (article)", ex.check_adam, AdamDelegates, "to an Adam"),
+    ("rmsprop: squares p.grad in place", ex.check_rmsprop, make_optimizer(rmsprop_grad_in_place, RMS),
+     "changed the gradients"),
     ("adam: step does nothing", ex.check_adam, make_optimizer(lambda p, g, st, group: None, ADAM), "changed no parameter"),
 ]
 

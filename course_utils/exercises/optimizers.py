@@ -43,7 +43,11 @@ def _trajectory(make_opt, steps: int):
         opt.zero_grad()
         loss_fn().backward()
         unused.grad = torch.cos(unused.detach() + k) if k in _SOMETIMES_GRAD_STEPS else None
+        grads = [None if p.grad is None else p.grad.clone() for p in (W, b, unused)]
         opt.step()
+        if any(g is not None and (p.grad is None or not torch.equal(p.grad, g))
+               for p, g in zip((W, b, unused), grads)):
+            opt._checker_grad_changed = True
         snaps.append([W.detach().clone(), b.detach().clone(), unused.detach().clone()])
     return opt, snaps
 
@@ -186,6 +190,12 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                            hint=hint or "compare your update line by line with the formula in the markdown above; "
                                         "keep per-parameter state in `self.state[p]` and read lr from `group['lr']`.",
                            verbose=verbose)
+    if getattr(opt, "_checker_grad_changed", False):
+        return _report(name, FAIL, "your step changed the gradients (`p.grad`) in place.", case=case,
+                       hint="an in-place operation on `p.grad` (`g = p.grad; g.mul_(…)`, `p.grad.pow_(2)`, "
+                            "`g /= …`) overwrites what backward computed, which other code (clipping, logging, a "
+                            "second optimizer) still reads: compute new tensors from the gradient, e.g. `g * g`.",
+                       verbose=verbose)
     try:  # a second instance, built after the first has run, must start from a fresh state
         _, again = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps)
     except Exception as e:
