@@ -55,10 +55,9 @@ _SCHEME_HINTS = {
                      "nonlinearity='relu').",
     ("he", "xavier"): "that is Xavier/Glorot's 2/(fan_in + fan_out), not He's 2/fan_in: use "
                       "nn.init.kaiming_normal_(w, nonlinearity='relu').",
-    ("lecun", "he"): "that is He's 2/fan_in; SELU self-normalises with LeCun's 1/fan_in (nn.init.normal_(w, 0, "
-                     "1/√fan_in) or kaiming_normal_(w, nonlinearity='linear')).",
+    ("lecun", "he"): "that is He's 2/fan_in; SELU self-normalises with LeCun's 1/fan_in (half of He's variance).",
     ("lecun", "xavier"): "that is Xavier/Glorot's 2/(fan_in + fan_out) (equal to LeCun's only for square layers); "
-                         "SELU needs LeCun's 1/fan_in: nn.init.normal_(w, 0, 1/√fan_in).",
+                         "SELU needs LeCun's variance, which depends on fan_in alone.",
     ("lecun", "selu_gain"): "torch's 'selu' gain (3/4) does not self-normalise — its documentation says to use "
                             "nonlinearity='linear' for SELU, which gives LeCun's 1/fan_in.",
 }

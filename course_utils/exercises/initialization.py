@@ -58,6 +58,15 @@ _BACKWARD_MISTAKES = (
 )
 
 
+def _apart_from_one(x: float) -> str:
+    """``x`` with enough decimals not to print as 1 (0.9961 rather than 1.000), three at least."""
+    for d in range(3, 8):
+        text = f"{x:.{d}f}"
+        if float(text) != 1.0:
+            return text
+    return f"{x:.8f}"
+
+
 def _close(a: float, b: float, rel: float = 1e-6) -> bool:
     return abs(a - b) <= rel * abs(b)
 
@@ -109,11 +118,12 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
             if hint is None:
                 hint = ("write Var(∂L/∂x_j) as a sum of d_y independent products W_ij·∂L/∂y_i and ask when it "
                         "equals Var(∂L/∂y).")
-            direction = "too large: the gradient grows" if ratio > 1 else "too small: the gradient shrinks"
+            direction = "too large: the gradient grows" if got > want else "too small: the gradient shrinks"
             return _report(name, FAIL, "that variance does not keep the gradient variance constant.", case=case,
                            got=f"Var(W) = {got:.6g}",
                            details=[f"measured: with your Var(W) a unit-variance gradient leaves the layer with "
-                                    f"variance {ratio:.3f} instead of ≈ 1 (your variance is {direction})"],
+                                    f"variance {_apart_from_one(ratio)} instead of ≈ 1; in theory d_y·Var(W) = "
+                                    f"{_apart_from_one(d_y * got)} (your variance is {direction})"],
                            hint=hint, verbose=verbose)
     d_x, d_y = cases[0]
     ratio = measure_backward_ratio(1 / d_y, d_x, d_y)
@@ -145,19 +155,60 @@ def _run_init(name, fn, shape, seed, args, case, verbose):
     torch.manual_seed(seed)
     w = torch.full(shape, _SENTINEL)
     try:
-        out = fn(w, *args)
+        out, borrowed = _calls_torch_init(fn, w, *args)
     except NotImplementedError:
         return None, _not_yet(name, name, verbose)
     except Exception as e:
         return None, _raised(name, e, verbose, case, context="init")
+    if borrowed:
+        return None, _report(name, FAIL, f"your function calls torch's own `torch.nn.init.{borrowed}`: the task "
+                             "is to write the initialisation from scratch.", case=case,
+                             hint="compute the scale from the fans yourself and fill w with an in-place random "
+                                  "method; torch's function is only the reference the checker compares with.",
+                             verbose=verbose)
     bad = _init_failure(name, w, out, shape)
     if bad:
         return None, _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
     return (out if out is not None else w).detach().double(), None
 
 
+#: torch's own initialisers, which the learner's function is to replace (helpers such as
+#: ``_calculate_fan_in_and_fan_out`` or ``uniform_`` stay allowed)
+_TORCH_INITS = ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform",
+                "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal_", "trunc_normal_")
+
+
+def _calls_torch_init(fn, *args):
+    """``(fn(*args), name)``: ``name`` is the first of torch's own initialisers (``nn.init.xavier_uniform_``,
+    ``kaiming_normal_``, …, however imported) that the call ran, or None.  Found from the code objects
+    called, so an alias (`from torch.nn.init import xavier_uniform_ as f`) is caught too."""
+    import sys
+
+    init_file = torch.nn.init.__file__
+    seen = []
+
+    def prof(frame, event, arg):
+        if event == "call" and not seen and frame.f_code.co_filename == init_file \
+                and frame.f_code.co_name in _TORCH_INITS:
+            seen.append(frame.f_code.co_name)
+
+    old = sys.getprofile()
+    sys.setprofile(prof)
+    try:
+        out = fn(*args)
+    finally:
+        sys.setprofile(old)
+    return out, (seen[0] if seen else None)
+
+
 def _init_failure(name, w, out, shape):
     """Common shape/in-place problems, or None."""
+    if out is None:
+        filled = not (w == _SENTINEL).any()
+        return dict(headline="the function returned None" + (" (it filled w in place, but did not return it)."
+                                                              if filled else "."),
+                    hint="end with `return w`: the task asks for the filled tensor back, as torch.nn.init "
+                         "does.")
     if out is not None and not isinstance(out, torch.Tensor):
         return dict(headline=f"the function returned {_describe(out)}, not a tensor.",
                     hint="fill the tensor in place and `return w`, as torch.nn.init does.")
@@ -180,6 +231,12 @@ def _draw_problem(name, fn, shape, args, w, case, verbose) -> CheckResult | None
     neighbouring values correlated (``linspace``, a sorted or repeated pattern) or the same numbers under
     another global seed (a seed hard-coded inside the function)."""
     flat = w.flatten()
+    if flat.numel() > 1 and bool((flat == flat[0]).all()):
+        return _report(name, FAIL, "every weight has the same value: the tensor was filled with a constant.",
+                       case=case, got=f"all weights = {flat[0].item():.4g}",
+                       hint="the weights must be random draws (an in-place random method such as `normal_` or "
+                            "`uniform_`); `fill_` writes one number everywhere, so all units compute the same "
+                            "thing and never become different.", verbose=verbose)
     if flat.numel() > 16 and flat.std() > 0:
         a, b = flat[:-1] - flat[:-1].mean(), flat[1:] - flat[1:].mean()
         corr = float((a * b).sum() / (a.norm() * b.norm() + 1e-300))
@@ -224,7 +281,10 @@ def _check_on_linear(name, fn, args, verbose) -> CheckResult | None:
         return _report(name, FAIL, "the layer's weight no longer requires grad after your init.", case=case,
                        hint="don't call `requires_grad_(False)` or replace the parameter: fill it in place "
                             "inside `with torch.no_grad():` and it stays trainable.", verbose=verbose)
-    if out is not None and not isinstance(out, torch.Tensor):
+    if out is None:
+        return _report(name, FAIL, "the function returned None.", case=case,
+                       hint="end with `return w`: the task asks for the filled tensor back.", verbose=verbose)
+    if not isinstance(out, torch.Tensor):
         return _report(name, FAIL, f"the function returned {_describe(out)}, not a tensor.", case=case,
                        hint="fill the tensor in place and `return w`, as torch.nn.init does.", verbose=verbose)
     if torch.equal(lin.weight.detach(), before):

@@ -29,16 +29,25 @@ def _opt_problem():
     return [W, b, unused], loss_fn
 
 
+#: the (0-based) steps on which the third parameter gets a gradient; on all others its ``.grad`` is None, so a
+#: step count kept per parameter group (instead of per parameter, as torch keeps it) shows
+_SOMETIMES_GRAD_STEPS = (4, 5, 9)
+
+
 def _trajectory(make_opt, steps: int):
     """Run ``steps`` optimizer steps; return the list of parameter snapshots after each step."""
     (W, b, unused), loss_fn = _opt_problem()
     opt = make_opt([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}])
     snaps = []
-    for _ in range(steps):
+    for k in range(steps):
         opt.zero_grad()
         loss_fn().backward()
-        unused.grad = None
+        unused.grad = torch.cos(unused.detach() + k) if k in _SOMETIMES_GRAD_STEPS else None
+        grads = [None if p.grad is None else p.grad.clone() for p in (W, b, unused)]
         opt.step()
+        if any(g is not None and (p.grad is None or not torch.equal(p.grad, g))
+               for p, g in zip((W, b, unused), grads)):
+            opt._checker_grad_changed = True
         snaps.append([W.detach().clone(), b.detach().clone(), unused.detach().clone()])
     return opt, snaps
 
@@ -64,8 +73,12 @@ class _SimpleOpt(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self):
         for group in self.param_groups:
+            if hasattr(self.rule, "on_group"):
+                self.rule.on_group(group)
             for p in group["params"]:
                 if p.grad is None:
+                    if hasattr(self.rule, "on_skip"):
+                        self.rule.on_skip()
                     continue
                 self.rule(p, p.grad, self.state[p], group)
 
@@ -92,7 +105,8 @@ def _borrowed_update(opt) -> str | None:
         return f"its step is torch's own ({getattr(step, '__qualname__', 'step')})"
     inner = [v for v in vars(opt).values() if isinstance(v, torch.optim.Optimizer)]
     if inner:
-        return f"it hands the update to a {type(inner[0]).__name__} it holds"
+        kind = type(inner[0]).__name__
+        return f"it hands the update to {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind} it holds"
     return None
 
 
@@ -137,16 +151,18 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                        f"{borrowed}.", hint=write_it, verbose=verbose)
     _, want = _trajectory(lambda pg: reference(_groups(pg, lr)), steps)
     start = [t.detach() for t in _opt_problem()[0]]
+    before = start
     for t, (g_snap, w_snap) in enumerate(zip(got, want), start=1):
-        if not torch.equal(g_snap[2], w_snap[2]):
+        if t - 1 not in _SOMETIMES_GRAD_STEPS and not torch.equal(g_snap[2], before[2]):
             return _report(name, FAIL, "a parameter without gradient was changed.", case=case,
                            hint="skip parameters whose `.grad` is None.", verbose=verbose)
+        before = g_snap
         diffs = [(a - b).abs().max().item() for a, b in zip(g_snap, w_snap)]
         if any(not math.isfinite(d) for d in diffs) or max(diffs) > 1e-9 * (1 + max(s.abs().max().item() for s in w_snap)):
             hint = None
             low = sorted({str(v.dtype).replace("torch.", "") for st in opt.state.values() for v in st.values()
                           if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dtype != torch.float64})
-            if all(torch.equal(a, b) for a, b in zip(g_snap[:2], start[:2])):
+            if all(torch.equal(a, b) for a, b in zip(got[-1][:2], start[:2])):  # unchanged after every step
                 hint = ("your step changed no parameter. `p = p - …` only rebinds the name p to a new tensor "
                         "(the model never sees it): update in place, e.g. `p.add_(v, alpha=-lr)` inside a step "
                         "decorated with `@torch.no_grad()` (or `p.data.add_(…)`).")
@@ -174,17 +190,38 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                            hint=hint or "compare your update line by line with the formula in the markdown above; "
                                         "keep per-parameter state in `self.state[p]` and read lr from `group['lr']`.",
                            verbose=verbose)
+    if getattr(opt, "_checker_grad_changed", False):
+        return _report(name, FAIL, "your step changed the gradients (`p.grad`) in place.", case=case,
+                       hint="an in-place operation on `p.grad` (`g = p.grad; g.mul_(…)`, `p.grad.pow_(2)`, "
+                            "`g /= …`) overwrites what backward computed, which other code (clipping, logging, a "
+                            "second optimizer) still reads: compute new tensors from the gradient, e.g. `g * g`.",
+                       verbose=verbose)
+    try:  # a second instance, built after the first has run, must start from a fresh state
+        _, again = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps)
+    except Exception as e:
+        return _raised(name, e, verbose, case + ", a second optimizer", context="optimizer")
+    if not all(torch.allclose(a, b, rtol=1e-9, atol=1e-12) for ga, wa in zip(again, want) for a, b in zip(ga, wa)):
+        return _report(name, FAIL, "a second optimizer, built after the first, does not start from zero state.",
+                       case=case + "; the first optimizer was right",
+                       hint="your state (velocities, averages, step counts) outlives the optimizer: a class "
+                            "attribute, a module-level dict or a mutable default is shared by every instance. "
+                            "Keep it in `self.state[p]`, which each optimizer gets its own.", verbose=verbose)
     return _report(name, PASS, f"correct — identical to the torch.optim reference for {steps} steps "
-                   "(two parameter groups, a parameter without gradient skipped).", verbose=verbose)
+                   "(two parameter groups, a parameter with a gradient on some steps only), and a second "
+                   "instance starts afresh.", verbose=verbose)
 
 
-def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False):
+def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False):
     def rule(p, g, st, group):
         beta = group["momentum"]
         if plain:
             p.add_(g, alpha=-group["lr"])
             return
         v = st.setdefault("v", torch.zeros_like(p))
+        if p_first:  # the step uses the old velocity, then the velocity is updated
+            p.add_(v, alpha=-group["lr"])
+            v.mul_(beta).add_(g)
+            return
         v.mul_(beta).add_(g, alpha=(1 - beta) if ema else 1.0)
         p.add_(g + beta * v if nesterov else v, alpha=-sign * group["lr"])
     return rule
@@ -231,6 +268,9 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_momentum(ema=True)), "that is the EMA form v ← β·v + (1−β)·g (torch's dampening=β). The "
                                        "exercise uses torch's velocity form v ← β·v + g (dampening = 0)."),
         (mk(_rule_momentum(nesterov=True)), "that is the Nesterov variant; plain momentum steps with v itself."),
+        (mk(_rule_momentum(p_first=True)), "the order is swapped: you moved the parameter with the old velocity "
+                                           "and updated v afterwards (so the first step moved nothing). Update "
+                                           "v ← β·v + g first, then step with the new v."),
         (mk(_global_lr(_rule_momentum(), lr)), "every group used the same learning rate: read `group['lr']` "
                                                "inside the loop over `self.param_groups`."),
     ]
@@ -281,7 +321,7 @@ def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, 
     into the rate, lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε̂) with ε̂ = ε.  ``shared_t``: one step counter for the whole
     optimizer, advanced for every parameter updated (``"updated"``) or for every parameter, before the skip of
     those without gradient (``"all"``), instead of one per parameter."""
-    counter = [0]
+    counter, group_t = [0], {}
 
     def rule(p, g, st, group):
         b1, b2 = group["betas"]
@@ -294,11 +334,11 @@ def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, 
         m.mul_(b1).add_(g, alpha=1 - b1)
         v.mul_(b2).add_(g if no_square else g * g, alpha=1 - b2)
         t = st["t"] + t_offset
-        if shared_t:
+        if shared_t == "group":
+            t = group_t[id(group)]
+        elif shared_t:
             counter[0] += 1
             t = counter[0]
-            if shared_t == "all" and p.dim() == 2:
-                counter[0] += 1   # `unused`, after W in its group, counted though skipped
         if eps_hat:
             p.addcdiv_(m, v.sqrt() + eps, value=-group["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t))
             return
@@ -306,6 +346,16 @@ def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, 
         v_hat = v / (1 - b2 ** t) if correct_v else v
         denom = (v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps
         p.addcdiv_(m_hat, denom, value=-group["lr"])
+
+    def on_group(group):
+        group_t[id(group)] = group_t.get(id(group), 0) + 1
+
+    def on_skip():
+        counter[0] += 1 if shared_t == "all" else 0
+    if shared_t == "group":
+        rule.on_group = on_group
+    if shared_t == "all":
+        rule.on_skip = on_skip
     return rule
 
 
@@ -333,6 +383,10 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
          "agree only while ε is negligible, and the checker uses ε = 1e-3 so that its place shows."),
         (mk(_rule_adam(shared_t="updated")), _SHARED_T),
         (mk(_rule_adam(shared_t="all")), _SHARED_T),
+        (mk(_rule_adam(shared_t="group")),
+         "your step count t advances once per step for a whole parameter group (or the whole optimizer): "
+         "torch counts each parameter's own steps, so a parameter that had no gradient on some steps has a "
+         "smaller t (1 at its first update). Keep t in `self.state[p]`."),
         (mk(_rule_adam(swapped=True)), "β₁ and β₂ are swapped: β₁ (0.9) averages the gradient, β₂ (0.999) its square."),
         (mk(_rule_adam(no_square=True)), "v averages the *squared* gradient: v ← β₂·v + (1−β₂)·g²."),
         (mk(_global_lr(_rule_adam(), lr)), "every group used the same learning rate: read `group['lr']`."),

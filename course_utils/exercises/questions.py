@@ -239,7 +239,7 @@ def form_markdown(n: int) -> str:
 @_graded('check_answer(1, form_1)')
 def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
     """Grade the form of question ``n`` and explain, after every attempt (right or wrong)."""
-    from .regularization import _choice_letter
+    from .regularization import _choice_letter, _several_letters
 
     if _bad_number(n):
         if _bad_number(answer) is None and not isinstance(n, (int, float)):
@@ -255,6 +255,10 @@ def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
     details = []
     if kind == "choice":
         letters = "".join(chr(97 + i) for i in range(len(options)))
+        several = _several_letters(answer, letters) if isinstance(answer, str) else []
+        if several:
+            return _report(name, FAIL, f"your answer names several options ({', '.join(several)}): choose one.",
+                           hint=f"write a single letter, e.g. form_{n} = \"{letters[-1]}\".", verbose=verbose)
         a = _choice_letter(answer, letters, texts) if isinstance(answer, str) else None
         if a is None:
             return _report(name, FAIL, f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",

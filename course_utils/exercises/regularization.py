@@ -259,7 +259,11 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
     except NotImplementedError:
         return _not_yet(name, "l2_penalty", verbose)
     except Exception as e:
-        return _raised(name, e, verbose, case)
+        in_place = "in-place operation" in str(e)
+        return _raised(name, e, verbose, case, **({"hint": (
+            "don't modify the parameters in place: a method ending in `_` (`pow_`, `mul_`, `abs_`) overwrites "
+            "the weights themselves (pow_ squares them); compute a new tensor instead, e.g. `p ** 2`.")}
+            if in_place else {}))
     if not (isinstance(pen, torch.Tensor) and pen.dim() == 0):
         return _report(name, FAIL, "expected a scalar tensor.", case=case, got=_fmt(pen),
                        hint="add up one number per parameter tensor into a single scalar tensor (not a list, "
@@ -391,6 +395,18 @@ def _choice_letter(answer, letters: str, texts=()) -> str | None:
     return next((letter for words, letter in texts if words in text), None)
 
 
+def _several_letters(answer, letters: str) -> list[str]:
+    """The distinct option letters an answer names together ("a and b", "a or b", "a, b", "(a)/(c)"): more
+    than one means the learner has not chosen; a single letter (or none) gives an empty list."""
+    import re
+
+    text = str(answer).strip().lower()
+    joined = re.findall(rf"(?<![a-z])\(?([{letters}])\)?\s*(?:,|&|/|\+|\band\b|\bor\b)\s*\(?([{letters}])\)?(?![a-z])",
+                        text)
+    found = sorted({x for pair in joined for x in pair})
+    return found if len(found) > 1 else []
+
+
 @_graded('check_choice("adam_l2", answer)')
 def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
     """Grade a multiple-choice answer (a letter, possibly with its text) to ``question`` (``"adam_l2"``).
@@ -406,6 +422,11 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
         return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
                        verbose=verbose)
     letters, right, why, wrong, texts = _CHOICES[key]
+    several = _several_letters(answer, letters) if isinstance(answer, str) else []
+    if several:
+        return _report(name, FAIL, f"your answer names several options ({', '.join(several)}): choose one.",
+                       hint="each option is one claim; the option that says the two agree is an option of its "
+                            "own. Write a single letter, e.g. answer = \"b\".", verbose=verbose)
     a = _choice_letter(answer, letters, texts) if isinstance(answer, str) else None
     if a is None:
         return _report(name, FAIL, f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
