@@ -144,3 +144,47 @@ def test_a_value_computed_in_sight_only_for_the_build_is_caught():
     assert page_code.computed_for_the_build(printed + hidden) == []
     moved = hidden.replace("glue('r', ratio)", "ratio = a / b\nglue('r', ratio)")
     assert page_code.computed_for_the_build(moved) == []
+
+
+# The PDF typesets code in GNU FreeMono (Sphinx's xelatex default; comments in its oblique cut). A
+# character it has no glyph for is dropped from the PDF with only a log line, which `make pdf-test`
+# catches an hour into CI; this finds it in the source in a second.  The symbols _config.yml's preamble
+# maps to text (\newunicodechar) are exempt.
+FREEFONT = Path("/usr/share/fonts/opentype/freefont")
+_MAPPED = set(re.findall(r"\\newunicodechar\{(.)\}",
+                         (ROOT / "_config.yml").read_text(encoding="utf-8")))
+
+
+def _mono_cmap():
+    ttlib = pytest.importorskip("fontTools.ttLib")
+    fonts = [FREEFONT / f"FreeMono{cut}.otf" for cut in ("", "Oblique")]
+    if not all(f.is_file() for f in fonts):
+        pytest.skip("GNU FreeFont is not installed (Debian fonts-freefont-otf; scripts/ensure_tex.sh)")
+    cmaps = [set(ttlib.TTFont(f).getBestCmap()) for f in fonts]
+    return set.intersection(*cmaps)
+
+
+def unprintable_in_code(text: str, cmap: set) -> list[str]:
+    """'cell N: 'c' (U+XXXX)' for each character FreeMono cannot print in a code cell the PDF shows
+    (not remove-cell / remove-input)."""
+    out = []
+    for i, (tags, src) in enumerate(page_code.code_cells(text)):
+        if any(t in page_code.HIDDEN_CODE for t in tags):
+            continue
+        out += [f"cell {i}: {c!r} (U+{ord(c):04X})" for c in dict.fromkeys(src)
+                if ord(c) > 126 and ord(c) not in cmap and c not in _MAPPED]
+    return out
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_code_cells_print_in_the_pdf_font(md):
+    bad = unprintable_in_code(md.read_text(encoding="utf-8"), _mono_cmap())
+    assert not bad, (f"{md.relative_to(ROOT)}: the PDF's code font (FreeMono) has no glyph for these; "
+                     "write them in ASCII (e.g. X^T for Xᵀ):\n" + "\n".join(bad))
+
+
+def test_unprintable_code_is_found():
+    cmap = _mono_cmap()
+    cell = "```{code-cell} ipython3\n%s\nA = X @ X.T  # X Xᵀ\nb = 'σ²'\n```\n"
+    page = "text ᵀ is fine here\n\n" + cell % ":tags: [remove-cell]" + "\n" + cell % ""
+    assert [b.split(":")[0] for b in unprintable_in_code(page, cmap)] == ["cell 1"]
