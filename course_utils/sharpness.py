@@ -71,8 +71,12 @@ def power_iteration(matvec: Callable[[list[torch.Tensor]], list[torch.Tensor]], 
 
     stopped when :math:`|\\lambda_k - \\lambda_{k-1}| \\le \\mathrm{tol}\\,|\\lambda_k|`.  For a Hessian
     whose top eigenvalue outweighs its most negative one (the case in the book's runs) this is
-    :math:`\\lambda_{\\max}`.  Convergence is geometric with ratio :math:`|\\lambda_2/\\lambda_1|`; a start
-    ``v0`` close to the answer (the previous eigenvector) needs few products.
+    :math:`\\lambda_{\\max}`.  With the eigenvalues ordered by magnitude, :math:`|\\lambda_1| > |\\lambda_2|
+    \\ge \\dots`, the eigenvector's error shrinks by :math:`|\\lambda_2| / |\\lambda_1|` per product (the
+    eigenvalue estimate's, a Rayleigh quotient of a symmetric operator, by its square), where
+    :math:`\\lambda_2` is the next largest *in magnitude*: for an indefinite Hessian that may be its most
+    negative eigenvalue, not its second largest.  A start ``v0`` close to the answer (the previous
+    eigenvector) needs few products.
 
     Args:
         matvec: :math:`v \\mapsto Av` on lists of tensors (e.g. from :func:`hvp`).

@@ -1,5 +1,7 @@
 """course_utils.sharpness against an independent reference: the exact Hessian from
 ``torch.autograd.functional.hessian`` and its eigenvalues from ``torch.linalg.eigvalsh`` (float64)."""
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -83,6 +85,24 @@ def test_power_iteration_on_random_symmetric_matrices(seed):
         assert abs(lam - 12.0) <= max(200 * tol * 12.0, 1e-9)
     v = v[0]
     assert torch.linalg.norm(A @ v - 12.0 * v) < 1e-3
+
+
+@pytest.mark.parametrize("second", [2.0, -2.0, -2.7])
+def test_power_iteration_rate_is_set_by_the_next_largest_magnitude(second):
+    """The docstring's rate: the eigenvalue estimate's error shrinks by (|λ2|/|λ1|)² per product, λ2 the next
+    largest in magnitude, which a negative eigenvalue can be (second = -2.7 is slower than +2.0)."""
+    A = torch.diag(torch.tensor([3.0, second, 1.0, 0.5], dtype=torch.float64))
+    v = torch.ones(4, dtype=torch.float64)
+    errs = []
+    for _ in range(12):
+        v = A @ v / torch.linalg.norm(A @ v)
+        errs.append(abs(float(v @ A @ v) - 3.0))
+    rate = (errs[-1] / errs[-2])
+    assert rate == pytest.approx((abs(second) / 3.0) ** 2, rel=0.02)
+    _, _, k = S.power_iteration(lambda u: [A @ u[0]], [torch.ones(4, dtype=torch.float64)], tol=1e-10,
+                                max_iter=10_000)
+    # products needed to reach tol grow like 1/log(|λ1|/|λ2|)
+    assert k == pytest.approx(math.log(1e-10) / (2 * math.log(abs(second) / 3.0)), abs=6)
 
 
 def test_warm_start_needs_fewer_products():
