@@ -111,4 +111,7 @@ def test_the_publish_estimates():
     for est, words in ((slow, "about {} minutes of wall time"), (fast, "{} if 4 vCPU")):
         assert words.format(round(est["full_fanout_cold_minutes"])) in readme, words
     assert f"about {round(slow['cpu_cold_minutes'])} minutes" in readme
+    # the cpu publish line itself (the table's "about N minutes" alone would let it go stale)
+    assert (f"`BOOK_BUDGET=cpu`: one runner, about {round(slow['cpu_cold_minutes'])} minutes" in readme
+            and f"({round(fast['cpu_cold_minutes'])} if 4 vCPU" in readme), "README's BOOK_BUDGET=cpu estimate"
     assert f"{slow['full_fanout_runner_minutes'] / 60:.1f} runner-hours" in readme
