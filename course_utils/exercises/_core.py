@@ -268,6 +268,12 @@ def _where(e: BaseException) -> str:
     return f"raised at line {f.lineno} of your code: `{(f.line or '').strip()}`"
 
 
+#: torch's messages for tensors of two dtypes that met ('mat1 and mat2 must have the same dtype, but got Float
+#: and Double', 'expected scalar type Float but found Double', 'Index put requires the source and destination
+#: dtypes match', 'expected m1 and m2 to have the same dtype', 'Found dtype Double but expected Float')
+_DTYPE_CLASH = re.compile(r"same dtype|dtypes match|expected scalar type|Found dtype \w+ but expected|"
+                          r"got Float and Double|got Double and Float|Half and Float|Float and Half")
+
 _ONECYCLE = re.compile(r"Tried to step (\d+) times?\. The specified number of total steps is (\d+)")
 
 
@@ -283,6 +289,15 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
                 f"it {stepped} times (it is stepped after every batch). Use total_steps = epochs × "
                 "math.ceil(n_train / batch_size): floor division `//` drops the last, smaller batch of each "
                 "epoch. (Or pass epochs=… and steps_per_epoch=… instead of total_steps.)")
+    if _DTYPE_CLASH.search(text):
+        return ("two tensors of different dtypes met (e.g. float32 and float64): build new tensors from the ones "
+                "you were given (`torch.zeros_like(x)`, not `torch.zeros(x.shape)`, which takes the default "
+                "dtype) and keep the course's float32 (no `.double()`, `dtype=torch.float64` or "
+                "`torch.set_default_dtype`).")
+    if 'missing the required "forward" function' in text:
+        return ("that module has no forward of its own: an nn.ModuleList (or nn.ModuleDict) only holds layers, "
+                "it does not chain them. Return `nn.Sequential(*layers)`, or a module whose `forward` runs "
+                "the layers in turn.")
     if "leaf Variable that requires grad" in text or "a view of a leaf Variable" in text:
         if context == "init":
             return ("a real nn.Linear weight requires grad, and autograd forbids changing such a leaf tensor "

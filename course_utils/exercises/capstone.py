@@ -280,13 +280,41 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
                    verbose=verbose)
 
 
-def _traced(model):
-    """``(x, output, trace)`` of one eval-mode forward pass of a batch of 16 images, every leaf module hooked."""
+def _model_problem(model) -> dict | None:
+    """What keeps a built model from running on the course's images (a report's ``headline`` and ``hint``), or
+    None: not a module; a module with no forward of its own (an ``nn.ModuleList`` holds layers but does not
+    chain them); parameters or buffers in another floating dtype than float32 (the images are float32, so
+    ``.double()`` ends in torch's 'mat1 and mat2 must have the same dtype')."""
     if not isinstance(model, nn.Module):
         hint = ("did you forget `return`?" if model is None else
                 "wrap the list in nn.Sequential: `return nn.Sequential(*layers)`." if isinstance(model, (list, tuple))
                 else "return the nn.Sequential you built.")
-        raise _Found(dict(headline=f"the builder returned {_describe(model)}, not an nn.Module.", hint=hint))
+        return dict(headline=f"the builder returned {_describe(model)}, not an nn.Module.", hint=hint)
+    if type(model).forward is nn.Module.forward:
+        kind = type(model).__name__
+        if isinstance(model, (nn.ModuleList, nn.ModuleDict)):
+            return dict(headline=f"the builder returned an nn.{kind}: it holds the layers but does not run them "
+                                 "(it has no forward pass).",
+                        hint=f"return `nn.Sequential(*layers)`, which calls the layers in turn (an nn.{kind} "
+                             "inside your own module works too, if that module's `forward` runs them).")
+        return dict(headline=f"your module {kind} has no `forward` method, so it cannot be called on images.",
+                    hint="define `def forward(self, x):` in the class (check its spelling and indentation), or "
+                         "return `nn.Sequential(*layers)`.")
+    dtypes = sorted({str(t.dtype).replace("torch.", "") for t in list(model.parameters()) + list(model.buffers())
+                     if t.is_floating_point() and t.dtype != torch.float32})
+    if dtypes:
+        return dict(headline=f"the model's weights are {' and '.join(dtypes)}, not float32.",
+                    hint="the images (and every run of the course) are float32, PyTorch's default, and a layer "
+                         "refuses another dtype: build the layers without `.double()`, `.half()`, "
+                         "`.to(torch.float64)` or `dtype=...` (and without `torch.set_default_dtype`).")
+    return None
+
+
+def _traced(model):
+    """``(x, output, trace)`` of one eval-mode forward pass of a batch of 16 images, every leaf module hooked."""
+    bad = _model_problem(model)
+    if bad:
+        raise _Found(bad)
     x = torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     model.eval()
     try:

@@ -225,6 +225,14 @@ def check_capstone_answers(answers, accuracy, speed, speeds, *, predictions=None
                                                   "call: the two tables of the comparison cell, then the step times.",
                            verbose=verbose)
     measured_cost = _step_cost(speeds)
+    if measured_cost is None and isinstance(speeds, Mapping) and {"SiLU", "SiLU + BN"} <= set(speeds) and \
+            any(speeds[k] is None for k in ("SiLU", "SiLU + BN")):
+        none = [k for k in ("SiLU", "SiLU + BN") if speeds[k] is None]
+        return _report(name, TODO, f"not yet — the step time{'s' if len(none) > 1 else ''} of "
+                       f"{' and '.join(repr(k) for k in none)} {'are' if len(none) > 1 else 'is'} None: step_times "
+                       "measured nothing there (the builder was still the stub when the step-times cell ran, or "
+                       "step_times reported a problem with it).",
+                       hint="finish the builders, run the step-times cell again, then this one.", verbose=verbose)
     if measured_cost is None:
         return _report(name, FAIL, f"expected the step times of step_times(...), got {_describe(speeds)}.",
                        hint="pass `speeds`, the dict printed by the step-times cell (run it once the builders "

@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import FAIL, TODO, _describe, _exception_hint, _label, _one_thread, _say, _short_exc, _where, _wrap
+from ._core import (FAIL, TODO, _describe, _exception_hint, _label, _one_thread, _say, _say_raised, _short_exc,
+                    _where, _wrap)
+from .capstone import _model_problem
 from .regularization import mc_dropout_predict_reference
 
 
@@ -150,9 +152,9 @@ def _run(build_fn, optimizer_fn, data, *, epochs, patience, scheduler_fn, desc, 
     checked = None if scheduler_fn is None else _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size)
     try:
         model = build_fn(seed)
-        if not isinstance(model, nn.Module):
-            raise _LearnerMistake(dict(headline=f"the builder returned {_describe(model)}, not an nn.Module.",
-                                       hint="return the nn.Sequential you built."))
+        bad = _model_problem(model)
+        if bad:
+            raise _LearnerMistake(bad)
         with _one_thread():
             result = _early_stopped(model, optimizer_fn, data, epochs=epochs, patience=patience,
                                     scheduler_fn=checked, batch_size=batch_size, seed=seed, desc=desc,
@@ -319,7 +321,8 @@ def step_times(builders: Mapping[str, Callable], optimizer_fn: Callable, *, batc
 
     The models take turns (``repeats`` rounds of ``steps`` steps each) and each keeps its fastest round,
     so a busy machine slows them alike instead of whichever ran during the busy moment.  Returns
-    ``{label: seconds}`` (or ``None`` for a label whose builder is still the stub).
+    ``{label: seconds}``, with ``None`` for a label whose builder is still the stub, or whose model cannot
+    train (a message says why: a float64 model, an nn.ModuleList, an exception from the learner's code).
     """
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, *input_shape, generator=g)
@@ -327,21 +330,39 @@ def step_times(builders: Mapping[str, Callable], optimizer_fn: Callable, *, batc
     setups, best = {}, {}
     with _one_thread():
         for label, build in builders.items():
+            best[label] = None
             try:
-                model = build(0).cpu().train()
+                model = build(0)
             except NotImplementedError:
-                best[label] = None
                 continue
-            setups[label] = (model, optimizer_fn(model.parameters()))
+            except Exception as e:  # the learner's builder: report, never raise
+                _say_raised(f"step_times, {label} (no time for it)", e, context="init")
+                continue
+            bad = _model_problem(model)
+            if bad:
+                _say(FAIL, f"step_times, {label} (no time for it): {bad['headline']}\n   hint:     {bad['hint']}")
+                continue
+            model = model.cpu().train()
+            try:
+                setups[label] = (model, optimizer_fn(model.parameters()))
+            except Exception as e:
+                _say_raised(f"step_times, {label} (no time for it)", e, context="optimizer")
+                continue
             best[label] = math.inf
         for _ in range(repeats):
-            for label, (model, opt) in setups.items():
+            for label, (model, opt) in list(setups.items()):
                 t0 = time.perf_counter()
-                for _ in range(steps):
-                    loss = F.cross_entropy(model(x), y)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
+                try:
+                    for _ in range(steps):
+                        loss = F.cross_entropy(model(x), y)
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        opt.step()
+                except Exception as e:  # the learner's model: report once, leave it out
+                    _say_raised(f"step_times, {label} (no time for it)", e)
+                    del setups[label]
+                    best[label] = None
+                    continue
                 best[label] = min(best[label], (time.perf_counter() - t0) / steps)
     return best
 

@@ -32,6 +32,9 @@ def measure_backward_ratio(var_w: float, d_x: int, d_y: int, *, n: int = 2048, s
     return float(grad_x.var() / grad_y.var())
 
 
+#: four layers; a wrong formula is named only when it matches on every one of them, since on a single layer
+#: two mistakes can coincide (at 512 × 128, √(d_x·d_y) = d_x/2; at a square layer most formulas agree).  On the
+#: last, 784 × 32, every formula of ``_BACKWARD_MISTAKES`` and the right one give distinct values.
 _BACKWARD_CASES = ((512, 128), (100, 400), (256, 256), (784, 32))
 _BACKWARD_MISTAKES = (
     (lambda dx, dy: 1 / dx, "that is the forward-pass condition. Going backward, ∂L/∂x_j = Σ_i W_ij ∂L/∂y_i: "
@@ -55,6 +58,14 @@ _BACKWARD_MISTAKES = (
                                    "term per output."),
     (lambda dx, dy: 1 / dy ** 2, "the variance of a sum of d_y independent terms is d_y times the variance of "
                                  "one term (not d_y²)."),
+    (lambda dx, dy: 1 / math.sqrt(dx * dy), "your formula takes both sizes under a square root, √(d_x·d_y): the "
+                                            "backward sum runs over the outputs only (count its terms), and a "
+                                            "variance needs no root (variances of independent terms add)."),
+    (lambda dx, dy: 1 / (dx + dy), "your formula counts d_x + d_y terms (Glorot's compromise, and without its "
+                                   "factor 2); the backward sum ∂L/∂x_j = Σ_i W_ij ∂L/∂y_i has one term per "
+                                   "output only."),
+    (lambda dx, dy: math.sqrt(2 / (dx + dy)), "that is the standard deviation of Glorot's compromise; the "
+                                              "question asks for Var(W) of the backward condition alone."),
 )
 
 
@@ -103,28 +114,32 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
         if why:
             return _report(name, FAIL, "the answer is not a number.", case=case, got=_describe(got),
                            hint=f"{why} Return a Python float, a formula in d_x and d_y.", verbose=verbose)
-        got = v
-        want = 1 / d_y
-        if got < 0:
-            return _report(name, FAIL, "a variance must be a finite number ≥ 0.", case=case, got=f"{got}",
+        if v < 0:
+            return _report(name, FAIL, "a variance must be a finite number ≥ 0.", case=case, got=f"{v}",
                            hint="the answer is a positive fraction of 1/d_x or 1/d_y.", verbose=verbose)
-        values.append(got)
-        if not _close(got, want):
-            ratio = measure_backward_ratio(got, d_x, d_y)
-            hint = next((h for f, h in _BACKWARD_MISTAKES if _close(got, f(d_x, d_y))), None)
-            if hint is None and len(values) > 1 and all(_close(x, values[0]) for x in values):
-                hint = ("your function returns the same number for every layer: it must depend on the layer's "
-                        "size (a formula in d_x and d_y).")
-            if hint is None:
-                hint = ("write Var(∂L/∂x_j) as a sum of d_y independent products W_ij·∂L/∂y_i and ask when it "
-                        "equals Var(∂L/∂y).")
-            direction = "too large: the gradient grows" if got > want else "too small: the gradient shrinks"
-            return _report(name, FAIL, "that variance does not keep the gradient variance constant.", case=case,
-                           got=f"Var(W) = {got:.6g}",
-                           details=[f"measured: with your Var(W) a unit-variance gradient leaves the layer with "
-                                    f"variance {_apart_from_one(ratio)} instead of ≈ 1; in theory d_y·Var(W) = "
-                                    f"{_apart_from_one(d_y * got)} (your variance is {direction})"],
-                           hint=hint, verbose=verbose)
+        values.append(v)
+    wrong = [k for k, ((d_x, d_y), got) in enumerate(zip(cases, values)) if not _close(got, 1 / d_y)]
+    if wrong:
+        (d_x, d_y), got = cases[wrong[0]], values[wrong[0]]
+        want = 1 / d_y
+        case = f"layer with d_x={d_x} inputs and d_y={d_y} outputs"
+        ratio = measure_backward_ratio(got, d_x, d_y)
+        # a mistake is named only when the function agrees with it on every layer (on one layer two can coincide)
+        hint = next((h for f, h in _BACKWARD_MISTAKES
+                     if all(_close(v, f(dx, dy)) for v, (dx, dy) in zip(values, cases))), None)
+        if hint is None and all(_close(x, values[0]) for x in values):
+            hint = ("your function returns the same number for every layer: it must depend on the layer's "
+                    "size (a formula in d_x and d_y).")
+        if hint is None:
+            hint = ("write Var(∂L/∂x_j) as a sum of d_y independent products W_ij·∂L/∂y_i and ask when it "
+                    "equals Var(∂L/∂y).")
+        direction = "too large: the gradient grows" if got > want else "too small: the gradient shrinks"
+        return _report(name, FAIL, "that variance does not keep the gradient variance constant.", case=case,
+                       got=f"Var(W) = {got:.6g}",
+                       details=[f"measured: with your Var(W) a unit-variance gradient leaves the layer with "
+                                f"variance {_apart_from_one(ratio)} instead of ≈ 1; in theory d_y·Var(W) = "
+                                f"{_apart_from_one(d_y * got)} (your variance is {direction})"],
+                       hint=hint, verbose=verbose)
     d_x, d_y = cases[0]
     ratio = measure_backward_ratio(1 / d_y, d_x, d_y)
     return _report(name, PASS, f"correct — Var(W) = 1/d_y. Measured on a random {d_y}×{d_x} layer: "
@@ -310,6 +325,65 @@ def _var_tol(n: int) -> float:
     return max(6 * math.sqrt(2 / n), 0.015)
 
 
+def _xavier_mistakes(fan_in: int, fan_out: int, gain: float) -> list:
+    """``(Var(W), hint)`` of the typical Xavier mistakes on one shape, always in the same order (-1 where a
+    mistake cannot show, e.g. an ignored gain at gain 1), so that a mistake can be followed across shapes."""
+    want_var = gain ** 2 * 2 / (fan_in + fan_out)
+    return [
+        (gain ** 2 / fan_in, "that is LeCun's 1/fan_in (fan_in alone); Xavier averages the forward and backward "
+                             "conditions: 2/(fan_in + fan_out)."),
+        (gain ** 2 / fan_out, "that is 1/fan_out (fan_out alone, the backward condition); Xavier averages the "
+                              "two conditions: 2/(fan_in + fan_out)."),
+        (gain ** 2 * 2 / fan_in, "that is Kaiming's 2/fan_in (fan_in alone); Xavier uses 2/(fan_in + fan_out)."),
+        (gain ** 2 * 2 / fan_out, "that is 2/fan_out (fan_out alone); Xavier uses both fans: "
+                                  "2/(fan_in + fan_out)."),
+        (gain ** 2 / (fan_in + fan_out), "the factor 2 is missing: Var(W) = 2/(fan_in + fan_out)."),
+        (gain ** 2 / math.sqrt(fan_in * fan_out), "you took the geometric mean of the fans, √(fan_in·fan_out); "
+                                                  "Xavier's is the arithmetic one, (fan_in + fan_out)/2: Var(W) "
+                                                  "= 2/(fan_in + fan_out) (the two agree only on square layers)."),
+        (gain ** 2 * 2 / (fan_in * fan_out), "you multiplied the fans; Xavier adds them: Var(W) = "
+                                             "2/(fan_in + fan_out)."),
+        (want_var / 3, "U(−a, a) has variance a²/3, so the bound is a = √(3·σ²) = √(6/(fan_in+fan_out)), "
+                       "not σ itself."),
+        (2 / (fan_in + fan_out) if gain != 1 else -1, "the `gain` argument was ignored: multiply the bound "
+                                                      "by gain."),
+        (gain ** 4 * 2 / (fan_in + fan_out) if gain != 1 else -1, "the bound is multiplied by gain, not "
+                                                                  "gain² (the variance gets gain²)."),
+        (want_var * 3, "did you use the bound a² as the variance? a = √(6/(fan_in+fan_out)) gives "
+                       "variance a²/3."),
+        (gain ** 2 * (2 / (fan_in + fan_out)) ** 2 / 3 if fan_in + fan_out > 2 else -1,
+         "you passed a variance where the bound goes: the bound is a square root."),
+    ] + _off_by_one(lambda n: gain ** 2 * 2 / n, fan_in + fan_out)
+
+
+def _xavier_shape(k: int):
+    """``(shape, gain)`` of the k-th shape the Xavier check draws (the last: the small, pooled one)."""
+    shapes = _INIT_CASES + (_SMALL_SHAPE,)
+    return shapes[k], (5 / 3 if k == 3 else 1.0)
+
+
+def _xavier_hint(fn, k_failed: int, var_failed: float) -> str | None:
+    """The mistake that the learner's variances match on *every* shape the check draws (the failed one, whose
+    variance is ``var_failed``, and the other large ones, drawn again here): on a single shape two mistakes can
+    coincide (on a square layer 1/fan_in, 1/fan_out and √(fan_in·fan_out) agree), so one shape cannot name it."""
+    measured = {k_failed: var_failed}
+    for k in range(len(_INIT_CASES)):
+        if k == k_failed:
+            continue
+        shape, gain = _xavier_shape(k)
+        w, res = _run_init("xavier_uniform_", fn, shape, 20_000 + k, () if gain == 1.0 else (gain,), "", False)
+        if res is None:
+            measured[k] = w.var().item()
+    tables = {k: _xavier_mistakes(_xavier_shape(k)[0][1], _xavier_shape(k)[0][0], _xavier_shape(k)[1])
+              for k in measured}
+    for i, (_, hint) in enumerate(tables[k_failed]):
+        if tables[k_failed][i][0] <= 0:
+            continue
+        if all(tables[k][i][0] <= 0 or abs(v / tables[k][i][0] - 1) < 0.03 for k, v in measured.items()):
+            return hint
+    return None
+
+
 @_graded('check_xavier_uniform(xavier_uniform_)')
 def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``xavier_uniform_(w, gain=1.0)``: U(−a, a) with a = gain·√(6/(fan_in+fan_out)), in place.
@@ -342,24 +416,8 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
             return _report(name, FAIL, "the weights are not centred on 0.", case=case, expected="mean ≈ 0",
                            got=f"mean = {mean:.4g}", hint="draw from U(−a, a), not U(0, a).", verbose=verbose)
         if abs(var / want_var - 1) > _var_tol(w.numel()):
-            hint = _variance_hint(var, fan_in, fan_out, [
-                (gain ** 2 / fan_in, "that is LeCun's 1/fan_in; Xavier averages the forward and backward "
-                                      "conditions: 2/(fan_in + fan_out)."),
-                (gain ** 2 / fan_out, "that is 1/fan_out (the backward condition alone); Xavier averages the "
-                                       "two conditions: 2/(fan_in + fan_out)."),
-                (gain ** 2 * 2 / fan_in, "that is Kaiming's 2/fan_in; Xavier uses 2/(fan_in + fan_out)."),
-                (gain ** 2 / (fan_in + fan_out), "the factor 2 is missing: Var(W) = 2/(fan_in + fan_out)."),
-                (want_var / 3, "U(−a, a) has variance a²/3, so the bound is a = √(3·σ²) = √(6/(fan_in+fan_out)), "
-                               "not σ itself."),
-                (2 / (fan_in + fan_out) if gain != 1 else -1, "the `gain` argument was ignored: multiply the bound "
-                                                              "by gain."),
-                (gain ** 4 * 2 / (fan_in + fan_out) if gain != 1 else -1, "the bound is multiplied by gain, not "
-                                                                          "gain² (the variance gets gain²)."),
-                (want_var * 3, "did you use the bound a² as the variance? a = √(6/(fan_in+fan_out)) gives "
-                               "variance a²/3."),
-                (want_var ** 2 / 3 if want_var < 1 else -1, "you passed a variance where the bound goes: "
-                                                            "the bound is a square root."),
-            ] + _off_by_one(lambda n: gain ** 2 * 2 / n, fan_in + fan_out)) or "Var(W) must be 2/(fan_in + fan_out), with fan_in = w.shape[1], fan_out = w.shape[0]."
+            hint = _xavier_hint(fn, k, var) or ("Var(W) must be 2/(fan_in + fan_out), with fan_in = w.shape[1], "
+                                                "fan_out = w.shape[0].")
             return _report(name, FAIL, "the variance of the weights is off.", case=case,
                            expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.xavier_uniform_)",
                            got=f"Var(W) = {var:.4g}", hint=hint, verbose=verbose)
