@@ -602,9 +602,10 @@ def plot_correlation_curves(theory: Mapping[str, Sequence[float]], measured: Map
     handles = []
     for label, th in theory.items():
         st = styles[label]
-        ax.plot(layers, th, color=st["color"], ls=st["ls"], lw=1.4)
+        # labelled so that the figure's description names them (the legend below uses its own handles)
+        ax.plot(layers, th, color=st["color"], ls=st["ls"], lw=1.4, label=f"{label}, theory")
         ax.plot(layers, np.asarray(measured[label]).mean(0), ls="none", marker=st["marker"], ms=4.5,
-                color=st["color"], markevery=st.get("markevery"))
+                color=st["color"], markevery=st.get("markevery"), label=f"{label}, measured")
         handles.append(Line2D([], [], color=st["color"], ls=st["ls"], marker=st["marker"], ms=4.5, label=label))
     ax.set_xlabel("layer")
     ax.set_title(title)
