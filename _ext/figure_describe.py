@@ -148,9 +148,11 @@ _LOG_NOTE = re.compile(r"\s*\([^()]*\blog[- ]scale\b[^()]*\)|,?\s*\b(?:on a )?lo
 
 
 def _point_name(ax, which: str) -> str:
-    """An axis's name where a value on it is given ("at epoch 5"): the name without a note that the axis is
-    logarithmic, which the axes' head says once beside the name, never at every point."""
-    return _LOG_NOTE.sub("", _axis_name(ax, which)).strip()
+    """An axis's name where a value on it is given ("at epoch 5"): the name without its parentheses (a note
+    that the axis is logarithmic, a unit, a condition such as "(bias variance 0.05)"), which the axes' head
+    says once beside the name, never at every point."""
+    name = _LOG_NOTE.sub("", _axis_name(ax, which)).strip()
+    return re.sub(r"\s*\([^()]*\)", "", name).strip() or name
 
 
 def _at(ax, x: float) -> str:
@@ -278,11 +280,19 @@ def _lines(ax, log: bool) -> list[str]:
     if len(ends) >= 2:
         ends.sort(reverse=True)
         (hi, hi_name), (lo, lo_name) = ends[0], ends[-1]
-        if hi != lo:
+        if number(hi) != number(lo):
             out.append(f"{where} {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
                        f"({number(lo)}), {_compare(hi, lo, log)}")
-        else:
+        else:  # all end together (normalised there, say): then the other end tells them apart
             out.append(f"all {len(ends)} series end at {number(hi)}")
+            starts = sorted(((float(xy[0, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1),
+                            reverse=True)
+            (hi, hi_name), (lo, lo_name) = starts[0], starts[-1]
+            if number(hi) != number(lo):
+                first = ("at the left end" if all(_left_to_right(xy) for _, xy in named) else
+                         "at the first point of each series")
+                out.append(f"{first} {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
+                           f"({number(lo)}), {_compare(hi, lo, log)}")
     return out
 
 

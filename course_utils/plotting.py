@@ -678,6 +678,19 @@ def plot_correlation_curves(theory: Mapping[str, Sequence[float]], measured: Map
     ax.set_xlabel("layer")
     ax.set_title(title)
     legend_outside(ax, ncol=2, handles=handles, labels=list(theory))
+    # what the figure says, for its alt text (its lines carry no labels of their own): _ext/figure_describe.py
+    g = lambda v: f"{float(v):.3g}"  # noqa: E731
+    means = {label: np.asarray(measured[label], float).mean(0) for label in theory}
+    gaps = {label: np.abs(means[label] - np.asarray(th, float)) for label, th in theory.items()}
+    worst = max(gaps, key=lambda k: np.nanmax(gaps[k]))
+    seeds = np.asarray(next(iter(measured.values()))).shape[0]
+    ax.course_description = (
+        f"{len(theory)} series, each a theory line and measured markers (the mean of {seeds} runs): "
+        + "; ".join(f"{label}: theory from {g(th[0])} at layer 1 to {g(th[-1])} at layer {n}, measured "
+                    f"{g(means[label][0])} at layer 1 and {g(means[label][-1])} at layer {n}"
+                    for label, th in theory.items())
+        + f"; measurement and theory differ by at most {g(np.nanmax(gaps[worst]))} ({worst}, layer "
+          f"{int(np.nanargmax(gaps[worst])) + 1})")
     return ax
 
 

@@ -374,6 +374,16 @@ def test_a_log_axis_is_named_once_never_at_every_point():
                 "(highest 84.6 at number of stochastic passes S 24)") in text, text
         assert "6 bars from 70.1 (number of stochastic passes S 1) to 75 (number of stochastic passes S 50)" in text, text
         assert alt_defects(text) == []
+    # any parenthesis of the label (a unit, a condition) stands once in the head too, not at every point
+    fig, ax = plt.subplots()
+    ax.plot([0.5, 1.75, 4.0], [1.19, 426.0, 3.4], label="error signal")
+    ax.set(yscale="log", xlabel=r"weight variance $\sigma_w^2$ (bias variance 0.05)", ylabel="depth scale (layers)")
+    ax.legend()
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert text == ("depth scale (layers) (log scale) against weight variance σw² (bias variance 0.05): error signal: "
+                    "from 1.19 at weight variance σw² 0.5 to 3.4 at weight variance σw² 4 (highest 426 at weight "
+                    "variance σw² 1.75)."), text
 
 
 def test_every_panel_keeps_its_values_when_the_first_is_long():
@@ -403,7 +413,7 @@ def test_every_panel_keeps_its_values_when_the_first_is_long():
     first = panels[0]
     assert "7 series" in first and re.search(r"at the right end .+ is highest \(\S+\) and .+ lowest", first), first
     for p in panels[1:]:  # the first series with its from .. to .., its peak dropped where the share is short
-        assert "in this panel: from 3 at layer (depth) 1 to" in p or "in this panel: from 0.327 at layer (depth) 1 to" in p, p
+        assert "in this panel: from 0.327 at layer 1 to -0.818 at layer 50" in p, p
     assert all(alt_defects(p) == [] for p in panels), [alt_defects(p) for p in panels]
     # the same list of series in every panel (depth_sweep's one legend for four panels) is said once, before them,
     # where it fits (else its count), and every panel still says which ends highest and lowest
@@ -421,6 +431,15 @@ def test_every_panel_keeps_its_values_when_the_first_is_long():
         assert text.count("7 series") == 1 and text.count("is highest (") == 4, text
         assert "Panel 2, values against layer (depth): at the right end" in text, text  # no y label of its own
         assert len(text) <= describe_mod.MAX_CHARS and alt_defects(text) == []
+    # series that all end at one value (an error signal normalised at the top layer) are told apart at the other end
+    fig, ax = plt.subplots()
+    for k, name in enumerate(names[:5]):
+        ax.plot(layers, (k + 1.0) ** ((50 - layers) / 49), label=name)
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert text.endswith("; all 5 series end at 1; at the left end initialisation scheme number 4, with a long descriptive "
+                         "name is highest (5) and initialisation scheme number 0, with a long descriptive name lowest "
+                         "(1), 5 times as high."), text
 
 
 def test_describe_names_error_bars_and_points_by_their_category():
