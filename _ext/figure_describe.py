@@ -11,9 +11,15 @@ every PNG written records :func:`describe` of its figure in the PNG text chunk :
 peak or low where they are not at an end; which series ends highest and lowest, and by how much), bars
 (the tallest and shortest bar of each group), scatter points, images and heat maps (size and value
 range), filled bands, contours; the titles and axis labels, with matplotlib's TeX turned into plain
-text.  A plotting function whose figure's coordinates say little (positions of rows, say) may set
-``ax.course_description`` to a sentence of what it drew; that sentence replaces the axes' own.  Build machinery: learners' kernels never run it (``_ext/build_kernel.py`` writes the start-up
-file of the build's kernels only).
+text.  A log axis says so once, beside its name; a value on it is given by the name alone ("at epoch 5").
+A plotting function whose figure's coordinates say little (positions of rows, say) may set
+``ax.course_description`` to a sentence of what it drew (clauses joined by "; "); that sentence replaces
+the axes' own.
+
+A figure of several panels shares :data:`MAX_CHARS` among them: each keeps at least its head and its first
+clause that gives values (a series' from .. to .., shortened rather than dropped), the rest is shared out;
+a list of series the same in every panel is said once, before them.  Build machinery: learners' kernels
+never run it (``_ext/build_kernel.py`` writes the start-up file of the build's kernels only).
 """
 from __future__ import annotations
 
@@ -50,9 +56,14 @@ def plain(text: str) -> str:
     """
     def math(m):
         s = m.group(1)
-        s = re.sub(r"\\(?:mathdefault|mathrm|mathbf|mathit|text|operatorname|mathcal|boldsymbol|rm|bf)\s*\{([^{}]*)\}", r"\1", s)
-        s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", s)
-        s = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"√(\1)", s)
+        for _ in range(4):  # innermost braces first: \mathdefault{10^{1}}, \mathrm{\frac{1}{2}}
+            before = s
+            s = re.sub(r"\\(?:mathdefault|mathrm|mathbf|mathit|text|operatorname|mathcal|boldsymbol|rm|bf)\s*\{([^{}]*)\}", r"\1", s)
+            s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", s)
+            s = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"√(\1)", s)
+            s = re.sub(r"\^\{([-+]?\d+)\}", lambda k: k.group(1).translate(_SUP), s)
+            if s == before:
+                break
 
         def command(k):
             name = k.group(1)
@@ -92,6 +103,22 @@ def number(v: float) -> str:
     return s
 
 
+class _Part(str):
+    """One clause of a panel's description (they are joined by "; "), with ``short``, the form it takes when the
+    panel's share of the length is small (a series without its peak, a list of names as their count), and
+    ``values``: whether it says what the data do (a list of names does not)."""
+
+    def __new__(cls, text: str, short: str | None = None, values: bool = True):
+        obj = super().__new__(cls, text)
+        obj.short = str(text) if short is None else short
+        obj.values = values
+        return obj
+
+
+def _short(part: str) -> str:
+    return getattr(part, "short", part)
+
+
 def _label(artist) -> str | None:
     lab = artist.get_label() if hasattr(artist, "get_label") else None
     if not lab or str(lab).startswith("_"):
@@ -116,8 +143,20 @@ def _finite_xy(line):
     return xy if len(xy) else None
 
 
+#: A label's own note that its axis is logarithmic: "(log scale)", "(log scale; dotted: ...)", ", log scale".
+_LOG_NOTE = re.compile(r"\s*\([^()]*\blog[- ]scale\b[^()]*\)|,?\s*\b(?:on a )?log[- ]scale$", re.I)
+
+
+def _point_name(ax, which: str) -> str:
+    """An axis's name where a value on it is given ("at epoch 5"): the name without its parentheses (a note
+    that the axis is logarithmic, a unit, a condition such as "(bias variance 0.05)"), which the axes' head
+    says once beside the name, never at every point."""
+    name = _LOG_NOTE.sub("", _axis_name(ax, which)).strip()
+    return re.sub(r"\s*\([^()]*\)", "", name).strip() or name
+
+
 def _at(ax, x: float) -> str:
-    name = re.sub(r"\s*\(log scale\)$", "", _axis_name(ax, "x"))  # the axes' head says it once
+    name = _point_name(ax, "x")
     return f"{name} {number(x)}" if name else f"x = {number(x)}"
 
 
@@ -152,7 +191,7 @@ def _series(ax, line, xy, log: bool) -> str:
         extra.append(f"lowest {number(y[i_min])} at {_at(ax, xy[i_min, 0])}")
     if log and y[0] > 0 and y[-1] > 0 and max(y[0], y[-1]) / min(y[0], y[-1]) >= 10:
         extra.append(f"{'down' if y[-1] < y[0] else 'up'} by a factor of {number(max(y[0], y[-1]) / min(y[0], y[-1]))}")
-    return text + (" (" + ", ".join(extra) + ")" if extra else "")
+    return _Part(text + (" (" + ", ".join(extra) + ")" if extra else ""), short=text)
 
 
 def _errorbar_lines(ax) -> set:
@@ -167,13 +206,14 @@ def _errorbar_lines(ax) -> set:
     return out
 
 
-def _categories(ax) -> dict:
-    """The x axis's tick names when they are words (a categorical axis), else {}."""
+def _categories(ax, which: str = "x") -> dict:
+    """An axis's tick names when they are words (a categorical axis), else {}."""
     from matplotlib.ticker import LogFormatter, ScalarFormatter
 
-    if isinstance(ax.xaxis.get_major_formatter(), (LogFormatter, ScalarFormatter)):
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    if isinstance(axis.get_major_formatter(), (LogFormatter, ScalarFormatter)):
         return {}  # numbers that a locator placed (powers of ten on a log axis, say): not categories
-    names = _tick_names(ax, "x")
+    names = _tick_names(ax, which)
     numeric = all(re.fullmatch(r"[-−+]?[\d.,]+(?:e[-−+]?\d+)?%?", t.replace("×10", "e")) for t in names.values())
     return {} if numeric else names
 
@@ -207,7 +247,9 @@ def _errorbars(ax) -> list[str]:
             items.append(f"{name} {number(y)}{span}")
     if not items:
         return []
-    return [f"{label or 'values with error bars'}: " + ", ".join(items)]
+    head = f"{label or 'values with error bars'}: "
+    short = head + ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+    return [_Part(head + ", ".join(items), short=short)]
 
 
 def _lines(ax, log: bool) -> list[str]:
@@ -227,7 +269,10 @@ def _lines(ax, log: bool) -> list[str]:
     if len(named) <= MAX_DETAILED:
         out += [_series(ax, ln, xy, log) for ln, xy in named]
     else:
-        out.append(f"{len(named)} series: " + ", ".join(_label(ln) or "unnamed" for ln, _ in named))
+        names = [_label(ln) or "unnamed" for ln, _ in named]
+        sep = "; " if any("," in x for x in names) else ", "  # "Xavier uniform, gain 5/3" stays one name
+        out.append(_Part(f"{len(named)} series: " + sep.join(names),
+                         short=f"{len(named)} series", values=False))
     ends = [(float(xy[-1, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1]
     # "the right end" only where every series ends there; else the last point each was drawn to
     where = ("at the right end" if all(_left_to_right(xy) for _, xy in named) else
@@ -235,11 +280,19 @@ def _lines(ax, log: bool) -> list[str]:
     if len(ends) >= 2:
         ends.sort(reverse=True)
         (hi, hi_name), (lo, lo_name) = ends[0], ends[-1]
-        if hi != lo:
+        if number(hi) != number(lo):
             out.append(f"{where} {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
                        f"({number(lo)}), {_compare(hi, lo, log)}")
-        else:
+        else:  # all end together (normalised there, say): then the other end tells them apart
             out.append(f"all {len(ends)} series end at {number(hi)}")
+            starts = sorted(((float(xy[0, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1),
+                            reverse=True)
+            (hi, hi_name), (lo, lo_name) = starts[0], starts[-1]
+            if number(hi) != number(lo):
+                first = ("at the left end" if all(_left_to_right(xy) for _, xy in named) else
+                         "at the first point of each series")
+                out.append(f"{first} {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
+                           f"({number(lo)}), {_compare(hi, lo, log)}")
     return out
 
 
@@ -274,7 +327,7 @@ def _histogram(ax, heights, edges, label: str | None) -> str:
     h, e = np.asarray(heights, dtype=float), np.asarray(edges, dtype=float)
     k = int(np.nanargmax(h))
     head = f"{label}: " if label else ""
-    return (f"{head}a histogram of {len(h)} bins over {_axis_name(ax, 'x') or 'x'} from {number(e[0])} to "
+    return (f"{head}a histogram of {len(h)} bins over {_point_name(ax, 'x') or 'x'} from {number(e[0])} to "
             f"{number(e[-1])}, tallest ({number(h[k])}) at {number((e[k] + e[k + 1]) / 2)}")
 
 
@@ -286,8 +339,8 @@ def _bars(ax, log: bool) -> list[str]:
     groups = [c for c in ax.containers if isinstance(c, BarContainer) and len(c.patches)]
     for g in groups[:MAX_DETAILED]:
         horizontal = getattr(g, "orientation", "vertical") == "horizontal"
-        names = _tick_names(ax, "y" if horizontal else "x")
-        categorical = any(not re.fullmatch(r"[-−+]?[\d.,]+(?:e[-−+]?\d+)?%?", t.replace("×10", "e")) for t in names.values())
+        names = _categories(ax, "y" if horizontal else "x")
+        categorical = bool(names)
         bars = []
         for p in g.patches:
             if horizontal:
@@ -311,7 +364,7 @@ def _bars(ax, log: bool) -> list[str]:
             if categorical and near is not None and abs(near - centre) <= max(width, 1e-12):
                 vals.append((v, names[near]))
             else:
-                vals.append((v, f"{_axis_name(ax, 'y' if horizontal else 'x') or 'x'} {number(centre)}"))
+                vals.append((v, f"{_point_name(ax, 'y' if horizontal else 'x') or 'x'} {number(centre)}"))
         head = f"{label}: " if label else ""
         hi, lo = max(vals), min(vals)
         if len(vals) == 1:
@@ -357,8 +410,8 @@ def _collections(ax) -> list[str]:
                 elif n == 1:
                     out.append(f"{head}a point at ({number(off[0, 0])}, {number(off[0, 1])})")
                 else:
-                    out.append(f"{head}{n} points, {_axis_name(ax, 'x') or 'x'} from {number(off[:, 0].min())} to "
-                               f"{number(off[:, 0].max())}, {_axis_name(ax, 'y') or 'y'} from "
+                    out.append(f"{head}{n} points, {_point_name(ax, 'x') or 'x'} from {number(off[:, 0].min())} to "
+                               f"{number(off[:, 0].max())}, {_point_name(ax, 'y') or 'y'} from "
                                f"{number(off[:, 1].min())} to {number(off[:, 1].max())}")
         elif isinstance(c, PolyCollection) and label:
             out.append(f"a shaded band: {label}")
@@ -391,21 +444,22 @@ def _is_colorbar(ax) -> bool:
     return getattr(ax, "_colorbar", None) is not None or ax.get_label() == "<colorbar>"
 
 
-def describe_axes(ax) -> str:
-    """One sentence or a few about what one axes shows (empty when it holds nothing drawn)."""
+def _panel(ax) -> tuple[str, list[str]]:
+    """(head, clauses) of one axes: its title and axis names, and what it holds (no clauses: nothing drawn)."""
     log = ax.get_yscale() == "log"
     custom = getattr(ax, "course_description", None)  # set by a plotting function that knows what it drew
     if custom:
-        parts = [str(custom).rstrip(".")]
+        parts = str(custom).rstrip(".").split("; ")
     elif ax.name == "3d":
         parts = ["a three-dimensional surface"]
     else:
         parts = _errorbars(ax) + _lines(ax, log) + _bars(ax, log) + _collections(ax) + _images(ax)
-    if not parts:
-        return ""
     title = plain(ax.get_title()) or plain(ax.get_title(loc="left"))
     xl, yl = _axis_name(ax, "x"), _axis_name(ax, "y")
-    # a log axis says so beside its own name, once (an axis label may say so itself)
+    if xl and not yl and ax.get_lines() and not custom:  # a panel that shares its neighbour's y label
+        yl = "values"
+    # a log axis says so beside its own name, once (an axis label may say so itself); a value on it is given
+    # by the name alone (_point_name)
     if yl and log and "log scale" not in yl:
         yl += " (log scale)"
     if xl and ax.get_xscale() == "log" and "log scale" not in xl:
@@ -415,23 +469,52 @@ def describe_axes(ax) -> str:
         axes = f"{yl} against {xl}"
     elif yl or xl:
         axes = yl or xl
-    head = ", ".join(x for x in (title, axes) if x)
-    return (head + ": " if head else "") + "; ".join(parts) + "."
+    return ", ".join(x for x in (title, axes) if x), parts
 
 
-def _shorten(text: str, limit: int) -> str:
-    """One panel's description cut to about ``limit`` characters at the end of a series ("; "), keeping its
-    head (title and axes) and its first series; the cut says how many series' details were left out."""
-    if len(text) <= limit:
-        return text
-    parts = text.rstrip(".").split("; ")
-    keep = [parts[0]]
-    for part in parts[1:]:
-        if len("; ".join(keep + [part])) > limit:
+def _join(head: str, parts: list[str], more: bool = False) -> str:
+    return (head + ": " if head else "") + "; ".join(parts) + ("; more in the text." if more else ".")
+
+
+def describe_axes(ax) -> str:
+    """One sentence or a few about what one axes shows (empty when it holds nothing drawn)."""
+    head, parts = _panel(ax)
+    return _join(head, parts) if parts else ""
+
+
+def _first_values(parts: list[str]) -> int:
+    """Index of the first clause that says what the data do (a list of series' names does not)."""
+    return next((i for i, p in enumerate(parts) if getattr(p, "values", True)), 0)
+
+
+def _least(head: str, parts: list[str]) -> str:
+    """The shortest a panel's description becomes: its head and, in their short forms, its clauses up to and
+    including the first that gives values (for a line chart, the first series from .. to ..)."""
+    full = _join(head, parts)
+    least = _join(head, [_short(p) for p in parts[: _first_values(parts) + 1]], more=True)
+    return full if len(full) <= len(least) else least
+
+
+def _shorten(head: str, parts: list[str], limit: int) -> str:
+    """One panel's description in about ``limit`` characters: never less than :func:`_least` (its head and its
+    first clause with values); then the later clauses in their short forms, in order, while they fit; then
+    each kept clause in its full form where that fits.  A cut ends "more in the text"."""
+    full = _join(head, parts)
+    if len(full) <= limit:
+        return full
+    first = _first_values(parts)
+    keep = {i: _short(parts[i]) for i in range(first + 1)}
+
+    def text(k):
+        return _join(head, [k[i] for i in sorted(k)], more=True)
+    for i in range(first + 1, len(parts)):
+        if len(text({**keep, i: _short(parts[i])})) > limit:
             break
-        keep.append(part)
-    left = len(parts) - len(keep)
-    return "; ".join(keep) + ("; more in the text." if left else ".")
+        keep[i] = _short(parts[i])
+    for i in sorted(keep):
+        if len(text({**keep, i: parts[i]})) <= limit:
+            keep[i] = parts[i]
+    return text(keep) if len(text(keep)) < len(full) else full
 
 
 def describe(fig) -> str:
@@ -449,20 +532,41 @@ def describe(fig) -> str:
                 + (", labelled " + ", ".join(titles[:12]) + (f" and {len(titles) - 12} more" if len(titles) > 12 else "")
                    if titles else "") + ".")
         return (sup + ": " if sup else "") + body
-    panels = [(ax, d) for ax in axes if (d := describe_axes(ax))]
+    panels = [(head, parts) for ax in axes for head, parts in [_panel(ax)] if parts]
     if not panels:
         return ""
     if len(panels) == 1:
-        body = panels[0][1]
+        body = _shorten(*panels[0], MAX_CHARS - len(sup) - 2)
     else:
-        # every panel gets its share of the length, so that a long first panel cannot crowd out the others;
-        # what a short panel leaves of its share goes to the longer ones
-        left, limits = MAX_CHARS - len(sup) - 20 - 12 * len(panels), {}
-        for rank, (k, d) in enumerate(sorted(enumerate(d for _, d in panels), key=lambda kd: len(kd[1]))):
-            limits[k] = min(len(d), left // (len(panels) - rank))
-            left -= limits[k]
-        body = f"{len(panels)} panels. " + " ".join(f"Panel {k + 1}, {_shorten(d, limits[k])}"
-                                                     for k, (_, d) in enumerate(panels))
+        # a list of series the same in every panel (one legend for the figure) is said once, before the panels:
+        # in full where that leaves every panel its least, else as their count
+        names = [next((x for x in p if not getattr(x, "values", True)), None) for _, p in panels]
+        shared = ""
+        if names[0] is not None and all(x == names[0] for x in names) and all(len(p) > 1 for _, p in panels):
+            panels = [(h, [x for x in p if x is not n]) for (h, p), n in zip(panels, names)]
+            shared = f", each with the same {names[0]}"
+        full = [len(_join(h, p)) for h, p in panels]
+        least = [len(_least(h, p)) for h, p in panels]
+        if shared and MAX_CHARS - len(sup) - len(shared) - 20 - 12 * len(panels) < sum(least):
+            shared = f", each with the same {_short(names[0])}"
+        budget = MAX_CHARS - len(sup) - len(shared) - 20 - 12 * len(panels)
+        # every panel gets its share of the length, so that a long first panel cannot crowd out the others:
+        # first the least of each (its head and its first clause with values, _least), then what is left,
+        # shared out, what a short panel does not need going to the longer ones
+        left, limits = budget - sum(least), {}
+        for rank, k in enumerate(sorted(range(len(panels)), key=lambda k: full[k] - least[k])):
+            limits[k] = least[k] + min(full[k] - least[k], max(left, 0) // (len(panels) - rank))
+            left -= limits[k] - least[k]
+        for _ in range(3):  # what a cut panel could not use (its next clause was longer) goes to the cut ones
+            texts = [_shorten(h, p, limits[k]) for k, (h, p) in enumerate(panels)]
+            cut = [k for k in range(len(panels)) if len(texts[k]) < full[k]]
+            spare = budget - sum(len(t) for t in texts)
+            if not cut or spare < 20:
+                break
+            for k in cut:
+                limits[k] = len(texts[k]) + spare // len(cut)
+        texts = [_shorten(h, p, limits[k]) for k, (h, p) in enumerate(panels)]
+        body = f"{len(panels)} panels{shared}. " + " ".join(f"Panel {k + 1}, {t}" for k, t in enumerate(texts))
     text = (sup + ". " if sup else "") + body
     if len(text) > MAX_CHARS:
         cut = text.rfind(". ", 0, MAX_CHARS)

@@ -581,7 +581,76 @@ def plot_phase_diagram(diagram: Mapping[str, np.ndarray], *, edge: tuple[Sequenc
     ax.set_ylabel(r"bias variance $\sigma_b^2$")
     ax.set_title(title)
     legend_outside(ax, ncol=2)
+    ax.course_description = _phase_description(diagram, edge, points, (lo, hi), ax.get_xlim())
     return ax
+
+
+def _distance_to_line(px, py, lx, ly) -> np.ndarray:
+    """Distance of each point ``(px, py)`` to the polyline through ``(lx, ly)`` (same shape as ``px``)."""
+    P = np.stack([np.ravel(px), np.ravel(py)], 1)[:, None, :]
+    L = np.stack([np.asarray(lx, float), np.asarray(ly, float)], 1)
+    if len(L) == 1:
+        return np.linalg.norm(P[:, 0] - L[0], axis=-1).reshape(np.shape(px))
+    A, AB = L[None, :-1], np.diff(L, axis=0)[None]
+    t = np.clip(((P - A) * AB).sum(-1) / np.maximum((AB ** 2).sum(-1), 1e-300), 0.0, 1.0)
+    return np.linalg.norm(P - (A + t[..., None] * AB), axis=-1).min(1).reshape(np.shape(px))
+
+
+def _phase_description(diagram, edge, points, clip, xlim) -> str:
+    """What the phase diagram shows, in words and numbers from its arrays, for its alt text
+    (``_ext/figure_describe.py`` reads ``ax.course_description``): what the colour encodes and its range, on
+    which side of the edge it is below or above 1, where the edge runs, where each marked point lies."""
+    g = lambda v: f"{float(v):.3g}"  # noqa: E731
+    wv, bv = np.asarray(diagram["weight_var"], float), np.asarray(diagram["bias_var"], float)
+    chi = np.asarray(diagram["chi1"], float)
+    W, B = np.meshgrid(wv, bv)
+    i_lo, i_hi = np.unravel_index(np.nanargmin(chi), chi.shape), np.unravel_index(np.nanargmax(chi), chi.shape)
+    where = lambda i: f"weight variance {g(W[i])}, bias variance {g(B[i])}"  # noqa: E731
+    out = [f"the colour shows χ1, the error-signal factor per layer, on a log scale, white at 1: from "
+           f"{g(chi[i_lo])} ({where(i_lo)}) to {g(chi[i_hi])} ({where(i_hi)})"
+           + (f", the colour saturating below {g(2.0 ** clip[0])} and above {g(2.0 ** clip[1])}"
+              if chi[i_lo] < 2.0 ** clip[0] or chi[i_hi] > 2.0 ** clip[1] else "")]
+    eb, ew = np.asarray(edge[0], float), np.asarray(edge[1], float)
+    order = np.argsort(eb)
+    eb, ew = eb[order], ew[order]
+    w_edge = lambda b: np.interp(b, eb, ew)  # noqa: E731
+    # which side of the line is ordered (chi1 < 1), judged on the grid's cells that a reader sees apart from the
+    # line: farther from it, as drawn (straight between its points), than 2 % of the plot's width and height
+    off = _distance_to_line((W - xlim[0]) / (xlim[1] - xlim[0]), (B - bv[0]) / max(bv[-1] - bv[0], 1e-300),
+                            (ew - xlim[0]) / (xlim[1] - xlim[0]), (eb - bv[0]) / max(bv[-1] - bv[0], 1e-300)) > 0.02
+    left, right = off & (W < w_edge(B)), off & (W > w_edge(B))
+    n_below, n_above = int(np.sum((chi < 1) & left)), int(np.sum((chi > 1) & right))
+    if n_below == left.sum() and n_above == right.sum() and off.any():
+        out.append("it is below 1 (purple, ordered: the error signal shrinks layer by layer) everywhere left of the "
+                   "black line and above 1 (orange, chaotic: it grows) everywhere right of it")
+    elif off.any():
+        out.append(f"it is below 1 (purple, ordered: the error signal shrinks layer by layer) in {n_below} of the "
+                   f"{int(left.sum())} grid cells left of the black line and above 1 (orange, chaotic: it grows) in "
+                   f"{n_above} of the {int(right.sum())} right of it")
+    inside = (ew >= wv[0]) & (ew <= wv[-1]) & (eb >= bv[0]) & (eb <= bv[-1])
+    if inside.any():
+        e0, e1 = np.flatnonzero(inside)[[0, -1]]
+        rise = np.diff(ew[inside])
+        trend = (", moving to larger weight variances as the bias variance grows" if np.all(rise > 0) else
+                 ", moving to smaller weight variances as the bias variance grows" if np.all(rise < 0) else "")
+        out.append(f"the black line, the edge of chaos where χ1 = 1, runs from weight variance {g(ew[e0])} at bias "
+                   f"variance {g(eb[e0])} to {g(ew[e1])} at bias variance {g(eb[e1])}{trend}")
+    tol = 1e-3 * abs(xlim[1] - xlim[0])  # closer to the line than this is on it (far below a pixel)
+
+    def chi_at(w, b):
+        if not (wv[0] <= w <= wv[-1] and bv[0] <= b <= bv[-1]):
+            return None
+        return float(np.interp(b, bv, [np.interp(w, wv, row) for row in chi]))
+    marks = []
+    for label, (w, b) in sorted(points.items(), key=lambda kv: kv[1][0]):
+        d = w - float(w_edge(b))
+        place = "on the line" if abs(d) <= tol else "on the ordered side" if d < 0 else "on the chaotic side"
+        c = chi_at(w, b)
+        marks.append(f"{label} at ({g(w)}, {g(b)}): " + (f"χ1 {g(c)}, " if c is not None else "") + place)
+    if marks:
+        out.append(f"{len(marks)} marked points (weight variance, bias variance), from left to right: "
+                   + "; ".join(marks))
+    return "; ".join(out)
 
 
 def plot_correlation_curves(theory: Mapping[str, Sequence[float]], measured: Mapping[str, np.ndarray], *,
@@ -610,6 +679,19 @@ def plot_correlation_curves(theory: Mapping[str, Sequence[float]], measured: Map
     ax.set_xlabel("layer")
     ax.set_title(title)
     legend_outside(ax, ncol=2, handles=handles, labels=list(theory))
+    # what the figure says, for its alt text (its lines carry no labels of their own): _ext/figure_describe.py
+    g = lambda v: f"{float(v):.3g}"  # noqa: E731
+    means = {label: np.asarray(measured[label], float).mean(0) for label in theory}
+    gaps = {label: np.abs(means[label] - np.asarray(th, float)) for label, th in theory.items()}
+    worst = max(gaps, key=lambda k: np.nanmax(gaps[k]))
+    seeds = np.asarray(next(iter(measured.values()))).shape[0]
+    ax.course_description = (
+        f"{len(theory)} series, each a theory line and measured markers (the mean of {seeds} runs): "
+        + "; ".join(f"{label}: theory from {g(th[0])} at layer 1 to {g(th[-1])} at layer {n}, measured "
+                    f"{g(means[label][0])} at layer 1 and {g(means[label][-1])} at layer {n}"
+                    for label, th in theory.items())
+        + f"; measurement and theory differ by at most {g(np.nanmax(gaps[worst]))} ({worst}, layer "
+          f"{int(np.nanargmax(gaps[worst])) + 1})")
     return ax
 
 

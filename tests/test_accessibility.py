@@ -347,6 +347,101 @@ def test_describe_reads_series_left_to_right_and_every_panel():
     assert alt_defects(text) == []
 
 
+def test_a_log_axis_is_named_once_never_at_every_point():
+    """"(log scale)" stands once beside the axis's name in the head, never inside "at <axis> <value>" (the dropout
+    page's MC figure read "from 82.7 at number of stochastic passes S (log scale) 1 to ..."), whether the describer
+    adds the note or the label carries it, at its end or inside a longer parenthesis."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    S = np.array([1, 2, 5, 10, 24, 50])
+    acc = np.array([82.7, 83.5, 84.1, 84.4, 84.6, 84.5])
+    for xlabel in ("number of stochastic passes $S$ (log scale; dotted: 10 and 24 passes)",
+                   "number of stochastic passes $S$", "number of stochastic passes $S$ (log scale)"):
+        fig, ax = plt.subplots()
+        ax.plot(S, acc, label="MC dropout")
+        ax.plot(S, 84.6 + 0 * S, ls="--", label="dropout off")
+        ax.bar(S, 70 + 0.1 * S, width=0.1 * S)  # bars at numeric positions are named by the axis too
+        ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy (%)")
+        ax.legend()
+        text = describe_mod.describe(fig)
+        plt.close(fig)
+        assert text.count("log scale") == 1, text
+        assert text.startswith("test accuracy (%) against number of stochastic passes S (log scale"), text
+        assert ("MC dropout: from 82.7 at number of stochastic passes S 1 to 84.5 at number of stochastic passes S 50 "
+                "(highest 84.6 at number of stochastic passes S 24)") in text, text
+        assert "6 bars from 70.1 (number of stochastic passes S 1) to 75 (number of stochastic passes S 50)" in text, text
+        assert alt_defects(text) == []
+    # any parenthesis of the label (a unit, a condition) stands once in the head too, not at every point
+    fig, ax = plt.subplots()
+    ax.plot([0.5, 1.75, 4.0], [1.19, 426.0, 3.4], label="error signal")
+    ax.set(yscale="log", xlabel=r"weight variance $\sigma_w^2$ (bias variance 0.05)", ylabel="depth scale (layers)")
+    ax.legend()
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert text == ("depth scale (layers) (log scale) against weight variance σw² (bias variance 0.05): error signal: "
+                    "from 1.19 at weight variance σw² 0.5 to 3.4 at weight variance σw² 4 (highest 426 at weight "
+                    "variance σw² 1.75)."), text
+
+
+def test_every_panel_keeps_its_values_when_the_first_is_long():
+    """Each panel's share of the length keeps at least its head and its first clause that gives values, shortened
+    (a series without its peak, a list of names as their count) rather than dropped: a long first panel (depth_sweep's:
+    seven schemes whose names alone took its share) no longer reads as names without numbers."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    layers = np.arange(1, 51)
+    names = [f"initialisation scheme number {k}, with a long descriptive name" for k in range(7)]
+    fig, axes = plt.subplots(1, 3)
+    for k, name in enumerate(names):
+        axes[0].plot(layers, 10.0 ** (0.2 * (k - 3) * np.log(layers)), label=name)
+    axes[0].set(yscale="log", title="activation: identity, a title of some length",
+                xlabel="layer (depth)", ylabel="pre-activation variance")
+    for ax in axes[1:]:
+        for k in range(4):
+            ax.plot(layers, np.sin(layers / (k + 3)) + k, label=f"{names[k]} in this panel")
+        ax.set(title="a second panel with four long series", xlabel="layer (depth)", ylabel="variance")
+    text = describe_mod.describe(fig)
+    panels = re.split(r"(?:^| )Panel \d, ", text)[1:]
+    plt.close(fig)
+    assert len(text) <= describe_mod.MAX_CHARS and text.startswith("3 panels. Panel 1, ") and len(panels) == 3, text
+    first = panels[0]
+    assert "7 series" in first and re.search(r"at the right end .+ is highest \(\S+\) and .+ lowest", first), first
+    for p in panels[1:]:  # the first series with its from .. to .., its peak dropped where the share is short
+        assert "in this panel: from 0.327 at layer 1 to -0.818 at layer 50" in p, p
+    assert all(alt_defects(p) == [] for p in panels), [alt_defects(p) for p in panels]
+    # the same list of series in every panel (depth_sweep's one legend for four panels) is said once, before them,
+    # where it fits (else its count), and every panel still says which ends highest and lowest
+    for names, head in [([f"scheme {k}, gain {k + 1}" for k in range(7)], "7 series: scheme 0, gain 1; scheme 1, gain 2; "),
+                        (names, "7 series. Panel 1, ")]:
+        fig, axes = plt.subplots(2, 2)
+        for ax in axes.flat:
+            for k, name in enumerate(names):
+                ax.plot(layers, (k + 1.0) * layers, label=name)
+            ax.set(xlabel="layer (depth)")
+        axes[0, 0].set(ylabel="variance")
+        text = describe_mod.describe(fig)
+        plt.close(fig)
+        assert text.startswith("4 panels, each with the same " + head), text
+        assert text.count("7 series") == 1 and text.count("is highest (") == 4, text
+        assert "Panel 2, values against layer (depth): at the right end" in text, text  # no y label of its own
+        assert len(text) <= describe_mod.MAX_CHARS and alt_defects(text) == []
+    # series that all end at one value (an error signal normalised at the top layer) are told apart at the other end
+    fig, ax = plt.subplots()
+    for k, name in enumerate(names[:5]):
+        ax.plot(layers, (k + 1.0) ** ((50 - layers) / 49), label=name)
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert text.endswith("; all 5 series end at 1; at the left end initialisation scheme number 4, with a long descriptive "
+                         "name is highest (5) and initialisation scheme number 0, with a long descriptive name lowest "
+                         "(1), 5 times as high."), text
+
+
 def test_describe_names_error_bars_and_points_by_their_category():
     import matplotlib
     matplotlib.use("Agg")
@@ -567,18 +662,12 @@ def test_wcag_aa_in_both_modes(contexts, server, rel, mode):
 
 
 # Every figure is described by what it shows (no code, no placeholders) and its series stay apart under simulated
-# colour-vision deficiency.  Strict on every page except those listed here, whose fixes are not on main yet
-# (measured 2026-12-07 by fresh-ci's browser run: dropout, depth_sweep and criticality; see the comments).
-FIGURE_DEFECTS_OPEN = {"book/part5/dropout.html",
-                       # the describer's per-panel length share (2026-12-07) cuts depth_sweep's first panel before its
-                       # values; criticality's phase diagram (an image with contours) has no description of its data
-                       "book/part1/depth_sweep.html", "book/part1/criticality.html"}
-
-
+# colour-vision deficiency, strictly on every page (issue #29: the last three, dropout, depth_sweep and criticality,
+# fixed 2026-12-07: dropout's labels in words, every panel's share of the alt text keeps its values, the phase
+# diagram describes its data).
 @needs_site
 @needs_browser
-@pytest.mark.parametrize("rel", [pytest.param(r, marks=pytest.mark.xfail(strict=False, reason="issue #29: code in titles"))
-                                 if r in FIGURE_DEFECTS_OPEN else r for r in PAGES])
+@pytest.mark.parametrize("rel", PAGES)
 def test_figures_are_described_and_lazy(contexts, server, rel):
     with _opened(contexts, server, rel, ready=False) as page:
         bad = figure_defects(page, (HTML / rel).parent)

@@ -234,3 +234,47 @@ def test_sweep_sets_apart_the_crosses_of_series_diverging_at_the_same_rate():
     centre = ax.transData.transform((1.0, 1.0))[0]
     assert abs(np.mean(xs) - centre) < 1e-6                                # ... centred on the rate
     plt.close("all")
+
+
+def test_phase_diagram_says_what_it_shows_from_its_arrays():
+    """The phase diagram's alt text (ax.course_description, read by _ext/figure_describe.py) is computed from the
+    arrays it draws: the colour's range and where, which side of the line is below 1, where the line runs,
+    where each marked point lies; moving a point or flipping the map changes what it says."""
+    wv, bv = np.linspace(0.25, 4.0, 76), np.linspace(0.0, 0.3, 31)
+    W, B = np.meshgrid(wv, bv)
+    edge_b = np.linspace(0.0, 0.3, 16)
+    diagram = {"weight_var": wv, "bias_var": bv, "chi1": W / (1.0 + 5.0 * B)}  # = 1 on the line w = 1 + 5 b
+    points = {"far right": (3.0, 0.1), "on it": (1.0, 0.0), "left": (0.5, 0.0)}
+    ax = P.plot_phase_diagram(diagram, edge=(edge_b, 1.0 + 5.0 * edge_b), points=points)
+    text = ax.course_description
+    assert text.startswith("the colour shows χ1, the error-signal factor per layer, on a log scale, white at 1: "
+                           "from 0.1 (weight variance 0.25, bias variance 0.3) to 4 (weight variance 4, bias variance 0)"), text
+    assert "everywhere left of the black line and above 1 (orange, chaotic: it grows) everywhere right of it" in text
+    assert ("runs from weight variance 1 at bias variance 0 to 2.5 at bias variance 0.3, moving to larger weight "
+            "variances as the bias variance grows") in text, text
+    assert ("3 marked points (weight variance, bias variance), from left to right: left at (0.5, 0): χ1 0.5, on the "
+            "ordered side; on it at (1, 0): χ1 1, on the line; far right at (3, 0.1): χ1 2, on the chaotic side") in text
+    assert "saturating below 0.125 and above 1.5" in text  # the map's 0.1 and 4 lie beyond the colour's ends
+    assert not any(s in text for s in ("$", "\\", "_{")), text
+    # computed, not typed: a point moved across the line, and a map whose sides disagree with the line
+    ax = P.plot_phase_diagram(diagram, edge=(edge_b, 1.0 + 5.0 * edge_b), points={"moved": (1.5, 0.3)})
+    assert "moved at (1.5, 0.3): χ1 0.6, on the ordered side" in ax.course_description
+    flipped = {**diagram, "chi1": 1.0 / diagram["chi1"]}
+    ax = P.plot_phase_diagram(flipped, edge=(edge_b, 1.0 + 5.0 * edge_b), points=points)
+    assert "it is below 1 (purple, ordered: the error signal shrinks layer by layer) in 0 of the " in ax.course_description
+    assert "everywhere" not in ax.course_description
+
+
+def test_correlation_curves_describe_theory_and_measurement():
+    """Its lines carry no labels (the legend is built from proxies), so the alt text would read 'line 2 is highest':
+    the function says, from its arrays, where each theory line and its measurement start and end, and the largest gap."""
+    theory = {"ordered": np.linspace(0.5, 1.0, 10), "chaotic": np.linspace(0.5, 0.2, 10)}
+    measured = {"ordered": np.stack([theory["ordered"] + 0.01, theory["ordered"] - 0.01]),
+                "chaotic": np.stack([theory["chaotic"], theory["chaotic"]])}
+    measured["chaotic"][:, 3] += 0.1  # the largest gap: chaotic, layer 4
+    ax = P.plot_correlation_curves(theory, measured, title="two inputs")
+    assert ax.course_description == (
+        "2 series, each a theory line and measured markers (the mean of 2 runs): ordered: theory from 0.5 at layer 1 "
+        "to 1 at layer 10, measured 0.5 at layer 1 and 1 at layer 10; chaotic: theory from 0.5 at layer 1 to 0.2 at "
+        "layer 10, measured 0.5 at layer 1 and 0.2 at layer 10; measurement and theory differ by at most 0.1 "
+        "(chaotic, layer 4)"), ax.course_description
