@@ -153,9 +153,15 @@ def test_gd_sharpness_run_records_and_callback_schedule(tmp_path, monkeypatch):
         torch.manual_seed(0)
         return nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 3))
 
-    r = S.gd_sharpness_run(make, X, y, 0.1, 25, every=10, key={"test": 1})
-    assert r["sharp_steps"] == [0, 10, 20, 25] and len(r["loss"]) == 26 and not r["diverged"]
-    assert list((tmp_path / "sharpness").glob("*.json"))
+    single = S.gd_sharpness_run(make, X, y, 0.1, 25, every=10, pairs=False, key={"test": 1})
+    assert single["sharp_steps"] == [0, 10, 20, 25] and len(single["loss"]) == 26 and not single["diverged"]
+    assert len(single["products"]) == 4 and "sharpness_now" not in single
+    r = S.gd_sharpness_run(make, X, y, 0.1, 25, every=10, key={"test": 1})  # pairs: t and t + 1
+    assert r["sharp_steps"] == [0, 10, 20, 24] and len(r["products"]) == 8  # 0,1 10,11 20,21 24,25
+    assert r["sharpness"] == pytest.approx([(a + b) / 2 for a, b in zip(r["sharpness_now"], r["sharpness_next"])])
+    assert r["sharpness_now"][:3] == pytest.approx(single["sharpness"][:3], rel=1e-2)  # the same steps
+    assert r["sharpness_next"][-1] == pytest.approx(single["sharpness"][-1], rel=1e-2)  # both at step 25
+    assert len(list((tmp_path / "sharpness").glob("*.json"))) == 2
     again = S.gd_sharpness_run(make, X, y, 0.1, 25, every=10, key={"test": 1})
     assert again == r
     # the first measurement equals the exact top eigenvalue at the initial weights
@@ -168,7 +174,56 @@ def test_gd_sharpness_run_records_and_callback_schedule(tmp_path, monkeypatch):
         return S.mse_loss(torch.tanh(X @ W1.T + b1) @ W2.T + b2, y)
 
     ev = torch.linalg.eigvalsh(torch.autograd.functional.hessian(flat_loss, torch.cat([p.detach().reshape(-1) for p in params])))
-    assert r["sharpness"][0] == pytest.approx(float(ev[-1]), rel=1e-2)
+    assert r["sharpness_now"][0] == pytest.approx(float(ev[-1]), rel=1e-2)
+
+
+def test_pair_schedule_calls_back_at_t_and_t_plus_one():
+    """With pairs=True the callback runs at every k-th step, at the step after it, and at the last two steps."""
+    for steps, every, want in ((25, 10, [0, 1, 10, 11, 20, 21, 24, 25]), (21, 10, [0, 1, 10, 11, 20, 21]),
+                               (6, 2, [0, 1, 2, 3, 4, 5, 6]), (3, 1, [0, 1, 2, 3])):
+        seen = []
+        S.full_batch_gd(nn.Linear(2, 1), lambda o, y: (o ** 2).mean(), torch.ones(4, 2), torch.zeros(4), 0.01, steps,
+                        callback=lambda t, m: seen.append(t), every=every, pairs=True)
+        assert seen == want, (steps, every, seen)
+        starts = S.pair_starts(steps, every)
+        assert all(t in want and t + 1 in want for t in starts) and starts[-1] == steps - 1
+    seen = []
+    S.full_batch_gd(nn.Linear(2, 1), lambda o, y: (o ** 2).mean(), torch.ones(4, 2), torch.zeros(4), 0.01, 25,
+                    callback=lambda t, m: seen.append(t), every=10)
+    assert seen == [0, 10, 20, 25]
+
+
+def test_pair_mean_removes_the_phase_of_a_two_step_oscillation():
+    """GD on a quadratic whose curvature depends on the sign of the offset (ηλ = 2 ± ε by side) settles in
+    a period-2 orbit: the curvature seen at even steps differs from the one at odd steps, their mean does not
+    depend on which step a measurement starts on."""
+
+    class Kink(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.tensor([0.3]))
+
+        def forward(self, x):  # with the square loss against the one-hot label 1: L = ½ λ(w) w²
+            lam = torch.where(self.w > 0, torch.tensor(21.0), torch.tensor(19.0))  # 2/η·(1 ± 0.05), η = 0.1
+            return (lam.sqrt() * self.w + 1).reshape(1, 1)
+
+    r = S.gd_sharpness_run(Kink, torch.zeros(1, 1), torch.zeros(1, dtype=torch.long), 0.1, 40, every=10, tol=1e-8)
+    now, nxt = torch.tensor(r["sharpness_now"]), torch.tensor(r["sharpness_next"])
+    assert r["sharp_steps"] == [0, 10, 20, 30, 39]
+    assert now[:4].tolist() == pytest.approx([21.0] * 4) and nxt[:4].tolist() == pytest.approx([19.0] * 4)  # even steps:
+    assert now[4] == pytest.approx(19.0) and nxt[4] == pytest.approx(21.0)  # one phase; the last pair starts odd
+    assert r["sharpness"] == pytest.approx([20.0] * len(r["sharpness"]))   # the pair mean: the limit 2/η
+    s = S.edge_summary(r)
+    assert s["late higher phase λ·η/2"] == pytest.approx(1.05) and s["late lower phase λ·η/2"] == pytest.approx(0.95)
+    assert s["late mean λ·η/2"] == pytest.approx(1.0) and s["late loss alternation"] == pytest.approx(1.0)
+    assert s["late two-step factor"] == pytest.approx(1.1 * 0.9)  # the orbit shrinks slowly: |1-2.1|·|1-1.9|
+
+
+def test_alternation():
+    assert S.alternation([1.0, 2.0, 1.5, 1.9, 1.2]) == 1.0
+    assert S.alternation([4.0, 3.0, 2.0, 1.0]) == 0.0
+    assert S.alternation([4.0, 3.0, 3.5, 3.0, 2.0]) == pytest.approx(2 / 3)
+    assert math.isnan(S.alternation([1.0, 2.0]))
 
 
 def test_counters():
