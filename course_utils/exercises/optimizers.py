@@ -186,8 +186,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                         "Python int.")
             scale = 1 + max(s_.abs().max().item() for s_ in w_snap)
             if hint is None and all(math.isfinite(d) for d in diffs) and max(diffs) < 1e-5 * scale:
-                hint = ("the difference is at float32 rounding (about 1e-7 relative), so the update is right but "
-                        "a float32 number enters it while the parameters are float64: a step count made a "
+                hint = ("the difference is tiny, the size of float32 rounding: the formula is right, but a "
+                        "float32 number enters the update while the parameters are float64: a step count made a "
                         "tensor (`torch.tensor(t)`; β ** it is then float32), a `torch.tensor(β)`, or state "
                         "from `torch.zeros(p.shape)`. Keep t a Python int and the state in p's dtype "
                         "(`torch.zeros_like(p)`).")
