@@ -394,12 +394,13 @@ RIGHT_LEAKY = [
     ("ReLU of both sides", lambda x, negative_slope=0.01: F.relu(x) - negative_slope * F.relu(-x)),
     ("max(x, a·x)", lambda x, negative_slope=0.01: torch.maximum(x, negative_slope * x)),
     ("clamps", lambda x, negative_slope=0.01: x.clamp(min=0) + negative_slope * x.clamp(max=0)),
-    ("masks", lambda x, negative_slope=0.01: (x > 0) * x + (x <= 0) * negative_slope * x),
+    # (ex4, item 4) "masks", (x > 0) * x + (x <= 0) * s * x, moved to the ex4 rows: (x <= 0) * s is float32
     (">= instead of >", lambda x, negative_slope=0.01: torch.where(x >= 0, x, negative_slope * x)),
     # (finding 4) dtypes that type promotion gives back as x's own pass
     ("slope as a float64 0-dim tensor", lambda x, negative_slope=0.01:
         torch.where(x > 0, x, torch.tensor(negative_slope, dtype=torch.float64) * x)),
-    ("x times a float32 factor tensor", lambda x, negative_slope=0.01: x * torch.where(x > 0, 1.0, negative_slope)),
+    # (ex4, item 4) x times torch.where(x > 0, 1.0, s) was listed here; on a float16 x the float32 factor
+    # promotes the output to float32, so it is now among the ex4 rows at the end, rejected
     ("zeros_like plus where", leaky_filled_like),
     ("computed in float64, cast back to x's dtype", lambda x, negative_slope=0.01:
         leaky_ok(x.double(), negative_slope).to(x.dtype)),
@@ -2695,3 +2696,380 @@ def test_search_hands_the_rate_to_the_schedule(make_tiny_data, cache, capsys):
                              progress=False, use_cache=False)
     assert peaks == [1e-3, 1e-2, 1e-1] and set(out) == {1e-3, 1e-2, 1e-1} and best in out
     assert all(max(r.lr) <= rate * 1.0001 for rate, r in out.items())
+
+
+# ============================================================================ ex4: a blind round of 478 attempts
+def _filled_then(ret):
+    """An in-place Xavier init (right) that returns ``ret(w, a)`` instead of w."""
+    def f(w, gain=1.0):
+        a = _xa(w, gain)
+        with torch.no_grad():
+            w.uniform_(-a, a)
+        return ret(w, a)
+    return f
+
+
+def _kaiming_then(ret):
+    def f(w, a=0.0):
+        kaiming_ok(w, a)
+        return ret(w)
+    return f
+
+
+WRONG_EX4_INIT = [
+    # (item 1) w filled in place, but another tensor returned: by class, a copy, a cast, a new draw
+    ("xavier: return w.clone()", ex.check_xavier_uniform, _filled_then(lambda w, a: w.clone()), "copy of w"),
+    ("xavier: return w.double()", ex.check_xavier_uniform, _filled_then(lambda w, a: w.double()), "float64 copy"),
+    ("xavier: return w.half() (item 6)", ex.check_xavier_uniform, _filled_then(lambda w, a: w.half()),
+     "float16 copy"),
+    ("xavier: return w.to(float64)", ex.check_xavier_uniform, _filled_then(lambda w, a: w.to(torch.float64)),
+     "returns the filled `w` itself"),
+    ("xavier: return a fresh uniform tensor", ex.check_xavier_uniform,
+     _filled_then(lambda w, a: torch.empty_like(w).uniform_(-a, a)), "new tensor with other values"),
+    ("xavier: return w.contiguous().clone().detach()", ex.check_xavier_uniform,
+     _filled_then(lambda w, a: w.detach().clone()), "return w"),
+    ("kaiming: return w.clone()", ex.check_kaiming_normal, _kaiming_then(lambda w: w.clone()), "copy of w"),
+    ("kaiming: return w.double()", ex.check_kaiming_normal, _kaiming_then(lambda w: w.double()), "float64"),
+    ("kaiming: return a fresh normal tensor", ex.check_kaiming_normal,
+     _kaiming_then(lambda w: torch.randn_like(w) * w.std()), "returns the filled `w` itself"),
+]
+RIGHT_EX4_INIT = [
+    ("xavier: return w", ex.check_xavier_uniform, xavier_ok),
+    ("xavier: return the in-place call", ex.check_xavier_uniform,
+     lambda w, gain=1.0: w.data.uniform_(-_xa(w, gain), _xa(w, gain))),
+    ("xavier: return w.detach() (same memory)", ex.check_xavier_uniform, _filled_then(lambda w, a: w.detach())),
+    ("xavier: return w.data (same memory)", ex.check_xavier_uniform, _filled_then(lambda w, a: w.data)),
+    ("kaiming: return w", ex.check_kaiming_normal, kaiming_ok),
+    ("kaiming: return w.normal_(...) under no_grad", ex.check_kaiming_normal,
+     _kaiming(lambda fi, fo, a: 2 / ((1 + a * a) * fi))),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_EX4_INIT, ids=[r[0] for r in WRONG_EX4_INIT])
+def test_ex4_init_must_return_w_itself(label, check, fn, keyword):
+    r = check(fn, verbose=False)
+    rejected(r, keyword)
+    assert "fans" not in r.message, r.message  # (item 6) a copy is not blamed on the fans
+
+
+@pytest.mark.parametrize("label,check,fn", RIGHT_EX4_INIT, ids=[r[0] for r in RIGHT_EX4_INIT])
+def test_ex4_init_returning_w_passes(label, check, fn):
+    accepted(check(fn, verbose=False))
+
+
+def mc_no_no_grad(model, x, n_samples=50):
+    """(item 2) the reference without torch.no_grad(): every pass keeps its graph."""
+    _dropout_on(model)
+    p = torch.stack([F.softmax(model(x), -1) for _ in range(n_samples)])
+    model.eval()
+    return p.mean(0), p.std(0)
+
+
+def mc_no_grad_mean_only(model, x, n_samples=50):
+    _dropout_on(model)
+    p = torch.stack([F.softmax(model(x), -1) for _ in range(n_samples)])
+    model.eval()
+    return p.mean(0).detach(), p.std(0)
+
+
+def mc_inference_mode(model, x, n_samples=50):
+    _dropout_on(model)
+    with torch.inference_mode():
+        p = torch.stack([F.softmax(model(x), -1) for _ in range(n_samples)])
+    model.eval()
+    return p.mean(0), p.std(0)
+
+
+def mc_detach_at_the_end(model, x, n_samples=50):
+    _dropout_on(model)
+    p = torch.stack([F.softmax(model(x), -1) for _ in range(n_samples)]).detach()
+    model.eval()
+    return p.mean(0), p.std(0)
+
+
+@pytest.mark.parametrize("fn", [mc_no_no_grad, mc_no_grad_mean_only], ids=["no no_grad", "one output detached"])
+def test_ex4_mc_without_no_grad_is_named(fn):
+    rejected(ex.check_mc_dropout(fn, verbose=False), "torch.no_grad()")
+
+
+@pytest.mark.parametrize("fn", [mc_inference_mode, mc_detach_at_the_end], ids=["inference_mode", "detached"])
+def test_ex4_mc_without_a_graph_passes(fn):
+    accepted(ex.check_mc_dropout(fn, verbose=False))
+
+
+def _leaky_float_mask(x, negative_slope=0.01):
+    m = (x > 0).float()
+    return x * m + negative_slope * x * (1 - m)
+
+
+WRONG_EX4_LEAKY = [
+    # (item 4) a float32 mask or factor promotes a float16 x to float32
+    ("mask made with .float()", _leaky_float_mask, "float16"),
+    ("x times a float32 factor tensor", lambda x, negative_slope=0.01: x * torch.where(x > 0, 1.0, negative_slope),
+     "float16"),
+    ("masks: (x <= 0) * s is a float32 tensor", lambda x, negative_slope=0.01:
+        (x > 0) * x + (x <= 0) * negative_slope * x, "times a Python float"),
+    ("a float32 ones_like mask", lambda x, negative_slope=0.01:
+        x * torch.where(x > 0, torch.ones(x.shape), torch.full(x.shape, negative_slope)), "dtype"),
+]
+RIGHT_EX4_LEAKY = [
+    ("mask in x's dtype", lambda x, negative_slope=0.01:
+        (lambda m: x * m + negative_slope * x * (1 - m))((x > 0).to(x.dtype))),
+    ("(1 − s)·relu(x) + s·x (float16 rounding)", lambda x, negative_slope=0.01:
+        (1 - negative_slope) * F.relu(x) + negative_slope * x),
+    ("boolean mask times x", lambda x, negative_slope=0.01: x * (x > 0) + negative_slope * x * (x <= 0)),
+    ("torch.where", leaky_ok),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_EX4_LEAKY, ids=[r[0] for r in WRONG_EX4_LEAKY])
+def test_ex4_leaky_float16(label, fn, keyword):
+    rejected(ex.check_leaky_relu(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_EX4_LEAKY, ids=[r[0] for r in RIGHT_EX4_LEAKY])
+def test_ex4_leaky_float16_right(label, fn):
+    accepted(ex.check_leaky_relu(fn, verbose=False))
+
+
+def _l2_accumulated(ps, lam):
+    total = torch.tensor(0.0)  # float32: += keeps it float32 whatever the parameters are
+    for p in ps:
+        total += (p ** 2).sum()
+    return lam / 2 * total
+
+
+WRONG_EX4_L2 = [
+    # (item 5) the penalty must keep the parameters' dtype (the text says so; the comparison runs in float64)
+    (".float() at the end", lambda ps, lam: (lam / 2 * sum((w ** 2).sum() for w in ps)).float(), "float32"),
+    (".half() at the end", lambda ps, lam: (lam / 2 * sum((w ** 2).sum() for w in ps)).half(), "float16"),
+    ("each term .float()", lambda ps, lam: lam / 2 * sum((w.float() ** 2).sum() for w in ps), "dtype"),
+    ("a float32 accumulator, +=", _l2_accumulated, "accumulator"),
+]
+RIGHT_EX4_L2 = [
+    ("a 0-dim float32 start, + (promotes)", lambda ps, lam: lam / 2 * sum(((w ** 2).sum() for w in ps),
+                                                                          torch.tensor(0.0))),
+    ("accumulator in the parameters' dtype", lambda ps, lam: (lambda ws: lam / 2 * sum(
+        ((w ** 2).sum() for w in ws), torch.zeros((), dtype=ws[0].dtype)))(list(ps))),
+    ("reference", lambda ps, lam: lam / 2 * sum((w ** 2).sum() for w in ps)),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_EX4_L2, ids=[r[0] for r in WRONG_EX4_L2])
+def test_ex4_l2_keeps_the_dtype(label, fn, keyword):
+    rejected(ex.check_l2_penalty(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_EX4_L2, ids=[r[0] for r in RIGHT_EX4_L2])
+def test_ex4_l2_in_the_parameters_dtype_passes(label, fn):
+    accepted(ex.check_l2_penalty(fn, verbose=False))
+
+
+def test_ex4_selu_section_asks_for_zero_biases():
+    """(item 3) the grader refuses SELU's default biases; section 3's text and the build_selu stub say so."""
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[1] / "exercises" / "src" / "07_capstone.md").read_text()
+    sec3 = src.split("## 3. SELU")[1].split("## 4.")[0]
+    assert "zero biases" in sec3.split("def build_selu")[0], "section 3's text"
+    assert "zero biases" in sec3.split("# TODO:")[1].splitlines()[0], "the build_selu stub's TODO line"
+
+
+# ---------------------------------------------------------------------------- ex4: the misleading messages (6-9)
+def _kaiming_clamped(k):
+    def f(w, a=0.0):
+        std = math.sqrt(2 / ((1 + a * a) * w.shape[1]))
+        with torch.no_grad():
+            w.normal_(0, std).clamp_(-k * std, k * std)
+        return w
+    return f
+
+
+def _kaiming_resampled(w, a=0.0):
+    """Truncated at 2 σ by redrawing (no values piled on the cut, but no tails either)."""
+    std = math.sqrt(2 / ((1 + a * a) * w.shape[1]))
+    with torch.no_grad():
+        v = torch.randn(w.numel() * 2)
+        w.copy_(v[v.abs() < 2][:w.numel()].view_as(w) * std)
+    return w
+
+
+def _kaiming_mean_std_swapped(w, a=0.0):
+    with torch.no_grad():
+        w.normal_(math.sqrt(2 / ((1 + a * a) * w.shape[1])), 0)
+    return w
+
+
+WRONG_EX4_HINTS = [
+    # (item 6) each mistake named for what it is
+    ("xavier: the gain inside the square root", ex.check_xavier_uniform,
+     _xavier(lambda fi, fo, g: math.sqrt(g * 6 / (fi + fo))), "inside the square root"),
+    ("xavier: √gain outside", ex.check_xavier_uniform,
+     _xavier(lambda fi, fo, g: math.sqrt(g) * math.sqrt(6 / (fi + fo))), "inside the square root"),
+    ("kaiming: clamped at 2 σ", ex.check_kaiming_normal, _kaiming_clamped(2), "clamped"),
+    ("kaiming: clamped at 2.5 σ", ex.check_kaiming_normal, _kaiming_clamped(2.5), "clamped"),
+    ("kaiming: truncated by redrawing", ex.check_kaiming_normal, _kaiming_resampled, "cut off"),
+    ("kaiming: normal_(std, 0)", ex.check_kaiming_normal, _kaiming_mean_std_swapped, "normal_(mean, std)"),
+    ("backward: one output too many", ex.check_backward_condition, lambda dx, dy: 1 / (dy + 1),
+     "off by a small term"),
+    ("backward: one output too few", ex.check_backward_condition, lambda dx, dy: 1 / (dy - 1),
+     "off by a small term"),
+    ("backward: 1.02/d_y", ex.check_backward_condition, lambda dx, dy: 1.02 / dy, "too close to 1 to show"),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_EX4_HINTS, ids=[r[0] for r in WRONG_EX4_HINTS])
+def test_ex4_hints_name_the_mistake(label, check, fn, keyword):
+    r = check(fn, verbose=False)
+    rejected(r, keyword)
+    assert "takes the std, not the variance" not in r.message, r.message
+    assert "instead of ≈ 1" not in r.message, r.message  # (a measured ≈ 1 beside "wrong" reads as a contradiction)
+
+
+def test_ex4_backward_far_off_still_shows_the_measurement():
+    r = ex.check_backward_condition(lambda dx, dy: 1 / dx, verbose=False)
+    assert "instead of ≈ 1" in r.message and "too close" not in r.message, r.message
+
+
+def test_ex4_clamp_hint_leaves_the_variance_mistakes_alone():
+    """(item 6) a normal draw with the wrong variance is still told by its variance, not as a cut distribution."""
+    r = ex.check_kaiming_normal(lambda w, a=0.0: w.data.normal_(0, 2 / ((1 + a * a) * w.shape[1])), verbose=False)
+    rejected(r, "standard deviation")
+    r = ex.check_kaiming_normal(_kaiming(lambda fi, fo, a: 1.3 * 2 / ((1 + a * a) * fi)), verbose=False)
+    assert "clamped" not in r.message and "cut off" not in r.message, r.message
+
+
+def _ln_capstone(seed=0):
+    torch.manual_seed(seed)
+    layers, d = [nn.Flatten()], 784
+    for _ in range(20):
+        lin = nn.Linear(d, 100)
+        nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+        nn.init.zeros_(lin.bias)
+        layers += [lin, nn.LayerNorm(100), nn.SiLU()]
+        d = 100
+    return nn.Sequential(*layers, nn.Linear(100, 10))
+
+
+def _bn_on_input(seed=0):
+    net = capstone(bn=True)(seed)
+    return nn.Sequential(net[0], nn.BatchNorm1d(784), *list(net)[1:])
+
+
+def _gn_capstone(seed=0):
+    net = _ln_capstone(seed)
+    for i, m in enumerate(net):
+        if isinstance(m, nn.LayerNorm):
+            net[i] = nn.GroupNorm(4, 100)
+    return net
+
+
+def _alpha_plus_noop_dropout(seed=0):
+    net = selu_alpha()(seed)
+    return nn.Sequential(*list(net)[:-1], nn.Dropout(0.0), net[-1])
+
+
+def _alpha_plus_real_dropout(seed=0):
+    net = selu_alpha()(seed)
+    return nn.Sequential(*list(net)[:-1], nn.Dropout(0.2), net[-1])
+
+
+WRONG_EX4_CAPSTONE = [
+    # (item 7)
+    ("bn: LayerNorm instead of BatchNorm1d", "bn", _ln_capstone, "nn.LayerNorm"),
+    ("bn: GroupNorm instead of BatchNorm1d", "bn", _gn_capstone, "unexpected normalisation"),
+    ("silu_he: LayerNorm added", "silu_he", _ln_capstone, "no normalisation layer"),
+    ("bn: an extra BatchNorm1d(784) on the input", "bn", _bn_on_input, "BatchNorm1d(784)"),
+    ("alpha_dropout: plus a real nn.Dropout(0.2)", "alpha_dropout", _alpha_plus_real_dropout, "ordinary dropout"),
+]
+RIGHT_EX4_CAPSTONE = [
+    ("alpha_dropout: plus a no-op nn.Dropout(0.0)", "alpha_dropout", _alpha_plus_noop_dropout),
+    ("bn: the reference", "bn", capstone(bn=True)),
+]
+
+
+@pytest.mark.parametrize("label,variant,build,keyword", WRONG_EX4_CAPSTONE, ids=[r[0] for r in WRONG_EX4_CAPSTONE])
+def test_ex4_capstone_names_the_layer(label, variant, build, keyword):
+    r = ex.check_capstone_model(build, variant, verbose=False)
+    rejected(r, keyword)
+    assert "unrecognised function" not in r.message and "comes after the activation" not in r.message, r.message
+    assert "up to 0.0 %" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,variant,build", RIGHT_EX4_CAPSTONE, ids=[r[0] for r in RIGHT_EX4_CAPSTONE])
+def test_ex4_capstone_right(label, variant, build):
+    accepted(ex.check_capstone_model(build, variant, verbose=False))
+
+
+def _adam_tensor_t(p, g, st, group):
+    """(item 8) Adam right in all but the step count, a float32 tensor: β ** t rounds to float32."""
+    b1, b2 = group["betas"]
+    st["t"] = st.get("t", 0) + 1
+    t = torch.tensor(float(st["t"]))
+    m = st.setdefault("m", torch.zeros_like(p))
+    v = st.setdefault("v", torch.zeros_like(p))
+    m.mul_(b1).add_(g, alpha=1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    p.sub_(group["lr"] * (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + group["eps"]))
+
+
+class MomentumFirstGroup(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        group = self.param_groups[0]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            v = self.state[p].setdefault("v", torch.zeros_like(p))
+            v.mul_(group["momentum"]).add_(p.grad)
+            p.add_(v, alpha=-group["lr"])
+
+
+class MomentumZeroGrad(MomentumFirstGroup):
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                v = self.state[p].setdefault("v", torch.zeros_like(p))
+                v.mul_(group["momentum"]).add_(p.grad)
+                p.add_(v, alpha=-group["lr"])
+        self.zero_grad()
+
+
+class MomentumGradNone(MomentumZeroGrad):
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+
+WRONG_EX4_OPT = [
+    ("adam: step count a float32 tensor", ex.check_adam, make_optimizer(_adam_tensor_t, ADAM), "float32 rounding"),
+    ("momentum: first param group only", ex.check_momentum, MomentumFirstGroup, "self.param_groups"),
+    ("momentum: self.zero_grad() inside step", ex.check_momentum, MomentumZeroGrad, "self.zero_grad()"),
+    ("momentum: p.grad = None inside step", ex.check_momentum, MomentumGradNone, "cleared the gradients"),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_EX4_OPT, ids=[r[0] for r in WRONG_EX4_OPT])
+def test_ex4_optimizer_hints(label, check, cls, keyword):
+    rejected(check(cls, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("n", [9, 0, -1])
+def test_ex4_check_answer_bad_number_names_check_answer(n):
+    """(item 9) check_answer's message shows a check_answer call, not show_answer."""
+    r = ex.check_answer(n, "a", verbose=False)
+    rejected(r, "exercises.check_answer(1, form_1)")
+    assert "show_answer" not in r.message, r.message
+
+
+def test_ex4_show_question_bad_number_names_show_question(capsys):
+    ex.show_question(9)
+    out = capsys.readouterr().out
+    assert "exercises.show_question(1)" in out and "show_answer" not in out, out

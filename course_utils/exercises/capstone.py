@@ -261,6 +261,7 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
         x, out, tr = _traced(model)
         lin_calls = tr.of(nn.Linear)
         _check_linears(lin_calls, out)
+        _check_other_norms(spec, tr)
         _check_activations(spec, lin_calls, out)
         _check_batch_norm(spec, tr.of(nn.modules.batchnorm._BatchNorm), lin_calls)
         _check_dropout(spec, model, x)
@@ -345,6 +346,25 @@ def _check_linears(lin_calls, out) -> None:
                           hint="start with nn.Flatten() and end with Linear(100, 10)."))
 
 
+#: normalisations the capstone does not ask for (LayerNorm and friends); RMSNorm only where torch has it
+_OTHER_NORMS = tuple(getattr(nn, n) for n in ("LayerNorm", "GroupNorm", "InstanceNorm1d", "RMSNorm",
+                                              "LocalResponseNorm") if hasattr(nn, n))
+
+
+def _check_other_norms(spec, tr) -> None:
+    """A normalisation other than batch norm (nn.LayerNorm, …) is named, not read as an unknown activation."""
+    calls = tr.of(_OTHER_NORMS)
+    if not calls:
+        return
+    kind = type(calls[0][0]).__name__
+    want = ("nn.BatchNorm1d(100) between each hidden Linear and its activation" if spec["bn"] else
+            "no normalisation layer at all in this variant")
+    raise _Found(dict(headline=f"your network normalises with nn.{kind}, an unexpected normalisation.",
+                      got=f"{len(calls)} nn.{kind} call{'s' if len(calls) != 1 else ''} in the forward pass",
+                      hint=f"the task asks for {want}; nn.{kind} normalises each example over its features, "
+                           "not each feature over the batch, so it is a different method."))
+
+
 def _check_activations(spec, lin_calls, out) -> None:
     """The variant's activation after each hidden Linear (named by what it computes), raw logits at the end."""
     found = [_activation_name(lin_calls[i][2], lin_calls[i + 1][1]) for i in range(20)]
@@ -385,6 +405,13 @@ def _check_batch_norm(spec, bn_calls, lin_calls) -> None:
                           got=f"{n_bn} distinct BatchNorm1d modules for {len(bn_calls)} calls",
                           hint="its running statistics and scale would mix the layers: create a new "
                                "nn.BatchNorm1d(100) for every hidden layer."))
+    on_input = [inp for _, inp, _ in bn_calls if inp.dim() == 2 and inp.shape[-1] == 784]
+    if on_input:
+        raise _Found(dict(headline="an extra batch norm normalises the input images (a BatchNorm1d(784) before the "
+                                   "first Linear).",
+                          got=f"{len(bn_calls)} batch-norm calls, one of them on the 784 input pixels",
+                          hint="the task puts batch norm only after each hidden Linear; the loader already "
+                               "standardises the pixels, so remove the one on the input."))
     z_out = [c[2] for c in lin_calls[:20]]
     after = sum(1 for _, inp, _ in bn_calls if not any(inp is z or _same(inp, z) for z in z_out))
     if after:
@@ -411,7 +438,8 @@ def _check_dropout(spec, model, x) -> None:
     stochastic = not torch.allclose(runs[0][0], runs[1][0])
     # the largest share of exact zeros entering a Linear layer: one ordinary dropout layer shows there
     zeros = max((c[1] == 0).double().mean().item() for c in runs[0][1][1:])
-    n_drop = sum(isinstance(m, nn.Dropout) for m in model.modules())
+    # nn.Dropout(0.0) is a no-op: counted as absent
+    n_drop = sum(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules())
     if spec["dropout"] == "alpha":
         if stochastic and (zeros > 0.01 or n_drop):
             raise _Found(dict(headline="expected alpha dropout, found ordinary dropout.",

@@ -130,16 +130,23 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
         if hint is None and all(_close(x, values[0]) for x in values):
             hint = ("your function returns the same number for every layer: it must depend on the layer's "
                     "size (a formula in d_x and d_y).")
+        near = abs(d_y * got - 1) < 0.05  # closer than one random layer's measurement can show
+        if hint is None and near:
+            hint = ("your formula is close but not exact: it is off by a small term (a size counted one too "
+                    "many or too few, or an extra constant). The condition is exact: count the terms of "
+                    "∂L/∂x_j = Σ_i W_ij ∂L/∂y_i.")
         if hint is None:
             hint = ("write Var(∂L/∂x_j) as a sum of d_y independent products W_ij·∂L/∂y_i and ask when it "
                     "equals Var(∂L/∂y).")
         direction = "too large: the gradient grows" if got > want else "too small: the gradient shrinks"
+        theory = f"in theory d_y·Var(W) = {_apart_from_one(d_y * got)} (your variance is {direction})"
+        detail = (f"measured: one random layer gives {ratio:.3f}, too close to 1 to show the gap; {theory}, "
+                  f"off by {100 * abs(d_y * got - 1):.2g} %, which compounds over depth (the condition is exact)"
+                  if near else
+                  f"measured: with your Var(W) a unit-variance gradient leaves the layer with variance "
+                  f"{_apart_from_one(ratio)} instead of ≈ 1; {theory}")
         return _report(name, FAIL, "that variance does not keep the gradient variance constant.", case=case,
-                       got=f"Var(W) = {got:.6g}",
-                       details=[f"measured: with your Var(W) a unit-variance gradient leaves the layer with "
-                                f"variance {_apart_from_one(ratio)} instead of ≈ 1; in theory d_y·Var(W) = "
-                                f"{_apart_from_one(d_y * got)} (your variance is {direction})"],
-                       hint=hint, verbose=verbose)
+                       got=f"Var(W) = {got:.6g}", details=[detail], hint=hint, verbose=verbose)
     d_x, d_y = cases[0]
     ratio = measure_backward_ratio(1 / d_y, d_x, d_y)
     return _report(name, PASS, f"correct — Var(W) = 1/d_y. Measured on a random {d_y}×{d_x} layer: "
@@ -238,7 +245,27 @@ def _init_failure(name, w, out, shape):
         return dict(headline="the weight tensor you were given was not filled in place.",
                     hint="use the in-place methods `w.uniform_(...)` / `w.normal_(...)` inside `torch.no_grad()`; "
                          "assigning `w = ...` only rebinds the local name.")
+    if not _is_w(out, w):
+        return dict(headline=f"w was filled, but the function returned another tensor ({_returned(out, w)}).",
+                    hint="the task returns the filled `w` itself, as torch.nn.init does: end with `return w` "
+                         "(no copy, no dtype conversion, no new tensor).")
     return None
+
+
+def _is_w(out, w) -> bool:
+    """``out`` is ``w`` itself, or the same memory seen the same way (``w.data``, ``w.detach()``)."""
+    return out is w or (isinstance(out, torch.Tensor) and out.dtype == w.dtype and out.device == w.device
+                        and tuple(out.shape) == tuple(w.shape) and out.stride() == w.stride()
+                        and out.data_ptr() == w.data_ptr())
+
+
+def _returned(out, w) -> str:
+    """What the learner's init returned instead of ``w``, in words."""
+    if out.dtype != w.dtype:
+        return f"a {str(out.dtype).replace('torch.', '')} copy of w's {str(w.dtype).replace('torch.', '')} values"
+    if torch.equal(out.detach(), w.detach()):
+        return "a copy of w, in other memory"
+    return "a new tensor with other values than w"
 
 
 def _draw_problem(name, fn, shape, args, w, case, verbose) -> CheckResult | None:
@@ -251,7 +278,8 @@ def _draw_problem(name, fn, shape, args, w, case, verbose) -> CheckResult | None
                        case=case, got=f"all weights = {flat[0].item():.4g}",
                        hint="the weights must be random draws (an in-place random method such as `normal_` or "
                             "`uniform_`); `fill_` writes one number everywhere, so all units compute the same "
-                            "thing and never become different.", verbose=verbose)
+                            "thing and never become different. (`w.normal_(mean, std)` takes the mean first: "
+                            "`normal_(std, 0)` draws the constant std.)", verbose=verbose)
     if flat.numel() > 16 and flat.std() > 0:
         a, b = flat[:-1] - flat[:-1].mean(), flat[1:] - flat[1:].mean()
         corr = float((a * b).sum() / (a.norm() * b.norm() + 1e-300))
@@ -302,6 +330,11 @@ def _check_on_linear(name, fn, args, verbose) -> CheckResult | None:
     if not isinstance(out, torch.Tensor):
         return _report(name, FAIL, f"the function returned {_describe(out)}, not a tensor.", case=case,
                        hint="fill the tensor in place and `return w`, as torch.nn.init does.", verbose=verbose)
+    if not torch.equal(lin.weight.detach(), before) and not _is_w(out, lin.weight):
+        return _report(name, FAIL, f"the weight was filled, but the function returned another tensor "
+                       f"({_returned(out, lin.weight)}).", case=case,
+                       hint="the task returns the filled `w` itself, as torch.nn.init does: end with `return w` "
+                            "(no copy, no dtype conversion, no new tensor).", verbose=verbose)
     if torch.equal(lin.weight.detach(), before):
         return _report(name, FAIL, "the nn.Linear weight was not changed: your function did not fill it in place.",
                        case=case, hint="fill the tensor you are given with its in-place methods (`w.normal_(...)`, "
@@ -317,6 +350,23 @@ def _variance_hint(var: float, fan_in: int, fan_out: int, candidates) -> str | N
     for value, hint in candidates:
         if value > 0 and abs(var / value - 1) < 0.03:
             return hint
+    return None
+
+
+def _cut_hint(w, want_var: float) -> str | None:
+    """A hint when the draws are a normal cut off (clamped or truncated): many values piled on the extremes, or
+    none in the tails beyond 2.5 σ, where a normal sample of this size puts about 1.2 % of its values."""
+    a = w.abs()
+    piled = (a >= a.max() * (1 - 1e-6)).double().mean().item()
+    tails = (a > 2.5 * math.sqrt(want_var)).double().mean().item()
+    z = (w - w.mean()) / w.std()
+    kurt = (z ** 4).mean().item()  # a normal cut at 2 σ: 2.4; a uniform draw: 1.8
+    if w.numel() >= 10_000 and (piled > 0.005 or (tails < 0.001 and kurt > 2.1)) and (
+            a > 1.5 * math.sqrt(want_var)).double().mean().item() > 0.05:
+        how = ("clamped: many values sit exactly on the cut, and the larger ones are gone" if piled > 0.005 else
+               "cut off: no value lies beyond 2.5 σ, where a normal draw puts about 1 %")
+        return (f"the distribution is {how}. Cutting the tails leaves too few large values and shrinks the "
+                "variance even with the right std: draw with `normal_` and keep every value as drawn.")
     return None
 
 
@@ -349,6 +399,9 @@ def _xavier_mistakes(fan_in: int, fan_out: int, gain: float) -> list:
                                                       "by gain."),
         (gain ** 4 * 2 / (fan_in + fan_out) if gain != 1 else -1, "the bound is multiplied by gain, not "
                                                                   "gain² (the variance gets gain²)."),
+        (gain * 2 / (fan_in + fan_out) if gain != 1 else -1, "the gain sits inside the square root (so the bound "
+                                                             "grows by √gain only): it multiplies the bound, "
+                                                             "outside the root."),
         (want_var * 3, "did you use the bound a² as the variance? a = √(6/(fan_in+fan_out)) gives "
                        "variance a²/3."),
         (gain ** 2 * (2 / (fan_in + fan_out)) ** 2 / 3 if fan_in + fan_out > 2 else -1,
@@ -476,7 +529,7 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            got=f"mean = {mean:.4g}", hint="draw from N(0, σ²): `w.normal_(0, std)`.",
                            verbose=verbose)
         if abs(var / want_var - 1) > _var_tol(w.numel()):
-            hint = _variance_hint(var, fan_in, fan_out, [
+            hint = _cut_hint(w, want_var) or _variance_hint(var, fan_in, fan_out, [
                 (gain2 / fan_out if fan_in != fan_out else -1,
                  "you used fan_out. PyTorch stores a Linear weight as (out_features, in_features), so fan_in = "
                  "w.shape[1]; Kaiming's forward rule divides by fan_in."),
@@ -494,7 +547,9 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
                 (2 / fan_in if a != 0 else -1, "the negative slope `a` was ignored: the gain is 2/(1 + a²)."),
                 (2 * (1 + a * a) / fan_in if a not in (0.0, 1.0) else -1,
                  "the factor (1 + a²) divides: Var(W) = 2/((1 + a²)·fan_in)."),
-            ] + _off_by_one(lambda n: gain2 / n, fan_in)) or "Var(W) = 2/((1 + a²)·fan_in) with fan_in = w.shape[1]; `normal_` takes the std, not the variance."
+            ] + _off_by_one(lambda n: gain2 / n, fan_in)) or (
+                "Var(W) = 2/((1 + a²)·fan_in) with fan_in = w.shape[1]; `normal_` takes the std, not the "
+                "variance.")
             return _report(name, FAIL, "the variance of the weights is off.", case=case,
                            expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.kaiming_normal_)",
                            got=f"Var(W) = {var:.4g}", hint=hint, verbose=verbose)

@@ -48,6 +48,8 @@ def _trajectory(make_opt, steps: int):
         if any(g is not None and (p.grad is None or not torch.equal(p.grad, g))
                for p, g in zip((W, b, unused), grads)):
             opt._checker_grad_changed = True
+            if all(p.grad is None or not p.grad.any() for p in (W, b)):  # every gradient gone: zero_grad()
+                opt._checker_grads_cleared = True
         snaps.append([W.detach().clone(), b.detach().clone(), unused.detach().clone()])
     return opt, snaps
 
@@ -172,11 +174,23 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                        for ga, aa in zip(got, alt)):
                     hint = h
                     break
+            moved = [not torch.equal(a, b) for a, b in zip(got[-1][:2], start[:2])]
+            if hint is None and moved[0] and not moved[1]:
+                hint = ("your step updates the first parameter group only (the bias b, in the second group, "
+                        "never moved): loop over every group, `for group in self.param_groups:`, each with "
+                        "its own lr.")
             if hint is None and low:
                 hint = (f"your optimizer's state holds {' and '.join(low)} tensors while the parameters are "
                         "float64 (the checker uses float64), so every step rounds: create the state with "
                         "`torch.zeros_like(p)` (same dtype and device as p), and keep the step count t a "
                         "Python int.")
+            scale = 1 + max(s_.abs().max().item() for s_ in w_snap)
+            if hint is None and all(math.isfinite(d) for d in diffs) and max(diffs) < 1e-5 * scale:
+                hint = ("the difference is tiny, the size of float32 rounding: the formula is right, but a "
+                        "float32 number enters the update while the parameters are float64: a step count made a "
+                        "tensor (`torch.tensor(t)`; β ** it is then float32), a `torch.tensor(β)`, or state "
+                        "from `torch.zeros(p.shape)`. Keep t a Python int and the state in p's dtype "
+                        "(`torch.zeros_like(p)`).")
             if hint is None and any(not math.isfinite(d) for d in diffs):
                 hint = nan_hint or ("your parameters became NaN or infinite: look for a division by zero or the "
                                     "square root of a negative number in your update.")
@@ -190,6 +204,13 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                            hint=hint or "compare your update line by line with the formula in the markdown above; "
                                         "keep per-parameter state in `self.state[p]` and read lr from `group['lr']`.",
                            verbose=verbose)
+    if getattr(opt, "_checker_grads_cleared", False):
+        return _report(name, FAIL, "your step cleared the gradients (`self.zero_grad()` or `p.grad = None` inside "
+                       "`step`).", case=case,
+                       hint="step only updates the parameters; clearing the gradients is the training loop's "
+                            "job (`optimizer.zero_grad()` before `loss.backward()`), and code between step and "
+                            "the next backward (logging, clipping) still reads them: remove the zero_grad from "
+                            "step.", verbose=verbose)
     if getattr(opt, "_checker_grad_changed", False):
         return _report(name, FAIL, "your step changed the gradients (`p.grad`) in place.", case=case,
                        hint="an in-place operation on `p.grad` (`g = p.grad; g.mul_(…)`, `p.grad.pow_(2)`, "

@@ -61,21 +61,22 @@ QUESTIONS = [
 ]
 
 
-def _bad_number(n) -> str | None:
-    """A plain message when ``n`` is not a question number (1 to 8), else None."""
+def _bad_number(n, example: str = "exercises.show_answer(1)") -> str | None:
+    """A plain message when ``n`` is not a question number (1 to 8), else None; ``example`` is a right call of
+    the function that was called (so check_answer's message shows check_answer, not show_answer)."""
     if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= len(QUESTIONS):
         return None
     extra = " (write the number without quotes)" if isinstance(n, str) else ""
     return (f"{_label(FAIL)} — questions are numbered 1 to {len(QUESTIONS)}; got {_describe(n)}{extra}, "
-            "e.g. `exercises.show_answer(1)`.")
+            f"e.g. `{example}`.")
 
 
 def show_question(n: int):
     """Display question ``n`` (1-based) as Markdown."""
     from IPython.display import Markdown, display
 
-    if _bad_number(n):
-        print(_wrap(_bad_number(n)))
+    if _bad_number(n, "exercises.show_question(1)"):
+        print(_wrap(_bad_number(n, "exercises.show_question(1)")))
         return
     display(Markdown(f"**Question {n}.** {QUESTIONS[n - 1][0]}"))
 
@@ -95,8 +96,8 @@ def answer_button(n: int):
     import ipywidgets as widgets
     from IPython.display import Markdown, display
 
-    if _bad_number(n):
-        print(_wrap(_bad_number(n)))
+    if _bad_number(n, "exercises.answer_button(1)"):
+        print(_wrap(_bad_number(n, "exercises.answer_button(1)")))
         return None
     button = widgets.ToggleButton(value=False, description=f"Show model answer {n}", icon="eye")
     out = widgets.Output()
@@ -247,7 +248,8 @@ def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
                            f"number and {_describe(answer)} as the answer.",
                            hint=f"the question number comes first: `exercises.check_answer({answer}, form_{answer})`.",
                            verbose=verbose)
-        return _report("graded check", FAIL, _bad_number(n).split(" — ", 1)[1], verbose=verbose)
+        return _report("graded check", FAIL, _bad_number(n, "exercises.check_answer(1, form_1)").split(" — ", 1)[1],
+                       verbose=verbose)
     kind, prompt, options, right, texts, wrong, why, measure = FORMS[n]
     name = f"graded check {n}"
     if answer is None or answer is ... or answer == "":

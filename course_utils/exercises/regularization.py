@@ -139,6 +139,11 @@ def _mc_problem(fn, build, S):
     if any(not torch.equal(p.detach(), q) for p, q in zip(model.parameters(), params_before)):
         return dict(headline="your function changed the model's weights.",
                     hint="MC dropout only runs the model: no optimizer step, no in-place change of a parameter.")
+    if any(t.requires_grad or t.grad_fn is not None for t in out):
+        return dict(headline="the outputs require grad: they hold the autograd graph of every pass.",
+                    hint="wrap the stochastic passes in `with torch.no_grad():`, as the task asks; without it "
+                         "each pass keeps its graph (memory grows with n_samples) for a gradient nobody "
+                         "takes.")
     mean, std = (t.detach().double() for t in out)
     if mean.shape != (N, C) or std.shape != (N, C):
         return dict(headline="wrong shapes.", expected=f"({N}, {C}) and ({N}, {C})",
@@ -268,6 +273,13 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
         return _report(name, FAIL, "expected a scalar tensor.", case=case, got=_fmt(pen),
                        hint="add up one number per parameter tensor into a single scalar tensor (not a list, "
                             "not a Python float).", verbose=verbose)
+    if pen.dtype != ws[0].dtype and pen.requires_grad:  # (a detached penalty is told so first, below)
+        return _report(name, FAIL, f"the penalty is {str(pen.dtype).replace('torch.', '')}, but the parameters "
+                       f"are {str(ws[0].dtype).replace('torch.', '')}.", case=case,
+                       hint="keep the penalty in the parameters' dtype, as the task asks: compute it from the "
+                            "parameters themselves, with no `.float()`/`.double()` cast and no accumulator "
+                            "made in another dtype (such as `torch.tensor(0.)` added to in place).",
+                       verbose=verbose)
     want = lam / 2 * sum((w.detach() ** 2).sum() for w in ws)
     sq = sum((w.detach() ** 2).sum() for w in ws)
     if not torch.allclose(pen.detach().double(), want):
