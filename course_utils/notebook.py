@@ -13,6 +13,7 @@ sees the numbers the text talks about instead of an ``ImportError``.
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any
 
 __all__ = ["glue", "have_myst_nb", "format_glued", "markdown_escape"]
@@ -51,6 +52,9 @@ def format_glued(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+
+
 def glue(name: str, variable: Any, display: bool = True) -> None:
     """Glue ``variable`` under ``name`` for the book, or show it when the book's tools are absent.
 
@@ -65,6 +69,10 @@ def glue(name: str, variable: Any, display: bool = True) -> None:
     if isinstance(variable, numbers.Number) and type(variable).__module__ == "numpy":
         # a NumPy scalar's repr is 'np.float64(...)' since NumPy 2, which the page's {glue:text} cannot format
         variable = variable.item()
+    if isinstance(variable, str):
+        # {glue:text} shows a glued string as plain text, so Markdown's `code` would show its backticks
+        # (e.g. "the recorded `full` run"): the budget names and the like read as plain words instead
+        variable = _INLINE_CODE.sub(r"\1", variable)
     real = _myst_nb_glue()
     if real is not None:
         real(name, variable, display=display)

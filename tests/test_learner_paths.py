@@ -161,6 +161,18 @@ def test_glue_hands_numpy_scalars_to_myst_nb_as_python_numbers(monkeypatch):
     assert repr(calls[0][1]) == "0.97"
 
 
+def test_glued_text_shows_no_markdown_backticks(monkeypatch):
+    """{glue:text} is plain text: "the recorded `full` run" would show its backticks (a reviewer saw them on
+    dropout, guidelines, muon); glue hands the words over without them, and leaves other text alone."""
+    from course_utils import notebook
+
+    calls = []
+    monkeypatch.setattr(notebook, "_myst_nb_glue", lambda: (lambda n, v, display=True: calls.append(v)))
+    notebook.glue("a", " (the recorded `full` run: `cpu` differs)", display=False)
+    notebook.glue("b", "a ` lone backtick, 2 * 3", display=False)
+    assert calls == [" (the recorded full run: cpu differs)", "a ` lone backtick, 2 * 3"]
+
+
 def test_glue_without_myst_nb_in_a_fresh_interpreter(tmp_path):
     """The real import path: myst_nb made unimportable, the module falls back on its own."""
     code = ("import sys; sys.modules['myst_nb'] = None\n"
