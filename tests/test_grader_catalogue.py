@@ -387,6 +387,12 @@ WRONG_LEAKY = [
      "the input's dtype"),
     ("output cast to float16", lambda x, negative_slope=0.01: leaky_ok(x, negative_slope).half(), "float16"),
     ("output cast to float32", lambda x, negative_slope=0.01: leaky_ok(x, negative_slope).float(), "dtype"),
+    # (blind round 2) wrong answers whose first failing case is the float16 one get their hint, not a traceback
+    ("swapped branches, right in float64 only", lambda x, negative_slope=0.01:
+        leaky_ok(x, negative_slope) if x.dtype != torch.float16 else torch.where(x > 0, negative_slope * x, x),
+     "swapped"),
+    ("slope ignored in float16 only", lambda x, negative_slope=0.01:
+        leaky_ok(x, negative_slope if x.dtype != torch.float16 else 0.01), "ignored"),
     ("a new tensor of the default dtype, filled", leaky_default_dtype, "zeros_like"),
 ]
 RIGHT_LEAKY = [
@@ -404,6 +410,11 @@ RIGHT_LEAKY = [
     ("zeros_like plus where", leaky_filled_like),
     ("computed in float64, cast back to x's dtype", lambda x, negative_slope=0.01:
         leaky_ok(x.double(), negative_slope).to(x.dtype)),
+    # (blind round 2) exact algebra whose float16 rounding is a few units of x's last place, not of the result's:
+    # the old tolerance failed them, and its diagnosis then crashed ("Double did not match Half")
+    ("mean of x and |x|", lambda x, negative_slope=0.01:
+        (1 + negative_slope) / 2 * x + (1 - negative_slope) / 2 * x.abs()),
+    ("x minus the clamped part", lambda x, negative_slope=0.01: x - (1 - negative_slope) * torch.clamp(x, max=0)),
 ]
 
 

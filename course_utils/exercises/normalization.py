@@ -56,19 +56,25 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
             return _report(name, FAIL, "the output's dtype differs from the input's.", case=case,
                            expected=f"{x.dtype} (the input's dtype, as nn.LeakyReLU keeps it)", got=f"{y.dtype}",
                            hint=_DTYPE_HINT, verbose=verbose)
-        y = y.double()
-        # float16 rounds every product to ~5e-4 relative: equivalent algebra (e.g. (1−s)·relu(x) + s·x) differs
-        # from torch's rounding by a few units in the last place
-        if torch.allclose(y, want, rtol=2e-3 if x.dtype == torch.float16 else 1e-6, atol=1e-9):
+        y, x = y.double(), x.double()  # compared (and diagnosed) in float64, whatever the case's dtype
+        if x_in.dtype == torch.float16:
+            # float16 rounds every operation to ~1e-3 of its operands: equivalent algebra (e.g.
+            # (1+s)/2·x + (1−s)/2·|x|, whose terms cancel for x < 0) differs from torch's result by a few units in
+            # the last place of x, not of the result; a wrong formula is off by a large fraction of |x|
+            close = bool(((y - want).abs() <= 4 * 2.0 ** -10 * x.abs() + 1e-9).all())
+        else:
+            close = torch.allclose(y, want, rtol=1e-6, atol=1e-9)
+        if close:
             continue
         pos, neg = x > 0, x < 0
-        if torch.allclose(y[pos], s * x[pos]) and torch.allclose(y[neg], x[neg]):
+        tol = dict(rtol=4e-3, atol=1e-6) if x_in.dtype == torch.float16 else {}  # the diagnosis, at the case's precision
+        if torch.allclose(y[pos], s * x[pos], **tol) and torch.allclose(y[neg], x[neg], **tol):
             hint = "the branches are swapped: positive inputs pass unchanged, the slope multiplies the negative ones."
-        elif not torch.allclose(y[pos], x[pos]):
+        elif not torch.allclose(y[pos], x[pos], **tol):
             hint = "positive inputs must pass through unchanged (f(x) = x for x > 0); the slope applies to x < 0 only."
-        elif torch.allclose(y[neg], torch.zeros_like(y[neg])):
+        elif torch.allclose(y[neg], torch.zeros_like(y[neg]), **tol):
             hint = "that is ReLU: negative inputs must be multiplied by the slope, not set to 0."
-        elif torch.allclose(y[neg], 0.01 * x[neg]) and s != 0.01:
+        elif torch.allclose(y[neg], 0.01 * x[neg], **tol) and s != 0.01:
             hint = "the `negative_slope` argument was ignored (you used 0.01)."
         else:
             hint = "f(x) = x for x > 0 and negative_slope·x otherwise."
