@@ -165,6 +165,18 @@ def xavier_rebinds(w, gain=1.0):
     return w
 
 
+def xavier_data_float64(w, gain=1.0):
+    a = _xa(w, gain)
+    w.data = torch.empty(w.shape, dtype=torch.float64).uniform_(-a, a)
+    return w
+
+
+def xavier_data_new(w, gain=1.0):
+    a = _xa(w, gain)
+    w.data = torch.empty_like(w).uniform_(-a, a)
+    return w
+
+
 def _xavier(bound):
     """An in-place uniform init with the bound ``bound(fan_in, fan_out, gain)`` (the grader's own tensors)."""
     def f(w, gain=1.0):
@@ -209,6 +221,10 @@ WRONG_XAVIER = [
     ("2/fan_out (fan_out only, factor 2 kept)", _xavier(lambda fi, fo, g: g * math.sqrt(6 / fo)),
      "fan_out alone"),
     ("fan_in only, shape read the other way", _xavier(lambda fi, fo, g: g * math.sqrt(3 / fi)), "fan_in alone"),
+    # (grader round 2, item 2) `w.data = <new tensor>` replaces w instead of filling it: a float64 one turned the
+    # float32 parameter float64 and passed
+    ("w.data = a float64 tensor", xavier_data_float64, "dtype changed"),
+    ("w.data = a new float32 tensor", xavier_data_new, "new memory"),
 ]
 RIGHT_XAVIER = [
     ("reference", xavier_ok),
@@ -298,6 +314,13 @@ WRONG_KAIMING = [
     ("torch, all arguments", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_in",
                                                                         nonlinearity="leaky_relu"), "from scratch"),
     ("calculate_gain, copy_, returns None", kaiming_gain, "return w"),
+    # (grader round 2, item 6) fan_in multiplies: std ≈ 45, whose mean of ±0.01 is noise, was "not centred on 0"
+    ("fan_in multiplies the variance", lambda w, a=0.0: w.data.normal_(0, math.sqrt(2 / (1 + a ** 2) * w.shape[1])),
+     "variance of the weights is off"),
+    # (grader round 2, item 2) `w.data = <float64 tensor>` turned the float32 weight float64
+    ("w.data = a float64 tensor", lambda w, a=0.0: (setattr(w, "data", torch.randn(w.shape, dtype=torch.float64)
+                                                              * math.sqrt(2 / ((1 + a * a) * w.shape[1]))), w)[1],
+     "dtype changed"),
 ]
 RIGHT_KAIMING = [
     ("reference", kaiming_ok),
@@ -539,6 +562,10 @@ WRONG_BN += [
     ("y cast to float16", lambda *a: (lambda y, rm, rv: (y.half(), rm, rv))(*bn_ok(*a)), "torch.float16"),
     ("running statistics as float32", lambda *a: (lambda y, rm, rv: (y, rm.float(), rv.float()))(*bn_ok(*a)),
      "running_mean: torch.float32"),
+    # (grader round 2, item 3) every output cast to float64 passed, since every input was float64: a float32 step
+    ("everything cast to float64", lambda *a: tuple(t.double() for t in bn_ok(*a)), "torch.float64"),
+    ("running statistics cast to float64", lambda *a: (lambda y, rm, rv: (y, rm.double(), rv.double()))(
+        *bn_ok(*a)), "running_mean: torch.float64"),
 ]
 RIGHT_BN = [
     ("reference", bn_ok),
@@ -924,7 +951,43 @@ class AdamGroupT(torch.optim.Optimizer):
                 p.addcdiv_(st["m"] / (1 - b1 ** t), denom, value=-group["lr"])
 
 
+class MomentumShapeState(torch.optim.Optimizer):
+    """Right update, but one velocity per parameter *shape*, shared by parameters of one shape (round 2)."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+        self.velocities = {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                v = self.velocities.get(p.shape)
+                v = p.grad.clone() if v is None else group["momentum"] * v + p.grad
+                self.velocities[p.shape] = v
+                p.sub_(group["lr"] * v)
+
+
+class MomentumIdState(MomentumShapeState):
+    """Right: one velocity per parameter, keyed by id(p) in the optimizer's own dict."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                v = self.velocities.get(id(p))
+                v = p.grad.clone() if v is None else group["momentum"] * v + p.grad
+                self.velocities[id(p)] = v
+                p.sub_(group["lr"] * v)
+
+
 WRONG_OPTIMIZERS += [
+    # (grader round 2, item 5) velocities keyed by shape passed while every test parameter had its own shape
+    ("momentum: one velocity per shape", ex.check_momentum, MomentumShapeState, "not by its shape"),
     # (tester, issue 28) state shared by every instance; t per group (or per optimizer) instead of per parameter
     ("momentum: velocities in a class attribute", ex.check_momentum, MomentumClassState, "second optimizer"),
     ("adam: t per parameter group", ex.check_adam, AdamGroupT, "each parameter's own steps"),
@@ -934,6 +997,7 @@ WRONG_OPTIMIZERS += [
 RIGHT_OPTIMIZERS = [
     ("momentum: reference", ex.check_momentum, make_optimizer(momentum_update(), MOM)),
     ("momentum: .data, dict state", ex.check_momentum, MomentumData),
+    ("momentum: its own dict keyed by id(p)", ex.check_momentum, MomentumIdState),
     ("rmsprop: reference", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS)),
     ("adam: reference (lerp, addcmul)", ex.check_adam, make_optimizer(adam_update(), ADAM)),
 ]
@@ -1227,12 +1291,18 @@ def mc_numpy(model, x, n_samples=50):
 WRONG_MC += [
     ("dropout on the input, model in eval", mc_input_dropout, "never switched on"),
     ("NumPy arrays returned (finding 8)", mc_numpy, "NumPy arrays"),
+    # (grader round 2, item 4) one pass short was within the Monte-Carlo tolerance; a float64 result passed
+    ("n_samples - 1 passes", lambda m, x, n=50: mc_variant(passes=n - 1)(m, x, n), "n_samples=400 asks for 400"),
+    ("n_samples - 1 passes, batched", lambda m, x, n=50: mc_batched(m, x, n - 1), "399 copies of x"),
+    ("results cast to float64", lambda m, x, n=50: tuple(t.double() for t in mc_ok(m, x, n)), "float64"),
 ]
 RIGHT_MC = [
     ("reference", mc_ok),
     ("the grader's own reference", lambda m, x, n: ex.mc_dropout_predict_reference(m, x, n)),
     ("one batched forward, biased std", mc_batched),
     ("train() with batch norm back in eval, no no_grad", mc_train_but_bn_eval),
+    ("an extra eval pass to read the class count", lambda m, x, n=50: (m(x).shape[-1], mc_ok(m, x, n))[1]),
+    ("results cast to x's dtype", lambda m, x, n=50: tuple(t.to(x.dtype) for t in mc_ok(m, x, n))),
 ]
 
 
@@ -1286,6 +1356,23 @@ WRONG_L2 += [
     # (tester, issue 28) an in-place square of the weights: the hint must not send them to torch.no_grad()
     ("pow_ on the parameters", lambda ps, lam: lam / 2 * sum(p.pow_(2).sum() for p in ps),
      "overwrites the weights"),
+]
+
+
+def l2_decays_in_place(params, lam):
+    tot = 0
+    for p in params:
+        with torch.no_grad():
+            p.mul_(1 - lam)
+        tot = tot + (p ** 2).sum()
+    return lam / 2 * tot
+
+
+WRONG_L2 += [
+    # (grader round 2, item 7) decaying the weights in place inside the penalty was told the generator hint
+    ("decays the parameters in place under no_grad", l2_decays_in_place, "changed the parameters in place"),
+    ("p.data.mul_ inside the loop", lambda ps, lam: lam / 2 * sum((p.data.mul_(1 - lam), (p ** 2).sum())[1]
+                                                                  for p in ps), "changed the parameters in place"),
 ]
 RIGHT_L2 = [
     ("reference", lambda ps, lam: lam / 2 * sum((w ** 2).sum() for w in ps)),
@@ -1481,7 +1568,37 @@ def capstone_one_double(seed=0):
     return model
 
 
+def capstone_bn_with(zero_weight=False, **kw):
+    """The bn variant with every BatchNorm1d(100) built with ``kw`` (or its scale γ zeroed)."""
+    def build(seed=0):
+        layers = [nn.BatchNorm1d(100, **kw) if isinstance(m, nn.BatchNorm1d) else m for m in capstone(bn=True)(seed)]
+        if zero_weight:
+            for m in layers:
+                if isinstance(m, nn.BatchNorm1d):
+                    nn.init.zeros_(m.weight)
+        return nn.Sequential(*layers)
+    return build
+
+
+def capstone_frozen(variant_build, which=None):
+    """A builder whose model (or one of its layers, ``which``) has requires_grad switched off."""
+    def build(seed=0):
+        m = variant_build(seed)
+        (m if which is None else m[which].weight).requires_grad_(False)
+        return m
+    return build
+
+
 WRONG_CAPSTONE = [
+    # (grader round 2, item 1) a frozen network passed: no parameter of it would ever train
+    ("silu_he: requires_grad_(False)", "silu_he", capstone_frozen(capstone()), "every parameter of the model is frozen"),
+    ("bn: requires_grad_(False)", "bn", capstone_frozen(capstone(bn=True)), "frozen"),
+    ("selu_lecun: requires_grad_(False)", "selu_lecun", capstone_frozen(capstone(nn.SELU, "lecun")), "frozen"),
+    ("silu_he: the first weight frozen", "silu_he", capstone_frozen(capstone(), which=1), "`1.weight`"),
+    # (grader round 2, item 8) batch norm set up otherwise than nn.BatchNorm1d(100): named, not "unrecognised"
+    ("bn: BatchNorm1d(100, eps=1.0)", "bn", capstone_bn_with(eps=1.0), "eps=1"),
+    ("bn: track_running_stats=False", "bn", capstone_bn_with(track_running_stats=False), "track_running_stats"),
+    ("bn: batch-norm scales zeroed", "bn", capstone_bn_with(zero_weight=True), "γ = 0"),
     ("silu_he: Mish", "silu_he", capstone(act=nn.Mish), "Mish"),
     ("silu_he: ReLU", "silu_he", capstone(act=nn.ReLU), "ReLU after 20 layers"),
     ("silu_he: GELU", "silu_he", capstone(act=nn.GELU), "GELU"),
@@ -1557,6 +1674,8 @@ RIGHT_CAPSTONE = [
     # (finding 2) an nn.ModuleList inside a module whose forward runs it is a network
     ("silu_he: layers in an nn.ModuleList, run by forward", "silu_he", lambda seed=0: ModuleListForward(seed)),
     ("silu_he: built in float64, then .float()", "silu_he", lambda seed=0: capstone()(seed).double().float()),
+    ("bn: BatchNorm1d(100, affine=False)", "bn", capstone_bn_with(affine=False)),
+    ("bn: BatchNorm1d(100, momentum=0.01)", "bn", capstone_bn_with(momentum=0.01)),
 ]
 
 
@@ -1616,6 +1735,13 @@ WRONG_RUNS = [
     ("1cycle with floor division", dict(scheduler_fn=lambda o: SCHED.OneCycleLR(o, max_lr=0.1,
                                                                                total_steps=2 * (96 // 40))),
      "total steps too small"),
+    ("1cycle with floor division, the hint", dict(scheduler_fn=lambda o: SCHED.OneCycleLR(
+        o, max_lr=0.1, total_steps=2 * (96 // 40))), "Floor division"),
+    # (grader round 2, item 10) a wrong epoch count is not told the floor-division hint
+    ("1cycle for one epoch of the run", dict(scheduler_fn=lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=3)),
+     "your total covers 1 epoch of 3 batches, but the run has 2"),
+    ("1cycle one step short", dict(scheduler_fn=lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=5)),
+     "stepped once per batch of the run"),
     # (review of round 3) a cycle longer than the run raised nothing: the rate never finished its annealing
     ("1cycle total_steps counted in images", dict(scheduler_fn=lambda o: SCHED.OneCycleLR(o, max_lr=0.1,
                                                                                       total_steps=2 * 96)),
@@ -2531,6 +2657,10 @@ ANSWERS_WRONG = [  # (id, answers, keyword, the right answer that must not be na
     ("False is ambiguous", answers(selu_better=False), "could mean", None),
     ("a number for a yes/no question", answers(bn_better=1), "expected 'yes'", None),
     ("a typo in a key", {**RIGHT_ANSWERS, "bn_fewer_epoch": "yes"}, "did you mean 'bn_fewer_epochs'", None),
+    # (grader round 2, item 9) the nearest key by spelling, not the first one with the same prefix
+    ("a typo in bn_better", {k: v for k, v in RIGHT_ANSWERS.items() if k != "bn_better"} | {"bn_beter": "yes"},
+     "did you mean 'bn_better'", None),
+    ("a typo in mc_better", {**RIGHT_ANSWERS, "mc_beter": "yes"}, "did you mean 'mc_better'", None),
     ("an unknown key", {**RIGHT_ANSWERS, "speed": "yes"}, "no question 'speed'", None),
     ("the step cost as a ratio", answers(bn_step_cost=1.36), "in percent", None),
     ("the step cost as a fraction", answers(bn_step_cost=0.357), "in percent", None),

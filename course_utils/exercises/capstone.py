@@ -262,7 +262,11 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
         lin_calls = tr.of(nn.Linear)
         _check_linears(lin_calls, out)
         _check_other_norms(spec, tr)
-        _check_activations(spec, lin_calls, out)
+        try:
+            _check_activations(spec, lin_calls, out)
+        except _Found:  # a batch norm set up otherwise than nn.BatchNorm1d(100) changes every hidden signal
+            _check_bn_config(spec, tr.of(nn.modules.batchnorm._BatchNorm))
+            raise
         _check_batch_norm(spec, tr.of(nn.modules.batchnorm._BatchNorm), lin_calls)
         _check_dropout(spec, model, x)
         hidden = [m for m, _, _ in lin_calls[:20]]
@@ -308,6 +312,16 @@ def _model_problem(model) -> dict | None:
                     hint="the images (and every run of the course) are float32, PyTorch's default, and a layer "
                          "refuses another dtype: build the layers without `.double()`, `.half()`, "
                          "`.to(torch.float64)` or `dtype=...` (and without `torch.set_default_dtype`).")
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    if frozen:
+        listed = ", ".join(f"`{n}`" for n in frozen[:3]) + (f" and {len(frozen) - 3} more" if len(frozen) > 3 else "")
+        every = len(frozen) == len(list(model.parameters()))
+        return dict(headline=f"{'every parameter' if every else f'{len(frozen)} parameter(s)'} of the model is "
+                             f"frozen (requires_grad=False): {listed}.",
+                    hint="an optimizer never changes a parameter that does not require grad, so those layers "
+                         "would stay at their initial values: remove the `requires_grad_(False)` (or "
+                         "`requires_grad = False`) from the builder; initialise the weights inside "
+                         "`torch.no_grad()` instead.")
     return None
 
 
@@ -386,6 +400,37 @@ def _check_activations(spec, lin_calls, out) -> None:
         raise _Found(dict(headline="the network should end with the output Linear(100, 10): raw logits.",
                           got=f"{last} after the last Linear",
                           hint="remove it: the cross-entropy loss applies log-softmax itself."))
+
+
+def _check_bn_config(spec, bn_calls) -> None:
+    """Raise when a batch-norm layer is configured otherwise than the task's ``nn.BatchNorm1d(100)`` in a way
+    that changes what the fresh layer computes in eval mode (so the activation after it is not recognised)."""
+    if not spec["bn"]:
+        return
+    for k, (m, _, _) in enumerate(bn_calls):
+        where = f"the batch norm of hidden layer {k + 1}"
+        if not m.track_running_stats:
+            raise _Found(dict(headline=f"{where} was built with track_running_stats=False.",
+                              got="no running statistics: in eval mode it still normalises each batch by that "
+                                  "batch's own statistics, so a prediction depends on the other images in the batch",
+                              hint="use `nn.BatchNorm1d(100)` with its defaults: it keeps running statistics and "
+                                   "uses them in eval mode."))
+        if m.eps != 1e-5:
+            raise _Found(dict(headline=f"{where} has eps={m.eps:g} instead of the default 1e-5.",
+                              got=f"eps={m.eps:g} divides by √(σ² + {m.eps:g}): it shrinks every normalised signal",
+                              hint="use `nn.BatchNorm1d(100)` with its defaults (eps is only there to avoid "
+                                   "dividing by zero)."))
+        if m.affine and m.weight is not None and not bool((m.weight.detach() == 1).all() and
+                                                           (m.bias.detach() == 0).all()):
+            w = m.weight.detach()
+            raise _Found(dict(headline=f"{where} does not start as nn.BatchNorm1d(100) does (scale γ = 1, "
+                                       "shift β = 0).",
+                              got=(f"γ = 0 everywhere: every hidden signal is multiplied by 0" if bool((w == 0).all())
+                                   else f"γ from {w.min().item():.3g} to {w.max().item():.3g}, β from "
+                                        f"{m.bias.detach().min().item():.3g} to {m.bias.detach().max().item():.3g}"),
+                              hint="leave the batch-norm parameters at their defaults: initialise only the "
+                                   "Linear weights (e.g. loop over the Linear layers, not over every module's "
+                                   "weight)."))
 
 
 def _check_batch_norm(spec, bn_calls, lin_calls) -> None:

@@ -8,6 +8,7 @@ are right, sets the predictions the learner wrote before the runs beside what th
 """
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Mapping
 
@@ -146,7 +147,10 @@ def _read_answers(answers, what: str):
     parsed, problems = {}, []
     for key, value in answers.items():
         if key not in CAPSTONE_QUESTIONS:
-            close = [k for k in CAPSTONE_QUESTIONS if k.split("_")[0] == str(key).split("_")[0]]
+            # the nearest question names by similarity of the whole key (a typo, 'bn_beter', is told
+            # 'bn_better', not the first question that starts with 'bn_')
+            close = difflib.get_close_matches(str(key), list(CAPSTONE_QUESTIONS), n=1, cutoff=0.6) or [
+                k for k in CAPSTONE_QUESTIONS if k.split("_")[0] == str(key).split("_")[0]][:1]
             problems.append(f"there is no question {key!r}" + (f" (did you mean {close[0]!r}?)" if close else
                                                                  f"; the questions are {', '.join(CAPSTONE_QUESTIONS)}")
                             + ".")

@@ -69,12 +69,21 @@ def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
         if bad:
             raise _LearnerMistake(bad)
         if steps and isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps < steps:
+            t, per_epoch = sched.total_steps, steps // epochs
+            if n_train % batch_size and t == epochs * (n_train // batch_size):
+                hint = ("OneCycleLR is stepped after every batch: total_steps = epochs × math.ceil(n_train / "
+                        "batch_size). Floor division `//` misses the last, smaller batch of each epoch.")
+            elif t % per_epoch == 0:
+                hint = (f"your total covers {t // per_epoch} epoch{'s' if t // per_epoch != 1 else ''} of "
+                        f"{per_epoch} batches, but the run has {epochs}: take the epoch count from the run "
+                        "you schedule (its `epochs`), times the batches per epoch.")
+            else:
+                hint = ("OneCycleLR is stepped once per batch of the run: total_steps = epochs × batches per "
+                        f"epoch, for the run's {epochs} epochs of {n_train} images in batches of {batch_size}.")
             raise _LearnerMistake(dict(
-                headline=f"total steps too small: your OneCycleLR has total_steps={sched.total_steps}, but "
+                headline=f"total steps too small: your OneCycleLR has total_steps={t}, but "
                          f"this run makes {steps} optimizer steps ({epochs} epochs × "
-                         f"ceil({n_train} / {batch_size}) = {steps // epochs} per epoch).",
-                hint="OneCycleLR is stepped after every batch: total_steps = epochs × math.ceil(n_train / "
-                     "batch_size). Floor division `//` misses the last, smaller batch of each epoch."))
+                         f"ceil({n_train} / {batch_size}) = {per_epoch} per epoch).", hint=hint))
         if steps and isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps > steps:
             t = sched.total_steps
             counted = ("images instead of batches" if t % max(n_train or 1, 1) == 0 and t >= n_train else

@@ -291,6 +291,7 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
         rm, rv = bn.running_mean.clone(), bn.running_var.clone()
     stats = (torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64))
     bad = _borrowed(fn, "batch_norm", (xs[0].clone(), gamma.clone(), beta.clone(), *stats, True, momentum, eps)) \
+        or _bn_float32_problem(fn, xs[0], gamma, beta, momentum, eps) \
         or _bn_grad_problem(fn, xs[0], gamma, beta, momentum, eps)
     if bad:
         if "raised" in bad:
@@ -299,6 +300,39 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
     return _report(name, PASS, "correct — outputs and running statistics equal nn.BatchNorm1d in training "
                    "(two steps) and in eval mode, and gradients flow to x, gamma and beta as through it.",
                    verbose=verbose)
+
+
+def _bn_float32_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:
+    """A training step in float32, a network's own dtype (the float64 steps cannot see an answer that casts
+    everything to float64): all three outputs must stay float32 and match nn.BatchNorm1d."""
+    D = x.shape[1]
+    args = [t.float() for t in (x, gamma, beta)] + [torch.zeros(D), torch.ones(D)]
+    case = f"training step in float32: x of shape {tuple(x.shape)}, momentum={momentum}, eps={eps}"
+    try:
+        out = fn(*args, True, momentum, eps)
+    except Exception as e:
+        return dict(raised=e, case=case)
+    if not (isinstance(out, (tuple, list)) and len(out) == 3 and all(isinstance(t, torch.Tensor) for t in out)):
+        return dict(headline="expected a tuple (y, running_mean, running_var) of three tensors.", case=case,
+                    got=_describe(out), hint="`return y, running_mean, running_var`, whatever the dtype.")
+    cast = [(n, t.dtype) for n, t in zip(("y", "running_mean", "running_var"), out) if t.dtype != torch.float32]
+    if cast:
+        return dict(headline=f"`{cast[0][0]}` comes back as {cast[0][1]}, but the inputs are torch.float32.",
+                    case=case, expected="y, running_mean and running_var in torch.float32, as nn.BatchNorm1d "
+                    "returns them", got=", ".join(f"{n}: {d}" for n, d in cast), hint=_DTYPE_HINT)
+    bn = nn.BatchNorm1d(D, momentum=momentum, eps=eps)
+    with torch.no_grad():
+        bn.weight.copy_(args[1])
+        bn.bias.copy_(args[2])
+        y_ref = bn(args[0])
+    parts = [("y", out[0], y_ref), ("running_mean", out[1], bn.running_mean), ("running_var", out[2], bn.running_var)]
+    wrong = [p for p, a, b in parts if a.shape != b.shape or not torch.allclose(a.detach(), b, rtol=1e-4, atol=1e-5)]
+    if wrong:
+        return dict(headline=f"`{wrong[0]}` differs from nn.BatchNorm1d in float32, though it matched in float64.",
+                    case=case, details=[f"parts that differ: {', '.join(wrong)}"],
+                    hint="compute in the input's dtype with torch operations on x (no constants or tensors made "
+                         "in float64, no NumPy round trip), so the same code works in float32 and float64.")
+    return None
 
 
 def _bn_grad_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:

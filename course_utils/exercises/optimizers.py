@@ -15,13 +15,15 @@ from ._core import _graded
 
 
 def _opt_problem():
-    """A small non-quadratic problem in float64 with two parameter groups and one parameter without grad."""
+    """A small non-quadratic problem in float64 with two parameter groups and one parameter without grad (of
+    the same shape as another one)."""
     g = torch.Generator().manual_seed(0)
     X = torch.randn(16, 4, generator=g, dtype=torch.float64)
     T = torch.randn(16, 3, generator=g, dtype=torch.float64)
     W = torch.randn(3, 4, generator=g, dtype=torch.float64).requires_grad_()
     b = torch.randn(3, generator=g, dtype=torch.float64).requires_grad_()
-    unused = torch.randn(2, generator=g, dtype=torch.float64).requires_grad_()
+    # the shape of b (in the other group): state shared by parameters of one shape (keyed by `p.shape`) shows
+    unused = torch.randn(3, generator=g, dtype=torch.float64).requires_grad_()
 
     def loss_fn():
         return ((X @ W.T + b - T) ** 2).mean() + 0.1 * (W ** 4).sum() + 0.05 * torch.sin(3 * b).sum()
@@ -179,6 +181,11 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                 hint = ("your step updates the first parameter group only (the bias b, in the second group, "
                         "never moved): loop over every group, `for group in self.param_groups:`, each with "
                         "its own lr.")
+            if hint is None and t - 1 == _SOMETIMES_GRAD_STEPS[0]:
+                hint = ("your steps matched until the third parameter, which has the shape of b, first got a "
+                        "gradient: its state is mixed with another parameter's. Each parameter needs its own "
+                        "state: keep it in `self.state[p]` (keyed by the parameter itself, not by its shape, "
+                        "name or position).")
             if hint is None and low:
                 hint = (f"your optimizer's state holds {' and '.join(low)} tensors while the parameters are "
                         "float64 (the checker uses float64), so every step rounds: create the state with "

@@ -101,6 +101,9 @@ def _mc_problem(fn, build, S):
     dropout_on = []  # the training flag of the model's dropout layers at each of their calls
     hooks = [m.register_forward_hook(lambda m, i, o: dropout_on.append(m.training)) for m in model.modules()
              if isinstance(m, nn.modules.dropout._DropoutNd)]
+    rows = []  # the rows of every batch through the first layer: n passes of x, stacked or one by one, give n·N
+    hooks.append(model[0].register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0] if i and isinstance(
+        i[0], torch.Tensor) and i[0].dim() > 0 else 0)))
     torch.manual_seed(123)
     try:
         with _one_thread():
@@ -144,11 +147,25 @@ def _mc_problem(fn, build, S):
                     hint="wrap the stochastic passes in `with torch.no_grad():`, as the task asks; without it "
                          "each pass keeps its graph (memory grows with n_samples) for a gradient nobody "
                          "takes.")
+    cast = [(n, t.dtype) for n, t in zip(("mean", "std"), out) if t.dtype != x.dtype]
+    if cast:
+        return dict(headline=f"the {cast[0][0]} comes back as {str(cast[0][1]).replace('torch.', '')}, but the "
+                             f"model and x are {str(x.dtype).replace('torch.', '')}.",
+                    got=", ".join(f"{n}: {d}" for n, d in cast),
+                    hint="return the probabilities in the dtype the model computes them in: no `.double()`, "
+                         "`.float()` or `.to(...)` on the results (a float64 copy doubles their memory and "
+                         "meets float32 tensors downstream).")
     mean, std = (t.detach().double() for t in out)
     if mean.shape != (N, C) or std.shape != (N, C):
         return dict(headline="wrong shapes.", expected=f"({N}, {C}) and ({N}, {C})",
                     got=f"{tuple(mean.shape)} and {tuple(std.shape)}",
                     hint="stack the passes into (n_samples, N, C) and reduce over dim 0.")
+    passes = sum(rows) / N
+    if rows and passes < S:  # (an extra pass, e.g. one to read the number of classes, is left alone)
+        return dict(headline=f"your function ran the network on {passes:g} copies of x; n_samples={S} asks "
+                             f"for {S} stochastic passes.",
+                    hint="run n_samples stochastic forward passes (`for _ in range(n_samples)`: no pass left "
+                         "out) and average over all of them.")
     if any(not (torch.equal(a, c) and torch.equal(b, d)) for (a, b), (c, d) in zip(bn_before, _bn_state(model))):
         return dict(headline="the batch-norm running statistics changed.",
                     hint="`model.train()` also puts batch norm in training mode (batch statistics, running "
@@ -259,6 +276,7 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
           torch.randn(5, generator=g, dtype=torch.float64).requires_grad_()]
     lam = 0.3
     case = f"two tensors of shapes (3, 4) and (5,), lam={lam}"
+    before = [w.detach().clone() for w in ws]
     try:
         pen = fn(ws, lam)
     except NotImplementedError:
@@ -269,6 +287,12 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
             "don't modify the parameters in place: a method ending in `_` (`pow_`, `mul_`, `abs_`) overwrites "
             "the weights themselves (pow_ squares them); compute a new tensor instead, e.g. `p ** 2`.")}
             if in_place else {}))
+    if any(not torch.equal(w.detach(), b) for w, b in zip(ws, before)):
+        return _report(name, FAIL, "your function changed the parameters in place.", case=case,
+                       hint="the penalty only reads the weights: the optimizer changes them later, from its "
+                            "gradient. Remove the in-place operation (a method ending in `_` such as `mul_`, "
+                            "`.data` assignments, `-=` under `torch.no_grad()`) and compute a new tensor from "
+                            "each parameter instead.", verbose=verbose)
     if not (isinstance(pen, torch.Tensor) and pen.dim() == 0):
         return _report(name, FAIL, "expected a scalar tensor.", case=case, got=_fmt(pen),
                        hint="add up one number per parameter tensor into a single scalar tensor (not a list, "
