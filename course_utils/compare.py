@@ -28,7 +28,7 @@ from .train import TrainResult, train_model
 
 __all__ = ["track", "parity_with_torch", "parity_table", "memory_table", "lr_sweep", "sweep_means", "best_rates", "grid_search", "mean_ci",
            "seed_table", "holm", "welch_table", "MIN_SEEDS", "sign_flip_p", "detectable_difference", "paired_table",
-           "paired_display", "verdict", "family_record", "recorded_family", "recorded_verdict"]
+           "paired_display", "null_reading", "NULL_PHRASES", "verdict", "family_record", "recorded_family", "recorded_verdict"]
 
 
 # ----------------------------------------------------------------------------- toy runs
@@ -593,7 +593,7 @@ def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, dig
     missing = need - set(paired.columns)
     if missing:
         raise ValueError(f"paired_display expects the table of compare.paired_table; missing columns {sorted(missing)}.")
-    signed = lambda v: f"{v:+.{digits}f}" if round(v, digits) != 0 else f"{0:.{digits}f}"  # never "-0.00"
+    signed = lambda v: _signed(v, digits)  # never "-0.00"
     min_seeds = paired.attrs.get("min_seeds", MIN_SEEDS)
     conf = paired.attrs.get("confidence", 0.95)
     single = "k" in paired.columns and len(paired) and (paired["k"] == 1).all()  # one test: nothing to correct
@@ -603,6 +603,9 @@ def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, dig
         if r["n"] < min_seeds:
             return f"too few seeds ({r['n']})"
         if not r["significant"]:
+            if min_effect is not None and null_reading(r["CI low"], r["CI high"], r["detectable (pp)"],
+                                                       min_effect) == "ruled out":
+                return f"no, within ±{min_effect:g}"
             return "no"
         if min_effect is None:
             return "yes"
@@ -617,6 +620,35 @@ def paired_display(paired: pd.DataFrame, *, min_effect: float | None = None, dig
         "significant": [word(r) for _, r in paired.iterrows()],
         f"detectable ({unit})": [f"{d:.{digits}f}" for d in paired["detectable (pp)"]]})
     return show.style.hide(axis="index").format(escape="html")  # "< 0.001" as text, not markup
+
+
+def _signed(v: float, digits: int) -> str:
+    """A signed difference that never prints as "+0.00" or "-0.00"."""
+    return f"{v:+.{digits}f}" if round(v, digits) != 0 else f"{0:.{digits}f}"
+
+
+#: How a non-significant comparison reads, by :func:`null_reading`'s answer.
+NULL_PHRASES = {"ruled out": "a difference that matters is ruled out",
+                "seen": "a difference that matters would probably have been seen",
+                "missed": "a difference that matters could have been missed"}
+
+
+def null_reading(low: float, high: float, detectable: float, min_effect: float) -> str:
+    """What a non-significant comparison says about a difference of at least ``min_effect``.
+
+    * ``"ruled out"``: its interval ``[low, high]`` lies inside ``(-min_effect, +min_effect)``: every difference
+      the data leave possible is smaller than one that matters (the interval test of equivalence; with a joint,
+      Bonferroni-width interval it holds for the whole family at once).
+    * ``"seen"``: the interval still reaches ``min_effect``, but the detectable difference (at the test's level,
+      80 % power, from the observed spread) is below it: a difference that matters would probably have shown.
+    * ``"missed"``: neither: the seeds could have missed a difference that matters.
+    """
+    m = _check_min_effect(min_effect)
+    if not all(np.isfinite([low, high])):
+        return "missed"
+    if -m < low and high < m:
+        return "ruled out"
+    return "seen" if detectable < m else "missed"
 
 
 def _check_min_effect(min_effect) -> float:
@@ -639,7 +671,8 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     * When none is significant it names the largest difference and the detectable difference at Holm's
       level, estimated from the observed spread, and whether that is below the minimum effect (a difference
       that matters would probably have been seen) or above it (one could have been missed), so "not
-      significant" is never read as "equal".
+      significant" is never read as "equal". Where every interval lies within ±``min_effect``
+      (:func:`null_reading`), it says instead that a difference that matters is ruled out.
     * A family of one comparison has no correction to make: the sentence says so and gives the plain
       interval and p.
 
@@ -707,11 +740,17 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     none = "the difference is not significant" if k == 1 else f"none of the {k} differences is significant"
     lo, hi = float(big["CI low"]), float(big["CI high"])
     where = f"at Holm's level {_pct((1 - conf) / k)}" if k > 1 else f"at the {_pct(1 - conf)} level"
-    judge = (f"below the minimum effect of {m:.{digits}f} {unit}, so a difference that matters would probably have been seen"
-             if det < m else
-             f"above the minimum effect of {m:.{digits}f} {unit}, so a difference that matters could have been missed")
-    return (head + f"{none} (largest: {big['A']} − {big['B']} = {big['A − B (pp)']:+.{digits}f} {unit}, "
-            f"{lvl} {lo:+.{digits}f} to {hi:+.{digits}f}); differences of about {det:.{digits}f} {unit} or more would have been "
+    name = "" if k == 1 else "largest: "
+    said = (f"{none} ({name}{big['A']} − {big['B']} = {_signed(big['A − B (pp)'], digits)} {unit}, "
+            f"{lvl} {_signed(lo, digits)} to {_signed(hi, digits)})")
+    readings = [null_reading(r["CI low"], r["CI high"], r["detectable (pp)"], m) for _, r in table.iterrows()]
+    if all(x == "ruled out" for x in readings):
+        every = f"the {lvl}" if k == 1 else f"every {lvl}"
+        return (head + said + f"; {every} lies within ±{m:.{digits}f} {unit}, the minimum effect, so "
+                f"{NULL_PHRASES['ruled out']}")
+    judge = (f"below the minimum effect of {m:.{digits}f} {unit}, so {NULL_PHRASES['seen']}" if det < m else
+             f"above the minimum effect of {m:.{digits}f} {unit}, so {NULL_PHRASES['missed']}")
+    return (head + said + f"; differences of about {det:.{digits}f} {unit} or more would have been "
             f"detected reliably {where} (estimated from the observed spread between seeds), {judge}")
 
 

@@ -320,7 +320,38 @@ def test_a_verdict_of_no_difference_says_whether_one_that_matters_could_be_misse
     noisy = verdict(paired_table(_family(0.0, noise=0.5)), what="x", min_effect=0.2)
     quiet = verdict(paired_table(_family(0.0, noise=0.02)), what="x", min_effect=0.2)
     assert "estimated from the observed spread" in noisy and "could have been missed" in noisy
-    assert "would probably have been seen" in quiet
+    assert "could have been missed" not in quiet and "is ruled out" in quiet   # its interval lies within +-0.2
+
+
+def test_a_null_whose_interval_lies_within_the_minimum_effect_rules_a_difference_that_matters_out():
+    # A tight family: every joint interval lies well inside +-0.5, so the data exclude a difference that matters.
+    t = paired_table(_family(0.0, noise=0.1, n=8, seed=1))             # interval about -0.08 to +0.07
+    assert not t["significant"].any() and (t["CI high"] < 0.5).all() and (t["CI low"] > -0.5).all()
+    v = verdict(t, what="x", min_effect=0.5)
+    assert "lies within ±0.50 points" in v and "a difference that matters is ruled out" in v, v
+    assert "could have been missed" not in v and "probably have been seen" not in v
+    assert "no, within ±0.5" in C.paired_display(t, min_effect=0.5).to_html()
+    # The same family against a minimum effect its intervals reach is not ruled out.
+    assert "ruled out" not in verdict(t, what="x", min_effect=0.01)
+    # Muon's case: the detectable difference (0.10) exceeds the minimum effect, the interval does not: ruled out.
+    assert t.loc[0, "detectable (pp)"] > 0.09 and "is ruled out" in verdict(t, what="x", min_effect=0.09)
+    # The three readings, at their boundaries: the interval must lie strictly inside +-m.
+    assert C.null_reading(-0.38, 0.38, 0.55, 0.5) == "ruled out"      # muon's full run: det > m, interval inside
+    assert C.null_reading(-0.5, 0.3, 0.4, 0.5) == "seen"
+    assert C.null_reading(-0.6, 0.3, 0.7, 0.5) == "missed"
+    assert C.null_reading(float("nan"), 0.1, 0.1, 0.5) == "missed"
+    with pytest.raises(ValueError, match="min_effect"):
+        C.null_reading(-0.1, 0.1, 0.1, 0)
+
+
+def test_a_single_comparison_is_not_called_the_largest_and_zero_has_no_sign():
+    rng = np.random.default_rng(3)
+    shared = rng.normal(0, 0.3, 6)
+    res = {"a": list(88 + shared + rng.normal(0, .2, 6)), "b": list(88 + shared + rng.normal(0, .2, 6))}
+    t = paired_table(res, pairs=[("a", "b")])
+    t.loc[0, "A − B (pp)"] = 0.001                                     # rounds to zero at two decimals
+    v = verdict(t, what="x", min_effect=0.5)
+    assert "largest" not in v and "+0.00" not in v and "-0.00" not in v and "= 0.00 points" in v, v
 
 
 def test_verdict_names_each_significant_pair_and_counts_the_rest():
