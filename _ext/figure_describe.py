@@ -175,6 +175,16 @@ def _left_to_right(xy) -> bool:
     return bool(len(xy) < 2 or np.all(np.diff(xy[:, 0]) >= 0))
 
 
+def _same_end(named, i: int) -> bool:
+    """Whether every series is drawn left to right and has its point ``i`` (0: first, -1: last) at one x."""
+    import numpy as np
+
+    if not all(_left_to_right(xy) for _, xy in named):
+        return False
+    xs = np.array([float(xy[i, 0]) for _, xy in named if len(xy) > 1])
+    return bool(len(xs) and np.allclose(xs, xs[0], rtol=1e-6, atol=1e-12))
+
+
 def _series(ax, line, xy, log: bool) -> str:
     name = _label(line) or "the line"
     y = xy[:, 1]
@@ -274,24 +284,22 @@ def _lines(ax, log: bool) -> list[str]:
         out.append(_Part(f"{len(named)} series: " + sep.join(names),
                          short=f"{len(named)} series", values=False))
     ends = [(float(xy[-1, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1]
-    # "the right end" only where every series ends there; else the last point each was drawn to
-    where = ("at the right end" if all(_left_to_right(xy) for _, xy in named) else
-             "at the last point of each series")
-    if len(ends) >= 2:
+    # Ends are compared only where they are comparable: every series drawn left to right and ending at the same x
+    # (the last epoch, the largest rate). Series that end at different x (a spectrum, a path in the plane, one
+    # series cut short) have no common end: "x at its end is 3 times as high" would compare different places.
+    if len(ends) >= 2 and _same_end(named, -1):
         ends.sort(reverse=True)
         (hi, hi_name), (lo, lo_name) = ends[0], ends[-1]
         if number(hi) != number(lo):
-            out.append(f"{where} {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
+            out.append(f"at the right end {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
                        f"({number(lo)}), {_compare(hi, lo, log)}")
         else:  # all end together (normalised there, say): then the other end tells them apart
             out.append(f"all {len(ends)} series end at {number(hi)}")
             starts = sorted(((float(xy[0, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1),
                             reverse=True)
             (hi, hi_name), (lo, lo_name) = starts[0], starts[-1]
-            if number(hi) != number(lo):
-                first = ("at the left end" if all(_left_to_right(xy) for _, xy in named) else
-                         "at the first point of each series")
-                out.append(f"{first} {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
+            if number(hi) != number(lo) and _same_end(named, 0):
+                out.append(f"at the left end {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
                            f"({number(lo)}), {_compare(hi, lo, log)}")
     return out
 
