@@ -1216,6 +1216,35 @@ def plot_trajectories(paths: Mapping[str, np.ndarray], ax, *, markersize: float 
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
     ax.outside_ends = [label for label, _, _, inside in drawn if not inside]
+    ax.course_description = _paths_description(paths, ax)  # the alt text: a path's last w2 is not a result
     if legend:
         legend_outside(ax, ncol=min(len(paths), 2))
     return ax
+
+
+def _paths_description(paths: Mapping[str, np.ndarray], ax) -> str:
+    """What a panel of :func:`plot_trajectories` shows, for its alt text (``_ext/figure_describe.py`` reads
+    ``ax.course_description``): the contours drawn so far and their range, where the paths start, and where each
+    run ends (on the plot, off it, or diverged). Read as curves w2(w1), paths would be compared by where they end."""
+    point = lambda xy: f"({fmt_number(xy[0], 3)}, {fmt_number(xy[1], 3)})"  # noqa: E731
+    clauses = []
+    filled = [c for c in ax.collections if hasattr(c, "levels")]  # a contour set (plot_contour)
+    if filled:
+        levels, bar = filled[0].levels, getattr(filled[0], "colorbar", None)
+        name = bar.ax.get_ylabel() if bar is not None and bar.ax.get_ylabel() else "loss"
+        name = name if name.startswith("log") else "the " + name
+        clauses.append(f"filled contours of {name} from {fmt_number(levels[0], 2)} to {fmt_number(levels[-1], 2)}, "
+                       "dark where it is low")
+    starts = list(dict.fromkeys(point(np.asarray(p, dtype=float)[0]) for p in paths.values()))
+    n_steps = sorted({len(p) - 1 for p in paths.values()})
+    clauses.append(f"{len(paths)} path{'s' * (len(paths) != 1)} of {' or '.join(f'{n:,}' for n in n_steps)} steps "
+                   f"from {' and '.join(starts)} (an open square), each ending at a star unless it leaves the plot")
+    for label, p in paths.items():
+        end = np.asarray(p, dtype=float)[-1]
+        if not np.isfinite(end).all():
+            clauses.append(f"{label} diverges")
+        elif label in ax.outside_ends:
+            clauses.append(f"{label} leaves the plot (a triangle at the edge) and ends at {point(end)}")
+        else:
+            clauses.append(f"{label} ends at {point(end)}")
+    return "; ".join(clauses)

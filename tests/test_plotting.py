@@ -162,6 +162,10 @@ def test_trajectory_ends_all_show_and_an_end_outside_is_marked_at_the_edge():
     colours = {ln.get_label(): ln.get_color() for ln in ax.get_lines()[:3]}  # the optimizers' own colours
     assert colours["SGD (lr 0.1)"] == P.OPTIMIZER_STYLES["SGD"]["color"]
     assert colours["Adam (lr 0.1)"] == P.OPTIMIZER_STYLES["Adam"]["color"]
+    # The alt text says where each run ends (on the plot or off it) instead of comparing final w2 across runs.
+    d = ax.course_description
+    assert "3 paths of 29 steps from (-1, 0) and (0, -1)" in d, d
+    assert "SGD (lr 0.1) ends at (0, 0)" in d and "momentum (lr 1) leaves the plot" in d and "as high" not in d, d
 
 
 def test_optimizer_styles_keep_one_colour_per_optimizer_and_separate_its_runs():
