@@ -729,7 +729,7 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
         of = " of the advantage" if lower_is_better else ""
         head_to_head = (f"{a} is better than {b} by {abs(diff):.{digits}f} {unit} (lower is better)"
                         if lower_is_better else f"{a} is ahead of {b} by {abs(diff):.{digits}f} {unit}")
-        parts.append(f"{head_to_head}, {size} ({lvl}{of} {lo_:.{digits}f} to {hi_:.{digits}f}, "
+        parts.append(f"{head_to_head}, {size} ({lvl}{of} {_signed(lo_, digits)} to {_signed(hi_, digits)}, "
                      f"{holm_p} {_p_text(ph)}{reach})")
     rest = k - len(sig)
     if parts:
