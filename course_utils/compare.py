@@ -710,7 +710,7 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     big = table.iloc[int(np.nanargmax(np.abs(table["A − B (pp)"].to_numpy())))] if n > 0 else table.iloc[0]
     if n < min_seeds:
         seeds = "one seed" if n == 1 else f"{n} paired seeds"
-        here = "" if n < 2 else (f"; the largest difference here, {big['A']} − {big['B']}, is "
+        here = "" if n < 2 else (f"; the {'largest ' if k > 1 else ''}difference here, {big['A']} − {big['B']}, is "
                                  f"{big['A − B (pp)']:+.{digits}f} {unit}")
         found = (f"; the recorded `full` run found: {full}" if full else
                  "; no `full` run of this comparison is recorded")

@@ -352,6 +352,8 @@ def test_a_single_comparison_is_not_called_the_largest_and_zero_has_no_sign():
     t.loc[0, "A − B (pp)"] = 0.001                                     # rounds to zero at two decimals
     v = verdict(t, what="x", min_effect=0.5)
     assert "largest" not in v and "+0.00" not in v and "-0.00" not in v and "= 0.00 points" in v, v
+    few = verdict(paired_table({k: x[:3] for k, x in res.items()}, pairs=[("a", "b")]), what="x", min_effect=0.5)
+    assert "cannot decide" in few and "the difference here, a − b" in few and "largest" not in few, few
 
 
 def test_verdict_names_each_significant_pair_and_counts_the_rest():
