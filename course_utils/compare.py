@@ -725,7 +725,12 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
         lo_, hi_ = (lo, hi) if diff > 0 else (-hi, -lo)  # the winner's advantage, |A − B|
         size = (f"significant and larger than the minimum effect of {m:.{digits}f} {unit}" if abs(diff) >= m else
                 f"significant but below the minimum effect of {m:.{digits}f} {unit}")
-        reach = "" if lo_ > 0 or not np.isfinite(lo_) else ", an interval that reaches zero: Holm's later steps are less strict"
+        # the mean's side of the minimum effect is not the interval's: say when the interval crosses it
+        if abs(diff) >= m and lo_ < m:
+            size += " on average only (its interval reaches below it)"
+        elif abs(diff) < m and hi_ >= m:
+            size += " on average, though its interval reaches it"
+        reach = "" if lo_ > 0 or not np.isfinite(lo_) else ", an interval that includes zero: Holm's later steps are less strict"
         of = " of the advantage" if lower_is_better else ""
         head_to_head = (f"{a} is better than {b} by {abs(diff):.{digits}f} {unit} (lower is better)"
                         if lower_is_better else f"{a} is ahead of {b} by {abs(diff):.{digits}f} {unit}")
