@@ -20,10 +20,10 @@ Modules (import the one you need, e.g. ``from course_utils import data, train``)
 - :mod:`course_utils.propagation`    — deep random stacks measured forward and backward (depth sweep, signal explorer)
 - :mod:`course_utils.init_experiments` — the reference MLP at initialisation, measured beside theory and the sources
 - :mod:`course_utils.compare`        — statistics over runs (``mean_ci``, Welch, Holm), sweeps, parity with torch.optim
-- :mod:`course_utils.plotting`       — every figure of the book (draws data computed elsewhere)
+- :mod:`course_utils.plotting`       — every figure of the book (draws data computed elsewhere; a subpackage)
 - :mod:`course_utils.surfaces`       — 2-D loss surfaces and optimizer trajectories
 - :mod:`course_utils.explorer`       — the loss-surface explorer (live widgets and static HTML)
-- :mod:`course_utils.explorable`     — static explorables (no kernel) and their live widgets from one spec
+- :mod:`course_utils.explorable`     — static explorables (no kernel) and their live widgets from one spec (a subpackage)
 - :mod:`course_utils.regularization` — penalties, parameter groups, MC dropout, max-norm, pruning
 - :mod:`course_utils.transfer`       — model A / model B, freezing, task B's few-shot runs
 - :mod:`course_utils.provenance`     — the line that says what produced a page's numbers

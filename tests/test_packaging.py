@@ -75,6 +75,8 @@ def test_wheel_and_sdist_build_with_warnings_as_errors(tmp_path):
     assert "course_utils/results/full_budget.json" in names, "the recorded budget run must ship"
     assert "course_utils/static/explorable.js" in names, "the explorables' page script must ship"
     assert "course_utils/exercises/__init__.py" in names
+    assert "course_utils/plotting/__init__.py" in names and "course_utils/plotting/runs.py" in names
+    assert "course_utils/explorable/__init__.py" in names and "course_utils/explorable/core.py" in names
     assert "License-Expression: MIT" in meta and "License-File: LICENSE" in meta
     assert "Requires-Python: >=3.11" in meta
     with tarfile.open(sdist) as t:
