@@ -166,6 +166,11 @@ def test_trajectory_ends_all_show_and_an_end_outside_is_marked_at_the_edge():
     d = ax.course_description
     assert "3 paths of 29 steps from (-1, 0) and (0, -1)" in d, d
     assert "SGD (lr 0.1) ends at (0, 0)" in d and "momentum (lr 1) leaves the plot" in d and "as high" not in d, d
+    fig2, ax2 = plt.subplots()
+    ax2.set(xlim=(-1, 1), ylim=(-1, 1))
+    P.plot_trajectories({"run": np.array([[-1.0, 0.5], [-0.0162, 6.09e-38]])}, ax2, legend=False)
+    assert "run ends at (-0.0162, 0)" in ax2.course_description, ax2.course_description  # rounding, not a value
+    plt.close(fig2)
 
 
 def test_optimizer_styles_keep_one_colour_per_optimizer_and_separate_its_runs():

@@ -178,7 +178,10 @@ def _paths_description(paths: Mapping[str, np.ndarray], ax) -> str:
     """What a panel of :func:`plot_trajectories` shows, for its alt text (``_ext/figure_describe.py`` reads
     ``ax.course_description``): the contours drawn so far and their range, where the paths start, and where each
     run ends (on the plot, off it, or diverged). Read as curves w2(w1), paths would be compared by where they end."""
-    point = lambda xy: f"({fmt_number(xy[0], 3)}, {fmt_number(xy[1], 3)})"  # noqa: E731
+    # a coordinate below a millionth of the axes' span is a zero up to rounding (6e-38 after a step that clears w2)
+    tiny = 1e-6 * max(abs(np.subtract(*ax.get_xlim())), abs(np.subtract(*ax.get_ylim())))
+    coord = lambda v: "0" if abs(v) < tiny else fmt_number(v, 3)  # noqa: E731
+    point = lambda xy: f"({coord(xy[0])}, {coord(xy[1])})"  # noqa: E731
     clauses = []
     filled = [c for c in ax.collections if hasattr(c, "levels")]  # a contour set (plot_contour)
     if filled:
