@@ -317,7 +317,7 @@ def at_other_budget(chapter: str, sentence, *, budget: str = "full", record: dic
                     current=None) -> AtOtherBudget:
     """What ``chapter`` found when it ran at ``budget`` (the shipped record, :func:`recorded_budget_run`),
     for a page executed at another budget -- so that a page built at ``cpu`` shows, clearly labelled, the
-    sources'-size numbers where they change the meaning.
+    ``full`` budget's numbers where they change the meaning.
 
     Args:
         chapter: the page's path in the record, e.g. ``"book/part3/fashion_mnist_comparison.md"``.
@@ -339,14 +339,14 @@ def at_other_budget(chapter: str, sentence, *, budget: str = "full", record: dic
     sizes = f"{want.epochs} epochs per run, {want.seeds} seeds"
     if current_name == budget:
         return AtOtherBudget(f"This page ran at the {budget!r} budget",
-                             f"Its numbers are at the sources' sizes ({sizes}).")
+                             f"Its numbers are the {budget!r} budget's ({sizes}).")
     if record is None:
         try:
             record = recorded_budget_run(budget)
         except FileNotFoundError:
             record = {"budget": budget, "chapters": {}}
     entry = record.get("chapters", {}).get(chapter)
-    title = f"At the sources' sizes (the recorded run at the {budget!r} budget)"
+    title = f"The recorded run at the {budget!r} budget"
     if entry is None or not entry.get("passed"):
         why = "has not been run" if entry is None else "did not pass all its hidden checks"
         return AtOtherBudget(title, f"This chapter {why} at the {budget!r} budget in the record that ships "

@@ -154,11 +154,11 @@ def test_recorded_value_parses_numbers_and_unquotes_text():
 def test_at_other_budget_quotes_the_record_labelled():
     box = P.at_other_budget("book/a.md", lambda v: f"Mean {v('acc'):.2f} %: {v('verdict')}.", record=_RECORD,
                             current="cpu")
-    assert box.title == "At the sources' sizes (the recorded run at the 'full' budget)"
+    assert box.title == "The recorded run at the 'full' budget"
     assert "Mean 88.76 %: Adam is ahead." in box.body and "commit abcdef1" in box.body and "2026-12-02" in box.body
     assert "ran at 'cpu'" in box.body
     assert 'class="admonition note' in box._repr_html_() and "88.76" in box._repr_html_()
-    assert box._repr_markdown_().startswith("**At the sources")
+    assert box._repr_markdown_().startswith("**The recorded run at the 'full' budget.**")
 
 
 def test_at_other_budget_without_a_passing_record_or_at_that_budget():
