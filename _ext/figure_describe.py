@@ -339,6 +339,27 @@ def _histogram(ax, heights, edges, label: str | None) -> str:
             f"{number(e[-1])}, tallest ({number(h[k])}) at {number((e[k] + e[k + 1]) / 2)}")
 
 
+def _spans(ax) -> list[str]:
+    """Labelled shaded bands across a panel (``axhspan``/``axvspan``): what the band is and where it lies, since
+    the other series are read against it."""
+    from matplotlib.container import BarContainer
+
+    in_bars = {id(p) for c in ax.containers if isinstance(c, BarContainer) for p in c.patches}
+    box = ax.get_window_extent()
+    out = []
+    for p in ax.patches:
+        label = _label(p)
+        if not label or id(p) in in_bars or not p.get_visible():
+            continue
+        ext = p.get_window_extent()
+        (x0, y0), (x1, y1) = ax.transData.inverted().transform([[ext.x0, ext.y0], [ext.x1, ext.y1]])
+        if ext.width >= 0.95 * box.width:  # across the panel: a band of y values
+            out.append(f"{label}: a shaded band from {number(min(y0, y1))} to {number(max(y0, y1))}")
+        elif ext.height >= 0.95 * box.height:  # a band of x values
+            out.append(f"{label}: a shaded band from {_at(ax, min(x0, x1))} to {_at(ax, max(x0, x1))}")
+    return out
+
+
 def _bars(ax, log: bool) -> list[str]:
     from matplotlib.container import BarContainer
     from matplotlib.patches import StepPatch
@@ -461,7 +482,7 @@ def _panel(ax) -> tuple[str, list[str]]:
     elif ax.name == "3d":
         parts = ["a three-dimensional surface"]
     else:
-        parts = _errorbars(ax) + _lines(ax, log) + _bars(ax, log) + _collections(ax) + _images(ax)
+        parts = _errorbars(ax) + _lines(ax, log) + _spans(ax) + _bars(ax, log) + _collections(ax) + _images(ax)
     title = plain(ax.get_title()) or plain(ax.get_title(loc="left"))
     xl, yl = _axis_name(ax, "x"), _axis_name(ax, "y")
     if xl and not yl and ax.get_lines() and not custom:  # a panel that shares its neighbour's y label

@@ -342,6 +342,14 @@ def test_describe_reads_series_left_to_right_and_every_panel():
     text = describe_mod.describe(fig)
     plt.close(fig)
     assert "highest (" not in text and "lowest (" not in text and "long: from 1 at" in text, text
+    # a labelled shaded band (the quintic's band of the muon chapter) is described: the series are read against it
+    fig, ax = plt.subplots()
+    ax.plot([1e-3, 1e-2, 1], [0.1, 0.8, 1.1], label="map")
+    ax.axhspan(0.682, 1.202, alpha=0.25, label="the quintic's band")
+    ax.set(xscale="log", xlabel="input", ylabel="output")
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert "the quintic's band: a shaded band from 0.682 to 1.2" in text, text
     # a long first panel does not crowd the second out of the description
     fig, axes = plt.subplots(2, 1)
     t = np.arange(50)
