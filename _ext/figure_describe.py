@@ -160,9 +160,12 @@ def _at(ax, x: float) -> str:
     return f"{name} {number(x)}" if name else f"x = {number(x)}"
 
 
-def _compare(a: float, b: float, log: bool) -> str:
-    """How far apart two values are: a ratio where that is the natural measure, else a difference."""
-    if a > 0 and b > 0 and (log or a / b >= 3):
+def _compare(a: float, b: float, log: bool, span: float | None = None) -> str:
+    """How far apart two values are: a ratio where that is the natural measure, else a difference. On a linear
+    axis a value near zero (below 5 % of the axis ``span``) makes a ratio meaningless ("249 times as high" for a
+    correlation that ends at 0.003): a difference then."""
+    near_zero = not log and span is not None and span > 0 and b < 0.05 * span
+    if a > 0 and b > 0 and (log or a / b >= 3) and not near_zero:
         return f"{number(a / b)} times as high"
     return f"{number(a - b)} higher"
 
@@ -263,6 +266,8 @@ def _errorbars(ax) -> list[str]:
 
 
 def _lines(ax, log: bool) -> list[str]:
+    import numpy as np
+
     skip = _errorbar_lines(ax)
     lines = [ln for ln in ax.get_lines() if ln.get_visible() and id(ln) not in skip]
     named = [(ln, xy) for ln in lines if _label(ln) and (xy := _finite_xy(ln)) is not None]
@@ -292,7 +297,7 @@ def _lines(ax, log: bool) -> list[str]:
         (hi, hi_name), (lo, lo_name) = ends[0], ends[-1]
         if number(hi) != number(lo):
             out.append(f"at the right end {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
-                       f"({number(lo)}), {_compare(hi, lo, log)}")
+                       f"({number(lo)}), {_compare(hi, lo, log, abs(np.subtract(*ax.get_ylim())))}")
         else:  # all end together (normalised there, say): then the other end tells them apart
             out.append(f"all {len(ends)} series end at {number(hi)}")
             starts = sorted(((float(xy[0, 1]), _label(ln) or "unnamed") for ln, xy in named if len(xy) > 1),
@@ -300,7 +305,7 @@ def _lines(ax, log: bool) -> list[str]:
             (hi, hi_name), (lo, lo_name) = starts[0], starts[-1]
             if number(hi) != number(lo) and _same_end(named, 0):
                 out.append(f"at the left end {hi_name} is highest ({number(hi)}) and {lo_name} lowest "
-                           f"({number(lo)}), {_compare(hi, lo, log)}")
+                           f"({number(lo)}), {_compare(hi, lo, log, abs(np.subtract(*ax.get_ylim())))}")
     return out
 
 

@@ -350,6 +350,14 @@ def test_describe_reads_series_left_to_right_and_every_panel():
     text = describe_mod.describe(fig)
     plt.close(fig)
     assert "the quintic's band: a shaded band from 0.682 to 1.2" in text, text
+    # a ratio to a value near zero on a linear axis means nothing: a difference instead
+    fig, ax = plt.subplots()
+    ax.plot([0, 10], [0.5, 0.75], label="a")
+    ax.plot([0, 10], [0.2, 0.003], label="b")
+    ax.set_ylim(0, 1)
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert "times as high" not in text and "0.747 higher" in text, text
     # a long first panel does not crowd the second out of the description
     fig, axes = plt.subplots(2, 1)
     t = np.arange(50)
