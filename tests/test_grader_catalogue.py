@@ -1123,6 +1123,49 @@ WRONG_SCHEDULES_UNTRAINED = [  # rejected before any training: no data needed
 ]
 
 
+def sched_sets_momentum(optimizer):
+    """(att3, 04B) not a schedule: it switches on momentum, and the rate barely changes."""
+    for g in optimizer.param_groups:
+        g["momentum"] = 0.9
+    return SCHED.ExponentialLR(optimizer, 0.97)
+
+
+def sched_sets_nesterov(optimizer):
+    for g in optimizer.param_groups:
+        g["momentum"], g["nesterov"] = 0.9, True
+    return SCHED.LambdaLR(optimizer, lambda e: [1, 1, .99, .98][min(e, 3)])
+
+
+def sched_sets_weight_decay(optimizer):
+    for g in optimizer.param_groups:
+        g["weight_decay"] = 1e-3
+    return SCHED.OneCycleLR(optimizer, max_lr=0.1, total_steps=128, cycle_momentum=False)
+
+
+class _MomentumLater(SCHED.LambdaLR):
+    """a scheduler that switches on momentum during the run, at its third epoch."""
+
+    def step(self, *args, **kwargs):
+        super().step(*args, **kwargs)
+        if self.last_epoch == 2:
+            for g in self.optimizer.param_groups:
+                g["momentum"] = 0.9
+
+
+WRONG_SCHEDULES_UNTRAINED += [
+    # (att3, 04B) the optimizer's other settings changed: the gain would be momentum's or decay's, not the schedule's
+    ("sets momentum", sched_sets_momentum, "changes the optimizer's momentum"),
+    ("sets momentum and nesterov", sched_sets_nesterov, "not only its learning rate"),
+    ("sets weight decay", sched_sets_weight_decay, "weight_decay"),
+    ("switches momentum on during the run", lambda o: _MomentumLater(o, lambda e: [5, 4, 2, 1][min(e, 3)]),
+     "during the run"),
+    ("1cycle cycling SGD's momentum (its default)", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128),
+     "cycle_momentum=False"),
+    ("CyclicLR cycling SGD's momentum (its default)", lambda o: SCHED.CyclicLR(o, base_lr=0.02, max_lr=0.2,
+                                                                              step_size_up=64), "cycle_momentum"),
+]
+
+
 @pytest.mark.parametrize("label,fn,keyword", WRONG_SCHEDULES_UNTRAINED,
                          ids=[r[0] for r in WRONG_SCHEDULES_UNTRAINED])
 def test_schedule_rejects_before_training(label, fn, keyword):
@@ -1153,7 +1196,7 @@ def _tiny_mlp_data(make_tiny_data):
 def test_schedule_training_plumbing_on_tiny_data(make_tiny_data, cache):
     data = _tiny_mlp_data(make_tiny_data)
     kw = dict(n_train=256, epochs=2, batch_size=64, verbose=False)
-    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4)  # noqa: E731
+    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)  # noqa: E731
     r = ex.check_schedule_beats_constant(one_cycle, data, margin=-100.0, **kw)
     accepted(r)
     assert "mean" in r.message  # it was also compared with a constant at its mean rate
@@ -1179,9 +1222,11 @@ WRONG_SCHEDULES_TRAINED = [
     ("cosine from the constant rate", lambda o: SCHED.CosineAnnealingLR(o, T_max=4), "does not beat"),
 ]
 RIGHT_SCHEDULES_TRAINED = [
-    ("1cycle, the solution", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=4 * 32)),
-    ("1cycle, epochs and steps_per_epoch", lambda o: SCHED.OneCycleLR(o, max_lr=0.2, epochs=4, steps_per_epoch=32)),
-    ("1cycle, linear annealing", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128, anneal_strategy="linear")),
+    ("1cycle, the solution", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=4 * 32, cycle_momentum=False)),
+    ("1cycle, epochs and steps_per_epoch", lambda o: SCHED.OneCycleLR(o, max_lr=0.2, epochs=4, steps_per_epoch=32,
+                                                                        cycle_momentum=False)),
+    ("1cycle, linear annealing", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128, anneal_strategy="linear",
+                                                              cycle_momentum=False)),
     ("LambdaLR: 5× decaying per epoch", lambda o: SCHED.LambdaLR(o, lambda e: 5 * (1 - e / 4))),
     ("LambdaLR: warm-up then decay", lambda o: SCHED.LambdaLR(o, lambda e: [2, 5, 3, 1][min(e, 3)])),
     ("CyclicLR without momentum cycling", lambda o: SCHED.CyclicLR(o, base_lr=0.02, max_lr=0.2, step_size_up=64,
@@ -2344,7 +2389,14 @@ CHOICE_WRONG = [("b", "decouples"), ("(b) AdamW", "decouples"), ("AdamW(weight_d
                 ("both", "do not agree"), ("option d", "is 0"),
                 # (tester, issue 28) several options at once used to pass as their first letter
                 ("a and b", "several options"), ("a or b", "several options"), ("A, B", "several options"),
-                ("(a)/(c)", "several options"), ("a & d", "several options")]
+                ("(a)/(c)", "several options"), ("a & d", "several options"),
+                # (att3, 06) the several-options rule holds for every token and separator, whichever comes first
+                ("a b", "several options"), ("a c", "several options"), ("d a", "several options"),
+                ("Adam or AdamW", "several options"), ("AdamW, Adam", "several options"),
+                ("Adam b", "several options"), ("(a) or both", "several options"),
+                ("adam not adamw", "rules an option out"), ("maybe a", "hedges"), ("a?", "hedges"),
+                ("not b", "rules an option out"), ("a, I guess", "hedges")]
+CHOICE_RIGHT += ["option a.", "Adam", "answer: a", "i'd say a", "ADAM(weight_decay=λ)"]
 
 
 @pytest.mark.parametrize("answer", CHOICE_RIGHT)
@@ -2384,6 +2436,49 @@ def test_every_form_rejects_a_wrong_answer_with_an_explanation(n):
         assert f"({right})" not in r.message, r.message
         assert len(options[ord(right) - 97]) < 4 or options[ord(right) - 97] not in r.message, r.message
     assert ex.check_answer(n, None, verbose=False).status == "not yet"
+
+
+# (att3, 06) hedged or multi-option answers passed when the right option came first, or when an option word
+# was read inside "not"/"the"; every recognised token (letter or option word, any separator) now counts
+FORM_WRONG = [
+    (6, "b c", "several options"), (6, "c b", "several options"), (6, "b, c", "several options"),
+    (6, "b or c", "several options"), (1, "b c", "several options"), (1, "b d", "several options"),
+    (4, "c d", "several options"), (4, "SELU or tanh", "several options"), (4, "selu/relu", "several options"),
+    (6, "l1 or dropout", "several options"), (6, "pruning and batch norm", "several options"),
+    (3, "yes or no", "several options"), (2, "no yes", "several options"), (8, "LeCun or Xavier", "several"),
+    (8, "b (not He)", "rules an option out"), (8, "He not LeCun", "rules an option out"),
+    (2, "not sure", "hedges"), (2, "I don't know", "hedges"), (3, "maybe yes", "hedges"),
+    (4, "probably SELU", "hedges"), (6, "b?", "hedges"), (1, "either a or b", "hedges"),
+]
+FORM_RIGHT = [
+    (6, "b"), (6, "(b)"), (6, "B."), (6, "l1"), (6, "ℓ1 penalty"), (6, "an ℓ1 penalty or magnitude pruning"),
+    (6, "magnitude pruning"), (4, "SELU"), (4, "(c) SELU"), (3, "yes"), (3, "Yes."), (2, "no"), (2, "No."),
+    (8, "LeCun"), (8, "the LeCun one"), (8, "b) LeCun normal, Var(W) = 1/fan_in"), (1, "option b"),
+    (1, "b: variances that grow or shrink"),
+]
+
+
+@pytest.mark.parametrize("n,answer,keyword", FORM_WRONG, ids=[f"{r[0]}:{r[1]}" for r in FORM_WRONG])
+def test_form_refuses_several_or_hedged_options(n, answer, keyword):
+    r = ex.check_answer(n, answer, verbose=False)
+    rejected(r, keyword)
+
+
+@pytest.mark.parametrize("n,answer", FORM_RIGHT, ids=[f"{r[0]}:{r[1]}" for r in FORM_RIGHT])
+def test_form_accepts_one_option_in_any_form(n, answer):
+    accepted(ex.check_answer(n, answer, verbose=False))
+
+
+@pytest.mark.parametrize("n", [n for n in range(1, 9) if ex.FORMS[n][0] == "choice"])
+def test_every_option_read_as_itself_in_its_own_words(n):
+    """each option's own text, alone or after its letter, reads as that one option (pass, or '(x) is not it')."""
+    options, right = ex.FORMS[n][2], ex.FORMS[n][3]
+    for i, option in enumerate(options):
+        letter = chr(97 + i)
+        for text in (option, f"({letter}) {option}", letter.upper()):
+            r = ex.check_answer(n, text, verbose=False)
+            assert (r.status == "pass") if letter == right else (f"({letter}) is not it" in r.message), \
+                (text, r.message)
 
 
 def test_forms_measure_on_the_spot():
@@ -3214,3 +3309,272 @@ def test_ex4_show_question_bad_number_names_show_question(capsys):
     ex.show_question(9)
     out = capsys.readouterr().out
     assert "exercises.show_question(1)" in out and "show_answer" not in out, out
+
+
+# ---------------------------------------------------------------- att3 (third blind round): 03A / 03C
+def momentum_lr_in_v(p, g, st, group):
+    """(att3, 03A) v ← βv + ηg; p ← p − v: torch's update while lr is constant, not once a scheduler changes it."""
+    v = st.setdefault("v", torch.zeros_like(p))
+    v.mul_(group["momentum"]).add_(group["lr"] * g)
+    p.sub_(v)
+
+
+def adam_lr_in_m(p, g, st, group):
+    """Adam with the rate folded into the first moment: right only while lr is constant."""
+    b1, b2 = group["betas"]
+    st["t"] = st.get("t", 0) + 1
+    t = st["t"]
+    m = st.setdefault("m", torch.zeros_like(p))
+    v = st.setdefault("v", torch.zeros_like(p))
+    m.mul_(b1).add_(group["lr"] * g, alpha=1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    p.sub_((m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + group["eps"]))
+
+
+def lr_read_once(update, defaults):
+    """An optimizer that copies each group's lr at construction and never reads it again."""
+    base = make_optimizer(update, defaults)
+
+    class Frozen(base):
+        def __init__(self, params, **kw):
+            super().__init__(params, **kw)
+            self.lrs = [g["lr"] for g in self.param_groups]
+
+        def _step(self):
+            for group, lr in zip(self.param_groups, self.lrs):
+                for p in group["params"]:
+                    if p.grad is not None:
+                        update(p, p.grad, self.state[p], {**group, "lr": lr})
+    return Frozen
+
+
+class AdamStepT(torch.optim.Optimizer):
+    """(att3, 03C) t advanced once per step() call for the whole optimizer, not per parameter."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.t += 1
+        t = self.t
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                st, (b1, b2) = self.state[p], g["betas"]
+                m = st.setdefault("m", torch.zeros_like(p))
+                v = st.setdefault("v", torch.zeros_like(p))
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                p.sub_(g["lr"] * (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + g["eps"]))
+
+
+def momentum_lr_each_step(p, g, st, group):
+    """right: the current lr read from the group at every step, the update written with .data."""
+    v = st.setdefault("v", torch.zeros_like(p))
+    v.mul_(group["momentum"]).add_(g)
+    p.data -= group["lr"] * v
+
+
+WRONG_ATT3_OPT = [
+    ("momentum: lr folded into the velocity", ex.check_momentum, make_optimizer(momentum_lr_in_v, MOM),
+     "folded the learning rate into the velocity"),
+    ("momentum: lr read once at construction", ex.check_momentum, lr_read_once(momentum_update(), MOM),
+     "read `group['lr']` afresh"),
+    ("rmsprop: lr read once at construction", ex.check_rmsprop, lr_read_once(rmsprop_update(), RMS),
+     "read `group['lr']` afresh"),
+    ("adam: lr read once at construction", ex.check_adam, lr_read_once(adam_update(), ADAM),
+     "read `group['lr']` afresh"),
+    ("adam: lr folded into m", ex.check_adam, make_optimizer(adam_lr_in_m, ADAM), "after step 8"),
+    ("adam: t per step() call", ex.check_adam, AdamStepT, "third parameter"),
+]
+RIGHT_ATT3_OPT = [
+    ("momentum: lr read at every step, .data", ex.check_momentum, make_optimizer(momentum_lr_each_step, MOM)),
+    ("rmsprop: reference", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS)),
+    ("adam: Kingma & Ba's ε̂ form is told, the reference passes", ex.check_adam, make_optimizer(adam_update(), ADAM)),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_ATT3_OPT, ids=[r[0] for r in WRONG_ATT3_OPT])
+def test_att3_optimizers_reject(label, check, cls, keyword):
+    rejected(check(cls, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,check,cls", RIGHT_ATT3_OPT, ids=[r[0] for r in RIGHT_ATT3_OPT])
+def test_att3_optimizers_accept(label, check, cls):
+    accepted(check(cls, verbose=False))
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_OPTIMIZERS + WRONG_ATT3_OPT + WRONG_EX4_OPT,
+                         ids=[r[0] for r in WRONG_OPTIMIZERS + WRONG_ATT3_OPT + WRONG_EX4_OPT])
+def test_expected_and_got_show_the_largest_difference(label, check, cls, keyword):
+    """(att3, 03C) the expected/got pair printed is the parameter where the difference is largest: the two
+    printed vectors differ, and their largest entry-wise gap is the 'largest difference' line."""
+    r = check(cls, verbose=False)
+    flat = " ".join(r.message.split())
+    if "expected:" not in flat:
+        return
+    exp = re.search(r"expected: .*? = \[(.*?)\]", flat)
+    got = re.search(r"got: .*? = \[(.*?)\]", flat)
+    largest = re.search(r"largest difference: (\S+)", flat)
+    if not (exp and got and largest) or "nan" in flat.lower() or "inf" in flat.lower():
+        return
+    e = [float(x) for x in re.findall(r"-?[\d.]+(?:e-?\d+)?", exp.group(1))]
+    g = [float(x) for x in re.findall(r"-?[\d.]+(?:e-?\d+)?", got.group(1))]
+    gap = max(abs(a - b) for a, b in zip(e, g))
+    assert gap == pytest.approx(float(largest.group(1)), rel=0.05), r.message
+
+
+# ---------------------------------------------------------------- att3: 05A side effects; default dtype (every grader)
+def mc_freezes(model, x, n_samples=50):
+    """(att3, 05A a) right numbers, but the caller's network is left untrainable."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return mc_ok(model, x, n_samples)
+
+
+def mc_freezes_one(model, x, n_samples=50):
+    next(iter(model.parameters())).requires_grad = False
+    return mc_ok(model, x, n_samples)
+
+
+def mc_freezes_and_restores(model, x, n_samples=50):
+    """right: requires_grad switched off during the passes and given back."""
+    flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    out = mc_ok(model, x, n_samples)
+    for p, f in zip(model.parameters(), flags):
+        p.requires_grad_(f)
+    return out
+
+
+def _sets_default_dtype(fn, dtype=torch.float64):
+    """``fn`` preceded, inside the learner's code, by torch.set_default_dtype(dtype)."""
+    def wrapped(*args, **kwargs):
+        torch.set_default_dtype(dtype)
+        return fn(*args, **kwargs)
+    return wrapped
+
+
+class MomentumSetsDtype(make_optimizer(momentum_update(), MOM)):
+    def __init__(self, params, **kw):
+        torch.set_default_dtype(torch.float64)
+        super().__init__(params, **kw)
+
+
+WRONG_ATT3_SIDE_EFFECTS = [
+    ("mc: requires_grad switched off", ex.check_mc_dropout, mc_freezes, "switched off `requires_grad`"),
+    ("mc: one parameter frozen", ex.check_mc_dropout, mc_freezes_one, "1 of the model's"),
+    ("mc: sets the default dtype to float64", ex.check_mc_dropout, _sets_default_dtype(mc_ok), "default dtype"),
+    ("mc: sets the default dtype to float16", ex.check_mc_dropout, _sets_default_dtype(mc_ok, torch.float16),
+     "float32 to float16"),
+    ("leaky: sets the default dtype", ex.check_leaky_relu, _sets_default_dtype(leaky_ok), "default dtype"),
+    ("xavier: sets the default dtype", ex.check_xavier_uniform, _sets_default_dtype(xavier_ok), "default dtype"),
+    ("l2: sets the default dtype", ex.check_l2_penalty,
+     _sets_default_dtype(lambda ps, lam: lam / 2 * sum((p ** 2).sum() for p in ps)), "default dtype"),
+    ("bn: sets the default dtype", ex.check_batch_norm, _sets_default_dtype(bn_ok), "default dtype"),
+    ("momentum: sets the default dtype", ex.check_momentum, MomentumSetsDtype, "default dtype"),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_ATT3_SIDE_EFFECTS,
+                         ids=[r[0] for r in WRONG_ATT3_SIDE_EFFECTS])
+def test_att3_side_effects_are_named(label, check, fn, keyword):
+    try:
+        r = check(fn, verbose=False)
+        after = torch.get_default_dtype()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    rejected(r, keyword)
+    assert after == torch.float32, f"the check left torch's default dtype at {after}"
+    assert "averaged the logits" not in r.message and "deterministic network" not in r.message, r.message
+
+
+RIGHT_ATT3_SIDE_EFFECTS = [
+    ("mc: requires_grad off during the passes, given back", ex.check_mc_dropout, mc_freezes_and_restores),
+    ("mc: the reference", ex.check_mc_dropout, mc_ok),
+    ("leaky: the reference", ex.check_leaky_relu, leaky_ok),
+]
+
+
+@pytest.mark.parametrize("label,check,fn", RIGHT_ATT3_SIDE_EFFECTS, ids=[r[0] for r in RIGHT_ATT3_SIDE_EFFECTS])
+def test_att3_right_answers_pass(label, check, fn):
+    accepted(check(fn, verbose=False))
+
+
+@pytest.mark.parametrize("check,fn", [(ex.check_mc_dropout, mc_ok), (ex.check_leaky_relu, leaky_ok),
+                                      (ex.check_momentum, make_optimizer(momentum_update(), MOM))],
+                         ids=["mc", "leaky", "momentum"])
+def test_default_dtype_set_before_the_check_is_noted_and_kept(check, fn):
+    """a default changed in an earlier cell: the check runs in float32 (right answers pass), says so, and leaves
+    the learner's setting alone."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        r = check(fn, verbose=False)
+        after = torch.get_default_dtype()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    accepted(r)
+    assert "already float64" in r.message and after == torch.float64, r.message
+
+
+def test_a_check_prints_its_report_once(capsys):
+    ex.check_mc_dropout(_sets_default_dtype(mc_ok), verbose=True)
+    torch.set_default_dtype(torch.float32)
+    out = capsys.readouterr().out
+    assert out.count("mc_dropout_predict:") == 1 and "default dtype" in out, out
+
+
+def _switches_grad_off(fn):
+    """``fn`` preceded, inside the learner's code, by torch.set_grad_enabled(False) (never switched back)."""
+    def wrapped(*args, **kwargs):
+        torch.set_grad_enabled(False)
+        return fn(*args, **kwargs)
+    return wrapped
+
+
+def kaiming_grad_off(w, a=0.0):
+    """(att3) the learner's idea of no_grad: global, never switched back."""
+    torch.set_grad_enabled(False)
+    w.normal_(0, math.sqrt(2 / ((1 + a * a) * w.shape[1])))
+    return w
+
+
+WRONG_ATT3_GRAD_MODE = [
+    ("kaiming: set_grad_enabled(False)", ex.check_kaiming_normal, kaiming_grad_off, "set_grad_enabled(False)"),
+    ("xavier: set_grad_enabled(False)", ex.check_xavier_uniform, _switches_grad_off(xavier_ok), "autograd"),
+    ("mc: set_grad_enabled(False)", ex.check_mc_dropout, _switches_grad_off(mc_ok), "autograd"),
+    ("leaky: set_grad_enabled(False)", ex.check_leaky_relu, _switches_grad_off(leaky_ok), "autograd"),
+    ("l2: set_grad_enabled(False)", ex.check_l2_penalty,
+     _switches_grad_off(lambda ps, lam: lam / 2 * sum((p ** 2).sum() for p in ps)), "with torch.no_grad():"),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_ATT3_GRAD_MODE, ids=[r[0] for r in WRONG_ATT3_GRAD_MODE])
+def test_att3_grad_mode_switched_off_is_named_and_restored(label, check, fn, keyword):
+    try:
+        r = check(fn, verbose=False)
+        after = torch.is_grad_enabled()
+    finally:
+        torch.set_grad_enabled(True)
+    rejected(r, keyword)
+    assert after, "the check left autograd switched off"
+
+
+def test_a_right_answer_after_a_leak_still_passes():
+    """(att3) a leak in one answer no longer breaks the next, right one (l2_penalty 'detached', largest gradient
+    traceback, batch_norm 'remove the cast')."""
+    torch.set_grad_enabled(False)
+    torch.set_default_dtype(torch.float64)
+    try:
+        results = [ex.check_l2_penalty(lambda ps, lam: lam / 2 * sum((p ** 2).sum() for p in ps), verbose=False),
+                   ex.check_batch_norm(bn_ok, verbose=False), ex.check_leaky_relu(leaky_ok, verbose=False)]
+    finally:
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+    for r in results:
+        accepted(r)
+        assert "note:" in r.message and "set_grad_enabled(False)" in r.message, r.message

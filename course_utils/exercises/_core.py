@@ -122,9 +122,78 @@ def _graded(example: str):
                 return _report(check.__name__, FAIL, f"{what}.",
                                hint=f"call it as in the notebook: `exercises.{example}` — your own function, "
                                     "class or answer, without parentheses after its name.", verbose=verbose)
-            return check(*args, **kwargs)
+            return _with_default_dtype_kept(check, sig, args, kwargs)
         return wrapper
     return wrap
+
+
+def _dtype_name(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+#: torch's global settings a check pins while it runs: (what it is called, read, set, the value the exercises are
+#: written for, how learner code changes it, what to write instead)
+_GLOBALS = (
+    ("default dtype", torch.get_default_dtype, torch.set_default_dtype, torch.float32,
+     "`torch.set_default_dtype`",
+     "that call changes every tensor created afterwards, in the check and in the rest of your notebook, not only "
+     "yours. Remove it and give a tensor its dtype where it is made (`dtype=...`, `zeros_like`)."),
+    ("autograd (gradient recording)", torch.is_grad_enabled, torch.set_grad_enabled, True,
+     "`torch.set_grad_enabled(False)`",
+     "that call switches gradients off for everything that runs afterwards (training, later checks), not only "
+     "inside your function. Use a block instead, `with torch.no_grad():`, which switches them back on when it "
+     "ends."),
+)
+
+
+def _show_value(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value).replace("torch.", "")
+
+
+def _with_default_dtype_kept(check, sig, args, kwargs):
+    """Run ``check`` with torch's global settings (default dtype, autograd on) as the exercises are written for,
+    and give the learner's session its own settings back afterwards.  Learner code that changes one of them while
+    the check runs (``torch.set_default_dtype``, ``torch.set_grad_enabled(False)``) would change everything the
+    check does after it (references, fresh copies of a model, gradients), and the verdict with it, and would
+    break the next checks: such a result is replaced by a message that names the change, and the setting is put
+    back.  A setting already changed before the check is reported in a note."""
+    before = [get() for _, get, *_ in _GLOBALS]
+    verbose = kwargs.get("verbose", True) is not False
+    quiet = {**kwargs, "verbose": False} if "verbose" in sig.parameters else kwargs
+    for (_, _, put, want, *_) in _GLOBALS:
+        put(want)
+
+    def changed():
+        return [(g, get()) for g in _GLOBALS for get in [g[1]] if get() != g[3]]
+
+    try:
+        res = check(*args, **quiet)
+    except Exception:
+        if not changed():
+            raise
+        res = None  # the check itself broke on the changed setting: the change is what is reported
+    finally:
+        during = changed()
+        for (_, _, put, *_), value in zip(_GLOBALS, before):
+            put(value)
+    if during and (res is None or isinstance(res, CheckResult)):
+        (what, _, _, want, how, hint), now = during[0]
+        res = _report(getattr(res, "name", check.__name__), FAIL,
+                      f"your code changed torch's {what}, from {_show_value(want)} to {_show_value(now)} ({how}), "
+                      "when the check called it.",
+                      hint=hint + " The check has put the setting back.", verbose=False)
+    elif isinstance(res, CheckResult):
+        notes = [f"torch's {what} was already {_show_value(b)} in this notebook when the check started ({how} "
+                 f"ran before it); the check ran {'with it on' if want is True else 'in ' + _show_value(want)}, "
+                 "as the exercises are written for, and left your setting as it was."
+                 for (what, _, _, want, how, _), b in zip(_GLOBALS, before) if b != want]
+        if notes:
+            res = CheckResult(res.name, res.status, res.message + "".join(f"\n   note:     {n}" for n in notes))
+    if verbose and isinstance(res, CheckResult):
+        print(res.text)
+    return res
 
 
 def _say(status: str, text: str) -> None:

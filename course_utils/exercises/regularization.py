@@ -80,10 +80,16 @@ _MC_REF_CACHE: dict = {}
 def _mc_reference(build, x):
     """The seeded reference MC estimate on a fresh copy of ``build()``'s net (computed once per net)."""
     if build not in _MC_REF_CACHE:
-        model, x0 = build()
-        torch.manual_seed(7)
-        with _one_thread():
-            _MC_REF_CACHE[build] = tuple(t.double() for t in mc_dropout_predict_reference(model, x0, _MC_REFERENCE))
+        old = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)  # (a learner's set_default_dtype must not enter the cached reference)
+        try:
+            model, x0 = build()
+            torch.manual_seed(7)
+            with _one_thread():
+                _MC_REF_CACHE[build] = tuple(t.double() for t in mc_dropout_predict_reference(model, x0,
+                                                                                             _MC_REFERENCE))
+        finally:
+            torch.set_default_dtype(old)
     return _MC_REF_CACHE[build]
 
 
@@ -98,6 +104,7 @@ def _mc_problem(fn, build, S):
     N, C = x.shape[0], model[-1].out_features
     bn_before = _bn_state(model)
     params_before = [p.detach().clone() for p in model.parameters()]
+    grad_before = [p.requires_grad for p in model.parameters()]
     dropout_on = []  # the training flag of the model's dropout layers at each of their calls
     hooks = [m.register_forward_hook(lambda m, i, o: dropout_on.append(m.training)) for m in model.modules()
              if isinstance(m, nn.modules.dropout._DropoutNd)]
@@ -105,6 +112,7 @@ def _mc_problem(fn, build, S):
     hooks.append(model[0].register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0] if i and isinstance(
         i[0], torch.Tensor) and i[0].dim() > 0 else 0)))
     torch.manual_seed(123)
+    dtype = torch.get_default_dtype()
     try:
         with _one_thread():
             out = fn(model, x, S)
@@ -115,6 +123,8 @@ def _mc_problem(fn, build, S):
     finally:
         for h in hooks:
             h.remove()
+    if torch.get_default_dtype() != dtype or not torch.is_grad_enabled():  # (named by the wrapper)
+        return dict(headline="your function changed a global torch setting.")
     if isinstance(out, torch.Tensor):
         shape = tuple(out.shape)
         return dict(headline=f"expected a pair (mean_probs, std_probs), got one tensor of shape {shape}.",
@@ -142,6 +152,13 @@ def _mc_problem(fn, build, S):
     if any(not torch.equal(p.detach(), q) for p, q in zip(model.parameters(), params_before)):
         return dict(headline="your function changed the model's weights.",
                     hint="MC dropout only runs the model: no optimizer step, no in-place change of a parameter.")
+    frozen = sum(a and not p.requires_grad for a, p in zip(grad_before, model.parameters()))
+    if frozen:
+        return dict(headline=f"your function switched off `requires_grad` of {frozen} of the model's "
+                             f"{len(grad_before)} parameter tensors, and left them so.",
+                    hint="the caller's network can then no longer be trained (no gradient reaches those "
+                         "weights). `with torch.no_grad():` around the passes is all MC dropout needs: it "
+                         "records no graph and changes nothing on the model.")
     if any(t.requires_grad or t.grad_fn is not None for t in out):
         return dict(headline="the outputs require grad: they hold the autograd graph of every pass.",
                     hint="wrap the stochastic passes in `with torch.no_grad():`, as the task asks; without it "
@@ -418,29 +435,70 @@ _CHOICES = {
 }
 
 
+#: words that hedge or negate: "not sure", "He not LeCun", "maybe b", "either a or c" do not choose one option
+_HEDGES = (r"not", r"\w+n't", r"nor", r"maybe", r"perhaps", r"probably", r"possibly", r"unsure", r"either",
+           r"except", r"unless", r"depends", r"dunno", r"idea", r"guess", r"instead", r"rather", r"but")
+
+
+def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None]:
+    """Read a multiple-choice answer: (the distinct options it names, a hedging or negating word or None).
+
+    Every recognised token counts alike — a letter ("b", "(b)", "b)", "b.", "option b") and an option's own
+    words ("AdamW", "SELU", "l1") — whatever separates them ("b c", "b, c", "b or c", "SELU or tanh"), so an
+    answer that names two options is read as two, whichever comes first.  Option words are matched longest
+    first at the start of a word (so "adamw" is not also "adam", "the" is not "he", "not" is not "no"); short
+    ones (≤ 3 characters) only as whole words.  A bare "a" before a word is the article, not option (a)."""
+    import re
+
+    text = " " + str(answer).strip().lower() + " "
+    found: list[str] = []
+
+    def take(m, letter):
+        found.append(letter)
+        return " " * (m.end() - m.start())
+
+    for words, letter in sorted(texts, key=lambda t: -len(t[0])):
+        pattern = rf"(?<!\w){re.escape(words)}" + (r"(?!\w)" if len(words) <= 3 else r"\w*")
+        text = re.sub(pattern, lambda m, letter=letter: take(m, letter), text)
+    # letters: "(b)", "b)", "b.", "b:", or a bare letter standing alone — but not the article "a" before a word
+    text = re.sub(rf"(?<![\w'’])\(([{letters}])\)|(?<![\w'’])([{letters}])[).:](?!\w)"
+                  rf"|(?<![\w'’])(a)(?!\w)(?!\s+(?!(?:and|or|then|not)\b)[^\W\d_]{{2,}})"
+                  rf"|(?<![\w'’])([{letters.replace('a', '')}])(?!\w)",
+                  lambda m: take(m, next(g for g in m.groups() if g)), text)
+    hedge = re.search(rf"(?<!\w)(?:{'|'.join(_HEDGES)})(?!\w)|\?", text)
+    return sorted(set(found)), (hedge.group(0) if hedge else None)
+
+
 def _choice_letter(answer, letters: str, texts=()) -> str | None:
-    """The letter a learner meant: "a", "A", "(a)", "a)", "option a", "(a) Adam(weight_decay=λ)" → "a"; or
-    the option's own words alone ("AdamW", "both"), matched by the first of ``texts`` found in it."""
-    import re
-
-    text = str(answer).strip().lower()
-    m = (re.fullmatch(rf"\(?([{letters}])[).:]?", text)
-         or re.match(rf"^(?:option|answer|choice)?\s*\(?([{letters}])(?:\)|\.|:|\s|$)", text))
-    if m:
-        return m.group(1)
-    return next((letter for words, letter in texts if words in text), None)
+    """The one option an answer names ("a", "(a)", "option a", "(a) Adam(weight_decay=λ)", "AdamW"), or None
+    when it names none, several, or hedges."""
+    found, hedge = _parse_choice(answer, letters, texts)
+    return found[0] if len(found) == 1 and hedge is None else None
 
 
-def _several_letters(answer, letters: str) -> list[str]:
-    """The distinct option letters an answer names together ("a and b", "a or b", "a, b", "(a)/(c)"): more
-    than one means the learner has not chosen; a single letter (or none) gives an empty list."""
-    import re
-
-    text = str(answer).strip().lower()
-    joined = re.findall(rf"(?<![a-z])\(?([{letters}])\)?\s*(?:,|&|/|\+|\band\b|\bor\b)\s*\(?([{letters}])\)?(?![a-z])",
-                        text)
-    found = sorted({x for pair in joined for x in pair})
+def _several_letters(answer, letters: str, texts=()) -> list[str]:
+    """The distinct options an answer names together (letters and option words alike, any separator): more
+    than one means the learner has not chosen; one option (or none) gives an empty list."""
+    found, _ = _parse_choice(answer, letters, texts)
     return found if len(found) > 1 else []
+
+
+def _choice_problem(answer, letters: str, texts, example: str):
+    """(message, hint) when a choice answer does not name exactly one option plainly, else None."""
+    if not isinstance(answer, str):
+        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
+                f"write the letter as a string, e.g. {example}.")
+    found, hedge = _parse_choice(answer, letters, texts)
+    if hedge is not None:
+        return (f"your answer hedges or rules an option out (\"{hedge}\"), and the check cannot read that as one "
+                "choice.", f"write only the option you choose, e.g. {example}.")
+    if len(found) > 1:
+        return (f"your answer names several options ({', '.join(found)}): choose one.",
+                f"write a single letter, e.g. {example}.")
+    if not found:
+        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
+                f"write the letter as a string, e.g. {example}.")
+    return None
 
 
 @_graded('check_choice("adam_l2", answer)')
@@ -458,15 +516,14 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
         return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
                        verbose=verbose)
     letters, right, why, wrong, texts = _CHOICES[key]
-    several = _several_letters(answer, letters) if isinstance(answer, str) else []
-    if several:
-        return _report(name, FAIL, f"your answer names several options ({', '.join(several)}): choose one.",
-                       hint="each option is one claim; the option that says the two agree is an option of its "
-                            "own. Write a single letter, e.g. answer = \"b\".", verbose=verbose)
-    a = _choice_letter(answer, letters, texts) if isinstance(answer, str) else None
-    if a is None:
-        return _report(name, FAIL, f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
-                       hint="write the letter as a string, e.g. answer = \"b\".", verbose=verbose)
+    problem = _choice_problem(answer, letters, texts, 'answer = "b"')
+    if problem is not None:
+        message, hint = problem
+        if "several" in message:
+            hint = ("each option is one claim; the option that says the two agree is an option of its own. "
+                    + hint[0].upper() + hint[1:])
+        return _report(name, FAIL, message, hint=hint, verbose=verbose)
+    a = _choice_letter(answer, letters, texts)
     if a == right:
         return _report(name, PASS, f"correct — {why}", verbose=verbose)
     return _report(name, FAIL, f"({a}) is not it.", details=[f"why:      {wrong.get(a, '')}"],

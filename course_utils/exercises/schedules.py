@@ -196,12 +196,14 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
 
     p = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([p], lr=lr)
+    hyper = [{k: v for k, v in g.items() if k not in ("params", "lr")} for g in opt.param_groups]
     sched = scheduler_fn(opt)
     bad = _scheduler_problem(sched, opt)
     if bad:
         return bad, sched
+    built = _hyper_changed(opt, hyper, sched, "when it was built")  # (told after the run's own errors)
     if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        return None, sched
+        return built, sched
     per_batch = step_interval(sched) == "step"   # the rule train_model uses
     out = []
     with warnings.catch_warnings():
@@ -214,7 +216,31 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
                     sched.step()
             if not per_batch:
                 sched.step()
+            built = built or _hyper_changed(opt, hyper, sched, "during the run")
+    if built:
+        return built, sched
     return np.array(out), sched
+
+
+def _hyper_changed(opt, hyper, sched, when: str) -> dict | None:
+    """A report when the optimizer's settings other than the learning rate (momentum, nesterov, weight decay,
+    dampening, …) differ from ``hyper``, what they were before the learner's function ran: the comparison is
+    with plain SGD at constant rates, so a gain from momentum or decay would be credited to the schedule."""
+    changes = [(k, old, g.get(k)) for g, h in zip(opt.param_groups, hyper) for k, old in h.items()
+               if g.get(k) != old]
+    if not changes:
+        return None
+    key, old, new = changes[0]
+    cycles = (type(sched).__name__ in ("OneCycleLR", "CyclicLR") and key == "momentum"
+              and getattr(sched, "cycle_momentum", False))
+    hint = (f"{type(sched).__name__} also cycles the momentum by default (`cycle_momentum=True`), which turns "
+            "the plain SGD of this comparison into SGD with momentum: build it with `cycle_momentum=False`, so "
+            "that only the learning rate follows your schedule." if cycles else
+            "a learning-rate schedule changes only the learning rate: leave the optimizer's other settings as "
+            "they are (the constant-rate runs use plain SGD, so a gain from them would be credited to your "
+            "schedule).")
+    return dict(headline=f"your scheduler changes the optimizer's {key} ({old!r} → {new!r}) {when}, not only "
+                         "its learning rate.", hint=hint)
 
 
 @_graded('check_schedule_beats_constant(my_scheduler, fmnist)')
