@@ -1055,6 +1055,13 @@ WRONG_FRACTION = [
     ("a list", [0.35], "expected a number"),
     ("negative", -0.35, "between 0 and 1"),
     ("a wild guess", 0.5, "power"),
+    # (att3, 04A) an inverted answer is not 'a percentage'; a number above 1 that is no percentage of a fraction
+    # gets the decay's direction
+    ("inverted, 1/γ^10", 1 / 0.9 ** 10, "upside down"),
+    ("inverted, 1/γ^11", 1 / 0.9 ** 11, "upside down"),
+    ("more than 1, no percentage", 7.5, "cannot grow"),
+    ("a percentage, rounded", 35, "percentage"),
+    ("the removed part, as a percentage", 65.13, "percentage"),
 ]
 RIGHT_FRACTION = [
     ("0.9 ** 10", 0.9 ** 10),
@@ -1074,6 +1081,8 @@ RIGHT_FRACTION = [
 def test_exponential_fraction_rejects(label, answer, keyword):
     r = ex.check_exponential_fraction(answer, verbose=False)
     rejected(r, keyword)
+    if keyword != "percentage":  # (att3) only a percentage of a fraction is called one
+        assert "percentage" not in r.message, r.message
     assert "0.3487" not in r.message and "0.349" not in r.message, r.message  # not given away
 
 
@@ -1719,7 +1728,8 @@ RIGHT_CAPSTONE = [
     # (finding 2) an nn.ModuleList inside a module whose forward runs it is a network
     ("silu_he: layers in an nn.ModuleList, run by forward", "silu_he", lambda seed=0: ModuleListForward(seed)),
     ("silu_he: built in float64, then .float()", "silu_he", lambda seed=0: capstone()(seed).double().float()),
-    ("bn: BatchNorm1d(100, affine=False)", "bn", capstone_bn_with(affine=False)),
+    # (att3, 07/2) affine=False is no longer right: the task's nn.BatchNorm1d(100) learns γ and β (see
+    # WRONG_ATT3_CAPSTONE)
     ("bn: BatchNorm1d(100, momentum=0.01)", "bn", capstone_bn_with(momentum=0.01)),
 ]
 
@@ -2761,6 +2771,10 @@ ANSWERS_WRONG = [  # (id, answers, keyword, the right answer that must not be na
     ("the step cost as a fraction", answers(bn_step_cost=0.357), "in percent", None),
     ("the step cost misread", answers(bn_step_cost=10), "compare the two step times", None),
     ("the step cost as a string", answers(bn_step_cost="36 %"), "without quotes", None),
+    # (att3, 07) the example is the learner's own number in the question's unit, not a fraction
+    ("the step cost as a string, in percent", answers(bn_step_cost="36"), "e.g. 36, not '36'", None),
+    ("the step cost with a % sign", answers(bn_step_cost="36%"), "e.g. 36, not '36%'", None),
+    ("the step cost as 100 + the answer", answers(bn_step_cost=135.7), "% *more*", None),
     ("one question left out", {k: v for k, v in RIGHT_ANSWERS.items() if k != "mc_better"}, "unanswered", None),
     ("one left None", answers(onecycle_better=None), "still unanswered: onecycle_better", None),
     ("a list instead of the dict", list(RIGHT_ANSWERS.values()), "expected a dict", None),
@@ -2930,7 +2944,7 @@ def test_search_hands_the_rate_to_the_schedule(make_tiny_data, cache, capsys):
     best, out = ex.search_lr(tiny_builder, lambda p, lr: torch.optim.Adam(p, lr=lr), make_tiny_data(96, 32),
                              rates=(1e-3, 1e-2, 1e-1), epochs=2, batch_size=40, scheduler_fn=one_cycle,
                              progress=False, use_cache=False)
-    assert peaks == [1e-3, 1e-2, 1e-1] and set(out) == {1e-3, 1e-2, 1e-1} and best in out
+    assert peaks[-3:] == [1e-3, 1e-2, 1e-1] and set(out) == {1e-3, 1e-2, 1e-1} and best in out
     assert all(max(r.lr) <= rate * 1.0001 for rate, r in out.items())
 
 
@@ -3578,3 +3592,212 @@ def test_a_right_answer_after_a_leak_still_passes():
     for r in results:
         accepted(r)
         assert "note:" in r.message and "set_grad_enabled(False)" in r.message, r.message
+
+
+# ---------------------------------------------------------------- att3: 07/2 batch norm configured otherwise
+def _bn_replaced(**kw):
+    def build(seed=0):
+        net = capstone(bn=True)(seed)
+        return nn.Sequential(*[nn.BatchNorm1d(100, **kw) if isinstance(m, nn.BatchNorm1d) else m for m in net])
+    return build
+
+
+def _bn_before_output(seed=0):
+    net = capstone(bn=True)(seed)
+    return nn.Sequential(*list(net)[:-1], nn.BatchNorm1d(100), net[-1])
+
+
+WRONG_ATT3_CAPSTONE = [
+    ("bn: BatchNorm1d(100, affine=False)", "bn", _bn_replaced(affine=False), "affine=False"),
+    ("bn: affine=False and no running statistics", "bn", _bn_replaced(affine=False, track_running_stats=False),
+     "built with"),
+    ("bn: affine=False, built by the earlier helper", "bn", capstone_bn_with(affine=False), "affine=False"),
+    # (att3, 07/2) running statistics that never move, or keep only the last batch
+    ("bn: momentum=0.0", "bn", _bn_replaced(momentum=0.0), "momentum=0"),
+    ("bn: momentum=1.0", "bn", _bn_replaced(momentum=1.0), "momentum=1"),
+    ("bn: eps=1e-3", "bn", _bn_replaced(eps=1e-3), "eps=0.001"),
+    ("bn: a 21st BatchNorm1d before the output layer", "bn", _bn_before_output, "one BatchNorm1d too many"),
+]
+RIGHT_ATT3_CAPSTONE = [
+    ("bn: BatchNorm1d(100) with its defaults spelled out", "bn",
+     _bn_replaced(eps=1e-5, momentum=0.1, affine=True, track_running_stats=True)),
+    ("bn: momentum=None (a cumulative average)", "bn", _bn_replaced(momentum=None)),
+    ("bn: momentum=0.01", "bn", _bn_replaced(momentum=0.01)),
+]
+
+
+@pytest.mark.parametrize("label,variant,build,keyword", WRONG_ATT3_CAPSTONE, ids=[r[0] for r in WRONG_ATT3_CAPSTONE])
+def test_att3_capstone_bn_configured_otherwise(label, variant, build, keyword):
+    r = ex.check_capstone_model(build, variant, verbose=False)
+    rejected(r, keyword)
+    assert "comes after the activation" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,variant,build", RIGHT_ATT3_CAPSTONE, ids=[r[0] for r in RIGHT_ATT3_CAPSTONE])
+def test_att3_capstone_bn_right(label, variant, build):
+    accepted(ex.check_capstone_model(build, variant, verbose=False))
+
+
+# ---------------------------------------------------------------- att3: give-aways (01E, 02C)
+@pytest.mark.parametrize("answer", range(1, 9))
+def test_largest_gradient_direction_never_leaves_one_layer(answer):
+    """(att3, 01E) 'nearer the input than layer 2' can only be layer 1: a direction is given only when it
+    leaves at least two layers."""
+    r = ex.check_largest_gradient(answer, verbose=False)
+    if r.status == "pass":
+        return
+    m = re.search(r"nearer the (input|output) than layer (\d)", r.message)
+    if m:
+        k = int(m.group(2))
+        assert (k - 1 if m.group(1) == "input" else 8 - k) >= 2, r.message
+    assert "the run disagrees" in r.message, r.message
+
+
+def test_largest_gradient_layer_2_is_not_told_the_answer():
+    r = ex.check_largest_gradient(2, verbose=False)
+    rejected(r, "layer 2 does not receive the largest gradient")
+    assert "nearer" not in r.message and "layer 1" not in r.message, r.message
+
+
+GROWTH_WRONG_ATT3 = [
+    # (att3, 02C) the hint of one layer's factor named the count (29): it names the step now, not the number
+    ("one layer's factor 1 + α²", 1.09, "count how many layers"),
+    ("one layer's factor 1 + α", 1.3, "count how many layers"),
+    ("one layer's factor 1 + α²/2", 1.045, "one layer's factor"),
+    # the wrong per-layer factor compounded right is not told 'the factors do not add'
+    ("(1 + α²/2) compounded over 29 layers", 1.045 ** 29, "one-layer factor is off"),
+    ("(1 + α²/2) compounded over 30 layers", 1.045 ** 30, "one-layer factor is off"),
+    ("the factors added (kept)", 1 + 0.09 * 29, "do not add"),
+    # a percentage, and the increase factor − 1
+    ("the factor as a percentage", 1217, "percentage"),
+    ("the increase as a percentage", 1117, "percentage"),
+    ("the increase, factor − 1", 1.09 ** 29 - 1, "factor − 1"),
+]
+
+
+@pytest.mark.parametrize("label,answer,keyword", GROWTH_WRONG_ATT3, ids=[r[0] for r in GROWTH_WRONG_ATT3])
+def test_att3_growth_hints_name_the_mistake_not_the_count(label, answer, keyword):
+    r = ex.check_leaky_growth(answer, verbose=False)
+    rejected(r, keyword)
+    assert not re.search(r"\b(29|28|31) layers\b", r.message), r.message  # no count that leaves one possibility
+    assert "1 + α²" not in r.message and "measured" not in r.message, r.message
+
+
+STRING_NUMBERS = [  # (att3) a number written as a string: the example keeps the unit each question asks for
+    ("01E: a layer number", lambda: ex.check_largest_gradient("1", verbose=False), "e.g. 1, not '1'"),
+    ("02C: a factor", lambda: ex.check_leaky_growth("12.2", verbose=False), "e.g. 12.2, not '12.2'"),
+    ("04A: a percentage for a fraction", lambda: ex.check_exponential_fraction("35%", verbose=False),
+     "e.g. 0.35, not '35%'"),
+    ("04A: a fraction in quotes", lambda: ex.check_exponential_fraction("0.3487", verbose=False),
+     "e.g. 0.3487, not '0.3487'"),
+    ("04A: words", lambda: ex.check_exponential_fraction("a third", verbose=False), "without quotes or a % sign"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", STRING_NUMBERS, ids=[r[0] for r in STRING_NUMBERS])
+def test_a_number_in_quotes_gets_its_own_example(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "0.25, not" not in r.message, r.message
+
+
+# ---------------------------------------------------------------- att3: 02B an argument changed in place while recorded
+def bn_sub_x_in_place(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    """(att3, 02B) right, plus a stray in-place edit of the input x (which requires grad in the check)."""
+    out = bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+    x.sub_(0)
+    return out
+
+
+def bn_x_data_in_place(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    x[0] += 0
+    return bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+
+
+def leaky_mul_x_in_place(x, negative_slope=0.01):
+    x.mul_(1.0)
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+def leaky_local_leaf(x, negative_slope=0.01):
+    """not an argument: a leaf the function made itself (the no_grad hint stays)."""
+    w = torch.ones(1, requires_grad=True)
+    w.add_(1)
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+INPLACE_ARGUMENT = [
+    ("bn: x.sub_(0) on the input", lambda: ex.check_batch_norm(bn_sub_x_in_place, verbose=False),
+     "`x` is an argument your function was given"),
+    ("bn: x[0] += 0", lambda: ex.check_batch_norm(bn_x_data_in_place, verbose=False), "`x` is an argument"),
+    ("leaky: x.mul_(1.0)", lambda: ex.check_leaky_relu(leaky_mul_x_in_place, verbose=False), "`x` is an argument"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", INPLACE_ARGUMENT, ids=[r[0] for r in INPLACE_ARGUMENT])
+def test_att3_argument_changed_in_place_is_not_told_no_grad(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "do it inside `with torch.no_grad():`" not in r.message, r.message
+
+
+def test_a_local_leaf_changed_in_place_keeps_the_no_grad_hint():
+    r = ex.check_leaky_relu(leaky_local_leaf, verbose=False)
+    rejected(r, "torch.no_grad()")
+    assert "is an argument" not in r.message, r.message
+
+
+# ---------------------------------------------------------------- att3: helpers take every legitimate number form
+@pytest.mark.parametrize("value", [1 / 128, torch.tensor(1 / 128), np.float32(1 / 128), np.float64(1 / 128)],
+                         ids=["float", "tensor", "np.float32", "np.float64"])
+def test_a_number_the_check_accepts_also_enters_the_table(value):
+    """(att3, 01A) the notebook's table reads the learner's value with as_number and measures it."""
+    v = ex.as_number(value)
+    assert v == pytest.approx(1 / 128)
+    assert ex.measure_backward_ratio(value, 512, 128) == pytest.approx(1.0, abs=0.1)
+    assert ex.check_backward_condition(lambda dx, dy: value * 0 + 1 / dy, verbose=False).status == "pass"
+
+
+@pytest.mark.parametrize("value", [None, "1/128", [1 / 128], torch.ones(2)])
+def test_as_number_refuses_what_is_not_one_number(value):
+    assert ex.as_number(value) is None
+
+
+def test_attempt_with_a_value_instead_of_a_function(capsys):
+    assert ex.attempt(1 / 128, 512, 128) is None
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and "expected your function" in out and "def " in out, out
+    assert "checker could not use" not in out, out
+
+
+def test_helpers_refuse_wrong_kinds_plainly(capsys):
+    with pytest.raises(ValueError, match="std must be a number > 0, got None"):
+        ex.activation_variances(None, 5, act="tanh")
+    pytest.importorskip("ipywidgets")
+    assert ex.variance_slider(42) is None
+    assert "expects a dict" in capsys.readouterr().out
+
+
+def test_search_names_a_schedule_that_ignores_its_rate(make_tiny_data, cache, capsys):
+    """(att3, 07/5) a one_cycle that ignores max_lr made every run the same and got 'widen the grid'."""
+    def one_cycle(optimizer, max_lr):
+        return SCHED.OneCycleLR(optimizer, max_lr=0.01, total_steps=2 * math.ceil(96 / 40))
+
+    best, out = ex.search_lr(tiny_builder, lambda p, lr: torch.optim.NAdam(p, lr=lr), make_tiny_data(96, 32),
+                             rates=(1e-3, 3e-3, 1e-2), epochs=2, batch_size=40, scheduler_fn=one_cycle,
+                             progress=False)
+    text = " ".join(capsys.readouterr().out.split())
+    assert best is None and out == {}, out
+    assert "❌ not quite" in text and "ignores the rate it is handed" in text and "widen the grid" not in text, text
+    no_internals(text)
+
+
+def test_a_decimal_is_a_number():
+    """(att3, 01A) Decimal was told 'not a number ... got the number Decimal(...)'."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    accepted(ex.check_backward_condition(lambda dx, dy: Decimal(1) / Decimal(dy), verbose=False))
+    accepted(ex.check_backward_condition(lambda dx, dy: Fraction(1, dy), verbose=False))
+    accepted(ex.check_leaky_growth(Decimal("12.2"), verbose=False))
+    rejected(ex.check_backward_condition(lambda dx, dy: Decimal(1) / Decimal(dx), verbose=False), "forward")

@@ -8,6 +8,7 @@ torch or inside these graders), with a hint specific to the mistake where one is
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import math
 import numbers
 import os
@@ -282,10 +283,24 @@ def _as_number(x, *, low: float | None = None, high: float | None = None):
         x = x.item()
     elif hasattr(x, "item") and getattr(x, "shape", None) == ():  # a numpy scalar
         x = x.item()
+    elif isinstance(x, decimal.Decimal):  # a number, though not a numbers.Real
+        x = float(x) if x.is_finite() else float("nan")
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         extra = ""
-        if isinstance(x, str):
-            extra = " — write the number itself, without quotes or a % sign (e.g. 0.25, not \"25%\")"
+        if isinstance(x, str):  # the example is the learner's own number, in the unit the question asks for
+            text = x.strip()
+            pct = text.endswith("%")
+            try:
+                num = float(text.rstrip("%").strip().replace(",", "")) if text.rstrip("%").strip() else None
+            except ValueError:
+                num = None
+            if num is None or not math.isfinite(num):
+                extra = " — write the number itself, without quotes or a % sign"
+            else:
+                if pct and high is not None and high <= 1:  # a fraction is asked for
+                    num = num / 100
+                extra = (f" — write the number itself, without quotes{' or a % sign' if pct else ''} "
+                         f"(e.g. {num:g}, not {x!r})")
         return None, f"expected {want}, got {_describe(x)}{extra}."
     v = float(x)
     if not math.isfinite(v):
@@ -346,6 +361,20 @@ _DTYPE_CLASH = re.compile(r"same dtype|dtypes match|expected scalar type|Found d
 _ONECYCLE = re.compile(r"Tried to step (\d+) times?\. The specified number of total steps is (\d+)")
 
 
+def _argument_changed_in_place(e: BaseException, line: str) -> str | None:
+    """The name of an argument of the learner's function that ``line`` (where ``e`` was raised) changes in place
+    (``x.sub_(…)``, ``x.data.mul_(…)``, ``x[0] += …``), or None."""
+    frames = [fr for fr, _ in traceback.walk_tb(e.__traceback__) if _is_learner_frame(fr.f_code.co_filename)]
+    if not frames:
+        return None
+    code = frames[-1].f_code
+    args = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)(?:\.data)?(?:\[[^\]]*\])?\s*(?:\.\w+_\(|[-+*/]=)", line):
+        if m.group(1) in args:
+            return m.group(1)
+    return None
+
+
 def _exception_hint(e: BaseException, context: str | None = None) -> str:
     """A hint for a known kind of mistake; ``context`` is "init", "optimizer", "scheduler" or None."""
     text = str(e)
@@ -375,6 +404,12 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         if context == "optimizer":
             return ("you changed a parameter in place while autograd was recording. Decorate `step` with "
                     "`@torch.no_grad()` (as torch.optim does) or update `p.data`.")
+        arg = _argument_changed_in_place(e, line)
+        if arg:  # the caller's tensor: no_grad would only hide that it is overwritten
+            return (f"`{arg}` is an argument your function was given, the caller's tensor, and this line changes "
+                    "it in place (a method ending in `_`, or `-=`, `+=`, …). Don't: compute a new tensor from it "
+                    f"instead (e.g. `{arg} - m`, not `{arg}.sub_(m)`). Wrapping the line in `torch.no_grad()` "
+                    "would silence the error and overwrite the caller's data.")
         return ("a tensor that requires grad (a parameter) was changed in place while autograd was recording: "
                 "do it inside `with torch.no_grad():`.")
     if "NoneType" in text and context != "optimizer" and ".grad" not in line and (
@@ -487,6 +522,10 @@ def attempt(fn: Callable, *args, **kwargs):
     from the learner's code is reported like a check does (their line and a hint), and
     ``None`` is returned as well.
     """
+    if not callable(fn):  # e.g. `backward_var = 1/128` assigned where a `def` was asked for
+        _say(FAIL, f"expected your function, got {_describe(fn)}: define it with `def name(...):` and "
+             "`return` the value, rather than assigning a value to its name.")
+        return None
     what = getattr(fn, "__name__", repr(fn))
     try:
         return fn(*args, **kwargs)
@@ -496,6 +535,12 @@ def attempt(fn: Callable, *args, **kwargs):
     except Exception as e:  # the learner's code: report, never raise
         _say_raised(f"`{what}`", e)
         return None
+
+
+def as_number(x) -> float | None:
+    """``x`` as a Python float when it is one real number (Python, NumPy or a one-element tensor), else None
+    (what a notebook cell uses to put a learner's returned value into a table)."""
+    return _as_number(x)[0]
 
 
 def _fmt(x, digits: int = 4) -> str:

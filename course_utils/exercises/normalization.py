@@ -452,12 +452,25 @@ def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
                                 f"torch's kaiming_normal_(w, a={a:g}, nonlinearity='leaky_relu') divides He's "
                                 "variance by 1 + a² and keeps the variance level."], verbose=verbose)
     near = lambda x, rel=0.03: abs(v / x - 1) < rel  # noqa: E731
+    # (1 + α²/2)ⁿ and 1 + n·α² are nearly equal here: the one nearer the answer names the mistake
+    gap = lambda xs: min(abs(math.log(v / x)) for x in xs)  # noqa: E731
+    halves, additive = [(1 + a * a / 2) ** n for n in (steps, depth)], [1 + a * a * n for n in (steps, depth)]
     if a > 0 and (near((1 + a * a) ** depth, 0.01) or near((1 + a * a) ** (steps - 1), 0.01)):
         hint = (f"one layer off: Var(z) at layer 1 is where the count starts, and the factor applies once per "
                 f"layer after it, up to layer {depth}. Count those layers again.")
-    elif near(1 + a * a) or near(1 + a):
-        hint = (f"that is (about) one layer's factor; the signal passes {steps} layers after the first, and each "
-                "multiplies the variance again.")
+        if near(expected - 1, 0.01):
+            hint += " (Or did you give the increase, the factor − 1, instead of the factor itself?)"
+    elif near(1 + a * a) or near(1 + a) or near(1 + a * a / 2):
+        hint = ("that is (about) one layer's factor: the question asks for the growth over the whole stack. "
+                "Count how many layers multiply the variance between layer 1 and layer "
+                f"{depth}, and compound the factor over them.")
+    elif near(100 * expected, 0.03) or near(100 * (expected - 1), 0.03):
+        hint = ("that looks like a percentage: give the factor itself, Var(layer 30) / Var(layer 1), as a plain "
+                "ratio (a variance that doubles grows by a factor of 2, not 200).")
+    elif any(near(x, 0.05) for x in halves) and gap(halves) < gap(additive):
+        hint = ("you compounded the factor over the layers, but the one-layer factor is off: leaky ReLU's "
+                "E[f(z)²] comes from both halves of z, and He's variance 2/fan_in multiplies it — check that "
+                "every factor is in your per-layer number.")
     elif near((1 + a) ** steps, 0.1) or near((1 + a) ** depth, 0.1):
         hint = "the slope multiplies the negative half of the signal: what does that do to its *variance*?"
     elif near(2 * (1 + a * a) ** steps, 0.1) or near(2 * (1 + a * a) ** depth, 0.1):

@@ -99,7 +99,7 @@ def _data_problem(data) -> dict | None:
                      "train and validation splits, not a module, one split or a tensor.")
 
 
-def _fraction_mistake(v: float, gamma: float, epochs: int) -> str | None:
+def _fraction_mistake(v: float, gamma: float, epochs: int, rel: float = 1e-6) -> str | None:
     """The hint for a known wrong fraction ``v`` of the rate ExponentialLR(gamma) leaves after ``epochs``."""
     candidates = [
         (gamma ** (epochs + 1), "off by one epoch: count how many times the rate has been multiplied by γ "
@@ -111,8 +111,10 @@ def _fraction_mistake(v: float, gamma: float, epochs: int) -> str | None:
         ((1 - gamma) ** epochs, "γ is the fraction that is *kept* each epoch, not the part removed."),
         (1 - gamma ** epochs, "that is the fraction that was removed; the question asks what is left."),
         (gamma * epochs, "the factors multiply (γ times γ times …); you multiplied γ by the number of epochs."),
-    ]
-    return next((h for c, h in candidates if math.isclose(v, c, rel_tol=1e-6, abs_tol=1e-15)), None)
+    ] + [(gamma ** -n, "that is upside down: you divided by γ once per epoch, and the rate grew. Each epoch "
+                       "*multiplies* the rate by γ < 1, so what is left is less than the start.")
+         for n in (epochs, epochs - 1, epochs + 1)]
+    return next((h for c, h in candidates if math.isclose(v, c, rel_tol=rel, abs_tol=1e-15)), None)
 
 
 @_graded('check_exponential_fraction(fraction_after_10)')
@@ -135,10 +137,15 @@ def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, 
     if known:
         return _report(name, FAIL, "not the fraction torch's scheduler leaves.", got=f"{v:.6g}", hint=known,
                        verbose=verbose)
-    if why is None and 1 < v <= 100:
+    if why is None and 1 < v <= 100 and (abs(v / 100 / measured - 1) < 0.1
+                                         or _fraction_mistake(v / 100, gamma, epochs, rel=2e-3) is not None):
         return _report(name, FAIL, "that looks like a percentage.", got=f"{v:g}",
                        hint="give the fraction of the initial rate, a number between 0 and 1 (25 % is 0.25).",
                        verbose=verbose)
+    if why is None and v > 1:
+        return _report(name, FAIL, "more than 1: a rate that decays cannot grow beyond where it started.",
+                       got=f"{v:g}", hint="the fraction of the initial rate that is left is a number between 0 "
+                       "and 1: write how the rate changes in one epoch, then over all of them.", verbose=verbose)
     if why is None:
         v, why = _as_number(answer, low=0, high=1)
     if why:
