@@ -3801,3 +3801,64 @@ def test_a_decimal_is_a_number():
     accepted(ex.check_backward_condition(lambda dx, dy: Fraction(1, dy), verbose=False))
     accepted(ex.check_leaky_growth(Decimal("12.2"), verbose=False))
     rejected(ex.check_backward_condition(lambda dx, dy: Decimal(1) / Decimal(dx), verbose=False), "forward")
+
+
+# ---------------------------------------------------------------- att3, widened: any input left untrainable
+def bn_freezes(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    gamma.requires_grad_(False)
+    beta.requires_grad_(False)
+    return bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+
+
+def l2_freezes(params, lam):
+    """right value, then the caller's parameters frozen (the check used to crash with a bare traceback)."""
+    params = list(params)
+    out = lam / 2 * sum((p ** 2).sum() for p in params)
+    for p in params:
+        p.requires_grad_(False)
+    return out
+
+
+def leaky_freezes(x, negative_slope=0.01):
+    if x.is_leaf:
+        x.requires_grad = False
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+FROZEN_INPUTS = [
+    ("bn: gamma and beta frozen", ex.check_batch_norm, bn_freezes, "`gamma` and `beta`"),
+    ("l2: the parameters frozen", ex.check_l2_penalty, l2_freezes, "switched off `requires_grad`"),
+    ("leaky: x frozen", ex.check_leaky_relu, leaky_freezes, "of `x`, a tensor it was given"),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", FROZEN_INPUTS, ids=[r[0] for r in FROZEN_INPUTS])
+def test_att3_inputs_left_untrainable_are_named(label, check, fn, keyword):
+    rejected(check(fn, verbose=False), keyword)
+
+
+def test_a_grader_that_breaks_reports_instead_of_raising(capsys):
+    """(att3, widened) the l2 check crashed with a bare traceback from inside the grader (autograd.grad on a
+    frozen parameter): whatever breaks inside a check becomes a report."""
+    from course_utils.exercises._core import _graded
+
+    @_graded("check_boom(fn)")
+    def check_boom(fn, *, verbose: bool = True):
+        return torch.autograd.grad(fn(torch.ones(1)), torch.ones(1))
+
+    r = check_boom(lambda x: x.sum(), verbose=True)
+    out = capsys.readouterr().out
+    assert r.status == "fail" and out.count("❌ not quite") == 1, out
+    no_internals(r.message)
+
+
+@pytest.mark.parametrize("n", [n for n in range(1, 9) if ex.FORMS[n][0] == "choice"])
+@pytest.mark.parametrize("answer", ["a b", "maybe", "not sure", 3, "z"])
+def test_choice_hints_suggest_no_letter(n, answer):
+    """(att3, widened) the hint of a refused choice used to show `form_n = "<last letter>"`, which for question
+    2 (yes / no) is the answer: the example lists every letter alike."""
+    r = ex.check_answer(n, answer, verbose=False)
+    assert r.status == "fail", r.message
+    assert not re.search(r'form_\d = "[a-d]"', r.message), r.message
+    letters = "".join(chr(97 + i) for i in range(len(ex.FORMS[n][2])))
+    assert f" or {letters[-1]}, as a string" in r.message, r.message

@@ -171,10 +171,10 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
 
     try:
         res = check(*args, **quiet)
-    except Exception:
-        if not changed():
-            raise
-        res = None  # the check itself broke on the changed setting: the change is what is reported
+    except Exception as e:
+        # the check itself broke: on a changed setting (reported below), or on something else the learner's
+        # code returned or left behind — reported as such, never as a traceback from inside the grader
+        res = None if changed() else _raised(check.__name__.replace("check_", ""), e, False)
     finally:
         during = changed()
         for (_, _, put, *_), value in zip(_GLOBALS, before):
@@ -535,6 +535,22 @@ def attempt(fn: Callable, *args, **kwargs):
     except Exception as e:  # the learner's code: report, never raise
         _say_raised(f"`{what}`", e)
         return None
+
+
+def _frozen(named) -> dict | None:
+    """A report (headline, hint) when learner code switched off ``requires_grad`` of tensors it was given:
+    ``named`` is ``[(name, tensor)]`` of tensors that required grad before the call."""
+    off = [n for n, t in named if isinstance(t, torch.Tensor) and not t.requires_grad]
+    if not off:
+        return None
+    what = " and ".join(f"`{n}`" for n in off[:3]) + (f" (and {len(off) - 3} more)" if len(off) > 3 else "")
+    one = len(off) == 1
+    return dict(headline=f"your function switched off `requires_grad` of {what}, "
+                         f"{'a tensor' if one else 'tensors'} it was given, and left {'it' if one else 'them'} so.",
+                hint="the caller still needs gradients through them (training does): a function that computes "
+                     "from its inputs leaves their flags alone. Remove the `requires_grad_(False)` (or "
+                     "`.requires_grad = False`); `with torch.no_grad():` or `.detach()` on your own copy give a "
+                     "tensor without gradient.")
 
 
 def as_number(x) -> float | None:

@@ -10,7 +10,7 @@ from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _as_number, _describe, _fmt, _is_numpy,
                     _not_a_function, _not_callable, _not_yet, _one_thread, _raised, _report)
-from ._core import _graded
+from ._core import _frozen, _graded
 
 
 @_graded('check_leaky_relu(leaky_relu)')
@@ -147,6 +147,9 @@ def _leaky_grad_problem(fn, cases) -> dict | None:
             y = fn(xg, slope)
         except Exception as e:
             return dict(raised=e, case=case)
+        frozen = _frozen([("x", xg)])
+        if frozen:
+            return dict(case=case, **frozen)
         if not (isinstance(y, torch.Tensor) and y.requires_grad):
             return dict(headline="no gradient flows through your function: its output is cut off from x.",
                         case=case, hint=_NO_GRAD_HINT)
@@ -350,6 +353,9 @@ def _bn_grad_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:
     try:
         out = fn(*leaves, torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64), True,
                  momentum, eps)
+        frozen = _frozen(list(zip(("x", "gamma", "beta"), leaves)))
+        if frozen:
+            return dict(case=case, **frozen)
         y = out[0]
         if not (isinstance(y, torch.Tensor) and y.requires_grad):
             return dict(headline="no gradient flows through your batch norm: y is cut off from x, gamma and beta.",

@@ -258,7 +258,7 @@ def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
     details = []
     if kind == "choice":
         letters = "".join(chr(97 + i) for i in range(len(options)))
-        problem = _choice_problem(answer, letters, texts, f"form_{n} = \"{letters[-1]}\"")
+        problem = _choice_problem(answer, letters, texts, f"form_{n}")
         if problem is not None:
             message, hint = problem
             return _report(name, FAIL, message, hint=hint, verbose=verbose)

@@ -10,7 +10,7 @@ from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function,
                     _not_callable, _not_yet, _one_thread, _raised, _report, _say)
-from ._core import _graded
+from ._core import _frozen, _graded
 
 
 def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
@@ -304,6 +304,9 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
             "don't modify the parameters in place: a method ending in `_` (`pow_`, `mul_`, `abs_`) overwrites "
             "the weights themselves (pow_ squares them); compute a new tensor instead, e.g. `p ** 2`.")}
             if in_place else {}))
+    frozen = _frozen([(f"params[{i}]", w) for i, w in enumerate(ws)])
+    if frozen:
+        return _report(name, FAIL, frozen["headline"], case=case, hint=frozen["hint"], verbose=verbose)
     if any(not torch.equal(w.detach(), b) for w, b in zip(ws, before)):
         return _report(name, FAIL, "your function changed the parameters in place.", case=case,
                        hint="the penalty only reads the weights: the optimizer changes them later, from its "
@@ -435,9 +438,12 @@ _CHOICES = {
 }
 
 
-#: words that hedge or negate: "not sure", "He not LeCun", "maybe b", "either a or c" do not choose one option
-_HEDGES = (r"not", r"\w+n't", r"nor", r"maybe", r"perhaps", r"probably", r"possibly", r"unsure", r"either",
-           r"except", r"unless", r"depends", r"dunno", r"idea", r"guess", r"instead", r"rather", r"but")
+#: words that hedge ("maybe b", "either a or c", "b?", "not sure"): the answer does not choose one option
+_HEDGES = (r"maybe", r"perhaps", r"probably", r"possibly", r"unsure", r"not sure", r"either", r"dunno", r"guess",
+           r"no idea", r"\w+n't know")
+#: words that negate: refused when an option follows them within two words ("not b", "He, not LeCun",
+#: "except c"); elsewhere ("No, they can't") they are part of the reasoning
+_NEGATIONS = (r"not", r"\w+n't", r"nor", r"except", r"instead of", r"rather than", r"but")
 
 
 def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None]:
@@ -453,8 +459,11 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
     text = " " + str(answer).strip().lower() + " "
     found: list[str] = []
 
+    starts: list[int] = []
+
     def take(m, letter):
         found.append(letter)
+        starts.append(m.start())
         return " " * (m.end() - m.start())
 
     for words, letter in sorted(texts, key=lambda t: -len(t[0])):
@@ -466,7 +475,12 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
                   rf"|(?<![\w'’])([{letters.replace('a', '')}])(?!\w)",
                   lambda m: take(m, next(g for g in m.groups() if g)), text)
     hedge = re.search(rf"(?<!\w)(?:{'|'.join(_HEDGES)})(?!\w)|\?", text)
-    return sorted(set(found)), (hedge.group(0) if hedge else None)
+    if hedge is None:  # a negation counts when an option follows it within two words
+        for m in re.finditer(rf"(?<!\w)(?:{'|'.join(_NEGATIONS)})(?!\w)", text):
+            if any(st >= m.end() and len(re.findall(r"[^\W\d_]+", text[m.end():st])) <= 2 for st in starts):
+                hedge = m
+                break
+    return sorted(set(found)), (hedge.group(0).strip() if hedge else None)
 
 
 def _choice_letter(answer, letters: str, texts=()) -> str | None:
@@ -483,21 +497,21 @@ def _several_letters(answer, letters: str, texts=()) -> list[str]:
     return found if len(found) > 1 else []
 
 
-def _choice_problem(answer, letters: str, texts, example: str):
-    """(message, hint) when a choice answer does not name exactly one option plainly, else None."""
+def _choice_problem(answer, letters: str, texts, target: str):
+    """(message, hint) when a choice answer does not name exactly one option plainly, else None.  ``target``
+    is the variable the learner sets (``form_2``); the hint's example lists every letter alike, so that it
+    never suggests one of them (with two options, any one example letter would be the answer or point at it)."""
+    one = f"one letter, {', '.join(letters[:-1])} or {letters[-1]}, as a string: `{target} = \"…\"`"
     if not isinstance(answer, str):
-        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
-                f"write the letter as a string, e.g. {example}.")
+        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.", f"write {one}.")
     found, hedge = _parse_choice(answer, letters, texts)
     if hedge is not None:
         return (f"your answer hedges or rules an option out (\"{hedge}\"), and the check cannot read that as one "
-                "choice.", f"write only the option you choose, e.g. {example}.")
+                "choice.", f"write only the option you choose: {one}.")
     if len(found) > 1:
-        return (f"your answer names several options ({', '.join(found)}): choose one.",
-                f"write a single letter, e.g. {example}.")
+        return (f"your answer names several options ({', '.join(found)}): choose one.", f"write {one}.")
     if not found:
-        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
-                f"write the letter as a string, e.g. {example}.")
+        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.", f"write {one}.")
     return None
 
 
@@ -516,7 +530,7 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
         return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
                        verbose=verbose)
     letters, right, why, wrong, texts = _CHOICES[key]
-    problem = _choice_problem(answer, letters, texts, 'answer = "b"')
+    problem = _choice_problem(answer, letters, texts, "answer")
     if problem is not None:
         message, hint = problem
         if "several" in message:
