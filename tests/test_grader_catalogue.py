@@ -2005,13 +2005,16 @@ def _data_module():
 
 WRONG_KIND = [
     ("04B: the data module", lambda: ex.check_schedule_beats_constant(
-        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128), _data_module(),
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128,
+                                                  cycle_momentum=False), _data_module(),
         verbose=False), "the module course_utils.data"),
     ("04B: one split (x, y)", lambda: ex.check_schedule_beats_constant(
-        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128),
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128,
+                                                  cycle_momentum=False),
         (torch.zeros(4, 784), torch.zeros(4)), verbose=False), "one split"),
     ("04B: None as data", lambda: ex.check_schedule_beats_constant(
-        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128), None, verbose=False),
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128,
+                                                  cycle_momentum=False), None, verbose=False),
      "expected the data set"),
     ("04B: a tensor as data", lambda: ex.check_schedule_beats_constant(
         lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.5), torch.zeros(3, 784), verbose=False),
@@ -2465,6 +2468,8 @@ FORM_RIGHT = [
     (6, "magnitude pruning"), (4, "SELU"), (4, "(c) SELU"), (3, "yes"), (3, "Yes."), (2, "no"), (2, "No."),
     (8, "LeCun"), (8, "the LeCun one"), (8, "b) LeCun normal, Var(W) = 1/fan_in"), (1, "option b"),
     (1, "b: variances that grow or shrink"),
+    # a negation in the reasoning, not before an option, leaves the one option chosen
+    (2, "No, they can't"), (2, "no: equal units don't become different"), (3, "yes, it's fine, not a problem"),
 ]
 
 

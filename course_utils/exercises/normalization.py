@@ -470,10 +470,10 @@ def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
         hint = ("that is (about) one layer's factor: the question asks for the growth over the whole stack. "
                 "Count how many layers multiply the variance between layer 1 and layer "
                 f"{depth}, and compound the factor over them.")
-    elif near(100 * expected, 0.03) or near(100 * (expected - 1), 0.03):
+    elif a > 0 and (near(100 * expected, 0.03) or near(100 * (expected - 1), 0.03)):
         hint = ("that looks like a percentage: give the factor itself, Var(layer 30) / Var(layer 1), as a plain "
                 "ratio (a variance that doubles grows by a factor of 2, not 200).")
-    elif any(near(x, 0.05) for x in halves) and gap(halves) < gap(additive):
+    elif a > 0 and any(near(x, 0.05) for x in halves) and gap(halves) < gap(additive):
         hint = ("you compounded the factor over the layers, but the one-layer factor is off: leaky ReLU's "
                 "E[f(z)²] comes from both halves of z, and He's variance 2/fan_in multiplies it — check that "
                 "every factor is in your per-layer number.")
