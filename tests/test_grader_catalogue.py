@@ -2462,6 +2462,8 @@ FORM_WRONG = [
     (8, "b (not He)", "rules an option out"), (8, "He not LeCun", "rules an option out"),
     (2, "not sure", "hedges"), (2, "I don't know", "hedges"), (3, "maybe yes", "hedges"),
     (4, "probably SELU", "hedges"), (6, "b?", "hedges"), (1, "either a or b", "hedges"),
+    # a letter the question does not have (yes / no questions have a and b only)
+    (2, "b c", "no option (c)"), (2, "c", "no option (c)"), (3, "(d)", "no option (d)"),
 ]
 FORM_RIGHT = [
     (6, "b"), (6, "(b)"), (6, "B."), (6, "l1"), (6, "ℓ1 penalty"), (6, "an ℓ1 penalty or magnitude pruning"),

@@ -470,6 +470,8 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
         pattern = rf"(?<!\w){re.escape(words)}" + (r"(?!\w)" if len(words) <= 3 else r"\w*")
         text = re.sub(pattern, lambda m, letter=letter: take(m, letter), text)
     # letters: "(b)", "b)", "b.", "b:", or a bare letter standing alone — but not the article "a" before a word
+    # (any of a–d counts: a letter the question does not have, "c" for a yes/no question, is named as such)
+    letters = "".join(sorted(set(letters) | set("abcd")))
     text = re.sub(rf"(?<![\w'’])\(([{letters}])\)|(?<![\w'’])([{letters}])[).:](?!\w)"
                   rf"|(?<![\w'’])(a)(?!\w)(?!\s+(?!(?:and|or|then|not)\b)[^\W\d_]{{2,}})"
                   rf"|(?<![\w'’])([{letters.replace('a', '')}])(?!\w)",
@@ -487,7 +489,7 @@ def _choice_letter(answer, letters: str, texts=()) -> str | None:
     """The one option an answer names ("a", "(a)", "option a", "(a) Adam(weight_decay=λ)", "AdamW"), or None
     when it names none, several, or hedges."""
     found, hedge = _parse_choice(answer, letters, texts)
-    return found[0] if len(found) == 1 and hedge is None else None
+    return found[0] if len(found) == 1 and hedge is None and found[0] in letters else None
 
 
 def _several_letters(answer, letters: str, texts=()) -> list[str]:
@@ -505,6 +507,10 @@ def _choice_problem(answer, letters: str, texts, target: str):
     if not isinstance(answer, str):
         return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.", f"write {one}.")
     found, hedge = _parse_choice(answer, letters, texts)
+    foreign = [x for x in found if x not in letters]
+    if foreign:
+        return (f"there is no option ({foreign[0]}) in this question: its options are "
+                f"{', '.join(letters[:-1])} and {letters[-1]}.", f"write {one}.")
     if hedge is not None:
         return (f"your answer hedges or rules an option out (\"{hedge}\"), and the check cannot read that as one "
                 "choice.", f"write only the option you choose: {one}.")
