@@ -1055,6 +1055,13 @@ WRONG_FRACTION = [
     ("a list", [0.35], "expected a number"),
     ("negative", -0.35, "between 0 and 1"),
     ("a wild guess", 0.5, "power"),
+    # (att3, 04A) an inverted answer is not 'a percentage'; a number above 1 that is no percentage of a fraction
+    # gets the decay's direction
+    ("inverted, 1/γ^10", 1 / 0.9 ** 10, "upside down"),
+    ("inverted, 1/γ^11", 1 / 0.9 ** 11, "upside down"),
+    ("more than 1, no percentage", 7.5, "cannot grow"),
+    ("a percentage, rounded", 35, "percentage"),
+    ("the removed part, as a percentage", 65.13, "percentage"),
 ]
 RIGHT_FRACTION = [
     ("0.9 ** 10", 0.9 ** 10),
@@ -1074,6 +1081,8 @@ RIGHT_FRACTION = [
 def test_exponential_fraction_rejects(label, answer, keyword):
     r = ex.check_exponential_fraction(answer, verbose=False)
     rejected(r, keyword)
+    if keyword != "percentage":  # (att3) only a percentage of a fraction is called one
+        assert "percentage" not in r.message, r.message
     assert "0.3487" not in r.message and "0.349" not in r.message, r.message  # not given away
 
 
@@ -1123,6 +1132,49 @@ WRONG_SCHEDULES_UNTRAINED = [  # rejected before any training: no data needed
 ]
 
 
+def sched_sets_momentum(optimizer):
+    """(att3, 04B) not a schedule: it switches on momentum, and the rate barely changes."""
+    for g in optimizer.param_groups:
+        g["momentum"] = 0.9
+    return SCHED.ExponentialLR(optimizer, 0.97)
+
+
+def sched_sets_nesterov(optimizer):
+    for g in optimizer.param_groups:
+        g["momentum"], g["nesterov"] = 0.9, True
+    return SCHED.LambdaLR(optimizer, lambda e: [1, 1, .99, .98][min(e, 3)])
+
+
+def sched_sets_weight_decay(optimizer):
+    for g in optimizer.param_groups:
+        g["weight_decay"] = 1e-3
+    return SCHED.OneCycleLR(optimizer, max_lr=0.1, total_steps=128, cycle_momentum=False)
+
+
+class _MomentumLater(SCHED.LambdaLR):
+    """a scheduler that switches on momentum during the run, at its third epoch."""
+
+    def step(self, *args, **kwargs):
+        super().step(*args, **kwargs)
+        if self.last_epoch == 2:
+            for g in self.optimizer.param_groups:
+                g["momentum"] = 0.9
+
+
+WRONG_SCHEDULES_UNTRAINED += [
+    # (att3, 04B) the optimizer's other settings changed: the gain would be momentum's or decay's, not the schedule's
+    ("sets momentum", sched_sets_momentum, "changes the optimizer's momentum"),
+    ("sets momentum and nesterov", sched_sets_nesterov, "not only its learning rate"),
+    ("sets weight decay", sched_sets_weight_decay, "weight_decay"),
+    ("switches momentum on during the run", lambda o: _MomentumLater(o, lambda e: [5, 4, 2, 1][min(e, 3)]),
+     "during the run"),
+    ("1cycle cycling SGD's momentum (its default)", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128),
+     "cycle_momentum=False"),
+    ("CyclicLR cycling SGD's momentum (its default)", lambda o: SCHED.CyclicLR(o, base_lr=0.02, max_lr=0.2,
+                                                                              step_size_up=64), "cycle_momentum"),
+]
+
+
 @pytest.mark.parametrize("label,fn,keyword", WRONG_SCHEDULES_UNTRAINED,
                          ids=[r[0] for r in WRONG_SCHEDULES_UNTRAINED])
 def test_schedule_rejects_before_training(label, fn, keyword):
@@ -1153,7 +1205,7 @@ def _tiny_mlp_data(make_tiny_data):
 def test_schedule_training_plumbing_on_tiny_data(make_tiny_data, cache):
     data = _tiny_mlp_data(make_tiny_data)
     kw = dict(n_train=256, epochs=2, batch_size=64, verbose=False)
-    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4)  # noqa: E731
+    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)  # noqa: E731
     r = ex.check_schedule_beats_constant(one_cycle, data, margin=-100.0, **kw)
     accepted(r)
     assert "mean" in r.message  # it was also compared with a constant at its mean rate
@@ -1179,9 +1231,11 @@ WRONG_SCHEDULES_TRAINED = [
     ("cosine from the constant rate", lambda o: SCHED.CosineAnnealingLR(o, T_max=4), "does not beat"),
 ]
 RIGHT_SCHEDULES_TRAINED = [
-    ("1cycle, the solution", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=4 * 32)),
-    ("1cycle, epochs and steps_per_epoch", lambda o: SCHED.OneCycleLR(o, max_lr=0.2, epochs=4, steps_per_epoch=32)),
-    ("1cycle, linear annealing", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128, anneal_strategy="linear")),
+    ("1cycle, the solution", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=4 * 32, cycle_momentum=False)),
+    ("1cycle, epochs and steps_per_epoch", lambda o: SCHED.OneCycleLR(o, max_lr=0.2, epochs=4, steps_per_epoch=32,
+                                                                        cycle_momentum=False)),
+    ("1cycle, linear annealing", lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128, anneal_strategy="linear",
+                                                              cycle_momentum=False)),
     ("LambdaLR: 5× decaying per epoch", lambda o: SCHED.LambdaLR(o, lambda e: 5 * (1 - e / 4))),
     ("LambdaLR: warm-up then decay", lambda o: SCHED.LambdaLR(o, lambda e: [2, 5, 3, 1][min(e, 3)])),
     ("CyclicLR without momentum cycling", lambda o: SCHED.CyclicLR(o, base_lr=0.02, max_lr=0.2, step_size_up=64,
@@ -1674,7 +1728,8 @@ RIGHT_CAPSTONE = [
     # (finding 2) an nn.ModuleList inside a module whose forward runs it is a network
     ("silu_he: layers in an nn.ModuleList, run by forward", "silu_he", lambda seed=0: ModuleListForward(seed)),
     ("silu_he: built in float64, then .float()", "silu_he", lambda seed=0: capstone()(seed).double().float()),
-    ("bn: BatchNorm1d(100, affine=False)", "bn", capstone_bn_with(affine=False)),
+    # (att3, 07/2) affine=False is no longer right: the task's nn.BatchNorm1d(100) learns γ and β (see
+    # WRONG_ATT3_CAPSTONE)
     ("bn: BatchNorm1d(100, momentum=0.01)", "bn", capstone_bn_with(momentum=0.01)),
 ]
 
@@ -1950,13 +2005,16 @@ def _data_module():
 
 WRONG_KIND = [
     ("04B: the data module", lambda: ex.check_schedule_beats_constant(
-        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128), _data_module(),
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128,
+                                                  cycle_momentum=False), _data_module(),
         verbose=False), "the module course_utils.data"),
     ("04B: one split (x, y)", lambda: ex.check_schedule_beats_constant(
-        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128),
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128,
+                                                  cycle_momentum=False),
         (torch.zeros(4, 784), torch.zeros(4)), verbose=False), "one split"),
     ("04B: None as data", lambda: ex.check_schedule_beats_constant(
-        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128), None, verbose=False),
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=128,
+                                                  cycle_momentum=False), None, verbose=False),
      "expected the data set"),
     ("04B: a tensor as data", lambda: ex.check_schedule_beats_constant(
         lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.5), torch.zeros(3, 784), verbose=False),
@@ -2344,7 +2402,14 @@ CHOICE_WRONG = [("b", "decouples"), ("(b) AdamW", "decouples"), ("AdamW(weight_d
                 ("both", "do not agree"), ("option d", "is 0"),
                 # (tester, issue 28) several options at once used to pass as their first letter
                 ("a and b", "several options"), ("a or b", "several options"), ("A, B", "several options"),
-                ("(a)/(c)", "several options"), ("a & d", "several options")]
+                ("(a)/(c)", "several options"), ("a & d", "several options"),
+                # (att3, 06) the several-options rule holds for every token and separator, whichever comes first
+                ("a b", "several options"), ("a c", "several options"), ("d a", "several options"),
+                ("Adam or AdamW", "several options"), ("AdamW, Adam", "several options"),
+                ("Adam b", "several options"), ("(a) or both", "several options"),
+                ("adam not adamw", "rules an option out"), ("maybe a", "hedges"), ("a?", "hedges"),
+                ("not b", "rules an option out"), ("a, I guess", "hedges")]
+CHOICE_RIGHT += ["option a.", "Adam", "answer: a", "i'd say a", "ADAM(weight_decay=λ)"]
 
 
 @pytest.mark.parametrize("answer", CHOICE_RIGHT)
@@ -2384,6 +2449,53 @@ def test_every_form_rejects_a_wrong_answer_with_an_explanation(n):
         assert f"({right})" not in r.message, r.message
         assert len(options[ord(right) - 97]) < 4 or options[ord(right) - 97] not in r.message, r.message
     assert ex.check_answer(n, None, verbose=False).status == "not yet"
+
+
+# (att3, 06) hedged or multi-option answers passed when the right option came first, or when an option word
+# was read inside "not"/"the"; every recognised token (letter or option word, any separator) now counts
+FORM_WRONG = [
+    (6, "b c", "several options"), (6, "c b", "several options"), (6, "b, c", "several options"),
+    (6, "b or c", "several options"), (1, "b c", "several options"), (1, "b d", "several options"),
+    (4, "c d", "several options"), (4, "SELU or tanh", "several options"), (4, "selu/relu", "several options"),
+    (6, "l1 or dropout", "several options"), (6, "pruning and batch norm", "several options"),
+    (3, "yes or no", "several options"), (2, "no yes", "several options"), (8, "LeCun or Xavier", "several"),
+    (8, "b (not He)", "rules an option out"), (8, "He not LeCun", "rules an option out"),
+    (2, "not sure", "hedges"), (2, "I don't know", "hedges"), (3, "maybe yes", "hedges"),
+    (4, "probably SELU", "hedges"), (6, "b?", "hedges"), (1, "either a or b", "hedges"),
+    # a letter the question does not have (yes / no questions have a and b only)
+    (2, "b c", "no option (c)"), (2, "c", "no option (c)"), (3, "(d)", "no option (d)"),
+]
+FORM_RIGHT = [
+    (6, "b"), (6, "(b)"), (6, "B."), (6, "l1"), (6, "ℓ1 penalty"), (6, "an ℓ1 penalty or magnitude pruning"),
+    (6, "magnitude pruning"), (4, "SELU"), (4, "(c) SELU"), (3, "yes"), (3, "Yes."), (2, "no"), (2, "No."),
+    (8, "LeCun"), (8, "the LeCun one"), (8, "b) LeCun normal, Var(W) = 1/fan_in"), (1, "option b"),
+    (1, "b: variances that grow or shrink"),
+    # a negation in the reasoning, not before an option, leaves the one option chosen
+    (2, "No, they can't"), (2, "no: equal units don't become different"), (3, "yes, it's fine, not a problem"),
+]
+
+
+@pytest.mark.parametrize("n,answer,keyword", FORM_WRONG, ids=[f"{r[0]}:{r[1]}" for r in FORM_WRONG])
+def test_form_refuses_several_or_hedged_options(n, answer, keyword):
+    r = ex.check_answer(n, answer, verbose=False)
+    rejected(r, keyword)
+
+
+@pytest.mark.parametrize("n,answer", FORM_RIGHT, ids=[f"{r[0]}:{r[1]}" for r in FORM_RIGHT])
+def test_form_accepts_one_option_in_any_form(n, answer):
+    accepted(ex.check_answer(n, answer, verbose=False))
+
+
+@pytest.mark.parametrize("n", [n for n in range(1, 9) if ex.FORMS[n][0] == "choice"])
+def test_every_option_read_as_itself_in_its_own_words(n):
+    """each option's own text, alone or after its letter, reads as that one option (pass, or '(x) is not it')."""
+    options, right = ex.FORMS[n][2], ex.FORMS[n][3]
+    for i, option in enumerate(options):
+        letter = chr(97 + i)
+        for text in (option, f"({letter}) {option}", letter.upper()):
+            r = ex.check_answer(n, text, verbose=False)
+            assert (r.status == "pass") if letter == right else (f"({letter}) is not it" in r.message), \
+                (text, r.message)
 
 
 def test_forms_measure_on_the_spot():
@@ -2666,6 +2778,10 @@ ANSWERS_WRONG = [  # (id, answers, keyword, the right answer that must not be na
     ("the step cost as a fraction", answers(bn_step_cost=0.357), "in percent", None),
     ("the step cost misread", answers(bn_step_cost=10), "compare the two step times", None),
     ("the step cost as a string", answers(bn_step_cost="36 %"), "without quotes", None),
+    # (att3, 07) the example is the learner's own number in the question's unit, not a fraction
+    ("the step cost as a string, in percent", answers(bn_step_cost="36"), "e.g. 36, not '36'", None),
+    ("the step cost with a % sign", answers(bn_step_cost="36%"), "e.g. 36, not '36%'", None),
+    ("the step cost as 100 + the answer", answers(bn_step_cost=135.7), "% *more*", None),
     ("one question left out", {k: v for k, v in RIGHT_ANSWERS.items() if k != "mc_better"}, "unanswered", None),
     ("one left None", answers(onecycle_better=None), "still unanswered: onecycle_better", None),
     ("a list instead of the dict", list(RIGHT_ANSWERS.values()), "expected a dict", None),
@@ -2835,7 +2951,7 @@ def test_search_hands_the_rate_to_the_schedule(make_tiny_data, cache, capsys):
     best, out = ex.search_lr(tiny_builder, lambda p, lr: torch.optim.Adam(p, lr=lr), make_tiny_data(96, 32),
                              rates=(1e-3, 1e-2, 1e-1), epochs=2, batch_size=40, scheduler_fn=one_cycle,
                              progress=False, use_cache=False)
-    assert peaks == [1e-3, 1e-2, 1e-1] and set(out) == {1e-3, 1e-2, 1e-1} and best in out
+    assert peaks[-3:] == [1e-3, 1e-2, 1e-1] and set(out) == {1e-3, 1e-2, 1e-1} and best in out
     assert all(max(r.lr) <= rate * 1.0001 for rate, r in out.items())
 
 
@@ -3214,3 +3330,542 @@ def test_ex4_show_question_bad_number_names_show_question(capsys):
     ex.show_question(9)
     out = capsys.readouterr().out
     assert "exercises.show_question(1)" in out and "show_answer" not in out, out
+
+
+# ---------------------------------------------------------------- att3 (third blind round): 03A / 03C
+def momentum_lr_in_v(p, g, st, group):
+    """(att3, 03A) v ← βv + ηg; p ← p − v: torch's update while lr is constant, not once a scheduler changes it."""
+    v = st.setdefault("v", torch.zeros_like(p))
+    v.mul_(group["momentum"]).add_(group["lr"] * g)
+    p.sub_(v)
+
+
+def adam_lr_in_m(p, g, st, group):
+    """Adam with the rate folded into the first moment: right only while lr is constant."""
+    b1, b2 = group["betas"]
+    st["t"] = st.get("t", 0) + 1
+    t = st["t"]
+    m = st.setdefault("m", torch.zeros_like(p))
+    v = st.setdefault("v", torch.zeros_like(p))
+    m.mul_(b1).add_(group["lr"] * g, alpha=1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    p.sub_((m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + group["eps"]))
+
+
+def lr_read_once(update, defaults):
+    """An optimizer that copies each group's lr at construction and never reads it again."""
+    base = make_optimizer(update, defaults)
+
+    class Frozen(base):
+        def __init__(self, params, **kw):
+            super().__init__(params, **kw)
+            self.lrs = [g["lr"] for g in self.param_groups]
+
+        def _step(self):
+            for group, lr in zip(self.param_groups, self.lrs):
+                for p in group["params"]:
+                    if p.grad is not None:
+                        update(p, p.grad, self.state[p], {**group, "lr": lr})
+    return Frozen
+
+
+class AdamStepT(torch.optim.Optimizer):
+    """(att3, 03C) t advanced once per step() call for the whole optimizer, not per parameter."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.t += 1
+        t = self.t
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                st, (b1, b2) = self.state[p], g["betas"]
+                m = st.setdefault("m", torch.zeros_like(p))
+                v = st.setdefault("v", torch.zeros_like(p))
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                p.sub_(g["lr"] * (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + g["eps"]))
+
+
+def momentum_lr_each_step(p, g, st, group):
+    """right: the current lr read from the group at every step, the update written with .data."""
+    v = st.setdefault("v", torch.zeros_like(p))
+    v.mul_(group["momentum"]).add_(g)
+    p.data -= group["lr"] * v
+
+
+WRONG_ATT3_OPT = [
+    ("momentum: lr folded into the velocity", ex.check_momentum, make_optimizer(momentum_lr_in_v, MOM),
+     "folded the learning rate into the velocity"),
+    ("momentum: lr read once at construction", ex.check_momentum, lr_read_once(momentum_update(), MOM),
+     "read `group['lr']` afresh"),
+    ("rmsprop: lr read once at construction", ex.check_rmsprop, lr_read_once(rmsprop_update(), RMS),
+     "read `group['lr']` afresh"),
+    ("adam: lr read once at construction", ex.check_adam, lr_read_once(adam_update(), ADAM),
+     "read `group['lr']` afresh"),
+    ("adam: lr folded into m", ex.check_adam, make_optimizer(adam_lr_in_m, ADAM), "after step 8"),
+    ("adam: t per step() call", ex.check_adam, AdamStepT, "third parameter"),
+]
+RIGHT_ATT3_OPT = [
+    ("momentum: lr read at every step, .data", ex.check_momentum, make_optimizer(momentum_lr_each_step, MOM)),
+    ("rmsprop: reference", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS)),
+    ("adam: Kingma & Ba's ε̂ form is told, the reference passes", ex.check_adam, make_optimizer(adam_update(), ADAM)),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_ATT3_OPT, ids=[r[0] for r in WRONG_ATT3_OPT])
+def test_att3_optimizers_reject(label, check, cls, keyword):
+    rejected(check(cls, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,check,cls", RIGHT_ATT3_OPT, ids=[r[0] for r in RIGHT_ATT3_OPT])
+def test_att3_optimizers_accept(label, check, cls):
+    accepted(check(cls, verbose=False))
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_OPTIMIZERS + WRONG_ATT3_OPT + WRONG_EX4_OPT,
+                         ids=[r[0] for r in WRONG_OPTIMIZERS + WRONG_ATT3_OPT + WRONG_EX4_OPT])
+def test_expected_and_got_show_the_largest_difference(label, check, cls, keyword):
+    """(att3, 03C) the expected/got pair printed is the parameter where the difference is largest: the two
+    printed vectors differ, and their largest entry-wise gap is the 'largest difference' line."""
+    r = check(cls, verbose=False)
+    flat = " ".join(r.message.split())
+    if "expected:" not in flat:
+        return
+    exp = re.search(r"expected: .*? = \[(.*?)\]", flat)
+    got = re.search(r"got: .*? = \[(.*?)\]", flat)
+    largest = re.search(r"largest difference: (\S+)", flat)
+    if not (exp and got and largest) or "nan" in flat.lower() or "inf" in flat.lower():
+        return
+    e = [float(x) for x in re.findall(r"-?[\d.]+(?:e-?\d+)?", exp.group(1))]
+    g = [float(x) for x in re.findall(r"-?[\d.]+(?:e-?\d+)?", got.group(1))]
+    gap = max(abs(a - b) for a, b in zip(e, g))
+    assert gap == pytest.approx(float(largest.group(1)), rel=0.05), r.message
+
+
+# ---------------------------------------------------------------- att3: 05A side effects; default dtype (every grader)
+def mc_freezes(model, x, n_samples=50):
+    """(att3, 05A a) right numbers, but the caller's network is left untrainable."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return mc_ok(model, x, n_samples)
+
+
+def mc_freezes_one(model, x, n_samples=50):
+    next(iter(model.parameters())).requires_grad = False
+    return mc_ok(model, x, n_samples)
+
+
+def mc_freezes_and_restores(model, x, n_samples=50):
+    """right: requires_grad switched off during the passes and given back."""
+    flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    out = mc_ok(model, x, n_samples)
+    for p, f in zip(model.parameters(), flags):
+        p.requires_grad_(f)
+    return out
+
+
+def _sets_default_dtype(fn, dtype=torch.float64):
+    """``fn`` preceded, inside the learner's code, by torch.set_default_dtype(dtype)."""
+    def wrapped(*args, **kwargs):
+        torch.set_default_dtype(dtype)
+        return fn(*args, **kwargs)
+    return wrapped
+
+
+class MomentumSetsDtype(make_optimizer(momentum_update(), MOM)):
+    def __init__(self, params, **kw):
+        torch.set_default_dtype(torch.float64)
+        super().__init__(params, **kw)
+
+
+WRONG_ATT3_SIDE_EFFECTS = [
+    ("mc: requires_grad switched off", ex.check_mc_dropout, mc_freezes, "switched off `requires_grad`"),
+    ("mc: one parameter frozen", ex.check_mc_dropout, mc_freezes_one, "1 of the model's"),
+    ("mc: sets the default dtype to float64", ex.check_mc_dropout, _sets_default_dtype(mc_ok), "default dtype"),
+    ("mc: sets the default dtype to float16", ex.check_mc_dropout, _sets_default_dtype(mc_ok, torch.float16),
+     "float32 to float16"),
+    ("leaky: sets the default dtype", ex.check_leaky_relu, _sets_default_dtype(leaky_ok), "default dtype"),
+    ("xavier: sets the default dtype", ex.check_xavier_uniform, _sets_default_dtype(xavier_ok), "default dtype"),
+    ("l2: sets the default dtype", ex.check_l2_penalty,
+     _sets_default_dtype(lambda ps, lam: lam / 2 * sum((p ** 2).sum() for p in ps)), "default dtype"),
+    ("bn: sets the default dtype", ex.check_batch_norm, _sets_default_dtype(bn_ok), "default dtype"),
+    ("momentum: sets the default dtype", ex.check_momentum, MomentumSetsDtype, "default dtype"),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_ATT3_SIDE_EFFECTS,
+                         ids=[r[0] for r in WRONG_ATT3_SIDE_EFFECTS])
+def test_att3_side_effects_are_named(label, check, fn, keyword):
+    try:
+        r = check(fn, verbose=False)
+        after = torch.get_default_dtype()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    rejected(r, keyword)
+    assert after == torch.float32, f"the check left torch's default dtype at {after}"
+    assert "averaged the logits" not in r.message and "deterministic network" not in r.message, r.message
+
+
+RIGHT_ATT3_SIDE_EFFECTS = [
+    ("mc: requires_grad off during the passes, given back", ex.check_mc_dropout, mc_freezes_and_restores),
+    ("mc: the reference", ex.check_mc_dropout, mc_ok),
+    ("leaky: the reference", ex.check_leaky_relu, leaky_ok),
+]
+
+
+@pytest.mark.parametrize("label,check,fn", RIGHT_ATT3_SIDE_EFFECTS, ids=[r[0] for r in RIGHT_ATT3_SIDE_EFFECTS])
+def test_att3_right_answers_pass(label, check, fn):
+    accepted(check(fn, verbose=False))
+
+
+@pytest.mark.parametrize("check,fn", [(ex.check_mc_dropout, mc_ok), (ex.check_leaky_relu, leaky_ok),
+                                      (ex.check_momentum, make_optimizer(momentum_update(), MOM))],
+                         ids=["mc", "leaky", "momentum"])
+def test_default_dtype_set_before_the_check_is_noted_and_kept(check, fn):
+    """a default changed in an earlier cell: the check runs in float32 (right answers pass), says so, and leaves
+    the learner's setting alone."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        r = check(fn, verbose=False)
+        after = torch.get_default_dtype()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    accepted(r)
+    assert "already float64" in r.message and after == torch.float64, r.message
+
+
+def test_a_check_prints_its_report_once(capsys):
+    ex.check_mc_dropout(_sets_default_dtype(mc_ok), verbose=True)
+    torch.set_default_dtype(torch.float32)
+    out = capsys.readouterr().out
+    assert out.count("mc_dropout_predict:") == 1 and "default dtype" in out, out
+
+
+def _switches_grad_off(fn):
+    """``fn`` preceded, inside the learner's code, by torch.set_grad_enabled(False) (never switched back)."""
+    def wrapped(*args, **kwargs):
+        torch.set_grad_enabled(False)
+        return fn(*args, **kwargs)
+    return wrapped
+
+
+def kaiming_grad_off(w, a=0.0):
+    """(att3) the learner's idea of no_grad: global, never switched back."""
+    torch.set_grad_enabled(False)
+    w.normal_(0, math.sqrt(2 / ((1 + a * a) * w.shape[1])))
+    return w
+
+
+WRONG_ATT3_GRAD_MODE = [
+    ("kaiming: set_grad_enabled(False)", ex.check_kaiming_normal, kaiming_grad_off, "set_grad_enabled(False)"),
+    ("xavier: set_grad_enabled(False)", ex.check_xavier_uniform, _switches_grad_off(xavier_ok), "autograd"),
+    ("mc: set_grad_enabled(False)", ex.check_mc_dropout, _switches_grad_off(mc_ok), "autograd"),
+    ("leaky: set_grad_enabled(False)", ex.check_leaky_relu, _switches_grad_off(leaky_ok), "autograd"),
+    ("l2: set_grad_enabled(False)", ex.check_l2_penalty,
+     _switches_grad_off(lambda ps, lam: lam / 2 * sum((p ** 2).sum() for p in ps)), "with torch.no_grad():"),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_ATT3_GRAD_MODE, ids=[r[0] for r in WRONG_ATT3_GRAD_MODE])
+def test_att3_grad_mode_switched_off_is_named_and_restored(label, check, fn, keyword):
+    try:
+        r = check(fn, verbose=False)
+        after = torch.is_grad_enabled()
+    finally:
+        torch.set_grad_enabled(True)
+    rejected(r, keyword)
+    assert after, "the check left autograd switched off"
+
+
+def test_a_right_answer_after_a_leak_still_passes():
+    """(att3) a leak in one answer no longer breaks the next, right one (l2_penalty 'detached', largest gradient
+    traceback, batch_norm 'remove the cast')."""
+    torch.set_grad_enabled(False)
+    torch.set_default_dtype(torch.float64)
+    try:
+        results = [ex.check_l2_penalty(lambda ps, lam: lam / 2 * sum((p ** 2).sum() for p in ps), verbose=False),
+                   ex.check_batch_norm(bn_ok, verbose=False), ex.check_leaky_relu(leaky_ok, verbose=False)]
+    finally:
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+    for r in results:
+        accepted(r)
+        assert "note:" in r.message and "set_grad_enabled(False)" in r.message, r.message
+
+
+# ---------------------------------------------------------------- att3: 07/2 batch norm configured otherwise
+def _bn_replaced(**kw):
+    def build(seed=0):
+        net = capstone(bn=True)(seed)
+        return nn.Sequential(*[nn.BatchNorm1d(100, **kw) if isinstance(m, nn.BatchNorm1d) else m for m in net])
+    return build
+
+
+def _bn_before_output(seed=0):
+    net = capstone(bn=True)(seed)
+    return nn.Sequential(*list(net)[:-1], nn.BatchNorm1d(100), net[-1])
+
+
+WRONG_ATT3_CAPSTONE = [
+    ("bn: BatchNorm1d(100, affine=False)", "bn", _bn_replaced(affine=False), "affine=False"),
+    ("bn: affine=False and no running statistics", "bn", _bn_replaced(affine=False, track_running_stats=False),
+     "built with"),
+    ("bn: affine=False, built by the earlier helper", "bn", capstone_bn_with(affine=False), "affine=False"),
+    # (att3, 07/2) running statistics that never move, or keep only the last batch
+    ("bn: momentum=0.0", "bn", _bn_replaced(momentum=0.0), "momentum=0"),
+    ("bn: momentum=1.0", "bn", _bn_replaced(momentum=1.0), "momentum=1"),
+    ("bn: eps=1e-3", "bn", _bn_replaced(eps=1e-3), "eps=0.001"),
+    ("bn: a 21st BatchNorm1d before the output layer", "bn", _bn_before_output, "one BatchNorm1d too many"),
+]
+RIGHT_ATT3_CAPSTONE = [
+    ("bn: BatchNorm1d(100) with its defaults spelled out", "bn",
+     _bn_replaced(eps=1e-5, momentum=0.1, affine=True, track_running_stats=True)),
+    ("bn: momentum=None (a cumulative average)", "bn", _bn_replaced(momentum=None)),
+    ("bn: momentum=0.01", "bn", _bn_replaced(momentum=0.01)),
+]
+
+
+@pytest.mark.parametrize("label,variant,build,keyword", WRONG_ATT3_CAPSTONE, ids=[r[0] for r in WRONG_ATT3_CAPSTONE])
+def test_att3_capstone_bn_configured_otherwise(label, variant, build, keyword):
+    r = ex.check_capstone_model(build, variant, verbose=False)
+    rejected(r, keyword)
+    assert "comes after the activation" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,variant,build", RIGHT_ATT3_CAPSTONE, ids=[r[0] for r in RIGHT_ATT3_CAPSTONE])
+def test_att3_capstone_bn_right(label, variant, build):
+    accepted(ex.check_capstone_model(build, variant, verbose=False))
+
+
+# ---------------------------------------------------------------- att3: give-aways (01E, 02C)
+@pytest.mark.parametrize("answer", range(1, 9))
+def test_largest_gradient_direction_never_leaves_one_layer(answer):
+    """(att3, 01E) 'nearer the input than layer 2' can only be layer 1: a direction is given only when it
+    leaves at least two layers."""
+    r = ex.check_largest_gradient(answer, verbose=False)
+    if r.status == "pass":
+        return
+    m = re.search(r"nearer the (input|output) than layer (\d)", r.message)
+    if m:
+        k = int(m.group(2))
+        assert (k - 1 if m.group(1) == "input" else 8 - k) >= 2, r.message
+    assert "the run disagrees" in r.message, r.message
+
+
+def test_largest_gradient_layer_2_is_not_told_the_answer():
+    r = ex.check_largest_gradient(2, verbose=False)
+    rejected(r, "layer 2 does not receive the largest gradient")
+    assert "nearer" not in r.message and "layer 1" not in r.message, r.message
+
+
+GROWTH_WRONG_ATT3 = [
+    # (att3, 02C) the hint of one layer's factor named the count (29): it names the step now, not the number
+    ("one layer's factor 1 + α²", 1.09, "count how many layers"),
+    ("one layer's factor 1 + α", 1.3, "count how many layers"),
+    ("one layer's factor 1 + α²/2", 1.045, "one layer's factor"),
+    # the wrong per-layer factor compounded right is not told 'the factors do not add'
+    ("(1 + α²/2) compounded over 29 layers", 1.045 ** 29, "one-layer factor is off"),
+    ("(1 + α²/2) compounded over 30 layers", 1.045 ** 30, "one-layer factor is off"),
+    ("the factors added (kept)", 1 + 0.09 * 29, "do not add"),
+    # a percentage, and the increase factor − 1
+    ("the factor as a percentage", 1217, "percentage"),
+    ("the increase as a percentage", 1117, "percentage"),
+    ("the increase, factor − 1", 1.09 ** 29 - 1, "factor − 1"),
+]
+
+
+@pytest.mark.parametrize("label,answer,keyword", GROWTH_WRONG_ATT3, ids=[r[0] for r in GROWTH_WRONG_ATT3])
+def test_att3_growth_hints_name_the_mistake_not_the_count(label, answer, keyword):
+    r = ex.check_leaky_growth(answer, verbose=False)
+    rejected(r, keyword)
+    assert not re.search(r"\b(29|28|31) layers\b", r.message), r.message  # no count that leaves one possibility
+    assert "1 + α²" not in r.message and "measured" not in r.message, r.message
+
+
+STRING_NUMBERS = [  # (att3) a number written as a string: the example keeps the unit each question asks for
+    ("01E: a layer number", lambda: ex.check_largest_gradient("1", verbose=False), "e.g. 1, not '1'"),
+    ("02C: a factor", lambda: ex.check_leaky_growth("12.2", verbose=False), "e.g. 12.2, not '12.2'"),
+    ("04A: a percentage for a fraction", lambda: ex.check_exponential_fraction("35%", verbose=False),
+     "e.g. 0.35, not '35%'"),
+    ("04A: a fraction in quotes", lambda: ex.check_exponential_fraction("0.3487", verbose=False),
+     "e.g. 0.3487, not '0.3487'"),
+    ("04A: words", lambda: ex.check_exponential_fraction("a third", verbose=False), "without quotes or a % sign"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", STRING_NUMBERS, ids=[r[0] for r in STRING_NUMBERS])
+def test_a_number_in_quotes_gets_its_own_example(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "0.25, not" not in r.message, r.message
+
+
+# ---------------------------------------------------------------- att3: 02B an argument changed in place while recorded
+def bn_sub_x_in_place(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    """(att3, 02B) right, plus a stray in-place edit of the input x (which requires grad in the check)."""
+    out = bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+    x.sub_(0)
+    return out
+
+
+def bn_x_data_in_place(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    x[0] += 0
+    return bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+
+
+def leaky_mul_x_in_place(x, negative_slope=0.01):
+    x.mul_(1.0)
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+def leaky_local_leaf(x, negative_slope=0.01):
+    """not an argument: a leaf the function made itself (the no_grad hint stays)."""
+    w = torch.ones(1, requires_grad=True)
+    w.add_(1)
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+INPLACE_ARGUMENT = [
+    ("bn: x.sub_(0) on the input", lambda: ex.check_batch_norm(bn_sub_x_in_place, verbose=False),
+     "`x` is an argument your function was given"),
+    ("bn: x[0] += 0", lambda: ex.check_batch_norm(bn_x_data_in_place, verbose=False), "`x` is an argument"),
+    ("leaky: x.mul_(1.0)", lambda: ex.check_leaky_relu(leaky_mul_x_in_place, verbose=False), "`x` is an argument"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", INPLACE_ARGUMENT, ids=[r[0] for r in INPLACE_ARGUMENT])
+def test_att3_argument_changed_in_place_is_not_told_no_grad(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "do it inside `with torch.no_grad():`" not in r.message, r.message
+
+
+def test_a_local_leaf_changed_in_place_keeps_the_no_grad_hint():
+    r = ex.check_leaky_relu(leaky_local_leaf, verbose=False)
+    rejected(r, "torch.no_grad()")
+    assert "is an argument" not in r.message, r.message
+
+
+# ---------------------------------------------------------------- att3: helpers take every legitimate number form
+@pytest.mark.parametrize("value", [1 / 128, torch.tensor(1 / 128), np.float32(1 / 128), np.float64(1 / 128)],
+                         ids=["float", "tensor", "np.float32", "np.float64"])
+def test_a_number_the_check_accepts_also_enters_the_table(value):
+    """(att3, 01A) the notebook's table reads the learner's value with as_number and measures it."""
+    v = ex.as_number(value)
+    assert v == pytest.approx(1 / 128)
+    assert ex.measure_backward_ratio(value, 512, 128) == pytest.approx(1.0, abs=0.1)
+    assert ex.check_backward_condition(lambda dx, dy: value * 0 + 1 / dy, verbose=False).status == "pass"
+
+
+@pytest.mark.parametrize("value", [None, "1/128", [1 / 128], torch.ones(2)])
+def test_as_number_refuses_what_is_not_one_number(value):
+    assert ex.as_number(value) is None
+
+
+def test_attempt_with_a_value_instead_of_a_function(capsys):
+    assert ex.attempt(1 / 128, 512, 128) is None
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and "expected your function" in out and "def " in out, out
+    assert "checker could not use" not in out, out
+
+
+def test_helpers_refuse_wrong_kinds_plainly(capsys):
+    with pytest.raises(ValueError, match="std must be a number > 0, got None"):
+        ex.activation_variances(None, 5, act="tanh")
+    pytest.importorskip("ipywidgets")
+    assert ex.variance_slider(42) is None
+    assert "expects a dict" in capsys.readouterr().out
+
+
+def test_search_names_a_schedule_that_ignores_its_rate(make_tiny_data, cache, capsys):
+    """(att3, 07/5) a one_cycle that ignores max_lr made every run the same and got 'widen the grid'."""
+    def one_cycle(optimizer, max_lr):
+        return SCHED.OneCycleLR(optimizer, max_lr=0.01, total_steps=2 * math.ceil(96 / 40))
+
+    best, out = ex.search_lr(tiny_builder, lambda p, lr: torch.optim.NAdam(p, lr=lr), make_tiny_data(96, 32),
+                             rates=(1e-3, 3e-3, 1e-2), epochs=2, batch_size=40, scheduler_fn=one_cycle,
+                             progress=False)
+    text = " ".join(capsys.readouterr().out.split())
+    assert best is None and out == {}, out
+    assert "❌ not quite" in text and "ignores the rate it is handed" in text and "widen the grid" not in text, text
+    no_internals(text)
+
+
+def test_a_decimal_is_a_number():
+    """(att3, 01A) Decimal was told 'not a number ... got the number Decimal(...)'."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    accepted(ex.check_backward_condition(lambda dx, dy: Decimal(1) / Decimal(dy), verbose=False))
+    accepted(ex.check_backward_condition(lambda dx, dy: Fraction(1, dy), verbose=False))
+    accepted(ex.check_leaky_growth(Decimal("12.2"), verbose=False))
+    rejected(ex.check_backward_condition(lambda dx, dy: Decimal(1) / Decimal(dx), verbose=False), "forward")
+
+
+# ---------------------------------------------------------------- att3, widened: any input left untrainable
+def bn_freezes(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    gamma.requires_grad_(False)
+    beta.requires_grad_(False)
+    return bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+
+
+def l2_freezes(params, lam):
+    """right value, then the caller's parameters frozen (the check used to crash with a bare traceback)."""
+    params = list(params)
+    out = lam / 2 * sum((p ** 2).sum() for p in params)
+    for p in params:
+        p.requires_grad_(False)
+    return out
+
+
+def leaky_freezes(x, negative_slope=0.01):
+    if x.is_leaf:
+        x.requires_grad = False
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+FROZEN_INPUTS = [
+    ("bn: gamma and beta frozen", ex.check_batch_norm, bn_freezes, "`gamma` and `beta`"),
+    ("l2: the parameters frozen", ex.check_l2_penalty, l2_freezes, "switched off `requires_grad`"),
+    ("leaky: x frozen", ex.check_leaky_relu, leaky_freezes, "of `x`, a tensor it was given"),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", FROZEN_INPUTS, ids=[r[0] for r in FROZEN_INPUTS])
+def test_att3_inputs_left_untrainable_are_named(label, check, fn, keyword):
+    rejected(check(fn, verbose=False), keyword)
+
+
+def test_a_grader_that_breaks_reports_instead_of_raising(capsys):
+    """(att3, widened) the l2 check crashed with a bare traceback from inside the grader (autograd.grad on a
+    frozen parameter): whatever breaks inside a check becomes a report."""
+    from course_utils.exercises._core import _graded
+
+    @_graded("check_boom(fn)")
+    def check_boom(fn, *, verbose: bool = True):
+        return torch.autograd.grad(fn(torch.ones(1)), torch.ones(1))
+
+    r = check_boom(lambda x: x.sum(), verbose=True)
+    out = capsys.readouterr().out
+    assert r.status == "fail" and out.count("❌ not quite") == 1, out
+    no_internals(r.message)
+
+
+@pytest.mark.parametrize("n", [n for n in range(1, 9) if ex.FORMS[n][0] == "choice"])
+@pytest.mark.parametrize("answer", ["a b", "maybe", "not sure", 3, "z"])
+def test_choice_hints_suggest_no_letter(n, answer):
+    """(att3, widened) the hint of a refused choice used to show `form_n = "<last letter>"`, which for question
+    2 (yes / no) is the answer: the example lists every letter alike."""
+    r = ex.check_answer(n, answer, verbose=False)
+    assert r.status == "fail", r.message
+    assert not re.search(r'form_\d = "[a-d]"', r.message), r.message
+    letters = "".join(chr(97 + i) for i in range(len(ex.FORMS[n][2])))
+    assert f" or {letters[-1]}, as a string" in r.message, r.message

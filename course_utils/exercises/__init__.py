@@ -31,7 +31,7 @@ The graders live in one module per exercise notebook (``initialization``, ``norm
 capstone's model checks, runs and answers) on top of ``_core`` (the result object
 and the messages); every public name is importable from ``course_utils.exercises`` itself.
 """
-from ._core import CheckResult, attempt
+from ._core import CheckResult, as_number, attempt
 from .initialization import (
     measure_backward_ratio, check_backward_condition, check_xavier_uniform, check_kaiming_normal,
     activation_variances, plot_activation_variances, variance_slider, GRADIENT_NET, signal_gradient_norms,
@@ -62,7 +62,7 @@ from .capstone_answers import (
 )
 
 __all__ = [
-    "CheckResult", "attempt",
+    "CheckResult", "attempt", "as_number",
     # 01 initialization
     "measure_backward_ratio", "check_backward_condition", "check_xavier_uniform", "check_kaiming_normal",
     "activation_variances", "plot_activation_variances", "variance_slider", "GRADIENT_NET", "signal_gradient_norms",

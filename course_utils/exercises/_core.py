@@ -8,6 +8,7 @@ torch or inside these graders), with a hint specific to the mistake where one is
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import math
 import numbers
 import os
@@ -122,9 +123,78 @@ def _graded(example: str):
                 return _report(check.__name__, FAIL, f"{what}.",
                                hint=f"call it as in the notebook: `exercises.{example}` — your own function, "
                                     "class or answer, without parentheses after its name.", verbose=verbose)
-            return check(*args, **kwargs)
+            return _with_default_dtype_kept(check, sig, args, kwargs)
         return wrapper
     return wrap
+
+
+def _dtype_name(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+#: torch's global settings a check pins while it runs: (what it is called, read, set, the value the exercises are
+#: written for, how learner code changes it, what to write instead)
+_GLOBALS = (
+    ("default dtype", torch.get_default_dtype, torch.set_default_dtype, torch.float32,
+     "`torch.set_default_dtype`",
+     "that call changes every tensor created afterwards, in the check and in the rest of your notebook, not only "
+     "yours. Remove it and give a tensor its dtype where it is made (`dtype=...`, `zeros_like`)."),
+    ("autograd (gradient recording)", torch.is_grad_enabled, torch.set_grad_enabled, True,
+     "`torch.set_grad_enabled(False)`",
+     "that call switches gradients off for everything that runs afterwards (training, later checks), not only "
+     "inside your function. Use a block instead, `with torch.no_grad():`, which switches them back on when it "
+     "ends."),
+)
+
+
+def _show_value(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value).replace("torch.", "")
+
+
+def _with_default_dtype_kept(check, sig, args, kwargs):
+    """Run ``check`` with torch's global settings (default dtype, autograd on) as the exercises are written for,
+    and give the learner's session its own settings back afterwards.  Learner code that changes one of them while
+    the check runs (``torch.set_default_dtype``, ``torch.set_grad_enabled(False)``) would change everything the
+    check does after it (references, fresh copies of a model, gradients), and the verdict with it, and would
+    break the next checks: such a result is replaced by a message that names the change, and the setting is put
+    back.  A setting already changed before the check is reported in a note."""
+    before = [get() for _, get, *_ in _GLOBALS]
+    verbose = kwargs.get("verbose", True) is not False
+    quiet = {**kwargs, "verbose": False} if "verbose" in sig.parameters else kwargs
+    for (_, _, put, want, *_) in _GLOBALS:
+        put(want)
+
+    def changed():
+        return [(g, get()) for g in _GLOBALS for get in [g[1]] if get() != g[3]]
+
+    try:
+        res = check(*args, **quiet)
+    except Exception as e:
+        # the check itself broke: on a changed setting (reported below), or on something else the learner's
+        # code returned or left behind — reported as such, never as a traceback from inside the grader
+        res = None if changed() else _raised(check.__name__.replace("check_", ""), e, False)
+    finally:
+        during = changed()
+        for (_, _, put, *_), value in zip(_GLOBALS, before):
+            put(value)
+    if during and (res is None or isinstance(res, CheckResult)):
+        (what, _, _, want, how, hint), now = during[0]
+        res = _report(getattr(res, "name", check.__name__), FAIL,
+                      f"your code changed torch's {what}, from {_show_value(want)} to {_show_value(now)} ({how}), "
+                      "when the check called it.",
+                      hint=hint + " The check has put the setting back.", verbose=False)
+    elif isinstance(res, CheckResult):
+        notes = [f"torch's {what} was already {_show_value(b)} in this notebook when the check started ({how} "
+                 f"ran before it); the check ran {'with it on' if want is True else 'in ' + _show_value(want)}, "
+                 "as the exercises are written for, and left your setting as it was."
+                 for (what, _, _, want, how, _), b in zip(_GLOBALS, before) if b != want]
+        if notes:
+            res = CheckResult(res.name, res.status, res.message + "".join(f"\n   note:     {n}" for n in notes))
+    if verbose and isinstance(res, CheckResult):
+        print(res.text)
+    return res
 
 
 def _say(status: str, text: str) -> None:
@@ -213,10 +283,24 @@ def _as_number(x, *, low: float | None = None, high: float | None = None):
         x = x.item()
     elif hasattr(x, "item") and getattr(x, "shape", None) == ():  # a numpy scalar
         x = x.item()
+    elif isinstance(x, decimal.Decimal):  # a number, though not a numbers.Real
+        x = float(x) if x.is_finite() else float("nan")
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         extra = ""
-        if isinstance(x, str):
-            extra = " — write the number itself, without quotes or a % sign (e.g. 0.25, not \"25%\")"
+        if isinstance(x, str):  # the example is the learner's own number, in the unit the question asks for
+            text = x.strip()
+            pct = text.endswith("%")
+            try:
+                num = float(text.rstrip("%").strip().replace(",", "")) if text.rstrip("%").strip() else None
+            except ValueError:
+                num = None
+            if num is None or not math.isfinite(num):
+                extra = " — write the number itself, without quotes or a % sign"
+            else:
+                if pct and high is not None and high <= 1:  # a fraction is asked for
+                    num = num / 100
+                extra = (f" — write the number itself, without quotes{' or a % sign' if pct else ''} "
+                         f"(e.g. {num:g}, not {x!r})")
         return None, f"expected {want}, got {_describe(x)}{extra}."
     v = float(x)
     if not math.isfinite(v):
@@ -277,6 +361,20 @@ _DTYPE_CLASH = re.compile(r"same dtype|dtypes match|expected scalar type|Found d
 _ONECYCLE = re.compile(r"Tried to step (\d+) times?\. The specified number of total steps is (\d+)")
 
 
+def _argument_changed_in_place(e: BaseException, line: str) -> str | None:
+    """The name of an argument of the learner's function that ``line`` (where ``e`` was raised) changes in place
+    (``x.sub_(…)``, ``x.data.mul_(…)``, ``x[0] += …``), or None."""
+    frames = [fr for fr, _ in traceback.walk_tb(e.__traceback__) if _is_learner_frame(fr.f_code.co_filename)]
+    if not frames:
+        return None
+    code = frames[-1].f_code
+    args = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)(?:\.data)?(?:\[[^\]]*\])?\s*(?:\.\w+_\(|[-+*/]=)", line):
+        if m.group(1) in args:
+            return m.group(1)
+    return None
+
+
 def _exception_hint(e: BaseException, context: str | None = None) -> str:
     """A hint for a known kind of mistake; ``context`` is "init", "optimizer", "scheduler" or None."""
     text = str(e)
@@ -306,6 +404,12 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         if context == "optimizer":
             return ("you changed a parameter in place while autograd was recording. Decorate `step` with "
                     "`@torch.no_grad()` (as torch.optim does) or update `p.data`.")
+        arg = _argument_changed_in_place(e, line)
+        if arg:  # the caller's tensor: no_grad would only hide that it is overwritten
+            return (f"`{arg}` is an argument your function was given, the caller's tensor, and this line changes "
+                    "it in place (a method ending in `_`, or `-=`, `+=`, …). Don't: compute a new tensor from it "
+                    f"instead (e.g. `{arg} - m`, not `{arg}.sub_(m)`). Wrapping the line in `torch.no_grad()` "
+                    "would silence the error and overwrite the caller's data.")
         return ("a tensor that requires grad (a parameter) was changed in place while autograd was recording: "
                 "do it inside `with torch.no_grad():`.")
     if "NoneType" in text and context != "optimizer" and ".grad" not in line and (
@@ -418,6 +522,10 @@ def attempt(fn: Callable, *args, **kwargs):
     from the learner's code is reported like a check does (their line and a hint), and
     ``None`` is returned as well.
     """
+    if not callable(fn):  # e.g. `backward_var = 1/128` assigned where a `def` was asked for
+        _say(FAIL, f"expected your function, got {_describe(fn)}: define it with `def name(...):` and "
+             "`return` the value, rather than assigning a value to its name.")
+        return None
     what = getattr(fn, "__name__", repr(fn))
     try:
         return fn(*args, **kwargs)
@@ -427,6 +535,28 @@ def attempt(fn: Callable, *args, **kwargs):
     except Exception as e:  # the learner's code: report, never raise
         _say_raised(f"`{what}`", e)
         return None
+
+
+def _frozen(named) -> dict | None:
+    """A report (headline, hint) when learner code switched off ``requires_grad`` of tensors it was given:
+    ``named`` is ``[(name, tensor)]`` of tensors that required grad before the call."""
+    off = [n for n, t in named if isinstance(t, torch.Tensor) and not t.requires_grad]
+    if not off:
+        return None
+    what = " and ".join(f"`{n}`" for n in off[:3]) + (f" (and {len(off) - 3} more)" if len(off) > 3 else "")
+    one = len(off) == 1
+    return dict(headline=f"your function switched off `requires_grad` of {what}, "
+                         f"{'a tensor' if one else 'tensors'} it was given, and left {'it' if one else 'them'} so.",
+                hint="the caller still needs gradients through them (training does): a function that computes "
+                     "from its inputs leaves their flags alone. Remove the `requires_grad_(False)` (or "
+                     "`.requires_grad = False`); `with torch.no_grad():` or `.detach()` on your own copy give a "
+                     "tensor without gradient.")
+
+
+def as_number(x) -> float | None:
+    """``x`` as a Python float when it is one real number (Python, NumPy or a one-element tensor), else None
+    (what a notebook cell uses to put a learner's returned value into a table)."""
+    return _as_number(x)[0]
 
 
 def _fmt(x, digits: int = 4) -> str:

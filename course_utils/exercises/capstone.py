@@ -267,6 +267,7 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
         except _Found:  # a batch norm set up otherwise than nn.BatchNorm1d(100) changes every hidden signal
             _check_bn_config(spec, tr.of(nn.modules.batchnorm._BatchNorm))
             raise
+        _check_bn_config(spec, tr.of(nn.modules.batchnorm._BatchNorm))
         _check_batch_norm(spec, tr.of(nn.modules.batchnorm._BatchNorm), lin_calls)
         _check_dropout(spec, model, x)
         hidden = [m for m, _, _ in lin_calls[:20]]
@@ -415,6 +416,21 @@ def _check_bn_config(spec, bn_calls) -> None:
                                   "batch's own statistics, so a prediction depends on the other images in the batch",
                               hint="use `nn.BatchNorm1d(100)` with its defaults: it keeps running statistics and "
                                    "uses them in eval mode."))
+        if not m.affine:
+            raise _Found(dict(headline=f"{where} was built with affine=False.",
+                              got="no learnable scale γ and shift β: every hidden signal stays at mean 0 and "
+                                  "variance 1, which is a different model from the task's batch norm",
+                              hint="use `nn.BatchNorm1d(100)` with its defaults: after normalising, it learns a "
+                                   "scale and a shift for every unit."))
+        if m.momentum is not None and not 0 < m.momentum < 1:
+            raise _Found(dict(headline=f"{where} was built with momentum={m.momentum:g}.",
+                              got=("momentum 0: the running statistics never move from mean 0, variance 1, so "
+                                   "every prediction in eval mode normalises with the wrong statistics"
+                                   if m.momentum <= 0 else
+                                   "momentum 1: the running statistics keep only the last training batch, so "
+                                   "eval-mode predictions depend on which batch came last"),
+                              hint="use `nn.BatchNorm1d(100)` with its defaults: its running averages follow "
+                                   "the training batches (momentum 0.1)."))
         if m.eps != 1e-5:
             raise _Found(dict(headline=f"{where} has eps={m.eps:g} instead of the default 1e-5.",
                               got=f"eps={m.eps:g} divides by √(σ² + {m.eps:g}): it shrinks every normalised signal",
@@ -459,6 +475,15 @@ def _check_batch_norm(spec, bn_calls, lin_calls) -> None:
                                "standardises the pixels, so remove the one on the input."))
     z_out = [c[2] for c in lin_calls[:20]]
     after = sum(1 for _, inp, _ in bn_calls if not any(inp is z or _same(inp, z) for z in z_out))
+    last_in = lin_calls[-1][1]
+    before_output = [o for _, _, o in bn_calls if o is last_in or _same(o, last_in)]
+    if after and len(bn_calls) - after >= 20 and before_output:
+        raise _Found(dict(headline="one BatchNorm1d too many: an extra one normalises the last hidden layer's "
+                                   "activations, just before the output layer.",
+                          got=f"{len(bn_calls)} batch-norm calls: 20 after the hidden Linears, and "
+                              f"{after} more before the output Linear",
+                          hint="the task puts batch norm only between each hidden Linear and its activation; "
+                               "the output layer gets the activations as they are: remove the extra one."))
     if after:
         raise _Found(dict(headline="batch norm comes after the activation.",
                           got=f"{after} of {len(bn_calls)} BatchNorm1d layers do not normalise a Linear's output",

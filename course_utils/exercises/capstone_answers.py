@@ -191,8 +191,13 @@ def _answer_hint(key: str, given: str) -> str:
 
 def _step_hint(value: float, measured: float) -> str:
     ratio = 1 + measured / 100
+    eg = 50 if abs(measured - 50) > 15 else 10  # (an example far from the answer, which it must not give)
     if abs(value - ratio) < 0.05 * ratio or abs(value - measured / 100) < 0.05 * max(abs(measured) / 100, 0.01):
-        return "give it in percent of a SiLU step: how many % more (30 for a step that takes 1.3 times as long)."
+        return (f"give it in percent of a SiLU step: how many % more ({eg} for a step that takes {1 + eg / 100:g} "
+                "times as long).")
+    if abs(value - 100 * ratio) < 0.05 * 100 * ratio:
+        return ("that looks like the batch-norm step as a percentage of the SiLU step; the question asks how many "
+                f"% *more* time it takes ({eg} for a step that takes {100 + eg} % of the other).")
     return "compare the two step times printed by step_times: how many % longer is the batch-norm one?"
 
 

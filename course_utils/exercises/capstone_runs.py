@@ -266,6 +266,10 @@ def search_lr(build_fn: Callable, make_optimizer: Callable, data, *, rates: Sequ
     Returns ``(best rate, {rate: TrainResult or None if it diverged})``, the best rate being the one with
     the highest validation accuracy; ``(None, {})`` while the learner's code is a stub or fails.
     """
+    ignored = _ignores_its_rate(make_optimizer, scheduler_fn, rates)
+    if ignored:
+        _say(FAIL, f"{desc}: {ignored}")
+        return None, {}
     out = {}
     for lr in rates:
         sched = None if scheduler_fn is None else (lambda o, lr=lr: scheduler_fn(o, lr))
@@ -292,6 +296,38 @@ def search_lr(build_fn: Callable, make_optimizer: Callable, data, *, rates: Sequ
         print(_wrap(f"ℹ️ note — {desc}: the best rate, {best:g}, is the {side} of the grid: a rate beyond it might "
                     "be better still; widen the grid before trusting the comparison."))
     return best, out
+
+
+def _ignores_its_rate(make_optimizer, scheduler_fn, rates, steps: int = 40) -> str | None:
+    """A report line when ``scheduler_fn(optimizer, lr)`` gives the same learning rates whatever ``lr`` it is
+    handed (e.g. a OneCycleLR with its own max_lr): every run of the search would then be the same, and the
+    grid would decide nothing.  None when it follows the rate, or when it cannot be probed (the runs report)."""
+    import warnings
+
+    if scheduler_fn is None or len(set(rates)) < 2:
+        return None
+    lo, hi = min(rates), max(rates)
+    seqs = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for lr in (lo, hi):
+                opt = make_optimizer([torch.zeros(1, requires_grad=True)], lr)
+                sched = scheduler_fn(opt, lr)
+                seq = []
+                for _ in range(min(steps, getattr(sched, "total_steps", steps) or steps)):
+                    seq.append(float(opt.param_groups[0]["lr"]))
+                    opt.step()
+                    sched.step()
+                seqs.append(seq)
+    except Exception:  # the runs themselves report what is wrong
+        return None
+    if seqs[0] and np.allclose(seqs[0], seqs[1], rtol=1e-9, atol=0):
+        return (f"your scheduler_fn ignores the rate it is handed: with lr {lo:g} and with lr {hi:g} it drives "
+                "the optimizer through the same learning rates, so every run of the search would be the same."
+                "\n   hint:     build the schedule from the `lr` argument (for 1cycle, it is the peak rate, "
+                "`max_lr`), not from a number written into the function.")
+    return None
 
 
 def _deterministic_prefix(model: nn.Module):

@@ -21,8 +21,10 @@ def measure_backward_ratio(var_w: float, d_x: int, d_y: int, *, n: int = 2048, s
     The backward pass computes ``∂L/∂x = Wᵀ ∂L/∂y``: each input gradient sums ``d_y``
     terms, so the ratio is ``d_y · var_w`` (up to sampling noise).
     """
-    if not (isinstance(var_w, (int, float)) and math.isfinite(var_w) and var_w >= 0):
+    value, _ = _as_number(var_w, low=0)  # a Python, NumPy or one-element torch number
+    if value is None:
         raise ValueError(f"var_w must be a finite number >= 0, got {var_w!r}.")
+    var_w = value
     if d_x <= 0 or d_y <= 0:
         raise ValueError(f"d_x and d_y must be positive, got d_x={d_x}, d_y={d_y}.")
     g = torch.Generator().manual_seed(seed)
@@ -610,8 +612,8 @@ def activation_variances(std: float, depth: int, *, act: str = "tanh", width: in
         raise ValueError(f"act must be one of {sorted(_ACTS)}, got {act!r}.")
     if not (isinstance(depth, int) and depth >= 1):
         raise ValueError(f"depth must be an integer >= 1, got {depth!r}.")
-    if init is None and not (std > 0):
-        raise ValueError(f"std must be > 0, got {std!r}.")
+    if init is None and not (isinstance(std, numbers.Real) and not isinstance(std, bool) and std > 0):
+        raise ValueError(f"std must be a number > 0, got {std!r}.")
     # an odd offset, so the inputs never replay the global stream an init function may draw from
     g = torch.Generator().manual_seed(1_000_003 + seed)
     x = torch.randn(n, width, generator=g)  # (n, width), Var = 1
@@ -651,6 +653,12 @@ def variance_slider(inits: dict | None = None, *, width: int = 256):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    if isinstance(inits, (list, tuple)) and all(callable(f) for f in inits):  # functions, labelled by name
+        inits = {getattr(f, "__name__", f"init {i + 1}"): f for i, f in enumerate(inits)}
+    if inits is not None and not isinstance(inits, dict):
+        _say(FAIL, f"variance_slider expects a dict {{label: init function}}, e.g. "
+             f"`{{'your Xavier': xavier_uniform_}}`, got {_describe(inits)}.")
+        return None
     inits = dict(inits or {})
 
     def draw(std=1 / math.sqrt(width), depth=20, act="tanh"):
@@ -727,6 +735,8 @@ def check_largest_gradient(answer, *, verbose: bool = True) -> CheckResult:
                                 "with Var(W)·fan_in = 3 each ReLU layer multiplies the gradient's variance by "
                                 "3 × ½ = 1.5 on the way back, so it grows towards the input."], verbose=verbose)
     side = "nearer the input" if best < v else "nearer the output"
-    return _report(name, FAIL, f"the run disagrees: the largest gradient is in a layer {side} than layer "
-                   f"{int(v)}.", hint="follow the gradient backwards: each layer multiplies its variance by "
+    left = int(v) - 1 if best < v else depth - int(v)  # the layers on that side
+    headline = (f"the run disagrees: the largest gradient is in a layer {side} than layer {int(v)}." if left > 1
+                else f"the run disagrees: layer {int(v)} does not receive the largest gradient.")  # (no give-away)
+    return _report(name, FAIL, headline, hint="follow the gradient backwards: each layer multiplies its variance by "
                    "fan_out·Var(W)·(ReLU's ½). Is that factor above or below 1 here?", verbose=verbose)

@@ -10,7 +10,7 @@ from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _as_number, _describe, _fmt, _is_numpy,
                     _not_a_function, _not_callable, _not_yet, _one_thread, _raised, _report)
-from ._core import _graded
+from ._core import _frozen, _graded
 
 
 @_graded('check_leaky_relu(leaky_relu)')
@@ -147,6 +147,9 @@ def _leaky_grad_problem(fn, cases) -> dict | None:
             y = fn(xg, slope)
         except Exception as e:
             return dict(raised=e, case=case)
+        frozen = _frozen([("x", xg)])
+        if frozen:
+            return dict(case=case, **frozen)
         if not (isinstance(y, torch.Tensor) and y.requires_grad):
             return dict(headline="no gradient flows through your function: its output is cut off from x.",
                         case=case, hint=_NO_GRAD_HINT)
@@ -350,6 +353,9 @@ def _bn_grad_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:
     try:
         out = fn(*leaves, torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64), True,
                  momentum, eps)
+        frozen = _frozen(list(zip(("x", "gamma", "beta"), leaves)))
+        if frozen:
+            return dict(case=case, **frozen)
         y = out[0]
         if not (isinstance(y, torch.Tensor) and y.requires_grad):
             return dict(headline="no gradient flows through your batch norm: y is cut off from x, gamma and beta.",
@@ -452,12 +458,25 @@ def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
                                 f"torch's kaiming_normal_(w, a={a:g}, nonlinearity='leaky_relu') divides He's "
                                 "variance by 1 + a² and keeps the variance level."], verbose=verbose)
     near = lambda x, rel=0.03: abs(v / x - 1) < rel  # noqa: E731
+    # (1 + α²/2)ⁿ and 1 + n·α² are nearly equal here: the one nearer the answer names the mistake
+    gap = lambda xs: min(abs(math.log(v / x)) for x in xs)  # noqa: E731
+    halves, additive = [(1 + a * a / 2) ** n for n in (steps, depth)], [1 + a * a * n for n in (steps, depth)]
     if a > 0 and (near((1 + a * a) ** depth, 0.01) or near((1 + a * a) ** (steps - 1), 0.01)):
         hint = (f"one layer off: Var(z) at layer 1 is where the count starts, and the factor applies once per "
                 f"layer after it, up to layer {depth}. Count those layers again.")
-    elif near(1 + a * a) or near(1 + a):
-        hint = (f"that is (about) one layer's factor; the signal passes {steps} layers after the first, and each "
-                "multiplies the variance again.")
+        if near(expected - 1, 0.01):
+            hint += " (Or did you give the increase, the factor − 1, instead of the factor itself?)"
+    elif near(1 + a * a) or near(1 + a) or near(1 + a * a / 2):
+        hint = ("that is (about) one layer's factor: the question asks for the growth over the whole stack. "
+                "Count how many layers multiply the variance between layer 1 and layer "
+                f"{depth}, and compound the factor over them.")
+    elif a > 0 and (near(100 * expected, 0.03) or near(100 * (expected - 1), 0.03)):
+        hint = ("that looks like a percentage: give the factor itself, Var(layer 30) / Var(layer 1), as a plain "
+                "ratio (a variance that doubles grows by a factor of 2, not 200).")
+    elif a > 0 and any(near(x, 0.05) for x in halves) and gap(halves) < gap(additive):
+        hint = ("you compounded the factor over the layers, but the one-layer factor is off: leaky ReLU's "
+                "E[f(z)²] comes from both halves of z, and He's variance 2/fan_in multiplies it — check that "
+                "every factor is in your per-layer number.")
     elif near((1 + a) ** steps, 0.1) or near((1 + a) ** depth, 0.1):
         hint = "the slope multiplies the negative half of the signal: what does that do to its *variance*?"
     elif near(2 * (1 + a * a) ** steps, 0.1) or near(2 * (1 + a * a) ** depth, 0.1):

@@ -34,6 +34,12 @@ def _opt_problem():
 #: the (0-based) steps on which the third parameter gets a gradient; on all others its ``.grad`` is None, so a
 #: step count kept per parameter group (instead of per parameter, as torch keeps it) shows
 _SOMETIMES_GRAD_STEPS = (4, 5, 9)
+#: before this (0-based) step every group's lr is scaled by _LR_CHANGE, as a scheduler would do between steps:
+#: an update that folds lr into its state (v ← βv + ηg) agrees with torch only while lr stays constant
+_LR_CHANGE_STEP, _LR_CHANGE = 7, 0.3
+#: what the expected/got lines call each parameter of the problem
+_PARAM_NAMES = ("weight W", "bias b (second group, lr/2)", "third parameter (first group, a gradient on some "
+                "steps only)")
 
 
 def _trajectory(make_opt, steps: int):
@@ -42,6 +48,10 @@ def _trajectory(make_opt, steps: int):
     opt = make_opt([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}])
     snaps = []
     for k in range(steps):
+        if k == _LR_CHANGE_STEP:
+            for group in getattr(opt, "param_groups", ()):
+                if isinstance(group, dict) and isinstance(group.get("lr"), (int, float)):
+                    group["lr"] = group["lr"] * _LR_CHANGE
         opt.zero_grad()
         loss_fn().backward()
         unused.grad = torch.cos(unused.detach() + k) if k in _SOMETIMES_GRAD_STEPS else None
@@ -138,7 +148,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                        verbose=verbose)
     lr = kwargs["lr"]
     sig = ", ".join(f"{k}={v}" for k, v in kwargs.items())
-    case = f"{steps} steps on a small float64 problem, two parameter groups (lr and lr/2), {sig}"
+    case = (f"{steps} steps on a small float64 problem, two parameter groups (lr and lr/2), {sig}; every "
+            f"group's lr is multiplied by {_LR_CHANGE:g} before step {_LR_CHANGE_STEP + 1}, as a scheduler does")
     try:
         opt, got = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps)
     except NotImplementedError:
@@ -201,13 +212,14 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
             if hint is None and any(not math.isfinite(d) for d in diffs):
                 hint = nan_hint or ("your parameters became NaN or infinite: look for a division by zero or the "
                                     "square root of a negative number in your update.")
-            which = "weight W" if diffs[0] >= diffs[1] else "bias b (second group, lr/2)"
-            w_t, g_t = (w_snap[0], g_snap[0]) if diffs[0] >= diffs[1] else (w_snap[1], g_snap[1])
+            # the parameter where the difference is largest (a NaN counts as largest)
+            worst = max(range(len(diffs)), key=lambda i: (not math.isfinite(diffs[i]), diffs[i]))
+            which, w_t, g_t = _PARAM_NAMES[worst], w_snap[worst], g_snap[worst]
             digits = _digits(w_t, g_t)
             return _report(name, FAIL, f"the parameters first differ from torch.optim after step {t}.", case=case,
                            expected=f"{which} = {_fmt(w_t, digits)}",
                            got=f"{which} = {_fmt(g_t, digits)}",
-                           details=[f"largest difference: {max(diffs):.3g}"],
+                           details=[f"largest difference: {diffs[worst]:.3g} (in the {which.split(' (')[0]})"],
                            hint=hint or "compare your update line by line with the formula in the markdown above; "
                                         "keep per-parameter state in `self.state[p]` and read lr from `group['lr']`.",
                            verbose=verbose)
@@ -239,9 +251,14 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                    "instance starts afresh.", verbose=verbose)
 
 
-def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False):
+def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False, lr_in_v=False):
     def rule(p, g, st, group):
         beta = group["momentum"]
+        if lr_in_v:  # v ← βv + ηg; p ← p − v: torch's update only while lr is constant
+            v = st.setdefault("v", torch.zeros_like(p))
+            v.mul_(beta).add_(g, alpha=group["lr"])
+            p.sub_(v)
+            return
         if plain:
             p.add_(g, alpha=-group["lr"])
             return
@@ -279,6 +296,24 @@ def _global_lr(rule, lr):
     return wrapped
 
 
+def _frozen_lr(rule):
+    """``rule`` with each parameter's lr read once, at its first step (a scheduler's later change is missed)."""
+    def wrapped(p, g, st, group):
+        lr0 = st.setdefault("_checker_lr0", {"lr": group["lr"]})["lr"]
+        rule(p, g, st, {**group, "lr": lr0})
+    for attr in ("on_group", "on_skip"):
+        if hasattr(rule, attr):
+            setattr(wrapped, attr, getattr(rule, attr))
+    return wrapped
+
+
+_FROZEN_LR = ("your update kept the learning rate it read first: it was right until the rates changed before "
+              f"step {_LR_CHANGE_STEP + 1} (a scheduler changes `group['lr']` between steps). Read "
+              "`group['lr']` afresh inside `step`, every time.")
+_ONE_LR = ("every group used the same learning rate: read `group['lr']` inside the loop over "
+           "`self.param_groups`, in every step.")
+
+
 @_graded('check_momentum(Momentum)')
 def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
     """Grade SGD with momentum, ``cls(params, lr, momentum=0.9)``: v ← βv + g; p ← p − η v.
@@ -299,8 +334,13 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_momentum(p_first=True)), "the order is swapped: you moved the parameter with the old velocity "
                                            "and updated v afterwards (so the first step moved nothing). Update "
                                            "v ← β·v + g first, then step with the new v."),
-        (mk(_global_lr(_rule_momentum(), lr)), "every group used the same learning rate: read `group['lr']` "
-                                               "inside the loop over `self.param_groups`."),
+        (mk(_global_lr(_rule_momentum(), lr)), _ONE_LR),
+        (mk(_frozen_lr(_rule_momentum())), _FROZEN_LR),
+        (mk(_rule_momentum(lr_in_v=True)), "you folded the learning rate into the velocity (v ← β·v + η·g, then "
+                                           "p ← p − v): that matches torch only while lr is constant; after the "
+                                           f"rates changed before step {_LR_CHANGE_STEP + 1} (as a scheduler "
+                                           "does) your velocity still carries the old rate. Keep lr out of v, as "
+                                           "in the formula above, and apply the current lr in the step."),
     ]
     return _optimizer_check("momentum", cls, kwargs=dict(lr=lr, momentum=beta),
                             reference=lambda pg: torch.optim.SGD(pg, lr=lr, momentum=beta, dampening=0),
@@ -336,7 +376,8 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_rmsprop(swapped=True)), "α and 1−α are swapped: v ← α·v + (1−α)·g² keeps most of the old average."),
         (mk(_rule_rmsprop(no_square=True)), "average the *squared* gradient: v ← α·v + (1−α)·g²."),
         (mk(_rule_rmsprop(no_sqrt=True)), "divide by the root mean square: g/(√v + ε), not g/(v + ε)."),
-        (mk(_global_lr(_rule_rmsprop(), lr)), "every group used the same learning rate: read `group['lr']`."),
+        (mk(_global_lr(_rule_rmsprop(), lr)), _ONE_LR),
+        (mk(_frozen_lr(_rule_rmsprop())), _FROZEN_LR),
     ]
     return _optimizer_check("rmsprop", cls, kwargs=dict(lr=lr, alpha=alpha, eps=eps),
                             reference=lambda pg: torch.optim.RMSprop(pg, lr=lr, alpha=alpha, eps=eps),
@@ -417,7 +458,8 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
          "smaller t (1 at its first update). Keep t in `self.state[p]`."),
         (mk(_rule_adam(swapped=True)), "β₁ and β₂ are swapped: β₁ (0.9) averages the gradient, β₂ (0.999) its square."),
         (mk(_rule_adam(no_square=True)), "v averages the *squared* gradient: v ← β₂·v + (1−β₂)·g²."),
-        (mk(_global_lr(_rule_adam(), lr)), "every group used the same learning rate: read `group['lr']`."),
+        (mk(_global_lr(_rule_adam(), lr)), _ONE_LR),
+        (mk(_frozen_lr(_rule_adam())), _FROZEN_LR),
         (mk(_rule_adam(t_offset=1)), "the bias correction counts t from 2: t is 1 at the first step (increment "
                                      "the count *before* using it, or start it at 0 and add 1 first)."),
         (mk(_rule_adam(t_offset=-1)), _T_FROM_0),

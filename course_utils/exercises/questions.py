@@ -177,7 +177,8 @@ FORMS = {
     1: ("choice", "What do Glorot and He initialisation fix?",
         ["overfitting of large networks", "signal and gradient variances that shrink or grow geometrically "
          "with depth", "the bad curvature of the loss surface", "ReLU units that never activate"],
-        "b", (("overfit", "a"), ("variance", "b"), ("curvature", "c"), ("dead", "d")),
+        "b", (("overfit", "a"), ("variance", "b"), ("curvature", "c"), ("dead", "d"),
+                ("never activ", "d")),
         {"a": "initialisation acts at step 0; overfitting is about what training ends up memorising.",
          "c": "the curvature is a property of the loss; a different scale of the weights does not change it.",
          "d": "dead units are ReLU's own problem (leaky ReLU, ELU address it), and He init does not remove it."},
@@ -240,7 +241,7 @@ def form_markdown(n: int) -> str:
 @_graded('check_answer(1, form_1)')
 def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
     """Grade the form of question ``n`` and explain, after every attempt (right or wrong)."""
-    from .regularization import _choice_letter, _several_letters
+    from .regularization import _choice_letter, _choice_problem
 
     if _bad_number(n):
         if _bad_number(answer) is None and not isinstance(n, (int, float)):
@@ -257,14 +258,11 @@ def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
     details = []
     if kind == "choice":
         letters = "".join(chr(97 + i) for i in range(len(options)))
-        several = _several_letters(answer, letters) if isinstance(answer, str) else []
-        if several:
-            return _report(name, FAIL, f"your answer names several options ({', '.join(several)}): choose one.",
-                           hint=f"write a single letter, e.g. form_{n} = \"{letters[-1]}\".", verbose=verbose)
-        a = _choice_letter(answer, letters, texts) if isinstance(answer, str) else None
-        if a is None:
-            return _report(name, FAIL, f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
-                           hint=f"write the letter as a string, e.g. form_{n} = \"{letters[-1]}\".", verbose=verbose)
+        problem = _choice_problem(answer, letters, texts, f"form_{n}")
+        if problem is not None:
+            message, hint = problem
+            return _report(name, FAIL, message, hint=hint, verbose=verbose)
+        a = _choice_letter(answer, letters, texts)
         if a != right:
             return _report(name, FAIL, f"({a}) is not it.", details=[f"why:      {wrong.get(a, '')}"],
                            hint="think about what that choice changes, and read the question once more.",

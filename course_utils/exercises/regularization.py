@@ -10,7 +10,7 @@ from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function,
                     _not_callable, _not_yet, _one_thread, _raised, _report, _say)
-from ._core import _graded
+from ._core import _frozen, _graded
 
 
 def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
@@ -80,10 +80,16 @@ _MC_REF_CACHE: dict = {}
 def _mc_reference(build, x):
     """The seeded reference MC estimate on a fresh copy of ``build()``'s net (computed once per net)."""
     if build not in _MC_REF_CACHE:
-        model, x0 = build()
-        torch.manual_seed(7)
-        with _one_thread():
-            _MC_REF_CACHE[build] = tuple(t.double() for t in mc_dropout_predict_reference(model, x0, _MC_REFERENCE))
+        old = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)  # (a learner's set_default_dtype must not enter the cached reference)
+        try:
+            model, x0 = build()
+            torch.manual_seed(7)
+            with _one_thread():
+                _MC_REF_CACHE[build] = tuple(t.double() for t in mc_dropout_predict_reference(model, x0,
+                                                                                             _MC_REFERENCE))
+        finally:
+            torch.set_default_dtype(old)
     return _MC_REF_CACHE[build]
 
 
@@ -98,6 +104,7 @@ def _mc_problem(fn, build, S):
     N, C = x.shape[0], model[-1].out_features
     bn_before = _bn_state(model)
     params_before = [p.detach().clone() for p in model.parameters()]
+    grad_before = [p.requires_grad for p in model.parameters()]
     dropout_on = []  # the training flag of the model's dropout layers at each of their calls
     hooks = [m.register_forward_hook(lambda m, i, o: dropout_on.append(m.training)) for m in model.modules()
              if isinstance(m, nn.modules.dropout._DropoutNd)]
@@ -105,6 +112,7 @@ def _mc_problem(fn, build, S):
     hooks.append(model[0].register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0] if i and isinstance(
         i[0], torch.Tensor) and i[0].dim() > 0 else 0)))
     torch.manual_seed(123)
+    dtype = torch.get_default_dtype()
     try:
         with _one_thread():
             out = fn(model, x, S)
@@ -115,6 +123,8 @@ def _mc_problem(fn, build, S):
     finally:
         for h in hooks:
             h.remove()
+    if torch.get_default_dtype() != dtype or not torch.is_grad_enabled():  # (named by the wrapper)
+        return dict(headline="your function changed a global torch setting.")
     if isinstance(out, torch.Tensor):
         shape = tuple(out.shape)
         return dict(headline=f"expected a pair (mean_probs, std_probs), got one tensor of shape {shape}.",
@@ -142,6 +152,13 @@ def _mc_problem(fn, build, S):
     if any(not torch.equal(p.detach(), q) for p, q in zip(model.parameters(), params_before)):
         return dict(headline="your function changed the model's weights.",
                     hint="MC dropout only runs the model: no optimizer step, no in-place change of a parameter.")
+    frozen = sum(a and not p.requires_grad for a, p in zip(grad_before, model.parameters()))
+    if frozen:
+        return dict(headline=f"your function switched off `requires_grad` of {frozen} of the model's "
+                             f"{len(grad_before)} parameter tensors, and left them so.",
+                    hint="the caller's network can then no longer be trained (no gradient reaches those "
+                         "weights). `with torch.no_grad():` around the passes is all MC dropout needs: it "
+                         "records no graph and changes nothing on the model.")
     if any(t.requires_grad or t.grad_fn is not None for t in out):
         return dict(headline="the outputs require grad: they hold the autograd graph of every pass.",
                     hint="wrap the stochastic passes in `with torch.no_grad():`, as the task asks; without it "
@@ -287,6 +304,9 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
             "don't modify the parameters in place: a method ending in `_` (`pow_`, `mul_`, `abs_`) overwrites "
             "the weights themselves (pow_ squares them); compute a new tensor instead, e.g. `p ** 2`.")}
             if in_place else {}))
+    frozen = _frozen([(f"params[{i}]", w) for i, w in enumerate(ws)])
+    if frozen:
+        return _report(name, FAIL, frozen["headline"], case=case, hint=frozen["hint"], verbose=verbose)
     if any(not torch.equal(w.detach(), b) for w, b in zip(ws, before)):
         return _report(name, FAIL, "your function changed the parameters in place.", case=case,
                        hint="the penalty only reads the weights: the optimizer changes them later, from its "
@@ -418,29 +438,87 @@ _CHOICES = {
 }
 
 
+#: words that hedge ("maybe b", "either a or c", "b?", "not sure"): the answer does not choose one option
+_HEDGES = (r"maybe", r"perhaps", r"probably", r"possibly", r"unsure", r"not sure", r"either", r"dunno", r"guess",
+           r"no idea", r"\w+n't know")
+#: words that negate: refused when an option follows them within two words ("not b", "He, not LeCun",
+#: "except c"); elsewhere ("No, they can't") they are part of the reasoning
+_NEGATIONS = (r"not", r"\w+n't", r"nor", r"except", r"instead of", r"rather than", r"but")
+
+
+def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None]:
+    """Read a multiple-choice answer: (the distinct options it names, a hedging or negating word or None).
+
+    Every recognised token counts alike — a letter ("b", "(b)", "b)", "b.", "option b") and an option's own
+    words ("AdamW", "SELU", "l1") — whatever separates them ("b c", "b, c", "b or c", "SELU or tanh"), so an
+    answer that names two options is read as two, whichever comes first.  Option words are matched longest
+    first at the start of a word (so "adamw" is not also "adam", "the" is not "he", "not" is not "no"); short
+    ones (≤ 3 characters) only as whole words.  A bare "a" before a word is the article, not option (a)."""
+    import re
+
+    text = " " + str(answer).strip().lower() + " "
+    found: list[str] = []
+
+    starts: list[int] = []
+
+    def take(m, letter):
+        found.append(letter)
+        starts.append(m.start())
+        return " " * (m.end() - m.start())
+
+    for words, letter in sorted(texts, key=lambda t: -len(t[0])):
+        pattern = rf"(?<!\w){re.escape(words)}" + (r"(?!\w)" if len(words) <= 3 else r"\w*")
+        text = re.sub(pattern, lambda m, letter=letter: take(m, letter), text)
+    # letters: "(b)", "b)", "b.", "b:", or a bare letter standing alone — but not the article "a" before a word
+    # (any of a–d counts: a letter the question does not have, "c" for a yes/no question, is named as such)
+    letters = "".join(sorted(set(letters) | set("abcd")))
+    text = re.sub(rf"(?<![\w'’])\(([{letters}])\)|(?<![\w'’])([{letters}])[).:](?!\w)"
+                  rf"|(?<![\w'’])(a)(?!\w)(?!\s+(?!(?:and|or|then|not)\b)[^\W\d_]{{2,}})"
+                  rf"|(?<![\w'’])([{letters.replace('a', '')}])(?!\w)",
+                  lambda m: take(m, next(g for g in m.groups() if g)), text)
+    hedge = re.search(rf"(?<!\w)(?:{'|'.join(_HEDGES)})(?!\w)|\?", text)
+    if hedge is None:  # a negation counts when an option follows it within two words
+        for m in re.finditer(rf"(?<!\w)(?:{'|'.join(_NEGATIONS)})(?!\w)", text):
+            if any(st >= m.end() and len(re.findall(r"[^\W\d_]+", text[m.end():st])) <= 2 for st in starts):
+                hedge = m
+                break
+    return sorted(set(found)), (hedge.group(0).strip() if hedge else None)
+
+
 def _choice_letter(answer, letters: str, texts=()) -> str | None:
-    """The letter a learner meant: "a", "A", "(a)", "a)", "option a", "(a) Adam(weight_decay=λ)" → "a"; or
-    the option's own words alone ("AdamW", "both"), matched by the first of ``texts`` found in it."""
-    import re
-
-    text = str(answer).strip().lower()
-    m = (re.fullmatch(rf"\(?([{letters}])[).:]?", text)
-         or re.match(rf"^(?:option|answer|choice)?\s*\(?([{letters}])(?:\)|\.|:|\s|$)", text))
-    if m:
-        return m.group(1)
-    return next((letter for words, letter in texts if words in text), None)
+    """The one option an answer names ("a", "(a)", "option a", "(a) Adam(weight_decay=λ)", "AdamW"), or None
+    when it names none, several, or hedges."""
+    found, hedge = _parse_choice(answer, letters, texts)
+    return found[0] if len(found) == 1 and hedge is None and found[0] in letters else None
 
 
-def _several_letters(answer, letters: str) -> list[str]:
-    """The distinct option letters an answer names together ("a and b", "a or b", "a, b", "(a)/(c)"): more
-    than one means the learner has not chosen; a single letter (or none) gives an empty list."""
-    import re
-
-    text = str(answer).strip().lower()
-    joined = re.findall(rf"(?<![a-z])\(?([{letters}])\)?\s*(?:,|&|/|\+|\band\b|\bor\b)\s*\(?([{letters}])\)?(?![a-z])",
-                        text)
-    found = sorted({x for pair in joined for x in pair})
+def _several_letters(answer, letters: str, texts=()) -> list[str]:
+    """The distinct options an answer names together (letters and option words alike, any separator): more
+    than one means the learner has not chosen; one option (or none) gives an empty list."""
+    found, _ = _parse_choice(answer, letters, texts)
     return found if len(found) > 1 else []
+
+
+def _choice_problem(answer, letters: str, texts, target: str):
+    """(message, hint) when a choice answer does not name exactly one option plainly, else None.  ``target``
+    is the variable the learner sets (``form_2``); the hint's example lists every letter alike, so that it
+    never suggests one of them (with two options, any one example letter would be the answer or point at it)."""
+    one = f"one letter, {', '.join(letters[:-1])} or {letters[-1]}, as a string: `{target} = \"…\"`"
+    if not isinstance(answer, str):
+        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.", f"write {one}.")
+    found, hedge = _parse_choice(answer, letters, texts)
+    foreign = [x for x in found if x not in letters]
+    if foreign:
+        return (f"there is no option ({foreign[0]}) in this question: its options are "
+                f"{', '.join(letters[:-1])} and {letters[-1]}.", f"write {one}.")
+    if hedge is not None:
+        return (f"your answer hedges or rules an option out (\"{hedge}\"), and the check cannot read that as one "
+                "choice.", f"write only the option you choose: {one}.")
+    if len(found) > 1:
+        return (f"your answer names several options ({', '.join(found)}): choose one.", f"write {one}.")
+    if not found:
+        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.", f"write {one}.")
+    return None
 
 
 @_graded('check_choice("adam_l2", answer)')
@@ -458,15 +536,14 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
         return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
                        verbose=verbose)
     letters, right, why, wrong, texts = _CHOICES[key]
-    several = _several_letters(answer, letters) if isinstance(answer, str) else []
-    if several:
-        return _report(name, FAIL, f"your answer names several options ({', '.join(several)}): choose one.",
-                       hint="each option is one claim; the option that says the two agree is an option of its "
-                            "own. Write a single letter, e.g. answer = \"b\".", verbose=verbose)
-    a = _choice_letter(answer, letters, texts) if isinstance(answer, str) else None
-    if a is None:
-        return _report(name, FAIL, f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.",
-                       hint="write the letter as a string, e.g. answer = \"b\".", verbose=verbose)
+    problem = _choice_problem(answer, letters, texts, "answer")
+    if problem is not None:
+        message, hint = problem
+        if "several" in message:
+            hint = ("each option is one claim; the option that says the two agree is an option of its own. "
+                    + hint[0].upper() + hint[1:])
+        return _report(name, FAIL, message, hint=hint, verbose=verbose)
+    a = _choice_letter(answer, letters, texts)
     if a == right:
         return _report(name, PASS, f"correct — {why}", verbose=verbose)
     return _report(name, FAIL, f"({a}) is not it.", details=[f"why:      {wrong.get(a, '')}"],

@@ -99,7 +99,7 @@ def _data_problem(data) -> dict | None:
                      "train and validation splits, not a module, one split or a tensor.")
 
 
-def _fraction_mistake(v: float, gamma: float, epochs: int) -> str | None:
+def _fraction_mistake(v: float, gamma: float, epochs: int, rel: float = 1e-6) -> str | None:
     """The hint for a known wrong fraction ``v`` of the rate ExponentialLR(gamma) leaves after ``epochs``."""
     candidates = [
         (gamma ** (epochs + 1), "off by one epoch: count how many times the rate has been multiplied by γ "
@@ -111,8 +111,10 @@ def _fraction_mistake(v: float, gamma: float, epochs: int) -> str | None:
         ((1 - gamma) ** epochs, "γ is the fraction that is *kept* each epoch, not the part removed."),
         (1 - gamma ** epochs, "that is the fraction that was removed; the question asks what is left."),
         (gamma * epochs, "the factors multiply (γ times γ times …); you multiplied γ by the number of epochs."),
-    ]
-    return next((h for c, h in candidates if math.isclose(v, c, rel_tol=1e-6, abs_tol=1e-15)), None)
+    ] + [(gamma ** -n, "that is upside down: you divided by γ once per epoch, and the rate grew. Each epoch "
+                       "*multiplies* the rate by γ < 1, so what is left is less than the start.")
+         for n in (epochs, epochs - 1, epochs + 1)]
+    return next((h for c, h in candidates if math.isclose(v, c, rel_tol=rel, abs_tol=1e-15)), None)
 
 
 @_graded('check_exponential_fraction(fraction_after_10)')
@@ -135,10 +137,15 @@ def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, 
     if known:
         return _report(name, FAIL, "not the fraction torch's scheduler leaves.", got=f"{v:.6g}", hint=known,
                        verbose=verbose)
-    if why is None and 1 < v <= 100:
+    if why is None and 1 < v <= 100 and (abs(v / 100 / measured - 1) < 0.1
+                                         or _fraction_mistake(v / 100, gamma, epochs, rel=2e-3) is not None):
         return _report(name, FAIL, "that looks like a percentage.", got=f"{v:g}",
                        hint="give the fraction of the initial rate, a number between 0 and 1 (25 % is 0.25).",
                        verbose=verbose)
+    if why is None and v > 1:
+        return _report(name, FAIL, "more than 1: a rate that decays cannot grow beyond where it started.",
+                       got=f"{v:g}", hint="the fraction of the initial rate that is left is a number between 0 "
+                       "and 1: write how the rate changes in one epoch, then over all of them.", verbose=verbose)
     if why is None:
         v, why = _as_number(answer, low=0, high=1)
     if why:
@@ -196,12 +203,14 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
 
     p = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([p], lr=lr)
+    hyper = [{k: v for k, v in g.items() if k not in ("params", "lr")} for g in opt.param_groups]
     sched = scheduler_fn(opt)
     bad = _scheduler_problem(sched, opt)
     if bad:
         return bad, sched
+    built = _hyper_changed(opt, hyper, sched, "when it was built")  # (told after the run's own errors)
     if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        return None, sched
+        return built, sched
     per_batch = step_interval(sched) == "step"   # the rule train_model uses
     out = []
     with warnings.catch_warnings():
@@ -214,7 +223,31 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
                     sched.step()
             if not per_batch:
                 sched.step()
+            built = built or _hyper_changed(opt, hyper, sched, "during the run")
+    if built:
+        return built, sched
     return np.array(out), sched
+
+
+def _hyper_changed(opt, hyper, sched, when: str) -> dict | None:
+    """A report when the optimizer's settings other than the learning rate (momentum, nesterov, weight decay,
+    dampening, …) differ from ``hyper``, what they were before the learner's function ran: the comparison is
+    with plain SGD at constant rates, so a gain from momentum or decay would be credited to the schedule."""
+    changes = [(k, old, g.get(k)) for g, h in zip(opt.param_groups, hyper) for k, old in h.items()
+               if g.get(k) != old]
+    if not changes:
+        return None
+    key, old, new = changes[0]
+    cycles = (type(sched).__name__ in ("OneCycleLR", "CyclicLR") and key == "momentum"
+              and getattr(sched, "cycle_momentum", False))
+    hint = (f"{type(sched).__name__} also cycles the momentum by default (`cycle_momentum=True`), which turns "
+            "the plain SGD of this comparison into SGD with momentum: build it with `cycle_momentum=False`, so "
+            "that only the learning rate follows your schedule." if cycles else
+            "a learning-rate schedule changes only the learning rate: leave the optimizer's other settings as "
+            "they are (the constant-rate runs use plain SGD, so a gain from them would be credited to your "
+            "schedule).")
+    return dict(headline=f"your scheduler changes the optimizer's {key} ({old!r} → {new!r}) {when}, not only "
+                         "its learning rate.", hint=hint)
 
 
 @_graded('check_schedule_beats_constant(my_scheduler, fmnist)')
