@@ -256,7 +256,7 @@ def test_phase_diagram_says_what_it_shows_from_its_arrays():
     points = {"far right": (3.0, 0.1), "on it": (1.0, 0.0), "left": (0.5, 0.0)}
     ax = P.plot_phase_diagram(diagram, edge=(edge_b, 1.0 + 5.0 * edge_b), points=points)
     text = ax.course_description
-    assert text.startswith("the colour shows χ1, the error-signal factor per layer, on a log scale, white at 1: "
+    assert text.startswith("the colour shows χ1, the error-signal variance factor per layer, on a log scale, white at 1: "
                            "from 0.1 (weight variance 0.25, bias variance 0.3) to 4 (weight variance 4, bias variance 0)"), text
     assert "everywhere left of the black line and above 1 (orange, chaotic: it grows) everywhere right of it" in text
     assert ("runs from weight variance 1 at bias variance 0 to 2.5 at bias variance 0.3, moving to larger weight "

@@ -41,7 +41,7 @@ def plot_phase_diagram(diagram: Mapping[str, np.ndarray], *, edge: tuple[Sequenc
     ticks = {"≤1/8": -3, "1/4": -2, "1/2": -1, "1": 0, "1.25": math.log2(1.25), "≥1.5": hi}
     cb = ax.figure.colorbar(mesh, ax=ax, ticks=list(ticks.values()))
     cb.ax.set_yticklabels(list(ticks))
-    cb.set_label(r"$\chi_1$, error-signal factor per layer")
+    cb.set_label(r"$\chi_1$, error-signal variance factor per layer")
     ax.plot(edge[1], edge[0], color="black", lw=2.2, label=r"edge of chaos, $\chi_1 = 1$")
     styles = series_styles(list(points))
     for label, (w, b) in points.items():
@@ -81,7 +81,7 @@ def _phase_description(diagram, edge, points, clip, xlim) -> str:
     W, B = np.meshgrid(wv, bv)
     i_lo, i_hi = np.unravel_index(np.nanargmin(chi), chi.shape), np.unravel_index(np.nanargmax(chi), chi.shape)
     where = lambda i: f"weight variance {g(W[i])}, bias variance {g(B[i])}"  # noqa: E731
-    out = [f"the colour shows χ1, the error-signal factor per layer, on a log scale, white at 1: from "
+    out = [f"the colour shows χ1, the error-signal variance factor per layer, on a log scale, white at 1: from "
            f"{g(chi[i_lo])} ({where(i_lo)}) to {g(chi[i_hi])} ({where(i_hi)})"
            + (f", the colour saturating below {g(2.0 ** clip[0])} and above {g(2.0 ** clip[1])}"
               if chi[i_lo] < 2.0 ** clip[0] or chi[i_hi] > 2.0 ** clip[1] else "")]
