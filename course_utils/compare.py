@@ -749,7 +749,7 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     said = (f"{none} ({name}{big['A']} − {big['B']} = {_signed(big['A − B (pp)'], digits)} {unit}, "
             f"{lvl} {_signed(lo, digits)} to {_signed(hi, digits)})")
     readings = [null_reading(r["CI low"], r["CI high"], r["detectable (pp)"], m) for _, r in table.iterrows()]
-    if all(x == "ruled out" for x in readings):
+    if len(readings) == k and all(x == "ruled out" for x in readings):  # an older record may hold only the largest
         every = f"the {lvl}" if k == 1 else f"every {lvl}"
         return (head + said + f"; {every} lies within ±{m:.{digits}f} {unit}, the minimum effect, so "
                 f"{NULL_PHRASES['ruled out']}")

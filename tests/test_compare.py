@@ -345,6 +345,10 @@ def test_a_null_whose_interval_lies_within_the_minimum_effect_rules_a_difference
     # Muon's case: the detectable difference (0.10) exceeds the minimum effect, the interval does not: ruled out.
     assert t.loc[0, "detectable (pp)"] > 0.09 and "is ruled out" in verdict(t, what="x", min_effect=0.09)
     # The three readings, at their boundaries: the interval must lie strictly inside +-m.
+    # a family that holds only some of its k pairs (an older record) cannot rule the missing ones out
+    part = t.copy()
+    part["k"] = 3
+    assert "ruled out" not in verdict(part, what="x", min_effect=0.5)
     assert C.null_reading(-0.38, 0.38, 0.55, 0.5) == "ruled out"      # muon's full run: det > m, interval inside
     assert C.null_reading(-0.5, 0.3, 0.4, 0.5) == "seen"
     assert C.null_reading(-0.6, 0.3, 0.7, 0.5) == "missed"
