@@ -629,7 +629,7 @@ def _signed(v: float, digits: int) -> str:
 
 #: How a non-significant comparison reads, by :func:`null_reading`'s answer.
 NULL_PHRASES = {"ruled out": "a difference that matters is ruled out",
-                "seen": "a difference that matters would probably have been seen",
+                "seen": "a difference that matters would probably have been seen, though the interval does not rule one out",
                 "missed": "a difference that matters could have been missed"}
 
 
