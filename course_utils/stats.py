@@ -6,7 +6,7 @@ activations), so a table or a histogram can be made from it without touching
 the model again.  Forward hooks live only inside :func:`record_outputs`.
 
 What theory predicts for these values (the variance recurrences) is in :mod:`course_utils.theory`;
-statistics over runs and seeds (:func:`~course_utils.compare.mean_ci`, tests) in :mod:`course_utils.compare`.
+statistics over runs and seeds (:func:`~course_utils.significance.mean_ci`, tests) in :mod:`course_utils.significance`.
 
 The last section scores *predicted probabilities* against labels: :func:`nll` (the mean negative
 log-likelihood), :func:`expected_calibration_error` (how far confidence is from accuracy) and

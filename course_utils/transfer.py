@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._io import atomic_write_bytes
-from .compare import mean_ci
+from .significance import mean_ci
 from .config import cache_dir as _cache_dir
 from .models import MLP
 from .train import _state_hash, evaluate, package_source_hash
@@ -166,8 +166,9 @@ class TransferProtocol:
     features, trained for ``probe_steps`` steps at ``lr_head``, enough for its test accuracy to stop
     changing (:func:`step_curve` measures that); ``"probe_ft"`` fine-tunes that converged probe like the
     second phase of ``"unfrozen"`` (linear probing, then fine-tuning: Kumar et al. 2022).  ``"lowest"`` reuses
-    only model A's first hidden layer (the most general features, the textbook's advice for dissimilar
-    tasks): the network from scratch with that layer copied in, trained like ``"scratch"``.
+    only model A's first hidden layer (after the textbook's remark that lower layers are the more likely to be
+    useful; its own recipe for little data freezes the kept layers instead): the network from scratch with that
+    layer copied in, trained like ``"scratch"``.
     ``n_per_class`` labelled images per class (10 + 10 = 20).
     """
 
@@ -234,7 +235,7 @@ def _cached_frame(desc: dict, compute: Callable[[], list[dict]], *, use_cache: b
     """The DataFrame of ``compute()``'s rows, cached on disk under a hash of ``desc`` (and the package's source)."""
     import pandas as pd
 
-    desc = {**desc, "src": package_source_hash(("transfer", "compare", "stats")), "torch": torch.__version__}
+    desc = {**desc, "src": package_source_hash(("transfer", "significance", "stats")), "torch": torch.__version__}
     key = hashlib.sha256(json.dumps(desc, sort_keys=True, default=repr).encode()).hexdigest()[:24]
     path = None
     if use_cache:

@@ -512,3 +512,15 @@ def test_grid_search_never_widens_a_single_value_or_past_zero_and_skips_nan():
         C.grid_search(lambda eta: np.nan, {"eta": [1e-3, 1e-2]})
     with pytest.raises(ValueError, match="no values"):
         C.grid_search(lambda eta: 0.0, {"eta": []})
+
+
+def test_the_statistics_have_one_home():
+    """`significance` holds the rule for "A beats B"; `compare` re-exports it (pages read `compare.verdict`)."""
+    from course_utils import compare, significance
+
+    for name in significance.__all__:
+        assert getattr(compare, name) is getattr(significance, name), name
+        assert getattr(significance, name).__module__ == "course_utils.significance" or not callable(
+            getattr(significance, name)), name
+    assert set(significance.__all__) <= set(compare.__all__)
+    assert not any(n in vars(compare) for n in ("_family_table", "_OLD_HEAD"))  # no second copy left in compare
