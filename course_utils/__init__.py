@@ -19,7 +19,8 @@ Modules (import the one you need, e.g. ``from course_utils import data, train``)
 - :mod:`course_utils.theory`         — what theory predicts: Gaussian moments, the variance recurrences, the drift law
 - :mod:`course_utils.propagation`    — deep random stacks measured forward and backward (depth sweep, signal explorer)
 - :mod:`course_utils.init_experiments` — the reference MLP at initialisation, measured beside theory and the sources
-- :mod:`course_utils.compare`        — statistics over runs (``mean_ci``, Welch, Holm), sweeps, parity with torch.optim
+- :mod:`course_utils.compare`        — experiments that compare: sweeps, grid search, parity with torch.optim
+- :mod:`course_utils.significance`   — statistics over runs: intervals, paired tests, Holm, ``verdict`` (re-exported by compare)
 - :mod:`course_utils.plotting`       — every figure of the book (draws data computed elsewhere; a subpackage)
 - :mod:`course_utils.surfaces`       — 2-D loss surfaces and optimizer trajectories
 - :mod:`course_utils.explorer`       — the loss-surface explorer (live widgets and static HTML)
