@@ -7,7 +7,9 @@
 * :func:`precompute` + :func:`static_explorer_html` — the same controls in plain HTML/JavaScript
   for a page without a kernel: every trajectory on a grid of slider values is computed in Python,
   quantised to one byte per coordinate, embedded as JSON next to one contour image per surface,
-  and a few lines of JavaScript pick and draw the chosen one.  No external scripts (works offline).
+  and the page script ``course_utils/static/surface_explorer.js`` (drawing with the SVG and number helpers of
+  the explorables' ``explorable.js``; both inlined) picks and draws the chosen one.  No external scripts
+  (works offline).
 
 Compute first, draw second: :func:`precompute` returns plain data; the HTML and widgets only show it.
 """
@@ -259,132 +261,48 @@ def final_points(data: Mapping):
 
 
 # ----------------------------------------------------------------------------- static HTML
-_JS = r"""
-(function(){
-const root = document.getElementById("%(uid)s");
-const D = JSON.parse(root.querySelector("script[type='application/json']").textContent);
-const W = %(w)d, H = %(h)d, M = {l: 46, r: 10, t: 10, b: 38};
-const $ = (s) => root.querySelector(s);
-const svgNS = "http://www.w3.org/2000/svg";
-function el(tag, attrs, parent){ const e = document.createElementNS(svgNS, tag);
-  for (const k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; }
-const surfSel = $(".ex-surface"), optSel = $(".ex-opt"), startSel = $(".ex-start");
-const lr = $(".ex-lr"), b1 = $(".ex-b1"), b2 = $(".ex-b2");
-D.surfaces.forEach((s, i) => surfSel.add(new Option(s.title, i)));
-Object.keys(D.optimizers).forEach((o) => optSel.add(new Option(o, o)));
-const svg = $("svg");
-function fmt(v){ return (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)) ? v.toExponential(2) : (+v.toPrecision(4)).toString(); }
-function toDefaultLr(){  // each optimizer starts from its own rate on this surface, where one is given
-  const d = (D.surfaces[+surfSel.value].default_lr || {})[optSel.value];
-  if (d !== undefined) lr.value = d;
-}
-function setupSurface(){
-  const s = D.surfaces[+surfSel.value];
-  lr.max = s.lrs.length - 1; b1.max = s.beta1s.length - 1; b2.max = s.beta2s.length - 1;
-  if (+lr.value > +lr.max) lr.value = lr.max;
-  toDefaultLr();
-  startSel.innerHTML = "";
-  s.starts.forEach((p, i) => startSel.add(new Option("(" + p[0] + ", " + p[1] + ")", i)));
-  while (svg.firstChild) svg.removeChild(svg.firstChild);
-  el("image", {href: "data:image/png;base64," + s.image, x: M.l, y: M.t, width: W - M.l - M.r,
-               height: H - M.t - M.b, preserveAspectRatio: "none"}, svg);
-  el("rect", {x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b, fill: "none", stroke: "#444"}, svg);
-  for (let i = 0; i <= 4; i++) {
-    const fx = i / 4, xv = s.xlim[0] + fx * (s.xlim[1] - s.xlim[0]), yv = s.ylim[0] + fx * (s.ylim[1] - s.ylim[0]);
-    const px = M.l + fx * (W - M.l - M.r), py = H - M.b - fx * (H - M.t - M.b);
-    el("line", {x1: px, x2: px, y1: H - M.b, y2: H - M.b + 4, stroke: "#444"}, svg);
-    el("text", {x: px, y: H - M.b + 15, "text-anchor": "middle", "font-size": 11}, svg).textContent = fmt(xv);
-    el("line", {x1: M.l - 4, x2: M.l, y1: py, y2: py, stroke: "#444"}, svg);
-    el("text", {x: M.l - 6, y: py + 4, "text-anchor": "end", "font-size": 11}, svg).textContent = fmt(yv);
-  }
-  el("text", {x: (W + M.l - M.r) / 2, y: H - 4, "text-anchor": "middle", "font-size": 12}, svg).textContent = "w\u2081";
-  el("text", {x: 12, y: (H - M.b + M.t) / 2, "text-anchor": "middle", "font-size": 12,
-              transform: "rotate(-90 12 " + (H - M.b + M.t) / 2 + ")"}, svg).textContent = "w\u2082";
-  root.pathLayer = el("g", {}, svg);
-  draw();
-}
-function draw(){
-  const s = D.surfaces[+surfSel.value], opt = optSel.value, uses = D.optimizers[opt];
-  b1.disabled = !uses.includes("beta1"); b2.disabled = !uses.includes("beta2");
-  $(".ex-lr-v").textContent = fmt(s.lrs[+lr.value]);
-  $(".ex-b1-v").textContent = b1.disabled ? "(not used)" : s.beta1s[+b1.value];
-  $(".ex-b2-v").textContent = b2.disabled ? "(not used)" : s.beta2s[+b2.value];
-  [[lr, ".ex-lr-v"], [b1, ".ex-b1-v"], [b2, ".ex-b2-v"]].forEach(([e, v]) =>
-    e.setAttribute("aria-valuetext", e.disabled ? "not used" : $(v).textContent));
-  const key = [opt, lr.value, b1.disabled ? 0 : b1.value, b2.disabled ? 0 : b2.value, startSel.value].join("|");
-  const bytes = atob(s.paths[key]), g = root.pathLayer;
-  while (g.firstChild) g.removeChild(g.firstChild);
-  const sx = (q) => M.l + q / 254 * (W - M.l - M.r), sy = (q) => H - M.b - q / 254 * (H - M.t - M.b);
-  const pts = [];  // one entry per step: [x, y] in pixels, or null outside the window
-  for (let i = 0; i < bytes.length; i += 2) {
-    const qx = bytes.charCodeAt(i), qy = bytes.charCodeAt(i + 1);
-    pts.push(qx === 255 ? null : [sx(qx), sy(qy)]);
-  }
-  const edge = {};  // segment index -> where it enters / leaves the window, in pixels
-  const cr = (s.crossings && s.crossings[key]) ? atob(s.crossings[key]) : "";
-  for (let i = 0; i < cr.length; i += 5) {
-    const seg = cr.charCodeAt(i) * 256 + cr.charCodeAt(i + 1);
-    (edge[seg] = edge[seg] || {})[cr.charCodeAt(i + 2) ? "exit" : "entry"] = [sx(cr.charCodeAt(i + 3)), sy(cr.charCodeAt(i + 4))];
-  }
-  // pieces of the path inside the window: steps joined, cut at the window's edge where the path leaves
-  const pieces = [], exits = [];
-  let cur = [];
-  for (let i = 0; i + 1 < pts.length; i++) {
-    const a = pts[i], b = pts[i + 1], e = edge[i] || {};
-    if (a && !cur.length) cur.push(a);
-    if (a && b) { cur.push(b); continue; }
-    if (a && e.exit) { cur.push(e.exit); exits.push([a, e.exit]); }
-    if (cur.length > 1) pieces.push(cur);
-    cur = [];
-    if (!a && e.entry) {
-      cur = [e.entry];
-      if (b) cur.push(b);
-      else if (e.exit) { cur.push(e.exit); exits.push([e.entry, e.exit]); pieces.push(cur); cur = []; }
-    }
-  }
-  if (cur.length > 1) pieces.push(cur);
-  const P = (p) => p[0].toFixed(1) + "," + p[1].toFixed(1);
-  pieces.forEach((pc) => el("polyline", {points: pc.map(P).join(" "), fill: "none", stroke: "#e41a1c", "stroke-width": 1.6}, g));
-  pts.forEach((p) => { if (p) el("circle", {cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 1.8, fill: "#fff", stroke: "#e41a1c", "stroke-width": 0.8}, g); });
-  exits.forEach(([from, to]) => {  // an arrowhead on the edge, pointing the way the path left
-    const dx = to[0] - from[0], dy = to[1] - from[1], n = Math.hypot(dx, dy) || 1, ux = dx / n, uy = dy / n;
-    const tri = [[to[0], to[1]], [to[0] - 11 * ux + 5 * uy, to[1] - 11 * uy - 5 * ux], [to[0] - 11 * ux - 5 * uy, to[1] - 11 * uy + 5 * ux]];
-    el("polygon", {points: tri.map(P).join(" "), fill: "#e41a1c", stroke: "#000", "stroke-width": 0.8, class: "ex-exit"}, g);
-  });
-  const st = s.starts[+startSel.value];
-  el("rect", {x: sx((st[0] - s.xlim[0]) / (s.xlim[1] - s.xlim[0]) * 254) - 4, y: sy((st[1] - s.ylim[0]) / (s.ylim[1] - s.ylim[0]) * 254) - 4,
-              width: 8, height: 8, fill: "#ffd92f", stroke: "#000"}, g);
-  const last = pts[pts.length - 1];
-  if (last) {  // the end: a star over everything else
-    const star = [];
-    for (let k = 0; k < 10; k++) { const r = k %% 2 ? 3.2 : 8, t = -Math.PI / 2 + k * Math.PI / 5; star.push([last[0] + r * Math.cos(t), last[1] + r * Math.sin(t)]); }
-    el("polygon", {points: star.map(P).join(" "), fill: "#e41a1c", stroke: "#000", "stroke-width": 0.8, class: "ex-end"}, g);
-  }
-  const f = s.final[key], left = exits.length ? " after leaving the window (arrowhead)" : "";
-  $(".ex-out").textContent = (f[0] === null || f[2] === null)
-    ? "after " + s.steps + " steps: the run diverged (non-finite weights)" + left + "."
-    : "after " + s.steps + " steps: w = (" + fmt(f[0]) + ", " + fmt(f[1]) + "), loss = " + fmt(f[2])
-      + (last ? " (the star)" : " (outside the window; the arrowhead marks where the path leaves it)");
-}
-surfSel.onchange = setupSurface;
-optSel.onchange = () => { toDefaultLr(); draw(); };
-startSel.onchange = draw;
-[lr, b1, b2].forEach((e) => e.oninput = draw);
-lr.max = D.surfaces[0].lrs.length - 1; lr.value = lr.max; optSel.value = "Momentum (EMA)"; setupSurface();
-})();
-"""
+def _script() -> str:
+    """The page script: the shared helpers of ``course_utils/static/explorable.js`` (``courseSvgEl``,
+    ``courseFmt``: from its first helper up to ``courseExplorable``, which this page does not use) followed by
+    ``course_utils/static/surface_explorer.js`` (``courseSurfaceExplorer``).  Both are real files, read once."""
+    global _JS_TEXT
+    if _JS_TEXT is None:
+        from importlib import resources
+
+        static = resources.files("course_utils").joinpath("static")
+        engine = static.joinpath("explorable.js").read_text(encoding="utf-8")
+        a, b = engine.find("function courseSvgEl("), engine.find("function courseExplorable(")
+        if not 0 <= a < b:
+            raise RuntimeError("course_utils/static/explorable.js no longer defines courseSvgEl and courseFmt before "
+                               "courseExplorable: the surface explorer's script needs them.")
+        _JS_TEXT = engine[a:b] + static.joinpath("surface_explorer.js").read_text(encoding="utf-8")
+    return _JS_TEXT
 
 
-def static_explorer_html(data: Mapping, *, width: int = 520, height: int = 400) -> str:
+_JS_TEXT: str | None = None
+
+
+def static_explorer_html(data: Mapping, *, width: int = 520, height: int = 400, max_kb: float | None = None) -> str:
     """A self-contained HTML block (controls, SVG, embedded data, inline script) for :func:`precompute` output.
 
     Display it with ``IPython.display.HTML(static_explorer_html(data))``.  Nothing is loaded from
     the network.
+
+    Raises:
+        ValueError: data without surfaces, or an embedded blob above ``max_kb`` KB (default: the explorables'
+            limit, :data:`course_utils.explorable.MAX_KB`; then use fewer rates, starts or surfaces).
     """
+    from .explorable import MAX_KB
+
     if not data.get("surfaces"):
         raise ValueError("data has no surfaces: pass the dict returned by precompute().")
     uid = "surface-explorer-" + uuid.uuid4().hex[:8]
     blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    limit = MAX_KB if max_kb is None else max_kb
+    kb = len(blob.encode()) / 1024
+    if kb > limit:
+        raise ValueError(f"the surface explorer's data is {kb:.0f} KB, above the limit of {limit:.0f} KB: use fewer "
+                         f"rates, betas, starts or surfaces, or smaller contour images (precompute's image_size).")
     style = ("font-family:sans-serif;font-size:13px;display:grid;grid-template-columns:auto 1fr;"
              "gap:4px 10px;align-items:center;max-width:%dpx" % width)
     controls = f"""
@@ -404,7 +322,8 @@ def static_explorer_html(data: Mapping, *, width: int = 520, height: int = 400) 
             f'aria-label="{alt}" xmlns="http://www.w3.org/2000/svg"></svg>'
             f'<div class="ex-out" role="status" aria-live="polite" style="font-family:monospace;font-size:12px"></div>'
             f'<script type="application/json">{blob}</script>'
-            f'<script>{_JS % {"uid": uid, "w": width, "h": height}}</script></div>')
+            f'<script>(function(){{{_script()}courseSurfaceExplorer(document.getElementById("{uid}"), '
+            f'{int(width)}, {int(height)});}})();</script></div>')
 
 
 # ----------------------------------------------------------------------------- live widgets

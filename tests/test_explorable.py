@@ -256,3 +256,40 @@ def test_page_script_is_a_valid_javascript_file_and_is_inlined():
                              capture_output=True, text=True)
         assert bad.returncode != 0  # the check can fail
     assert explorable._script() == text
+
+
+# ---- the loss-surface explorer's script: a real file too, drawing with the helpers of explorable.js
+def test_surface_explorer_script_is_a_valid_javascript_file_using_the_engines_helpers(tmp_path):
+    import shutil
+    import subprocess
+    from importlib import resources
+
+    from course_utils import explorer
+
+    static = resources.files("course_utils").joinpath("static")
+    text = static.joinpath("surface_explorer.js").read_text(encoding="utf-8")
+    assert "function courseSurfaceExplorer(root, W, H)" in text and "%(" not in text
+    # the SVG and number helpers are explorable.js's, not copies
+    assert "function el(" not in text and "function fmt(" not in text and "createElementNS" not in text
+    script = explorer._script()
+    assert script.endswith(text) and "function courseSvgEl(" in script and "function courseFmt(" in script
+    assert "function courseExplorable(" not in script  # only the helpers of explorable.js are inlined
+    html = explorer.static_explorer_html({"optimizers": {"SGD": ["lr"]}, "surfaces": [{"name": "bowl"}]})
+    assert f"<script>(function(){{{script}courseSurfaceExplorer(document.getElementById(" in html
+    with pytest.raises(ValueError, match="above the limit of 0 KB"):  # the explorables' size limit holds here too
+        explorer.static_explorer_html({"optimizers": {"SGD": ["lr"]}, "surfaces": [{"name": "bowl"}]}, max_kb=0.01)
+    if shutil.which("node"):
+        for name, src in (("surface_explorer.js", text), ("inlined.js", script)):
+            (tmp_path / name).write_text(src, encoding="utf-8")
+            r = subprocess.run(["node", "--check", str(tmp_path / name)], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+        bad = subprocess.run(["node", "--check", "-"], input=text.replace("function courseSurfaceExplorer", "function ("),
+                             capture_output=True, text=True)
+        assert bad.returncode != 0  # the check can fail
+        # the two number formats the pages show: the explorables' short one, the surface explorer's 3 digits
+        probe = script.split("function courseSurfaceExplorer")[0] + (
+            "console.log(JSON.stringify([courseFmt(1e-5), courseFmt(3e-4, 2), courseFmt(12345, 2), courseFmt(0, 2), "
+            "courseFmt(0.1234567), courseFmt(-2.5, 2)]));")
+        r = subprocess.run(["node", "-e", probe], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == ["1e-5", "3.00e-4", "1.23e+4", "0", "0.1235", "-2.5"]

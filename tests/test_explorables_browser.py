@@ -6,6 +6,9 @@ Two parts:
   stage when Chromium is there), together with deliberately broken copies of it — a control that does
   nothing, a figure that draws no message, a page that asks the network for something — to show that
   each check fails when it should;
+* the loss-surface explorer (:func:`course_utils.explorer.static_explorer_html`, its own script
+  ``surface_explorer.js`` drawing with explorable.js's helpers) on a standalone page of a small grid: every
+  control redraws, each message shows, nothing leaves 127.0.0.1; with a broken copy whose control does nothing;
 * the book's own pages that hold explorables (Part I's signal explorer, Part IV's schedule explorer, the
   exercise pages 1 and 4), when ``_build/html`` has them; skipped otherwise.
 
@@ -34,6 +37,7 @@ if not Path(CHROMIUM).is_file():
     pytest.skip(f"no Chromium at {CHROMIUM} (scripts/ensure_chromium.sh or $COURSE_CHROMIUM)", allow_module_level=True)
 
 from course_utils import explorable as X  # noqa: E402
+from course_utils import explorer as E  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- the standalone explorable
@@ -105,12 +109,12 @@ def open_page(browser):
 
     context.route(re.compile(r"^(?!http://127\.0\.0\.1)(https?|wss?|ftp)://.*"), block)
 
-    def load(url: str) -> Opened:
+    def load(url: str, ready: str = ".explorable .xpl-panel") -> Opened:
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
         page.goto(url, wait_until="load")
-        page.wait_for_selector(".explorable .xpl-panel", state="attached", timeout=10_000)
+        page.wait_for_selector(ready, state="attached", timeout=10_000)
         return Opened(page, outside, errors)
 
     yield load
@@ -254,6 +258,145 @@ def test_a_request_to_the_network_fails_the_offline_check(site, open_page):
     opened.page.wait_for_timeout(200)
     with pytest.raises(AssertionError, match="requests outside 127.0.0.1: .*example.com"):
         check_nothing_left_localhost(opened)
+
+
+# ----------------------------------------------------------------------------- the loss-surface explorer
+# Two surfaces: on the bowl SGD at rate 2 leaves the window (2 > 2/b = 1) and rate 0.3 stays inside; on the
+# Rosenbrock valley SGD at rate 0.1 diverges. SGD's own rate on the bowl is 2 (default_lrs).
+SURFACE_GRIDS = (
+    E.ExplorerGrid("bowl", lrs=(0.3, 2.0), starts=((-9.0, 2.5), (6.0, -2.8)), beta1s=(0.5, 0.9), beta2s=(0.9, 0.999),
+                   steps=12, default_lrs=(("SGD", 2.0),)),
+    E.ExplorerGrid("rosenbrock", lrs=(3e-4, 0.1), starts=((-1.5, 2.0),), beta1s=(0.5, 0.9), beta2s=(0.9, 0.999),
+                   steps=30),
+)
+SURFACE_CONTROLS = (".ex-surface", ".ex-opt", ".ex-lr", ".ex-b1", ".ex-b2", ".ex-start")
+SURFACE_BREAK = ("startSel.onchange = draw;", "startSel.onchange = null;")  # the start menu does nothing
+
+
+@pytest.fixture(scope="module")
+def surface_site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("surface_explorer")
+    data = E.precompute(SURFACE_GRIDS, image_size=(120, 90))
+    html = E.static_explorer_html(data)
+    good = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>surface explorer</title></head>'
+            f'<body>{html}</body></html>')
+    (folder / "good.html").write_text(good, encoding="utf-8")
+    assert SURFACE_BREAK[0] in good, "the broken fixture no longer matches the page: update SURFACE_BREAK"
+    (folder / "dead_start.html").write_text(good.replace(*SURFACE_BREAK), encoding="utf-8")
+    httpd, url = _serve(folder)
+    yield url, data, html
+    httpd.shutdown()
+
+
+def _js_fmt(v: float) -> str:
+    """The surface explorer's numbers (courseFmt(v, 2) of explorable.js), for values stored to 4 digits."""
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e4 or abs(v) < 1e-3:  # toExponential(2): a tie rounds away from zero (1.765e12 -> 1.77e+12)
+        from decimal import ROUND_HALF_UP, Decimal
+
+        d = Decimal(v)
+        e = d.adjusted()
+        m = d.scaleb(-e).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        if abs(m) >= 10:
+            m, e = (m / 10).quantize(Decimal("0.01"), ROUND_HALF_UP), e + 1
+        return f"{m}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return f"{v:.4g}"
+
+
+def _surface_set(page, sel: str, value) -> None:
+    page.eval_on_selector(f".surface-explorer {sel}", "(e, v) => { e.value = String(v); "
+                          "e.dispatchEvent(new Event(e.tagName === 'SELECT' ? 'change' : 'input')); }", value)
+
+
+def _surface_drawing(page) -> str:
+    return page.eval_on_selector(".surface-explorer", "r => r.querySelector('svg').innerHTML + '|' + "
+                                                      "r.querySelector('.ex-out').textContent")
+
+
+def _surface_values(page, sel: str) -> list[str]:
+    """The values a control can take: a menu's options, a slider's positions."""
+    return page.eval_on_selector(f".surface-explorer {sel}", "e => e.tagName === 'SELECT' ? [...e.options].map(o => o.value)"
+                                                             " : [...Array(+e.max + 1).keys()].map(String)")
+
+
+def check_surface_controls_redraw(page) -> None:
+    """With Adam chosen (it reads every slider), moving each control to each other value changes the drawing."""
+    _surface_set(page, ".ex-opt", "Adam")
+    for sel in SURFACE_CONTROLS:
+        start = page.eval_on_selector(f".surface-explorer {sel}", "e => e.value")
+        before = _surface_drawing(page)
+        changed = []
+        for v in _surface_values(page, sel):
+            if v != start:
+                _surface_set(page, sel, v)
+                changed.append(_surface_drawing(page) != before)
+        assert changed and all(changed), f"moving the surface explorer's {sel} did not change the figure"
+        _surface_set(page, sel, start)
+        if sel == ".ex-surface":
+            _surface_set(page, ".ex-opt", "Adam")
+
+
+def test_surface_explorer_every_control_redraws(surface_site, open_page):
+    url, _, _ = surface_site
+    opened = open_page(url + "good.html", ready=".surface-explorer svg image")
+    check_surface_controls_redraw(opened.page)
+    check_nothing_left_localhost(opened)
+
+
+def test_surface_explorer_shows_each_message_and_reads_the_data(surface_site, open_page):
+    url, data, html = surface_site
+    opened = open_page(url + "good.html", ready=".surface-explorer svg image")
+    page = opened.page
+    val = lambda sel: page.eval_on_selector(f".surface-explorer {sel}", "e => e.value")  # noqa: E731
+    out = lambda: page.eval_on_selector(".surface-explorer .ex-out", "e => e.textContent")  # noqa: E731
+    count = lambda css: len(page.query_selector_all(f".surface-explorer svg {css}"))  # noqa: E731
+    readout = lambda sel: page.eval_on_selector(f".surface-explorer {sel}", "e => e.textContent")  # noqa: E731
+    # the page opens on the first surface, momentum, the largest rate; the menus hold what the data holds
+    assert [val(".ex-surface"), val(".ex-opt"), val(".ex-lr")] == ["0", "Momentum (EMA)", "1"]
+    assert _surface_values(page, ".ex-opt") == list(data["optimizers"])
+    assert page.eval_on_selector_all(".surface-explorer .ex-start option", "os => os.map(o => o.text)") == \
+        ["(-9, 2.5)", "(6, -2.8)"]
+    assert count("image") == 1 and "data:image/png;base64," + data["surfaces"][0]["image"] == \
+        page.eval_on_selector(".surface-explorer svg image", "e => e.getAttribute('href')")
+    # SGD: its own rate (2) on the bowl, the betas unused; the path leaves the window: arrowheads, no star
+    _surface_set(page, ".ex-lr", 0)
+    _surface_set(page, ".ex-opt", "SGD")
+    assert val(".ex-lr") == "1" and readout(".ex-lr-v") == "2"
+    assert page.eval_on_selector_all(".surface-explorer input[type=range]", "es => es.map(e => e.disabled)") == \
+        [False, True, True]
+    assert readout(".ex-b1-v") == "(not used)" and readout(".ex-b2-v") == "(not used)"
+    assert count(".ex-exit") >= 1 and count(".ex-end") == 0
+    assert "outside the window; the arrowhead marks where the path leaves it" in out()
+    f = data["surfaces"][0]["final"]["SGD|1|0|0|0"]
+    assert out().startswith(f"after 12 steps: w = ({_js_fmt(f[0])}, {_js_fmt(f[1])}), loss = {_js_fmt(f[2])} (outside")
+    # rate 0.3 stays inside: the end is a star and the readout gives the stored end point
+    _surface_set(page, ".ex-lr", 0)
+    f = data["surfaces"][0]["final"]["SGD|0|0|0|0"]
+    assert count(".ex-end") == 1 and count(".ex-exit") == 0 and count("polyline") == 1
+    assert out() == f"after 12 steps: w = ({_js_fmt(f[0])}, {_js_fmt(f[1])}), loss = {_js_fmt(f[2])} (the star)"
+    assert count("circle") == 13  # a dot per step (12 steps and the start)
+    # Adam reads both betas: they say their values (and to a screen reader)
+    _surface_set(page, ".ex-opt", "Adam")
+    assert readout(".ex-b1-v") == "0.9" and readout(".ex-b2-v") == "0.999"
+    assert page.eval_on_selector(".surface-explorer .ex-b2", "e => e.getAttribute('aria-valuetext')") == "0.999"
+    # Rosenbrock: SGD at rate 0.1 diverges, and the page says so
+    _surface_set(page, ".ex-surface", 1)
+    _surface_set(page, ".ex-opt", "SGD")
+    _surface_set(page, ".ex-lr", 1)
+    assert readout(".ex-lr-v") == "0.1" and data["surfaces"][1]["final"]["SGD|1|0|0|0"][2] is None
+    assert out().startswith("after 30 steps: the run diverged (non-finite weights)")
+    _surface_set(page, ".ex-lr", 0)
+    assert readout(".ex-lr-v") == "3.00e-4"  # the explorer's own number format (courseFmt with 2 digits)
+    check_nothing_left_localhost(opened)
+    assert "http" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_a_surface_control_that_does_nothing_fails_the_redraw_check(surface_site, open_page):
+    url, _, _ = surface_site
+    page = open_page(url + "dead_start.html", ready=".surface-explorer svg image").page
+    with pytest.raises(AssertionError, match=r"\.ex-start did not change the figure"):
+        check_surface_controls_redraw(page)
 
 
 # ----------------------------------------------------------------------------- the book's pages

@@ -3,20 +3,26 @@
 // the spec (controls, panels, messages) and the precomputed curves of every setting.
 // Called as courseExplorable(root, W, H): root is the explorable's <div>, W its width and H a panel's
 // height in CSS pixels. Checked by `node --check` and by the browser tests (tests/test_explorables_browser.py).
-/* exported courseExplorable */
+// The two helpers before courseExplorable are shared: the surface explorer's script (surface_explorer.js,
+// course_utils.explorer.static_explorer_html) is inlined after this file and draws with them too.
+/* exported courseExplorable, courseSvgEl, courseFmt */
+// An SVG element with the given attributes (null / undefined ones left out), text and parent.
+function courseSvgEl(tag, attrs, parent, text){ const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const k in attrs) if (attrs[k] !== null && attrs[k] !== undefined) e.setAttribute(k, attrs[k]);
+  if (text !== undefined) e.textContent = text; if (parent) parent.appendChild(e); return e; }
+// A number as a figure shows it: 4 significant digits, or exponent notation at 1e4 and above and below 1e-3;
+// expDigits absent: the short form "1e-5" (the explorables), else toExponential(expDigits) ("3.00e-4").
+function courseFmt(v, expDigits){ if (v === 0) return "0";
+  if (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3)
+    return expDigits === undefined ? v.toExponential(0).replace("e+", "e") : v.toExponential(expDigits);
+  return (+v.toPrecision(4)).toString(); }
 function courseExplorable(root, W, H) {
 const uid = root.id;
 const D = JSON.parse(root.querySelector("script[type='application/json']").textContent);
-const NS = "http://www.w3.org/2000/svg";
 const PW = Math.floor(W / D.columns) - 4;
 const box = root.querySelector(".xpl-controls"), fig = root.querySelector(".xpl-figure");
 const inputs = {}, readouts = {}, logs = {}, rows = {};
-function el(tag, attrs, parent, text){ const e = document.createElementNS(NS, tag);
-  for (const k in attrs) if (attrs[k] !== null && attrs[k] !== undefined) e.setAttribute(k, attrs[k]);
-  if (text !== undefined) e.textContent = text; if (parent) parent.appendChild(e); return e; }
-function fmt(v){ if (v === 0) return "0";
-  if (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3) { const s = v.toExponential(0).replace("e+", "e"); return s; }
-  return (+v.toPrecision(4)).toString(); }
+const el = courseSvgEl, fmt = (v) => courseFmt(v);
 function tpl(s, f){ return s.replace(/\{(\w+)\}/g, (m, k) => (k in f) ? f[k] : m); }
 D.controls.forEach((c) => {
   const lab = document.createElement("label"); lab.textContent = c.label; lab.htmlFor = uid + "-" + c.name;
