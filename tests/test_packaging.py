@@ -74,6 +74,7 @@ def test_wheel_and_sdist_build_with_warnings_as_errors(tmp_path):
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
     assert "course_utils/results/full_budget.json" in names, "the recorded budget run must ship"
     assert "course_utils/static/explorable.js" in names, "the explorables' page script must ship"
+    assert "course_utils/static/surface_explorer.js" in names, "the surface explorer's page script must ship"
     assert "course_utils/exercises/__init__.py" in names
     assert "course_utils/plotting/__init__.py" in names and "course_utils/plotting/runs.py" in names
     assert "course_utils/explorable/__init__.py" in names and "course_utils/explorable/core.py" in names
