@@ -395,20 +395,10 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
         0.50 points (joint 95 % interval 0.21 to 1.03, Holm p = 0.012); the other 2 differences are not
         significant"``.
     """
-    need = {"A", "B", "n", "k", "A − B (pp)", "CI low", "CI high", "p (Holm)", "significant", "detectable (pp)"}
-    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
-        raise TypeError("verdict needs the DataFrame of compare.paired_table(...); "
-                        f"got {type(table).__name__} without the columns {sorted(need - set(getattr(table, 'columns', [])))}.")
-    if len(table) == 0:
-        raise ValueError("verdict: the table has no comparisons.")
-    m = _check_min_effect(min_effect)
-    if table["k"].nunique() != 1:
-        raise ValueError("verdict: the table holds several Holm families (different k); give one family at a time.")
-    k, n = int(table["k"].iloc[0]), int(table["n"].min())
+    k, n, m = _verdict_family(table, min_effect)
     conf = table.attrs.get("confidence", 0.95)
     min_seeds = int(table.attrs.get("min_seeds", MIN_SEEDS))
     lvl = f"{_pct(conf)} interval" if k == 1 else f"joint {_pct(conf)} interval"
-    holm_p = "p" if k == 1 else "Holm p"
     big = table.iloc[int(np.nanargmax(np.abs(table["A − B (pp)"].to_numpy())))] if n > 0 else table.iloc[0]
     if n < min_seeds:
         seeds = "one seed" if n == 1 else f"{n} paired seeds"
@@ -420,29 +410,54 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     head = (f"over {n} paired seeds (one comparison, so no correction for multiple tests), " if k == 1 else
             f"after Holm's correction for {k} comparisons over {n} paired seeds, ")
     sig = table[table["significant"]]
-    parts = []
-    for _, r in sig.iterrows():
-        diff, lo, hi, ph = r["A − B (pp)"], r["CI low"], r["CI high"], r["p (Holm)"]
-        a, b = (r["A"], r["B"]) if (diff > 0) != lower_is_better else (r["B"], r["A"])
-        lo_, hi_ = (lo, hi) if diff > 0 else (-hi, -lo)  # the winner's advantage, |A − B|
-        size = (f"significant and larger than the minimum effect of {m:.{digits}f} {unit}" if abs(diff) >= m else
-                f"significant but below the minimum effect of {m:.{digits}f} {unit}")
-        # the mean's side of the minimum effect is not the interval's: say when the interval crosses it
-        if abs(diff) >= m and lo_ < m:
-            size += " on average only (its interval reaches below it)"
-        elif abs(diff) < m and hi_ >= m:
-            size += " on average, though its interval reaches it"
-        reach = "" if lo_ > 0 or not np.isfinite(lo_) else ", an interval that includes zero: Holm's later steps are less strict"
-        of = " of the advantage" if lower_is_better else ""
-        head_to_head = (f"{a} is better than {b} by {abs(diff):.{digits}f} {unit} (lower is better)"
-                        if lower_is_better else f"{a} is ahead of {b} by {abs(diff):.{digits}f} {unit}")
-        parts.append(f"{head_to_head}, {size} ({lvl}{of} {_signed(lo_, digits)} to {_signed(hi_, digits)}, "
-                     f"{holm_p} {_p_text(ph)}{reach})")
-    rest = k - len(sig)
-    if parts:
+    if len(sig):
+        parts = [_significant_clause(r, m=m, unit=unit, lvl=lvl, holm_p="p" if k == 1 else "Holm p",
+                                     lower_is_better=lower_is_better, digits=digits) for _, r in sig.iterrows()]
+        rest = k - len(sig)
         tail = "" if rest == 0 else ("; the other difference is not significant" if rest == 1 else
                                      f"; the other {rest} differences are not significant")
         return head + "; ".join(parts) + tail
+    return head + _null_clause(table, big, k=k, m=m, conf=conf, lvl=lvl, unit=unit, digits=digits)
+
+
+def _verdict_family(table, min_effect) -> tuple[int, int, float]:
+    """Check that ``table`` is one family of :func:`paired_table`; its size k, its fewest paired seeds n, and m."""
+    need = {"A", "B", "n", "k", "A − B (pp)", "CI low", "CI high", "p (Holm)", "significant", "detectable (pp)"}
+    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
+        raise TypeError("verdict needs the DataFrame of compare.paired_table(...); "
+                        f"got {type(table).__name__} without the columns {sorted(need - set(getattr(table, 'columns', [])))}.")
+    if len(table) == 0:
+        raise ValueError("verdict: the table has no comparisons.")
+    m = _check_min_effect(min_effect)
+    if table["k"].nunique() != 1:
+        raise ValueError("verdict: the table holds several Holm families (different k); give one family at a time.")
+    return int(table["k"].iloc[0]), int(table["n"].min()), m
+
+
+def _significant_clause(r, *, m: float, unit: str, lvl: str, holm_p: str, lower_is_better: bool, digits: int) -> str:
+    """One significant difference: who is ahead, by how much, its size against the minimum effect ``m`` (the
+    interval's side of m, not only the mean's), the interval of the winner's advantage and the p-value."""
+    diff, lo, hi, ph = r["A − B (pp)"], r["CI low"], r["CI high"], r["p (Holm)"]
+    a, b = (r["A"], r["B"]) if (diff > 0) != lower_is_better else (r["B"], r["A"])
+    lo_, hi_ = (lo, hi) if diff > 0 else (-hi, -lo)  # the winner's advantage, |A − B|
+    size = (f"significant and larger than the minimum effect of {m:.{digits}f} {unit}" if abs(diff) >= m else
+            f"significant but below the minimum effect of {m:.{digits}f} {unit}")
+    # the mean's side of the minimum effect is not the interval's: say when the interval crosses it
+    if abs(diff) >= m and lo_ < m:
+        size += " on average only (its interval reaches below it)"
+    elif abs(diff) < m and hi_ >= m:
+        size += " on average, though its interval reaches it"
+    reach = "" if lo_ > 0 or not np.isfinite(lo_) else ", an interval that includes zero: Holm's later steps are less strict"
+    of = " of the advantage" if lower_is_better else ""
+    head_to_head = (f"{a} is better than {b} by {abs(diff):.{digits}f} {unit} (lower is better)"
+                    if lower_is_better else f"{a} is ahead of {b} by {abs(diff):.{digits}f} {unit}")
+    return (f"{head_to_head}, {size} ({lvl}{of} {_signed(lo_, digits)} to {_signed(hi_, digits)}, "
+            f"{holm_p} {_p_text(ph)}{reach})")
+
+
+def _null_clause(table, big, *, k: int, m: float, conf: float, lvl: str, unit: str, digits: int) -> str:
+    """No significant difference: the largest one with its interval, then what the null means — ruled out (every
+    interval within ±m), or the detectable size at Holm's level against m (would have been seen / could be missed)."""
     det = float(np.nanmax(table["detectable (pp)"].to_numpy()))
     none = "the difference is not significant" if k == 1 else f"none of the {k} differences is significant"
     lo, hi = float(big["CI low"]), float(big["CI high"])
@@ -453,11 +468,11 @@ def verdict(table: pd.DataFrame, *, what: str, min_effect: float, unit: str = "p
     readings = [null_reading(r["CI low"], r["CI high"], r["detectable (pp)"], m) for _, r in table.iterrows()]
     if len(readings) == k and all(x == "ruled out" for x in readings):  # an older record may hold only the largest
         every = f"the {lvl}" if k == 1 else f"every {lvl}"
-        return (head + said + f"; {every} lies within ±{m:.{digits}f} {unit}, the minimum effect, so "
+        return (said + f"; {every} lies within ±{m:.{digits}f} {unit}, the minimum effect, so "
                 f"{NULL_PHRASES['ruled out']}")
     judge = (f"below the minimum effect of {m:.{digits}f} {unit}, so {NULL_PHRASES['seen']}" if det < m else
              f"above the minimum effect of {m:.{digits}f} {unit}, so {NULL_PHRASES['missed']}")
-    return (head + said + f"; differences of about {det:.{digits}f} {unit} or more would have been "
+    return (said + f"; differences of about {det:.{digits}f} {unit} or more would have been "
             f"detected reliably {where} (estimated from the observed spread between seeds), {judge}")
 
 
