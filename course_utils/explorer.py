@@ -315,7 +315,7 @@ def static_explorer_html(data: Mapping, *, width: int = 520, height: int = 400, 
  <label for="{uid}-start">start point</label><select id="{uid}-start" class="ex-start" style="min-height:24px"></select>
 </div>"""
     alt = html.escape("Contour plot of the chosen loss surface with the chosen optimizer's trajectory drawn on it: "
-                      "a yellow square marks the start, a star the end, and an arrowhead on the edge the place "
+                      "a white square marks the start, a star the end, and an arrowhead on the edge the place "
                       "where a path leaves the window.")
     return (f'<div id="{uid}" class="surface-explorer">{controls}'
             f'<svg viewBox="0 0 {width} {height}" style="width:100%;max-width:{width}px;height:auto" role="img" '

@@ -97,7 +97,7 @@ function draw(){
   });
   const st = s.starts[+startSel.value];
   el("rect", {x: sx((st[0] - s.xlim[0]) / (s.xlim[1] - s.xlim[0]) * 254) - 4, y: sy((st[1] - s.ylim[0]) / (s.ylim[1] - s.ylim[0]) * 254) - 4,
-              width: 8, height: 8, fill: "#ffd92f", stroke: "#000"}, g);
+              width: 8, height: 8, fill: "#fff", stroke: "#000", "stroke-width": 1.2, class: "ex-start-mark"}, g);  // white: no viridis colour
   const last = pts[pts.length - 1];
   if (last) {  // the end: a star over everything else
     const star = [];
