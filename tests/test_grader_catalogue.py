@@ -3869,3 +3869,140 @@ def test_choice_hints_suggest_no_letter(n, answer):
     assert not re.search(r'form_\d = "[a-d]"', r.message), r.message
     letters = "".join(chr(97 + i) for i in range(len(ex.FORMS[n][2])))
     assert f" or {letters[-1]}, as a string" in r.message, r.message
+
+
+# ============================================================================ att4: the fourth blind round
+# Each block is one class of miss: a wrong answer that passed, or a message that named another mistake.
+
+class _EmaMomentum(torch.optim.Optimizer):
+    """Wrong: the EMA form v ← βv + (1−β)g."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is not None:
+                    v = self.state[p].setdefault("v", torch.zeros_like(p))
+                    v.mul_(g["momentum"]).add_(p.grad, alpha=1 - g["momentum"])
+                    p.add_(v, alpha=-g["lr"])
+
+
+class _NoCorrectionAdam(torch.optim.Optimizer):
+    """Wrong: Adam without bias correction."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            b1, b2 = g["betas"]
+            for p in g["params"]:
+                if p.grad is not None:
+                    s = self.state[p]
+                    m = s.setdefault("m", torch.zeros_like(p))
+                    v = s.setdefault("v", torch.zeros_like(p))
+                    m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                    v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                    p.addcdiv_(m, v.sqrt() + g["eps"], value=-g["lr"])
+
+
+class _EpsInsideRMSprop(torch.optim.Optimizer):
+    """Wrong: ε inside the square root."""
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is not None:
+                    v = self.state[p].setdefault("v", torch.zeros_like(p))
+                    v.mul_(g["alpha"]).addcmul_(p.grad, p.grad, value=1 - g["alpha"])
+                    p.addcdiv_(p.grad, (v + g["eps"]).sqrt(), value=-g["lr"])
+
+
+def _unbiased_bn(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
+    """Wrong: normalises with the unbiased variance."""
+    if training:
+        m, v = x.mean(0), x.var(0)
+        return (x - m) / torch.sqrt(v + eps) * gamma + beta, \
+            (1 - momentum) * rm + momentum * m.detach(), (1 - momentum) * rv + momentum * v.detach()
+    return (x - rm) / torch.sqrt(rv + eps) * gamma + beta, rm, rv
+
+
+def _patched_batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                        eps=1e-5):
+    y, a, b = _unbiased_bn(input, weight, bias, running_mean, running_var, training, momentum, eps)
+    if training and running_mean is not None:
+        with torch.no_grad():
+            running_mean.copy_(a)
+            running_var.copy_(b)
+    return y
+
+
+def _leaky_wrong(x, negative_slope=0.01):
+    return torch.where(x > 0, x, -negative_slope * x)  # wrong sign on the negative side
+
+
+class _HalfExponential(torch.optim.lr_scheduler.ExponentialLR):
+    def get_lr(self):
+        return [0.5 * b for b in self.base_lrs]
+
+
+PATCHED_TORCH = [  # (what the notebook replaced, by what, the check, the wrong answer it must still refuse)
+    ("torch.optim.SGD by the learner's EMA momentum", torch.optim, "SGD",
+     lambda params, lr=0.01, momentum=0.0, **k: _EmaMomentum(params, lr=lr, momentum=momentum),
+     lambda: ex.check_momentum(_EmaMomentum, verbose=False)),
+    ("torch.optim.Adam by an Adam without bias correction", torch.optim, "Adam", _NoCorrectionAdam,
+     lambda: ex.check_adam(_NoCorrectionAdam, verbose=False)),
+    ("torch.optim.RMSprop by ε inside the root", torch.optim, "RMSprop", _EpsInsideRMSprop,
+     lambda: ex.check_rmsprop(_EpsInsideRMSprop, verbose=False)),
+    ("F.batch_norm by the unbiased variance", F, "batch_norm", _patched_batch_norm,
+     lambda: ex.check_batch_norm(_unbiased_bn, verbose=False)),
+    ("F.leaky_relu by a wrong sign", F, "leaky_relu", lambda x, negative_slope=0.01, inplace=False:
+     _leaky_wrong(x, negative_slope), lambda: ex.check_leaky_relu(_leaky_wrong, verbose=False)),
+    ("ExponentialLR by one that halves", torch.optim.lr_scheduler, "ExponentialLR", _HalfExponential,
+     lambda: ex.check_exponential_fraction(0.5, verbose=False)),
+]
+
+
+@pytest.mark.parametrize("label,module,attr,replacement,run", PATCHED_TORCH, ids=[r[0] for r in PATCHED_TORCH])
+def test_att4_a_reference_replaced_in_torch_is_not_used(monkeypatch, label, module, attr, replacement, run):
+    """(att4) the references were looked up on torch when the check ran: a learner who "installs" a wrong class
+    into torch (`torch.optim.Adam = Adam`) graded it against itself.  The check uses torch's own, says so, and
+    leaves the learner's replacement in place."""
+    monkeypatch.setattr(module, attr, replacement)
+    r = run()
+    assert r.status == "fail", r.message
+    assert "had been replaced" in r.message, r.message
+    assert getattr(module, attr) is replacement
+    no_internals(r.message)
+
+
+def test_att4_a_replaced_reference_does_not_fail_a_right_answer(monkeypatch):
+    monkeypatch.setattr(torch.optim, "SGD", lambda *a, **k: None)
+    r = ex.check_momentum(make_optimizer(momentum_update(), MOM), verbose=False)
+    assert r.status == "pass", r.message
+    assert "had been replaced" in r.message
+
+
+NS_SPELLINGS = ["not_significant", "not-significant", "Not_Significant", "not  significant", "non-significant",
+                "non_significant", "not-significant (p = 0.6)", "n.s."]
+
+
+@pytest.mark.parametrize("spelling", NS_SPELLINGS)
+def test_att4_every_spelling_of_not_significant_is_read(spelling):
+    """(att4) 'ns' was accepted while the identifier spelling 'not_significant' and 'not-significant' were
+    refused: one reading for the phrase and its spellings."""
+    accepted(ex.check_capstone_answers(answers(selu_better=spelling), *TABLES, verbose=False))
+
+
+@pytest.mark.parametrize("spelling", ["not_the_same", "same-ish", "yes_no"])
+def test_att4_spellings_do_not_turn_other_words_into_an_answer(spelling):
+    r = ex.check_capstone_answers(answers(selu_better=spelling), *TABLES, verbose=False)
+    assert r.status == "fail", r.message

@@ -147,6 +147,62 @@ _GLOBALS = (
 )
 
 
+#: torch's own functions and classes, as they were when the exercises were imported: the references a check
+#: compares with.  A notebook that replaces one (`torch.optim.Adam = Adam`, "to use mine everywhere", or a wrapper
+#: put into `F.batch_norm`) would otherwise grade the learner's code against itself.
+_PRISTINE_MODULES = ("torch.optim", "torch.optim.lr_scheduler", "torch.optim._functional", "torch.optim.sgd",
+                     "torch.optim.adam", "torch.optim.rmsprop", "torch.nn", "torch.nn.functional", "torch.nn.init",
+                     "torch.nn.modules.batchnorm", "torch.nn.modules.activation")
+_PRISTINE_TORCH = ("batch_norm", "leaky_relu", "tanh", "sigmoid", "relu", "selu", "alpha_dropout", "dropout")
+
+
+def _snapshot_torch() -> list:
+    import importlib
+
+    out = []
+    for mod_name in _PRISTINE_MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:  # pragma: no cover - another torch version
+            continue
+        names = [n for n in vars(mod) if not n.startswith("__") and callable(vars(mod)[n])]
+        out.append((mod, mod_name, {n: vars(mod)[n] for n in names}))
+    out.append((torch, "torch", {n: getattr(torch, n) for n in _PRISTINE_TORCH if hasattr(torch, n)}))
+    return out
+
+
+_PRISTINE = _snapshot_torch()
+
+
+class _TorchAsShipped:
+    """While a check runs, torch's references are torch's own; the learner's replacements are put back after
+    (and named in a note)."""
+
+    def __enter__(self):
+        self.replaced = []
+        for mod, mod_name, attrs in _PRISTINE:
+            d = vars(mod)
+            for n, orig in attrs.items():
+                now = d.get(n, orig)
+                if now is not orig:
+                    self.replaced.append((mod, n, now, f"{mod_name}.{n}"))
+                    setattr(mod, n, orig)
+        return self
+
+    def __exit__(self, *exc):
+        for mod, n, now, _ in self.replaced:
+            setattr(mod, n, now)
+        return False
+
+    def note(self) -> str | None:
+        names = sorted({full for *_, full in self.replaced if not full.startswith("torch.optim._functional")})
+        if not names:
+            return None
+        shown = ", ".join(f"`{n}`" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return (f"{shown} had been replaced in this notebook; the check compared with torch's own and left your "
+                "replacement in place (remove it: other code that uses torch's name now gets yours).")
+
+
 def _show_value(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -169,8 +225,10 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
     def changed():
         return [(g, get()) for g in _GLOBALS for get in [g[1]] if get() != g[3]]
 
+    shipped = _TorchAsShipped()
     try:
-        res = check(*args, **quiet)
+        with shipped:
+            res = check(*args, **quiet)
     except Exception as e:
         # the check itself broke: on a changed setting (reported below), or on something else the learner's
         # code returned or left behind — reported as such, never as a traceback from inside the grader
@@ -190,6 +248,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
                  f"ran before it); the check ran {'with it on' if want is True else 'in ' + _show_value(want)}, "
                  "as the exercises are written for, and left your setting as it was."
                  for (what, _, _, want, how, _), b in zip(_GLOBALS, before) if b != want]
+        notes += [shipped.note()] if shipped.note() else []
         if notes:
             res = CheckResult(res.name, res.status, res.message + "".join(f"\n   note:     {n}" for n in notes))
     if verbose and isinstance(res, CheckResult):
