@@ -179,8 +179,8 @@ def _mc_problem(fn, build, S):
                     hint="stack the passes into (n_samples, N, C) and reduce over dim 0.")
     passes = sum(rows) / N
     if rows and passes < S:  # (an extra pass, e.g. one to read the number of classes, is left alone)
-        return dict(headline=f"your function ran the network on {passes:g} copies of x; n_samples={S} asks "
-                             f"for {S} stochastic passes.",
+        return dict(headline=f"your function passed x through the network {passes:g} time"
+                             f"{'' if passes == 1 else 's'}; n_samples={S} asks for {S} stochastic passes.",
                     hint="run n_samples stochastic forward passes (`for _ in range(n_samples)`: no pass left "
                          "out) and average over all of them.")
     if any(not (torch.equal(a, c) and torch.equal(b, d)) for (a, b), (c, d) in zip(bn_before, _bn_state(model))):
@@ -245,6 +245,61 @@ def _mc_problem(fn, build, S):
     return None
 
 
+def _mc_call_problem(fn, S) -> dict | None:
+    """What the graded calls (every argument given, the generator seeded by the checker) cannot see: a function
+    that seeds torch's global generator itself (every call then returns the same 'random' estimate, and the
+    caller's generator is reset), and the stub's default ``n_samples=50`` changed."""
+    import inspect
+
+    model, x = _mc_model()
+    N = x.shape[0]
+    outs = []
+    case = f"two calls on the first net, the global generator seeded differently before each, n_samples={S}"
+    try:
+        for seed in (11, 12):
+            torch.manual_seed(seed)
+            with torch.no_grad():
+                outs.append(fn(model, x, S)[0].detach().clone())
+            model.eval()
+    except Exception as e:
+        return dict(raised=e, case=case)
+    if torch.equal(outs[0], outs[1]):
+        return dict(headline="two calls give exactly the same estimate whatever torch's global seed is: your "
+                             "function seeds the generator itself.", case=case,
+                    hint="remove `torch.manual_seed(...)` from the function: it resets the caller's generator "
+                         "(everything random after it repeats) and turns a Monte-Carlo estimate into one fixed "
+                         "draw. Seed once, outside, if you want a repeatable notebook.")
+    try:
+        default = inspect.signature(fn).parameters.get("n_samples")
+    except (TypeError, ValueError):
+        default = None
+    if default is not None and default.default is not default.empty and default.default != 50:
+        return dict(headline=f"your function changed the stub's default: n_samples={default.default!r} (the "
+                             "stub's: 50).", case="`mc_dropout_predict(model, x)`, n_samples left out",
+                    hint="keep the stub's signature, `n_samples=50`: code that leaves it out gets the default.")
+    rows = []
+    hook = model[0].register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0] if i and isinstance(
+        i[0], torch.Tensor) and i[0].dim() > 0 else 0))
+    dcase = "`mc_dropout_predict(model, x)`, n_samples left out"
+    try:
+        with torch.no_grad():
+            fn(model, x)
+    except TypeError:
+        return None  # no default at all: leaving it out fails loudly, not silently
+    except Exception as e:
+        return dict(raised=e, case=dcase)
+    finally:
+        hook.remove()
+        model.eval()
+    passes = sum(rows) / N
+    if rows and not 50 <= passes <= 51:
+        return dict(headline=f"called without n_samples, your function made {passes:g} passes, not the stub's "
+                             "default 50.", case=dcase,
+                    hint="keep the stub's signature and loop `for _ in range(n_samples)`, with no number written "
+                         "into the body.")
+    return None
+
+
 @_graded('check_mc_dropout(mc_dropout_predict)')
 def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``mc_dropout_predict(model, x, n_samples)`` -> (mean probs, std probs) on two nets with dropout and BN.
@@ -278,6 +333,11 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            "module by its type, wherever it sits.")
         bad.pop("key", None)
         return _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
+    bad = _mc_call_problem(fn, S)
+    if bad:
+        if "raised" in bad:
+            return _raised(name, bad["raised"], verbose, bad["case"])
+        return _report(name, FAIL, bad.pop("headline"), verbose=verbose, **bad)
     return _report(name, PASS, f"correct — dropout on, batch norm untouched, mean and spread agree with a "
                    f"{_MC_REFERENCE}-pass reference on two networks.", verbose=verbose)
 
