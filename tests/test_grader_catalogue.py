@@ -2054,7 +2054,9 @@ def test_show_answer_and_button_take_any_number(bad, capsys):
     ex.show_question(bad)
     assert ex.answer_button(bad) is None
     out = capsys.readouterr().out
-    assert out.count("numbered 1 to 8") == 3 and "Traceback" not in out, out
+    # (att4) 2.0 is told to be written 2 ("numbered 1 to 8; got the number 2.0" contradicted itself)
+    said = "write 2, not 2.0" if bad == 2.0 else "numbered 1 to 8"
+    assert out.count(said) == 3 and "Traceback" not in out, out
 
 
 def test_capstone_run_with_the_wrong_data_says_so(capsys):
@@ -2111,8 +2113,11 @@ def test_shared_state_is_named(label, fn, keyword):
     assert "dropout was off" not in r.message
 
 
-def test_a_function_that_seeds_once_is_right():
-    accepted(ex.check_mc_dropout(mc_seeds_once, verbose=False))
+def test_a_function_that_seeds_once_is_refused():
+    """(att4) this row was right until att4: a function that seeds torch's generator itself, even once, returns
+    the same 'random' estimate on every call and resets the caller's generator; check_xavier_uniform refuses
+    the analogous seeding, so MC dropout does too."""
+    rejected(ex.check_mc_dropout(mc_seeds_once, verbose=False), "seeds the generator itself")
 
 
 def test_capstone_check_gives_the_global_generator_back():
@@ -4401,3 +4406,54 @@ def test_att4_bn_mc_reject(label, check, fn, keyword):
 @pytest.mark.parametrize("label,check,fn", ATT4_RIGHT_02_05, ids=[r[0] for r in ATT4_RIGHT_02_05])
 def test_att4_bn_mc_accept(label, check, fn):
     accepted(check(fn, verbose=False))
+
+
+# ---- att4: messages that named another mistake than the one made
+def _kaiming_half(w, a=0.0):
+    s = math.sqrt(2 / ((1 + a * a) * w.shape[1]))
+    with torch.no_grad():
+        w[: w.shape[0] // 2].normal_(0, s)
+    return w
+
+
+ATT4_MESSAGES = [
+    ("01A a lambda of one argument", lambda: ex.check_backward_condition(lambda d: 1 / d, verbose=False),
+     "called your function or class with the stub's arguments"),
+    ("01A a class as the function", lambda: ex.check_backward_condition(float, verbose=False),
+     "accept exactly the arguments of the stub"),
+    ("01A the right formula in float16", lambda: ex.check_backward_condition(
+        lambda dx, dy: torch.tensor(1 / dy, dtype=torch.float16), verbose=False), "float16 tensor"),
+    ("01C half of w filled in place", lambda: ex.check_kaiming_normal(_kaiming_half, verbose=False),
+     "only part of w was filled"),
+    ("02C a percentage as a string", lambda: ex.check_leaky_growth("1217%", verbose=False), "e.g. 12.17"),
+    ("04B a negative rate", lambda: ex.check_schedule_beats_constant(lambda o: SCHED.LambdaLR(o, lambda e: -1.0),
+                                                                     data=None, verbose=False), "negative"),
+    ("06 a question number as a float", lambda: ex.check_answer(1.0, "b", verbose=False), "write 1, not 1.0"),
+    ("05B check_choice's arguments swapped", lambda: ex.check_choice("a", "adam_l2", verbose=False), "swapped"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", ATT4_MESSAGES, ids=[r[0] for r in ATT4_MESSAGES])
+def test_att4_messages_name_the_mistake_made(label, run, keyword):
+    rejected(run(), keyword)
+
+
+def test_att4_messages_do_not_misname():
+    r = ex.check_kaiming_normal(_kaiming_half, verbose=False)
+    assert "not filled in place" not in r.message and "rebinds" not in r.message, r.message
+    r = ex.check_schedule_beats_constant(lambda o: SCHED.LambdaLR(o, lambda e: -1.0), data=None, verbose=False)
+    assert "another constant learning rate" not in r.message, r.message
+    r = ex.check_leaky_growth("1217%", verbose=False)
+    assert "e.g. 1217," not in r.message, r.message
+
+
+def test_att4_compare_l2_and_decay_refuses_a_penalty_without_its_half(capsys):
+    out = ex.compare_l2_and_decay(lambda params, lam: lam * sum((p ** 2).sum() for p in params))
+    text = capsys.readouterr().out
+    assert out is None and "½" in text and "check_l2_penalty" in text, text
+    no_internals(text)
+
+
+def test_att4_compare_l2_and_decay_keeps_a_right_penalty(capsys):
+    out = ex.compare_l2_and_decay(lambda params, lam: lam / 2 * sum((p ** 2).sum() for p in params), steps=20)
+    assert out is not None, capsys.readouterr().out

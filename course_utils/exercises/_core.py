@@ -332,9 +332,10 @@ _NUMPY_HINT = ("NumPy arrays carry no gradient and are not what the caller expec
                "on the tensors you were given (no `.numpy()`, no `np.` functions) and return torch tensors.")
 
 
-def _as_number(x, *, low: float | None = None, high: float | None = None):
+def _as_number(x, *, low: float | None = None, high: float | None = None, ratio: bool = False):
     """``(float, None)`` for a real number (Python, numpy or a one-element tensor) inside [low, high],
-    else ``(None, reason)`` with a learner-readable reason."""
+    else ``(None, reason)`` with a learner-readable reason.  ``ratio``: the number asked for is a factor or a
+    fraction, so a percentage written as a string ('1217%') is shown as its factor (12.17)."""
     where = ("between {} and {}".format(low, high) if low is not None and high is not None else
              f"≥ {low}" if low is not None else f"≤ {high}" if high is not None else "")
     want = f"a number{' ' + where if where else ''}"
@@ -356,7 +357,7 @@ def _as_number(x, *, low: float | None = None, high: float | None = None):
             if num is None or not math.isfinite(num):
                 extra = " — write the number itself, without quotes or a % sign"
             else:
-                if pct and high is not None and high <= 1:  # a fraction is asked for
+                if pct and (ratio or (high is not None and high <= 1)):  # a fraction or factor is asked for
                     num = num / 100
                 extra = (f" — write the number itself, without quotes{' or a % sign' if pct else ''} "
                          f"(e.g. {num:g}, not {x!r})")
@@ -494,7 +495,8 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         return ("a name is not defined: check the spelling, and run the cell that defines it (and the import "
                 "cell) first.")
     if isinstance(e, TypeError) and ("unexpected keyword" in text or "positional argument" in text
-                                     or "required positional" in text or "missing" in text):
+                                     or "required positional" in text or "missing" in text
+                                     or "expected at most" in text or "takes no arguments" in text):
         tb = traceback.extract_tb(e.__traceback__)
         if tb and tb[-1].filename.startswith(_PACKAGE_DIR):  # the grader's call of the learner's code failed
             return "the function or class must accept exactly the arguments of the stub (names included)."
@@ -523,6 +525,12 @@ def _origin(e: BaseException) -> str:
     inner = tb[-1].filename if tb else ""
     if inner and os.path.abspath(inner).startswith(torch_dir):
         return "(raised inside PyTorch, not at a line of yours)"
+    text = str(e)
+    if isinstance(e, TypeError) and any(w in text for w in ("positional argument", "expected at most",
+                                                            "unexpected keyword", "takes no arguments",
+                                                            "required positional", "argument")):
+        return ("(raised when the checker called your function or class with the stub's arguments: it does not "
+                "take them)")
     return "(raised while the checker used what your code returned or changed, not at a line of yours)"
 
 

@@ -503,7 +503,7 @@ def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
     if answer is None or answer is ...:
         return _report(name, TODO, "not yet — set `growth` to your prediction (a number) and run the cell again.",
                        verbose=verbose)
-    v, why = _as_number(answer)
+    v, why = _as_number(answer, ratio=True)
     if why:
         return _report(name, FAIL, why, hint="a factor: Var(layer 30) / Var(layer 1), e.g. 2.5 for a variance "
                        "that grows to two and a half times its size.", verbose=verbose)

@@ -451,6 +451,21 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
              "`torch.tensor(...)` or `.detach()` adds a constant to the loss and never moves the weights, so the table would compare nothing. Build it from "
              "torch operations on the parameters (check it with `exercises.check_l2_penalty`).")
         return None
+    # the penalty's gradient must be λ·w, what weight_decay=λ adds: otherwise the table contradicts the answer
+    w_probe = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    try:
+        (grad,) = torch.autograd.grad(penalty_fn([w_probe], lam), [w_probe])
+        ratio = (grad / (lam * w_probe.detach())).mean().item()
+        right = torch.allclose(grad, lam * w_probe.detach(), rtol=1e-6, atol=1e-12)
+    except Exception:
+        right, ratio = True, 1.0  # check_l2_penalty names what is wrong; the table then shows it
+    if not right:
+        factor = (f" ({ratio:.3g} times λ·w: the ½ of λ/2·Σw² is missing)" if abs(ratio - 2) < 1e-6 else
+                  f" ({ratio:.3g} times λ·w)" if math.isfinite(ratio) else "")
+        _say(FAIL, f"{what} has the gradient{factor}, not λ·w, the term that weight_decay=λ adds to the "
+             "gradient: the table would compare two different strengths and contradict the right answer. Fix it "
+             "first (run `exercises.check_l2_penalty` on it).")
+        return None
     g = torch.Generator().manual_seed(0)
     X = torch.randn(64, 8, generator=g, dtype=torch.float64)
     X[:, :4] *= 5  # features on different scales, so Adam's per-coordinate scaling matters
@@ -588,6 +603,11 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
     After each attempt the message explains: why the right answer is right, or what the table shows
     against the chosen letter (without naming the right one)."""
     key = str(question).strip().lower().replace("-", "_").replace(" ", "_")
+    swapped = isinstance(answer, str) and answer.strip().lower().replace("-", "_").replace(" ", "_") in _CHOICES
+    if key not in _CHOICES and swapped:
+        return _report(f"question {answer!r}", FAIL, "the arguments look swapped: the question's name comes first, "
+                       "then your answer.", hint=f"`exercises.check_choice({answer.strip()!r}, answer)`.",
+                       verbose=verbose)
     if key not in _CHOICES:
         return _report(f"question {question!r}", FAIL, f"there is no question {question!r}.",
                        hint=f"the questions are {', '.join(repr(k) for k in sorted(_CHOICES))}.", verbose=verbose)
