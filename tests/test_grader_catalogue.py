@@ -457,8 +457,8 @@ def bn_statistics(x, running_mean, running_var, training, momentum):
     if not training:
         return running_mean, running_var, running_mean, running_var
     mean, var = x.mean(0), x.var(0, unbiased=False)
-    return (mean, var, (1 - momentum) * running_mean + momentum * mean,
-            (1 - momentum) * running_var + momentum * x.var(0, unbiased=True))
+    return (mean, var, (1 - momentum) * running_mean + momentum * mean.detach(),
+            (1 - momentum) * running_var + momentum * x.var(0, unbiased=True).detach())
 
 
 def bn_ok(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
@@ -540,8 +540,8 @@ def bn_module(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
 def bn_rsqrt(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
     if training:
         mean, var = x.mean(dim=0), x.var(dim=0, correction=0)
-        running_mean = torch.lerp(running_mean, mean, momentum)
-        running_var = torch.lerp(running_var, x.var(dim=0, correction=1), momentum)
+        running_mean = torch.lerp(running_mean, mean.detach(), momentum)
+        running_var = torch.lerp(running_var, x.detach().var(dim=0, correction=1), momentum)
     else:
         mean, var = running_mean, running_var
     return (x - mean) * torch.rsqrt(var + eps) * gamma + beta, running_mean, running_var
@@ -1347,7 +1347,7 @@ WRONG_MC += [
     ("NumPy arrays returned (finding 8)", mc_numpy, "NumPy arrays"),
     # (grader round 2, item 4) one pass short was within the Monte-Carlo tolerance; a float64 result passed
     ("n_samples - 1 passes", lambda m, x, n=50: mc_variant(passes=n - 1)(m, x, n), "n_samples=400 asks for 400"),
-    ("n_samples - 1 passes, batched", lambda m, x, n=50: mc_batched(m, x, n - 1), "399 copies of x"),
+    ("n_samples - 1 passes, batched", lambda m, x, n=50: mc_batched(m, x, n - 1), "399 times"),
     ("results cast to float64", lambda m, x, n=50: tuple(t.double() for t in mc_ok(m, x, n)), "float64"),
 ]
 RIGHT_MC = [
@@ -2054,7 +2054,9 @@ def test_show_answer_and_button_take_any_number(bad, capsys):
     ex.show_question(bad)
     assert ex.answer_button(bad) is None
     out = capsys.readouterr().out
-    assert out.count("numbered 1 to 8") == 3 and "Traceback" not in out, out
+    # (att4) 2.0 is told to be written 2 ("numbered 1 to 8; got the number 2.0" contradicted itself)
+    said = "write 2, not 2.0" if bad == 2.0 else "numbered 1 to 8"
+    assert out.count(said) == 3 and "Traceback" not in out, out
 
 
 def test_capstone_run_with_the_wrong_data_says_so(capsys):
@@ -2111,8 +2113,11 @@ def test_shared_state_is_named(label, fn, keyword):
     assert "dropout was off" not in r.message
 
 
-def test_a_function_that_seeds_once_is_right():
-    accepted(ex.check_mc_dropout(mc_seeds_once, verbose=False))
+def test_a_function_that_seeds_once_is_refused():
+    """(att4) this row was right until att4: a function that seeds torch's generator itself, even once, returns
+    the same 'random' estimate on every call and resets the caller's generator; check_xavier_uniform refuses
+    the analogous seeding, so MC dropout does too."""
+    rejected(ex.check_mc_dropout(mc_seeds_once, verbose=False), "seeds the generator itself")
 
 
 def test_capstone_check_gives_the_global_generator_back():
@@ -3628,7 +3633,8 @@ WRONG_ATT3_CAPSTONE = [
 RIGHT_ATT3_CAPSTONE = [
     ("bn: BatchNorm1d(100) with its defaults spelled out", "bn",
      _bn_replaced(eps=1e-5, momentum=0.1, affine=True, track_running_stats=True)),
-    ("bn: momentum=None (a cumulative average)", "bn", _bn_replaced(momentum=None)),
+    # (att4) momentum=None (a cumulative average from the first, untrained batches on) is now refused: see
+    # ATT4_CAPSTONE_WRONG
     ("bn: momentum=0.01", "bn", _bn_replaced(momentum=0.01)),
 ]
 
@@ -3869,3 +3875,585 @@ def test_choice_hints_suggest_no_letter(n, answer):
     assert not re.search(r'form_\d = "[a-d]"', r.message), r.message
     letters = "".join(chr(97 + i) for i in range(len(ex.FORMS[n][2])))
     assert f" or {letters[-1]}, as a string" in r.message, r.message
+
+
+# ============================================================================ att4: the fourth blind round
+# Each block is one class of miss: a wrong answer that passed, or a message that named another mistake.
+
+class _EmaMomentum(torch.optim.Optimizer):
+    """Wrong: the EMA form v ← βv + (1−β)g."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is not None:
+                    v = self.state[p].setdefault("v", torch.zeros_like(p))
+                    v.mul_(g["momentum"]).add_(p.grad, alpha=1 - g["momentum"])
+                    p.add_(v, alpha=-g["lr"])
+
+
+class _NoCorrectionAdam(torch.optim.Optimizer):
+    """Wrong: Adam without bias correction."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            b1, b2 = g["betas"]
+            for p in g["params"]:
+                if p.grad is not None:
+                    s = self.state[p]
+                    m = s.setdefault("m", torch.zeros_like(p))
+                    v = s.setdefault("v", torch.zeros_like(p))
+                    m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                    v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                    p.addcdiv_(m, v.sqrt() + g["eps"], value=-g["lr"])
+
+
+class _EpsInsideRMSprop(torch.optim.Optimizer):
+    """Wrong: ε inside the square root."""
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is not None:
+                    v = self.state[p].setdefault("v", torch.zeros_like(p))
+                    v.mul_(g["alpha"]).addcmul_(p.grad, p.grad, value=1 - g["alpha"])
+                    p.addcdiv_(p.grad, (v + g["eps"]).sqrt(), value=-g["lr"])
+
+
+def _unbiased_bn(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
+    """Wrong: normalises with the unbiased variance."""
+    if training:
+        m, v = x.mean(0), x.var(0)
+        return (x - m) / torch.sqrt(v + eps) * gamma + beta, \
+            (1 - momentum) * rm + momentum * m.detach(), (1 - momentum) * rv + momentum * v.detach()
+    return (x - rm) / torch.sqrt(rv + eps) * gamma + beta, rm, rv
+
+
+def _patched_batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                        eps=1e-5):
+    y, a, b = _unbiased_bn(input, weight, bias, running_mean, running_var, training, momentum, eps)
+    if training and running_mean is not None:
+        with torch.no_grad():
+            running_mean.copy_(a)
+            running_var.copy_(b)
+    return y
+
+
+def _leaky_wrong(x, negative_slope=0.01):
+    return torch.where(x > 0, x, -negative_slope * x)  # wrong sign on the negative side
+
+
+class _HalfExponential(torch.optim.lr_scheduler.ExponentialLR):
+    def get_lr(self):
+        return [0.5 * b for b in self.base_lrs]
+
+
+PATCHED_TORCH = [  # (what the notebook replaced, by what, the check, the wrong answer it must still refuse)
+    ("torch.optim.SGD by the learner's EMA momentum", torch.optim, "SGD",
+     lambda params, lr=0.01, momentum=0.0, **k: _EmaMomentum(params, lr=lr, momentum=momentum),
+     lambda: ex.check_momentum(_EmaMomentum, verbose=False)),
+    ("torch.optim.Adam by an Adam without bias correction", torch.optim, "Adam", _NoCorrectionAdam,
+     lambda: ex.check_adam(_NoCorrectionAdam, verbose=False)),
+    ("torch.optim.RMSprop by ε inside the root", torch.optim, "RMSprop", _EpsInsideRMSprop,
+     lambda: ex.check_rmsprop(_EpsInsideRMSprop, verbose=False)),
+    ("F.batch_norm by the unbiased variance", F, "batch_norm", _patched_batch_norm,
+     lambda: ex.check_batch_norm(_unbiased_bn, verbose=False)),
+    ("F.leaky_relu by a wrong sign", F, "leaky_relu", lambda x, negative_slope=0.01, inplace=False:
+     _leaky_wrong(x, negative_slope), lambda: ex.check_leaky_relu(_leaky_wrong, verbose=False)),
+    ("ExponentialLR by one that halves", torch.optim.lr_scheduler, "ExponentialLR", _HalfExponential,
+     lambda: ex.check_exponential_fraction(0.5, verbose=False)),
+]
+
+
+@pytest.mark.parametrize("label,module,attr,replacement,run", PATCHED_TORCH, ids=[r[0] for r in PATCHED_TORCH])
+def test_att4_a_reference_replaced_in_torch_is_not_used(monkeypatch, label, module, attr, replacement, run):
+    """(att4) the references were looked up on torch when the check ran: a learner who "installs" a wrong class
+    into torch (`torch.optim.Adam = Adam`) graded it against itself.  The check uses torch's own, says so, and
+    leaves the learner's replacement in place."""
+    monkeypatch.setattr(module, attr, replacement)
+    r = run()
+    assert r.status == "fail", r.message
+    assert "had been replaced" in r.message, r.message
+    assert getattr(module, attr) is replacement
+    no_internals(r.message)
+
+
+def test_att4_a_replaced_reference_does_not_fail_a_right_answer(monkeypatch):
+    monkeypatch.setattr(torch.optim, "SGD", lambda *a, **k: None)
+    r = ex.check_momentum(make_optimizer(momentum_update(), MOM), verbose=False)
+    assert r.status == "pass", r.message
+    assert "had been replaced" in r.message
+
+
+NS_SPELLINGS = ["not_significant", "not-significant", "Not_Significant", "not  significant", "non-significant",
+                "non_significant", "not-significant (p = 0.6)", "n.s."]
+
+
+@pytest.mark.parametrize("spelling", NS_SPELLINGS)
+def test_att4_every_spelling_of_not_significant_is_read(spelling):
+    """(att4) 'ns' was accepted while the identifier spelling 'not_significant' and 'not-significant' were
+    refused: one reading for the phrase and its spellings."""
+    accepted(ex.check_capstone_answers(answers(selu_better=spelling), *TABLES, verbose=False))
+
+
+@pytest.mark.parametrize("spelling", ["not_the_same", "same-ish", "yes_no"])
+def test_att4_spellings_do_not_turn_other_words_into_an_answer(spelling):
+    r = ex.check_capstone_answers(answers(selu_better=spelling), *TABLES, verbose=False)
+    assert r.status == "fail", r.message
+
+
+# ---- att4: optimizer state shared with the grader or the caller, stub defaults, torch's functional update
+def _opt_class(update, defaults, init=None):
+    """An optimizer class with the stub's signature (``init`` replaces its defaults) and update
+    ``update(self, p, g, state, group)``."""
+    d = {**defaults, **(init or {})}
+
+    class Opt(torch.optim.Optimizer):
+        def __init__(self, params, **kw):
+            super().__init__(params, {**d, **kw})
+
+        @torch.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        update(self, p, p.grad, self.state[p], group)
+    return Opt
+
+
+def _mom_alias(self, p, g, st, group):
+    if "v" not in st:
+        st["v"] = g                                   # no .clone(): the velocity IS p.grad
+    else:
+        st["v"].mul_(group["momentum"]).add_(g)
+    p.sub_(group["lr"] * st["v"])
+
+
+def _mom_clone(self, p, g, st, group):                # right: the first velocity is a copy
+    st["v"] = g.clone() if "v" not in st else st["v"].mul(group["momentum"]).add(g)
+    p.sub_(group["lr"] * st["v"])
+
+
+_CLASS_BUF = {}
+
+
+def _mom_class_state(self, p, g, st, group):          # state in a dict outside the optimizer, keyed by id(p)
+    v = _CLASS_BUF.get(id(p))
+    v = g.clone() if v is None else group["momentum"] * v + g
+    _CLASS_BUF[id(p)] = v
+    p.sub_(group["lr"] * v)
+
+
+def _mom_skip_zero(self, p, g, st, group):
+    if not g.any():
+        return
+    v = st.setdefault("v", torch.zeros_like(p))
+    v.mul_(group["momentum"]).add_(g)
+    p.sub_(group["lr"] * v)
+
+
+def _adam_functional(self, p, g, st, group):
+    if not st:
+        st.update(step=torch.tensor(0.0, dtype=torch.float64), m=torch.zeros_like(p), v=torch.zeros_like(p))
+    b1, b2 = group["betas"]
+    torch.optim._functional.adam([p], [g], [st["m"]], [st["v"]], [], [st["step"]], amsgrad=False, beta1=b1,
+                                 beta2=b2, lr=group["lr"], weight_decay=0, eps=group["eps"], maximize=False)
+
+
+def _adam_amsgrad(self, p, g, st, group):
+    b1, b2 = group["betas"]
+    st["t"] = st.get("t", 0) + 1
+    t = st["t"]
+    m = st.setdefault("m", torch.zeros_like(p))
+    v = st.setdefault("v", torch.zeros_like(p))
+    m.mul_(b1).add_(g, alpha=1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    st["vmax"] = torch.maximum(st.get("vmax", torch.zeros_like(p)), v)
+    p.addcdiv_(m / (1 - b1 ** t), (st["vmax"] / (1 - b2 ** t)).sqrt() + group["eps"], value=-group["lr"])
+
+
+def _adam_right(self, p, g, st, group):
+    b1, b2 = group["betas"]
+    st["t"] = st.get("t", 0) + 1
+    t = st["t"]
+    m = st.setdefault("m", torch.zeros_like(p))
+    v = st.setdefault("v", torch.zeros_like(p))
+    m.mul_(b1).add_(g, alpha=1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    p.addcdiv_(m / (1 - b1 ** t), (v / (1 - b2 ** t)).sqrt() + group["eps"], value=-group["lr"])
+
+
+def _mom_right(self, p, g, st, group):
+    v = st.setdefault("v", torch.zeros_like(p))
+    v.mul_(group["momentum"]).add_(g)
+    p.sub_(group["lr"] * v)
+
+
+def _rms_right(self, p, g, st, group):
+    rmsprop_update()(p, g, st, group)
+
+
+class _MomSignature(torch.optim.Optimizer):
+    """The stub's own signature with other defaults (lr=0.5, momentum=0.0)."""
+
+    def __init__(self, params, lr=0.5, momentum=0.0):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    _mom_right(self, p, p.grad, self.state[p], group)
+
+
+class _MomRequired(torch.optim.Optimizer):
+    """Right: no defaults at all (leaving one out raises, it cannot be silently wrong)."""
+
+    def __init__(self, params, lr, momentum):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    _mom_right(self, p, p.grad, self.state[p], group)
+
+
+ATT4_OPT_WRONG = [
+    ("momentum: the velocity is p.grad itself", ex.check_momentum, _opt_class(_mom_alias, MOM), "p.grad` itself"),
+    ("momentum: state in a dict outside the optimizer", ex.check_momentum, _opt_class(_mom_class_state, MOM),
+     "same parameters"),
+    ("momentum: an all-zero gradient skipped", ex.check_momentum, _opt_class(_mom_skip_zero, MOM), "all zeros"),
+    ("momentum: other defaults in the signature", ex.check_momentum, _MomSignature, "lr=0.5 (the stub's: 0.01)"),
+    ("momentum: other defaults behind **kwargs", ex.check_momentum,
+     _opt_class(_mom_right, MOM, init=dict(lr=0.5, momentum=0.0)), "stub's defaults"),
+    ("adam: betas (0.5, 0.5) by default", ex.check_adam, _opt_class(_adam_right, ADAM, init=dict(betas=(0.5, 0.5))),
+     "stub's defaults"),
+    ("rmsprop: alpha 0.9 by default", ex.check_rmsprop, _opt_class(_rms_right, RMS, init=dict(alpha=0.9)),
+     "stub's defaults"),
+    ("adam: torch.optim._functional.adam in step", ex.check_adam, _opt_class(_adam_functional, ADAM),
+     "torch's own update"),
+]
+ATT4_OPT_RIGHT = [
+    ("momentum: the first velocity a copy of p.grad", ex.check_momentum, _opt_class(_mom_clone, MOM)),
+    ("momentum: no defaults at all", ex.check_momentum, _MomRequired),
+    ("adam: written out", ex.check_adam, _opt_class(_adam_right, ADAM)),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", ATT4_OPT_WRONG, ids=[r[0] for r in ATT4_OPT_WRONG])
+def test_att4_optimizers_reject(label, check, cls, keyword):
+    _CLASS_BUF.clear()
+    rejected(check(cls, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,check,cls", ATT4_OPT_RIGHT, ids=[r[0] for r in ATT4_OPT_RIGHT])
+def test_att4_optimizers_accept(label, check, cls):
+    accepted(check(cls, verbose=False))
+
+
+def test_att4_amsgrad_is_not_called_float32_rounding():
+    """(att4) AMSGrad's max differs from Adam by ~1e-5: the size alone was read as float32 rounding ('the formula
+    is right'); that hint now needs the float64 rerun to match."""
+    r = ex.check_adam(_opt_class(_adam_amsgrad, ADAM), verbose=False)
+    assert r.status == "fail"
+    assert "float32" not in r.message and "formula is right" not in r.message, r.message
+    no_internals(r.message)
+
+
+def _adam_tensor_t(self, p, g, st, group):
+    b1, b2 = group["betas"]
+    st["t"] = st.get("t", 0) + 1
+    t = torch.tensor(float(st["t"]))                  # float32: β ** t rounds
+    m = st.setdefault("m", torch.zeros_like(p))
+    v = st.setdefault("v", torch.zeros_like(p))
+    m.mul_(b1).add_(g, alpha=1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    p.addcdiv_(m / (1 - b1 ** t), (v / (1 - b2 ** t)).sqrt() + group["eps"], value=-group["lr"])
+
+
+def test_att4_float32_rounding_is_still_named_when_confirmed():
+    r = ex.check_adam(_opt_class(_adam_tensor_t, ADAM), verbose=False)
+    rejected(r, "float32 rounding")
+
+
+# ---- att4: capstone model: gradients never checked, dropout on in eval, BN configuration, builder forms
+class _CutForward(nn.Module):
+    """Right values, but the forward detaches after hidden layer ``cut`` (or runs part of it without grad)."""
+
+    def __init__(self, seed=0, cut=10, how="detach"):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.f, self.cut, self.how = nn.Flatten(), cut, how
+        self.hidden = nn.ModuleList([nn.Linear(784 if i == 0 else 100, 100) for i in range(20)])
+        self.out = nn.Linear(100, 10)
+        for lin in self.hidden:
+            nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, x):
+        x = self.f(x)
+        for i, lin in enumerate(self.hidden):
+            if self.how == "no_grad" and i <= self.cut:
+                with torch.no_grad():
+                    x = F.silu(lin(x))
+                continue
+            x = F.silu(lin(x))
+            if i == self.cut:
+                x = x.detach() if self.how == "detach" else x.data if self.how == "data" else \
+                    torch.from_numpy(x.detach().numpy())
+        return self.out(x)
+
+
+class _SeluAlwaysDropout(nn.Module):
+    def __init__(self, seed=0, training_flag=True):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.f, self.flag = nn.Flatten(), training_flag
+        self.hidden = nn.ModuleList([nn.Linear(784 if i == 0 else 100, 100) for i in range(20)])
+        self.out = nn.Linear(100, 10)
+        for lin in self.hidden:
+            nn.init.normal_(lin.weight, 0.0, 1 / math.sqrt(lin.in_features))
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, x):
+        x = self.f(x)
+        for lin in self.hidden:
+            x = F.selu(lin(x))
+        x = F.alpha_dropout(x, 0.1, training=True if self.flag else self.training)
+        return self.out(x)
+
+
+def _bn_then_extra_output_bn(seed=0):
+    return nn.Sequential(*capstone(bn=True)(seed), nn.BatchNorm1d(10))
+
+
+def _lazy_bn(seed=0):
+    return nn.Sequential(*[nn.LazyBatchNorm1d() if isinstance(m, nn.BatchNorm1d) else m
+                           for m in capstone(bn=True)(seed)])
+
+
+def _silu_kaiming(seed=0):
+    torch.manual_seed(seed)
+    lin = nn.Linear(784, 100)
+    nn.init.kaiming_normal_(lin.weight, nonlinearity="silu")
+    return nn.Sequential(nn.Flatten(), lin)
+
+
+ATT4_CAPSTONE_WRONG = [
+    ("silu_he: forward detaches after layer 11", "silu_he", lambda seed=0: _CutForward(seed), "hidden layers 1–11"),
+    ("silu_he: .data after layer 5", "silu_he", lambda seed=0: _CutForward(seed, cut=4, how="data"), "cuts the graph"),
+    ("silu_he: layers 1–3 under no_grad", "silu_he", lambda seed=0: _CutForward(seed, cut=2, how="no_grad"),
+     "no gradient reaches"),
+    ("silu_he: a NumPy round trip after layer 20", "silu_he", lambda seed=0: _CutForward(seed, cut=19, how="numpy"),
+     "NumPy round trip"),
+    ("alpha_dropout: F.alpha_dropout(training=True)", "alpha_dropout", lambda seed=0: _SeluAlwaysDropout(seed),
+     "training=self.training"),
+    ("bn: an extra BatchNorm1d(10) after the output", "bn", _bn_then_extra_output_bn, "after the output layer"),
+    ("bn: BatchNorm1d(100, momentum=0.9)", "bn", capstone_bn_with(momentum=0.9), "momentum=0.9"),
+    ("bn: BatchNorm1d(100, momentum=None)", "bn", capstone_bn_with(momentum=None), "cumulative average"),
+    ("silu_he: the builder returns (model, NAdam)", "silu_he", lambda seed=0: (capstone()(seed), torch.optim.NAdam),
+     "return only the model"),
+    ("silu_he: kaiming_normal_(nonlinearity='silu')", "silu_he", _silu_kaiming, "nonlinearity='relu'"),
+]
+ATT4_CAPSTONE_RIGHT = [
+    ("alpha_dropout: F.alpha_dropout(training=self.training)", "alpha_dropout",
+     lambda seed=0: _SeluAlwaysDropout(seed, training_flag=False)),
+    ("bn: nn.LazyBatchNorm1d()", "bn", _lazy_bn),
+    ("bn: BatchNorm1d(100, momentum=0.01)", "bn", capstone_bn_with(momentum=0.01)),
+    ("silu_he: reference", "silu_he", capstone()),
+]
+
+
+@pytest.mark.parametrize("label,variant,build,keyword", ATT4_CAPSTONE_WRONG, ids=[r[0] for r in ATT4_CAPSTONE_WRONG])
+def test_att4_capstone_rejects(label, variant, build, keyword):
+    rejected(ex.check_capstone_model(build, variant, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,variant,build", ATT4_CAPSTONE_RIGHT, ids=[r[0] for r in ATT4_CAPSTONE_RIGHT])
+def test_att4_capstone_accepts(label, variant, build):
+    accepted(ex.check_capstone_model(build, variant, verbose=False))
+
+
+def test_att4_capstone_arguments_swapped():
+    rejected(ex.check_capstone_model("silu_he", capstone(), verbose=False), "swapped")
+
+
+# ---- att4 (an att3 finding still open): a 1cycle run checks the rate trace's shape, not the class
+NOT_ONE_CYCLE = [
+    ("StepLR halving every step", lambda o: SCHED.StepLR(o, 1, 0.5), "no warm-up"),
+    ("ExponentialLR", lambda o: SCHED.ExponentialLR(o, 0.9), "no warm-up"),
+    ("a warm-up only (LinearLR)", lambda o: SCHED.LinearLR(o, start_factor=0.04, total_iters=6), "never anneals"),
+    ("a cosine from the peak", lambda o: SCHED.CosineAnnealingLR(o, T_max=6), "no warm-up"),
+    ("a warm-up, then back to the start only", lambda o: SCHED.LambdaLR(o, lambda t: [0.2, 0.6, 1, 0.6, 0.3, 0.2][t]
+                                                                       if t < 6 else 0.2), "not below where it started"),
+]
+ONE_CYCLE_FORMS = [
+    ("OneCycleLR", lambda o: SCHED.OneCycleLR(o, max_lr=0.05, total_steps=6)),
+    ("OneCycleLR, linear annealing", lambda o: SCHED.OneCycleLR(o, max_lr=0.05, total_steps=6, anneal_strategy="linear")),
+    ("OneCycleLR, three phases", lambda o: SCHED.OneCycleLR(o, max_lr=0.05, total_steps=6, three_phase=True)),
+    ("a 1cycle written as a LambdaLR", lambda o: SCHED.LambdaLR(o, lambda t: [0.04, 0.5, 1, 0.6, 0.2, 0.001][t]
+                                                               if t < 6 else 0.001)),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", NOT_ONE_CYCLE, ids=[r[0] for r in NOT_ONE_CYCLE])
+def test_att4_a_1cycle_run_refuses_another_schedule(label, fn, keyword, make_tiny_data, cache, capsys):
+    model, result, out = run_tiny(capsys, make_tiny_data(96, 32), scheduler_fn=fn, desc="1cycle")
+    assert model is None and result is None, out
+    assert "❌ not quite" in out and "not a 1cycle" in out and keyword.lower() in out.lower(), out
+    no_internals(out)
+
+
+@pytest.mark.parametrize("label,fn", ONE_CYCLE_FORMS, ids=[r[0] for r in ONE_CYCLE_FORMS])
+def test_att4_a_1cycle_run_accepts_every_1cycle(label, fn, make_tiny_data, cache, capsys):
+    model, result, out = run_tiny(capsys, make_tiny_data(96, 32), scheduler_fn=fn, desc="1cycle")
+    assert result is not None, out
+
+
+def test_att4_other_runs_keep_any_schedule(make_tiny_data, cache, capsys):
+    model, result, out = run_tiny(capsys, make_tiny_data(96, 32), scheduler_fn=lambda o: SCHED.StepLR(o, 1, 0.5),
+                                  desc="step decay")
+    assert result is not None, out
+
+
+# ---- att4: batch norm and MC dropout: running statistics with a graph, stub defaults, a seeded function
+def _bn_stats_with_graph(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
+    if training:
+        m, v = x.mean(0), x.var(0, unbiased=False)
+        y = gamma * (x - m) / torch.sqrt(v + eps) + beta
+        return y, (1 - momentum) * rm + momentum * m, (1 - momentum) * rv + momentum * x.var(0)  # no .detach()
+    return gamma * (x - rm) / torch.sqrt(rv + eps) + beta, rm, rv
+
+
+def _bn_gamma_detached(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
+    y, rm, rv = bn_ok(x, gamma, beta, rm, rv, training, momentum, eps)
+    y2, _, _ = bn_ok(x, gamma.detach(), beta, rm.clone(), rv.clone(), training, momentum, eps)
+    return y2, rm, rv
+
+
+def _bn_default_momentum(x, gamma, beta, rm, rv, training, momentum=0.9, eps=1e-5):
+    return bn_ok(x, gamma, beta, rm, rv, training, momentum, eps)
+
+
+def _bn_defaults_inside(x, gamma, beta, rm, rv, training, *args):
+    momentum, eps = args if args else (0.5, 1e-3)
+    return bn_ok(x, gamma, beta, rm, rv, training, momentum, eps)
+
+
+def _bn_no_defaults(x, gamma, beta, rm, rv, training, momentum, eps):
+    return bn_ok(x, gamma, beta, rm, rv, training, momentum, eps)
+
+
+def _mc_seeded(model, x, n_samples=50):
+    torch.manual_seed(0)
+    return mc_ok(model, x, n_samples)
+
+
+def _mc_default_5(model, x, n_samples=5):
+    return mc_ok(model, x, n_samples)
+
+
+def _mc_one_pass(model, x, n_samples=50):
+    _dropout_on(model)
+    with torch.no_grad():
+        p = F.softmax(model(x), -1)
+    model.eval()
+    return p, torch.zeros_like(p)
+
+
+def _mc_required(model, x, n_samples):
+    return mc_ok(model, x, n_samples)
+
+
+ATT4_WRONG_02_05 = [
+    ("bn: running statistics returned with a graph", ex.check_batch_norm, _bn_stats_with_graph,
+     "carries an autograd graph"),
+    ("bn: gamma detached", ex.check_batch_norm, _bn_gamma_detached, "use `gamma` itself"),
+    ("bn: momentum=0.9 by default", ex.check_batch_norm, _bn_default_momentum, "momentum=0.9 (the stub's: 0.1)"),
+    ("bn: other defaults inside the body", ex.check_batch_norm, _bn_defaults_inside, "stub's defaults"),
+    ("mc: torch.manual_seed(0) in the function", ex.check_mc_dropout, _mc_seeded, "seeds the generator itself"),
+    ("mc: n_samples=5 by default", ex.check_mc_dropout, _mc_default_5, "n_samples=5 (the stub's: 50)"),
+    ("mc: one pass", ex.check_mc_dropout, _mc_one_pass, "through the network 1 time;"),
+]
+ATT4_RIGHT_02_05 = [
+    ("bn: no defaults at all", ex.check_batch_norm, _bn_no_defaults),
+    ("bn: the reference", ex.check_batch_norm, bn_ok),
+    ("mc: no default at all", ex.check_mc_dropout, _mc_required),
+    ("mc: the reference", ex.check_mc_dropout, mc_ok),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", ATT4_WRONG_02_05, ids=[r[0] for r in ATT4_WRONG_02_05])
+def test_att4_bn_mc_reject(label, check, fn, keyword):
+    rejected(check(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,check,fn", ATT4_RIGHT_02_05, ids=[r[0] for r in ATT4_RIGHT_02_05])
+def test_att4_bn_mc_accept(label, check, fn):
+    accepted(check(fn, verbose=False))
+
+
+# ---- att4: messages that named another mistake than the one made
+def _kaiming_half(w, a=0.0):
+    s = math.sqrt(2 / ((1 + a * a) * w.shape[1]))
+    with torch.no_grad():
+        w[: w.shape[0] // 2].normal_(0, s)
+    return w
+
+
+ATT4_MESSAGES = [
+    ("01A a lambda of one argument", lambda: ex.check_backward_condition(lambda d: 1 / d, verbose=False),
+     "called your function or class with the stub's arguments"),
+    ("01A a class as the function", lambda: ex.check_backward_condition(float, verbose=False),
+     "accept exactly the arguments of the stub"),
+    ("01A the right formula in float16", lambda: ex.check_backward_condition(
+        lambda dx, dy: torch.tensor(1 / dy, dtype=torch.float16), verbose=False), "float16 tensor"),
+    ("01C half of w filled in place", lambda: ex.check_kaiming_normal(_kaiming_half, verbose=False),
+     "only part of w was filled"),
+    ("02C a percentage as a string", lambda: ex.check_leaky_growth("1217%", verbose=False), "e.g. 12.17"),
+    ("04B a negative rate", lambda: ex.check_schedule_beats_constant(lambda o: SCHED.LambdaLR(o, lambda e: -1.0),
+                                                                     data=None, verbose=False), "negative"),
+    ("06 a question number as a float", lambda: ex.check_answer(1.0, "b", verbose=False), "write 1, not 1.0"),
+    ("05B check_choice's arguments swapped", lambda: ex.check_choice("a", "adam_l2", verbose=False), "swapped"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", ATT4_MESSAGES, ids=[r[0] for r in ATT4_MESSAGES])
+def test_att4_messages_name_the_mistake_made(label, run, keyword):
+    rejected(run(), keyword)
+
+
+def test_att4_messages_do_not_misname():
+    r = ex.check_kaiming_normal(_kaiming_half, verbose=False)
+    assert "not filled in place" not in r.message and "rebinds" not in r.message, r.message
+    r = ex.check_schedule_beats_constant(lambda o: SCHED.LambdaLR(o, lambda e: -1.0), data=None, verbose=False)
+    assert "another constant learning rate" not in r.message, r.message
+    r = ex.check_leaky_growth("1217%", verbose=False)
+    assert "e.g. 1217," not in r.message, r.message
+
+
+def test_att4_compare_l2_and_decay_refuses_a_penalty_without_its_half(capsys):
+    out = ex.compare_l2_and_decay(lambda params, lam: lam * sum((p ** 2).sum() for p in params))
+    text = capsys.readouterr().out
+    assert out is None and "½" in text and "check_l2_penalty" in text, text
+    no_internals(text)
+
+
+def test_att4_compare_l2_and_decay_keeps_a_right_penalty(capsys):
+    out = ex.compare_l2_and_decay(lambda params, lam: lam / 2 * sum((p ** 2).sum() for p in params), steps=20)
+    assert out is not None, capsys.readouterr().out

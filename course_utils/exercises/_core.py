@@ -147,6 +147,62 @@ _GLOBALS = (
 )
 
 
+#: torch's own functions and classes, as they were when the exercises were imported: the references a check
+#: compares with.  A notebook that replaces one (`torch.optim.Adam = Adam`, "to use mine everywhere", or a wrapper
+#: put into `F.batch_norm`) would otherwise grade the learner's code against itself.
+_PRISTINE_MODULES = ("torch.optim", "torch.optim.lr_scheduler", "torch.optim._functional", "torch.optim.sgd",
+                     "torch.optim.adam", "torch.optim.rmsprop", "torch.nn", "torch.nn.functional", "torch.nn.init",
+                     "torch.nn.modules.batchnorm", "torch.nn.modules.activation")
+_PRISTINE_TORCH = ("batch_norm", "leaky_relu", "tanh", "sigmoid", "relu", "selu", "alpha_dropout", "dropout")
+
+
+def _snapshot_torch() -> list:
+    import importlib
+
+    out = []
+    for mod_name in _PRISTINE_MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:  # pragma: no cover - another torch version
+            continue
+        names = [n for n in vars(mod) if not n.startswith("__") and callable(vars(mod)[n])]
+        out.append((mod, mod_name, {n: vars(mod)[n] for n in names}))
+    out.append((torch, "torch", {n: getattr(torch, n) for n in _PRISTINE_TORCH if hasattr(torch, n)}))
+    return out
+
+
+_PRISTINE = _snapshot_torch()
+
+
+class _TorchAsShipped:
+    """While a check runs, torch's references are torch's own; the learner's replacements are put back after
+    (and named in a note)."""
+
+    def __enter__(self):
+        self.replaced = []
+        for mod, mod_name, attrs in _PRISTINE:
+            d = vars(mod)
+            for n, orig in attrs.items():
+                now = d.get(n, orig)
+                if now is not orig:
+                    self.replaced.append((mod, n, now, f"{mod_name}.{n}"))
+                    setattr(mod, n, orig)
+        return self
+
+    def __exit__(self, *exc):
+        for mod, n, now, _ in self.replaced:
+            setattr(mod, n, now)
+        return False
+
+    def note(self) -> str | None:
+        names = sorted({full for *_, full in self.replaced if not full.startswith("torch.optim._functional")})
+        if not names:
+            return None
+        shown = ", ".join(f"`{n}`" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return (f"{shown} had been replaced in this notebook; the check compared with torch's own and left your "
+                "replacement in place (remove it: other code that uses torch's name now gets yours).")
+
+
 def _show_value(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -169,8 +225,10 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
     def changed():
         return [(g, get()) for g in _GLOBALS for get in [g[1]] if get() != g[3]]
 
+    shipped = _TorchAsShipped()
     try:
-        res = check(*args, **quiet)
+        with shipped:
+            res = check(*args, **quiet)
     except Exception as e:
         # the check itself broke: on a changed setting (reported below), or on something else the learner's
         # code returned or left behind — reported as such, never as a traceback from inside the grader
@@ -190,6 +248,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
                  f"ran before it); the check ran {'with it on' if want is True else 'in ' + _show_value(want)}, "
                  "as the exercises are written for, and left your setting as it was."
                  for (what, _, _, want, how, _), b in zip(_GLOBALS, before) if b != want]
+        notes += [shipped.note()] if shipped.note() else []
         if notes:
             res = CheckResult(res.name, res.status, res.message + "".join(f"\n   note:     {n}" for n in notes))
     if verbose and isinstance(res, CheckResult):
@@ -273,9 +332,10 @@ _NUMPY_HINT = ("NumPy arrays carry no gradient and are not what the caller expec
                "on the tensors you were given (no `.numpy()`, no `np.` functions) and return torch tensors.")
 
 
-def _as_number(x, *, low: float | None = None, high: float | None = None):
+def _as_number(x, *, low: float | None = None, high: float | None = None, ratio: bool = False):
     """``(float, None)`` for a real number (Python, numpy or a one-element tensor) inside [low, high],
-    else ``(None, reason)`` with a learner-readable reason."""
+    else ``(None, reason)`` with a learner-readable reason.  ``ratio``: the number asked for is a factor or a
+    fraction, so a percentage written as a string ('1217%') is shown as its factor (12.17)."""
     where = ("between {} and {}".format(low, high) if low is not None and high is not None else
              f"≥ {low}" if low is not None else f"≤ {high}" if high is not None else "")
     want = f"a number{' ' + where if where else ''}"
@@ -297,7 +357,7 @@ def _as_number(x, *, low: float | None = None, high: float | None = None):
             if num is None or not math.isfinite(num):
                 extra = " — write the number itself, without quotes or a % sign"
             else:
-                if pct and high is not None and high <= 1:  # a fraction is asked for
+                if pct and (ratio or (high is not None and high <= 1)):  # a fraction or factor is asked for
                     num = num / 100
                 extra = (f" — write the number itself, without quotes{' or a % sign' if pct else ''} "
                          f"(e.g. {num:g}, not {x!r})")
@@ -435,7 +495,8 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         return ("a name is not defined: check the spelling, and run the cell that defines it (and the import "
                 "cell) first.")
     if isinstance(e, TypeError) and ("unexpected keyword" in text or "positional argument" in text
-                                     or "required positional" in text or "missing" in text):
+                                     or "required positional" in text or "missing" in text
+                                     or "expected at most" in text or "takes no arguments" in text):
         tb = traceback.extract_tb(e.__traceback__)
         if tb and tb[-1].filename.startswith(_PACKAGE_DIR):  # the grader's call of the learner's code failed
             return "the function or class must accept exactly the arguments of the stub (names included)."
@@ -464,6 +525,12 @@ def _origin(e: BaseException) -> str:
     inner = tb[-1].filename if tb else ""
     if inner and os.path.abspath(inner).startswith(torch_dir):
         return "(raised inside PyTorch, not at a line of yours)"
+    text = str(e)
+    if isinstance(e, TypeError) and any(w in text for w in ("positional argument", "expected at most",
+                                                            "unexpected keyword", "takes no arguments",
+                                                            "required positional", "argument")):
+        return ("(raised when the checker called your function or class with the stub's arguments: it does not "
+                "take them)")
     return "(raised while the checker used what your code returned or changed, not at a line of yours)"
 
 

@@ -223,7 +223,11 @@ def check_capstone_model(build_fn: Callable, variant: str, *, verbose: bool = Tr
     Linear layers), so a shared ``nn.SiLU()`` instance or ``F.silu`` in a custom ``forward`` count as 20
     activations, and names the initialisation scheme it finds (He, LeCun, Xavier, PyTorch's default, …).
     """
-    if variant not in _CAPSTONE_SPECS:
+    if isinstance(build_fn, str) and build_fn in _CAPSTONE_SPECS and callable(variant):
+        return _report("capstone model", FAIL, "the arguments look swapped: the builder comes first, then the "
+                       "variant's name.", hint=f"`exercises.check_capstone_model(build, {build_fn!r})`.",
+                       verbose=verbose)
+    if not isinstance(variant, str) or variant not in _CAPSTONE_SPECS:
         return _report("capstone model", FAIL, f"there is no variant {variant!r}.",
                        hint=f"the variants are {', '.join(repr(v) for v in _CAPSTONE_SPECS)}.", verbose=verbose)
     state = torch.random.get_rng_state()  # the learner's builder seeds the global generator: give it back
@@ -255,6 +259,14 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
         model = build_fn(0)
     except NotImplementedError:
         return _not_yet(name, getattr(build_fn, "__name__", "build"), verbose)
+    except ValueError as e:
+        if "nonlinearity" in str(e).lower():
+            return _report(name, FAIL, f"torch's init refused the nonlinearity you named ({e}).",
+                           case="calling your builder with seed=0",
+                           hint="torch's kaiming_normal_ has no gain for SiLU or SELU; the task asks for He's "
+                                "variance 2/fan_in, which is `nonlinearity='relu'` (the default mode 'fan_in').",
+                           verbose=verbose)
+        return _raised(name, e, verbose, "calling your builder with seed=0", context="init")
     except Exception as e:
         return _raised(name, e, verbose, "calling your builder with seed=0", context="init")
     try:
@@ -262,6 +274,7 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
         lin_calls = tr.of(nn.Linear)
         _check_linears(lin_calls, out)
         _check_other_norms(spec, tr)
+        _check_eval_deterministic(model, x, out)
         try:
             _check_activations(spec, lin_calls, out)
         except _Found:  # a batch norm set up otherwise than nn.BatchNorm1d(100) changes every hidden signal
@@ -270,9 +283,10 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
         _check_bn_config(spec, tr.of(nn.modules.batchnorm._BatchNorm))
         _check_batch_norm(spec, tr.of(nn.modules.batchnorm._BatchNorm), lin_calls)
         _check_dropout(spec, model, x)
+        _check_gradients(model, x, lin_calls)
         hidden = [m for m, _, _ in lin_calls[:20]]
         _check_init(spec, hidden)
-        _check_seeding(build_fn, model)
+        _check_seeding(build_fn, model, x)
     except _Found as f:
         found = f.args[0]
         if "raised" in found:
@@ -293,7 +307,10 @@ def _model_problem(model) -> dict | None:
     ``.double()`` ends in torch's 'mat1 and mat2 must have the same dtype')."""
     if not isinstance(model, nn.Module):
         hint = ("did you forget `return`?" if model is None else
-                "wrap the list in nn.Sequential: `return nn.Sequential(*layers)`." if isinstance(model, (list, tuple))
+                "return only the model: the builder's job ends with the network (the optimizer is made "
+                "elsewhere, from the model's parameters)." if isinstance(model, (list, tuple))
+                and any(isinstance(m, nn.Module) for m in model) and not all(isinstance(m, nn.Module) for m in model)
+                else "wrap the list in nn.Sequential: `return nn.Sequential(*layers)`." if isinstance(model, (list, tuple))
                 else "return the nn.Sequential you built.")
         return dict(headline=f"the builder returned {_describe(model)}, not an nn.Module.", hint=hint)
     if type(model).forward is nn.Module.forward:
@@ -431,6 +448,17 @@ def _check_bn_config(spec, bn_calls) -> None:
                                    "eval-mode predictions depend on which batch came last"),
                               hint="use `nn.BatchNorm1d(100)` with its defaults: its running averages follow "
                                    "the training batches (momentum 0.1)."))
+        # a smaller momentum (smoother running averages, e.g. 0.01) is a legitimate choice; None (a cumulative
+        # average) and ≥ 0.5 (mostly the last batch: torch's momentum is the weight of the *new* batch) are not
+        if m.momentum is None or 0.5 <= m.momentum < 1:
+            raise _Found(dict(headline=f"{where} was built with momentum={m.momentum}, not the default 0.1.",
+                              got=("momentum=None: the running statistics are a cumulative average of every "
+                                   "batch since the start, so the early batches, taken while the weights were "
+                                   "still changing fast, weigh as much as the last ones" if m.momentum is None else
+                                   f"momentum={m.momentum:g}: torch's momentum is the weight of the newest batch, "
+                                   "so the running statistics follow mostly the last training batch"),
+                              hint="use `nn.BatchNorm1d(100)` with its defaults: its running averages follow "
+                                   "the training batches with momentum 0.1."))
         if m.eps != 1e-5:
             raise _Found(dict(headline=f"{where} has eps={m.eps:g} instead of the default 1e-5.",
                               got=f"eps={m.eps:g} divides by √(σ² + {m.eps:g}): it shrinks every normalised signal",
@@ -484,6 +512,15 @@ def _check_batch_norm(spec, bn_calls, lin_calls) -> None:
                               f"{after} more before the output Linear",
                           hint="the task puts batch norm only between each hidden Linear and its activation; "
                                "the output layer gets the activations as they are: remove the extra one."))
+    out_lin = lin_calls[-1][2]
+    on_logits = [1 for _, inp, _ in bn_calls if inp is out_lin or _same(inp, out_lin)]
+    if on_logits and len(bn_calls) - len(on_logits) >= 20:
+        raise _Found(dict(headline="an extra batch norm after the output layer normalises the logits.",
+                          got=f"{len(bn_calls)} batch-norm calls: 20 after the hidden Linears, and "
+                              f"{len(on_logits)} on the output Linear's 10 logits",
+                          hint="the network ends with the output Linear(100, 10): raw logits. Remove the "
+                               "BatchNorm1d(10) after it; batch norm goes only between each hidden Linear and its "
+                               "activation."))
     if after:
         raise _Found(dict(headline="batch norm comes after the activation.",
                           got=f"{after} of {len(bn_calls)} BatchNorm1d layers do not normalise a Linear's output",
@@ -534,6 +571,65 @@ def _check_dropout(spec, model, x) -> None:
             raise _Found(bad)
 
 
+def _check_eval_deterministic(model, x, out) -> None:
+    """In eval mode the network is a function: two passes of the same batch agree (dropout off)."""
+    try:
+        with torch.no_grad():
+            again = model(x)
+    except Exception as e:
+        raise _Found(dict(raised=e, case="a second forward pass in eval mode")) from None
+    if isinstance(out, torch.Tensor) and isinstance(again, torch.Tensor) and out.shape == again.shape \
+            and not torch.allclose(out, again):
+        raise _Found(dict(headline="in eval mode two passes of the same images differ: dropout stays on when the "
+                                   "model is evaluated.",
+                          got="`model.eval()` did not switch your dropout off",
+                          hint="a functional dropout in a custom forward must follow the module's mode: "
+                               "`F.alpha_dropout(x, p, training=self.training)` (not `training=True`), or use "
+                               "the module nn.AlphaDropout(p), which does so itself."))
+
+
+def _check_gradients(model, x, lin_calls) -> None:
+    """One backward pass reaches every Linear layer: a forward that cuts the graph (``.detach()``, ``.data``,
+    ``torch.no_grad()`` around a part, a NumPy round trip) gives the right values but leaves the layers before
+    the cut untrained."""
+    import copy
+
+    try:
+        twin = copy.deepcopy(model)  # the running statistics of batch norm stay as they are
+        twin.train()
+        twin.zero_grad(set_to_none=True)
+        torch.manual_seed(3)
+        logits = twin(x)
+        F.cross_entropy(logits, torch.arange(x.shape[0]) % 10).backward()
+    except Exception as e:
+        raise _Found(dict(raised=e, case="one backward pass of a batch of 16 images (cross-entropy)")) from None
+    lins = [m for m in twin.modules() if isinstance(m, nn.Linear)]
+    order = {id(m): i for i, (m, _, _) in enumerate(lin_calls)}
+    originals = {id(m): m for m, _, _ in lin_calls}
+    by_name = dict(model.named_modules())
+    twin_names = {id(m): n for n, m in twin.named_modules()}
+    dead = []
+    for m in lins:
+        src = by_name.get(twin_names.get(id(m)))
+        if src is None or id(src) not in originals:
+            continue
+        if m.weight.grad is None or not bool(m.weight.grad.abs().sum() > 0):
+            dead.append(order[id(src)])
+    if dead:
+        dead = sorted(dead)
+        hidden = [i + 1 for i in dead if i < 20]
+        where = (f"hidden layer{'s' if len(hidden) > 1 else ''} "
+                 f"{hidden[0] if len(hidden) == 1 else f'{hidden[0]}–{hidden[-1]}' if hidden == list(range(hidden[0], hidden[-1] + 1)) else ', '.join(map(str, hidden))}"
+                 if hidden else "the output layer")
+        raise _Found(dict(headline=f"no gradient reaches {where}: the forward pass cuts the graph, so "
+                                   "those layers would never train.",
+                          got=f"after one backward pass, {len(dead)} of {len(lin_calls)} Linear layers have no "
+                              "gradient",
+                          hint="the values are right, but something in your forward stops autograd: `.detach()`, "
+                               "`.data`, a `torch.no_grad()` block, `.item()` or a NumPy round trip. Keep the "
+                               "whole forward in torch operations on the tensors themselves."))
+
+
 def _check_init(spec, hidden) -> None:
     """The hidden layers' initialisation, named: the variant's variance, a normal draw, zero biases."""
     want_scheme = spec["var"]
@@ -572,11 +668,18 @@ def _check_init(spec, hidden) -> None:
                                "(`nn.init.zeros_(lin.bias)`)."))
 
 
-def _check_seeding(build_fn, model) -> None:
+def _check_seeding(build_fn, model, x=None) -> None:
     """The builder seeds itself with its argument: the same seed builds the same weights, another seed others."""
     torch.manual_seed(12345)  # so a builder that ignores its seed draws differently from the first call
     try:
         again, other = build_fn(0), build_fn(1)
+        if x is not None:  # lazy modules (nn.LazyBatchNorm1d) get their weights at their first forward
+            for m in (again, other):
+                if isinstance(m, nn.Module) and any(isinstance(p, nn.parameter.UninitializedParameter)
+                                                    for p in m.parameters()):
+                    m.eval()
+                    with torch.no_grad():
+                        m(x)
         same = all(torch.equal(a.detach(), b.detach()) for a, b in zip(model.parameters(), again.parameters()))
         differ = any(not torch.equal(a.detach(), b.detach()) for a, b in zip(model.parameters(), other.parameters()))
     except Exception as e:

@@ -35,7 +35,7 @@ CAPSTONE_QUESTIONS = {
     "onecycle_better": ("accuracy", "1cycle", "SiLU + BN", 1, "does 1cycle give a better model?"),
 }
 YES, NO, NOT_SIGNIFICANT = "yes", "no", "not significant"
-_NS_WORDS = ("not significant", "not significantly", "no significant", "non-significant", "nonsignificant",
+_NS_WORDS = ("not significant", "not significantly", "no significant", "non significant", "nonsignificant",
              "insignificant", "n.s", "ns", "not sig", "undecided", "inconclusive", "can't tell", "cannot tell",
              "cant tell", "can not tell", "unclear", "not clear", "no evidence")
 _EQUAL_WORDS = ("same", "the same", "equal", "no difference", "neither", "tie", "similar", "about the same",
@@ -56,6 +56,8 @@ def _words(x) -> tuple[str | None, str | None]:
         return None, f"expected 'yes', 'no' or 'not significant', got {_describe(x)}."
     t = " ".join(x.strip().lower().replace("’", "'").split())
     t = re.sub(r"^[\s\"'(\[]+|[\s\"'.!)\]]+$", "", t)
+    # one spelling of every phrase: "not_significant" (an identifier) and "not-significant" read as the words
+    t = " ".join(re.sub(r"[_\-]+", " ", t).split())
     for w in _NS_WORDS:
         if t == w or re.match(re.escape(w) + r"\b", t):
             return NOT_SIGNIFICANT, None

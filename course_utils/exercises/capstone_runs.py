@@ -58,9 +58,52 @@ class _LearnerMistake(Exception):
     """A mistake found in the learner's objects before or during training (its args: a report dict)."""
 
 
-def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
+def _not_one_cycle(scheduler_fn, optimizer, steps) -> dict | None:
+    """A report when the schedule handed to a 1cycle run does not trace a 1cycle: the rate must rise from well
+    below its peak, reach the peak inside the run, and end below where it started.  The trace is taken on a
+    stand-in optimizer of the same kind (the run's own is left untouched); None when it fits or cannot be
+    traced (the run itself then reports)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dummy = type(optimizer)([torch.zeros(1, requires_grad=True)], **optimizer.defaults)
+            sched = scheduler_fn(dummy)
+            n = steps or getattr(sched, "total_steps", None)
+            if not n or n < 3:
+                return None
+            lrs = []
+            for _ in range(n):
+                lrs.append(float(dummy.param_groups[0]["lr"]))
+                dummy.step()
+                sched.step()
+    except Exception:
+        return None
+    peak = max(lrs)
+    top = lrs.index(peak)
+    if lrs[0] < peak / 2 and 0 < top < n - 1 and lrs[-1] < lrs[0]:
+        return None
+    if top == 0 or lrs[0] >= peak / 2:
+        what = (f"its rate starts at {lrs[0]:.3g}, {'its peak' if top == 0 else 'already near its peak'} "
+                f"{peak:.3g}: there is no warm-up")
+    elif top == n - 1:
+        what = f"its rate rises for the whole run ({lrs[0]:.3g} to {peak:.3g}) and never anneals"
+    else:
+        what = (f"its rate rises to {peak:.3g} and falls back only to {lrs[-1]:.3g}, not below where it started "
+                f"({lrs[0]:.3g})")
+    kind = type(sched).__name__
+    return dict(headline=f"the schedule of this 1cycle run is not a 1cycle: {what} (traced over the run's {n} "
+                         f"steps; your function returned a {kind}).",
+                hint="1cycle warms the rate up from a fraction of max_lr to max_lr, then anneals it far below "
+                     "the start, within one run: `torch.optim.lr_scheduler.OneCycleLR(optimizer, "
+                     "max_lr=max_lr, total_steps=...)`, stepped once per batch.")
+
+
+def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size, one_cycle=False):
     """``scheduler_fn`` wrapped so that a wrong object, or a OneCycleLR shorter or longer than the run (too
-    short raises inside torch; too long never finishes its annealing), is a report, not a crash."""
+    short raises inside torch; too long never finishes its annealing), is a report, not a crash.  With
+    ``one_cycle`` (a run described as 1cycle), a schedule whose rate trace is not a 1cycle is one too."""
     from .schedules import _scheduler_problem
 
     def checked(optimizer):
@@ -94,6 +137,10 @@ def _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size):
                          f"{100 * steps / t:.0f} % of the way through the cycle).",
                 hint=f"your count has {counted}: OneCycleLR is stepped once per batch of the run, and the run "
                      f"has {epochs} epochs of {n_train} images in batches of {batch_size}."))
+        if one_cycle:
+            bad = _not_one_cycle(scheduler_fn, optimizer, steps)
+            if bad:
+                raise _LearnerMistake(bad)
         return sched
     return checked
 
@@ -158,7 +205,9 @@ def _run(build_fn, optimizer_fn, data, *, epochs, patience, scheduler_fn, desc, 
         n_train = None
     steps = epochs * math.ceil(n_train / batch_size) if n_train and isinstance(batch_size, int) and \
         isinstance(epochs, int) and batch_size > 0 else None
-    checked = None if scheduler_fn is None else _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size)
+    one_cycle = any(w in str(desc).lower().replace(" ", "").replace("-", "") for w in ("1cycle", "onecycle"))
+    checked = None if scheduler_fn is None else _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size,
+                                                                   one_cycle=one_cycle)
     try:
         model = build_fn(seed)
         bad = _model_problem(model)

@@ -103,11 +103,12 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
     if _not_a_function(answer):
         return _not_callable(name, answer, "a function (d_x, d_y) -> Var(W)", verbose)
     fn, cases = answer, _BACKWARD_CASES
-    values = []
+    values, raw = [], []
     for d_x, d_y in cases:
         case = f"layer with d_x={d_x} inputs and d_y={d_y} outputs"
         try:
             got = fn(d_x, d_y)
+            raw.append(got)
         except NotImplementedError:
             return _not_yet(name, getattr(answer, "__name__", "answer"), verbose)
         except Exception as e:  # the learner's code: report, never raise
@@ -133,6 +134,11 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
             hint = ("your function returns the same number for every layer: it must depend on the layer's "
                     "size (a formula in d_x and d_y).")
         near = abs(d_y * got - 1) < 0.05  # closer than one random layer's measurement can show
+        rounded = [r for r in raw if isinstance(r, torch.Tensor) and r.dtype in (torch.float16, torch.bfloat16)]
+        if hint is None and rounded and all(abs(v * dy - 1) < 4e-3 for v, (dx, dy) in zip(values, cases)):
+            hint = (f"your formula looks right, but you return a {str(rounded[0].dtype).replace('torch.', '')} "
+                    "tensor, which keeps only about 3 significant digits: the rounding is the whole difference. "
+                    "Return a Python float (or a float32/float64 value).")
         if hint is None and near:
             hint = ("your formula is close but not exact: it is off by a small term (a size counted one too "
                     "many or too few, or an extra constant). The condition is exact: count the terms of "
@@ -262,6 +268,12 @@ def _init_failure(name, w, out, shape):
     if not torch.isfinite(result).all():
         return dict(headline="the weights contain inf or NaN.", hint="check for a division by zero, or a NaN, "
                     "in the scale.")
+    if (w == _SENTINEL).any() and not (w == _SENTINEL).all():
+        left = int((w == _SENTINEL).sum())
+        return dict(headline=f"only part of w was filled: {left} of its {w.numel()} entries still hold what they "
+                             "held before.",
+                    hint="fill the whole tensor: `w.normal_(...)` / `w.uniform_(...)` on w itself, not on a slice "
+                         "of it (`w[:k]`, one row, …).")
     if (w == _SENTINEL).any():
         return dict(headline="the weight tensor you were given was not filled in place.",
                     hint="use the in-place methods `w.uniform_(...)` / `w.normal_(...)` inside `torch.no_grad()`; "

@@ -179,8 +179,8 @@ def _bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, *, unbiased_n
         bmean = x.mean(0)
         bvar = x.var(0, unbiased=False) if biased_running else x.var(0, unbiased=True) if n > 1 else x.var(0, unbiased=False)
         w = (1 - momentum) if inverted_momentum else momentum
-        rm = (1 - w) * rm + w * bmean
-        rv = (1 - w) * rv + w * bvar
+        rm = (1 - w) * rm + w * bmean.detach()  # bookkeeping: no autograd graph, as nn.BatchNorm1d's buffers
+        rv = (1 - w) * rv + w * bvar.detach()
     return y, rm, rv
 
 
@@ -296,6 +296,7 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
     bad = _borrowed(fn, "batch_norm", (xs[0].clone(), gamma.clone(), beta.clone(), *stats, True, momentum, eps)) \
         or _bn_float32_problem(fn, xs[0], gamma, beta, momentum, eps) \
         or _bn_grad_problem(fn, xs[0], gamma, beta, momentum, eps)
+    bad = bad or _bn_stats_problem(fn, xs[0], gamma, beta)
     if bad:
         if "raised" in bad:
             return _raised(name, bad["raised"], verbose, bad["case"])
@@ -303,6 +304,65 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
     return _report(name, PASS, "correct — outputs and running statistics equal nn.BatchNorm1d in training "
                    "(two steps) and in eval mode, and gradients flow to x, gamma and beta as through it.",
                    verbose=verbose)
+
+
+def _bn_stats_problem(fn, x, gamma, beta) -> dict | None:
+    """Two things the float64 steps, which pass every argument, cannot see: running statistics returned with an
+    autograd graph (x requires grad, as in a network; nn.BatchNorm1d's buffers never carry one, and a loop that
+    feeds them back keeps every step's graph alive), and the stub's defaults (momentum=0.1, eps=1e-5) changed."""
+    import inspect
+
+    D = x.shape[1]
+    case = f"a training step with x requiring grad, as in a network: x of shape {tuple(x.shape)}"
+    try:
+        out = fn(x.clone().requires_grad_(), gamma.clone().requires_grad_(), beta.clone().requires_grad_(),
+                 torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64), True, 0.1, 1e-5)
+    except Exception as e:
+        return dict(raised=e, case=case)
+    graph = [n for n, t in zip(("running_mean", "running_var"), out[1:3]) if isinstance(t, torch.Tensor)
+             and t.requires_grad]
+    if graph:
+        return dict(headline=f"the returned `{graph[0]}` carries an autograd graph (requires_grad=True).",
+                    case=case,
+                    hint="the running statistics are bookkeeping, not part of the model's computation: build them "
+                         "from the batch statistics detached (`mean.detach()`, `var.detach()`) or under "
+                         "`torch.no_grad()`. Fed back step after step, a graph in them keeps every earlier step's "
+                         "graph in memory.")
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        params = {}
+    differ = [f"{k}={params[k].default!r} (the stub's: {v!r})" for k, v in (("momentum", 0.1), ("eps", 1e-5))
+              if k in params and params[k].default is not params[k].empty and params[k].default != v]
+    if differ:
+        return dict(headline=f"your function changed the stub's defaults: {', '.join(differ)}.",
+                    case="`batch_norm(x, gamma, beta, running_mean, running_var, training)`, momentum and eps "
+                         "left out",
+                    hint="keep the stub's signature, `momentum=0.1, eps=1e-5` (nn.BatchNorm1d's defaults): code "
+                         "that leaves them out gets the defaults.")
+    dflt_case = "`batch_norm(x, gamma, beta, running_mean, running_var, True)`, momentum and eps left out"
+    try:
+        got = fn(x.clone(), gamma.clone(), beta.clone(), torch.zeros(D, dtype=torch.float64),
+                 torch.ones(D, dtype=torch.float64), True)
+    except TypeError:
+        return None  # no defaults at all: leaving them out fails loudly, not silently
+    except Exception as e:
+        return dict(raised=e, case=dflt_case)
+    bn = nn.BatchNorm1d(D).double()
+    with torch.no_grad():
+        bn.weight.copy_(gamma)
+        bn.bias.copy_(beta)
+        y_ref = bn(x)
+    want = (y_ref, bn.running_mean, bn.running_var)
+    if not (isinstance(got, (tuple, list)) and len(got) == 3 and all(
+            isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a.detach().double(), b, rtol=1e-6,
+                                                                                   atol=1e-8)
+            for a, b in zip(got, want))):
+        return dict(headline="called with its defaults only, your function does not use the stub's defaults "
+                             "(momentum=0.1, eps=1e-5).", case=dflt_case,
+                    hint="keep the stub's signature and use its `momentum` and `eps` arguments, not numbers "
+                         "written into the body.")
+    return None
 
 
 def _bn_float32_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:
@@ -366,7 +426,10 @@ def _bn_grad_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:
     for n, g, w in zip(("x", "gamma", "beta"), got, want):
         if g is None or not torch.allclose(g.double(), w, rtol=1e-5, atol=1e-8):
             hint = (("the batch mean and variance must stay in the graph (no `.detach()` or `.item()` on "
-                     "them): in training the gradient flows through them too.") if n == "x" else _NO_GRAD_HINT)
+                     "them): in training the gradient flows through them too.") if n == "x" else
+                    f"use `{n}` itself in the output (`gamma * x_hat + beta`): "
+                    f"a `.detach()`, `.data`, `.item()` or a copy made with `torch.tensor(...)` of `{n}` cuts it "
+                    f"from the graph, and the network could not learn its {'scale' if n == 'gamma' else 'shift'}.")
             return dict(headline=f"the gradient with respect to `{n}` differs from nn.BatchNorm1d's.", case=case,
                         hint=hint)
     return None
@@ -440,7 +503,7 @@ def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
     if answer is None or answer is ...:
         return _report(name, TODO, "not yet — set `growth` to your prediction (a number) and run the cell again.",
                        verbose=verbose)
-    v, why = _as_number(answer)
+    v, why = _as_number(answer, ratio=True)
     if why:
         return _report(name, FAIL, why, hint="a factor: Var(layer 30) / Var(layer 1), e.g. 2.5 for a variance "
                        "that grows to two and a half times its size.", verbose=verbose)

@@ -42,27 +42,55 @@ _PARAM_NAMES = ("weight W", "bias b (second group, lr/2)", "third parameter (fir
                 "steps only)")
 
 
-def _trajectory(make_opt, steps: int):
-    """Run ``steps`` optimizer steps; return the list of parameter snapshots after each step."""
+#: the (0-based) step on which the third parameter gets a gradient of zeros, after it has state: torch still
+#: decays its velocity / averages (and momentum and Adam still move it), so a step that skips an all-zero
+#: gradient shows
+_ZERO_GRAD_STEP = 6
+
+
+def _aliases_grad(opt, params) -> bool:
+    """True when a tensor of the optimizer's state *is* (shares memory with) a parameter's ``.grad``."""
+    grads = [p.grad for p in params if p.grad is not None]
+    for st in getattr(opt, "state", {}).values():
+        for v in (st.values() if isinstance(st, dict) else ()):
+            if isinstance(v, torch.Tensor) and any(v is g or (v.numel() and v.data_ptr() == g.data_ptr())
+                                                   for g in grads):
+                return True
+    return False
+
+
+def _trajectory(make_opt, steps: int, *, restarts: int = 1, keep_grads: bool = False):
+    """Run ``steps`` optimizer steps; return the list of parameter snapshots after each step.  ``restarts``:
+    that many optimizers, each built afresh on the *same* parameter tensors (as re-running a notebook cell
+    does), each for ``steps`` steps.  ``keep_grads``: clear the gradients with ``zero_grad(set_to_none=False)``
+    (zeroed in place, as older code and many training loops do) instead of setting them to None."""
     (W, b, unused), loss_fn = _opt_problem()
-    opt = make_opt([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}])
     snaps = []
-    for k in range(steps):
-        if k == _LR_CHANGE_STEP:
-            for group in getattr(opt, "param_groups", ()):
-                if isinstance(group, dict) and isinstance(group.get("lr"), (int, float)):
-                    group["lr"] = group["lr"] * _LR_CHANGE
-        opt.zero_grad()
-        loss_fn().backward()
-        unused.grad = torch.cos(unused.detach() + k) if k in _SOMETIMES_GRAD_STEPS else None
-        grads = [None if p.grad is None else p.grad.clone() for p in (W, b, unused)]
-        opt.step()
-        if any(g is not None and (p.grad is None or not torch.equal(p.grad, g))
-               for p, g in zip((W, b, unused), grads)):
-            opt._checker_grad_changed = True
-            if all(p.grad is None or not p.grad.any() for p in (W, b)):  # every gradient gone: zero_grad()
-                opt._checker_grads_cleared = True
-        snaps.append([W.detach().clone(), b.detach().clone(), unused.detach().clone()])
+    for _ in range(restarts):
+        opt = make_opt([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}])
+        for k in range(steps):
+            if k == _LR_CHANGE_STEP:
+                for group in getattr(opt, "param_groups", ()):
+                    if isinstance(group, dict) and isinstance(group.get("lr"), (int, float)):
+                        group["lr"] = group["lr"] * _LR_CHANGE
+            opt.zero_grad(set_to_none=False) if keep_grads else opt.zero_grad()
+            loss_fn().backward()
+            if k in _SOMETIMES_GRAD_STEPS:
+                unused.grad = torch.cos(unused.detach() + k)
+            elif k == _ZERO_GRAD_STEP:
+                unused.grad = torch.zeros_like(unused)
+            else:
+                unused.grad = None
+            grads = [None if p.grad is None else p.grad.clone() for p in (W, b, unused)]
+            opt.step()
+            if _aliases_grad(opt, (W, b, unused)):
+                opt._checker_aliased = True
+            if any(g is not None and (p.grad is None or not torch.equal(p.grad, g))
+                   for p, g in zip((W, b, unused), grads)):
+                opt._checker_grad_changed = True
+                if all(p.grad is None or not p.grad.any() for p in (W, b)):  # every gradient gone: zero_grad()
+                    opt._checker_grads_cleared = True
+            snaps.append([W.detach().clone(), b.detach().clone(), unused.detach().clone()])
     return opt, snaps
 
 
@@ -133,8 +161,84 @@ def _digits(want, got) -> int:
     return int(min(17, max(4, math.ceil(-math.log10(diff / scale)) + 2)))
 
 
+class _TorchUpdateWatch:
+    """Records a call to torch's own functional update (``torch.optim._functional.adam``, ``torch.optim.adam.adam``,
+    its ``_single_tensor_adam`` / ``_multi_tensor_adam`` / ``_fused_adam``, the same for SGD and RMSprop) while
+    the learner's optimizer runs: torch's implementation reached through its functional API, however imported."""
+
+    _MODULES = ("torch.optim._functional", "torch.optim.sgd", "torch.optim.adam", "torch.optim.rmsprop",
+                "torch.optim.adamw")
+
+    def __enter__(self):
+        import importlib
+
+        self.called, self.saved = [], []
+        for mod_name in self._MODULES:
+            try:
+                mod = importlib.import_module(mod_name)
+            except ImportError:  # pragma: no cover - another torch version
+                continue
+            for n, f in list(vars(mod).items()):
+                if n.startswith("__") or not callable(f) or isinstance(f, type):
+                    continue
+                if not (n in ("sgd", "adam", "adamw", "rmsprop") or n.startswith(("_single_tensor_", "_multi_tensor_",
+                                                                                  "_fused_"))):
+                    continue
+                self.saved.append((mod, n, f))
+                setattr(mod, n, self._spy(f, n))
+        return self
+
+    def _spy(self, f, n):
+        def spy(*a, **k):
+            self.called.append(n)
+            return f(*a, **k)
+        return spy
+
+    def __exit__(self, *exc):
+        for mod, n, f in self.saved:
+            setattr(mod, n, f)
+        return False
+
+
+_ALIAS_HINT = ("your optimizer's state holds `p.grad` itself, not a copy (e.g. `state['v'] = p.grad` at the first "
+               "step): backward and `zero_grad()` then write into your velocity, and your in-place updates of it "
+               "change the gradient. Start the state from `torch.zeros_like(p)` (or `p.grad.clone()`).")
+
+
+def _stub_defaults_differ(cls, defaults: dict) -> str | None:
+    """The learner's ``__init__`` defaults that differ from the stub's, as ``name=value (the stub's: value)``."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return None
+    out = []
+    for k, want in defaults.items():
+        p = params.get(k)
+        if p is not None and p.default is not p.empty and p.default != want:
+            out.append(f"{k}={p.default!r} (the stub's: {want!r})")
+    return ", ".join(out) or None
+
+
+def _matches_in_float64(make, make_ref, steps) -> bool:
+    """True when the learner's optimizer matches the reference once tensors made without a dtype are float64
+    too: the confirmation that a tiny difference is float32 rounding (a `torch.tensor(t)`, `torch.zeros(p.shape)`)
+    and not a different formula that happens to differ little (AMSGrad's max, say)."""
+    before = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        _, got = _trajectory(make, steps)
+    except Exception:
+        return False
+    finally:
+        torch.set_default_dtype(before)
+    _, want = _trajectory(make_ref, steps)
+    return all(torch.allclose(a, b, rtol=1e-9, atol=1e-12) for ga, wa in zip(got, want) for a, b in zip(ga, wa))
+
+
 def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbose=True, nan_hint=None,
-                     stub="torch.optim.Optimizer") -> CheckResult:
+                     stub="torch.optim.Optimizer", defaults=None, default_reference=None) -> CheckResult:
     if not (isinstance(cls, type) or callable(cls)):
         return _not_callable(name, cls, "your optimizer class", verbose)
     ref_name = type(reference([torch.zeros(1, requires_grad=True)])).__name__
@@ -150,8 +254,10 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     sig = ", ".join(f"{k}={v}" for k, v in kwargs.items())
     case = (f"{steps} steps on a small float64 problem, two parameter groups (lr and lr/2), {sig}; every "
             f"group's lr is multiplied by {_LR_CHANGE:g} before step {_LR_CHANGE_STEP + 1}, as a scheduler does")
+    watch = _TorchUpdateWatch()
     try:
-        opt, got = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps)
+        with watch:
+            opt, got = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps)
     except NotImplementedError:
         return _not_yet(name, getattr(cls, "__name__", name), verbose)
     except Exception as e:
@@ -160,7 +266,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
         return _report(name, FAIL, f"{getattr(cls, '__name__', cls)} is not a torch.optim.Optimizer.",
                        hint="subclass it: `class MyOpt(torch.optim.Optimizer)` and call "
                             "`super().__init__(params, defaults)`.", verbose=verbose)
-    borrowed = _borrowed_update(opt)
+    borrowed = _borrowed_update(opt) or (watch.called and f"its step calls torch's own update function "
+                                         f"(torch.optim's functional `{watch.called[0]}`)")
     if borrowed:
         return _report(name, FAIL, f"{getattr(cls, '__name__', 'your code')} does not do the update itself: "
                        f"{borrowed}.", hint=write_it, verbose=verbose)
@@ -168,13 +275,13 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     start = [t.detach() for t in _opt_problem()[0]]
     before = start
     for t, (g_snap, w_snap) in enumerate(zip(got, want), start=1):
-        if t - 1 not in _SOMETIMES_GRAD_STEPS and not torch.equal(g_snap[2], before[2]):
+        if t - 1 not in _SOMETIMES_GRAD_STEPS + (_ZERO_GRAD_STEP,) and not torch.equal(g_snap[2], before[2]):
             return _report(name, FAIL, "a parameter without gradient was changed.", case=case,
                            hint="skip parameters whose `.grad` is None.", verbose=verbose)
         before = g_snap
         diffs = [(a - b).abs().max().item() for a, b in zip(g_snap, w_snap)]
         if any(not math.isfinite(d) for d in diffs) or max(diffs) > 1e-9 * (1 + max(s.abs().max().item() for s in w_snap)):
-            hint = None
+            hint = _ALIAS_HINT if getattr(opt, "_checker_aliased", False) else None
             low = sorted({str(v.dtype).replace("torch.", "") for st in opt.state.values() for v in st.values()
                           if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dtype != torch.float64})
             if all(torch.equal(a, b) for a, b in zip(got[-1][:2], start[:2])):  # unchanged after every step
@@ -203,7 +310,9 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                         "`torch.zeros_like(p)` (same dtype and device as p), and keep the step count t a "
                         "Python int.")
             scale = 1 + max(s_.abs().max().item() for s_ in w_snap)
-            if hint is None and all(math.isfinite(d) for d in diffs) and max(diffs) < 1e-5 * scale:
+            if hint is None and all(math.isfinite(d) for d in diffs) and max(diffs) < 1e-5 * scale \
+                    and _matches_in_float64(lambda pg: cls(_groups(pg, lr), **kwargs),
+                                            lambda pg: reference(_groups(pg, lr)), steps):
                 hint = ("the difference is tiny, the size of float32 rounding: the formula is right, but a "
                         "float32 number enters the update while the parameters are float64: a step count made a "
                         "tensor (`torch.tensor(t)`; β ** it is then float32), a `torch.tensor(β)`, or state "
@@ -236,19 +345,66 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                             "`g /= …`) overwrites what backward computed, which other code (clipping, logging, a "
                             "second optimizer) still reads: compute new tensors from the gradient, e.g. `g * g`.",
                        verbose=verbose)
-    try:  # a second instance, built after the first has run, must start from a fresh state
-        _, again = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps)
+    same = lambda a, b: all(torch.allclose(x, y, rtol=1e-9, atol=1e-12) for ga, wa in zip(a, b)  # noqa: E731
+                            for x, y in zip(ga, wa))
+    # a second optimizer on the same parameters (a notebook cell run again) must start from a fresh state
+    again_case = case + f"; then a second optimizer built on the same parameters, {steps} steps more"
+    try:
+        _, again = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, restarts=2)
     except Exception as e:
-        return _raised(name, e, verbose, case + ", a second optimizer", context="optimizer")
-    if not all(torch.allclose(a, b, rtol=1e-9, atol=1e-12) for ga, wa in zip(again, want) for a, b in zip(ga, wa)):
-        return _report(name, FAIL, "a second optimizer, built after the first, does not start from zero state.",
-                       case=case + "; the first optimizer was right",
+        return _raised(name, e, verbose, again_case, context="optimizer")
+    _, want2 = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, restarts=2)
+    if not same(again, want2):
+        return _report(name, FAIL, "a second optimizer, built on the same parameters after the first had run, "
+                       "does not start from zero state.", case=again_case + "; the first optimizer was right",
                        hint="your state (velocities, averages, step counts) outlives the optimizer: a class "
                             "attribute, a module-level dict or a mutable default is shared by every instance. "
                             "Keep it in `self.state[p]`, which each optimizer gets its own.", verbose=verbose)
+    # gradients zeroed in place (zero_grad(set_to_none=False)) instead of set to None
+    keep_case = case + "; the gradients cleared with `zero_grad(set_to_none=False)` (zeroed in place)"
+    try:
+        kept_opt, kept = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, keep_grads=True)
+    except Exception as e:
+        return _raised(name, e, verbose, keep_case, context="optimizer")
+    _, want_kept = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, keep_grads=True)
+    if not same(kept, want_kept):
+        aliased = getattr(kept_opt, "_checker_aliased", False)
+        return _report(name, FAIL, "your steps differ from torch.optim when the training loop zeroes the "
+                       "gradients in place instead of setting them to None." if not aliased else
+                       "your optimizer's state is the gradient tensor itself.", case=keep_case,
+                       hint=_ALIAS_HINT if aliased else
+                       "your update must not depend on whether `p.grad` is a new tensor at each step: copy what "
+                       "you keep from it (`torch.zeros_like(p)`, then update that; or `p.grad.clone()`).",
+                       verbose=verbose)
+    # the stub's defaults: `Adam(model.parameters())` must be torch's Adam with the stub's defaults
+    if defaults:
+        differ = _stub_defaults_differ(cls, defaults)
+        shown = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
+        if differ:
+            return _report(name, FAIL, f"your `__init__` changed the stub's defaults: {differ}.",
+                           case=f"`{getattr(cls, '__name__', name)}(params)`, the hyper-parameters left out",
+                           hint=f"keep the stub's signature, `(self, params, {shown})`: code that builds your "
+                                "optimizer without naming a hyper-parameter gets its default.", verbose=verbose)
+        flat = lambda pg: [p for g in pg for p in g["params"]]  # noqa: E731
+        try:
+            _, dflt = _trajectory(lambda pg: cls(flat(pg)), steps)
+        except TypeError:
+            dflt = None  # a signature without defaults: leaving a hyper-parameter out fails loudly, not silently
+        except Exception as e:
+            return _raised(name, e, verbose, f"`{getattr(cls, '__name__', name)}(params)`, every "
+                                             "hyper-parameter left at its default", context="optimizer")
+        if dflt is not None:
+            _, want_d = _trajectory(lambda pg: default_reference(flat(pg)), steps)
+            if not same(dflt, want_d):
+                return _report(name, FAIL, "built with its defaults only, your optimizer does not use the stub's "
+                               f"defaults ({shown}).",
+                               case=f"`{getattr(cls, '__name__', name)}(params)`, {steps} steps",
+                               hint="keep the stub's `__init__` as it is and pass its arguments on to "
+                                    "`super().__init__(params, dict(...))` unchanged.", verbose=verbose)
     return _report(name, PASS, f"correct — identical to the torch.optim reference for {steps} steps "
-                   "(two parameter groups, a parameter with a gradient on some steps only), and a second "
-                   "instance starts afresh.", verbose=verbose)
+                   "(two parameter groups, a parameter with a gradient on some steps only, one all-zero), also "
+                   "with gradients zeroed in place and with the stub's defaults, and a second instance on the "
+                   "same parameters starts afresh.", verbose=verbose)
 
 
 def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False, lr_in_v=False):
@@ -307,6 +463,20 @@ def _frozen_lr(rule):
     return wrapped
 
 
+def _skips_zero(rule):
+    """``rule`` that skips a parameter whose gradient is all zeros (torch still updates its state and moves it)."""
+    def wrapped(p, g, st, group):
+        if g.any():
+            rule(p, g, st, group)
+    for attr in ("on_group", "on_skip"):
+        if hasattr(rule, attr):
+            setattr(wrapped, attr, getattr(rule, attr))
+    return wrapped
+
+
+_SKIPS_ZERO = ("your step skipped a parameter whose gradient was all zeros: a zero gradient is still a gradient. "
+               "Skip only `p.grad is None`; on a zero gradient the velocity / averages still decay and the "
+               "parameter still moves with them.")
 _FROZEN_LR = ("your update kept the learning rate it read first: it was right until the rates changed before "
               f"step {_LR_CHANGE_STEP + 1} (a scheduler changes `group['lr']` between steps). Read "
               "`group['lr']` afresh inside `step`, every time.")
@@ -336,6 +506,7 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
                                            "v ← β·v + g first, then step with the new v."),
         (mk(_global_lr(_rule_momentum(), lr)), _ONE_LR),
         (mk(_frozen_lr(_rule_momentum())), _FROZEN_LR),
+        (mk(_skips_zero(_rule_momentum())), _SKIPS_ZERO),
         (mk(_rule_momentum(lr_in_v=True)), "you folded the learning rate into the velocity (v ← β·v + η·g, then "
                                            "p ← p − v): that matches torch only while lr is constant; after the "
                                            f"rates changed before step {_LR_CHANGE_STEP + 1} (as a scheduler "
@@ -344,7 +515,8 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
     ]
     return _optimizer_check("momentum", cls, kwargs=dict(lr=lr, momentum=beta),
                             reference=lambda pg: torch.optim.SGD(pg, lr=lr, momentum=beta, dampening=0),
-                            mistakes=mistakes, verbose=verbose)
+                            mistakes=mistakes, verbose=verbose, defaults=dict(lr=0.01, momentum=0.9),
+                            default_reference=lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9))
 
 
 def _rule_rmsprop(eps_inside=False, swapped=False, no_square=False, no_sqrt=False):
@@ -381,7 +553,8 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
     ]
     return _optimizer_check("rmsprop", cls, kwargs=dict(lr=lr, alpha=alpha, eps=eps),
                             reference=lambda pg: torch.optim.RMSprop(pg, lr=lr, alpha=alpha, eps=eps),
-                            mistakes=mistakes, verbose=verbose)
+                            mistakes=mistakes, verbose=verbose, defaults=dict(lr=0.01, alpha=0.99, eps=1e-8),
+                            default_reference=lambda ps: torch.optim.RMSprop(ps, lr=0.01, alpha=0.99, eps=1e-8))
 
 
 def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, t_offset=0,
@@ -460,13 +633,16 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_adam(no_square=True)), "v averages the *squared* gradient: v ← β₂·v + (1−β₂)·g²."),
         (mk(_global_lr(_rule_adam(), lr)), _ONE_LR),
         (mk(_frozen_lr(_rule_adam())), _FROZEN_LR),
+        (mk(_skips_zero(_rule_adam())), _SKIPS_ZERO),
         (mk(_rule_adam(t_offset=1)), "the bias correction counts t from 2: t is 1 at the first step (increment "
                                      "the count *before* using it, or start it at 0 and add 1 first)."),
         (mk(_rule_adam(t_offset=-1)), _T_FROM_0),
     ]
     return _optimizer_check("adam", cls, kwargs=dict(lr=lr, betas=betas, eps=eps),
                             reference=lambda pg: torch.optim.Adam(pg, lr=lr, betas=betas, eps=eps),
-                            mistakes=mistakes, verbose=verbose, nan_hint=_T_FROM_0)
+                            mistakes=mistakes, verbose=verbose, nan_hint=_T_FROM_0,
+                            defaults=dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8),
+                            default_reference=lambda ps: torch.optim.Adam(ps, lr=1e-3, betas=(0.9, 0.999), eps=1e-8))
 
 
 _T_FROM_0 = ("the parameters became NaN at the first step: the bias correction used t = 0, and 1 − β⁰ = 0 "

@@ -67,6 +67,9 @@ def _bad_number(n, example: str = "exercises.show_answer(1)") -> str | None:
     if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= len(QUESTIONS):
         return None
     extra = " (write the number without quotes)" if isinstance(n, str) else ""
+    if isinstance(n, float) and n.is_integer() and 1 <= n <= len(QUESTIONS):
+        return (f"{_label(FAIL)} — a question number is a whole number: write {int(n)}, not {n!r} (no decimal "
+                f"point), e.g. `{example}`.")
     return (f"{_label(FAIL)} — questions are numbered 1 to {len(QUESTIONS)}; got {_describe(n)}{extra}, "
             f"e.g. `{example}`.")
 

@@ -179,8 +179,8 @@ def _mc_problem(fn, build, S):
                     hint="stack the passes into (n_samples, N, C) and reduce over dim 0.")
     passes = sum(rows) / N
     if rows and passes < S:  # (an extra pass, e.g. one to read the number of classes, is left alone)
-        return dict(headline=f"your function ran the network on {passes:g} copies of x; n_samples={S} asks "
-                             f"for {S} stochastic passes.",
+        return dict(headline=f"your function passed x through the network {passes:g} time"
+                             f"{'' if passes == 1 else 's'}; n_samples={S} asks for {S} stochastic passes.",
                     hint="run n_samples stochastic forward passes (`for _ in range(n_samples)`: no pass left "
                          "out) and average over all of them.")
     if any(not (torch.equal(a, c) and torch.equal(b, d)) for (a, b), (c, d) in zip(bn_before, _bn_state(model))):
@@ -245,6 +245,61 @@ def _mc_problem(fn, build, S):
     return None
 
 
+def _mc_call_problem(fn, S) -> dict | None:
+    """What the graded calls (every argument given, the generator seeded by the checker) cannot see: a function
+    that seeds torch's global generator itself (every call then returns the same 'random' estimate, and the
+    caller's generator is reset), and the stub's default ``n_samples=50`` changed."""
+    import inspect
+
+    model, x = _mc_model()
+    N = x.shape[0]
+    outs = []
+    case = f"two calls on the first net, the global generator seeded differently before each, n_samples={S}"
+    try:
+        for seed in (11, 12):
+            torch.manual_seed(seed)
+            with torch.no_grad():
+                outs.append(fn(model, x, S)[0].detach().clone())
+            model.eval()
+    except Exception as e:
+        return dict(raised=e, case=case)
+    if torch.equal(outs[0], outs[1]):
+        return dict(headline="two calls give exactly the same estimate whatever torch's global seed is: your "
+                             "function seeds the generator itself.", case=case,
+                    hint="remove `torch.manual_seed(...)` from the function: it resets the caller's generator "
+                         "(everything random after it repeats) and turns a Monte-Carlo estimate into one fixed "
+                         "draw. Seed once, outside, if you want a repeatable notebook.")
+    try:
+        default = inspect.signature(fn).parameters.get("n_samples")
+    except (TypeError, ValueError):
+        default = None
+    if default is not None and default.default is not default.empty and default.default != 50:
+        return dict(headline=f"your function changed the stub's default: n_samples={default.default!r} (the "
+                             "stub's: 50).", case="`mc_dropout_predict(model, x)`, n_samples left out",
+                    hint="keep the stub's signature, `n_samples=50`: code that leaves it out gets the default.")
+    rows = []
+    hook = model[0].register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0] if i and isinstance(
+        i[0], torch.Tensor) and i[0].dim() > 0 else 0))
+    dcase = "`mc_dropout_predict(model, x)`, n_samples left out"
+    try:
+        with torch.no_grad():
+            fn(model, x)
+    except TypeError:
+        return None  # no default at all: leaving it out fails loudly, not silently
+    except Exception as e:
+        return dict(raised=e, case=dcase)
+    finally:
+        hook.remove()
+        model.eval()
+    passes = sum(rows) / N
+    if rows and not 50 <= passes <= 51:
+        return dict(headline=f"called without n_samples, your function made {passes:g} passes, not the stub's "
+                             "default 50.", case=dcase,
+                    hint="keep the stub's signature and loop `for _ in range(n_samples)`, with no number written "
+                         "into the body.")
+    return None
+
+
 @_graded('check_mc_dropout(mc_dropout_predict)')
 def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``mc_dropout_predict(model, x, n_samples)`` -> (mean probs, std probs) on two nets with dropout and BN.
@@ -278,6 +333,11 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            "module by its type, wherever it sits.")
         bad.pop("key", None)
         return _report(name, FAIL, bad.pop("headline"), case=case, verbose=verbose, **bad)
+    bad = _mc_call_problem(fn, S)
+    if bad:
+        if "raised" in bad:
+            return _raised(name, bad["raised"], verbose, bad["case"])
+        return _report(name, FAIL, bad.pop("headline"), verbose=verbose, **bad)
     return _report(name, PASS, f"correct — dropout on, batch norm untouched, mean and spread agree with a "
                    f"{_MC_REFERENCE}-pass reference on two networks.", verbose=verbose)
 
@@ -390,6 +450,21 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
         _say(FAIL, f"{what} returned {_describe(probe)}{no_grad}: a penalty made with `.item()`, `float(...)`, "
              "`torch.tensor(...)` or `.detach()` adds a constant to the loss and never moves the weights, so the table would compare nothing. Build it from "
              "torch operations on the parameters (check it with `exercises.check_l2_penalty`).")
+        return None
+    # the penalty's gradient must be λ·w, what weight_decay=λ adds: otherwise the table contradicts the answer
+    w_probe = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    try:
+        (grad,) = torch.autograd.grad(penalty_fn([w_probe], lam), [w_probe])
+        ratio = (grad / (lam * w_probe.detach())).mean().item()
+        right = torch.allclose(grad, lam * w_probe.detach(), rtol=1e-6, atol=1e-12)
+    except Exception:
+        right, ratio = True, 1.0  # check_l2_penalty names what is wrong; the table then shows it
+    if not right:
+        factor = (f" ({ratio:.3g} times λ·w: the ½ of λ/2·Σw² is missing)" if abs(ratio - 2) < 1e-6 else
+                  f" ({ratio:.3g} times λ·w)" if math.isfinite(ratio) else "")
+        _say(FAIL, f"{what} has the gradient{factor}, not λ·w, the term that weight_decay=λ adds to the "
+             "gradient: the table would compare two different strengths and contradict the right answer. Fix it "
+             "first (run `exercises.check_l2_penalty` on it).")
         return None
     g = torch.Generator().manual_seed(0)
     X = torch.randn(64, 8, generator=g, dtype=torch.float64)
@@ -528,6 +603,11 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
     After each attempt the message explains: why the right answer is right, or what the table shows
     against the chosen letter (without naming the right one)."""
     key = str(question).strip().lower().replace("-", "_").replace(" ", "_")
+    swapped = isinstance(answer, str) and answer.strip().lower().replace("-", "_").replace(" ", "_") in _CHOICES
+    if key not in _CHOICES and swapped:
+        return _report(f"question {answer!r}", FAIL, "the arguments look swapped: the question's name comes first, "
+                       "then your answer.", hint=f"`exercises.check_choice({answer.strip()!r}, answer)`.",
+                       verbose=verbose)
     if key not in _CHOICES:
         return _report(f"question {question!r}", FAIL, f"there is no question {question!r}.",
                        hint=f"the questions are {', '.join(repr(k) for k in sorted(_CHOICES))}.", verbose=verbose)

@@ -280,6 +280,12 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     if isinstance(lrs, dict):
         return _report(name, FAIL, lrs.pop("headline"), case="calling your function on an SGD optimizer",
                        verbose=verbose, **lrs)
+    if lrs is not None and (np.asarray(lrs) < 0).any():
+        first = int(np.argmax(np.asarray(lrs) < 0))
+        return _report(name, FAIL, f"your schedule makes the learning rate negative ({lrs[first]:.3g} at step "
+                       f"{first + 1}): a negative rate steps *up* the gradient, so training climbs the loss.",
+                       case=plan, hint="a schedule's factor multiplies the base rate and must stay positive (≥ 0): "
+                       "check the sign of your lambda or of the factors you combine.", verbose=verbose)
     if lrs is not None and np.allclose(lrs, lrs[0], rtol=1e-9, atol=0):
         factor = lrs[0] / P["lr"]
         if abs(factor - 1) < 1e-9:
