@@ -98,7 +98,8 @@ function drawPanel(svg, p, i, pt){
   let ya, yb;
   if (p.ylim) [ya, yb] = log ? p.ylim.map(Math.log10) : p.ylim;
   else if (!ys.length) [ya, yb] = log ? [-1, 1] : [0, 1];
-  else if (log) { ya = Math.floor(Math.log10(Math.min(...ys)) - 0.03); yb = Math.ceil(Math.log10(Math.max(...ys)) + 0.03);
+  else if (log) { ya = Math.floor(Math.log10(Math.min(...ys)) - 0.03);  // a whole decade at the bottom: always a tick
+    yb = Math.log10(Math.max(...ys)) + 0.05;  // the top follows the data: no empty decade above it
     if (yb - ya < 1) { yb = ya + 1; } }
   else { ya = Math.min(...ys); yb = Math.max(...ys); if (p.yzero) ya = Math.min(0, ya);
     if (yb - ya < 1e-12 * Math.max(1, Math.abs(yb))) { const d = Math.abs(yb) * 0.1 || 1; ya -= d; yb += d; }
