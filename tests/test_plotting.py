@@ -287,3 +287,18 @@ def test_correlation_curves_describe_theory_and_measurement():
         "to 1 at layer 10, measured 0.5 at layer 1 and 1 at layer 10; chaotic: theory from 0.5 at layer 1 to 0.2 at "
         "layer 10, measured 0.5 at layer 1 and 0.2 at layer 10; measurement and theory differ by at most 0.1 "
         "(chaotic, layer 4)"), ax.course_description
+
+
+def test_clipping_vectors_alt_text_says_the_directions():
+    """The alt text of the clipping figure says each arrow's direction and how far clipping by value turns it
+    (the describer alone read the arrows' shafts as curves: "from 0 at component 1 0 to 1 ...")."""
+    import matplotlib.pyplot as plt
+
+    from course_utils import plotting
+
+    ax = plotting.plot_clipping_vectors({"gradient": (0.9, 100), "clipped by value": (0.9, 1),
+                                         "clipped by norm": (0.009, 1.0)})
+    text = ax.course_description
+    plt.close(ax.figure)
+    assert "clipped by value (0.9, 1) at 48.0°" in text and "turned 41.5° from the gradient" in text, text
+    assert "clipped by norm (0.009, 1) at 89.5°" in text and "the gradient's direction" in text, text

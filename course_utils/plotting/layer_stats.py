@@ -309,4 +309,22 @@ def plot_clipping_vectors(vectors: Mapping[str, Sequence[float]], *, ax: plt.Axe
     ax.set_ylabel("component 2")
     ax.set_title(title)
     legend_outside(ax, ncol=1)
+    ax.course_description = _vectors_description(vectors)  # the alt text: directions, not the arrows' pixels
     return ax
+
+
+def _vectors_description(vectors: Mapping[str, Sequence[float]]) -> str:
+    """Each vector's values and direction (degrees from component 1), and how far each later one is turned from
+    the first: what the arrows show (``_ext/figure_describe.py`` reads ``ax.course_description``)."""
+    items = [(label, np.asarray(v, dtype=float)) for label, v in vectors.items()]
+    angle = {label: float(np.degrees(np.arctan2(v[1], v[0]))) for label, v in items}
+    first = items[0][0]
+    parts = []
+    for k, (label, v) in enumerate(items):
+        part = f"{label} ({v[0]:.4g}, {v[1]:.4g}) at {angle[label]:.1f}° from component 1"
+        if k:
+            turn = abs(angle[label] - angle[first])
+            part += (f", the {first}'s direction (drawn thinner on top of it)" if turn < 0.05 else
+                     f", turned {turn:.1f}° from the {first}")
+        parts.append(part)
+    return "Arrows from the origin, each scaled to unit length: " + "; ".join(parts) + "."
