@@ -226,6 +226,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
         return [(g, get()) for g in _GLOBALS for get in [g[1]] if get() != g[3]]
 
     shipped = _TorchAsShipped()
+    rng = torch.get_rng_state()  # the learner's random stream: a check that seeds must not leave it reseeded
     try:
         with shipped:
             res = check(*args, **quiet)
@@ -234,6 +235,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
         # code returned or left behind — reported as such, never as a traceback from inside the grader
         res = None if changed() else _raised(check.__name__.replace("check_", ""), e, False)
     finally:
+        torch.set_rng_state(rng)
         during = changed()
         for (_, _, put, *_), value in zip(_GLOBALS, before):
             put(value)
@@ -636,3 +638,112 @@ def _fmt(x, digits: int = 4) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}g}"
     return repr(x)
+
+
+# ----------------------------------------------------------------------------- what a cached run must tell apart
+def _callable_id(fn, _depth: int = 0) -> str:
+    """A description of a callable that changes when its code does: the training module's own description
+    (source text, constants, defaults, closure, the notebook helpers it calls) for Python functions, the
+    dotted name for built-ins (``torch.relu`` and ``torch.tanh`` are told apart by name, not by type)."""
+    from ..train import _describe_callable
+
+    if isinstance(fn, (staticmethod, classmethod)):
+        fn = fn.__func__
+    if isinstance(fn, property):
+        return "property(" + ",".join(_callable_id(f, _depth + 1) for f in (fn.fget, fn.fset) if f) + ")"
+    if getattr(fn, "__code__", None) is None and not hasattr(fn, "func"):
+        func = getattr(fn, "__func__", None)  # a bound method: its function, and what it is bound to
+        if func is not None and getattr(func, "__code__", None) is not None:
+            return "bound(" + _describe_callable(func) + "," + _class_id(type(fn.__self__), _depth + 1) + ")"
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+        if name:
+            return f"{getattr(fn, '__module__', None) or type(fn).__module__}.{name}"
+        return _class_id(type(fn), _depth + 1)  # a callable instance: its class's code
+    try:
+        return _describe_callable(fn)
+    except Exception:  # pragma: no cover - an exotic callable: its code object as text
+        code = getattr(fn, "__code__", None)
+        return repr((getattr(code, "co_code", b""), getattr(code, "co_consts", ()), getattr(code, "co_names", ())))
+
+
+def _is_torch_class(cls) -> bool:
+    mod = getattr(cls, "__module__", "") or ""
+    return mod == "builtins" or mod.split(".")[0] in ("torch", "typing", "abc")
+
+
+def _class_id(cls, _depth: int = 0) -> str:
+    """The code of a class that is not torch's own (a learner's module, optimizer or activation): every
+    function defined in it and in its bases outside torch, so a class fixed under the same name is another class."""
+    import hashlib
+    import inspect
+    import json
+
+    if _is_torch_class(cls):
+        return f"{cls.__module__}.{cls.__qualname__}"
+    parts = {"name": f"{cls.__module__}.{cls.__qualname__}"}
+    for c in cls.__mro__:
+        if _is_torch_class(c) or c is object:
+            continue
+        try:
+            parts[f"source:{c.__qualname__}"] = inspect.getsource(c)
+        except (OSError, TypeError):
+            pass
+        if _depth < 3:
+            for k, v in sorted(vars(c).items()):
+                if isinstance(v, (staticmethod, classmethod, property)) or callable(v):
+                    if isinstance(v, type):
+                        parts[f"{c.__qualname__}.{k}"] = _class_id(v, _depth + 1)
+                    else:
+                        parts[f"{c.__qualname__}.{k}"] = _callable_id(v, _depth + 1)
+                elif isinstance(v, (int, float, str, bool)) and not k.startswith("__"):
+                    parts[f"{c.__qualname__}.{k}"] = repr(v)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def _code_fingerprint(model=None, optimizer=None, *functions) -> dict:
+    """What a learner's code does that the training module's cache key does not see: the code of every class of
+    the model's modules and of the optimizer that is not torch's own, the callables a module holds (a functional
+    activation in an attribute, hooks), the functions given (builder, optimizer and scheduler functions), and
+    which parameters train (``requires_grad``).  Put into a run's ``extra_key``, a changed answer never gets the
+    run of the old one.  Only what differs from torch's own classes with every parameter training is included, so
+    a run built from torch's classes alone keeps the key (and the cached run) it always had."""
+    import hashlib
+    import json
+
+    out: dict = {}
+    if model is not None:
+        mods = []
+        for name, m in model.named_modules():
+            own = not _is_torch_class(type(m))
+            entry = [name, _class_id(type(m))]
+            for k, v in sorted(vars(m).items()):
+                if k in ("_parameters", "_buffers", "_modules") or isinstance(v, torch.nn.Module):
+                    continue
+                if isinstance(v, dict) and k.endswith("hooks") and v:
+                    entry.append([k, [_callable_id(h) for h in v.values()]])
+                elif own and callable(v) and not isinstance(v, torch.Tensor):
+                    entry.append([k, _class_id(v) if isinstance(v, type) else _callable_id(v)])
+            if own or len(entry) > 2:  # torch's own modules are told apart by the key's repr already
+                mods.append(entry)
+        if mods:
+            out["modules"] = hashlib.sha256(json.dumps(mods, default=repr).encode()).hexdigest()[:16]
+        trains = "".join("1" if p.requires_grad else "0" for p in model.parameters())
+        if "0" in trains:
+            out["trains"] = trains
+    if optimizer is not None:
+        cls = optimizer if isinstance(optimizer, type) else type(optimizer)
+        if not _is_torch_class(cls):
+            out["optimizer"] = _class_id(cls)
+    fns = [f for f in functions if f is not None]
+    if fns:
+        out["functions"] = [(_class_id(f) if isinstance(f, type) else _callable_id(f)) for f in fns]
+    return out
+
+
+def _cached_note(*results) -> str | None:
+    """A note for a message built on runs read from the results cache (``TrainResult.cached``)."""
+    n = sum(1 for r in results if getattr(r, "cached", False))
+    if not n:
+        return None
+    return (f"{'this run was' if n == 1 else f'{n} of these runs were'} read from the results cache (a run "
+            "trained earlier with exactly this code, data and settings), not trained again.")
