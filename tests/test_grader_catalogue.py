@@ -4806,3 +4806,73 @@ def test_att5_checks_leave_the_learners_random_stream_as_it_was(label, run):
     torch.manual_seed(1)
     accepted(run())
     assert torch.equal(torch.rand(3), want)
+
+
+class _DetachedSiLU(nn.Module):
+    def forward(self, x):
+        return x * torch.sigmoid(x).detach()
+
+
+class _StraightThroughSiLU(nn.Module):
+    def forward(self, x):
+        return x + (F.silu(x) - x).detach()
+
+
+class _DetachedStatsBN(nn.BatchNorm1d):
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        m, v = x.detach().mean(0), x.detach().var(0, unbiased=False)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * m)
+            self.running_var.mul_(1 - self.momentum).add_(self.momentum * x.detach().var(0))
+            self.num_batches_tracked += 1
+        return (x - m) / torch.sqrt(v + self.eps) * self.weight + self.bias
+
+
+class _SameStatsBN(_DetachedStatsBN):
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        m, v = x.mean(0), x.var(0, unbiased=False)
+        return (x - m) / torch.sqrt(v + self.eps) * self.weight + self.bias
+
+
+def _bn_with(cls):
+    def build(seed=0):
+        return nn.Sequential(*[cls(100) if isinstance(m, nn.BatchNorm1d) else m for m in capstone(bn=True)(seed)])
+    return build
+
+
+def _silu_before_linear(seed=0):
+    net = [m for m in capstone()(seed) if not isinstance(m, nn.SiLU)]
+    layers = [net[0]]
+    for lin in net[1:-1]:
+        layers += [nn.SiLU(), lin]
+    return nn.Sequential(*layers, net[-1])
+
+
+WRONG_ATT5_CAPSTONE = [
+    ("silu_he: SiLU with a detached sigmoid", "silu_he", capstone(act=_DetachedSiLU), "gradients are not"),
+    ("silu_he: straight-through SiLU", "silu_he", capstone(act=_StraightThroughSiLU), "gradients are not"),
+    ("bn: batch statistics from a detached tensor", "bn", _bn_with(_DetachedStatsBN), "gradients are not"),
+    ("silu_he: SiLU before each Linear", "silu_he", _silu_before_linear, "before its Linear"),
+    ("silu_he: a TorchScript module", "silu_he", lambda seed=0: torch.jit.script(capstone()(seed)), "TorchScript"),
+]
+RIGHT_ATT5_CAPSTONE = [
+    ("bn: a BatchNorm1d subclass computing the statistics itself", "bn", _bn_with(_SameStatsBN)),
+    ("silu_he: x·sigmoid(x) module", "silu_he", capstone(act=lambda: _exec_class(
+        "class S(nn.Module):\n    def forward(self, x):\n        return x * torch.sigmoid(x)\n", "S")())),
+]
+
+
+@pytest.mark.parametrize("label,variant,build,keyword", WRONG_ATT5_CAPSTONE, ids=[r[0] for r in WRONG_ATT5_CAPSTONE])
+def test_att5_capstone_rejects(label, variant, build, keyword):
+    r = ex.check_capstone_model(build, variant, verbose=False)
+    rejected(r, keyword)
+    assert "Tanh" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,variant,build", RIGHT_ATT5_CAPSTONE, ids=[r[0] for r in RIGHT_ATT5_CAPSTONE])
+def test_att5_capstone_accepts(label, variant, build):
+    accepted(ex.check_capstone_model(build, variant, verbose=False))
