@@ -4876,3 +4876,30 @@ def test_att5_capstone_rejects(label, variant, build, keyword):
 @pytest.mark.parametrize("label,variant,build", RIGHT_ATT5_CAPSTONE, ids=[r[0] for r in RIGHT_ATT5_CAPSTONE])
 def test_att5_capstone_accepts(label, variant, build):
     accepted(ex.check_capstone_model(build, variant, verbose=False))
+
+
+def _bn_eval_no_grad(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if not training:
+        with torch.no_grad():
+            return (gamma * (x - running_mean) / torch.sqrt(running_var + eps) + beta, running_mean.clone(),
+                    running_var.clone())
+    return bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+
+
+def _bn_eval_x_detached(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if not training:
+        return (gamma * (x.detach() - running_mean) / torch.sqrt(running_var + eps) + beta, running_mean.clone(),
+                running_var.clone())
+    return bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+
+
+WRONG_ATT5_BN = [
+    ("eval branch under torch.no_grad()", _bn_eval_no_grad, "in eval mode no gradient flows"),
+    ("eval branch on x.detach()", _bn_eval_x_detached, "(eval mode)"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT5_BN, ids=[r[0] for r in WRONG_ATT5_BN])
+def test_att5_batch_norm_eval_branch_keeps_its_gradient(label, fn, keyword):
+    """(att5 02/B) the gradient is checked in eval mode too."""
+    rejected(ex.check_batch_norm(fn, verbose=False), keyword)
