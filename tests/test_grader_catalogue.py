@@ -992,12 +992,14 @@ WRONG_OPTIMIZERS += [
     ("momentum: velocities in a class attribute", ex.check_momentum, MomentumClassState, "second optimizer"),
     ("adam: t per parameter group", ex.check_adam, AdamGroupT, "each parameter's own steps"),
     ("adam: one step counter, advanced once per step", ex.check_adam, AdamGlobalStep, "each parameter's own steps"),
+    # (att5) state kept outside self.state: right step by step, but state_dict() saves none of it, so a resumed run
+    # restarts from zero (these two were accepted before)
+    ("momentum: .data, dict state", ex.check_momentum, MomentumData, "state_dict()"),
+    ("momentum: its own dict keyed by id(p)", ex.check_momentum, MomentumIdState, "state_dict()"),
 ]
 
 RIGHT_OPTIMIZERS = [
     ("momentum: reference", ex.check_momentum, make_optimizer(momentum_update(), MOM)),
-    ("momentum: .data, dict state", ex.check_momentum, MomentumData),
-    ("momentum: its own dict keyed by id(p)", ex.check_momentum, MomentumIdState),
     ("rmsprop: reference", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS)),
     ("adam: reference (lerp, addcmul)", ex.check_adam, make_optimizer(adam_update(), ADAM)),
 ]
@@ -4903,3 +4905,27 @@ WRONG_ATT5_BN = [
 def test_att5_batch_norm_eval_branch_keeps_its_gradient(label, fn, keyword):
     """(att5 02/B) the gradient is checked in eval mode too."""
     rejected(ex.check_batch_norm(fn, verbose=False), keyword)
+
+
+class _AdamOutsideState(torch.optim.Optimizer):
+    """(att5) the right Adam with m, v and t in dicts on self: state_dict()['state'] stays empty."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.m, self.v, self.t = {}, {}, {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                t = self.t[p] = self.t.get(p, 0) + 1
+                m = self.m[p] = b1 * self.m.get(p, torch.zeros_like(p)) + (1 - b1) * p.grad
+                v = self.v[p] = b2 * self.v.get(p, torch.zeros_like(p)) + (1 - b2) * p.grad ** 2
+                p.sub_(group["lr"] * (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + group["eps"]))
+
+
+def test_att5_adam_state_outside_self_state_is_refused():
+    rejected(ex.check_adam(_AdamOutsideState, verbose=False), "state_dict()")
