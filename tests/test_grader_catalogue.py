@@ -4929,3 +4929,41 @@ class _AdamOutsideState(torch.optim.Optimizer):
 
 def test_att5_adam_state_outside_self_state_is_refused():
     rejected(ex.check_adam(_AdamOutsideState, verbose=False), "state_dict()")
+
+
+# (att5 minor) numbers shown as written, NumPy integers and one-element arrays read as their numbers, quotes and
+# look-alike letters, a call without its argument
+WRONG_ATT5_NUMBERS = [
+    ("01E 0.9999999 is not shown as 1", lambda: ex.check_largest_gradient(0.9999999, verbose=False), "got 0.9999999"),
+    ("01E 3.0000001 is not a whole number", lambda: ex.check_largest_gradient(3.0000001, verbose=False),
+     "3.0000001 (not a whole number)"),
+    ("04A 44.0000001 is not shown as 44", lambda: ex.check_epochs_below(44.0000001, verbose=False),
+     "44.0000001 (not a whole number)"),
+    ("05B a Cyrillic а", lambda: ex.check_choice("adam_l2", "\u0430", verbose=False), "not a Latin letter"),
+    ("02A a NumPy array for a function", lambda: ex.check_leaky_relu(np.zeros(3), verbose=False), "NumPy array"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", WRONG_ATT5_NUMBERS, ids=[r[0] for r in WRONG_ATT5_NUMBERS])
+def test_att5_number_messages(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "not a torch tensor" not in r.message and not re.search(r"got (1|44)\.(\s|$)", r.message), r.message
+
+
+def test_att5_numbers_read_in_every_container(capsys):
+    want = ex.check_leaky_growth(torch.tensor([12.17]), verbose=False).status
+    assert ex.check_leaky_growth(np.array([12.17]), verbose=False).status == want
+    assert ex.check_answer(np.int64(1), "b", verbose=False).status == ex.check_answer(1, "b", verbose=False).status
+    assert "numbered 1 to" not in ex.check_answer(np.int64(1), "b", verbose=False).message
+    for q in np.arange(1, 3):
+        ex.show_answer(q)
+        ex.show_question(q)
+    assert "numbered" not in capsys.readouterr().out
+    ex.show_answer()
+    assert "it needs the question number" in capsys.readouterr().out
+
+
+def test_att5_choice_reads_either_quote():
+    single, double = (ex.check_choice("adam_l2", q, verbose=False) for q in ("'a'", '"a"'))
+    assert single.status == double.status == ex.check_choice("adam_l2", "a", verbose=False).status

@@ -309,10 +309,10 @@ def _describe(x) -> str:
     if isinstance(x, torch.Tensor):
         return f"a tensor of shape {tuple(x.shape)}"
     if _is_numpy(x):
-        return f"a NumPy array of shape {tuple(x.shape)} (not a torch tensor)"
+        return f"a NumPy array of shape {tuple(x.shape)}"
     if isinstance(x, (list, tuple)) and x and all(_is_numpy(v) for v in x):
         n = len(x)
-        return f"a {type(x).__name__} of {n} NumPy array{'s' if n != 1 else ''} (not torch tensors)"
+        return f"a {type(x).__name__} of {n} NumPy array{'s' if n != 1 else ''}"
     if isinstance(x, (list, tuple, dict, set)):
         return f"a {type(x).__name__} of {len(x)} item{'s' if len(x) != 1 else ''}"
     if isinstance(x, torch.optim.Optimizer):
@@ -345,6 +345,8 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
         x = x.item()
     elif hasattr(x, "item") and getattr(x, "shape", None) == ():  # a numpy scalar
         x = x.item()
+    elif _is_numpy(x) and x.size == 1 and x.dtype.kind in "iuf":  # np.array([x]), as torch.tensor([x]) is read
+        x = x.item()
     elif isinstance(x, decimal.Decimal):  # a number, though not a numbers.Real
         x = float(x) if x.is_finite() else float("nan")
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
@@ -368,8 +370,17 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
     if not math.isfinite(v):
         return None, f"expected {want}, got {v}."
     if (low is not None and v < low) or (high is not None and v > high):
-        return None, f"expected {want}, got {v:.4g}."
+        return None, f"expected {want}, got {_num_text(v)}."
     return v, None
+
+
+def _num_text(v: float) -> str:
+    """``v`` short (4 significant digits) where that is exact, else in full: 0.9999999 is never shown as "1"."""
+    short = f"{v:.4g}"
+    try:
+        return short if float(short) == v else repr(float(v))
+    except ValueError:  # pragma: no cover
+        return repr(v)
 
 
 # ----------------------------------------------------------------------------- exceptions from learner code

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
+                    _num_text,
                     _one_thread, _raised, _report, _say, _say_raised, _show)
 from ._core import _graded
 
@@ -735,7 +736,7 @@ def check_largest_gradient(answer, *, verbose: bool = True) -> CheckResult:
                        "the cell again.", verbose=verbose)
     v, why = _as_number(answer, low=1, high=depth)
     if why or v != int(v):
-        return _report(name, FAIL, why or f"expected a whole layer number, got {v:g}.",
+        return _report(name, FAIL, why or f"expected a whole layer number, got {_num_text(v)} (not a whole number).",
                        hint=f"a layer number from 1 (next to the input) to {depth} (next to the output).",
                        verbose=verbose)
     norms = signal_gradient_norms(**GRADIENT_NET)

@@ -614,7 +614,10 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
     ones (≤ 3 characters) only as whole words.  A bare "a" before a word is the article, not option (a)."""
     import re
 
-    text = " " + str(answer).strip().lower() + " "
+    raw = str(answer).strip()
+    while len(raw) >= 2 and raw[0] + raw[-1] in ("''", '""', "‘’", "“”", "``"):  # the quotes typed inside the string
+        raw = raw[1:-1].strip()
+    text = " " + raw.lower() + " "
     found: list[str] = []
 
     starts: list[int] = []
@@ -675,7 +678,12 @@ def _choice_problem(answer, letters: str, texts, target: str):
     if len(found) > 1:
         return (f"your answer names several options ({', '.join(found)}): choose one.", f"write {one}.")
     if not found:
-        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.", f"write {one}.")
+        import unicodedata
+
+        odd = next((c for c in answer if c.isalpha() and not c.isascii()), None)
+        look = (f" (its '{odd}' is not a Latin letter but {unicodedata.name(odd, 'another alphabet').lower()}, "
+                "which only looks like one: type it again with a Latin keyboard layout)" if odd else "")
+        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}{look}.", f"write {one}.")
     return None
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..schedules import step_interval
-from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _cached_note, _describe, _not_a_function, _not_callable, _not_yet,
+from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _cached_note, _num_text, _describe, _not_a_function, _not_callable, _not_yet,
                     _one_thread, _raised, _report, _say, _short_exc, _show)
 from ._core import _graded
 
@@ -427,7 +427,8 @@ def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbo
                        verbose=verbose)
     v, why = _as_number(answer, low=0)
     if why or v != int(v):
-        return _report(name, FAIL, why or f"expected a whole number of epochs, got {v:g}.",
+        return _report(name, FAIL, why or f"expected a whole number of epochs, got {_num_text(v)} (not a whole "
+                       "number).",
                        hint="count epochs: a whole number (round the way the question asks: *first* below).",
                        verbose=verbose)
     lrs = schedule_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma), epochs=2000, lr=1.0)
