@@ -4967,3 +4967,51 @@ def test_att5_numbers_read_in_every_container(capsys):
 def test_att5_choice_reads_either_quote():
     single, double = (ex.check_choice("adam_l2", q, verbose=False) for q in ("'a'", '"a"'))
     assert single.status == double.status == ex.check_choice("adam_l2", "a", verbose=False).status
+
+
+ATT5_DEMO_RETURNS = [
+    ("leaky ReLU: only the positive part", lambda z, s=0.01: z[z > 0], "shape"),
+    ("leaky ReLU: a NumPy array", lambda z, s=0.01: np.maximum(z.numpy(), s * z.numpy()), "NumPy array"),
+]
+ATT5_DEMO_BN = [
+    ("batch norm: a dict", lambda *a: {"y": a[0]}, "not a tuple of 3"),
+    ("batch norm: y only", lambda x, *a: x - x.mean(0), "not a tuple of 3"),
+    ("batch norm: NumPy y", lambda x, g, b, rm, rv, t: (x.numpy(), rm, rv), "NumPy array"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", ATT5_DEMO_RETURNS, ids=[r[0] for r in ATT5_DEMO_RETURNS])
+def test_att5_demo_cells_refuse_a_result_of_another_form(label, fn, keyword, capsys):
+    """(att5) the notebook's plot and table cells get a plain message, not a matplotlib/pandas traceback."""
+    z = torch.linspace(-3, 3, 301)
+    assert ex.attempt(fn, z, 0.01, returns_like=z) is None
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and keyword in out and "run its check above" in out, out
+
+
+@pytest.mark.parametrize("label,fn,keyword", ATT5_DEMO_BN, ids=[r[0] for r in ATT5_DEMO_BN])
+def test_att5_batch_norm_table_refuses_a_result_of_another_form(label, fn, keyword, capsys):
+    x = torch.randn(256, 4)
+    args = (x, torch.ones(4), torch.zeros(4), torch.zeros(4), torch.ones(4), True)
+    assert ex.attempt(fn, *args, returns_like=(x, x[0], x[0])) is None
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and keyword in out, out
+
+
+def test_att5_demo_cells_get_a_right_result_detached():
+    z = torch.linspace(-3, 3, 301, requires_grad=True)
+    y = ex.attempt(lambda t, s=0.01: torch.where(t > 0, t, s * t), z, 0.01, returns_like=z)
+    assert isinstance(y, torch.Tensor) and not y.requires_grad and y.shape == z.shape
+    out = ex.attempt(bn_ok, torch.randn(8, 4), torch.ones(4), torch.zeros(4), torch.zeros(4), torch.ones(4), True,
+                     returns_like=(torch.zeros(8, 4), torch.zeros(4), torch.zeros(4)))
+    assert isinstance(out, tuple) and len(out) == 3
+
+
+def test_att5_xavier_two_point_draw_is_named():
+    def rademacher(w, gain=1.0):
+        fo, fi = w.shape
+        with torch.no_grad():
+            return w.copy_((torch.randint(0, 2, w.shape) * 2 - 1).to(w.dtype) * gain * math.sqrt(2 / (fo + fi)))
+    r = ex.check_xavier_uniform(rademacher, verbose=False)
+    rejected(r, "distinct value")
+    assert "check the fans" not in r.message, r.message

@@ -594,13 +594,41 @@ def _show(widget) -> None:
     display(widget)
 
 
-def attempt(fn: Callable, *args, **kwargs):
+def _unlike(out, like):
+    """What keeps ``out`` from having the form of ``like`` (a tensor: a tensor of its shape; a tuple of them: a
+    tuple or list of as many such tensors), as a phrase, or None."""
+    if isinstance(like, torch.Tensor):
+        if not isinstance(out, torch.Tensor):
+            return f"{_describe(out)}, not a tensor of shape {tuple(like.shape)}"
+        if tuple(out.shape) != tuple(like.shape):
+            return f"a tensor of shape {tuple(out.shape)}, not {tuple(like.shape)} (one value per input value)"
+        return None
+    if not isinstance(out, (tuple, list)) or len(out) != len(like):
+        return f"{_describe(out)}, not a tuple of {len(like)} tensors"
+    for i, (o, k) in enumerate(zip(out, like)):
+        bad = _unlike(o, k)
+        if bad:
+            return f"as item {i} of its result {bad}"
+    return None
+
+
+def _detached(out):
+    if isinstance(out, torch.Tensor):
+        return out.detach()
+    if isinstance(out, (tuple, list)):
+        return type(out)(_detached(o) for o in out)
+    return out
+
+
+def attempt(fn: Callable, *args, returns_like=None, **kwargs):
     """Call ``fn(*args, **kwargs)``; if it is still the TODO stub print "not yet" and return ``None``.
 
     Notebook cells that *use* a learner's function (not grade it) call it through
     ``attempt`` so that an unfilled notebook runs top to bottom.  Any other exception
     from the learner's code is reported like a check does (their line and a hint), and
-    ``None`` is returned as well.
+    ``None`` is returned as well.  ``returns_like``: the form the cell needs (a tensor, or a tuple of tensors,
+    of those shapes); a result of another form is reported instead of breaking the plot or table that uses
+    it, and a right one comes back detached from autograd (ready for plotting).
     """
     if not callable(fn):  # e.g. `backward_var = 1/128` assigned where a `def` was asked for
         _say(FAIL, f"expected your function, got {_describe(fn)}: define it with `def name(...):` and "
@@ -608,7 +636,15 @@ def attempt(fn: Callable, *args, **kwargs):
         return None
     what = getattr(fn, "__name__", repr(fn))
     try:
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
+        if returns_like is None:
+            return out
+        bad = _unlike(out, returns_like)
+        if bad:
+            _say(FAIL, f"`{what}` returned {bad}, so this cell cannot use it: run its check above, which says "
+                 "what is wrong.")
+            return None
+        return _detached(out)
     except NotImplementedError:
         _say(TODO, f"not yet — `{what}` is still the TODO stub; fill it in above and run this cell again.")
         return None
