@@ -4526,6 +4526,8 @@ def test_att5_capstone_runs_of_torch_classes_keep_their_keys(make_tiny_data):
     model = capstone(bn=True)(0)
     assert _code_fingerprint(model, torch.optim.NAdam(model.parameters(), lr=1e-3)) == {}
     assert _code_fingerprint(tiny_builder(0), torch.optim.SGD(tiny_builder(0).parameters(), lr=0.1)) == {}
+    from course_utils.models import small_mlp   # the course's own classes: keyed by the package's source already
+    assert _code_fingerprint(small_mlp(0, (128,), act_fn="relu")) == {}
 
 
 def test_att5_capstone_seeds_and_search_say_when_runs_come_from_the_cache(make_tiny_data, cache, capsys):
@@ -5015,3 +5017,22 @@ def test_att5_xavier_two_point_draw_is_named():
     r = ex.check_xavier_uniform(rademacher, verbose=False)
     rejected(r, "distinct value")
     assert "check the fans" not in r.message, r.message
+
+
+def test_att5_schedule_never_reads_a_run_cached_before_the_model_was_watched(make_tiny_data, cache, monkeypatch):
+    """(att5 D1) runs the old checker stored (a frozen run under the right answer's key) are never read again:
+    the scheduled run's key carries a marker the old keys lack, and what the learner's code left on the model."""
+    from course_utils import train
+
+    real, keys = train.train_model, []
+
+    def recording(*args, **kwargs):
+        result = real(*args, **kwargs)
+        keys.append((kwargs.get("desc"), dict(kwargs.get("extra_key") or {})))
+        return result
+    monkeypatch.setattr(train, "train_model", recording)
+    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)  # noqa: E731
+    accepted(ex.check_schedule_beats_constant(one_cycle, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
+                                              batch_size=64, margin=-100.0, verbose=False))
+    scheduled = [k for d, k in keys if d == "scheduled"]
+    assert scheduled == [{"checked": 2}], keys

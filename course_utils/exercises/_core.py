@@ -714,8 +714,10 @@ def _callable_id(fn, _depth: int = 0) -> str:
 
 
 def _is_torch_class(cls) -> bool:
+    """torch's own classes (and Python's), and the course's: the training module keys those already (by name, and
+    the course's by its package's source text), so only a learner's own classes need their code in a key."""
     mod = getattr(cls, "__module__", "") or ""
-    return mod == "builtins" or mod.split(".")[0] in ("torch", "typing", "abc")
+    return mod == "builtins" or mod.split(".")[0] in ("torch", "typing", "abc", "course_utils")
 
 
 def _class_id(cls, _depth: int = 0) -> str:

@@ -258,7 +258,10 @@ def _watched(scheduler_fn, model, key: dict):
         if any(not torch.equal(p.detach(), b) for p, (_, b) in zip(after, before)):
             raise _ModelChanged("changed the values of the model's parameters")
         key.clear()
-        key.update(_code_fingerprint(model, opt, *(() if _is_torch_class(type(sched)) else (type(sched),))))
+        # "checked": runs the cache held from before the model was watched (possibly trained with frozen layers
+        # under the very key of the right answer) are never read again; the scheduled run retrains once
+        key.update({"checked": 2, **_code_fingerprint(model, opt, *(() if _is_torch_class(type(sched))
+                                                                     else (type(sched),)))})
         return sched
     return fn
 
