@@ -992,12 +992,14 @@ WRONG_OPTIMIZERS += [
     ("momentum: velocities in a class attribute", ex.check_momentum, MomentumClassState, "second optimizer"),
     ("adam: t per parameter group", ex.check_adam, AdamGroupT, "each parameter's own steps"),
     ("adam: one step counter, advanced once per step", ex.check_adam, AdamGlobalStep, "each parameter's own steps"),
+    # (att5) state kept outside self.state: right step by step, but state_dict() saves none of it, so a resumed run
+    # restarts from zero (these two were accepted before)
+    ("momentum: .data, dict state", ex.check_momentum, MomentumData, "state_dict()"),
+    ("momentum: its own dict keyed by id(p)", ex.check_momentum, MomentumIdState, "state_dict()"),
 ]
 
 RIGHT_OPTIMIZERS = [
     ("momentum: reference", ex.check_momentum, make_optimizer(momentum_update(), MOM)),
-    ("momentum: .data, dict state", ex.check_momentum, MomentumData),
-    ("momentum: its own dict keyed by id(p)", ex.check_momentum, MomentumIdState),
     ("rmsprop: reference", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS)),
     ("adam: reference (lerp, addcmul)", ex.check_adam, make_optimizer(adam_update(), ADAM)),
 ]
@@ -4457,3 +4459,580 @@ def test_att4_compare_l2_and_decay_refuses_a_penalty_without_its_half(capsys):
 def test_att4_compare_l2_and_decay_keeps_a_right_penalty(capsys):
     out = ex.compare_l2_and_decay(lambda params, lam: lam / 2 * sum((p ** 2).sum() for p in params), steps=20)
     assert out is not None, capsys.readouterr().out
+
+
+# ============================================================================ att5 (fifth blind round)
+def _exec_class(src: str, name: str):
+    """A class defined from source text the way a notebook cell re-defines it: same name, new code."""
+    ns = {"torch": torch, "nn": nn, "F": F, "SCHED": SCHED, "__name__": "__main__"}
+    exec(src, ns)  # noqa: S102 - test fixtures
+    return ns[name]
+
+
+_SWISH_TANH = "class Swish(nn.Module):\n    def forward(self, x):\n        return torch.tanh(x)\n"
+_SWISH_FIXED = "class Swish(nn.Module):\n    def forward(self, x):\n        return x * torch.sigmoid(x)\n"
+_SIGN_SGD = ("class MySGD(torch.optim.Optimizer):\n    def __init__(self, params, lr=0.01):\n"
+             "        super().__init__(params, dict(lr=lr))\n    @torch.no_grad()\n    def step(self, closure=None):\n"
+             "        for g in self.param_groups:\n            for p in g['params']:\n"
+             "                if p.grad is not None: p.sub_(g['lr'] * p.grad.sign())\n")
+_SGD_FIXED = _SIGN_SGD.replace("p.grad.sign()", "p.grad")
+
+
+def _with_act(act):
+    def build(seed=0):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Linear(8, 16), act(), nn.Linear(16, 3))
+    return build
+
+
+class _HeldFn(nn.Module):
+    def __init__(self, f, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.lin, self.f = nn.Linear(8, 3), f
+
+    def forward(self, x):
+        return self.f(self.lin(x))
+
+
+def _key(capsys, data, build=tiny_builder, opt=ADAM_FN, **kw):
+    model, result, out = run_tiny(capsys, data, build=build, opt=opt, **kw)
+    assert result is not None, out
+    return result.key
+
+
+def test_att5_capstone_runs_tell_apart_code_the_weights_do_not_show(make_tiny_data, cache, capsys):
+    """(att5 D2) a class fixed under the same name, a function held by a module, an optimizer class whose step
+    was fixed, a frozen parameter: each is another run, never the cached run of the old code."""
+    data = make_tiny_data(120, 40)
+    tanh_swish, fixed_swish = _exec_class(_SWISH_TANH, "Swish"), _exec_class(_SWISH_FIXED, "Swish")
+    assert _key(capsys, data, _with_act(tanh_swish)) != _key(capsys, data, _with_act(fixed_swish))
+    keys = {_key(capsys, data, lambda s, f=f: _HeldFn(f, s)) for f in (torch.relu, torch.tanh, F.silu, F.gelu)}
+    assert len(keys) == 4
+    sign, fixed = _exec_class(_SIGN_SGD, "MySGD"), _exec_class(_SGD_FIXED, "MySGD")
+    assert _key(capsys, data, opt=lambda p: sign(p, lr=0.01)) != _key(capsys, data, opt=lambda p: fixed(p, lr=0.01))
+
+    def frozen_adam(params):
+        params = list(params)
+        params[0].requires_grad_(False)
+        return torch.optim.Adam(params, lr=1e-2)
+    assert _key(capsys, data, opt=frozen_adam) != _key(capsys, data)
+
+
+def test_att5_capstone_runs_of_torch_classes_keep_their_keys(make_tiny_data):
+    """Runs built from torch's classes alone add nothing to the key, so every cached run stays valid."""
+    from course_utils.exercises._core import _code_fingerprint
+
+    model = capstone(bn=True)(0)
+    assert _code_fingerprint(model, torch.optim.NAdam(model.parameters(), lr=1e-3)) == {}
+    assert _code_fingerprint(tiny_builder(0), torch.optim.SGD(tiny_builder(0).parameters(), lr=0.1)) == {}
+    from course_utils.models import small_mlp   # the course's own classes: keyed by the package's source already
+    assert _code_fingerprint(small_mlp(0, (128,), act_fn="relu")) == {}
+
+
+def test_att5_capstone_seeds_and_search_say_when_runs_come_from_the_cache(make_tiny_data, cache, capsys):
+    data = make_tiny_data(120, 40)
+    kw = dict(epochs=2, batch_size=40, progress=False)
+    ex.capstone_seeds(tiny_builder, ADAM_FN, data, seeds=2, **kw)
+    assert "results cache" not in capsys.readouterr().out
+    ex.capstone_seeds(tiny_builder, ADAM_FN, data, seeds=2, **kw)
+    assert "2 of these runs were read from the results cache" in capsys.readouterr().out
+    ex.search_lr(tiny_builder, lambda p, lr: torch.optim.Adam(p, lr=lr), data, rates=(1e-3, 1e-2), epochs=2,
+                 batch_size=40)
+    ex.search_lr(tiny_builder, lambda p, lr: torch.optim.Adam(p, lr=lr), data, rates=(1e-3, 1e-2), epochs=2,
+                 batch_size=40)
+    assert "read from the results cache" in capsys.readouterr().out
+
+
+def _freeze_first(o):
+    for p in o.param_groups[0]["params"][:2]:
+        p.requires_grad_(False)
+    return SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)
+
+
+def _freeze_later(o):  # (the checker's one-parameter probe has no second parameter: caught in the real run)
+    for p in o.param_groups[0]["params"][1:]:
+        p.requires_grad_(False)
+    return SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)
+
+
+def _rescale_later(o):
+    with torch.no_grad():
+        for p in o.param_groups[0]["params"][1:]:
+            p.mul_(0.5)
+    return SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)
+
+
+WRONG_ATT5_SCHEDULES = [
+    ("freezes the first layer", _freeze_first, "froze"),
+    ("freezes the later layers", _freeze_later, "froze some of the model's parameters"),
+    ("rescales the later weights", _rescale_later, "changed the values of the model's parameters"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT5_SCHEDULES, ids=[r[0] for r in WRONG_ATT5_SCHEDULES])
+def test_att5_schedule_refuses_a_function_that_changes_the_model(label, fn, keyword, make_tiny_data, cache):
+    """(att5 D1) a scheduler function that freezes or rewrites the model is refused (it was served the unfrozen
+    run from the cache, or the reverse)."""
+    r = ex.check_schedule_beats_constant(fn, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2, batch_size=64,
+                                         margin=-100.0, verbose=False)
+    rejected(r, keyword)
+    assert "schedule changes only the learning rate" in r.message
+
+
+def test_att5_schedule_names_cached_runs_and_keys_a_learners_class(make_tiny_data, cache):
+    data = _tiny_mlp_data(make_tiny_data)
+    kw = dict(n_train=256, epochs=2, batch_size=64, margin=-100.0, verbose=False)
+    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)  # noqa: E731
+    first = ex.check_schedule_beats_constant(one_cycle, data, **kw)
+    accepted(first)
+    assert "results cache" not in first.message
+    again = ex.check_schedule_beats_constant(one_cycle, data, **kw)
+    accepted(again)
+    assert "3 of these runs were read from the results cache" in again.message, again.message
+    src = ("class Warm(SCHED.LambdaLR):\n    def __init__(self, o):\n        super().__init__(o, lambda e: 1.0)\n"
+           "    def get_lr(self):\n        return [b * [3.0, 1.0][min(self.last_epoch, 1)] for b in self.base_lrs]\n")
+    other = src.replace("[3.0, 1.0]", "[4.0, 0.5]")
+    first_warm, fixed_warm = _exec_class(src, "Warm"), _exec_class(other, "Warm")
+    r1 = ex.check_schedule_beats_constant(lambda o: first_warm(o), data, **kw)
+    r2 = ex.check_schedule_beats_constant(lambda o: fixed_warm(o), data, **kw)
+
+    def schedule_line(r):
+        return next(line for line in r.message.splitlines() if "your schedule:" in line)
+    assert schedule_line(r1) != schedule_line(r2), r2.message   # its own run, not the first Warm's
+
+
+def test_att5_schedule_states_the_mean_rate_rule(make_tiny_data, cache):
+    """(att5 D6) the rule 'also beat a constant at the schedule's own mean' is in the task and in the message."""
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parents[1].joinpath("exercises", "src", "04_schedules.md").read_text()
+    assert "own mean learning rate" in text
+    data = _tiny_mlp_data(make_tiny_data)
+    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)  # noqa: E731
+    r = ex.check_schedule_beats_constant(one_cycle, data, n_train=256, epochs=2, batch_size=64, margin=100.0,
+                                         verbose=False)
+    rejected(r, "also beat a constant rate equal to its own mean")
+
+
+def test_att5_schedule_too_small_a_data_set_is_named(make_tiny_data):
+    r = ex.check_schedule_beats_constant(lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128,
+                                                                    cycle_momentum=False),
+                                         _tiny_mlp_data(make_tiny_data), verbose=False)
+    rejected(r, "has 256 training images")
+    assert "your code raised" not in r.message
+
+
+def _bn_sanity_pass(mode):
+    def build(seed=0):
+        m = capstone(bn=True)(seed)
+        if mode == "eval":
+            m.eval()
+        if mode == "no_grad":
+            with torch.no_grad():
+                m(torch.zeros(8, 1, 28, 28))
+        else:
+            assert m(torch.randn(8, 1, 28, 28)).shape == (8, 10)
+        return m.train()
+    return build
+
+
+def _bn_running_var_by_hand(seed=0):
+    m = capstone(bn=True)(seed)
+    with torch.no_grad():
+        for b in m.modules():
+            if isinstance(b, nn.BatchNorm1d):
+                b.running_var.fill_(2.0)
+    return m
+
+
+def test_att5_capstone_bn_builder_with_a_sanity_pass_is_graded_on_its_structure():
+    """(att5 D3) a forward pass in training mode inside the builder moved the running statistics: the structure
+    is graded (the statistics reset on the checker's copy, a note says so); set by hand, they are named."""
+    for mode in ("train", "no_grad"):
+        r = ex.check_capstone_model(_bn_sanity_pass(mode), "bn", verbose=False)
+        accepted(r)
+        assert "reset them" in r.message and "SiLU after each" in r.message, r.message
+    r = ex.check_capstone_model(_bn_sanity_pass("eval"), "bn", verbose=False)
+    accepted(r)
+    assert "note" not in r.message
+    r = ex.check_capstone_model(_bn_running_var_by_hand, "bn", verbose=False)
+    rejected(r, "running statistics are not at their initial")
+    assert "SiLU" not in r.message.split("hint")[0], r.message
+
+
+_LAM = 0.3
+
+WRONG_ATT5_L2 = [
+    ("λ hard-coded to the check's 0.3", lambda params, lam: 0.3 / 2 * sum((p ** 2).sum() for p in params),
+     "whatever `lam` is"),
+    ("a default lam=0.3, the argument ignored", lambda params, lam=0.3: 0.15 * sum((p ** 2).sum() for p in params),
+     "whatever `lam` is"),
+    ("a notebook global instead of the argument", lambda params, lam: _LAM / 2 * sum((p ** 2).sum() for p in params),
+     "notebook variable"),
+    ("λ squared", lambda params, lam: lam ** 2 / 0.6 * sum((p ** 2).sum() for p in params), "scale with"),
+]
+RIGHT_ATT5_L2 = [
+    ("0.5 * lam * Σ", lambda params, lam: 0.5 * lam * sum(p.pow(2).sum() for p in params)),
+    ("Σ of λ·‖p‖²/2 per tensor", lambda params, lam: sum(lam * (p * p).sum() / 2 for p in params)),
+    ("torch.stack of norms", lambda params, lam: lam / 2 * torch.stack([p.norm() ** 2 for p in params]).sum()),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT5_L2, ids=[r[0] for r in WRONG_ATT5_L2])
+def test_att5_l2_penalty_reads_its_lambda(label, fn, keyword):
+    """(att5 D4) graded at three values of λ: a penalty that ignores `lam` fails."""
+    rejected(ex.check_l2_penalty(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_ATT5_L2, ids=[r[0] for r in RIGHT_ATT5_L2])
+def test_att5_l2_penalty_right_forms(label, fn):
+    accepted(ex.check_l2_penalty(fn, verbose=False))
+
+
+class _AlwaysOn(nn.Dropout):
+    def forward(self, x):
+        return F.dropout(x, self.p, training=True)
+
+
+def _mc_passes(model, x, n):
+    with torch.no_grad():
+        ps = torch.stack([F.softmax(model(x), -1) for _ in range(n)])
+    return ps.mean(0), ps.std(0)
+
+
+def _mc_geron_swap(model, x, n_samples=50):
+    for m in list(model.modules()):
+        for cn, c in list(m.named_children()):
+            if type(c) is nn.Dropout:
+                setattr(m, cn, _AlwaysOn(c.p))
+    model.eval()
+    return _mc_passes(model, x, n_samples)
+
+
+def _mc_class_swap(model, x, n_samples=50):
+    for m in model.modules():
+        if type(m) is nn.Dropout:
+            m.__class__ = _AlwaysOn
+    model.eval()
+    return _mc_passes(model, x, n_samples)
+
+
+def _mc_hook_left(model, x, n_samples=50):
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.register_forward_hook(lambda mod, i, o: F.dropout(i[0], mod.p, True) if mod.p < 1 else o)
+    model.eval()
+    return _mc_passes(model, x, n_samples)
+
+
+def _mc_switch(select):
+    def fn(model, x, n_samples=50):
+        model.eval()
+        for m in select(model):
+            m.train()
+        out = _mc_passes(model, x, n_samples)
+        model.eval()
+        return out
+    return fn
+
+
+WRONG_ATT5_MC = [
+    ("Géron's always-on MCDropout swapped in", _mc_geron_swap, "changed the caller's model itself"),
+    ("the dropout modules' class swapped", _mc_class_swap, "changed the caller's model itself"),
+    ("dropout hooks left registered", _mc_hook_left, "changed the caller's model itself"),
+    ("top-level children only", _mc_switch(lambda m: [c for c in m.children() if isinstance(c, nn.Dropout)]),
+     "model.modules()"),
+    ("type(m) is nn.Dropout", _mc_switch(lambda m: [c for c in m.modules() if type(c) is nn.Dropout]),
+     "AlphaDropout"),
+]
+RIGHT_ATT5_MC = [
+    ("isinstance of torch's dropout base", _mc_switch(
+        lambda m: [c for c in m.modules() if isinstance(c, nn.modules.dropout._DropoutNd)])),
+    ("isinstance (Dropout, AlphaDropout)", _mc_switch(
+        lambda m: [c for c in m.modules() if isinstance(c, (nn.Dropout, nn.AlphaDropout))])),
+    ("'Dropout' in the class name", _mc_switch(lambda m: [c for c in m.modules() if "Dropout" in type(c).__name__])),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT5_MC, ids=[r[0] for r in WRONG_ATT5_MC])
+def test_att5_mc_dropout_refuses(label, fn, keyword):
+    """(att5 D5 and minor) a changed model, nested dropout or AlphaDropout left off."""
+    rejected(ex.check_mc_dropout(fn, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_ATT5_MC, ids=[r[0] for r in RIGHT_ATT5_MC])
+def test_att5_mc_dropout_accepts(label, fn):
+    accepted(ex.check_mc_dropout(fn, verbose=False))
+
+
+def test_att5_mc_seed_hint_says_outside_the_function():
+    def seeded_each_pass(model, x, n_samples=50):
+        model.eval()
+        for m in model.modules():
+            if isinstance(m, nn.modules.dropout._DropoutNd):
+                m.train()
+        ps = []
+        with torch.no_grad():
+            for _ in range(n_samples):
+                torch.manual_seed(0)
+                ps.append(F.softmax(model(x), -1))
+        model.eval()
+        ps = torch.stack(ps)
+        return ps.mean(0), ps.std(0)
+    rejected(ex.check_mc_dropout(seeded_each_pass, verbose=False), "outside the function")
+
+
+def _xavier_right(w, gain=1.0):
+    fo, fi = w.shape
+    a = gain * math.sqrt(6 / (fi + fo))
+    with torch.no_grad():
+        return w.uniform_(-a, a)
+
+
+def _kaiming_right(w, a=0.0):
+    with torch.no_grad():
+        return w.normal_(0.0, math.sqrt(2 / (1 + a ** 2) / w.shape[1]))
+
+
+RNG_CHECKS = [
+    ("xavier", lambda: ex.check_xavier_uniform(_xavier_right, verbose=False)),
+    ("kaiming", lambda: ex.check_kaiming_normal(_kaiming_right, verbose=False)),
+    ("mc dropout", lambda: ex.check_mc_dropout(RIGHT_ATT5_MC[0][1], verbose=False)),
+]
+
+
+@pytest.mark.parametrize("label,run", RNG_CHECKS, ids=[r[0] for r in RNG_CHECKS])
+def test_att5_checks_leave_the_learners_random_stream_as_it_was(label, run):
+    """(att5) a check that seeds torch's global generator gives the learner's state back afterwards."""
+    torch.manual_seed(1)
+    want = torch.rand(3)
+    torch.manual_seed(1)
+    accepted(run())
+    assert torch.equal(torch.rand(3), want)
+
+
+class _DetachedSiLU(nn.Module):
+    def forward(self, x):
+        return x * torch.sigmoid(x).detach()
+
+
+class _StraightThroughSiLU(nn.Module):
+    def forward(self, x):
+        return x + (F.silu(x) - x).detach()
+
+
+class _DetachedStatsBN(nn.BatchNorm1d):
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        m, v = x.detach().mean(0), x.detach().var(0, unbiased=False)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * m)
+            self.running_var.mul_(1 - self.momentum).add_(self.momentum * x.detach().var(0))
+            self.num_batches_tracked += 1
+        return (x - m) / torch.sqrt(v + self.eps) * self.weight + self.bias
+
+
+class _SameStatsBN(_DetachedStatsBN):
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        m, v = x.mean(0), x.var(0, unbiased=False)
+        return (x - m) / torch.sqrt(v + self.eps) * self.weight + self.bias
+
+
+def _bn_with(cls):
+    def build(seed=0):
+        return nn.Sequential(*[cls(100) if isinstance(m, nn.BatchNorm1d) else m for m in capstone(bn=True)(seed)])
+    return build
+
+
+def _silu_before_linear(seed=0):
+    net = [m for m in capstone()(seed) if not isinstance(m, nn.SiLU)]
+    layers = [net[0]]
+    for lin in net[1:-1]:
+        layers += [nn.SiLU(), lin]
+    return nn.Sequential(*layers, net[-1])
+
+
+WRONG_ATT5_CAPSTONE = [
+    ("silu_he: SiLU with a detached sigmoid", "silu_he", capstone(act=_DetachedSiLU), "gradients are not"),
+    ("silu_he: straight-through SiLU", "silu_he", capstone(act=_StraightThroughSiLU), "gradients are not"),
+    ("bn: batch statistics from a detached tensor", "bn", _bn_with(_DetachedStatsBN), "gradients are not"),
+    ("silu_he: SiLU before each Linear", "silu_he", _silu_before_linear, "before its Linear"),
+    ("silu_he: a TorchScript module", "silu_he", lambda seed=0: torch.jit.script(capstone()(seed)), "TorchScript"),
+]
+RIGHT_ATT5_CAPSTONE = [
+    ("bn: a BatchNorm1d subclass computing the statistics itself", "bn", _bn_with(_SameStatsBN)),
+    ("silu_he: x·sigmoid(x) module", "silu_he", capstone(act=lambda: _exec_class(
+        "class S(nn.Module):\n    def forward(self, x):\n        return x * torch.sigmoid(x)\n", "S")())),
+]
+
+
+@pytest.mark.parametrize("label,variant,build,keyword", WRONG_ATT5_CAPSTONE, ids=[r[0] for r in WRONG_ATT5_CAPSTONE])
+def test_att5_capstone_rejects(label, variant, build, keyword):
+    r = ex.check_capstone_model(build, variant, verbose=False)
+    rejected(r, keyword)
+    assert "Tanh" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,variant,build", RIGHT_ATT5_CAPSTONE, ids=[r[0] for r in RIGHT_ATT5_CAPSTONE])
+def test_att5_capstone_accepts(label, variant, build):
+    accepted(ex.check_capstone_model(build, variant, verbose=False))
+
+
+def _bn_eval_no_grad(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if not training:
+        with torch.no_grad():
+            return (gamma * (x - running_mean) / torch.sqrt(running_var + eps) + beta, running_mean.clone(),
+                    running_var.clone())
+    return bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+
+
+def _bn_eval_x_detached(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if not training:
+        return (gamma * (x.detach() - running_mean) / torch.sqrt(running_var + eps) + beta, running_mean.clone(),
+                running_var.clone())
+    return bn_ok(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+
+
+WRONG_ATT5_BN = [
+    ("eval branch under torch.no_grad()", _bn_eval_no_grad, "in eval mode no gradient flows"),
+    ("eval branch on x.detach()", _bn_eval_x_detached, "(eval mode)"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT5_BN, ids=[r[0] for r in WRONG_ATT5_BN])
+def test_att5_batch_norm_eval_branch_keeps_its_gradient(label, fn, keyword):
+    """(att5 02/B) the gradient is checked in eval mode too."""
+    rejected(ex.check_batch_norm(fn, verbose=False), keyword)
+
+
+class _AdamOutsideState(torch.optim.Optimizer):
+    """(att5) the right Adam with m, v and t in dicts on self: state_dict()['state'] stays empty."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.m, self.v, self.t = {}, {}, {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                t = self.t[p] = self.t.get(p, 0) + 1
+                m = self.m[p] = b1 * self.m.get(p, torch.zeros_like(p)) + (1 - b1) * p.grad
+                v = self.v[p] = b2 * self.v.get(p, torch.zeros_like(p)) + (1 - b2) * p.grad ** 2
+                p.sub_(group["lr"] * (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + group["eps"]))
+
+
+def test_att5_adam_state_outside_self_state_is_refused():
+    rejected(ex.check_adam(_AdamOutsideState, verbose=False), "state_dict()")
+
+
+# (att5 minor) numbers shown as written, NumPy integers and one-element arrays read as their numbers, quotes and
+# look-alike letters, a call without its argument
+WRONG_ATT5_NUMBERS = [
+    ("01E 0.9999999 is not shown as 1", lambda: ex.check_largest_gradient(0.9999999, verbose=False), "got 0.9999999"),
+    ("01E 3.0000001 is not a whole number", lambda: ex.check_largest_gradient(3.0000001, verbose=False),
+     "3.0000001 (not a whole number)"),
+    ("04A 44.0000001 is not shown as 44", lambda: ex.check_epochs_below(44.0000001, verbose=False),
+     "44.0000001 (not a whole number)"),
+    ("05B a Cyrillic а", lambda: ex.check_choice("adam_l2", "\u0430", verbose=False), "not a Latin letter"),
+    ("02A a NumPy array for a function", lambda: ex.check_leaky_relu(np.zeros(3), verbose=False), "NumPy array"),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", WRONG_ATT5_NUMBERS, ids=[r[0] for r in WRONG_ATT5_NUMBERS])
+def test_att5_number_messages(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "not a torch tensor" not in r.message and not re.search(r"got (1|44)\.(\s|$)", r.message), r.message
+
+
+def test_att5_numbers_read_in_every_container(capsys):
+    want = ex.check_leaky_growth(torch.tensor([12.17]), verbose=False).status
+    assert ex.check_leaky_growth(np.array([12.17]), verbose=False).status == want
+    assert ex.check_answer(np.int64(1), "b", verbose=False).status == ex.check_answer(1, "b", verbose=False).status
+    assert "numbered 1 to" not in ex.check_answer(np.int64(1), "b", verbose=False).message
+    for q in np.arange(1, 3):
+        ex.show_answer(q)
+        ex.show_question(q)
+    assert "numbered" not in capsys.readouterr().out
+    ex.show_answer()
+    assert "it needs the question number" in capsys.readouterr().out
+
+
+def test_att5_choice_reads_either_quote():
+    single, double = (ex.check_choice("adam_l2", q, verbose=False) for q in ("'a'", '"a"'))
+    assert single.status == double.status == ex.check_choice("adam_l2", "a", verbose=False).status
+
+
+ATT5_DEMO_RETURNS = [
+    ("leaky ReLU: only the positive part", lambda z, s=0.01: z[z > 0], "shape"),
+    ("leaky ReLU: a NumPy array", lambda z, s=0.01: np.maximum(z.numpy(), s * z.numpy()), "NumPy array"),
+]
+ATT5_DEMO_BN = [
+    ("batch norm: a dict", lambda *a: {"y": a[0]}, "not a tuple of 3"),
+    ("batch norm: y only", lambda x, *a: x - x.mean(0), "not a tuple of 3"),
+    ("batch norm: NumPy y", lambda x, g, b, rm, rv, t: (x.numpy(), rm, rv), "NumPy array"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", ATT5_DEMO_RETURNS, ids=[r[0] for r in ATT5_DEMO_RETURNS])
+def test_att5_demo_cells_refuse_a_result_of_another_form(label, fn, keyword, capsys):
+    """(att5) the notebook's plot and table cells get a plain message, not a matplotlib/pandas traceback."""
+    z = torch.linspace(-3, 3, 301)
+    assert ex.attempt(fn, z, 0.01, returns_like=z) is None
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and keyword in out and "run its check above" in out, out
+
+
+@pytest.mark.parametrize("label,fn,keyword", ATT5_DEMO_BN, ids=[r[0] for r in ATT5_DEMO_BN])
+def test_att5_batch_norm_table_refuses_a_result_of_another_form(label, fn, keyword, capsys):
+    x = torch.randn(256, 4)
+    args = (x, torch.ones(4), torch.zeros(4), torch.zeros(4), torch.ones(4), True)
+    assert ex.attempt(fn, *args, returns_like=(x, x[0], x[0])) is None
+    out = capsys.readouterr().out
+    assert "❌ not quite" in out and keyword in out, out
+
+
+def test_att5_demo_cells_get_a_right_result_detached():
+    z = torch.linspace(-3, 3, 301, requires_grad=True)
+    y = ex.attempt(lambda t, s=0.01: torch.where(t > 0, t, s * t), z, 0.01, returns_like=z)
+    assert isinstance(y, torch.Tensor) and not y.requires_grad and y.shape == z.shape
+    out = ex.attempt(bn_ok, torch.randn(8, 4), torch.ones(4), torch.zeros(4), torch.zeros(4), torch.ones(4), True,
+                     returns_like=(torch.zeros(8, 4), torch.zeros(4), torch.zeros(4)))
+    assert isinstance(out, tuple) and len(out) == 3
+
+
+def test_att5_xavier_two_point_draw_is_named():
+    def rademacher(w, gain=1.0):
+        fo, fi = w.shape
+        with torch.no_grad():
+            return w.copy_((torch.randint(0, 2, w.shape) * 2 - 1).to(w.dtype) * gain * math.sqrt(2 / (fo + fi)))
+    r = ex.check_xavier_uniform(rademacher, verbose=False)
+    rejected(r, "distinct value")
+    assert "check the fans" not in r.message, r.message
+
+
+def test_att5_schedule_never_reads_a_run_cached_before_the_model_was_watched(make_tiny_data, cache, monkeypatch):
+    """(att5 D1) runs the old checker stored (a frozen run under the right answer's key) are never read again:
+    the scheduled run's key carries a marker the old keys lack, and what the learner's code left on the model."""
+    from course_utils import train
+
+    real, keys = train.train_model, []
+
+    def recording(*args, **kwargs):
+        result = real(*args, **kwargs)
+        keys.append((kwargs.get("desc"), dict(kwargs.get("extra_key") or {})))
+        return result
+    monkeypatch.setattr(train, "train_model", recording)
+    one_cycle = lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)  # noqa: E731
+    accepted(ex.check_schedule_beats_constant(one_cycle, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
+                                              batch_size=64, margin=-100.0, verbose=False))
+    scheduled = [k for d, k in keys if d == "scheduled"]
+    assert scheduled == [{"checked": 2}], keys

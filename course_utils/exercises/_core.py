@@ -226,6 +226,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
         return [(g, get()) for g in _GLOBALS for get in [g[1]] if get() != g[3]]
 
     shipped = _TorchAsShipped()
+    rng = torch.get_rng_state()  # the learner's random stream: a check that seeds must not leave it reseeded
     try:
         with shipped:
             res = check(*args, **quiet)
@@ -234,6 +235,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
         # code returned or left behind — reported as such, never as a traceback from inside the grader
         res = None if changed() else _raised(check.__name__.replace("check_", ""), e, False)
     finally:
+        torch.set_rng_state(rng)
         during = changed()
         for (_, _, put, *_), value in zip(_GLOBALS, before):
             put(value)
@@ -307,10 +309,10 @@ def _describe(x) -> str:
     if isinstance(x, torch.Tensor):
         return f"a tensor of shape {tuple(x.shape)}"
     if _is_numpy(x):
-        return f"a NumPy array of shape {tuple(x.shape)} (not a torch tensor)"
+        return f"a NumPy array of shape {tuple(x.shape)}"
     if isinstance(x, (list, tuple)) and x and all(_is_numpy(v) for v in x):
         n = len(x)
-        return f"a {type(x).__name__} of {n} NumPy array{'s' if n != 1 else ''} (not torch tensors)"
+        return f"a {type(x).__name__} of {n} NumPy array{'s' if n != 1 else ''}"
     if isinstance(x, (list, tuple, dict, set)):
         return f"a {type(x).__name__} of {len(x)} item{'s' if len(x) != 1 else ''}"
     if isinstance(x, torch.optim.Optimizer):
@@ -343,6 +345,8 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
         x = x.item()
     elif hasattr(x, "item") and getattr(x, "shape", None) == ():  # a numpy scalar
         x = x.item()
+    elif _is_numpy(x) and x.size == 1 and x.dtype.kind in "iuf":  # np.array([x]), as torch.tensor([x]) is read
+        x = x.item()
     elif isinstance(x, decimal.Decimal):  # a number, though not a numbers.Real
         x = float(x) if x.is_finite() else float("nan")
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
@@ -366,8 +370,17 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
     if not math.isfinite(v):
         return None, f"expected {want}, got {v}."
     if (low is not None and v < low) or (high is not None and v > high):
-        return None, f"expected {want}, got {v:.4g}."
+        return None, f"expected {want}, got {_num_text(v)}."
     return v, None
+
+
+def _num_text(v: float) -> str:
+    """``v`` short (4 significant digits) where that is exact, else in full: 0.9999999 is never shown as "1"."""
+    short = f"{v:.4g}"
+    try:
+        return short if float(short) == v else repr(float(v))
+    except ValueError:  # pragma: no cover
+        return repr(v)
 
 
 # ----------------------------------------------------------------------------- exceptions from learner code
@@ -581,13 +594,41 @@ def _show(widget) -> None:
     display(widget)
 
 
-def attempt(fn: Callable, *args, **kwargs):
+def _unlike(out, like):
+    """What keeps ``out`` from having the form of ``like`` (a tensor: a tensor of its shape; a tuple of them: a
+    tuple or list of as many such tensors), as a phrase, or None."""
+    if isinstance(like, torch.Tensor):
+        if not isinstance(out, torch.Tensor):
+            return f"{_describe(out)}, not a tensor of shape {tuple(like.shape)}"
+        if tuple(out.shape) != tuple(like.shape):
+            return f"a tensor of shape {tuple(out.shape)}, not {tuple(like.shape)} (one value per input value)"
+        return None
+    if not isinstance(out, (tuple, list)) or len(out) != len(like):
+        return f"{_describe(out)}, not a tuple of {len(like)} tensors"
+    for i, (o, k) in enumerate(zip(out, like)):
+        bad = _unlike(o, k)
+        if bad:
+            return f"as item {i} of its result {bad}"
+    return None
+
+
+def _detached(out):
+    if isinstance(out, torch.Tensor):
+        return out.detach()
+    if isinstance(out, (tuple, list)):
+        return type(out)(_detached(o) for o in out)
+    return out
+
+
+def attempt(fn: Callable, *args, returns_like=None, **kwargs):
     """Call ``fn(*args, **kwargs)``; if it is still the TODO stub print "not yet" and return ``None``.
 
     Notebook cells that *use* a learner's function (not grade it) call it through
     ``attempt`` so that an unfilled notebook runs top to bottom.  Any other exception
     from the learner's code is reported like a check does (their line and a hint), and
-    ``None`` is returned as well.
+    ``None`` is returned as well.  ``returns_like``: the form the cell needs (a tensor, or a tuple of tensors,
+    of those shapes); a result of another form is reported instead of breaking the plot or table that uses
+    it, and a right one comes back detached from autograd (ready for plotting).
     """
     if not callable(fn):  # e.g. `backward_var = 1/128` assigned where a `def` was asked for
         _say(FAIL, f"expected your function, got {_describe(fn)}: define it with `def name(...):` and "
@@ -595,7 +636,15 @@ def attempt(fn: Callable, *args, **kwargs):
         return None
     what = getattr(fn, "__name__", repr(fn))
     try:
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
+        if returns_like is None:
+            return out
+        bad = _unlike(out, returns_like)
+        if bad:
+            _say(FAIL, f"`{what}` returned {bad}, so this cell cannot use it: run its check above, which says "
+                 "what is wrong.")
+            return None
+        return _detached(out)
     except NotImplementedError:
         _say(TODO, f"not yet — `{what}` is still the TODO stub; fill it in above and run this cell again.")
         return None
@@ -636,3 +685,114 @@ def _fmt(x, digits: int = 4) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}g}"
     return repr(x)
+
+
+# ----------------------------------------------------------------------------- what a cached run must tell apart
+def _callable_id(fn, _depth: int = 0) -> str:
+    """A description of a callable that changes when its code does: the training module's own description
+    (source text, constants, defaults, closure, the notebook helpers it calls) for Python functions, the
+    dotted name for built-ins (``torch.relu`` and ``torch.tanh`` are told apart by name, not by type)."""
+    from ..train import _describe_callable
+
+    if isinstance(fn, (staticmethod, classmethod)):
+        fn = fn.__func__
+    if isinstance(fn, property):
+        return "property(" + ",".join(_callable_id(f, _depth + 1) for f in (fn.fget, fn.fset) if f) + ")"
+    if getattr(fn, "__code__", None) is None and not hasattr(fn, "func"):
+        func = getattr(fn, "__func__", None)  # a bound method: its function, and what it is bound to
+        if func is not None and getattr(func, "__code__", None) is not None:
+            return "bound(" + _describe_callable(func) + "," + _class_id(type(fn.__self__), _depth + 1) + ")"
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+        if name:
+            return f"{getattr(fn, '__module__', None) or type(fn).__module__}.{name}"
+        return _class_id(type(fn), _depth + 1)  # a callable instance: its class's code
+    try:
+        return _describe_callable(fn)
+    except Exception:  # pragma: no cover - an exotic callable: its code object as text
+        code = getattr(fn, "__code__", None)
+        return repr((getattr(code, "co_code", b""), getattr(code, "co_consts", ()), getattr(code, "co_names", ())))
+
+
+def _is_torch_class(cls) -> bool:
+    """torch's own classes (and Python's), and the course's: the training module keys those already (by name, and
+    the course's by its package's source text), so only a learner's own classes need their code in a key."""
+    mod = getattr(cls, "__module__", "") or ""
+    return mod == "builtins" or mod.split(".")[0] in ("torch", "typing", "abc", "course_utils")
+
+
+def _class_id(cls, _depth: int = 0) -> str:
+    """The code of a class that is not torch's own (a learner's module, optimizer or activation): every
+    function defined in it and in its bases outside torch, so a class fixed under the same name is another class."""
+    import hashlib
+    import inspect
+    import json
+
+    if _is_torch_class(cls):
+        return f"{cls.__module__}.{cls.__qualname__}"
+    parts = {"name": f"{cls.__module__}.{cls.__qualname__}"}
+    for c in cls.__mro__:
+        if _is_torch_class(c) or c is object:
+            continue
+        try:
+            parts[f"source:{c.__qualname__}"] = inspect.getsource(c)
+        except (OSError, TypeError):
+            pass
+        if _depth < 3:
+            for k, v in sorted(vars(c).items()):
+                if isinstance(v, (staticmethod, classmethod, property)) or callable(v):
+                    if isinstance(v, type):
+                        parts[f"{c.__qualname__}.{k}"] = _class_id(v, _depth + 1)
+                    else:
+                        parts[f"{c.__qualname__}.{k}"] = _callable_id(v, _depth + 1)
+                elif isinstance(v, (int, float, str, bool)) and not k.startswith("__"):
+                    parts[f"{c.__qualname__}.{k}"] = repr(v)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def _code_fingerprint(model=None, optimizer=None, *functions) -> dict:
+    """What a learner's code does that the training module's cache key does not see: the code of every class of
+    the model's modules and of the optimizer that is not torch's own, the callables a module holds (a functional
+    activation in an attribute, hooks), the functions given (builder, optimizer and scheduler functions), and
+    which parameters train (``requires_grad``).  Put into a run's ``extra_key``, a changed answer never gets the
+    run of the old one.  Only what differs from torch's own classes with every parameter training is included, so
+    a run built from torch's classes alone keeps the key (and the cached run) it always had."""
+    import hashlib
+    import json
+
+    out: dict = {}
+    if model is not None:
+        mods = []
+        for name, m in model.named_modules():
+            own = not _is_torch_class(type(m))
+            entry = [name, _class_id(type(m))]
+            for k, v in sorted(vars(m).items()):
+                if k in ("_parameters", "_buffers", "_modules") or isinstance(v, torch.nn.Module):
+                    continue
+                if isinstance(v, dict) and k.endswith("hooks") and v:
+                    entry.append([k, [_callable_id(h) for h in v.values()]])
+                elif own and callable(v) and not isinstance(v, torch.Tensor):
+                    entry.append([k, _class_id(v) if isinstance(v, type) else _callable_id(v)])
+            if own or len(entry) > 2:  # torch's own modules are told apart by the key's repr already
+                mods.append(entry)
+        if mods:
+            out["modules"] = hashlib.sha256(json.dumps(mods, default=repr).encode()).hexdigest()[:16]
+        trains = "".join("1" if p.requires_grad else "0" for p in model.parameters())
+        if "0" in trains:
+            out["trains"] = trains
+    if optimizer is not None:
+        cls = optimizer if isinstance(optimizer, type) else type(optimizer)
+        if not _is_torch_class(cls):
+            out["optimizer"] = _class_id(cls)
+    fns = [f for f in functions if f is not None]
+    if fns:
+        out["functions"] = [(_class_id(f) if isinstance(f, type) else _callable_id(f)) for f in fns]
+    return out
+
+
+def _cached_note(*results) -> str | None:
+    """A note for a message built on runs read from the results cache (``TrainResult.cached``)."""
+    n = sum(1 for r in results if getattr(r, "cached", False))
+    if not n:
+        return None
+    return (f"{'this run was' if n == 1 else f'{n} of these runs were'} read from the results cache (a run "
+            "trained earlier with exactly this code, data and settings), not trained again.")

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import (FAIL, TODO, _describe, _exception_hint, _label, _one_thread, _say, _say_raised, _short_exc,
-                    _where, _wrap)
+from ._core import (FAIL, TODO, _cached_note, _code_fingerprint, _describe, _exception_hint, _is_torch_class, _label,
+                    _one_thread, _say, _say_raised, _short_exc, _where, _wrap)
 from .capstone import _model_problem
 from .regularization import mc_dropout_predict_reference
 
@@ -158,9 +158,20 @@ def _early_stopped(model, optimizer_fn, data, *, epochs, patience, scheduler_fn,
         raise _LearnerMistake(dict(headline=f"the optimizer function returned {_describe(optimizer)}, not a "
                                             "torch.optim optimizer.",
                                    hint="return the optimizer, e.g. `lambda p: torch.optim.NAdam(p, lr=1e-3)`."))
+    # the training module's key sees the weights, the modules' repr and torch's classes; the learner's own code
+    # (a module or optimizer class fixed under the same name, a function held by a module) and frozen parameters
+    # are added here, so a changed answer never gets the run of the old one
+    key = _code_fingerprint(model, optimizer)
+    sched_fn = None
+    if scheduler_fn is not None:
+        def sched_fn(opt):
+            sched = scheduler_fn(opt)
+            key.clear()   # what the scheduler function left (frozen parameters), and its own class if not torch's
+            key.update(_code_fingerprint(model, optimizer, *(() if _is_torch_class(type(sched)) else (type(sched),))))
+            return sched
     return train_model(model, lambda params: optimizer, data, epochs=epochs, batch_size=batch_size, seed=seed,
-                       scheduler_fn=scheduler_fn, patience=patience, test=test, desc=desc, progress=progress,
-                       use_cache=use_cache)
+                       scheduler_fn=sched_fn, patience=patience, test=test, desc=desc, progress=progress,
+                       use_cache=use_cache, extra_key=key)
 
 
 def capstone_run(build_fn: Callable, optimizer_fn: Callable, data, *, epochs: int, patience: int | None = None,
@@ -295,6 +306,9 @@ def capstone_seeds(build_fn: Callable, optimizer_fn: Callable, data, *, seeds: i
             return None
         models.append(model)
         results.append(result)
+    note = _cached_note(*results)
+    if note:
+        print(_wrap(f"ℹ️ note — {desc}: {note}"))
     return CapstoneRuns(models, results, max_epochs=run_kw.get("epochs"), patience=run_kw.get("patience"))
 
 
@@ -338,6 +352,9 @@ def search_lr(build_fn: Callable, make_optimizer: Callable, data, *, rates: Sequ
     if not done:
         _say(FAIL, f"{desc}: every rate of the grid diverged.\n   hint:     try smaller rates.")
         return None, {}
+    note = _cached_note(*(out[lr] for lr in done))
+    if note:
+        print(_wrap(f"ℹ️ note — {desc}: {note}"))
     best = max(done, key=lambda lr: out[lr].best_val_acc)
     grid = sorted(rates)
     if len(grid) >= 3 and best in (grid[0], grid[-1]):

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
+                    _num_text,
                     _one_thread, _raised, _report, _say, _say_raised, _show)
 from ._core import _graded
 
@@ -513,6 +514,15 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
             return _report(name, FAIL, "the variance of the weights is off.", case=case,
                            expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.xavier_uniform_)",
                            got=f"Var(W) = {var:.4g}", hint=hint, verbose=verbose)
+        distinct = torch.unique(w.detach()).numel()
+        if wmax <= bound * (1 + 1e-6) and distinct <= 16 and w.numel() >= 64:
+            return _report(name, FAIL, "the values are not uniform on [−a, a]: they take only "
+                           f"{distinct} distinct value{'s' if distinct != 1 else ''}.", case=case,
+                           expected=f"values spread over the whole interval [−a, a], a = {bound:.4g}",
+                           got=f"{distinct} distinct values (max |w| = {wmax:.4g}); the variance is right",
+                           hint="the variance alone does not make the draw: Xavier-uniform draws every weight "
+                                "from the continuous uniform distribution U(−a, a) (`w.uniform_(-a, a)`), not "
+                                "from a few fixed values such as ±σ.", verbose=verbose)
         if wmax > bound * (1 + 1e-6) or wmax < 0.97 * bound:
             looks_normal = wmax > 1.25 * bound
             return _report(name, FAIL, "the values are not uniform on [−a, a].", case=case,
@@ -735,7 +745,7 @@ def check_largest_gradient(answer, *, verbose: bool = True) -> CheckResult:
                        "the cell again.", verbose=verbose)
     v, why = _as_number(answer, low=1, high=depth)
     if why or v != int(v):
-        return _report(name, FAIL, why or f"expected a whole layer number, got {v:g}.",
+        return _report(name, FAIL, why or f"expected a whole layer number, got {_num_text(v)} (not a whole number).",
                        hint=f"a layer number from 1 (next to the input) to {depth} (next to the output).",
                        verbose=verbose)
     norms = signal_gradient_norms(**GRADIENT_NET)

@@ -302,7 +302,7 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
             return _raised(name, bad["raised"], verbose, bad["case"])
         return _report(name, FAIL, bad.pop("headline"), verbose=verbose, **bad)
     return _report(name, PASS, "correct — outputs and running statistics equal nn.BatchNorm1d in training "
-                   "(two steps) and in eval mode, and gradients flow to x, gamma and beta as through it.",
+                   "(two steps) and in eval mode, and gradients flow to x, gamma and beta as through it (in both modes).",
                    verbose=verbose)
 
 
@@ -399,39 +399,61 @@ def _bn_float32_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:
 
 
 def _bn_grad_problem(fn, x, gamma, beta, momentum, eps) -> dict | None:
-    """The backward pass of a training step: gradients w.r.t. x, gamma and beta as F.batch_norm's."""
+    """The backward pass of a training step and of an eval step: gradients w.r.t. x, gamma and beta as
+    F.batch_norm's (in eval mode y is still differentiable: fine-tuning with frozen statistics, input
+    gradients, adversarial examples)."""
+    for training in (True, False):
+        bad = _bn_grad_problem_in(fn, x, gamma, beta, momentum, eps, training)
+        if bad:
+            return bad
+    return None
+
+
+def _bn_grad_problem_in(fn, x, gamma, beta, momentum, eps, training) -> dict | None:
     import torch.nn.functional as F
 
-    case = f"the gradients of a training step, x of shape {tuple(x.shape)}"
+    mode = "training" if training else "eval"
+    case = f"the gradients of {'a training' if training else 'an eval'} step, x of shape {tuple(x.shape)}"
     D = x.shape[1]
+    g = torch.Generator().manual_seed(6)
+    rm0 = torch.zeros(D, dtype=torch.float64) if training else 0.3 * torch.randn(D, generator=g, dtype=torch.float64)
+    rv0 = torch.ones(D, dtype=torch.float64) if training else 0.5 + torch.rand(D, generator=g, dtype=torch.float64)
     r = torch.randn(x.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     leaves = [t.clone().requires_grad_() for t in (x, gamma, beta)]
     ref = [t.clone().requires_grad_() for t in (x, gamma, beta)]
-    y_ref = F.batch_norm(ref[0], torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64),
-                         ref[1], ref[2], True, momentum, eps)
+    y_ref = F.batch_norm(ref[0], rm0.clone(), rv0.clone(), ref[1], ref[2], training, momentum, eps)
     want = torch.autograd.grad((y_ref * r).sum(), ref)
     try:
-        out = fn(*leaves, torch.zeros(D, dtype=torch.float64), torch.ones(D, dtype=torch.float64), True,
-                 momentum, eps)
+        out = fn(*leaves, rm0.clone(), rv0.clone(), training, momentum, eps)
         frozen = _frozen(list(zip(("x", "gamma", "beta"), leaves)))
         if frozen:
             return dict(case=case, **frozen)
         y = out[0]
         if not (isinstance(y, torch.Tensor) and y.requires_grad):
+            if not training:
+                return dict(headline="in eval mode no gradient flows through your batch norm: y is cut off from "
+                                     "x, gamma and beta.", case=case,
+                            hint="nn.BatchNorm1d in eval mode is still differentiable (fine-tuning with frozen "
+                                 "statistics, gradients with respect to the input): compute the eval branch "
+                                 "without `torch.no_grad()` or `.detach()`; only the running statistics are "
+                                 "bookkeeping.")
             return dict(headline="no gradient flows through your batch norm: y is cut off from x, gamma and beta.",
                         case=case, hint=_NO_GRAD_HINT.replace("on x itself", "on x, gamma and beta"))
         got = torch.autograd.grad((y.double() * r).sum(), leaves, allow_unused=True)
     except Exception as e:
         return dict(raised=e, case=case)
-    for n, g, w in zip(("x", "gamma", "beta"), got, want):
-        if g is None or not torch.allclose(g.double(), w, rtol=1e-5, atol=1e-8):
+    for n, gr, w in zip(("x", "gamma", "beta"), got, want):
+        if gr is None or not torch.allclose(gr.double(), w, rtol=1e-5, atol=1e-8):
             hint = (("the batch mean and variance must stay in the graph (no `.detach()` or `.item()` on "
-                     "them): in training the gradient flows through them too.") if n == "x" else
+                     "them): in training the gradient flows through them too.") if n == "x" and training else
+                    "in eval mode y = gamma·(x − running_mean)/√(running_var + eps) + beta must stay "
+                    "differentiable with respect to x: no `.detach()` or `torch.no_grad()` in the eval branch."
+                    if n == "x" else
                     f"use `{n}` itself in the output (`gamma * x_hat + beta`): "
                     f"a `.detach()`, `.data`, `.item()` or a copy made with `torch.tensor(...)` of `{n}` cuts it "
                     f"from the graph, and the network could not learn its {'scale' if n == 'gamma' else 'shift'}.")
-            return dict(headline=f"the gradient with respect to `{n}` differs from nn.BatchNorm1d's.", case=case,
-                        hint=hint)
+            return dict(headline=f"the gradient with respect to `{n}` differs from nn.BatchNorm1d's ({mode} "
+                                 "mode).", case=case, hint=hint)
     return None
 
 

@@ -59,16 +59,22 @@ def _aliases_grad(opt, params) -> bool:
     return False
 
 
-def _trajectory(make_opt, steps: int, *, restarts: int = 1, keep_grads: bool = False):
+def _trajectory(make_opt, steps: int, *, restarts: int = 1, keep_grads: bool = False, resume_at: int | None = None):
     """Run ``steps`` optimizer steps; return the list of parameter snapshots after each step.  ``restarts``:
     that many optimizers, each built afresh on the *same* parameter tensors (as re-running a notebook cell
     does), each for ``steps`` steps.  ``keep_grads``: clear the gradients with ``zero_grad(set_to_none=False)``
     (zeroed in place, as older code and many training loops do) instead of setting them to None."""
+    import copy
+
     (W, b, unused), loss_fn = _opt_problem()
     snaps = []
     for _ in range(restarts):
         opt = make_opt([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}])
         for k in range(steps):
+            if k == resume_at:  # ``resume_at``: save with state_dict(), load into a new optimizer, go on
+                saved = copy.deepcopy(opt.state_dict())
+                opt = make_opt([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}])
+                opt.load_state_dict(saved)
             if k == _LR_CHANGE_STEP:
                 for group in getattr(opt, "param_groups", ()):
                     if isinstance(group, dict) and isinstance(group.get("lr"), (int, float)):
@@ -376,6 +382,23 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                        "your update must not depend on whether `p.grad` is a new tensor at each step: copy what "
                        "you keep from it (`torch.zeros_like(p)`, then update that; or `p.grad.clone()`).",
                        verbose=verbose)
+    # saved and resumed (the book's checkpoint chapter): the state must live where state_dict() finds it
+    half = max(steps // 2, 1)
+    resume_case = case + (f"; the optimizer saved with `state_dict()` after {half} steps and loaded into a new "
+                          "one with `load_state_dict()` (a resumed run)")
+    try:
+        _, resumed = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, resume_at=half)
+    except Exception as e:
+        return _raised(name, e, verbose, resume_case, context="optimizer")
+    _, want_resumed = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, resume_at=half)
+    if not same(resumed, want_resumed):
+        return _report(name, FAIL, "your optimizer loses its state when it is saved and loaded "
+                       "(`state_dict()` / `load_state_dict()`): a resumed run restarts from zero state.",
+                       case=resume_case,
+                       hint="keep every per-parameter buffer (velocity, running averages, the step count t) in "
+                            "`self.state[p]`: `state_dict()` saves only that (and the param_groups); a dict or "
+                            "counter kept elsewhere on `self` (`self.buf`, `self.m`, `self.t`) is silently left "
+                            "out of every checkpoint.", verbose=verbose)
     # the stub's defaults: `Adam(model.parameters())` must be torch's Adam with the stub's defaults
     if defaults:
         differ = _stub_defaults_differ(cls, defaults)

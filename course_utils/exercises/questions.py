@@ -61,11 +61,30 @@ QUESTIONS = [
 ]
 
 
+_MISSING = object()  # show_answer() and friends called without a question number
+
+
+def _plain_int(n):
+    """A NumPy integer (``for q in np.arange(1, 9)``) or a one-element integer tensor as a Python int; else ``n``."""
+    import numbers
+
+    import torch
+
+    if isinstance(n, numbers.Integral) and not isinstance(n, (bool, int)):
+        return int(n)
+    if isinstance(n, torch.Tensor) and n.numel() == 1 and not n.is_floating_point() and n.dtype != torch.bool:
+        return int(n.item())
+    return n
+
+
 def _bad_number(n, example: str = "exercises.show_answer(1)") -> str | None:
     """A plain message when ``n`` is not a question number (1 to 8), else None; ``example`` is a right call of
     the function that was called (so check_answer's message shows check_answer, not show_answer)."""
+    n = _plain_int(n)
     if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= len(QUESTIONS):
         return None
+    if n is _MISSING:
+        return f"{_label(FAIL)} — it needs the question number, e.g. `{example}`."
     extra = " (write the number without quotes)" if isinstance(n, str) else ""
     if isinstance(n, float) and n.is_integer() and 1 <= n <= len(QUESTIONS):
         return (f"{_label(FAIL)} — a question number is a whole number: write {int(n)}, not {n!r} (no decimal "
@@ -74,31 +93,34 @@ def _bad_number(n, example: str = "exercises.show_answer(1)") -> str | None:
             f"e.g. `{example}`.")
 
 
-def show_question(n: int):
+def show_question(n: int = _MISSING):  # (called without a number: answered in words)
     """Display question ``n`` (1-based) as Markdown."""
     from IPython.display import Markdown, display
 
+    n = _plain_int(n)
     if _bad_number(n, "exercises.show_question(1)"):
         print(_wrap(_bad_number(n, "exercises.show_question(1)")))
         return
     display(Markdown(f"**Question {n}.** {QUESTIONS[n - 1][0]}"))
 
 
-def show_answer(n: int):
+def show_answer(n: int = _MISSING):  # (called without a number: answered in words)
     """Reveal the model answer of question ``n`` (1-based); a wrong number gets a plain message."""
     from IPython.display import Markdown, display
 
+    n = _plain_int(n)
     if _bad_number(n):
         print(_wrap(_bad_number(n)))
         return
     display(Markdown(f"**Model answer {n}.** {QUESTIONS[n - 1][1]}"))
 
 
-def answer_button(n: int):
+def answer_button(n: int = _MISSING):  # (called without a number: answered in words)
     """A button that reveals (and hides again) the model answer of question ``n``."""
     import ipywidgets as widgets
     from IPython.display import Markdown, display
 
+    n = _plain_int(n)
     if _bad_number(n, "exercises.answer_button(1)"):
         print(_wrap(_bad_number(n, "exercises.answer_button(1)")))
         return None
@@ -246,6 +268,7 @@ def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
     """Grade the form of question ``n`` and explain, after every attempt (right or wrong)."""
     from .regularization import _choice_letter, _choice_problem
 
+    n = _plain_int(n)
     if _bad_number(n):
         if _bad_number(answer) is None and not isinstance(n, (int, float)):
             return _report("graded check", FAIL, f"the arguments look swapped: got {_describe(n)} as the question "

@@ -66,6 +66,20 @@ def _mc_model_2():
     return model, x
 
 
+def _mc_model_3():
+    """A third layout: a nested block (Sequential inside Sequential) holding nn.Dropout, and an nn.AlphaDropout
+    (the capstone's) after SELU: a function that looks only at the top-level children, or only at the exact
+    class nn.Dropout, leaves one of them off."""
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Sequential(nn.Linear(10, 40), nn.ReLU(), nn.Dropout(0.4)), nn.Linear(40, 40),
+                          nn.SELU(), nn.AlphaDropout(0.3), nn.Linear(40, 4))
+    with torch.no_grad():
+        model[4].weight.mul_(4.0)
+    model.eval()
+    x = torch.randn(20, 10, generator=torch.Generator().manual_seed(3))
+    return model, x
+
+
 _MC_SAMPLES, _MC_REFERENCE = 400, 4000
 
 
@@ -105,9 +119,17 @@ def _mc_problem(fn, build, S):
     bn_before = _bn_state(model)
     params_before = [p.detach().clone() for p in model.parameters()]
     grad_before = [p.requires_grad for p in model.parameters()]
+    tree_before = [(n, type(m), id(m), len(m._forward_hooks), len(m._forward_pre_hooks))
+                   for n, m in model.named_modules()]
     dropout_on = []  # the training flag of the model's dropout layers at each of their calls
-    hooks = [m.register_forward_hook(lambda m, i, o: dropout_on.append(m.training)) for m in model.modules()
-             if isinstance(m, nn.modules.dropout._DropoutNd)]
+    ever_on = {}  # name of each dropout module -> whether it ran in train mode at least once
+    names = {id(m): n for n, m in model.named_modules()}
+    def seen(m, i, o):  # (returns None: a forward hook that returns a value replaces the module's output)
+        dropout_on.append(m.training)
+        n = names.get(id(m), "?")
+        ever_on[n] = ever_on.get(n, False) or m.training
+
+    hooks = [m.register_forward_hook(seen) for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
     rows = []  # the rows of every batch through the first layer: n passes of x, stacked or one by one, give n·N
     hooks.append(model[0].register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0] if i and isinstance(
         i[0], torch.Tensor) and i[0].dim() > 0 else 0)))
@@ -149,6 +171,19 @@ def _mc_problem(fn, build, S):
                     hint="`model.double()`, `.float()` and `.to(...)` convert the caller's model in place, and "
                          "every later use of it breaks: leave the model as it is (convert a copy of x if you "
                          "must).")
+    tree_now = [(n, type(m), id(m), len(m._forward_hooks), len(m._forward_pre_hooks))
+                for n, m in model.named_modules()]
+    if tree_now != tree_before:
+        swapped = next(((a, b) for a, b in zip(tree_before, tree_now) if a != b), None)
+        what = (f"module `{swapped[0][0] or 'the model'}` was a {swapped[0][1].__name__}, now a {swapped[1][1].__name__}"
+                if swapped and swapped[0][0] == swapped[1][0] and swapped[0][1] is not swapped[1][1] else
+                "modules replaced, added or removed, or hooks left registered")
+        return dict(headline="your function changed the caller's model itself, not only its modes: " + what + ".",
+                    got="the module tree after the call differs from the one before",
+                    hint="MC dropout must leave the model as it found it: an always-on dropout swapped in (or a "
+                         "hook left behind) keeps the network random in eval mode for every later evaluation. "
+                         "Switch the existing dropout modules to train mode (`m.train()`), run the passes, then "
+                         "`model.eval()`; remove any hook you registered.")
     if any(not torch.equal(p.detach(), q) for p, q in zip(model.parameters(), params_before)):
         return dict(headline="your function changed the model's weights.",
                     hint="MC dropout only runs the model: no optimizer step, no in-place change of a parameter.")
@@ -206,7 +241,7 @@ def _mc_problem(fn, build, S):
             return dict(headline="all passes gave the same prediction, and it is not the eval-mode one: every "
                                  "pass used the same dropout mask.", got=f"max std {std.max().item():.2g}",
                         hint="did you seed the random generator inside the loop (`torch.manual_seed` before "
-                             "each pass)? Each pass must draw a new mask: seed at most once, outside the loop.")
+                             "each pass)? Each pass must draw a new mask: seed at most once, outside the function (the caller seeds).")
         return dict(headline="all passes gave the same prediction — dropout was off.",
                     got=f"max std {std.max().item():.2g}", key="dropout off",
                     hint="in eval mode nn.Dropout does nothing; switch the Dropout modules to train mode "
@@ -214,11 +249,24 @@ def _mc_problem(fn, build, S):
     if dropout_on and not any(dropout_on):
         return dict(headline="the passes differ, but the model's own dropout layers never switched on: every "
                              "call of them ran in eval mode.",
-                    got=f"max std {std.max().item():.2g}, from randomness outside the model's dropout layers "
-                        "(dropout applied to the input x?)",
-                    hint="MC dropout samples the network's *own* dropout masks: keep the model in eval mode, "
-                         "put only its Dropout modules in train mode (`m.train()` for each), and pass x as it "
-                         "is — F.dropout on the input is a different, unrelated noise.")
+                    got=f"max std {std.max().item():.2g}, from randomness that does not come from the dropout "
+                        "modules in train mode (F.dropout on the input x, a forward hook, a replaced forward or "
+                        "class?)",
+                    hint="MC dropout samples the network's *own* dropout masks the standard way: keep the model "
+                         "in eval mode, put only its dropout modules in train mode (`m.train()` for each), run "
+                         "the passes on x as it is, and call `model.eval()` at the end. (Noise added to x, or "
+                         "through hooks or swapped classes, is not what the task asks for.)")
+    never = [n for n, on in ever_on.items() if not on]
+    if any(dropout_on) and never:
+        kinds = sorted({type(dict(model.named_modules())[n]).__name__ for n in never if n in
+                        dict(model.named_modules())})
+        return dict(headline=f"some of the model's dropout layers never switched on: module "
+                             f"{', '.join('`' + n + '`' for n in never)} "
+                             f"({', '.join('nn.' + k for k in kinds)}) ran in eval mode in every pass.",
+                    key="some dropout off",
+                    hint="switch on every dropout module, at any depth and of any kind: go over `model.modules()` "
+                         "and test `isinstance(m, (nn.Dropout, nn.AlphaDropout))` (or torch's common base "
+                         "class `nn.modules.dropout._DropoutNd`).")
     ref_mean, ref_std = _mc_reference(build, x)
     # per entry: five standard errors of the difference of two Monte-Carlo means, plus a little slack
     tol = 5 * ref_std * math.sqrt(1 / S + 1 / _MC_REFERENCE) + 2e-3
@@ -314,7 +362,9 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
     S = _MC_SAMPLES
     nets = [(_mc_model, "a Linear–ReLU–BatchNorm–Dropout(0.5)–Linear net in eval mode"),
             (_mc_model_2, "a second net, Linear–Tanh–Dropout(0.3)–Linear–BatchNorm–ReLU–Dropout(0.5)–Linear, "
-                            "in eval mode")]
+                            "in eval mode"),
+            (_mc_model_3, "a third net, Sequential(Linear–ReLU–Dropout(0.4)) nested, then Linear–SELU–"
+                            "AlphaDropout(0.3)–Linear, in eval mode")]
     for k, (build, desc) in enumerate(nets):
         case = f"{desc}, x of shape {tuple(build()[1].shape)}, n_samples={S}"
         try:
@@ -327,7 +377,14 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
             continue
         if "raised" in bad:
             return _raised(name, bad["raised"], verbose, case)
-        if k > 0 and bad.pop("key", None) == "dropout off":
+        key = bad.get("key")
+        if k == 2 and key in ("dropout off", "some dropout off"):
+            bad["hint"] = ("your function works on the first two nets but not on this one, whose dropout layers "
+                           "are an nn.Dropout inside a nested block and an nn.AlphaDropout: go over "
+                           "`model.modules()` (every module at any depth, not `model.children()`) and switch on "
+                           "every dropout kind, `isinstance(m, (nn.Dropout, nn.AlphaDropout))` (not `type(m) is "
+                           "nn.Dropout`).")
+        elif k > 0 and key == "dropout off":
             bad["hint"] = ("your function works on the first net but not on this one, whose Dropout layers sit "
                            "elsewhere: don't address layers by index (`model[3]`); find every dropout "
                            "module by its type, wherever it sits.")
@@ -339,7 +396,7 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
             return _raised(name, bad["raised"], verbose, bad["case"])
         return _report(name, FAIL, bad.pop("headline"), verbose=verbose, **bad)
     return _report(name, PASS, f"correct — dropout on, batch norm untouched, mean and spread agree with a "
-                   f"{_MC_REFERENCE}-pass reference on two networks.", verbose=verbose)
+                   f"{_MC_REFERENCE}-pass reference on three networks.", verbose=verbose)
 
 
 @_graded('check_l2_penalty(l2_penalty)')
@@ -420,7 +477,33 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
                        got=f"{pen_gen.detach().double().item():.6g}" if isinstance(pen_gen, torch.Tensor)
                        and pen_gen.numel() == 1 else _describe(pen_gen),
                        hint=gen_hint, verbose=verbose)
-    return _report(name, PASS, "correct — value λ/2·Σ‖w‖² and gradient λ·w.", verbose=verbose)
+    # other values of λ (a penalty that reads λ from a notebook variable, or hard-codes the first case's, fails)
+    for lam2 in (0.05, 1.7):
+        case2 = f"the same tensors, lam={lam2}"
+        want2 = lam2 / 2 * sq
+        try:
+            pen2 = fn(list(ws), lam2)
+            ok = (isinstance(pen2, torch.Tensor) and pen2.dim() == 0
+                  and torch.allclose(pen2.detach().double(), want2))
+            got2 = (f"{pen2.detach().double().item():.6g}" if isinstance(pen2, torch.Tensor) and pen2.numel() == 1
+                    else _describe(pen2))
+            if ok:
+                grads2 = torch.autograd.grad(pen2, ws) if pen2.requires_grad else None
+                ok = grads2 is not None and all(torch.allclose(gw, lam2 * w.detach()) for gw, w in zip(grads2, ws))
+                got2 = "the right value, but a gradient other than λ·w"
+        except Exception as e:
+            return _raised(name, e, verbose, case2)
+        if not ok:
+            same = isinstance(pen2, torch.Tensor) and pen2.numel() == 1 and math.isclose(
+                pen2.detach().double().item(), want.item(), rel_tol=1e-9)
+            return _report(name, FAIL, f"right for lam={lam}, wrong for lam={lam2}.", case=case2,
+                           expected=f"{want2.item():.6g}", got=got2,
+                           hint=("your penalty gives the same value whatever `lam` is: use the argument `lam` "
+                                 "itself, not a fixed number or a notebook variable such as `lam = 0.3`."
+                                 if same else "the penalty must scale with the argument `lam`: λ/2·Σ‖w‖²."),
+                           verbose=verbose)
+    return _report(name, PASS, "correct — value λ/2·Σ‖w‖² and gradient λ·w (checked at three values of λ).",
+                   verbose=verbose)
 
 
 def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 0.01, steps: int = 200):
@@ -531,7 +614,10 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
     ones (≤ 3 characters) only as whole words.  A bare "a" before a word is the article, not option (a)."""
     import re
 
-    text = " " + str(answer).strip().lower() + " "
+    raw = str(answer).strip()
+    while len(raw) >= 2 and raw[0] + raw[-1] in ("''", '""', "‘’", "“”", "``"):  # the quotes typed inside the string
+        raw = raw[1:-1].strip()
+    text = " " + raw.lower() + " "
     found: list[str] = []
 
     starts: list[int] = []
@@ -592,7 +678,12 @@ def _choice_problem(answer, letters: str, texts, target: str):
     if len(found) > 1:
         return (f"your answer names several options ({', '.join(found)}): choose one.", f"write {one}.")
     if not found:
-        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}.", f"write {one}.")
+        import unicodedata
+
+        odd = next((c for c in answer if c.isalpha() and not c.isascii()), None)
+        look = (f" (its '{odd}' is not a Latin letter but {unicodedata.name(odd, 'another alphabet').lower()}, "
+                "which only looks like one: type it again with a Latin keyboard layout)" if odd else "")
+        return (f"expected one of the letters {', '.join(letters)}, got {_describe(answer)}{look}.", f"write {one}.")
     return None
 
 

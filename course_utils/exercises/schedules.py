@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..schedules import step_interval
-from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
+from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _cached_note, _num_text, _describe, _not_a_function, _not_callable, _not_yet,
                     _one_thread, _raised, _report, _say, _short_exc, _show)
 from ._core import _graded
 
@@ -208,6 +208,9 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
     bad = _scheduler_problem(sched, opt)
     if bad:
         return bad, sched
+    if not p.requires_grad or p.detach().ne(0).any():
+        return _MODEL_CHANGED("froze the parameters it was given (requires_grad off)" if not p.requires_grad
+                              else "changed the values of the parameters it was given"), sched
     built = _hyper_changed(opt, hyper, sched, "when it was built")  # (told after the run's own errors)
     if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
         return built, sched
@@ -227,6 +230,40 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
     if built:
         return built, sched
     return np.array(out), sched
+
+
+def _MODEL_CHANGED(what: str) -> dict:
+    return dict(headline=f"your scheduler function {what}: a schedule changes only the learning rate.",
+                hint="leave the model's parameters as they are (no `requires_grad_(False)`, no writes to the "
+                     "weights) and only build and return the scheduler; freezing layers or changing weights is "
+                     "another experiment, and the gain or loss would be credited to your schedule.")
+
+
+class _ModelChanged(Exception):
+    pass
+
+
+def _watched(scheduler_fn, model, key: dict):
+    """``scheduler_fn`` for the real run: refuses a function that changes the model (frozen parameters, new
+    values), and puts the learner's scheduler class (when not torch's) into the run's cache key ``key``."""
+    from ._core import _code_fingerprint, _is_torch_class
+
+    before = [(p.requires_grad, p.detach().clone()) for p in model.parameters()]
+
+    def fn(opt):
+        sched = scheduler_fn(opt)
+        after = list(model.parameters())
+        if len(after) != len(before) or any(not p.requires_grad for p in after):
+            raise _ModelChanged("froze some of the model's parameters (requires_grad off)")
+        if any(not torch.equal(p.detach(), b) for p, (_, b) in zip(after, before)):
+            raise _ModelChanged("changed the values of the model's parameters")
+        key.clear()
+        # "checked": runs the cache held from before the model was watched (possibly trained with frozen layers
+        # under the very key of the right answer) are never read again; the scheduled run retrains once
+        key.update({"checked": 2, **_code_fingerprint(model, opt, *(() if _is_torch_class(type(sched))
+                                                                     else (type(sched),)))})
+        return sched
+    return fn
 
 
 def _hyper_changed(opt, hyper, sched, when: str) -> dict | None:
@@ -302,6 +339,16 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     if bad:
         return _report(name, FAIL, bad.pop("headline"), case="the data argument", verbose=verbose, **bad)
     try:
+        n_have = len(data.train[1])
+    except Exception:
+        n_have = None
+    if isinstance(n_have, int) and n_have < P["n_train"]:
+        return _report(name, FAIL, f"the data set you passed has {n_have} training images; the check trains on "
+                       f"the first {P['n_train']}.", case="the data argument",
+                       hint="pass the full data set, `exercises.check_schedule_beats_constant(my_scheduler, fmnist)` "
+                            "with `fmnist = data.load_fashion_mnist()`; the check takes its own subset.",
+                       verbose=verbose)
+    try:
         sub = data.subset(P["n_train"])
     except Exception as e:
         return _raised(name, e, verbose, "taking the first images of your data set")
@@ -310,7 +357,13 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     try:
         with _one_thread():
             base = train_model(small_mlp(0, (128,), act_fn="relu"), opt_at(P["lr"]), sub, desc="constant", **kw)
-            run = train_model(small_mlp(0, (128,), act_fn="relu"), opt_at(P["lr"]), sub, scheduler_fn=scheduler_fn, desc="scheduled", **kw)
+            net, key = small_mlp(0, (128,), act_fn="relu"), {}
+            run = train_model(net, opt_at(P["lr"]), sub, scheduler_fn=_watched(scheduler_fn, net, key),
+                              desc="scheduled", extra_key=key, **kw)
+    except _ModelChanged as e:
+        bad = _MODEL_CHANGED(str(e))
+        return _report(name, FAIL, bad.pop("headline"), case=f"training with your scheduler ({plan})",
+                       verbose=verbose, **bad)
     except NotImplementedError:
         return _not_yet(name, getattr(scheduler_fn, "__name__", "scheduler_fn"), verbose)
     except FloatingPointError as e:
@@ -328,7 +381,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     mean_lr = float(np.mean(lrs))
     a0, a1 = 100 * base.best_val_acc, 100 * run.best_val_acc
     details = [f"constant lr {P['lr']:g}: best val acc {a0:.2f} %, final train loss {base.train_loss[-1]:.3f}"]
-    a_mean = None
+    a_mean = at_mean = None
     if abs(mean_lr / P["lr"] - 1) > 1e-3:
         try:
             with _one_thread():
@@ -339,6 +392,11 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
         except FloatingPointError:  # the constant diverges at that rate: the schedule's shape is what saves it
             details.append(f"constant lr {mean_lr:.3g} (your schedule's mean rate): diverges")
     details += [f"your schedule:   best val acc {a1:.2f} %, final train loss {run.train_loss[-1]:.3f}", f"({plan})"]
+    note = _cached_note(base, run, *([at_mean] if a_mean is not None else []))
+    if getattr(run, "cached", False):
+        note = (note + " Your schedule's run is keyed by what your function builds (scheduler class, its "
+                "settings and lambdas), so a changed function gets a new run.")
+    details += [note] if note else []
     if a1 >= a0 + P["margin"] and (a_mean is None or a1 >= a_mean + P["margin"]):
         vs = f" and a constant rate at its mean ({mean_lr:.3g}) by {a1 - a_mean:.2f}" if a_mean is not None else ""
         return _report(name, PASS, f"your schedule beats the constant learning rate by {a1 - a0:.2f} points{vs}.",
@@ -346,10 +404,15 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     if a1 >= a0 + P["margin"]:
         return _report(name, FAIL, f"your schedule beats lr {P['lr']:g}, but not a constant learning rate at its "
                        f"own mean rate ({mean_lr:.3g}) by {P['margin']} points: the gain comes from the higher "
-                       "average rate, not from the schedule.", details=details,
+                       "average rate, not from the schedule. (The task's rule: beat both the constant rate "
+                       f"{P['lr']:g} and a constant rate equal to your schedule's mean, each by {P['margin']} "
+                       "points.)", details=details,
                        hint="let the shape do the work: warm up to a peak and anneal towards 0 by the end of the "
                             "run (1cycle, cosine), so the last steps settle with a small rate.", verbose=verbose)
-    return _report(name, FAIL, f"your schedule does not beat the constant learning rate by {P['margin']} points.",
+    also = (f" (It must also beat a constant rate equal to its own mean, {mean_lr:.3g}, by {P['margin']} points.)"
+            if a_mean is not None else "")
+    return _report(name, FAIL, f"your schedule does not beat the constant learning rate {P['lr']:g} by "
+                   f"{P['margin']} points.{also}",
                    details=details, hint="in a short run the constant lr is too small to get far: a schedule that "
                    "starts or peaks higher (warm-up, 1cycle with a max_lr several times 0.02) and then decays "
                    "covers more ground early and settles at the end. Steps are per epoch unless the scheduler is "
@@ -367,7 +430,8 @@ def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbo
                        verbose=verbose)
     v, why = _as_number(answer, low=0)
     if why or v != int(v):
-        return _report(name, FAIL, why or f"expected a whole number of epochs, got {v:g}.",
+        return _report(name, FAIL, why or f"expected a whole number of epochs, got {_num_text(v)} (not a whole "
+                       "number).",
                        hint="count epochs: a whole number (round the way the question asks: *first* below).",
                        verbose=verbose)
     lrs = schedule_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma), epochs=2000, lr=1.0)
