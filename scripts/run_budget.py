@@ -107,6 +107,19 @@ def cold_seconds(rec: dict, old: dict | None) -> float:
     return float(rec["seconds"])
 
 
+def cold_environment(rec: dict, old: dict | None, env: dict) -> dict:
+    """``{"cold_device", "cold_torch"}``: the machine of the run whose time :func:`cold_seconds` keeps. A rerun
+    that read everything back keeps the earlier run's machine (``None`` where that record did not store it), so a
+    record never pairs a cold time with the machine of a later, cached run."""
+    if old and rec.get("new_cache_files", 0) == 0:
+        kept = {k: old.get(f"cold_{k}") for k in ("device", "torch")}
+        if not any(kept.values()) and old.get("cold_seconds", old.get("seconds")) == old.get("seconds"):
+            # the old run was itself the cold one: its own machine
+            kept = {k: old.get(k) for k in ("device", "torch")}
+        return {f"cold_{k}": v for k, v in kept.items()}
+    return {f"cold_{k}": env.get(k) for k in ("device", "torch")}
+
+
 def _count(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file())
 
@@ -140,7 +153,8 @@ def export(report: dict) -> dict:
                          "last_seconds": ch["seconds"], "passed": ch["passed"],
                          "failed_checks": len(ch["errors"]),
                          "finished": ch.get("finished"), "commit": ch.get("commit", "unknown"),
-                         "device": ch.get("device"), "torch": ch.get("torch"), "glued": glued}
+                         "device": ch.get("device"), "torch": ch.get("torch"),
+                         "cold_device": ch.get("cold_device"), "cold_torch": ch.get("cold_torch"), "glued": glued}
     from sync_notebooks import chapters as toc_chapters
 
     toc = {_rel(md): _title(md) for md in toc_chapters(ROOT)}
@@ -217,6 +231,7 @@ def main(argv=None) -> int:
         rec["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         rec.update({k: env[k] for k in ("device", "torch")})  # the machine that produced the numbers
         rec["cold_seconds"] = cold_seconds(rec, old)
+        rec.update(cold_environment(rec, old, env))  # the machine behind the cold time, not the last run's
         report["chapters"][key] = rec
         import nbformat
         (out / "notebooks").mkdir(exist_ok=True)

@@ -90,6 +90,15 @@ def test_a_cached_rerun_keeps_the_cold_time_and_the_table_shows_both():
     assert rb.cold_seconds(rerun, {**cold, "cold_seconds": 2000.0}) == 2000.0
     assert rb.cold_seconds({"seconds": 40.0, "new_cache_files": 3}, cold) == 40.0  # it trained: a new cold time
     assert rb.cold_seconds(rerun, None) == 15.0
+    env = {"device": "new box", "torch": "2.14.1"}
+    assert rb.cold_environment(cold, None, env) == {"cold_device": "new box", "cold_torch": "2.14.1"}
+    first = {**cold, "device": "old box", "torch": "2.13"}                # the cold run stored its machine
+    assert rb.cold_environment(rerun, first, env) == {"cold_device": "old box", "cold_torch": "2.13"}
+    assert rb.cold_environment(rerun, {**first, "cold_seconds": 1913.0}, env)["cold_device"] == "old box"
+    older = {**first, "seconds": 15.0, "cold_seconds": 1913.0}             # its time was itself kept from before
+    assert rb.cold_environment(rerun, older, env) == {"cold_device": None, "cold_torch": None}
+    assert rb.cold_environment(rerun, {**older, "cold_device": "x", "cold_torch": "y"}, env) == {
+        "cold_device": "x", "cold_torch": "y"}
     rep = {"chapters": {"a.md": {"chapter": "a.md", **rerun, "cold_seconds": 1913.0, "passed": True, "errors": [],
                                  "status": "executed"}}}
     assert "| a.md | 1913 | 15 | all passed |" in rb.table(rep)
