@@ -5036,3 +5036,69 @@ def test_att5_schedule_never_reads_a_run_cached_before_the_model_was_watched(mak
                                               batch_size=64, margin=-100.0, verbose=False))
     scheduled = [k for d, k in keys if d == "scheduled"]
     assert scheduled == [{"checked": 2}], keys
+
+
+# ============================================================================ att6 (sixth blind round)
+def _sched_line(r, words):
+    return [line for line in r.message.splitlines() if words in line]
+
+
+TENSOR_RATE_SCHEDULES = [  # (att6 D1) torch keeps a tensor rate and updates it in place: the check records values
+    ("LambdaLR returning a 0-d tensor", lambda o: SCHED.LambdaLR(o, lambda e: torch.tensor(5.0 * 0.5 ** e)),
+     lambda o: SCHED.LambdaLR(o, lambda e: 5.0 * 0.5 ** e)),
+    ("OneCycleLR with max_lr a tensor", lambda o: SCHED.OneCycleLR(o, max_lr=torch.tensor(0.1), total_steps=2 * 4,
+                                                                   cycle_momentum=False),
+     lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)),
+]
+
+
+@pytest.mark.parametrize("label,tensor_fn,float_fn", TENSOR_RATE_SCHEDULES, ids=[r[0] for r in TENSOR_RATE_SCHEDULES])
+def test_att6_a_tensor_rate_is_graded_as_its_float_twin(label, tensor_fn, float_fn, make_tiny_data, cache):
+    from course_utils.exercises.schedules import _simulate_lrs
+
+    lrs_t, _ = _simulate_lrs(tensor_fn, 0.02, 2, 4)
+    lrs_f, _ = _simulate_lrs(float_fn, 0.02, 2, 4)
+    assert np.allclose(lrs_t, lrs_f) and np.ptp(lrs_t) > 0, (lrs_t, lrs_f)
+    data = _tiny_mlp_data(make_tiny_data)
+    kw = dict(n_train=256, epochs=2, batch_size=64, margin=-100.0, verbose=False)
+    rt = ex.check_schedule_beats_constant(tensor_fn, data, **kw)
+    accepted(rt)
+    rf = ex.check_schedule_beats_constant(float_fn, data, **kw)
+    assert _sched_line(rt, "(your schedule's mean rate)") == _sched_line(rf, "(your schedule's mean rate)") != [], (rt.message, rf.message)
+
+
+WRONG_ATT6_SCHEDULES = [  # (att6 D10) a rate that is not a number is named before any training
+    ("nan from epoch 1", lambda o: SCHED.LambdaLR(o, lambda e: float("nan") if e > 0 else 1.0), "nan at step"),
+    ("inf from epoch 2", lambda o: SCHED.LambdaLR(o, lambda e: float("inf") if e > 1 else 1.0), "inf at step"),
+    ("a numpy 0/0", lambda o: SCHED.LambdaLR(o, lambda e: float(np.float64(0.0) / np.float64(e * 0.0)) if e else 1.0),
+     "not a number"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT6_SCHEDULES, ids=[r[0] for r in WRONG_ATT6_SCHEDULES])
+def test_att6_a_non_finite_rate_is_named(label, fn, keyword):
+    with np.errstate(all="ignore"):
+        r = ex.check_schedule_beats_constant(fn, data=None, verbose=False)
+    rejected(r, keyword)
+    assert "peak learning rate is too high" not in r.message
+
+
+def test_att6_schedule_says_which_runs_came_from_the_cache(make_tiny_data, cache):
+    """(att6 D12) a new schedule beside a cached baseline: the note says the baseline was read, the schedule trained."""
+    data = _tiny_mlp_data(make_tiny_data)
+    kw = dict(n_train=256, epochs=2, batch_size=64, margin=-100.0, verbose=False)
+    accepted(ex.check_schedule_beats_constant(lambda o: SCHED.LambdaLR(o, lambda e: 8.0 * 0.5 ** e), data, **kw))
+    r = ex.check_schedule_beats_constant(lambda o: SCHED.LambdaLR(o, lambda e: 7.0 * 0.5 ** e), data, **kw)
+    accepted(r)
+    assert "the constant-rate baseline was read from the results cache" in r.message, r.message
+    assert "your schedule's run" in r.message and "trained now" in r.message, r.message
+    assert "this run was read" not in r.message
+
+
+def test_att6_a_build_time_key_error_is_readable_and_placed():
+    """(att6 D15) a KeyError raised while building the scheduler: its message without repr escapes, the case is
+    the call of the learner's function, and last_epoch is explained."""
+    r = ex.check_schedule_beats_constant(lambda o: SCHED.StepLR(o, 1, gamma=0.5, last_epoch=3), None, verbose=False)
+    rejected(r, "calling your function on an SGD optimizer")
+    assert "\\n" not in r.message and "leave it out" in r.message, r.message
+    assert "stepping your scheduler" not in r.message, r.message

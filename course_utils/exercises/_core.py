@@ -548,7 +548,9 @@ def _origin(e: BaseException) -> str:
 
 
 def _short_exc(e: BaseException) -> str:
-    msg = str(e).strip().splitlines()
+    # a KeyError's str() is the repr of its message (quotes, literal "\n"): show the message itself
+    text = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
+    msg = text.strip().splitlines()
     first = msg[0] if msg else ""
     return f"{type(e).__name__}: {first[:300]}"
 

@@ -42,7 +42,7 @@ def schedule_lrs(make_scheduler: Callable, *, epochs: int = 50, lr: float = 0.1)
     sched = make_scheduler(opt)
     out = []
     for _ in range(epochs):
-        out.append(opt.param_groups[0]["lr"])
+        out.append(float(opt.param_groups[0]["lr"]))  # a value: torch may keep the rate as a tensor
         opt.step()
         sched.step()
     return np.array(out)
@@ -204,7 +204,13 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
     p = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([p], lr=lr)
     hyper = [{k: v for k, v in g.items() if k not in ("params", "lr")} for g in opt.param_groups]
-    sched = scheduler_fn(opt)
+    try:
+        sched = scheduler_fn(opt)
+    except NotImplementedError:
+        raise
+    except Exception as e:
+        e._grader_building = True  # told as "calling your function", not as stepping the scheduler
+        raise
     bad = _scheduler_problem(sched, opt)
     if bad:
         return bad, sched
@@ -220,7 +226,9 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
         warnings.simplefilter("ignore")
         for _ in range(epochs):
             for _ in range(steps_per_epoch):
-                out.append(opt.param_groups[0]["lr"])
+                # the value, not the object: with a tensor rate (a lambda returning a tensor, max_lr=tensor)
+                # torch updates one tensor in place, and a list of references would read only its last value
+                out.append(float(opt.param_groups[0]["lr"]))
                 opt.step()
                 if per_batch:
                     sched.step()
@@ -313,10 +321,24 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     except NotImplementedError:
         return _not_yet(name, getattr(scheduler_fn, "__name__", "scheduler_fn"), verbose)
     except Exception as e:
+        if getattr(e, "_grader_building", False):
+            hint = None
+            if "initial_lr" in str(e) or "last_epoch" in str(e):
+                hint = ("`last_epoch` is for resuming a run from a checkpoint: leave it out (its default starts the "
+                        "schedule at the first epoch).")
+            return _raised(name, e, verbose, "calling your function on an SGD optimizer", context="scheduler",
+                           hint=hint)
         return _raised(name, e, verbose, f"stepping your scheduler through the run ({plan})", context="scheduler")
     if isinstance(lrs, dict):
         return _report(name, FAIL, lrs.pop("headline"), case="calling your function on an SGD optimizer",
                        verbose=verbose, **lrs)
+    if lrs is not None and not np.isfinite(np.asarray(lrs, dtype=float)).all():
+        first = int(np.argmax(~np.isfinite(np.asarray(lrs, dtype=float))))
+        return _report(name, FAIL, f"your schedule sets the learning rate to {lrs[first]:g} at step {first + 1} "
+                       f"(epoch {first // steps_per_epoch + 1}): no run can train at a rate that is not a number.",
+                       case=plan, hint="check the factor your lambda returns (e.g. a division by zero, or "
+                       "0/0 from numpy, gives nan or inf): it must be a finite number ≥ 0 at every step.",
+                       verbose=verbose)
     if lrs is not None and (np.asarray(lrs) < 0).any():
         first = int(np.argmax(np.asarray(lrs) < 0))
         return _report(name, FAIL, f"your schedule makes the learning rate negative ({lrs[first]:.3g} at step "
@@ -392,7 +414,15 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
         except FloatingPointError:  # the constant diverges at that rate: the schedule's shape is what saves it
             details.append(f"constant lr {mean_lr:.3g} (your schedule's mean rate): diverges")
     details += [f"your schedule:   best val acc {a1:.2f} %, final train loss {run.train_loss[-1]:.3f}", f"({plan})"]
-    note = _cached_note(base, run, *([at_mean] if a_mean is not None else []))
+    runs = [("the constant-rate baseline", base), ("your schedule's run", run)]
+    runs += [("the run at your schedule's mean rate", at_mean)] if a_mean is not None else []
+    from_cache = [label for label, r in runs if getattr(r, "cached", False)]
+    note = _cached_note(*(r for _, r in runs))
+    if from_cache and len(from_cache) < len(runs):  # say which: "this run was read" would read as "your edit
+        trained = [label for label, r in runs if not getattr(r, "cached", False)]  # was ignored"
+        note = (f"{' and '.join(from_cache)} {'was' if len(from_cache) == 1 else 'were'} read from the results "
+                f"cache (trained earlier with exactly the same settings); {' and '.join(trained)} "
+                f"{'was' if len(trained) == 1 else 'were'} trained now.")
     if getattr(run, "cached", False):
         note = (note + " Your schedule's run is keyed by what your function builds (scheduler class, its "
                 "settings and lambdas), so a changed function gets a new run.")
