@@ -427,7 +427,7 @@ def mc_logits(model, x, n_samples=50):
                                      (mc_logits, "softmax")])
 def test_mc_dropout(fn, frag):
     assert ex.check_mc_dropout(mc_ok, verbose=False)
-    assert ex.check_mc_dropout(lambda m, x, n: ex.mc_dropout_predict_reference(m, x, n), verbose=False)
+    assert ex.check_mc_dropout(lambda m, x, n=50: ex.mc_dropout_predict_reference(m, x, n), verbose=False)
     assert_fails_with(ex.check_mc_dropout(fn, verbose=False), frag)
 
 

@@ -1354,7 +1354,8 @@ WRONG_MC += [
 ]
 RIGHT_MC = [
     ("reference", mc_ok),
-    ("the grader's own reference", lambda m, x, n: ex.mc_dropout_predict_reference(m, x, n)),
+    ("the grader's own reference", lambda m, x, n=50: ex.mc_dropout_predict_reference(m, x, n)),
+    ("the grader's own reference itself", ex.mc_dropout_predict_reference),
     ("one batched forward, biased std", mc_batched),
     ("train() with batch norm back in eval, no no_grad", mc_train_but_bn_eval),
     ("an extra eval pass to read the class count", lambda m, x, n=50: (m(x).shape[-1], mc_ok(m, x, n))[1]),
@@ -2766,7 +2767,7 @@ def test_the_fixture_runs_say_what_the_answers_say():
 ANSWERS_WRONG = [  # (id, answers, keyword, the right answer that must not be named)
     ("a mean difference read as an answer", answers(selu_better="yes"), "check both", None),
     ("a mean difference read the other way", answers(mc_better="no"), "check both", None),
-    ("a significant row read as not significant", answers(bn_better="not significant"), "false in its 'significant' column",
+    ("a significant row read as not significant", answers(bn_better="not significant"), "reads 'no' in its 'significant' column",
      "'yes'"),
     ("the direction of epochs reversed", answers(onecycle_fewer_epochs="yes"), "a negative a − b (fewer epochs for 1cycle)",
      "'no'"),
@@ -4122,7 +4123,7 @@ class _MomSignature(torch.optim.Optimizer):
 
 
 class _MomRequired(torch.optim.Optimizer):
-    """Right: no defaults at all (leaving one out raises, it cannot be silently wrong)."""
+    """Wrong since att6 D4: no defaults at all (the notebook's own cells leave them out, and raise)."""
 
     def __init__(self, params, lr, momentum):
         super().__init__(params, dict(lr=lr, momentum=momentum))
@@ -4149,10 +4150,10 @@ ATT4_OPT_WRONG = [
      "stub's defaults"),
     ("adam: torch.optim._functional.adam in step", ex.check_adam, _opt_class(_adam_functional, ADAM),
      "torch's own update"),
+    ("momentum: no defaults at all (att6 D4)", ex.check_momentum, _MomRequired, "removed the stub's defaults"),
 ]
 ATT4_OPT_RIGHT = [
     ("momentum: the first velocity a copy of p.grad", ex.check_momentum, _opt_class(_mom_clone, MOM)),
-    ("momentum: no defaults at all", ex.check_momentum, _MomRequired),
     ("adam: written out", ex.check_adam, _opt_class(_adam_right, ADAM)),
 ]
 
@@ -4391,11 +4392,11 @@ ATT4_WRONG_02_05 = [
     ("mc: torch.manual_seed(0) in the function", ex.check_mc_dropout, _mc_seeded, "seeds the generator itself"),
     ("mc: n_samples=5 by default", ex.check_mc_dropout, _mc_default_5, "n_samples=5 (the stub's: 50)"),
     ("mc: one pass", ex.check_mc_dropout, _mc_one_pass, "through the network 1 time;"),
+    ("bn: no defaults at all (att6 D5)", ex.check_batch_norm, _bn_no_defaults, "removed the stub's defaults"),
+    ("mc: no default at all (att6 D5)", ex.check_mc_dropout, _mc_required, "removed the stub's default for n_samples"),
 ]
 ATT4_RIGHT_02_05 = [
-    ("bn: no defaults at all", ex.check_batch_norm, _bn_no_defaults),
     ("bn: the reference", ex.check_batch_norm, bn_ok),
-    ("mc: no default at all", ex.check_mc_dropout, _mc_required),
     ("mc: the reference", ex.check_mc_dropout, mc_ok),
 ]
 
@@ -5102,3 +5103,208 @@ def test_att6_a_build_time_key_error_is_readable_and_placed():
     rejected(r, "calling your function on an SGD optimizer")
     assert "\\n" not in r.message and "leave it out" in r.message, r.message
     assert "stepping your scheduler" not in r.message, r.message
+
+
+# ---- att6 D4, D5, D6, D11: the stub's signature (order, defaults present, defaults equal) is checked up front
+def _opt_init(update, init_src: str, defaults: dict):
+    """An optimizer class whose ``__init__`` has the signature ``init_src`` (e.g. "params, lr, momentum")."""
+    ns = {"torch": torch}
+    exec(f"def __init__(self, {init_src}):\n"
+         f"    super(Opt, self).__init__(params, dict({', '.join(f'{k}={k}' for k in defaults)}))\n", ns)
+
+    class Opt(torch.optim.Optimizer):
+        @torch.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        update(self, p, p.grad, self.state[p], group)
+    ns["Opt"] = Opt
+    Opt.__init__ = ns["__init__"]
+    return Opt
+
+
+def _l2_right(params, lam):
+    return lam / 2 * sum((p ** 2).sum() for p in params)
+
+
+ATT6_SIGNATURE_WRONG = [
+    ("rmsprop: no defaults", ex.check_rmsprop, _opt_init(_rms_right, "params, lr, alpha, eps", RMS),
+     "removed the stub's defaults for lr, alpha, eps"),
+    ("adam: no defaults", ex.check_adam, _opt_init(_adam_right, "params, lr, betas, eps", ADAM),
+     "removed the stub's defaults"),
+    ("adam: only eps without its default", ex.check_adam, _opt_init(_adam_right, "params, lr=1e-3, betas=(0.9, 0.999), "
+                                                                    "*, eps", ADAM), "stub's default for eps"),
+    ("bn: eps alone without a default", ex.check_batch_norm,
+     lambda x, gamma, beta, running_mean, running_var, training, momentum=0.1, *, eps: bn_ok(
+         x, gamma, beta, running_mean, running_var, training, momentum, eps), "default for eps"),
+    ("kaiming: a=0.01 (leaky ReLU's slope) by default", ex.check_kaiming_normal,
+     lambda w, a=0.01: kaiming_ok(w, a), "a=0.01 (the stub's: 0.0)"),
+    ("kaiming: no default for a", ex.check_kaiming_normal, lambda w, a: kaiming_ok(w, a), "default for a"),
+    ("xavier: gain=1.1 by default", ex.check_xavier_uniform, lambda w, gain=1.1: xavier_ok(w, gain),
+     "gain=1.1 (the stub's: 1.0)"),
+    ("leaky: negative_slope=0.2 by default", ex.check_leaky_relu, lambda x, negative_slope=0.2: leaky_ok(
+        x, negative_slope), "negative_slope=0.2"),
+    ("backward: names swapped", ex.check_backward_condition, lambda d_y, d_x: 1 / d_y, "the stub's order is (d_x, d_y)"),
+    ("l2: (lam, params)", ex.check_l2_penalty, lambda lam, params: _l2_right(params, lam), "(params, lam)"),
+    ("bn: training and momentum swapped", ex.check_batch_norm,
+     lambda x, gamma, beta, running_mean, running_var, momentum=0.1, training=True, eps=1e-5: bn_ok(
+         x, gamma, beta, running_mean, running_var, training, momentum, eps), "another order"),
+    ("bn: gamma and beta swapped", ex.check_batch_norm,
+     lambda x, beta, gamma, running_mean, running_var, training, momentum=0.1, eps=1e-5: bn_ok(
+         x, gamma, beta, running_mean, running_var, training, momentum, eps), "another order"),
+    ("leaky: (negative_slope, x=0.01)", ex.check_leaky_relu, lambda negative_slope, x=0.01: leaky_ok(x, negative_slope),
+     "another order"),
+    ("kaiming: (a, w=0.0)", ex.check_kaiming_normal, lambda a, w=0.0: kaiming_ok(w, a), "another order"),
+    ("mc: (x, model)", ex.check_mc_dropout, lambda x, model, n_samples=50: mc_ok(model, x, n_samples), "another order"),
+]
+ATT6_SIGNATURE_RIGHT = [
+    ("backward: other names, same order", ex.check_backward_condition, lambda fan_in, fan_out: 1 / fan_out),
+    ("kaiming: a=0 as an int", ex.check_kaiming_normal, lambda w, a=0: kaiming_ok(w, a)),
+    ("kaiming: a wrapper with *args", ex.check_kaiming_normal, lambda *args: kaiming_ok(*args)),
+    ("leaky: other names", ex.check_leaky_relu, lambda t, s=0.01: leaky_ok(t, s)),
+    ("bn: short names, the stub's defaults", ex.check_batch_norm,
+     lambda x, g, b, rm, rv, tr, m=0.1, e=1e-5: bn_ok(x, g, b, rm, rv, tr, m, e)),
+    ("mc: an extra keyword after the stub's", ex.check_mc_dropout,
+     lambda model, x, n_samples=50, *, unused=None: mc_ok(model, x, n_samples)),
+    ("l2: other names", ex.check_l2_penalty, lambda ps, l: _l2_right(ps, l)),
+    ("adam: betas as a list", ex.check_adam, _opt_init(_adam_right, "params, lr=1e-3, betas=[0.9, 0.999], eps=1e-8",
+                                                       ADAM)),
+    ("momentum: the stub's signature", ex.check_momentum, _opt_init(_mom_right, "params, lr=0.01, momentum=0.9", MOM)),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", ATT6_SIGNATURE_WRONG, ids=[r[0] for r in ATT6_SIGNATURE_WRONG])
+def test_att6_signature_reject(label, check, fn, keyword):
+    _CLASS_BUF.clear()
+    r = check(fn, verbose=False)
+    rejected(r, keyword)
+    assert "keep the stub's signature" in r.message, r.message
+
+
+@pytest.mark.parametrize("label,check,fn", ATT6_SIGNATURE_RIGHT, ids=[r[0] for r in ATT6_SIGNATURE_RIGHT])
+def test_att6_signature_accept(label, check, fn):
+    _CLASS_BUF.clear()
+    accepted(check(fn, verbose=False))
+
+
+# ---- att6 D13: a number in a string: the example is the number meant, decimal comma included
+ATT6_NUMBER_TEXT = [
+    ("decimal comma fraction", ex.check_exponential_fraction, "0,3487", "e.g. 0.3487, not"),
+    ("decimal comma in a pair", ex.check_adam_first_step, ("0,01", "0,01"), "e.g. 0.01, not"),
+    ("decimal comma factor", ex.check_leaky_growth, "12,17", "e.g. 12.17, not"),
+    ("decimal comma epochs", ex.check_epochs_below, "44,0", "e.g. 44, not"),
+    ("decimal comma question 7", lambda a, verbose=False: ex.check_answer(7, a, verbose=verbose), "50,0",
+     "e.g. 50, not"),
+    ("European thousands and decimal comma", ex.check_leaky_growth, "12.170,5", "e.g. 12170.5, not"),
+    ("decimal comma percentage", ex.check_exponential_fraction, "34,87%", "e.g. 0.3487, not"),
+    ("a percentage", ex.check_exponential_fraction, "34.87 %", "e.g. 0.3487, not"),
+    ("ambiguous comma", ex.check_leaky_growth, "1,217", "1.217 or 1217, whichever you meant"),
+    ("ambiguous comma with an exponent", ex.check_leaky_growth, "1,217e1", "12.17 or 12170"),
+    ("ambiguous European thousands", lambda a, verbose=False: ex.check_answer(5, a, verbose=verbose), "100.000",
+     "100 or 100000"),
+    ("thousands in several groups", lambda a, verbose=False: ex.check_answer(5, a, verbose=verbose), "1.000.000",
+     "e.g. 1000000, not"),
+    ("a plain number in quotes", ex.check_leaky_growth, "12.17", "e.g. 12.17, not"),
+    ("no number", ex.check_leaky_growth, "twelve", "without quotes or a % sign"),
+]
+
+
+@pytest.mark.parametrize("label,check,answer,keyword", ATT6_NUMBER_TEXT, ids=[r[0] for r in ATT6_NUMBER_TEXT])
+def test_att6_number_text_hint(label, check, answer, keyword):
+    rejected(check(answer, verbose=False), keyword)
+
+
+# ---- att6 D7: a METHOD of torch's class replaced (not only a name) is put back while the check runs, and named
+def _patched(cls, attr, value):
+    class Patch:
+        def __enter__(self):
+            self.had = attr in vars(cls)
+            self.old = vars(cls).get(attr)
+            setattr(cls, attr, value)
+
+        def __exit__(self, *exc):
+            if self.had:
+                setattr(cls, attr, self.old)
+            else:
+                delattr(cls, attr)
+    return Patch()
+
+
+def test_att6_sgd_step_replaced_by_the_learners_update_is_noticed():
+    wrong = make_optimizer(momentum_update(ema=True), MOM)
+    with _patched(torch.optim.SGD, "step", wrong.step):
+        r = ex.check_momentum(wrong, verbose=False)
+    rejected(r, "EMA form")
+    assert "torch.optim.sgd.SGD.step" in r.message and "had been replaced" in r.message, r.message
+
+
+def test_att6_batchnorm_forward_replaced_is_noticed():
+    wrong = bn_variant(unbiased_norm=True)
+
+    def forward(self, x):
+        return wrong(x, self.weight, self.bias, self.running_mean, self.running_var, self.training,
+                     self.momentum, self.eps)[0]
+    with _patched(nn.BatchNorm1d, "forward", forward):
+        r = ex.check_batch_norm(wrong, verbose=False)
+    rejected(r, "biased")
+    assert "no .detach()" not in r.message and "BatchNorm1d.forward" in r.message, r.message
+
+
+def test_att6_leaky_relu_forward_replaced_is_noticed():
+    wrong = lambda x, negative_slope=0.01: torch.where(x > 0, x, 0.01 * x)  # noqa: E731
+    with _patched(nn.LeakyReLU, "forward", lambda self, x: wrong(x, self.negative_slope)):
+        r = ex.check_leaky_relu(wrong, verbose=False)
+    rejected(r, "ignored")
+    assert "backward pass is not" not in r.message, r.message
+
+
+def test_att6_torch_own_step_hook_is_not_a_replacement():
+    """torch wraps an optimizer class's `step` at its first instance: that is torch's own, no note."""
+    class Fresh(torch.optim.SGD):
+        pass
+    r = ex.check_momentum(make_optimizer(momentum_update(), MOM), verbose=False)
+    accepted(r)
+    assert "had been replaced" not in r.message, r.message
+    torch.optim.Adagrad([torch.zeros(1, requires_grad=True)])   # hooks Adagrad.step now, after the snapshot
+    r = ex.check_momentum(make_optimizer(momentum_update(), MOM), verbose=False)
+    accepted(r)
+    assert "had been replaced" not in r.message, r.message
+
+
+# ---- att6 D9, D14: "within 5 %" is symmetric; a subscript digit is read as the digit
+@pytest.mark.parametrize("answer", [95000, 95238, 105000, 100000.0])
+def test_att6_within_five_percent_is_symmetric(answer):
+    accepted(ex.check_answer(5, answer, verbose=False))
+
+
+@pytest.mark.parametrize("answer,keyword", [(94999, "too small"), (105001, "too large")])
+def test_att6_outside_five_percent(answer, keyword):
+    rejected(ex.check_answer(5, answer, verbose=False), keyword)
+
+
+@pytest.mark.parametrize("answer", ["ℓ₁", "an ℓ₁ penalty", "ｂ"])
+def test_att6_compatibility_characters_are_read(answer):
+    accepted(ex.check_answer(6, answer, verbose=False))
+
+
+def test_att6_capstone_seeds_without_a_rate_names_the_search(capsys):
+    """(att6 D8) `nadam(lr.get("SELU"))` while the SELU search found no rate: named, the helper not blamed."""
+    def nadam(lr):
+        return lambda params: torch.optim.NAdam(params, lr=lr)
+    assert ex.capstone_seeds(lambda seed=0: nn.Linear(4, 2), nadam(None), None, seeds=2, desc="alpha dropout") is None
+    out = capsys.readouterr().out
+    assert "no learning rate yet" in out and "search cell" in out and "your code raised" not in out, out
+
+
+def test_att6_capstone_hints_speak_the_displayed_columns_words():
+    """(att6 D2, D3) the displayed 'significant' column reads yes / 'yes, < 0.5' / no: the hints use its words,
+    say that its 'no' is the answer 'not significant', and that a 'yes, < 0.5' row is still significant."""
+    from course_utils.exercises.capstone_answers import _answer_hint
+
+    no = _answer_hint("mc_better", "no")
+    assert "'no' in that column means not significant" in no and "True in its" not in no, no
+    ns = _answer_hint("onecycle_better", "not significant")
+    assert "'yes, < 0.5' there is still significant" in ns and "False in its" not in ns, ns
+    yes = _answer_hint("mc_better", "yes")
+    assert "'yes' in its 'significant' column" in yes and "means not significant" not in yes, yes

@@ -168,10 +168,28 @@ def _snapshot_torch() -> list:
         names = [n for n in vars(mod) if not n.startswith("__") and callable(vars(mod)[n])]
         out.append((mod, mod_name, {n: vars(mod)[n] for n in names}))
     out.append((torch, "torch", {n: getattr(torch, n) for n in _PRISTINE_TORCH if hasattr(torch, n)}))
+    # the methods of torch's classes too (`torch.optim.SGD.step = Momentum.step`, `nn.BatchNorm1d.forward = ...`
+    # would grade the learner's code against itself just as a replaced name does)
+    seen = set()
+    for mod, mod_name, attrs in list(out):
+        for n, obj in attrs.items():
+            if (isinstance(obj, type) and (obj.__module__ or "").startswith("torch.") and obj not in seen):
+                for cls in obj.__mro__:
+                    if (cls in seen or cls is object or not (cls.__module__ or "").startswith("torch.")
+                            or (cls.__module__ or "").startswith("torch._C") or issubclass(cls, torch.Tensor)
+                            or cls.__flags__ & (1 << 8)):  # (C types, tensors: immutable or not references)
+                        continue
+                    seen.add(cls)
+                    methods = {k: v for k, v in vars(cls).items() if not k.startswith("__") or k in (
+                        "__init__", "__call__", "__setstate__")}
+                    methods = {k: v for k, v in methods.items()
+                               if callable(v) or isinstance(v, (staticmethod, classmethod, property))}
+                    out.append((cls, f"{cls.__module__}.{cls.__qualname__}", methods))
     return out
 
 
 _PRISTINE = _snapshot_torch()
+_ADDED = object()  # a method the learner added on torch's class (deleted while a check runs)
 
 
 class _TorchAsShipped:
@@ -179,18 +197,40 @@ class _TorchAsShipped:
     (and named in a note)."""
 
     def __enter__(self):
-        self.replaced = []
+        self.replaced, self.added = [], []
         for mod, mod_name, attrs in _PRISTINE:
             d = vars(mod)
             for n, orig in attrs.items():
                 now = d.get(n, orig)
+                if isinstance(mod, type) and n not in d:  # a method deleted from torch's class
+                    now = None
+                # torch wraps an optimizer class's own `step` once, at its first instance (profiling hook)
+                if now is not orig and getattr(now, "hooked", False) and getattr(now, "__wrapped__", None) is orig:
+                    attrs[n] = orig = now
                 if now is not orig:
                     self.replaced.append((mod, n, now, f"{mod_name}.{n}"))
                     setattr(mod, n, orig)
+            if isinstance(mod, type):  # a method added on torch's class, over the one it inherits
+                for n in [k for k in d if k not in attrs and callable(d[k])
+                          and (not k.startswith("__") or k in ("__init__", "__call__"))
+                          and any(k in vars(b) for b in mod.__mro__[1:])]:
+                    now = d[n]
+                    if getattr(now, "hooked", False):  # torch's own profiling wrapper of an inherited step
+                        continue
+                    self.replaced.append((mod, n, _ADDED, f"{mod_name}.{n}"))
+                    self.added.append((mod, n, now))
+                    delattr(mod, n)
         return self
 
     def __exit__(self, *exc):
         for mod, n, now, _ in self.replaced:
+            if now is _ADDED:
+                continue
+            if now is None and isinstance(mod, type):
+                delattr(mod, n)
+            else:
+                setattr(mod, n, now)
+        for mod, n, now in self.added:
             setattr(mod, n, now)
         return False
 
@@ -354,17 +394,18 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
         if isinstance(x, str):  # the example is the learner's own number, in the unit the question asks for
             text = x.strip()
             pct = text.endswith("%")
-            try:
-                num = float(text.rstrip("%").strip().replace(",", "")) if text.rstrip("%").strip() else None
-            except ValueError:
-                num = None
-            if num is None or not math.isfinite(num):
+            readings, how = _read_number_text(text.rstrip("%").strip())
+            if pct and (ratio or (high is not None and high <= 1)):  # a fraction or factor is asked for
+                readings = [r / 100 for r in readings]
+            readings = [r for r in readings if math.isfinite(r)]
+            quotes = f"without quotes{' or a % sign' if pct else ''}"
+            if not readings:
                 extra = " — write the number itself, without quotes or a % sign"
-            else:
-                if pct and (ratio or (high is not None and high <= 1)):  # a fraction or factor is asked for
-                    num = num / 100
-                extra = (f" — write the number itself, without quotes{' or a % sign' if pct else ''} "
-                         f"(e.g. {num:g}, not {x!r})")
+            elif len(readings) == 1:
+                extra = f" — write the number itself, {quotes}{how} (e.g. {readings[0]:.12g}, not {x!r})"
+            else:  # '1,217', '100.000': a decimal or a thousands separator, which one cannot be told
+                extra = (f" — write the number itself, {quotes}, with a decimal point and no thousands separator "
+                         f"(e.g. {readings[0]:.12g} or {readings[1]:.12g}, whichever you meant, not {x!r})")
         return None, f"expected {want}, got {_describe(x)}{extra}."
     v = float(x)
     if not math.isfinite(v):
@@ -372,6 +413,48 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
     if (low is not None and v < low) or (high is not None and v > high):
         return None, f"expected {want}, got {_num_text(v)}."
     return v, None
+
+
+def _read_number_text(text: str) -> tuple[list, str]:
+    """The numbers a learner may have meant by ``text`` (a string, % sign removed) and how to write them: one
+    reading where it is unambiguous, two ('1,217': 1.217 or 1217) where a separator could be either, none when it
+    is no number. A comma is a decimal comma unless every group after it has exactly three digits."""
+    import re
+
+    t = text.replace(" ", "").replace("\u202f", "").replace("\u00a0", "")
+    m = re.fullmatch(r"([+-]?)(\d[\d.,]*)((?:[eE][+-]?\d+)?)", t)
+    if not m:
+        try:
+            return [float(t)], ""
+        except ValueError:
+            return [], ""
+    sign, body, exp = m.groups()
+
+    def num(s):
+        return float(sign + s + exp)
+    try:
+        if "," not in body and body.count(".") <= 1:
+            if re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", body) and not exp:  # '100.000': 100 or 100000
+                return [num(body), num(body.replace(".", ""))], ""
+            return [num(body)], ""
+        if "," in body and "." in body:  # the last separator is the decimal one: '12.170,5', '1,234.5'
+            dec, th = (",", ".") if body.rfind(",") > body.rfind(".") else (".", ",")
+            whole, frac = body.rsplit(dec, 1)
+            if dec in whole or not re.fullmatch(r"\d{1,3}(\%s\d{3})+" % th, whole):
+                return [], ""
+            return [num(whole.replace(th, "") + "." + frac)], (", with a decimal point and no thousands separator" if dec == ","
+                                                               else ", with no thousands separator")
+        sep = "," if "," in body else "."
+        groups = body.split(sep)
+        if all(len(g) == 3 for g in groups[1:]) and groups[0] and not groups[0].startswith("0"):
+            if len(groups) > 2:  # '1,000,000', '1.000.000': thousands
+                return [num("".join(groups))], ", with no thousands separator"
+            return [num(groups[0] + "." + groups[1]), num("".join(groups))], ""  # '1,217': either
+        if sep == "," and len(groups) == 2:  # '0,3487', '12,17', '44,0': a decimal comma
+            return [num(groups[0] + "." + groups[1])], ", with a decimal point"
+        return [], ""
+    except ValueError:
+        return [], ""
 
 
 def _num_text(v: float) -> str:
@@ -798,3 +881,69 @@ def _cached_note(*results) -> str | None:
         return None
     return (f"{'this run was' if n == 1 else f'{n} of these runs were'} read from the results cache (a run "
             "trained earlier with exactly this code, data and settings), not trained again.")
+
+
+_NO_DEFAULT = object()
+
+
+def _stub_signature_problem(fn, stub: str, stub_params: list, *, call: str | None = None) -> dict | None:
+    """What keeps ``fn``'s signature from the stub's ``stub_params`` (``[(name, default or _NO_DEFAULT)]``, in the
+    stub's order; for a class, ``__init__``'s without ``self``): a stub's name at another position (the checks
+    pass arguments positionally, so swapped names read as a formula error), a default removed (code that leaves
+    the argument out, the notebook's own cells included, then raises TypeError) or changed (a coincidence no
+    sample can tell, e.g. a=0.01 for a=0). ``None`` when it matches, or when it cannot be read (a builtin, a
+    ``*args``/``**kwargs`` wrapper: those are judged by the calls). Other names than the stub's are fine."""
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        return None
+    pos = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = [n for n, _ in stub_params]
+    shown = ", ".join(n if d is _NO_DEFAULT else f"{n}={d!r}" for n, d in stub_params)
+    keep = f"keep the stub's signature, `{stub}({shown})`: the checks and the notebook's cells call it that way."
+    theirs = ", ".join(p.name for p in pos[:len(names)])
+    moved = [p.name for i, p in enumerate(pos) if p.name in names and names.index(p.name) != i]
+    if moved:
+        return dict(headline=f"your function takes its parameters in another order: ({theirs}); the stub's order "
+                             f"is ({', '.join(names)}), and every call passes the arguments in that order.",
+                    case=call or "the signature of your function", hint=keep)
+    missing, differ = [], []
+    kw_only = {p.name: p for p in params if p.kind == p.KEYWORD_ONLY}
+    pairs = list(zip(stub_params, pos)) + [((n, d), kw_only[n]) for n, d in stub_params[len(pos):] if n in kw_only]
+    for (name, want), p in pairs:
+        if want is _NO_DEFAULT:
+            continue
+        if p.default is p.empty:
+            missing.append(name if p.name == name else f"{p.name} (the stub's {name})")
+            continue
+        got = tuple(p.default) if isinstance(p.default, list) and isinstance(want, tuple) else p.default
+        try:
+            same = bool(got == want)
+        except Exception:
+            same = False
+        if not same:
+            differ.append(f"{p.name}={p.default!r} (the stub's: {want!r})")
+    if missing:
+        s = "s" if len(missing) > 1 else ""
+        return dict(headline=f"your function removed the stub's default{s} for {', '.join(missing)}: code that "
+                             "leaves the argument out (as the stub allows, and as later cells of the notebook do) "
+                             "raises TypeError.",
+                    case=call or "the signature of your function", hint=keep)
+    if differ:
+        return dict(headline=f"your function changed the stub's defaults: {', '.join(differ)}.",
+                    case=call or "the signature of your function",
+                    hint=keep + " Code that leaves an argument out gets the stub's default.")
+    return None
+
+
+def _signature_report(name: str, fn, stub: str, stub_params: list, verbose: bool, call: str | None = None):
+    """A failed CheckResult when ``fn``'s signature departs from the stub's (see ``_stub_signature_problem``)."""
+    bad = _stub_signature_problem(fn, stub, stub_params, call=call)
+    if bad is None:
+        return None
+    return _report(name, FAIL, bad.pop("headline"), verbose=verbose, **bad)

@@ -180,15 +180,21 @@ def _answer_hint(key: str, given: str) -> str:
     one would give it away)."""
     table, a, b, direction, _ = CAPSTONE_QUESTIONS[key]
     where = f"the row {a} − {b} of the {table} table"
+    # in the words of the displayed table (paired_display): its 'significant' column reads "yes", "yes, < 0.5",
+    # "no" or "no, within ±0.5" (True/False in the table itself)
     if given == NOT_SIGNIFICANT:
-        return f"'not significant' claims that {where} has False in its 'significant' column: read it again."
+        return (f"'not significant' claims that {where} reads 'no' in its 'significant' column (False in the "
+                "table itself): read it again. A 'yes, < 0.5' there is still significant, only smaller than the "
+                "minimum effect: such a row is answered 'yes' or 'no' by the sign of A − B.")
     sign = "negative" if direction == -1 else "positive"
     meaning = ("fewer epochs" if direction == -1 else "a higher accuracy") if given == YES else \
         ("more epochs" if direction == -1 else "a lower accuracy")
     if given == NO:
         sign = "positive" if sign == "negative" else "negative"
-    return (f"'{given}' claims two things of {where}: True in its 'significant' column, and a {sign} A − B "
-            f"({meaning} for {a}). Check both.")
+    return (f"'{given}' claims two things of {where}: 'yes' in its 'significant' column (True in the table "
+            f"itself), and a {sign} A − B ({meaning} for {a}). Check both."
+            + (" A 'no' in that column means not significant, answered 'not significant'; the answer 'no' means "
+               "significant the other way." if given == NO else ""))
 
 
 def _step_hint(value: float, measured: float) -> str:

@@ -289,6 +289,18 @@ def epochs_to(result, target: float) -> float:
     return float(result.start_epoch + hits[0] + 1) if len(hits) else math.nan
 
 
+def _rate_not_found(optimizer_fn) -> str | None:
+    """The name of a learning rate the optimizer factory closes over that is None (`nadam(lr.get("SELU"))` while
+    the SELU search has no rate yet), else None."""
+    import inspect
+
+    try:
+        bound = inspect.getclosurevars(optimizer_fn).nonlocals
+    except Exception:
+        return None
+    return next((k for k, v in bound.items() if v is None and "lr" in k.lower()), None)
+
+
 def capstone_seeds(build_fn: Callable, optimizer_fn: Callable, data, *, seeds: int | Sequence[int] = 5,
                    desc: str = "capstone", **run_kw) -> CapstoneRuns | None:
     """:func:`capstone_run` for each seed (``build_fn(seed)``, the seed also orders the batches).
@@ -299,6 +311,14 @@ def capstone_seeds(build_fn: Callable, optimizer_fn: Callable, data, *, seeds: i
     stub or fails.
     """
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    missing = _rate_not_found(optimizer_fn)
+    if missing:
+        _say(FAIL, f"{desc}: no learning rate yet: the optimizer was made with `{missing}` = None, the rate the "
+             "search cell above returns while its configuration is not finished (or its search did not run).\n"
+             "   hint:     finish the builder that configuration uses and run its search cell first "
+             "(`lr[...] = exercises.search_lr(...)`), then run this cell again; the optimizer helper itself is "
+             "fine.")
+        return None
     models, results = [], []
     for s in seeds:
         model, result = capstone_run(build_fn, optimizer_fn, data, seed=s, desc=f"{desc}, seed {s}", **run_kw)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
+from ._core import (_NO_DEFAULT, _signature_report, CheckResult, FAIL, PASS, TODO, _as_number, _describe, _not_a_function, _not_callable, _not_yet,
                     _num_text,
                     _one_thread, _raised, _report, _say, _say_raised, _show)
 from ._core import _graded
@@ -103,6 +103,9 @@ def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
                             "return …` in terms of d_x and d_y.", verbose=verbose)
     if _not_a_function(answer):
         return _not_callable(name, answer, "a function (d_x, d_y) -> Var(W)", verbose)
+    bad = _signature_report(name, answer, "backward_var", [("d_x", _NO_DEFAULT), ("d_y", _NO_DEFAULT)], verbose)
+    if bad is not None:
+        return bad
     fn, cases = answer, _BACKWARD_CASES
     values, raw = [], []
     for d_x, d_y in cases:
@@ -486,6 +489,9 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
     name = "xavier_uniform_"
     if _not_a_function(fn):
         return _not_callable(name, fn, "a function xavier_uniform_(w, gain=1.0)", verbose)
+    bad = _signature_report(name, fn, "xavier_uniform_", [("w", _NO_DEFAULT), ("gain", 1.0)], verbose)
+    if bad is not None:
+        return bad
     for k, shape in enumerate(_INIT_CASES + (_SMALL_SHAPE,)):
         fan_out, fan_in = shape
         gain = 5 / 3 if k == 3 else 1.0
@@ -557,6 +563,9 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
     name = "kaiming_normal_"
     if _not_a_function(fn):
         return _not_callable(name, fn, "a function kaiming_normal_(w, a=0.0)", verbose)
+    bad = _signature_report(name, fn, "kaiming_normal_", [("w", _NO_DEFAULT), ("a", 0.0)], verbose)
+    if bad is not None:
+        return bad
     for k, (fan_out, fan_in, a) in enumerate(_KAIMING_CASES + (_SMALL_SHAPE + (0.0,),)):
         shape = (fan_out, fan_in)
         args = () if a == 0.0 else (a,)

@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _as_number, _describe, _fmt, _is_numpy,
+from ._core import (_NO_DEFAULT, _signature_report, CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _as_number, _describe, _fmt, _is_numpy,
                     _not_a_function, _not_callable, _not_yet, _one_thread, _raised, _report)
 from ._core import _frozen, _graded
 
@@ -19,6 +19,9 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
     name = "leaky_relu"
     if _not_a_function(fn):
         return _not_callable(name, fn, "a function leaky_relu(x, negative_slope=0.01)", verbose)
+    bad = _signature_report(name, fn, "leaky_relu", [("x", _NO_DEFAULT), ("negative_slope", 0.01)], verbose)
+    if bad is not None:
+        return bad
     g = torch.Generator().manual_seed(0)
     cases = [(torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64), None),
              (torch.randn(4, 7, generator=g, dtype=torch.float64), 0.2),
@@ -211,6 +214,10 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
     if _not_a_function(fn):
         return _not_callable(name, fn, "a function batch_norm(x, gamma, beta, running_mean, running_var, "
                                        "training, momentum=0.1, eps=1e-5)", verbose)
+    bad = _signature_report(name, fn, "batch_norm", [(k, _NO_DEFAULT) for k in (
+        "x", "gamma", "beta", "running_mean", "running_var", "training")] + [("momentum", 0.1), ("eps", 1e-5)], verbose)
+    if bad is not None:
+        return bad
     g = torch.Generator().manual_seed(0)
     D, momentum, eps = 5, 0.3, 1e-3
     gamma = torch.rand(D, generator=g, dtype=torch.float64) + 0.5

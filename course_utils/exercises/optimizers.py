@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .. import surfaces as _surfaces
-from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _describe, _fmt, _not_callable, _not_yet, _raised,
+from ._core import (_NO_DEFAULT, _stub_signature_problem, CheckResult, FAIL, PASS, TODO, _as_number, _describe, _fmt, _not_callable, _not_yet, _raised,
                     _report, _say, _say_raised, _show)
 from ._core import _graded
 
@@ -222,7 +222,9 @@ def _stub_defaults_differ(cls, defaults: dict) -> str | None:
     out = []
     for k, want in defaults.items():
         p = params.get(k)
-        if p is not None and p.default is not p.empty and p.default != want:
+        got = tuple(p.default) if p is not None and isinstance(p.default, list) and isinstance(want, tuple) else (
+            p.default if p is not None else None)
+        if p is not None and p.default is not p.empty and got != want:
             out.append(f"{k}={p.default!r} (the stub's: {want!r})")
     return ", ".join(out) or None
 
@@ -401,6 +403,12 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                             "out of every checkpoint.", verbose=verbose)
     # the stub's defaults: `Adam(model.parameters())` must be torch's Adam with the stub's defaults
     if defaults:
+        bad = _stub_signature_problem(cls, getattr(cls, "__name__", name), [("params", _NO_DEFAULT)]
+                                      + list(defaults.items()),
+                                      call=f"`{getattr(cls, '__name__', name)}(params)`, the hyper-parameters left out")
+        if bad and "removed" in bad["headline"]:  # (changed defaults and order: told below / by the steps)
+            return _report(name, FAIL, bad.pop("headline").replace("your function", "your `__init__`"),
+                           verbose=verbose, **bad)
         differ = _stub_defaults_differ(cls, defaults)
         shown = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
         if differ:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import (CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function,
+from ._core import (_NO_DEFAULT, _signature_report, CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function,
                     _not_callable, _not_yet, _one_thread, _raised, _report, _say)
 from ._core import _frozen, _graded
 
@@ -359,6 +359,10 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
     name = "mc_dropout_predict"
     if _not_a_function(fn):
         return _not_callable(name, fn, "a function mc_dropout_predict(model, x, n_samples=50)", verbose)
+    bad = _signature_report(name, fn, "mc_dropout_predict", [("model", _NO_DEFAULT), ("x", _NO_DEFAULT),
+                                                             ("n_samples", 50)], verbose)
+    if bad is not None:
+        return bad
     S = _MC_SAMPLES
     nets = [(_mc_model, "a Linear–ReLU–BatchNorm–Dropout(0.5)–Linear net in eval mode"),
             (_mc_model_2, "a second net, Linear–Tanh–Dropout(0.3)–Linear–BatchNorm–ReLU–Dropout(0.5)–Linear, "
@@ -405,6 +409,9 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
     name = "l2_penalty"
     if _not_a_function(fn):
         return _not_callable(name, fn, "a function l2_penalty(params, lam)", verbose)
+    bad = _signature_report(name, fn, "l2_penalty", [("params", _NO_DEFAULT), ("lam", _NO_DEFAULT)], verbose)
+    if bad is not None:
+        return bad
     g = torch.Generator().manual_seed(0)
     ws = [torch.randn(3, 4, generator=g, dtype=torch.float64).requires_grad_(),
           torch.randn(5, generator=g, dtype=torch.float64).requires_grad_()]
@@ -614,7 +621,10 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
     ones (≤ 3 characters) only as whole words.  A bare "a" before a word is the article, not option (a)."""
     import re
 
-    raw = str(answer).strip()
+    import unicodedata
+
+    # compatibility forms read as what they show: 'ℓ₁' (subscript one) is 'l1', a full-width 'ｂ' is 'b'
+    raw = unicodedata.normalize("NFKC", str(answer)).strip()
     while len(raw) >= 2 and raw[0] + raw[-1] in ("''", '""', "‘’", "“”", "``"):  # the quotes typed inside the string
         raw = raw[1:-1].strip()
     text = " " + raw.lower() + " "
