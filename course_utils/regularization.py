@@ -272,16 +272,60 @@ def enable_mc_dropout(model: nn.Module) -> int:
     return n
 
 
+def _mc_cache_path(model: nn.Module, X: torch.Tensor, n_samples: int, batch_size: int, seed: int):
+    """Where :func:`mc_sample_probs` keeps its result: a hash of everything that decides it (the network's
+    architecture and every weight, the inputs, S, the seed, the chunking, torch, the package's code)."""
+    import hashlib
+
+    from .config import cache_dir
+    from .train import package_source_hash
+
+    h = hashlib.sha256()
+    for part in (repr(model), X.dtype, tuple(X.shape), n_samples, batch_size, seed, X.device.type,
+                 torch.__version__.split("+")[0], package_source_hash()):
+        h.update(repr(part).encode() + b"\0")
+    for name, t in [*model.state_dict().items(), ("X", X)]:
+        t = t.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name} {t.dtype} {t.numel()}".encode())
+        h.update((t.view(torch.uint8) if t.dtype != torch.bool else t.to(torch.uint8)).numpy().tobytes())
+    return cache_dir("mc_dropout") / f"{h.hexdigest()[:24]}.pt"
+
+
+def _cacheable(model: nn.Module) -> bool:
+    """Whether the weights and the architecture's repr decide what ``model`` computes: every module is
+    torch's or this package's, and no hook is registered (a learner's own class or hook could compute
+    anything, so its passes are never cached)."""
+    from torch.nn.modules import module as _m
+
+    if any(getattr(_m, g, None) for g in ("_global_forward_hooks", "_global_forward_pre_hooks")):
+        return False
+    for m in model.modules():
+        if not type(m).__module__.startswith(("torch.", "course_utils.")):
+            return False
+        if m._forward_hooks or m._forward_pre_hooks:
+            return False
+    return True
+
+
 @torch.no_grad()
 def mc_sample_probs(model: nn.Module, X: torch.Tensor, n_samples: int, *, batch_size: int = 4096,
-                    seed: int = 0) -> torch.Tensor:
+                    seed: int = 0, use_cache: bool = True) -> torch.Tensor:
     """Class probabilities from ``n_samples`` stochastic forward passes (dropout on): ``(S, N, C)``.
 
     The model's train/eval state is restored afterwards; the global RNG is untouched
-    (the passes run under ``torch.random.fork_rng`` seeded with ``seed``).
+    (the passes run under ``torch.random.fork_rng`` seeded with ``seed``).  The passes are
+    deterministic given the weights, the inputs, ``n_samples`` and ``seed``, so the result is kept in
+    the project's cache (``<cache>/mc_dropout/``, keyed by all of them) and read back the next time;
+    ``use_cache=False`` always computes.
     """
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples <= 0:
         raise ValueError(f"n_samples must be a positive integer (number of MC passes), got {n_samples!r}.")
+    path = _mc_cache_path(model, X, n_samples, batch_size, seed) if use_cache and _cacheable(model) else None
+    if path is not None and path.is_file():
+        try:
+            return torch.load(path, map_location=X.device, weights_only=True)
+        except (OSError, RuntimeError, ValueError, EOFError):
+            pass  # corrupt or unreadable: compute again and overwrite
     states = {m: m.training for m in model.modules()}
     devices = [X.device] if X.device.type == "cuda" else []
     try:
@@ -295,7 +339,14 @@ def mc_sample_probs(model: nn.Module, X: torch.Tensor, n_samples: int, *, batch_
     finally:
         for m, t in states.items():
             m.train(t)
-    return torch.stack(out)  # (S, N, C)
+    out = torch.stack(out)  # (S, N, C)
+    if path is not None:
+        from ._io import atomic_torch_save
+        try:
+            atomic_torch_save(out.cpu(), path)
+        except OSError:
+            pass  # a read-only cache: the result is still returned
+    return out
 
 
 class MCPrediction(NamedTuple):

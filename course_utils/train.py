@@ -147,8 +147,9 @@ def _describe_callable(fn, _depth: int = 0) -> str:
 
     Used for LambdaLR lambdas, loss functions and the like: its dotted name and its source text
     where Python has it (a notebook cell's too), else its code object.  Its constants, default
-    arguments, closure and the plain values (numbers, strings) of the globals it reads are part of the description, so ``lambda s: min(1, s / warmup)`` changes key when
-    ``warmup`` does.  Bytecode is avoided where possible: it differs between Python versions, and a
+    arguments, closure and the values of the globals it reads (numbers, strings, and lists, tuples, dicts,
+    arrays and tensors of them) are part of the description, so ``lambda s: min(1, s / warmup)`` changes key
+    when ``warmup`` does, and ``lambda e: factors[e]`` when ``factors`` does.  Bytecode is avoided where possible: it differs between Python versions, and a
     key made of it would make a learner on another version retrain every run.
     """
     import inspect
@@ -183,6 +184,11 @@ def _describe_callable(fn, _depth: int = 0) -> str:
             parts["closure"] = cells
         g = getattr(fn, "__globals__", {})
         plain = {n: _plain(g[n]) for n in code.co_names if n in g and _plain(g[n]) is not None}
+        for n in code.co_names:  # containers of values it reads (a list of factors, an array): their contents
+            if n in g and n not in plain and isinstance(g[n], (list, tuple, dict, np.ndarray, torch.Tensor)):
+                described = json.dumps(_jsonable(g[n], _depth + 1), sort_keys=True, default=repr)
+                if "0x" not in described:  # an object's address would change the key in every process
+                    plain[n] = described
         plain.update({n: _describe_callable(g[n], _depth + 1) for n in code.co_names  # notebook helpers
                       if n in g and callable(g[n]) and getattr(g[n], "__module__", None) == module
                       and module == "__main__"})
@@ -351,7 +357,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, data, *, epochs: int
                disable=not progress_enabled(progress), leave=False)
     for epoch in bar:
         model.train()
-        lr_used = optimizer.param_groups[0]["lr"]  # the rate the epoch starts with
+        lr_used = float(optimizer.param_groups[0]["lr"])  # the rate the epoch starts with (a plain number:
+        # a LambdaLR factor written with NumPy makes it np.float64, which the cache's weights-only load refuses)
         losses = torch.zeros(n_steps, device=X.device)
         correct = torch.zeros((), device=X.device)
         for step, (xb, yb) in enumerate(batches(X, y, batch_size, shuffle=True, generator=generator)):

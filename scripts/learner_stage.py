@@ -276,11 +276,11 @@ def check_binder(learner: Learner) -> int:
 def make_runner(learner: Learner, keep: bool) -> Path:
     """A second, separate environment with nbval: it starts the learner's kernel, it is not the kernel."""
     py = learner.runner / "bin" / "python"
-    if not (keep and py.exists()):
+    if not (keep and py.exists() and any(learner.runner.glob("lib/python*/site-packages/xdist"))):
         shutil.rmtree(learner.runner, ignore_errors=True)
         learner.run([learner.base_python, "-m", "venv", str(learner.runner)])
         learner.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"])
-        learner.run([str(py), "-m", "pip", "install", "-q", "pytest>=7", "nbval>=0.11"])
+        learner.run([str(py), "-m", "pip", "install", "-q", "pytest>=7", "nbval>=0.11", "pytest-xdist>=3"])
     return py
 
 
@@ -449,8 +449,14 @@ def stage_notebooks(learner: Learner, origin: str, nbs: list[Path], work: Path) 
     return out
 
 
+#: Notebooks run side by side (pytest-xdist), each notebook's cells in order on one worker (``--dist loadfile``,
+#: as nbval's README asks); the kernels of most notebooks mostly wait on imports and cached runs.
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+
 def run_notebooks(learner: Learner, runner: Path, env: Env, nbs: list[Path], work: Path):
     cmd = [str(runner), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+           "-n", str(WORKERS), "--dist", "loadfile",
            f"--nbval-kernel-name={env.kernel}", "--nbval-cell-timeout=1800", "--durations=10",
            "--rootdir", str(work), *map(str, nbs)]
     return learner.run(cmd, cwd=work, check=False, **env.extra_env())

@@ -4616,6 +4616,22 @@ def test_att5_schedule_states_the_mean_rate_rule(make_tiny_data, cache):
     rejected(r, "also beat a constant rate equal to its own mean")
 
 
+def test_s6_schedule_reading_a_changed_list_gets_its_own_run(make_tiny_data, cache):
+    """(s6 review of 04, finding 1) a lambda reading a global list the learner changes between two checks is
+    graded on a new run, never on the cached run of the old list (the run is keyed by the simulated rates)."""
+    data = _tiny_mlp_data(make_tiny_data)
+    ns = {"SCHED": SCHED, "factors": [4.0, 2.0]}
+    exec("def warm(o):\n    return SCHED.LambdaLR(o, lambda e: factors[min(e, 1)])", ns)
+    kw = dict(n_train=256, epochs=2, batch_size=64, margin=100.0, verbose=False)
+    r1 = ex.check_schedule_beats_constant(ns["warm"], data, **kw)
+    ns["factors"] = [4.0, 0.01]
+    r2 = ex.check_schedule_beats_constant(ns["warm"], data, **kw)
+
+    def schedule_line(r):
+        return next(line for line in r.message.splitlines() if "your schedule:" in line)
+    assert schedule_line(r1) != schedule_line(r2), r2.message
+
+
 def test_att5_schedule_too_small_a_data_set_is_named(make_tiny_data):
     r = ex.check_schedule_beats_constant(lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=128,
                                                                     cycle_momentum=False),
@@ -5036,7 +5052,8 @@ def test_att5_schedule_never_reads_a_run_cached_before_the_model_was_watched(mak
     accepted(ex.check_schedule_beats_constant(one_cycle, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
                                               batch_size=64, margin=-100.0, verbose=False))
     scheduled = [k for d, k in keys if d == "scheduled"]
-    assert scheduled == [{"checked": 2}], keys
+    assert [{k: v for k, v in d.items() if k != "rates"} for d in scheduled] == [{"checked": 2}], keys
+    assert all(len(d["rates"]) == 16 for d in scheduled), keys  # (s6) and the rates it steps through
 
 
 # ============================================================================ att6 (sixth blind round)

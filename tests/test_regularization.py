@@ -1,5 +1,6 @@
 """Tests of course_utils.regularization: references (torch, float64), identities, convergence, errors."""
 import copy
+import os
 
 import numpy as np
 import pytest
@@ -142,7 +143,7 @@ def test_trajectory_rejects_optimizer_with_weight_decay():
 
 
 # ----------------------------------------------------------------------------- dropout and MC dropout
-def test_mc_dropout_stays_on_in_eval_and_restores_modes():
+def test_mc_dropout_stays_on_in_eval_and_restores_modes(cache):
     m = dropout_mlp({"hidden_sizes": (32,), "p_hidden": 0.5}, seed=0)
     m.eval()
     X = torch.randn(50, 784)
@@ -150,11 +151,58 @@ def test_mc_dropout_stays_on_in_eval_and_restores_modes():
     assert s.shape == (4, 50, 10)
     assert not torch.allclose(s[0], s[1])  # the passes differ
     assert not any(mod.training for mod in m.modules())  # eval mode restored
-    torch.testing.assert_close(s, R.mc_sample_probs(m, X, 4, seed=1))  # seeded
+    torch.testing.assert_close(s, R.mc_sample_probs(m, X, 4, seed=1, use_cache=False))  # seeded, not read back
     torch.testing.assert_close(s.sum(-1), torch.ones(4, 50))
 
 
-def test_mc_predict_identities():
+def test_mc_passes_are_cached_by_everything_that_decides_them(cache):
+    """A second call reads the passes back (the same tensor as computing them); a change of any weight, input,
+    S or seed computes anew; a learner's own module class or a hook is never cached; a cache that cannot be
+    written still returns the passes."""
+    m = dropout_mlp({"hidden_sizes": (32,), "p_hidden": 0.5}, seed=0)
+    X = torch.randn(50, 784)
+    first = R.mc_sample_probs(m, X, 4, seed=1)
+    files = list((cache / "mc_dropout").glob("*.pt"))
+    assert len(files) == 1
+    torch.save(torch.zeros_like(first), files[0])  # what is read back is what the file holds
+    assert torch.equal(R.mc_sample_probs(m, X, 4, seed=1), torch.zeros_like(first))
+    torch.testing.assert_close(R.mc_sample_probs(m, X, 4, seed=1, use_cache=False), first)
+    files[0].unlink()
+    assert torch.equal(R.mc_sample_probs(m, X, 4, seed=1), first)
+    m2 = copy.deepcopy(m)
+    with torch.no_grad():
+        next(m2.parameters())[0, 0] += 1e-3
+    X2 = X.clone()
+    X2[0, 0] += 1e-3
+    for other in (lambda: R.mc_sample_probs(m2, X, 4, seed=1), lambda: R.mc_sample_probs(m, X2, 4, seed=1),
+                  lambda: R.mc_sample_probs(m, X, 5, seed=1), lambda: R.mc_sample_probs(m, X, 4, seed=2)):
+        assert not torch.equal(other(), first)
+    assert len(list((cache / "mc_dropout").glob("*.pt"))) == 5
+
+    class Own(nn.Module):  # a learner's class: its forward is not in the key, so it is never cached
+        def __init__(self):
+            super().__init__()
+            self.inner = m
+
+        def forward(self, x):
+            return self.inner(x) * 2
+
+    R.mc_sample_probs(Own(), X, 4, seed=1)
+    hook = m.register_forward_hook(lambda mod, i, o: o * 0)
+    assert not torch.equal(R.mc_sample_probs(m, X, 4, seed=1), first)  # the hook runs; not the cached passes
+    hook.remove()
+    assert len(list((cache / "mc_dropout").glob("*.pt"))) == 5
+    for f in (cache / "mc_dropout").glob("*.pt"):
+        f.unlink()
+    (cache / "mc_dropout").chmod(0o500)
+    try:
+        if not os.access(cache / "mc_dropout", os.W_OK):  # (root can write anyway)
+            assert torch.equal(R.mc_sample_probs(m, X, 4, seed=1), first)
+    finally:
+        (cache / "mc_dropout").chmod(0o700)
+
+
+def test_mc_predict_identities(cache):
     m = dropout_mlp({"hidden_sizes": (32,), "p_hidden": 0.5}, seed=0)
     X = torch.randn(30, 784)
     pred = R.mc_predict(m, X, 20, seed=3)

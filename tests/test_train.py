@@ -298,10 +298,36 @@ def test_callable_description_covers_globals_defaults_and_same_line_lambdas():
     assert _describe_callable(g[0]) != _describe_callable(g[1])
     h1, h2 = (lambda e, r=0.5: r ** e), (lambda e, r=0.9: r ** e)
     assert _describe_callable(h1) != _describe_callable(h2)  # default arguments
+    ns = {"factors": [4, 4, 1, 1], "np": np}
+    exec("f = lambda e: factors[min(e, 3)]", ns)
+    k = _describe_callable(ns["f"])
+    ns["factors"] = [4, 0.01, 0.01, 0.01]  # a container it reads, changed between two runs
+    assert _describe_callable(ns["f"]) != k
+    ns["factors"] = np.array([4, 4, 1, 1.0])
+    k_arr = _describe_callable(ns["f"])
+    ns["factors"] = np.array([4, 4, 1, 0.5])
+    assert _describe_callable(ns["f"]) != k_arr
+    ns["factors"] = np.array([4, 4, 1, 0.5])  # the same values again: the same key (no address in it)
+    assert _describe_callable(ns["f"]) == _describe_callable(ns["f"])
     # no bytecode in a function's description when its source is known (bytecode differs across Pythons)
     import torch.nn.functional as F
     assert _describe_callable(F.cross_entropy) == _describe_callable(F.cross_entropy)
     assert "0x" not in str(_describe_callable(object()))
+
+
+def test_a_numpy_rate_factor_is_cached_as_a_plain_number(cache, tiny_data):
+    """A LambdaLR factor written with NumPy (np.cos) makes the optimizer's rate an np.float64; the history stores
+    plain floats, so the cached run is read back (weights-only load) without a warning and without retraining."""
+    import warnings
+
+    sched = lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda e: 0.5 * (1 + np.cos(np.pi * e / 2)))  # noqa: E731
+    opt = lambda p: torch.optim.SGD(p, lr=0.1)  # noqa: E731
+    a = train_model(tiny_model(), opt, tiny_data, epochs=2, batch_size=32, seed=0, scheduler_fn=sched)
+    assert all(type(v) is float for v in a.lr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = train_model(tiny_model(), opt, tiny_data, epochs=2, batch_size=32, seed=0, scheduler_fn=sched)
+    assert b.cached and b.lr == a.lr
 
 
 def test_callable_description_ignores_bytecode(monkeypatch):
