@@ -36,6 +36,7 @@ import ast
 import datetime as _dt
 import json
 import math
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,9 +159,15 @@ def _apply(text: str, spec: str | None) -> str:
     return text
 
 
-def _clean(text: str, values: dict[str, str]) -> str:
-    """MyST source as the reader sees it: glue roles replaced by their values, other markup dropped."""
+def _clean(text: str, values: dict[str, str], doc_title=None) -> str:
+    """MyST source as the reader sees it: glue roles replaced by their values, other markup dropped.
+
+    ``doc_title(target)``, when given, names the page of a ``{doc}`target``` role without a title (the
+    chapter shows that page's title, not its file name).
+    """
     text = ROLE.sub(lambda m: _apply(values[m.group(1)], m.group(2)) if m.group(1) in values else "…", text)
+    if doc_title is not None:
+        text = re.sub(r"\{doc\}`([^`<]+)`", lambda m: doc_title(m.group(1).strip()) or m.group(1), text)
     text = re.sub(r"\{eq\}`([^`]*)`", r"(\1)", text)  # an equation reference: its label in brackets
     text = re.sub(r"\{[\w:-]+\}`([^`<]*?)\s*<[^`>]*>`", r"\1", text)  # {doc}`title <target>`: the title
     text = re.sub(r"\{[\w:-]+\}`([^`]*)`", r"\1", text)  # other roles: their text
@@ -183,7 +190,8 @@ def _clause_tail(source: str, start: int, limit: int = 400) -> str:
     return text
 
 
-def quote(source: str, name: str, values: dict[str, str], *, width: int = 90, after: int = 50) -> str | None:
+def quote(source: str, name: str, values: dict[str, str], *, width: int = 90, after: int = 50,
+          doc_title=None) -> str | None:
     """The prose that quotes ``name`` in a MyST ``source``: its sentence up to the number, and the rest of
     the number's clause after it (the unit or noun that gives it its meaning), shortened.
 
@@ -205,12 +213,12 @@ def quote(source: str, name: str, values: dict[str, str], *, width: int = 90, af
     else:
         start = max(source.rfind(". ", 0, hit.start()), source.rfind("\n\n", 0, hit.start()))
         tail = _clause_tail(source, hit.end())
-    prefix = _clean(source[start + 2 if start >= 0 else 0:hit.start()], values)
+    prefix = _clean(source[start + 2 if start >= 0 else 0:hit.start()], values, doc_title)
     if len(prefix) > width:
         prefix = "…" + prefix[-width:].split(" ", 1)[-1]
         if prefix.count("$") % 2:  # the cut fell inside a formula: drop the formula's tail
             prefix = "…" + prefix.split("$", 1)[1].lstrip()
-    suffix = _clean(tail, values)
+    suffix = _clean(tail, values, doc_title)
     if len(suffix) > after:
         suffix = suffix[:after].rsplit(" ", 1)[0]
         if suffix.count("$") % 2:
@@ -550,8 +558,14 @@ if nodes is not None:
                 source = Path(app.env.doc2path(doc)).read_text(encoding="utf8")
             except OSError:
                 source = ""
+            def doc_title(target: str, doc=doc) -> str | None:
+                target = target[:-3] if target.endswith(".md") else target
+                full = (target.lstrip("/") if target.startswith("/")
+                        else posixpath.normpath(posixpath.join(posixpath.dirname(doc), target)))
+                return _title(app, full) if full in app.env.titles else None
+
             rows = [[_literal(name), _value(shorten(fmt(text))),
-                     quoted_nodes(quote(source, name, values) or "(not quoted in the prose)")]
+                     quoted_nodes(quote(source, name, values, doc_title=doc_title) or "(not quoted in the prose)")]
                     for name, text in values.items()]
             head = nodes.inline()
             head += _doc_ref(app, docname, doc)
