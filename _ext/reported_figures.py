@@ -159,16 +159,18 @@ def _apply(text: str, spec: str | None) -> str:
     return text
 
 
-def _clean(text: str, values: dict[str, str], doc_title=None) -> str:
+def _clean(text: str, values: dict[str, str], doc_title=None, eq_number=None) -> str:
     """MyST source as the reader sees it: glue roles replaced by their values, other markup dropped.
 
     ``doc_title(target)``, when given, names the page of a ``{doc}`target``` role without a title (the
-    chapter shows that page's title, not its file name).
+    chapter shows that page's title, not its file name); ``eq_number(label)`` the number an ``{eq}``
+    reference shows ("(2.1)"), else the label is shown in brackets.
     """
     text = ROLE.sub(lambda m: _apply(values[m.group(1)], m.group(2)) if m.group(1) in values else "…", text)
     if doc_title is not None:
         text = re.sub(r"\{doc\}`([^`<]+)`", lambda m: doc_title(m.group(1).strip()) or m.group(1), text)
-    text = re.sub(r"\{eq\}`([^`]*)`", r"(\1)", text)  # an equation reference: its label in brackets
+    text = re.sub(r"\{eq\}`([^`]*)`",  # an equation reference: its number, else its label in brackets
+                  lambda m: (eq_number(m.group(1).strip()) if eq_number else None) or f"({m.group(1)})", text)
     text = re.sub(r"\{[\w:-]+\}`([^`<]*?)\s*<[^`>]*>`", r"\1", text)  # {doc}`title <target>`: the title
     text = re.sub(r"\{[\w:-]+\}`([^`]*)`", r"\1", text)  # other roles: their text
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links: their text
@@ -191,7 +193,7 @@ def _clause_tail(source: str, start: int, limit: int = 400) -> str:
 
 
 def quote(source: str, name: str, values: dict[str, str], *, width: int = 90, after: int = 50,
-          doc_title=None) -> str | None:
+          doc_title=None, eq_number=None) -> str | None:
     """The prose that quotes ``name`` in a MyST ``source``: its sentence up to the number, and the rest of
     the number's clause after it (the unit or noun that gives it its meaning), shortened.
 
@@ -213,12 +215,12 @@ def quote(source: str, name: str, values: dict[str, str], *, width: int = 90, af
     else:
         start = max(source.rfind(". ", 0, hit.start()), source.rfind("\n\n", 0, hit.start()))
         tail = _clause_tail(source, hit.end())
-    prefix = _clean(source[start + 2 if start >= 0 else 0:hit.start()], values, doc_title)
+    prefix = _clean(source[start + 2 if start >= 0 else 0:hit.start()], values, doc_title, eq_number)
     if len(prefix) > width:
         prefix = "…" + prefix[-width:].split(" ", 1)[-1]
         if prefix.count("$") % 2:  # the cut fell inside a formula: drop the formula's tail
             prefix = "…" + prefix.split("$", 1)[1].lstrip()
-    suffix = _clean(tail, values, doc_title)
+    suffix = _clean(tail, values, doc_title, eq_number)
     if len(suffix) > after:
         suffix = suffix[:after].rsplit(" ", 1)[0]
         if suffix.count("$") % 2:
@@ -564,8 +566,17 @@ if nodes is not None:
                         else posixpath.normpath(posixpath.join(posixpath.dirname(doc), target)))
                 return _title(app, full) if full in app.env.titles else None
 
+            def eq_number(label: str, doc=doc) -> str | None:
+                try:
+                    ref = app.env.get_domain("math").resolve_xref(
+                        app.env, doc, app.builder, "eq", label, None, nodes.Text(label))
+                except Exception:  # noqa: BLE001 - the label in brackets, as before
+                    return None
+                return ref.astext() if ref is not None else None
+
             rows = [[_literal(name), _value(shorten(fmt(text))),
-                     quoted_nodes(quote(source, name, values, doc_title=doc_title) or "(not quoted in the prose)")]
+                     quoted_nodes(quote(source, name, values, doc_title=doc_title, eq_number=eq_number)
+                                  or "(not quoted in the prose)")]
                     for name, text in values.items()]
             head = nodes.inline()
             head += _doc_ref(app, docname, doc)

@@ -177,6 +177,8 @@ def test_a_doc_role_without_text_is_quoted_with_the_page_title():
     titles = {"../part2/normalization": "Normalization"}
     assert rf.quote(src, "n", {"n": "3"}, doc_title=titles.get) == "As Normalization showed, [3] layers suffice"
     assert rf.quote(src, "n", {"n": "3"}) == "As ../part2/normalization showed, [3] layers suffice"
+    eq = "By {eq}`eq-backward-factor`, {glue:text}`n` layers suffice."
+    assert rf.quote(eq, "n", {"n": "3"}, eq_number={"eq-backward-factor": "(2.1)"}.get) == "By (2.1), [3] layers suffice"
 
 
 def test_quote_cuts_a_long_tail_at_a_word():
@@ -253,7 +255,8 @@ def test_page_has_headings_captions_budget_and_skips_the_snapshot_of_a_failed_bu
     (src / "index.rst").write_text("Book\n====\n\n.. toctree::\n   :caption: Part I — Signals\n\n   chap\n\n"
                                    ".. toctree::\n   :caption: Back matter\n\n   figures\n")
     # the quote is read from the raw source, where a MyST role is plain text to reStructuredText
-    (src / "chap.rst").write_text("Chapter one\n===========\n\nSee {doc}`figures` with {glue:text}`acc` units.\n")
+    (src / "chap.rst").write_text("Chapter one\n===========\n\n.. math::\n   :label: eq-one\n\n   a = b\n\n"
+                                  "See {doc}`figures` and {eq}`eq-one` with {glue:text}`acc` units.\n")
     (src / "figures.rst").write_text("Reported figures\n================\n\n.. reported-figures::\n")
     glue = out / "jupyter_execute"
     glue.mkdir(parents=True)
@@ -275,7 +278,7 @@ def test_page_has_headings_captions_budget_and_skips_the_snapshot_of_a_failed_bu
     assert 'href="#figures-chap"' in html.split('class="sphinxsidebar"', 1)[1]  # in the page's local contents
     assert "<caption>" in html and "Figures of “Chapter one”" in html
     assert "not significant at all." in html  # the long sentence is listed
-    assert "See Reported figures with [4.787] units" in html  # a {doc} role shows the page's title
+    assert "See Reported figures and (1) with [4.787] units" in html  # page title, equation number
     snap = json.loads(snap_path.read_text())
     assert snap["budget"] == "cpu" and snap["figures"]["chap"]["acc"] == "4.787" and snap["date"].endswith("UTC")
 
