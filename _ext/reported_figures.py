@@ -233,6 +233,31 @@ def quote(source: str, name: str, values: dict[str, str], *, width: int = 90, af
     return f"{prefix}{before}[{glued}]{space}{suffix}".strip()
 
 
+def anchor_for(quoted: str, paragraphs: list[tuple[str, str]]) -> str | None:
+    """The id of the section whose paragraph holds the number of a quote (``paragraphs``: the chapter's
+    ``(text, section id)`` in order), so that a row links to where the number is; ``None`` if not found.
+
+    The number as printed is looked up with the words after it, then with the words before it, then
+    alone; a bare number shorter than 4 characters is too common to place.
+    """
+    m = re.search(r"\[([^\]]+)\]", quoted)
+    if m is None:
+        return None
+    glued = m.group(1).rstrip(" …")
+    before = quoted[:m.start()].replace("…", "").split("$")[-1].strip()
+    after = quoted[m.end():].replace("…", "").split("$")[0].rstrip()
+    keys = [glued + after[:25] if after.strip() else None, before[-25:] + " " + glued if before else None,
+            glued if len(glued) >= 4 else None]
+    for key in keys:
+        if not key or not key.strip():
+            continue
+        key = " ".join(key.split())
+        for text, ident in paragraphs:
+            if key in text:
+                return ident
+    return None
+
+
 def quoted_nodes(text: str):
     """A quote as docutils nodes: its ``$…$`` formulas as math (typeset by MathJax), the rest as text."""
     para = nodes.paragraph()
@@ -488,10 +513,32 @@ if nodes is not None:
             para += nodes.Text(text)
         return para
 
-    def _literal(text: str) -> nodes.paragraph:
+    def _literal(text: str, refuri: str | None = None) -> nodes.paragraph:
+        """A glue name; with ``refuri``, a link to the section of the chapter that quotes it."""
         para = nodes.paragraph()
-        para += nodes.literal(text=text)
+        if refuri:
+            ref = nodes.reference("", "", internal=True, refuri=refuri)
+            ref += nodes.literal(text=text)
+            para += ref
+        else:
+            para += nodes.literal(text=text)
         return para
+
+    def _paragraphs(app: Sphinx, doc: str) -> list[tuple[str, str]]:
+        """The chapter's paragraphs (glue already filled in when the chapter was read), each with the id
+        of the innermost section that holds it."""
+        try:
+            tree = app.env.get_doctree(doc)
+        except Exception:  # noqa: BLE001 - rows then link to the chapter's heading only
+            return []
+        found = []
+        for para in tree.findall(nodes.paragraph):
+            sec = para.parent
+            while sec is not None and not (isinstance(sec, nodes.section) and sec.get("ids")):
+                sec = sec.parent
+            if sec is not None:
+                found.append((" ".join(para.astext().split()), sec["ids"][0]))
+        return found
 
     CHANGE_DEFINITION = (
         "Change is the signed relative change, (now − previous) / |previous|: +130 % means that the "
@@ -574,10 +621,15 @@ if nodes is not None:
                     return None
                 return ref.astext() if ref is not None else None
 
-            rows = [[_literal(name), _value(shorten(fmt(text))),
-                     quoted_nodes(quote(source, name, values, doc_title=doc_title, eq_number=eq_number)
-                                  or "(not quoted in the prose)")]
-                    for name, text in values.items()]
+            paragraphs = _paragraphs(app, doc)
+            rows = []
+            for name, text in values.items():
+                quoted = quote(source, name, values, doc_title=doc_title, eq_number=eq_number)
+                ident = anchor_for(quoted, paragraphs) if quoted else None
+                rows.append([_literal(name, app.builder.get_relative_uri(docname, doc) + "#" + ident
+                                      if ident and doc in app.env.titles else None),
+                             _value(shorten(fmt(text))),
+                             quoted_nodes(quoted or "(not quoted in the prose)")])
             head = nodes.inline()
             head += _doc_ref(app, docname, doc)
             chap = _section(head, f"figures-{doc}")

@@ -181,6 +181,15 @@ def test_a_doc_role_without_text_is_quoted_with_the_page_title():
     assert rf.quote(eq, "n", {"n": "3"}, eq_number={"eq-backward-factor": "(2.1)"}.get) == "By (2.1), [3] layers suffice"
 
 
+def test_a_row_links_to_the_section_that_holds_its_number():
+    paragraphs = [("Intro with 12 things.", "intro"), ("The accuracy is 0.8712 on the test set.", "results"),
+                  ("Again 0.8712 later.", "later")]
+    assert rf.anchor_for("The accuracy is [0.8712] on the test set", paragraphs) == "results"
+    assert rf.anchor_for("…Again [0.8712] later", paragraphs) == "later"
+    assert rf.anchor_for("It has [12]", paragraphs) is None  # too short to place without its words
+    assert rf.anchor_for("Something [99.99] else", paragraphs) is None
+
+
 def test_quote_cuts_a_long_tail_at_a_word():
     q = rf.quote("It took {glue:text}`n` " + "very " * 30 + "long.", "n", {"n": "3"}, after=20)
     assert q.startswith("It took [3] very") and q.endswith(" …") and len(q) < 40
@@ -256,7 +265,9 @@ def test_page_has_headings_captions_budget_and_skips_the_snapshot_of_a_failed_bu
                                    ".. toctree::\n   :caption: Back matter\n\n   figures\n")
     # the quote is read from the raw source, where a MyST role is plain text to reStructuredText
     (src / "chap.rst").write_text("Chapter one\n===========\n\n.. math::\n   :label: eq-one\n\n   a = b\n\n"
-                                  "See {doc}`figures` and {eq}`eq-one` with {glue:text}`acc` units.\n")
+                                  "Results\n-------\n\n"
+                                  "See {doc}`figures` and {eq}`eq-one` with {glue:text}`acc` units.\n\n"
+                                  "As read, with its glue filled in: 4.787 units.\n")
     (src / "figures.rst").write_text("Reported figures\n================\n\n.. reported-figures::\n")
     glue = out / "jupyter_execute"
     glue.mkdir(parents=True)
@@ -279,6 +290,7 @@ def test_page_has_headings_captions_budget_and_skips_the_snapshot_of_a_failed_bu
     assert "<caption>" in html and "Figures of “Chapter one”" in html
     assert "not significant at all." in html  # the long sentence is listed
     assert "See Reported figures and (1) with [4.787] units" in html  # page title, equation number
+    assert 'href="chap.html#results"' in html  # the row links to the section that quotes the number
     snap = json.loads(snap_path.read_text())
     assert snap["budget"] == "cpu" and snap["figures"]["chap"]["acc"] == "4.787" and snap["date"].endswith("UTC")
 
