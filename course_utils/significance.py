@@ -444,7 +444,7 @@ def _significant_clause(r, *, m: float, unit: str, lvl: str, holm_p: str, lower_
             f"significant but below the minimum effect of {m:.{digits}f} {unit}")
     # the mean's side of the minimum effect is not the interval's: say when the interval crosses it
     if abs(diff) >= m and lo_ < m:
-        size += " on average only (its interval reaches below it)"
+        size += " on average only: its interval reaches below it"
     elif abs(diff) < m and hi_ >= m:
         size += " on average, though its interval reaches it"
     reach = "" if lo_ > 0 or not np.isfinite(lo_) else ", an interval that includes zero: Holm's later steps are less strict"

@@ -314,7 +314,7 @@ def test_verdict_keeps_significant_apart_from_large_enough_to_matter():
     lo, hi = (t.loc[0, "CI low"], t.loc[0, "CI high"]) if d > 0 else (-t.loc[0, "CI high"], -t.loc[0, "CI low"])
     assert 0 < lo < abs(d) < hi                                                    # the winner's advantage
     near = verdict(t, what="x", min_effect=(lo + abs(t.loc[0, "A − B (pp)"])) / 2)  # between lo and the mean
-    assert "larger than the minimum effect" in near and "on average only (its interval reaches below it)" in near
+    assert "larger than the minimum effect" in near and "on average only: its interval reaches below it (" in near
     above = verdict(t, what="x", min_effect=(hi + abs(t.loc[0, "A − B (pp)"])) / 2)  # between the mean and hi
     assert "significant but below" in above and "on average, though its interval reaches it" in above
     assert "on average" not in small and hi < 0.5                                  # the whole interval below 0.5
