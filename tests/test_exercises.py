@@ -702,3 +702,30 @@ def test_surface_explorer_starts_each_surface_at_its_own_start(monkeypatch):
         lengths = [np.abs(np.diff(line.get_xydata(), axis=0)).sum() for line in ax.get_lines()]
         assert len(lengths) == 3 and min(lengths) > 0.1, (name, lengths)  # every optimizer moves
     plt.close("all")
+
+
+def test_surface_explorer_defaults_are_the_sources_settings_and_show_where_paths_end(monkeypatch):
+    """s6 review 03 finding 1: momentum starts at torch's velocity-form rate equal to the sources' averaging-form
+    rate (ravine: torch 1 = sources' 10; steep optima: 0.1 = 1), and the window holds every path's end point
+    (the fixed +-5 window let Adam's and SGD's paths leave through the bottom edge)."""
+    import matplotlib.pyplot as plt
+
+    assert ex.SURFACE_SETUPS["pathological curvature"]["lrs"]["SGD + momentum"] == 1.0
+    assert ex.SURFACE_SETUPS["steep optima"]["lrs"]["SGD + momentum"] == 0.1
+    shown = _displayed(monkeypatch)
+    ex.surface_explorer()
+    surface = shown[0].children[0]
+    for name in ex.SURFACE_SETUPS:
+        surface.value = name
+        ax = plt.gcf().axes[0]
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert any("averaging form's" in lab for lab in labels), labels
+        for line in ax.get_lines():
+            x, y = line.get_xydata()[-1]
+            assert x0 < x < x1 and y0 < y < y1, (name, line.get_label(), (x, y), (x0, x1, y0, y1))
+    plt.close("all")
+    surface.value = "pathological curvature"
+    labels = [line.get_label() for line in plt.gcf().axes[0].get_lines()]
+    assert any("lr 1 = averaging form's 10" in lab for lab in labels), labels
+    plt.close("all")
