@@ -68,6 +68,9 @@ def _copy_tree(tmp_path: Path) -> Path:
     (tmp_path / "book" / "exercises").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copytree(ROOT / "exercises" / "src", tmp_path / "exercises" / "src")
+    for page in ROOT.glob("book/part*/*.md"):  # a {doc} link in a notebook takes the chapter's title
+        (tmp_path / page.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(page, tmp_path / page.relative_to(ROOT))
     for rel in gen.render(ROOT):
         shutil.copy(ROOT / rel, tmp_path / rel)
     return tmp_path
@@ -729,3 +732,27 @@ def test_surface_explorer_defaults_are_the_sources_settings_and_show_where_paths
     labels = [line.get_label() for line in plt.gcf().axes[0].get_lines()]
     assert any("lr 1 = averaging form's 10" in lab for lab in labels), labels
     plt.close("all")
+
+
+def test_no_myst_role_reaches_a_notebook():
+    """s6 review 02 finding 1: Jupyter and Colab show ``{doc}`...``` raw; the generated notebooks carry Markdown
+    links to the published pages instead (the book page keeps the role)."""
+    import json
+    import re
+
+    role = re.compile(r"\{(doc|ref|numref|eq)\}`")
+    found = []
+    for path in sorted((ROOT / "exercises").glob("*.ipynb")) + sorted((ROOT / "exercises" / "solutions").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            if cell["cell_type"] == "markdown" and role.search("".join(cell["source"])):
+                found.append(f"{path.relative_to(ROOT)}, cell {i + 1}")
+    assert not found, found
+
+
+def test_notebook_markdown_links_chapters_to_the_published_book():
+    site = gen.site_url()
+    text = gen.notebook_markdown("See {doc}`../part2/activations` and {doc}`this page <../part3/loss_surfaces>`.")
+    assert "{doc}" not in text
+    assert f"[Activation functions and the initialisation that goes with each]({site}/book/part2/activations.html)" in text
+    assert f"[this page]({site}/book/part3/loss_surfaces.html)" in text
+    assert gen.notebook_markdown("no roles, `code` stays") == "no roles, `code` stays"
