@@ -756,3 +756,22 @@ def test_notebook_markdown_links_chapters_to_the_published_book():
     assert f"[Activation functions and the initialisation that goes with each]({site}/book/part2/activations.html)" in text
     assert f"[this page]({site}/book/part3/loss_surfaces.html)" in text
     assert gen.notebook_markdown("no roles, `code` stays") == "no roles, `code` stays"
+
+
+def test_schedule_explorer_series_differ_by_more_than_colour(monkeypatch):
+    """s6 review 04 finding 5: each schedule has its own line style and marker (and keeps it whatever else is
+    chosen), and the legend sits outside the curves."""
+    import matplotlib.pyplot as plt
+
+    _displayed(monkeypatch)
+    ex.schedule_explorer()
+    ax = plt.gcf().axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 3
+    looks = {(line.get_linestyle(), line.get_marker()) for line in lines}
+    assert len(looks) == 3 and all(m not in (None, "None", "") for _, m in looks), looks
+    legend = ax.get_legend() or (plt.gcf().legends[0] if plt.gcf().legends else None)
+    plt.gcf().canvas.draw()
+    box, panel = legend.get_window_extent(), ax.get_window_extent()
+    assert box.y1 <= panel.y0 + 1 or box.x0 >= panel.x1 - 1, (box, panel)  # below or beside the panel
+    plt.close("all")

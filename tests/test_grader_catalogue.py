@@ -2523,6 +2523,9 @@ PREDICTIONS_WRONG = [
     ("04A: rounded down", lambda: ex.check_epochs_below(43, verbose=False), "round the logarithm up"),
     ("04A: one too many", lambda: ex.check_epochs_below(45, verbose=False), "an epoch earlier"),
     ("04A: the time constant", lambda: ex.check_epochs_below(10, verbose=False), "time constant"),
+    # (s6 review of 04, finding 5) 1/(1 − γ) = 10 only approximates −1/ln γ = 9.49, and 0.9¹⁰ is 1/2.87, not 1/e
+    ("04A: the time constant, approximately", lambda: ex.check_epochs_below(10, verbose=False),
+     "about the time constant"),
     ("04A: subtractive decay", lambda: ex.check_epochs_below(99, verbose=False), "γⁿ"),
     ("04A: a fraction", lambda: ex.check_epochs_below(43.7, verbose=False), "whole number"),
 ]

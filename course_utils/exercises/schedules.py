@@ -62,13 +62,17 @@ def schedule_explorer():
         if not schedules:
             _say(TODO, "no schedule selected: pick one or more in the list (ctrl/cmd-click for several).")
             return
+        from .. import plotting
+
         fig, ax = plt.subplots(figsize=(6.2, 3.6))
+        styles = plotting.series_styles(list(SCHEDULES), n_points=T)  # one style per schedule, whatever is chosen
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name in schedules:
-                ax.plot(np.arange(T), schedule_lrs(lambda o: SCHEDULES[name](o, P), epochs=T, lr=lr), label=name)
+                ax.plot(np.arange(T), schedule_lrs(lambda o: SCHEDULES[name](o, P), epochs=T, lr=lr), label=name,
+                        **{"lw": 1.4, **styles[name]})
         ax.set(xlabel="epoch", ylabel="learning rate", title="Learning rate per epoch")
-        ax.legend(fontsize="small")
+        plotting.legend_outside(ax)  # under the panel, off the curves
         plt.show()
 
     s = dict(continuous_update=False)
@@ -505,9 +509,8 @@ def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbo
     elif n == measured + 1:
         hint = "one epoch too many: the rate is already below the threshold an epoch earlier."
     elif n == round(1 / (1 - gamma)):
-        hint = "1/(1 − γ) is the time constant of the decay (the rate falls by a factor e), not the time to 1 %."
-    elif n == round((1 - below) / (1 - gamma)):
-        hint = "the decay is multiplicative: the rate is multiplied by γ each epoch, not reduced by a constant."
+        hint = ("1/(1 − γ) is about the time constant of the decay (after that many epochs the rate has fallen by "
+                "about a factor e), not the time to 1 %.")
     else:
         hint = f"solve γⁿ < {below} for the smallest whole n (take logarithms)."
     side = "too small" if n < measured else "too large"
