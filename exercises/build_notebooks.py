@@ -277,18 +277,53 @@ def notebook(master: Master, *, solution: bool, root: Path = ROOT) -> nbformat.N
         if c.has("book-only") or c.has("provenance") or (not solution and (c.has("solution") or c.has("check"))):
             continue
         if c.kind == "answer":
-            cells.append(_nb_cell("markdown", c.source if solution else "*Your answer:* …"))
+            cells.append(_nb_cell("markdown", notebook_markdown(c.source, root) if solution else "*Your answer:* …"))
         elif c.has("install"):
             cells.append(_nb_cell("code", book_config.install_cell(book_config.repo_url(root))))
         elif c.kind == "code":
             cells.append(_nb_cell("code", strip_regions(c.source, solution=solution), c.other_tags))
         else:
-            cells.append(_nb_cell("markdown", c.source, c.other_tags))
+            cells.append(_nb_cell("markdown", notebook_markdown(c.source, root), c.other_tags))
     nb = nbformat.v4.new_notebook(cells=_with_ids(cells, f"{master.name[:2]}{'s' if solution else 'e'}"),
                                   metadata=NB_METADATA)
     nb.nbformat_minor = 5
     nbformat.validate(nb)
     return nb
+
+
+# ----------------------------------------------------------------------------- chapter links in the notebooks
+DOC_ROLE = re.compile(r"\{doc\}`(?:(?P<text>[^`<]*?)\s*<(?P<target>[^`>]+)>|(?P<bare>[^`]+))`")
+
+
+def site_url(root: Path = ROOT) -> str:
+    """The published book's address, as the learner notebooks link it (``_ext/learner_notebooks.py``):
+    ``https://<owner>.github.io/<repo>``."""
+    owner, repo = book_config.owner_repo(root=root).split("/")
+    return f"https://{owner}.github.io/{repo}"
+
+
+def notebook_markdown(source: str, root: Path = ROOT) -> str:
+    """A markdown cell as Jupyter and Colab show it: each ``{doc}`` role (which only the book resolves) becomes a
+    Markdown link to the published page, titled with the page's own heading unless the role gives a text."""
+    def link(m: re.Match) -> str:
+        target = (m["target"] or m["bare"]).strip()
+        docname = (Path("book/exercises") / target).as_posix() if not target.startswith("/") else target[1:]
+        parts = []
+        for part in docname.split("/"):  # resolve "..": book/exercises/../part2/x -> book/part2/x
+            if part == "..":
+                parts.pop()
+            elif part not in ("", "."):
+                parts.append(part)
+        docname = "/".join(parts)
+        text = (m["text"] or "").strip()
+        if not text:
+            page = root / f"{docname}.md"
+            heads = [ln[2:].strip() for ln in page.read_text(encoding="utf-8").splitlines() if ln.startswith("# ")] \
+                if page.exists() else []
+            text = heads[0] if heads else docname.rsplit("/", 1)[-1]
+        return f"[{text}]({site_url(root)}/{docname}.html)"
+
+    return DOC_ROLE.sub(link, source)
 
 
 # ----------------------------------------------------------------------------- the book page

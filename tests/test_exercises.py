@@ -68,6 +68,9 @@ def _copy_tree(tmp_path: Path) -> Path:
     (tmp_path / "book" / "exercises").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copytree(ROOT / "exercises" / "src", tmp_path / "exercises" / "src")
+    for page in ROOT.glob("book/part*/*.md"):  # a {doc} link in a notebook takes the chapter's title
+        (tmp_path / page.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(page, tmp_path / page.relative_to(ROOT))
     for rel in gen.render(ROOT):
         shutil.copy(ROOT / rel, tmp_path / rel)
     return tmp_path
@@ -701,4 +704,74 @@ def test_surface_explorer_starts_each_surface_at_its_own_start(monkeypatch):
         assert f"from ({spec['start'][0]:.2g}, {spec['start'][1]:.2g})" in ax.get_title(), ax.get_title()
         lengths = [np.abs(np.diff(line.get_xydata(), axis=0)).sum() for line in ax.get_lines()]
         assert len(lengths) == 3 and min(lengths) > 0.1, (name, lengths)  # every optimizer moves
+    plt.close("all")
+
+
+def test_surface_explorer_defaults_are_the_sources_settings_and_show_where_paths_end(monkeypatch):
+    """s6 review 03 finding 1: momentum starts at torch's velocity-form rate equal to the sources' averaging-form
+    rate (ravine: torch 1 = sources' 10; steep optima: 0.1 = 1), and the window holds every path's end point
+    (the fixed +-5 window let Adam's and SGD's paths leave through the bottom edge)."""
+    import matplotlib.pyplot as plt
+
+    assert ex.SURFACE_SETUPS["pathological curvature"]["lrs"]["SGD + momentum"] == 1.0
+    assert ex.SURFACE_SETUPS["steep optima"]["lrs"]["SGD + momentum"] == 0.1
+    shown = _displayed(monkeypatch)
+    ex.surface_explorer()
+    surface = shown[0].children[0]
+    for name in ex.SURFACE_SETUPS:
+        surface.value = name
+        ax = plt.gcf().axes[0]
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert any("averaging form's" in lab for lab in labels), labels
+        for line in ax.get_lines():
+            x, y = line.get_xydata()[-1]
+            assert x0 < x < x1 and y0 < y < y1, (name, line.get_label(), (x, y), (x0, x1, y0, y1))
+    plt.close("all")
+    surface.value = "pathological curvature"
+    labels = [line.get_label() for line in plt.gcf().axes[0].get_lines()]
+    assert any("lr 1 = averaging form's 10" in lab for lab in labels), labels
+    plt.close("all")
+
+
+def test_no_myst_role_reaches_a_notebook():
+    """s6 review 02 finding 1: Jupyter and Colab show ``{doc}`...``` raw; the generated notebooks carry Markdown
+    links to the published pages instead (the book page keeps the role)."""
+    import json
+    import re
+
+    role = re.compile(r"\{(doc|ref|numref|eq)\}`")
+    found = []
+    for path in sorted((ROOT / "exercises").glob("*.ipynb")) + sorted((ROOT / "exercises" / "solutions").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            if cell["cell_type"] == "markdown" and role.search("".join(cell["source"])):
+                found.append(f"{path.relative_to(ROOT)}, cell {i + 1}")
+    assert not found, found
+
+
+def test_notebook_markdown_links_chapters_to_the_published_book():
+    site = gen.site_url()
+    text = gen.notebook_markdown("See {doc}`../part2/activations` and {doc}`this page <../part3/loss_surfaces>`.")
+    assert "{doc}" not in text
+    assert f"[Activation functions and the initialisation that goes with each]({site}/book/part2/activations.html)" in text
+    assert f"[this page]({site}/book/part3/loss_surfaces.html)" in text
+    assert gen.notebook_markdown("no roles, `code` stays") == "no roles, `code` stays"
+
+
+def test_schedule_explorer_series_differ_by_more_than_colour(monkeypatch):
+    """s6 review 04 finding 5: each schedule has its own line style and marker (and keeps it whatever else is
+    chosen), and the legend sits outside the curves."""
+    import matplotlib.pyplot as plt
+
+    _displayed(monkeypatch)
+    ex.schedule_explorer()
+    ax = plt.gcf().axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 3
+    looks = {(line.get_linestyle(), line.get_marker()) for line in lines}
+    assert len(looks) == 3 and all(m not in (None, "None", "") for _, m in looks), looks
+    legend = ax.get_legend() or (plt.gcf().legends[0] if plt.gcf().legends else None)
+    plt.gcf().canvas.draw()
+    box, panel = legend.get_window_extent(), ax.get_window_extent()
+    assert box.y1 <= panel.y0 + 1 or box.x0 >= panel.x1 - 1, (box, panel)  # below or beside the panel
     plt.close("all")
