@@ -105,6 +105,34 @@ def test_command_line_check_exits_1_when_stale(tmp_path, capsys):
     assert "book/exercises/index.md: stale" in capsys.readouterr().err
 
 
+def test_no_notebook_shows_a_glue_role_and_the_worked_answer_renders_with_the_runs_values():
+    """The capstone's worked answer glues ~45 values: in Jupyter/Colab a {glue:text} role shows as raw text (s6
+    review, finding 1), so the solutions notebook shows it from a folded code cell with the values written in."""
+    import nbformat
+
+    for rel, text in gen.render(ROOT).items():
+        if rel.suffix == ".ipynb":
+            assert "{glue" not in text, rel
+    m = MASTERS["07_capstone"]
+    (answer,) = [c for c in m.cells if c.kind == "markdown" and gen._GLUE_ROLE.search(c.source)]
+    names = set(gen._GLUE_ROLE.findall(answer.source))
+    assert len(names) > 30
+    solved = nbformat.read(ROOT / "exercises" / "solutions" / "07_capstone.ipynb", as_version=4)
+    (cell,) = [c for c in solved.cells if c.cell_type == "code" and "Markdown(" in c.source]
+    assert cell.metadata["jupyter"]["source_hidden"] and cell.source.startswith("#@title The worked answer")
+    ns = {"glued": {n: f"<{n}>" for n in names}}
+    exec(compile(cell.source.replace('\nMarkdown(r"""', '\nshown = Markdown(r"""'), "answer", "exec"), ns)
+    shown = ns["shown"].data
+    assert shown == gen._GLUE_ROLE.sub(lambda r: f"<{r.group(1)}>", answer.source)
+    # the cell that builds `glued` is there, folded; the one that glues it (the page's) is not
+    (build,) = [c for c in solved.cells if c.cell_type == "code" and 'glued["cap_seeds"]' in c.source]
+    assert build.metadata["jupyter"]["source_hidden"] and build.source.startswith("#@title Build cell")
+    assert not any("glue(" in c.source for c in solved.cells)
+    # a role the notebook cannot fill is refused when writing
+    with pytest.raises(gen.MasterError, match="glue"):
+        gen.glued_answer_cell("{glue:text}`a` and {glue:md}`b`")
+
+
 @pytest.mark.parametrize("source,solution,stub", [
     ("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION",
      "def f(x):\n    return x", "def f(x):\n    raise NotImplementedError"),
