@@ -349,11 +349,15 @@ def book_page(master: Master, root: Path = ROOT) -> str:
            f"click to reveal it — and the checks below it show what the grader says about it. A slider cell "
            f"appears here as code to run in the notebook; where it can, a static version follows that works in "
            f"this page without Python, drawn from precomputed results of PyTorch's own functions.\n"]
+    pending = None   # a model answer, shown after its question's graded check (the page has no answer cell)
     for c in master.cells:
+        if pending is not None and (c.kind == "markdown" and c.source.startswith("## Question")):
+            out.append(pending)
+            pending = None
         if c.has("notebook-only") or c.has("provenance"):
             continue
         if c.kind == "answer":
-            out.append(f":::{{admonition}} Model answer\n:class: dropdown\n\n{c.source}\n:::\n")
+            pending = f":::{{admonition}} Model answer\n:class: dropdown\n\n{c.source}\n:::\n"
         elif c.kind == "markdown":
             out.append(f":::{{admonition}} Answer\n:class: dropdown\n\n{c.source}\n:::\n" if c.has("solution")
                        else c.source + "\n")
@@ -379,6 +383,11 @@ def book_page(master: Master, root: Path = ROOT) -> str:
             out.append(_code_cell(c.source, tags))
         else:
             out.append(_code_cell(c.source, c.other_tags))
+        if pending is not None and c.kind == "code" and c.source.startswith("exercises.check_answer("):
+            out.append(pending)
+            pending = None
+    if pending is not None:
+        out.append(pending)
     own = [c for c in master.cells if c.has("provenance")]
     last = ("\n" + _code_cell(own[-1].source, ["remove-input"])) if own else PROVENANCE_CELL
     return "\n".join(out).rstrip("\n") + "\n" + last

@@ -133,6 +133,18 @@ def test_no_notebook_shows_a_glue_role_and_the_worked_answer_renders_with_the_ru
         gen.glued_answer_cell("{glue:text}`a` and {glue:md}`b`")
 
 
+def test_questions_page_shows_each_model_answer_after_its_graded_check():
+    """(s6 review of 06) the page had the model answer before the check, and the notebook's instruction to
+    write an answer in a cell the page does not have."""
+    page = (ROOT / "book" / "exercises" / "06_conceptual_questions.md").read_text(encoding="utf-8")
+    for n in range(1, 9):
+        section = page.split(f"## Question {n}\n", 1)[1].split("## Question", 1)[0]
+        assert section.index(f"exercises.check_answer({n}, form_{n})") < section.index("Model answer"), n
+    assert "Write your answer in the cell under each question" not in page
+    learner = (ROOT / "exercises" / "06_conceptual_questions.ipynb").read_text(encoding="utf-8")
+    assert "Write your answer in the cell under each question" in learner and "On this page" not in learner
+
+
 @pytest.mark.parametrize("source,solution,stub", [
     ("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION",
      "def f(x):\n    return x", "def f(x):\n    raise NotImplementedError"),

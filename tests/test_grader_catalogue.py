@@ -2506,6 +2506,35 @@ def test_every_option_read_as_itself_in_its_own_words(n):
                 (text, r.message)
 
 
+# (s6 review of 06) an ℓ1 penalty trained with (sub)gradient steps leaves no weight at exactly zero: check 6 no
+# longer says it does, and measures it; the "100,000" hint gave examples without the decimal point it asked for
+FORM_S6 = [
+    ("6 right: l1 gives near zeros, exact ones take soft-thresholding", 6, "b",
+     "gradient steps leave no weights at exactly 0"),
+    ("6 right: the proximal step named", 6, "l1", "soft-threshold"),
+    ("6 right: pruning sets exact zeros", 6, "magnitude pruning", "pruning sets weights to exactly 0"),
+    ("6 right: the soft-thresholded run has its 45 zeros", 6, "(b)", "soft-thresholding leave 45"),
+]
+
+
+@pytest.mark.parametrize("label,n,answer,keyword", FORM_S6, ids=[r[0] for r in FORM_S6])
+def test_s6_form_6_says_what_l1_does_with_gradient_steps(label, n, answer, keyword):
+    r = ex.check_answer(n, answer, verbose=False)
+    accepted(r)
+    assert keyword.lower() in r.message.lower(), r.message
+    assert "put weights at exactly 0" not in r.message and "makes many weights exactly zero" not in r.message
+
+
+def test_s6_form_6_asks_for_a_sparse_model_not_exact_zeros():
+    assert "exactly zero" not in ex.FORMS[6][1] and "sparse" in ex.FORMS[6][1]
+    assert "exactly or nearly zero" not in ex.QUESTIONS[5][1] and "proximal" in ex.QUESTIONS[5][1]
+
+
+def test_s6_ambiguous_thousands_hint_asks_for_what_its_examples_show():
+    rejected(ex.check_answer(5, "100,000", verbose=False), "a point, not a comma, before any decimals")
+    assert "with a decimal point and no thousands" not in ex.check_answer(5, "100,000", verbose=False).message
+
+
 def test_forms_measure_on_the_spot():
     r = ex.check_answer(7, 50, verbose=False)
     assert "ran the network 50 times" in r.message, r.message
