@@ -4491,6 +4491,34 @@ def test_att4_compare_l2_and_decay_keeps_a_right_penalty(capsys):
     assert out is not None, capsys.readouterr().out
 
 
+# (s6 review of 05) the table says where each run ends: run to convergence, the coupled penalty (SGD or Adam,
+# in the loss or as weight_decay) lands on the exact minimum of the penalised loss; AdamW, and Adam's own
+# decoupled_weight_decay=True, do not
+L2_RIGHT = lambda params, lam: lam / 2 * sum((p ** 2).sum() for p in params)  # noqa: E731
+
+
+def test_s6_compare_l2_and_decay_measures_the_distance_to_the_penalised_minimum():
+    long = ex.compare_l2_and_decay(L2_RIGHT, steps=5000).set_index(["optimizer", "regularisation"])
+    to_min = long["‖w − ℓ2 minimum‖"]
+    for key in [("SGD", "ℓ2 penalty in the loss"), ("SGD", "SGD(weight_decay=λ)"), ("Adam", "ℓ2 penalty in the loss"),
+                ("Adam", "Adam(weight_decay=λ)")]:
+        assert to_min[key] < 1e-9, (key, to_min[key])
+    assert to_min[("Adam", "AdamW(weight_decay=λ)")] > 0.05
+    assert long.loc[("Adam", "AdamW(weight_decay=λ)"), "‖w‖"] > long.loc[("SGD", "ℓ2 penalty in the loss"), "‖w‖"]
+    short = ex.compare_l2_and_decay(L2_RIGHT).set_index(["optimizer", "regularisation"])["‖w − ℓ2 minimum‖"]
+    assert short[("Adam", "ℓ2 penalty in the loss")] > 0.5   # 200 steps: still on its way
+
+
+def test_s6_compare_l2_and_decay_runs_adams_decoupled_flag_where_torch_has_it():
+    import inspect
+
+    if "decoupled_weight_decay" not in inspect.signature(torch.optim.Adam).parameters:
+        pytest.skip("this torch has no Adam(decoupled_weight_decay=...)")
+    t = ex.compare_l2_and_decay(L2_RIGHT, steps=50).set_index(["optimizer", "regularisation"])
+    flag = t.loc[("Adam", "Adam(weight_decay=λ, decoupled_weight_decay=True)")]
+    assert np.allclose(flag.to_numpy(dtype=float), t.loc[("Adam", "AdamW(weight_decay=λ)")].to_numpy(dtype=float))
+
+
 # ============================================================================ att5 (fifth blind round)
 def _exec_class(src: str, name: str):
     """A class defined from source text the way a notebook cell re-defines it: same name, new code."""
