@@ -625,6 +625,9 @@ def test_capstone_seeds_search_and_comparisons(make_tiny_data, cache, capsys):
     legend = fig.axes[2].get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["seed 0", "seed 1", "seed 2", "kept epoch",
                                                           f"the bar, {target:.0f} %"]
+    # (s6 review 07, finding 6) the axis can start under the bar, where the comparisons live; the panels share it
+    zoomed = ex.plot_capstone_curves({"tiny": runs, "twin": runs}, target=target, y_from=target - 15)
+    assert all(ax.get_ylim()[0] == target - 15 for ax in zoomed.axes[:2])
     plt.close("all")
 
 
