@@ -108,6 +108,46 @@ def test_command_line_check_exits_1_when_stale(tmp_path, capsys):
     assert "book/exercises/index.md: stale" in capsys.readouterr().err
 
 
+def test_no_notebook_shows_a_glue_role_and_the_worked_answer_renders_with_the_runs_values():
+    """The capstone's worked answer glues ~45 values: in Jupyter/Colab a {glue:text} role shows as raw text (s6
+    review, finding 1), so the solutions notebook shows it from a folded code cell with the values written in."""
+    import nbformat
+
+    for rel, text in gen.render(ROOT).items():
+        if rel.suffix == ".ipynb":
+            assert "{glue" not in text, rel
+    m = MASTERS["07_capstone"]
+    (answer,) = [c for c in m.cells if c.kind == "markdown" and gen._GLUE_ROLE.search(c.source)]
+    names = set(gen._GLUE_ROLE.findall(answer.source))
+    assert len(names) > 30
+    solved = nbformat.read(ROOT / "exercises" / "solutions" / "07_capstone.ipynb", as_version=4)
+    (cell,) = [c for c in solved.cells if c.cell_type == "code" and "Markdown(" in c.source]
+    assert cell.metadata["jupyter"]["source_hidden"] and cell.source.startswith("#@title The worked answer")
+    ns = {"glued": {n: f"<{n}>" for n in names}}
+    exec(compile(cell.source.replace('\nMarkdown(r"""', '\nshown = Markdown(r"""'), "answer", "exec"), ns)
+    shown = ns["shown"].data
+    assert shown == gen._GLUE_ROLE.sub(lambda r: f"<{r.group(1)}>", answer.source)
+    # the cell that builds `glued` is there, folded; the one that glues it (the page's) is not
+    (build,) = [c for c in solved.cells if c.cell_type == "code" and 'glued["cap_seeds"]' in c.source]
+    assert build.metadata["jupyter"]["source_hidden"] and build.source.startswith("#@title Build cell")
+    assert not any("glue(" in c.source for c in solved.cells)
+    # a role the notebook cannot fill is refused when writing
+    with pytest.raises(gen.MasterError, match="glue"):
+        gen.glued_answer_cell("{glue:text}`a` and {glue:md}`b`")
+
+
+def test_questions_page_shows_each_model_answer_after_its_graded_check():
+    """(s6 review of 06) the page had the model answer before the check, and the notebook's instruction to
+    write an answer in a cell the page does not have."""
+    page = (ROOT / "book" / "exercises" / "06_conceptual_questions.md").read_text(encoding="utf-8")
+    for n in range(1, 9):
+        section = page.split(f"## Question {n}\n", 1)[1].split("## Question", 1)[0]
+        assert section.index(f"exercises.check_answer({n}, form_{n})") < section.index("Model answer"), n
+    assert "Write your answer in the cell under each question" not in page
+    learner = (ROOT / "exercises" / "06_conceptual_questions.ipynb").read_text(encoding="utf-8")
+    assert "Write your answer in the cell under each question" in learner and "On this page" not in learner
+
+
 @pytest.mark.parametrize("source,solution,stub", [
     ("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION",
      "def f(x):\n    return x", "def f(x):\n    raise NotImplementedError"),
@@ -588,6 +628,9 @@ def test_capstone_seeds_search_and_comparisons(make_tiny_data, cache, capsys):
     legend = fig.axes[2].get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["seed 0", "seed 1", "seed 2", "kept epoch",
                                                           f"the bar, {target:.0f} %"]
+    # (s6 review 07, finding 6) the axis can start under the bar, where the comparisons live; the panels share it
+    zoomed = ex.plot_capstone_curves({"tiny": runs, "twin": runs}, target=target, y_from=target - 15)
+    assert all(ax.get_ylim()[0] == target - 15 for ax in zoomed.axes[:2])
     plt.close("all")
 
 

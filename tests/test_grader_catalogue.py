@@ -2506,6 +2506,35 @@ def test_every_option_read_as_itself_in_its_own_words(n):
                 (text, r.message)
 
 
+# (s6 review of 06) an ℓ1 penalty trained with (sub)gradient steps leaves no weight at exactly zero: check 6 no
+# longer says it does, and measures it; the "100,000" hint gave examples without the decimal point it asked for
+FORM_S6 = [
+    ("6 right: l1 gives near zeros, exact ones take soft-thresholding", 6, "b",
+     "gradient steps leave no weights at exactly 0"),
+    ("6 right: the proximal step named", 6, "l1", "soft-threshold"),
+    ("6 right: pruning sets exact zeros", 6, "magnitude pruning", "pruning sets weights to exactly 0"),
+    ("6 right: the soft-thresholded run has its 45 zeros", 6, "(b)", "soft-thresholding leave 45"),
+]
+
+
+@pytest.mark.parametrize("label,n,answer,keyword", FORM_S6, ids=[r[0] for r in FORM_S6])
+def test_s6_form_6_says_what_l1_does_with_gradient_steps(label, n, answer, keyword):
+    r = ex.check_answer(n, answer, verbose=False)
+    accepted(r)
+    assert keyword.lower() in r.message.lower(), r.message
+    assert "put weights at exactly 0" not in r.message and "makes many weights exactly zero" not in r.message
+
+
+def test_s6_form_6_asks_for_a_sparse_model_not_exact_zeros():
+    assert "exactly zero" not in ex.FORMS[6][1] and "sparse" in ex.FORMS[6][1]
+    assert "exactly or nearly zero" not in ex.QUESTIONS[5][1] and "proximal" in ex.QUESTIONS[5][1]
+
+
+def test_s6_ambiguous_thousands_hint_asks_for_what_its_examples_show():
+    rejected(ex.check_answer(5, "100,000", verbose=False), "a point, not a comma, before any decimals")
+    assert "with a decimal point and no thousands" not in ex.check_answer(5, "100,000", verbose=False).message
+
+
 def test_forms_measure_on_the_spot():
     r = ex.check_answer(7, 50, verbose=False)
     assert "ran the network 50 times" in r.message, r.message
@@ -4463,6 +4492,34 @@ def test_att4_compare_l2_and_decay_refuses_a_penalty_without_its_half(capsys):
 def test_att4_compare_l2_and_decay_keeps_a_right_penalty(capsys):
     out = ex.compare_l2_and_decay(lambda params, lam: lam / 2 * sum((p ** 2).sum() for p in params), steps=20)
     assert out is not None, capsys.readouterr().out
+
+
+# (s6 review of 05) the table says where each run ends: run to convergence, the coupled penalty (SGD or Adam,
+# in the loss or as weight_decay) lands on the exact minimum of the penalised loss; AdamW, and Adam's own
+# decoupled_weight_decay=True, do not
+L2_RIGHT = lambda params, lam: lam / 2 * sum((p ** 2).sum() for p in params)  # noqa: E731
+
+
+def test_s6_compare_l2_and_decay_measures_the_distance_to_the_penalised_minimum():
+    long = ex.compare_l2_and_decay(L2_RIGHT, steps=5000).set_index(["optimizer", "regularisation"])
+    to_min = long["‖w − ℓ2 minimum‖"]
+    for key in [("SGD", "ℓ2 penalty in the loss"), ("SGD", "SGD(weight_decay=λ)"), ("Adam", "ℓ2 penalty in the loss"),
+                ("Adam", "Adam(weight_decay=λ)")]:
+        assert to_min[key] < 1e-9, (key, to_min[key])
+    assert to_min[("Adam", "AdamW(weight_decay=λ)")] > 0.05
+    assert long.loc[("Adam", "AdamW(weight_decay=λ)"), "‖w‖"] > long.loc[("SGD", "ℓ2 penalty in the loss"), "‖w‖"]
+    short = ex.compare_l2_and_decay(L2_RIGHT).set_index(["optimizer", "regularisation"])["‖w − ℓ2 minimum‖"]
+    assert short[("Adam", "ℓ2 penalty in the loss")] > 0.5   # 200 steps: still on its way
+
+
+def test_s6_compare_l2_and_decay_runs_adams_decoupled_flag_where_torch_has_it():
+    import inspect
+
+    if "decoupled_weight_decay" not in inspect.signature(torch.optim.Adam).parameters:
+        pytest.skip("this torch has no Adam(decoupled_weight_decay=...)")
+    t = ex.compare_l2_and_decay(L2_RIGHT, steps=50).set_index(["optimizer", "regularisation"])
+    flag = t.loc[("Adam", "Adam(weight_decay=λ, decoupled_weight_decay=True)")]
+    assert np.allclose(flag.to_numpy(dtype=float), t.loc[("Adam", "AdamW(weight_decay=λ)")].to_numpy(dtype=float))
 
 
 # ============================================================================ att5 (fifth blind round)

@@ -404,7 +404,8 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
             elif len(readings) == 1:
                 extra = f" — write the number itself, {quotes}{how} (e.g. {readings[0]:.12g}, not {x!r})"
             else:  # '1,217', '100.000': a decimal or a thousands separator, which one cannot be told
-                extra = (f" — write the number itself, {quotes}, with a decimal point and no thousands separator "
+                extra = (f" — write the number itself, {quotes}, with no thousands separator and a point, not a "
+                         f"comma, before any decimals "
                          f"(e.g. {readings[0]:.12g} or {readings[1]:.12g}, whichever you meant, not {x!r})")
         return None, f"expected {want}, got {_describe(x)}{extra}."
     v = float(x)
