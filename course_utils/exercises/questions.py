@@ -147,7 +147,7 @@ def answer_button(n: int = _MISSING):  # (called without a number: answered in w
 
 # ----------------------------------------------------------------------------- graded forms
 # Each question has a short graded form: a choice (a letter, or the option's words) or a number.  After
-# every attempt the check explains — why the right answer is right (with a measurement made on the spot
+# every attempt the check explains — why the right answer is right (most with a measurement made on the spot
 # by the course's own functions), or what is wrong with the chosen option, without naming the right one.
 
 def _measure_depth() -> str:
@@ -258,7 +258,7 @@ FORMS = {
         "(its effective step is η times this number)?", None, 1 / (1 - 0.99999), (),
         {0.99999: "that is β itself; the question asks how many gradients the velocity adds up.",
          1e-5: "that is 1 − β, the share of one new gradient; the question asks how many gradients add up."},
-        "the velocity sums β^k·g, a geometric series of 1/(1 − β) terms.", _measure_momentum),
+        "the velocity sums β^k·g, a geometric series whose sum is 1/(1 − β): about that many gradients' worth.", _measure_momentum),
     6: ("choice", "Which of these gives a sparse model: many weights at zero, or so near it that setting "
         "them to zero changes nothing?",
         ["an ℓ2 penalty (weight decay)", "an ℓ1 penalty or magnitude pruning", "dropout", "batch norm"], "b",
