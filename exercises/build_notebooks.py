@@ -316,7 +316,7 @@ def notebook(master: Master, *, solution: bool, root: Path = ROOT) -> nbformat.N
         if c.kind == "answer":
             cells.append(_nb_cell("markdown", notebook_markdown(c.source, root) if solution else "*Your answer:* …"))
         elif c.has("install"):
-            cells.append(_nb_cell("code", book_config.install_cell(book_config.repo_url(root))))
+            cells.append(_nb_cell("code", book_config.install_cell(book_config.repo_url(root), maintainer_note=False)))
         elif c.kind == "code":
             cell = _nb_cell("code", strip_regions(c.source, solution=solution), c.other_tags)
             cells.append(_fold(cell) if solution and "remove-cell" in c.other_tags else cell)

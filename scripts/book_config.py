@@ -75,16 +75,21 @@ def install_requirement(url: str | None = None, branch: str | None = None) -> st
 INSTALL_MARKER = "# Colab, Binder or your own Jupyter: install the course package if it is missing"
 
 
-def install_cell(url: str | None = None, branch: str | None = None) -> str:
+INSTALL_NOTE = " Generated from repository.url in _config.yml by `make sync`."
+
+
+def install_cell(url: str | None = None, branch: str | None = None, *, maintainer_note: bool = True) -> str:
     """Source of the first code cell of every chapter and exercise notebook.
 
     Plain Python (no ``%pip`` magic) so that a failed install stops the notebook here with a message
     that says what to do, instead of printing a git error and failing one cell later with
-    ``ModuleNotFoundError``.
+    ``ModuleNotFoundError``. ``maintainer_note=False`` leaves out the build-plumbing remark (where the
+    cell comes from), which means nothing to a learner: the exercise notebooks a learner opens.
     """
     req = install_requirement(url, branch)
+    note = INSTALL_NOTE if maintainer_note else ""
     return f'''{INSTALL_MARKER}
-# (nothing happens when it is there). Generated from repository.url in _config.yml by `make sync`.
+# (nothing happens when it is there).{note}
 try:
     import course_utils
 except ImportError:

@@ -606,8 +606,9 @@ def test_batch_norm_accepts(label, fn):
 
 
 # ============================================================================ 03 optimizers
-def make_optimizer(update, defaults, *, skip_none=True, no_grad=True, init_args=None):
-    """An optimizer class whose per-parameter update is ``update(p, g, state, group)``."""
+def make_optimizer(update, defaults, *, skip_none=True, no_grad=True, init_args=None, use_closure=True):
+    """An optimizer class whose per-parameter update is ``update(p, g, state, group)``; its ``step(closure)``
+    calls the closure and returns the loss as torch's template does (``use_closure=False``: ignores it)."""
     names = init_args or list(defaults)
 
     class Opt(torch.optim.Optimizer):
@@ -625,11 +626,16 @@ def make_optimizer(update, defaults, *, skip_none=True, no_grad=True, init_args=
                     update(p, p.grad, self.state[p], group)
 
         def step(self, closure=None):
+            loss = None
+            if closure is not None and use_closure:
+                with torch.enable_grad():
+                    loss = closure()
             if no_grad:
                 with torch.no_grad():
                     self._step()
             else:
                 self._step()
+            return loss
 
     return Opt
 
@@ -996,6 +1002,49 @@ WRONG_OPTIMIZERS += [
     # restarts from zero (these two were accepted before)
     ("momentum: .data, dict state", ex.check_momentum, MomentumData, "state_dict()"),
     ("momentum: its own dict keyed by id(p)", ex.check_momentum, MomentumIdState, "state_dict()"),
+]
+
+class ClosureUnderNoGrad(torch.optim.Optimizer):
+    """The update right, but the closure called inside @torch.no_grad(): its backward() fails."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    momentum_update()(p, p.grad, self.state[p], group)
+        return loss
+
+
+class ClosureNotReturned(ClosureUnderNoGrad):
+    """Calls the closure (with autograd on) but returns nothing."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is not None:
+            with torch.enable_grad():
+                closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    momentum_update()(p, p.grad, self.state[p], group)
+
+
+WRONG_OPTIMIZERS += [
+    # (s6 r2, 03 finding 1) torch's template calls step(closure)'s closure and returns its loss; the stubs said
+    # `def step(self, closure=None)` and ignored it (accepted before)
+    ("momentum: closure ignored", ex.check_momentum, make_optimizer(momentum_update(), MOM, use_closure=False),
+     "ignores its closure"),
+    ("rmsprop: closure ignored", ex.check_rmsprop, make_optimizer(rmsprop_update(), RMS, use_closure=False),
+     "ignores its closure"),
+    ("adam: closure ignored", ex.check_adam, make_optimizer(adam_update(), ADAM, use_closure=False),
+     "ignores its closure"),
+    ("momentum: closure's loss not returned", ex.check_momentum, ClosureNotReturned, "does not return its loss"),
+    ("momentum: closure called with autograd off", ex.check_momentum, ClosureUnderNoGrad, "autograd off"),
 ]
 
 RIGHT_OPTIMIZERS = [
@@ -4061,10 +4110,15 @@ def _opt_class(update, defaults, init=None):
 
         @torch.no_grad()
         def step(self, closure=None):
+            loss = None
+            if closure is not None:  # torch's template
+                with torch.enable_grad():
+                    loss = closure()
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
                         update(self, p, p.grad, self.state[p], group)
+            return loss
     return Opt
 
 
@@ -5192,10 +5246,15 @@ def _opt_init(update, init_src: str, defaults: dict):
     class Opt(torch.optim.Optimizer):
         @torch.no_grad()
         def step(self, closure=None):
+            loss = None
+            if closure is not None:  # torch's template
+                with torch.enable_grad():
+                    loss = closure()
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
                         update(self, p, p.grad, self.state[p], group)
+            return loss
     ns["Opt"] = Opt
     Opt.__init__ = ns["__init__"]
     return Opt

@@ -53,7 +53,10 @@ def test_reference_check_can_fail(tmp_path):
 
 
 def test_every_notebook_starts_with_the_generated_install_cell():
-    want = book_config.install_cell()
+    want = book_config.install_cell(maintainer_note=False)  # learners open these: no build-plumbing remark
+    assert "make sync" not in want and want.replace("(nothing happens when it is there).",
+                                                    "(nothing happens when it is there)." + book_config.INSTALL_NOTE,
+                                                    1) == book_config.install_cell()
     nbs = [*sorted((ROOT / "exercises").glob("*.ipynb")), *sorted((ROOT / "exercises" / "solutions").glob("*.ipynb")),
            *sorted((ROOT / "book").rglob("*.ipynb"))]
     assert len(nbs) == 14  # the exercise and solution notebooks; the chapters keep no .ipynb (learner notebooks are built)

@@ -667,12 +667,16 @@ def plot_activation_variances(variances: dict, *, ax=None, title: str | None = N
     :func:`course_utils.plotting.plot_depth_curves`, with a variance of exactly 0 (a collapsed signal)
     drawn at 1e-30 instead of vanishing from the log axis.
     """
-    from ..plotting import plot_depth_curves
+    from ..plotting import legend_outside, plot_depth_curves, series_styles
 
     clipped = {label: np.clip(np.asarray(v, dtype=float), 1e-30, None) for label, v in variances.items()}
-    return plot_depth_curves(clipped, ax=ax, ylabel="activation variance (log scale)",
-                             title=title or "Activation variance per layer", logy=True, reference=1.0,
-                             styles={label: {"marker": "o", "ms": 3} for label in clipped})
+    depth = max((len(v) for v in clipped.values()), default=0)
+    ax = plot_depth_curves(clipped, ax=ax, ylabel="activation variance (log scale)",
+                           title=title or "Activation variance per layer", logy=True,
+                           styles=series_styles(clipped, n_points=depth))  # colour, dash and marker per series
+    ax.axhline(1.0, color="0.4", lw=1, ls=":", label="variance 1: signal kept")
+    legend_outside(ax)
+    return ax
 
 
 def variance_slider(inits: dict | None = None, *, width: int = 256):

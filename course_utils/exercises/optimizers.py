@@ -432,10 +432,57 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                                case=f"`{getattr(cls, '__name__', name)}(params)`, {steps} steps",
                                hint="keep the stub's `__init__` as it is and pass its arguments on to "
                                     "`super().__init__(params, dict(...))` unchanged.", verbose=verbose)
+    try:
+        bad = _closure_problem(cls, kwargs, lr, case)
+    except Exception as e:
+        return _raised(name, e, verbose, case.split(";")[0] + "; then one step called as `opt.step(closure)`",
+                       context="optimizer")
+    if bad:
+        return _report(name, FAIL, verbose=verbose, **bad)
     return _report(name, PASS, f"correct — identical to the torch.optim reference for {steps} steps "
                    "(two parameter groups, a parameter with a gradient on some steps only, one all-zero), also "
                    "with gradients zeroed in place and with the stub's defaults, and a second instance on the "
-                   "same parameters starts afresh.", verbose=verbose)
+                   "same parameters starts afresh; `step(closure)` returns the closure's loss.", verbose=verbose)
+
+
+_CLOSURE_HINT = ("follow torch's template: start `step` with `loss = None` and `if closure is not None:` "
+                 "`with torch.enable_grad(): loss = closure()` (the closure recomputes the loss and its gradients; "
+                 "optimizers such as L-BFGS call it several times per step), and end it with `return loss`.")
+
+
+def _closure_problem(cls, kwargs, lr, case) -> dict | None:
+    """None when ``opt.step(closure)`` calls the closure (with gradients enabled) and returns its loss, as every
+    torch.optim optimizer does; else the report's headline, case and hint."""
+    (W, b, unused), loss_fn = _opt_problem()
+    case = case.split(";")[0] + "; then a fresh optimizer, one step called as `loss = opt.step(closure)`"
+    calls = []
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        calls.append(loss)
+        return loss
+
+    try:
+        opt = cls(_groups([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}], lr), **kwargs)
+        returned = opt.step(closure)
+    except TypeError as e:
+        if "closure" not in str(e) and "positional argument" not in str(e):
+            raise
+        return dict(headline="your `step` takes no `closure` argument.", case=case, hint=_CLOSURE_HINT)
+    except RuntimeError as e:
+        if "does not require grad" not in str(e):
+            raise
+        return dict(headline="your `step` calls the closure with autograd off (inside `@torch.no_grad()`), so "
+                    "its `backward()` fails.", case=case, hint=_CLOSURE_HINT)
+    if not calls:
+        return dict(headline="your `step(closure)` ignores its closure: `opt.step(closure)` neither re-evaluates "
+                    "the loss nor returns it.", case=case, hint=_CLOSURE_HINT)
+    if returned is not calls[-1]:
+        return dict(headline="your `step(closure)` calls the closure but does not return its loss.", case=case,
+                    hint=_CLOSURE_HINT)
+    return None
 
 
 def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False, lr_in_v=False):
