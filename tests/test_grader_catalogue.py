@@ -5325,3 +5325,56 @@ def test_att6_capstone_hints_speak_the_displayed_columns_words():
     assert "'yes, < 0.5' there is still significant" in ns and "False in its" not in ns, ns
     yes = _answer_hint("mc_better", "yes")
     assert "'yes' in its 'significant' column" in yes and "means not significant" not in yes, yes
+
+
+# ============================================================================ att7 (blind round 7)
+# ---- att7 #11: an optimizer step that reseeds (or draws from) torch's global generator: right parameters, but in
+# training every dropout mask and shuffle between two steps repeats (or shifts)
+def _step_also(cls, before):
+    class Also(cls):
+        def step(self, closure=None):
+            before()
+            return cls.step(self, closure)
+    return Also
+
+
+def _forked_seed():
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        torch.rand(3)
+
+
+WRONG_RNG_OPTIMIZERS = [
+    ("momentum: reseeds in step", ex.check_momentum,
+     _step_also(make_optimizer(momentum_update(), MOM), lambda: torch.manual_seed(0)), "reseeds"),
+    ("momentum: reseeds with another seed", ex.check_momentum,
+     _step_also(make_optimizer(momentum_update(), MOM), lambda: torch.manual_seed(1234)), "torch.manual_seed"),
+    ("rmsprop: reseeds in step", ex.check_rmsprop,
+     _step_also(make_optimizer(rmsprop_update(), RMS), lambda: torch.manual_seed(0)), "reseeds"),
+    ("adam: reseeds in step", ex.check_adam,
+     _step_also(make_optimizer(adam_update(), ADAM), lambda: torch.manual_seed(0)), "dropout mask"),
+    ("adam: seeds from the clock", ex.check_adam,
+     _step_also(make_optimizer(adam_update(), ADAM), lambda: torch.seed()), "draws from torch's global"),
+    ("momentum: a stray draw in step", ex.check_momentum,
+     _step_also(make_optimizer(momentum_update(), MOM), lambda: torch.randn(2)), "draws from torch's global"),
+]
+RIGHT_RNG_OPTIMIZERS = [
+    ("momentum: seeds a forked generator", ex.check_momentum,
+     _step_also(make_optimizer(momentum_update(), MOM), _forked_seed)),
+    ("adam: draws from its own generator", ex.check_adam,
+     _step_also(make_optimizer(adam_update(), ADAM), lambda: torch.rand(2, generator=torch.Generator()))),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_RNG_OPTIMIZERS, ids=[r[0] for r in WRONG_RNG_OPTIMIZERS])
+def test_att7_optimizer_touching_the_global_generator_is_refused(label, check, cls, keyword):
+    state = torch.get_rng_state()
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    assert "remove it from step" in r.message.lower(), r.message
+    assert torch.equal(torch.get_rng_state(), state)  # the learner's stream is given back
+
+
+@pytest.mark.parametrize("label,check,cls", RIGHT_RNG_OPTIMIZERS, ids=[r[0] for r in RIGHT_RNG_OPTIMIZERS])
+def test_att7_optimizer_leaving_the_global_generator_alone_passes(label, check, cls):
+    accepted(check(cls, verbose=False))

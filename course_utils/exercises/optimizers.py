@@ -88,7 +88,11 @@ def _trajectory(make_opt, steps: int, *, restarts: int = 1, keep_grads: bool = F
             else:
                 unused.grad = None
             grads = [None if p.grad is None else p.grad.clone() for p in (W, b, unused)]
+            torch.rand(1)  # the global generator moved on, as dropout and shuffling move it between two steps
+            rng = torch.get_rng_state()
             opt.step()
+            if not torch.equal(torch.get_rng_state(), rng):  # the step drew from, or reseeded, the generator
+                opt._checker_rng = getattr(opt, "_checker_rng", []) + [torch.get_rng_state()]
             if _aliases_grad(opt, (W, b, unused)):
                 opt._checker_aliased = True
             if any(g is not None and (p.grad is None or not torch.equal(p.grad, g))
@@ -340,6 +344,19 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                            hint=hint or "compare your update line by line with the formula in the markdown above; "
                                         "keep per-parameter state in `self.state[p]` and read lr from `group['lr']`.",
                            verbose=verbose)
+    if getattr(opt, "_checker_rng", None):
+        after = opt._checker_rng
+        reseeds = len(after) > 1 and all(torch.equal(a, after[0]) for a in after[1:])
+        what = ("reseeds torch's global random generator (a `torch.manual_seed` inside `step`)" if reseeds else
+                "draws from torch's global random generator (a `torch.rand…`/`randn…` or a seeding call inside "
+                "`step`)")
+        return _report(name, FAIL, f"your step gives the right parameters but {what}.", case=case,
+                       hint="the update draws no random numbers, and a training loop calls step after every "
+                            "batch: " + ("every dropout mask and every shuffle drawn between two steps would "
+                                         "repeat the same numbers. " if reseeds else
+                                         "each draw shifts every later dropout mask and shuffle. ")
+                            + "Remove it from step; the notebook seeds the generator once, before training.",
+                       verbose=verbose)
     if getattr(opt, "_checker_grads_cleared", False):
         return _report(name, FAIL, "your step cleared the gradients (`self.zero_grad()` or `p.grad = None` inside "
                        "`step`).", case=case,
