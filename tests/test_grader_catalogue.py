@@ -5378,3 +5378,41 @@ def test_att7_optimizer_touching_the_global_generator_is_refused(label, check, c
 @pytest.mark.parametrize("label,check,cls", RIGHT_RNG_OPTIMIZERS, ids=[r[0] for r in RIGHT_RNG_OPTIMIZERS])
 def test_att7_optimizer_leaving_the_global_generator_alone_passes(label, check, cls):
     accepted(check(cls, verbose=False))
+
+
+# ---- att7 #9, #10: step times that no measurement gives (NaN, infinite, ≤ 0, not a number) are refused, naming
+# the entry; a NaN used to make every step-cost answer pass
+_NAN = float("nan")
+WRONG_SPEEDS = [
+    ("a NaN SiLU time", {"SiLU": _NAN, "SiLU + BN": 0.013, "SELU": 0.01}, "'SiLU' is nan"),
+    ("a NaN batch-norm time", {"SiLU": 0.01, "SiLU + BN": _NAN, "SELU": 0.01}, "'SiLU + BN' is nan"),
+    ("a NaN tensor", {"SiLU": torch.tensor(_NAN), "SiLU + BN": 0.013, "SELU": 0.01}, "'SiLU' is nan"),
+    ("an infinite time", {"SiLU": 0.01, "SiLU + BN": float("inf"), "SELU": 0.01}, "not a measured time"),
+    ("a negative time", {"SiLU": 0.01, "SiLU + BN": -0.013, "SELU": 0.01}, "'SiLU + BN' is -0.013"),
+    ("a zero time", {"SiLU": 0.0, "SiLU + BN": 0.013, "SELU": 0.01}, "'SiLU' is 0"),
+    ("a string time", {"SiLU": "10 ms", "SiLU + BN": 0.013, "SELU": 0.01}, "the string '10 ms'"),
+    ("a boolean time", {"SiLU": True, "SiLU + BN": 0.013, "SELU": 0.01}, "not a number of seconds"),
+    ("a list time", {"SiLU": [0.01], "SiLU + BN": 0.013, "SELU": 0.01}, "a list of 1 item"),
+    ("a NaN in an entry no question reads", {"SiLU": 0.0056, "SiLU + BN": 0.0076, "SELU": _NAN}, "'SELU' is nan"),
+    ("the batch-norm entry missing", {"SiLU": 0.0056, "SELU": 0.0102}, "no entry 'SiLU + BN'"),
+    ("renamed entries", {"silu": 0.0056, "silu + bn": 0.0076}, "no entry 'SiLU' or 'SiLU + BN'"),
+]
+RIGHT_SPEEDS = [
+    ("plain floats", SPEEDS),
+    ("NumPy and torch scalars", {"SiLU": np.float32(0.0056), "SiLU + BN": torch.tensor(0.0076), "SELU": 0.0102}),
+    ("the SELU time not measured", {"SiLU": 0.0056, "SiLU + BN": 0.0076, "SELU": None}),
+    ("integers (milliseconds)", {"SiLU": 56, "SiLU + BN": 76, "SELU": 102}),
+]
+
+
+@pytest.mark.parametrize("label,speeds,keyword", WRONG_SPEEDS, ids=[r[0] for r in WRONG_SPEEDS])
+@pytest.mark.parametrize("cost", [36, 999, -230])
+def test_att7_capstone_answers_refuse_impossible_step_times(label, speeds, keyword, cost):
+    r = ex.check_capstone_answers({**RIGHT_ANSWERS, "bn_step_cost": cost}, *TABLES[:2], speeds, verbose=False)
+    rejected(r, keyword)
+    assert "got a dict" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,speeds", RIGHT_SPEEDS, ids=[r[0] for r in RIGHT_SPEEDS])
+def test_att7_capstone_answers_take_measured_step_times(label, speeds):
+    accepted(ex.check_capstone_answers(RIGHT_ANSWERS, *TABLES[:2], speeds, verbose=False))
