@@ -5416,3 +5416,107 @@ def test_att7_capstone_answers_refuse_impossible_step_times(label, speeds, keywo
 @pytest.mark.parametrize("label,speeds", RIGHT_SPEEDS, ids=[r[0] for r in RIGHT_SPEEDS])
 def test_att7_capstone_answers_take_measured_step_times(label, speeds):
     accepted(ex.check_capstone_answers(RIGHT_ANSWERS, *TABLES[:2], speeds, verbose=False))
+
+
+# ---- att7 #19, #20: the training helpers (step_times, search_lr, capstone_run/seeds) run learner code: a builder
+# or optimizer function that switches a global setting off is named and the setting put back (it used to give a
+# raw "element 0 of tensors does not require grad" and leave autograd off for the rest of the notebook); a model
+# passed instead of its builder is named as such
+def _grad_off_builder(seed=0):
+    torch.set_grad_enabled(False)
+    return tiny_builder(seed)
+
+
+def _float64_builder(seed=0):
+    torch.set_default_dtype(torch.float64)
+    return tiny_builder(seed)
+
+
+def _grad_off_optimizer(p):
+    opt = torch.optim.Adam(p, lr=1e-2)
+    torch.set_grad_enabled(False)
+    return opt
+
+
+class _StepGradOff(torch.optim.Adam):
+    def step(self, closure=None):
+        out = super().step(closure)
+        torch.set_grad_enabled(False)
+        return out
+
+
+_HELPER_WRONG = [  # (label, builder, optimizer function, keyword)
+    ("builder: set_grad_enabled(False)", _grad_off_builder, ADAM_FN, "your builder changed torch's autograd"),
+    ("builder: set_default_dtype(float64)", _float64_builder, ADAM_FN, "your builder changed torch's default dtype"),
+    ("optimizer function: set_grad_enabled(False)", tiny_builder, _grad_off_optimizer, "changed torch's autograd"),
+    ("optimizer step: set_grad_enabled(False)", tiny_builder, lambda p: _StepGradOff(p, lr=1e-2),
+     "changed torch's autograd"),
+    ("a model instead of its builder", tiny_builder(0), ADAM_FN, "expected the builder function, got the module"),
+    ("a number instead of its builder", 3, ADAM_FN, "expected the builder function, got the number 3"),
+]
+
+
+def _helper_settings_intact():
+    assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+
+
+@pytest.mark.parametrize("label,build,opt,keyword", _HELPER_WRONG, ids=[r[0] for r in _HELPER_WRONG])
+def test_att7_step_times_name_a_builder_that_changes_a_setting(label, build, opt, keyword, capsys):
+    try:
+        out = ex.step_times({"mine": build, "right": tiny_builder}, opt,
+                            batch_size=8, steps=2, repeats=2, input_shape=(8,), classes=3)
+        text = " ".join(capsys.readouterr().out.split())
+        _helper_settings_intact()
+    finally:
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+    assert out["mine"] is None, out
+    assert keyword in text and "your code raised" not in text and "does not require grad" not in text, text
+    if "setting" in keyword or "changed" in keyword:
+        assert "put the setting back" in text, text
+    if opt is ADAM_FN:
+        assert out["right"] > 0, out
+    no_internals(text)
+
+
+@pytest.mark.parametrize("label,build,opt,keyword", _HELPER_WRONG, ids=[r[0] for r in _HELPER_WRONG])
+@pytest.mark.parametrize("helper", ["search_lr", "capstone_seeds"])
+def test_att7_training_helpers_name_a_builder_that_changes_a_setting(label, build, opt, keyword, helper,
+                                                                     make_tiny_data, cache, capsys):
+    data = make_tiny_data(96, 32)
+    try:
+        if helper == "search_lr":
+            got = ex.search_lr(build, lambda p, lr: opt(p), data, rates=(1e-2,), epochs=1, batch_size=40,
+                               progress=False)
+            assert got == (None, {}), got
+        else:
+            assert ex.capstone_seeds(build, opt, data, seeds=2, epochs=1, batch_size=40, progress=False) is None
+        text = " ".join(capsys.readouterr().out.split())
+        _helper_settings_intact()
+    finally:
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+    assert keyword.replace("your builder ", "") in text and "your code raised" not in text, text
+    no_internals(text)
+
+
+def test_att7_training_helpers_with_a_right_builder_still_train(make_tiny_data, cache, capsys):
+    def builds_in_no_grad(seed=0):   # the block form switches gradients back on: right
+        model = tiny_builder(seed)
+        with torch.no_grad():
+            model[0].weight.mul_(1.0)
+        return model
+    data = make_tiny_data(96, 32)
+    out = ex.step_times({"a": builds_in_no_grad, "b": tiny_builder}, ADAM_FN, batch_size=8, steps=1, repeats=1,
+                        input_shape=(8,), classes=3)
+    assert out["a"] > 0 and out["b"] > 0, out
+    runs = ex.capstone_seeds(builds_in_no_grad, ADAM_FN, data, seeds=2, epochs=1, batch_size=40, progress=False)
+    assert runs is not None and len(runs) == 2
+    assert "❌" not in capsys.readouterr().out
+    _helper_settings_intact()
+
+
+def test_att7_step_times_without_a_dict_says_so(capsys):
+    assert ex.step_times([tiny_builder], ADAM_FN, batch_size=8, steps=1, repeats=1, input_shape=(8,), classes=3) == {}
+    text = " ".join(capsys.readouterr().out.split())
+    assert "expected a dict of builders" in text and "a list of 1 item" in text, text

@@ -249,6 +249,47 @@ def _show_value(value) -> str:
     return str(value).replace("torch.", "")
 
 
+class _SettingsKept:
+    """For the training helpers (step_times, search_lr, capstone_run/seeds): torch's global settings pinned to
+    what the exercises are written for while the learner's code runs, and the learner's own given back at the
+    end.  :meth:`changed` names a change the learner's code made since (a report dict, ``headline`` and
+    ``hint``) and puts the setting back, so the helper reports it instead of the error it causes later (an
+    autograd switched off: "element 0 of tensors does not require grad") and leaves no setting changed."""
+
+    def __enter__(self):
+        self.before = [get() for _, get, *_ in _GLOBALS]
+        for (_, _, put, want, *_) in _GLOBALS:
+            put(want)
+        return self
+
+    def changed(self, who: str = "your code") -> dict | None:
+        for what, get, put, want, how, hint in _GLOBALS:
+            now = get()
+            if now != want:
+                put(want)
+                return dict(headline=f"{who} changed torch's {what}, from {_show_value(want)} to "
+                                     f"{_show_value(now)} ({how}).",
+                            hint=hint + " The helper has put the setting back.")
+        return None
+
+    def __exit__(self, *exc):
+        for (_, _, put, *_), value in zip(_GLOBALS, self.before):
+            put(value)
+        return False
+
+
+def _builder_problem(build_fn, call: str) -> dict | None:
+    """A report dict when ``build_fn`` cannot be a builder (seed -> model): a model (an instance), or nothing
+    callable.  ``call``: how the notebook passes it, for the hint."""
+    from torch import nn
+
+    if isinstance(build_fn, nn.Module) or not callable(build_fn):
+        return dict(headline=f"expected the builder function, got {_describe(build_fn)}.",
+                    hint=f"pass the builder function itself, not a model built by it: {call}, its name "
+                         "without parentheses; the helper calls it with each seed itself.")
+    return None
+
+
 def _with_default_dtype_kept(check, sig, args, kwargs):
     """Run ``check`` with torch's global settings (default dtype, autograd on) as the exercises are written for,
     and give the learner's session its own settings back afterwards.  Learner code that changes one of them while
