@@ -5520,3 +5520,28 @@ def test_att7_step_times_without_a_dict_says_so(capsys):
     assert ex.step_times([tiny_builder], ADAM_FN, batch_size=8, steps=1, repeats=1, input_shape=(8,), classes=3) == {}
     text = " ".join(capsys.readouterr().out.split())
     assert "expected a dict of builders" in text and "a list of 1 item" in text, text
+
+
+# ---- att7 #2: Python's own classes and functions (int, float, abs, math.sqrt) passed as the answer are named as
+# such, not called and blamed on "what your code returned"
+_PYTHON_OWN_ANSWERS = [int, float, abs, math.sqrt, max, round]
+_FUNCTION_CHECKS = [ex.check_backward_condition, ex.check_xavier_uniform, ex.check_kaiming_normal,
+                    ex.check_leaky_relu, ex.check_batch_norm, ex.check_l2_penalty, ex.check_mc_dropout,
+                    ex.check_momentum, ex.check_rmsprop, ex.check_adam]
+
+
+@pytest.mark.parametrize("answer", _PYTHON_OWN_ANSWERS, ids=[a.__name__ for a in _PYTHON_OWN_ANSWERS])
+@pytest.mark.parametrize("check", _FUNCTION_CHECKS, ids=[c.__name__ for c in _FUNCTION_CHECKS])
+def test_att7_python_own_function_is_not_the_answer(check, answer):
+    r = check(answer, verbose=False)
+    rejected(r, "is Python's own")
+    assert "your code raised" not in r.message and "returned or left behind" not in r.message, r.message
+
+
+@pytest.mark.parametrize("answer", [int, abs], ids=["int", "abs"])
+def test_att7_python_own_function_is_not_a_builder(answer, capsys):
+    rejected(ex.check_capstone_model(answer, "bn", verbose=False), "is Python's own")
+    assert ex.step_times({"SiLU": answer}, ADAM_FN, batch_size=8, steps=1, repeats=1, input_shape=(8,),
+                         classes=3) == {"SiLU": None}
+    text = " ".join(capsys.readouterr().out.split())
+    assert "expected the builder function" in text and "your code raised" not in text, text

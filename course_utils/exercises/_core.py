@@ -283,7 +283,7 @@ def _builder_problem(build_fn, call: str) -> dict | None:
     callable.  ``call``: how the notebook passes it, for the hint."""
     from torch import nn
 
-    if isinstance(build_fn, nn.Module) or not callable(build_fn):
+    if isinstance(build_fn, nn.Module) or not callable(build_fn) or _python_own(build_fn):
         return dict(headline=f"expected the builder function, got {_describe(build_fn)}.",
                     hint=f"pass the builder function itself, not a model built by it: {call}, its name "
                          "without parentheses; the helper calls it with each seed itself.")
@@ -353,7 +353,7 @@ def _not_yet(name: str, what: str, verbose: bool) -> CheckResult:
 def _not_a_function(obj) -> bool:
     """True for what cannot be the learner's *function*: not callable, or a torch module or data set
     (class or instance), which are callable but take other arguments."""
-    if not callable(obj):
+    if not callable(obj) or _python_own(obj):
         return True
     from torch import nn
     from torch.utils.data import Dataset
@@ -365,8 +365,25 @@ def _not_a_function(obj) -> bool:
 _SCHEDULER = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or torch.optim.lr_scheduler._LRScheduler
 
 
+_PYTHON_OWN = ("builtins", "math", "cmath", "operator")
+
+
+def _python_own(obj) -> bool:
+    """True for Python's own classes and functions (``int``, ``float``, ``abs``, ``math.sqrt``): callable, but
+    no answer a learner wrote (calling one with the check's arguments fails in ways that blame the checker)."""
+    import builtins
+    import types
+
+    if isinstance(obj, type):   # (a class the learner defines in code run without a __name__ also says 'builtins')
+        return vars(builtins).get(obj.__name__) is obj
+    return isinstance(obj, types.BuiltinFunctionType) and getattr(obj, "__module__", None) in _PYTHON_OWN
+
+
 def _not_callable(name: str, obj, what: str, verbose: bool) -> CheckResult:
     hint = "pass the function/class itself (no parentheses), e.g. `check(my_function)`."
+    if _python_own(obj):
+        hint = (f"`{getattr(obj, '__name__', obj)}` is Python's own, not yours: pass the function you wrote (its "
+                "name, without parentheses).")
     if isinstance(obj, type) and issubclass(obj, _SCHEDULER):
         hint = (f"that is torch's scheduler class itself: pass a function that builds it from the optimizer, "
                 f"e.g. `lambda optimizer: {obj.__name__}(optimizer, …)` with your own settings.")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._core import CheckResult, FAIL, PASS, _describe, _not_callable, _not_yet, _one_thread, _raised, _report
-from ._core import _graded
+from ._core import _graded, _python_own
 
 
 _CAPSTONE_SPECS = {
@@ -255,7 +255,7 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
                        hint="pass the builder function, not a model: "
                             f"`exercises.check_capstone_model(build, {variant!r})` with your builder's name and "
                             "no parentheses; the check calls it with several seeds itself.", verbose=verbose)
-    if not callable(build_fn):
+    if not callable(build_fn) or _python_own(build_fn):
         return _not_callable(name, build_fn, "a function seed -> nn.Module", verbose)
     try:
         model = build_fn(0)

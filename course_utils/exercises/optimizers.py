@@ -11,7 +11,7 @@ import torch
 from .. import surfaces as _surfaces
 from ._core import (_NO_DEFAULT, _stub_signature_problem, CheckResult, FAIL, PASS, TODO, _as_number, _describe, _fmt, _not_callable, _not_yet, _raised,
                     _report, _say, _say_raised, _show)
-from ._core import _graded
+from ._core import _graded, _python_own
 
 
 def _opt_problem():
@@ -251,7 +251,7 @@ def _matches_in_float64(make, make_ref, steps) -> bool:
 
 def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbose=True, nan_hint=None,
                      stub="torch.optim.Optimizer", defaults=None, default_reference=None) -> CheckResult:
-    if not (isinstance(cls, type) or callable(cls)):
+    if not (isinstance(cls, type) or callable(cls)) or _python_own(cls):
         return _not_callable(name, cls, "your optimizer class", verbose)
     ref_name = type(reference([torch.zeros(1, requires_grad=True)])).__name__
     write_it = (f"the task is to write the update yourself: subclass {stub} (as the stub does) and implement "
