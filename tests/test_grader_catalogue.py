@@ -5545,3 +5545,80 @@ def test_att7_python_own_function_is_not_a_builder(answer, capsys):
                          classes=3) == {"SiLU": None}
     text = " ".join(capsys.readouterr().out.split())
     assert "expected the builder function" in text and "your code raised" not in text, text
+
+
+# ---- att7 #3, #17: a clamped draw (at any width) is named as clamped, not as a wrong variance formula; #16:
+# trunc_normal_ is a generic fill like normal_ (the statistics tell a cut); #4: torch's init called by a module's
+# constructor is not the learner "calling torch's own" init
+def _xavier_clamped(frac, how="clamp_"):
+    def f(w, gain=1.0):
+        a = gain * math.sqrt(6 / (w.shape[0] + w.shape[1]))
+        with torch.no_grad():
+            w.uniform_(-a, a)
+            if how == "clamp_":
+                w.clamp_(-frac * a, frac * a)
+            else:
+                w.copy_(torch.maximum(torch.minimum(w, torch.tensor(frac * a)), torch.tensor(-frac * a)))
+        return w
+    return f
+
+
+def _kaiming_std(w, a):
+    return math.sqrt(2 / ((1 + a * a) * w.shape[1]))
+
+
+def _kaiming_trunc(k):
+    def f(w, a=0.0):
+        std = _kaiming_std(w, a)
+        return nn.init.trunc_normal_(w, 0.0, std, -k * std, k * std)
+    return f
+
+
+def _returns_linear(w, gain=1.0):
+    return nn.Linear(3, 3)
+
+
+def _kaiming_via_a_linear(w, a=0.0):   # builds a module for nothing, then fills w itself: right
+    nn.Linear(4, 4)
+    with torch.no_grad():
+        return w.normal_(0, _kaiming_std(w, a))
+
+
+def _kaiming_copied_from_torch(w, a=0.0):   # torch's own init, called by the learner on another tensor
+    ref = nn.init.kaiming_normal_(torch.empty_like(w), a=a)
+    with torch.no_grad():
+        return w.copy_(ref)
+
+
+WRONG_ATT7_INIT = [
+    ("xavier: clamped at a/2", ex.check_xavier_uniform, _xavier_clamped(0.5), "they are clamped, 50 %"),
+    ("xavier: clamped at 0.9 a", ex.check_xavier_uniform, _xavier_clamped(0.9), "they are clamped"),
+    ("xavier: clamped with minimum/maximum", ex.check_xavier_uniform, _xavier_clamped(0.5, "minmax"), "clamped"),
+    ("kaiming: clamped at 1 σ", ex.check_kaiming_normal, _kaiming_clamped(1), "clamped"),
+    ("kaiming: clamped at 1.5 σ", ex.check_kaiming_normal, _kaiming_clamped(1.5), "clamped"),
+    ("kaiming: trunc_normal_ at 2 σ", ex.check_kaiming_normal, _kaiming_trunc(2), "cut off"),
+    ("xavier: returns an nn.Linear", ex.check_xavier_uniform, _returns_linear, "returned the module Linear"),
+    ("kaiming: returns an nn.Linear", ex.check_kaiming_normal, lambda w, a=0.0: nn.Linear(3, 3),
+     "returned the module Linear"),
+    ("kaiming: torch's own, on a Linear's weight", ex.check_kaiming_normal, _kaiming_copied_from_torch,
+     "calls torch's own `torch.nn.init.kaiming_normal_`"),
+]
+RIGHT_ATT7_INIT = [
+    ("kaiming: trunc_normal_ at ±10 σ", ex.check_kaiming_normal, _kaiming_trunc(10)),
+    ("kaiming: builds a Linear, fills w itself", ex.check_kaiming_normal, _kaiming_via_a_linear),
+    ("xavier: clamp at the bound (changes nothing)", ex.check_xavier_uniform, _xavier_clamped(1.0)),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_ATT7_INIT, ids=[r[0] for r in WRONG_ATT7_INIT])
+def test_att7_init_mistakes_are_named_for_what_they_are(label, check, fn, keyword):
+    r = check(fn, verbose=False)
+    rejected(r, keyword)
+    assert "factor 2 is missing" not in r.message and "takes the std, not the variance" not in r.message, r.message
+    if "own" not in keyword:
+        assert "calls torch's own" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,check,fn", RIGHT_ATT7_INIT, ids=[r[0] for r in RIGHT_ATT7_INIT])
+def test_att7_init_right_forms_pass(label, check, fn):
+    accepted(check(fn, verbose=False))
