@@ -5622,3 +5622,23 @@ def test_att7_init_mistakes_are_named_for_what_they_are(label, check, fn, keywor
 @pytest.mark.parametrize("label,check,fn", RIGHT_ATT7_INIT, ids=[r[0] for r in RIGHT_ATT7_INIT])
 def test_att7_init_right_forms_pass(label, check, fn):
     accepted(check(fn, verbose=False))
+
+
+# ---- att7 #5: the three results of batch_norm in another order are named as such (not "compute one mean per
+# feature"); a shape mistake with the order right is still a shape mistake
+WRONG_ATT7_BN_ORDER = [
+    ("(rm, rv, y)", lambda *a: (lambda y, m, v: (m, v, y))(*bn_ok(*a)), "your third item"),
+    ("(rm, y, rv)", lambda *a: (lambda y, m, v: (m, y, v))(*bn_ok(*a)), "your second item"),
+    ("(rv, rm, y)", lambda *a: (lambda y, m, v: (v, m, y))(*bn_ok(*a)), "in that order"),
+    ("a list in another order", lambda *a: (lambda y, m, v: [m, v, y])(*bn_ok(*a)), "another order"),
+    ("per-sample statistics", lambda *a: (lambda y, m, v: (y, m.expand(a[0].shape[0], -1)[:, 0], v))(*bn_ok(*a)),
+     "wrong shapes"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT7_BN_ORDER, ids=[r[0] for r in WRONG_ATT7_BN_ORDER])
+def test_att7_batch_norm_order_is_named(label, fn, keyword):
+    r = ex.check_batch_norm(fn, verbose=False)
+    rejected(r, keyword)
+    if keyword != "wrong shapes":
+        assert "x.mean(dim=0)" not in r.message, r.message
