@@ -5642,3 +5642,85 @@ def test_att7_batch_norm_order_is_named(label, fn, keyword):
     rejected(r, keyword)
     if keyword != "wrong shapes":
         assert "x.mean(dim=0)" not in r.message, r.message
+
+
+# ---- att7 #14, #15, #1: answers of several elements in a NumPy array or tensor get the reader's message (not the
+# grader's own "truth value of an array is ambiguous"); a one-element array of a letter reads as the letter, as
+# one of a number reads as the number; a one-element list is told to drop the brackets
+WRONG_ATT7_ARRAYS = [
+    ("check 5, two numbers", lambda: ex.check_answer(5, np.array([100000, 100000]), verbose=False),
+     "graded check 5: expected a number ≥ 0, got a NumPy array of shape (2,)"),
+    ("check 7, a tensor of two", lambda: ex.check_answer(7, torch.tensor([50.0, 50.0]), verbose=False),
+     "graded check 7: expected a number ≥ 0, got a tensor of shape (2,)"),
+    ("check 1, two letters", lambda: ex.check_answer(1, np.array(["b", "a"]), verbose=False),
+     "graded check 1: expected one of the letters"),
+    ("adam_l2, two letters", lambda: ex.check_choice("adam_l2", np.array(["a", "b"]), verbose=False),
+     "question adam_l2: expected one of the letters"),
+    ("adam_l2, an empty array", lambda: ex.check_choice("adam_l2", np.array([]), verbose=False),
+     "NumPy array of shape (0,)"),
+    ("check 5, a list of one", lambda: ex.check_answer(5, [100000], verbose=False), "without the brackets"),
+    ("backward_var returns a list of one", lambda: ex.check_backward_condition(lambda dx, dy: [1 / dy],
+                                                                                verbose=False),
+     "without the brackets"),
+    ("leaky growth, a list of one", lambda: ex.check_leaky_growth([1.09 ** 29], verbose=False), "without the brackets"),
+]
+RIGHT_ATT7_ARRAYS = [
+    ("check 1, a one-element array of the letter", lambda: ex.check_answer(1, np.array(["b"]), verbose=False)),
+    ("check 5, a 1×1 array", lambda: ex.check_answer(5, np.array([[100000]]), verbose=False)),
+    ("check 5, a one-element tensor", lambda: ex.check_answer(5, torch.tensor([100000.0]), verbose=False)),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", WRONG_ATT7_ARRAYS, ids=[r[0] for r in WRONG_ATT7_ARRAYS])
+def test_att7_array_answers_are_read_not_crashed_on(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "ambiguous" not in r.message and "your code raised" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,run", RIGHT_ATT7_ARRAYS, ids=[r[0] for r in RIGHT_ATT7_ARRAYS])
+def test_att7_one_element_answers_are_read(label, run):
+    accepted(run())
+
+
+# ---- att7 #13: a message made by the graded wrapper (a changed global setting, the check broken by what the code
+# left) names the task as the check's own messages do, not the check function
+def _leaks_grad_off(right):
+    """``right``, which then switches autograd off for good (the attempt's `torch.set_grad_enabled(False)`)."""
+    def f(*args, **kwargs):
+        out = right(*args, **kwargs)
+        torch.set_grad_enabled(False)
+        return out
+    return f
+
+
+def _xavier_right(w, gain=1.0):
+    a = gain * math.sqrt(6 / (w.shape[0] + w.shape[1]))
+    with torch.no_grad():
+        return w.uniform_(-a, a)
+
+
+_TASK_NAMES = [
+    (ex.check_batch_norm, _leaks_grad_off(bn_ok), "batch_norm"),
+    (ex.check_leaky_relu, _leaks_grad_off(lambda x, negative_slope=0.01: F.leaky_relu(x, negative_slope)),
+     "leaky_relu"),
+    (ex.check_l2_penalty, _leaks_grad_off(lambda params, lam: lam / 2 * sum((p ** 2).sum() for p in params)),
+     "l2_penalty"),
+    (ex.check_xavier_uniform, _leaks_grad_off(_xavier_right), "xavier_uniform_"),
+    (ex.check_kaiming_normal, _leaks_grad_off(lambda w, a=0.0: w.data.normal_(0, _kaiming_std(w, a))),
+     "kaiming_normal_"),
+    (ex.check_backward_condition, _leaks_grad_off(lambda dx, dy: 1 / dy), "backward condition"),
+    (ex.check_momentum, _step_also(make_optimizer(momentum_update(), MOM), lambda: torch.set_grad_enabled(False)),
+     "momentum"),
+]
+
+
+@pytest.mark.parametrize("check,answer,task", _TASK_NAMES, ids=[t for *_, t in _TASK_NAMES])
+def test_att7_global_setting_messages_name_the_task(check, answer, task):
+    try:
+        r = check(answer, verbose=False)
+    finally:
+        torch.set_grad_enabled(True)
+    rejected(r, "changed torch's autograd")
+    assert r.message.startswith(f"❌ not quite — {task}: "), r.message
+    assert "check_" not in r.message.split(":")[0], r.message

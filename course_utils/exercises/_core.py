@@ -99,10 +99,13 @@ def _report(name: str, status: str, headline: str, *, expected: str | None = Non
     return res
 
 
-def _graded(example: str):
+def _graded(example: str, name=None):
     """Decorate a check so that a call with missing or unknown arguments prints a plain message (what to
     pass, with the notebook's own call as the example) and returns a failed result, instead of Python's
-    TypeError traceback.  Only the binding of the arguments is checked here: errors inside run as before."""
+    TypeError traceback.  Only the binding of the arguments is checked here: errors inside run as before.
+    ``name``: the task's name in the check's own messages (a string, or a function of the bound arguments),
+    which the messages made here (a changed global setting, the check broken by what the code returned) use
+    too; by default the check's name without ``check_``."""
     import functools
     import inspect
 
@@ -123,7 +126,15 @@ def _graded(example: str):
                 return _report(check.__name__, FAIL, f"{what}.",
                                hint=f"call it as in the notebook: `exercises.{example}` — your own function, "
                                     "class or answer, without parentheses after its name.", verbose=verbose)
-            return _with_default_dtype_kept(check, sig, args, kwargs)
+            task = check.__name__.replace("check_", "")
+            if name is not None:
+                try:
+                    bound = sig.bind(*args, **kwargs)
+                    bound.apply_defaults()
+                    task = name(bound.arguments) if callable(name) else name
+                except Exception:  # (an argument the name cannot be made from: the check reports it)
+                    pass
+            return _with_default_dtype_kept(check, sig, args, kwargs, str(task))
         return wrapper
     return wrap
 
@@ -290,7 +301,7 @@ def _builder_problem(build_fn, call: str) -> dict | None:
     return None
 
 
-def _with_default_dtype_kept(check, sig, args, kwargs):
+def _with_default_dtype_kept(check, sig, args, kwargs, task=None):
     """Run ``check`` with torch's global settings (default dtype, autograd on) as the exercises are written for,
     and give the learner's session its own settings back afterwards.  Learner code that changes one of them while
     the check runs (``torch.set_default_dtype``, ``torch.set_grad_enabled(False)``) would change everything the
@@ -314,7 +325,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
     except Exception as e:
         # the check itself broke: on a changed setting (reported below), or on something else the learner's
         # code returned or left behind — reported as such, never as a traceback from inside the grader
-        res = None if changed() else _raised(check.__name__.replace("check_", ""), e, False)
+        res = None if changed() else _raised(task or check.__name__.replace("check_", ""), e, False)
     finally:
         torch.set_rng_state(rng)
         during = changed()
@@ -322,7 +333,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
             put(value)
     if during and (res is None or isinstance(res, CheckResult)):
         (what, _, _, want, how, hint), now = during[0]
-        res = _report(getattr(res, "name", check.__name__), FAIL,
+        res = _report(getattr(res, "name", task or check.__name__), FAIL,
                       f"your code changed torch's {what}, from {_show_value(want)} to {_show_value(now)} ({how}), "
                       "when the check called it.",
                       hint=hint + " The check has put the setting back.", verbose=False)
@@ -432,6 +443,19 @@ _NUMPY_HINT = ("NumPy arrays carry no gradient and are not what the caller expec
                "on the tensors you were given (no `.numpy()`, no `np.` functions) and return torch tensors.")
 
 
+def _blank(answer) -> bool:
+    """The stub's placeholder (None, ``...``, an empty string); never compares an array elementwise."""
+    return answer is None or answer is ... or (isinstance(answer, str) and answer == "")
+
+
+def _one_item(answer):
+    """A one-element NumPy array of a string (``np.array(["b"])``) read as that string, as a one-element
+    array or tensor of a number is read as the number (:func:`_as_number`); anything else unchanged."""
+    if _is_numpy(answer) and answer.size == 1 and answer.dtype.kind in "US":
+        return str(answer.reshape(-1)[0])
+    return answer
+
+
 def _as_number(x, *, low: float | None = None, high: float | None = None, ratio: bool = False):
     """``(float, None)`` for a real number (Python, numpy or a one-element tensor) inside [low, high],
     else ``(None, reason)`` with a learner-readable reason.  ``ratio``: the number asked for is a factor or a
@@ -464,6 +488,8 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
             else:  # '1,217', '100.000': a decimal or a thousands separator, which one cannot be told
                 extra = (f" — write the number itself, {quotes}, with a decimal point and no thousands separator "
                          f"(e.g. {readings[0]:.12g} or {readings[1]:.12g}, whichever you meant, not {x!r})")
+        if isinstance(x, (list, tuple)) and len(x) == 1 and not isinstance(x[0], (str, list, tuple)):
+            extra = " — write the number itself, without the brackets around it"
         return None, f"expected {want}, got {_describe(x)}{extra}."
     v = float(x)
     if not math.isfinite(v):

@@ -216,7 +216,7 @@ def _alpha_dropout_problem(x, runs, act: str) -> dict | None:
     return None
 
 
-@_graded('check_capstone_model(build_silu_he, "silu_he")')
+@_graded('check_capstone_model(build_silu_he, "silu_he")', name=lambda a: f"capstone model ({a['variant']})")
 def check_capstone_model(build_fn: Callable, variant: str, *, verbose: bool = True) -> CheckResult:
     """Check a capstone architecture: 20 hidden Linear(·, 100) layers, activation, init variance, BN/dropout.
 

@@ -251,7 +251,8 @@ def _step_hint(value: float, measured: float) -> str:
     return "compare the two step times printed by step_times: how many % longer is the batch-norm one?"
 
 
-@_graded('check_capstone_answers(answers, accuracy, speed, speeds, predictions=predictions)')
+@_graded('check_capstone_answers(answers, accuracy, speed, speeds, predictions=predictions)',
+         name="capstone answers")
 def check_capstone_answers(answers, accuracy, speed, speeds, *, predictions=None,
                            verbose: bool = True) -> CheckResult:
     """Grade the capstone's written answers against the learner's own runs, then compare the predictions.

@@ -85,7 +85,7 @@ def _close(a: float, b: float, rel: float = 1e-6) -> bool:
     return abs(a - b) <= rel * abs(b)
 
 
-@_graded('check_backward_condition(backward_var)')
+@_graded('check_backward_condition(backward_var)', name="backward condition")
 def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
     """Grade the backward-pass variance condition Var(W) = 1/d_y.
 
@@ -499,7 +499,7 @@ def _xavier_hint(fn, k_failed: int, var_failed: float) -> str | None:
     return None
 
 
-@_graded('check_xavier_uniform(xavier_uniform_)')
+@_graded('check_xavier_uniform(xavier_uniform_)', name="xavier_uniform_")
 def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``xavier_uniform_(w, gain=1.0)``: U(−a, a) with a = gain·√(6/(fan_in+fan_out)), in place.
 
@@ -582,7 +582,7 @@ _KAIMING_CASES = ((64, 1024, 0.0), (1024, 64, 0.0), (400, 400, 0.0), (300, 512, 
                   (300, 512, 1.0))
 
 
-@_graded('check_kaiming_normal(kaiming_normal_)')
+@_graded('check_kaiming_normal(kaiming_normal_)', name="kaiming_normal_")
 def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``kaiming_normal_(w, a=0.0)``: N(0, 2/((1+a²)·fan_in)) with fan_in = ``w.shape[1]``, in place.
 
@@ -772,7 +772,7 @@ def signal_gradient_norms(*, depth: int = 8, width: int = 128, var_factor: float
     return np.array([z.grad.pow(2).mean().sqrt().item() for z in zs])
 
 
-@_graded('check_largest_gradient(largest_layer)')
+@_graded('check_largest_gradient(largest_layer)', name="predict: largest gradient")
 def check_largest_gradient(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: which layer (1 = next to the input) of :data:`GRADIENT_NET` receives the
     largest gradient ∂L/∂z (:func:`signal_gradient_norms`) at initialisation.  The run is made after the answer; a wrong prediction gets the

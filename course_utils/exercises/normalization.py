@@ -529,7 +529,7 @@ def leaky_variance_growth(*, depth: int = 30, width: int = 256, slope: float = 0
     return float(sum(last) / sum(first))
 
 
-@_graded('check_leaky_growth(growth)')
+@_graded('check_leaky_growth(growth)', name="predict: variance growth")
 def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: by what factor does the variance of the pre-activations grow from layer 1 to
     layer 30 of :data:`LEAKY_STACK` (leaky ReLU, slope 0.3, He's variance)?  Right within half a layer's

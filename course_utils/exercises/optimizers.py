@@ -732,7 +732,7 @@ def _pair(answer):
     return values[0], values[1], None
 
 
-@_graded('check_adam_first_step(first_step)')
+@_graded('check_adam_first_step(first_step)', name="predict: Adam's first step")
 def check_adam_first_step(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: how far do w₁ and w₂ move in Adam's first step (lr = 0.01) when their gradients
     are 1000 and 0.001?  Checked against ``torch.optim.Adam`` (:func:`adam_first_step`), within 2 %; the

@@ -10,7 +10,7 @@ from torch import nn
 
 from ._core import (_NO_DEFAULT, _signature_report, CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function,
                     _not_callable, _not_yet, _one_thread, _raised, _report, _say)
-from ._core import _frozen, _graded
+from ._core import _blank, _frozen, _graded, _one_item
 
 
 def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
@@ -348,7 +348,7 @@ def _mc_call_problem(fn, S) -> dict | None:
     return None
 
 
-@_graded('check_mc_dropout(mc_dropout_predict)')
+@_graded('check_mc_dropout(mc_dropout_predict)', name="mc_dropout_predict")
 def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``mc_dropout_predict(model, x, n_samples)`` -> (mean probs, std probs) on two nets with dropout and BN.
 
@@ -697,7 +697,7 @@ def _choice_problem(answer, letters: str, texts, target: str):
     return None
 
 
-@_graded('check_choice("adam_l2", answer)')
+@_graded('check_choice("adam_l2", answer)', name=lambda a: "question " + str(a["question"]).strip().lower().replace("-", "_").replace(" ", "_"))
 def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
     """Grade a multiple-choice answer (a letter, possibly with its text) to ``question`` (``"adam_l2"``).
 
@@ -713,7 +713,8 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
         return _report(f"question {question!r}", FAIL, f"there is no question {question!r}.",
                        hint=f"the questions are {', '.join(repr(k) for k in sorted(_CHOICES))}.", verbose=verbose)
     name = f"question {key}"
-    if answer is None or answer == "" or answer is ...:
+    answer = _one_item(answer)
+    if _blank(answer):
         return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
                        verbose=verbose)
     letters, right, why, wrong, texts = _CHOICES[key]

@@ -118,7 +118,7 @@ def _fraction_mistake(v: float, gamma: float, epochs: int, rel: float = 1e-6) ->
     return next((h for c, h in candidates if math.isclose(v, c, rel_tol=rel, abs_tol=1e-15)), None)
 
 
-@_graded('check_exponential_fraction(fraction_after_10)')
+@_graded('check_exponential_fraction(fraction_after_10)', name=lambda a: f"fraction after {a['epochs']} epochs")
 def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, verbose: bool = True) -> CheckResult:
     """Grade the fraction of the initial rate that ``ExponentialLR(gamma)`` leaves after ``epochs`` epochs.
 
@@ -297,7 +297,7 @@ def _hyper_changed(opt, hyper, sched, when: str) -> dict | None:
                          "its learning rate.", hint=hint)
 
 
-@_graded('check_schedule_beats_constant(my_scheduler, fmnist)')
+@_graded('check_schedule_beats_constant(my_scheduler, fmnist)', name="schedule vs constant LR")
 def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool = True, **overrides) -> CheckResult:
     """Train a small MLP with SGD (lr 0.02) with ``scheduler_fn(optimizer)`` and compare with constant rates.
 
@@ -455,7 +455,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                    "OneCycleLR/CyclicLR (then per batch).", verbose=verbose)
 
 
-@_graded('check_epochs_below(epochs_below)')
+@_graded('check_epochs_below(epochs_below)', name=lambda a: f"predict: epochs until below {100 * a['below']:g} %")
 def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: after how many epochs does ``ExponentialLR(gamma)`` first leave less than
     ``below`` of the initial rate?  Checked against a run of torch's scheduler (never shown before a right
