@@ -5724,3 +5724,79 @@ def test_att7_global_setting_messages_name_the_task(check, answer, task):
     rejected(r, "changed torch's autograd")
     assert r.message.startswith(f"❌ not quite — {task}: "), r.message
     assert "check_" not in r.message.split(":")[0], r.message
+
+
+# ---- att7 #22: the "p.grad is None: skip it" hint only where a gradient is None; a None state buffer is named as
+# such; #21: a surface-explorer maker that returns None is told to return its optimizer
+class _MomentumNoneState(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                v = self.state[p].get("v")          # never created
+                v.mul_(g["momentum"]).add_(p.grad)
+                p.sub_(g["lr"] * v)
+
+
+class _RMSNoneState(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if "sq" not in st:
+                    st["sq"] = None
+                st["sq"] = st["sq"] * g["alpha"] + (1 - g["alpha"]) * p.grad ** 2
+                p.sub_(g["lr"] * p.grad / (st["sq"].sqrt() + g["eps"]))
+
+
+class _MomentumNoSkipViaName(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                grad = p.grad
+                v = self.state[p].setdefault("v", torch.zeros_like(p))
+                v.mul_(g["momentum"]).add_(grad)
+                p.sub_(g["lr"] * v)
+
+
+WRONG_ATT7_NONE = [
+    ("momentum: state never created", ex.check_momentum, _MomentumNoneState, "state buffer"),
+    ("rmsprop: state initialised to None", ex.check_rmsprop, _RMSNoneState, "state buffer"),
+    ("momentum: no skip, the gradient under another name", ex.check_momentum, _MomentumNoSkipViaName,
+     "if p.grad is None: continue"),
+    ("adam: no skip", ex.check_adam, make_optimizer(adam_update(), ADAM, skip_none=False), "p.grad is None"),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_ATT7_NONE, ids=[r[0] for r in WRONG_ATT7_NONE])
+def test_att7_none_hints_name_what_is_none(label, check, cls, keyword):
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    if keyword == "state buffer":
+        assert "if p.grad is None: continue" not in r.message, r.message
+
+
+def test_att7_surface_explorer_maker_returning_none(capsys):
+    pytest.importorskip("ipywidgets")
+    import matplotlib
+    matplotlib.use("Agg")
+    ex.surface_explorer({"SGD": lambda p, lr, b1, b2: torch.optim.SGD(p, lr=lr), "mine": lambda p, lr, b1, b2: None})
+    out = " ".join(capsys.readouterr().out.split())
+    assert "mine (left out of the plot): the function that builds it returned None, not an optimizer" in out, out
+    assert "must return the optimizer" in out and "p.grad is None" not in out and "your code raised" not in out, out
+    no_internals(out)

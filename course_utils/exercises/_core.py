@@ -584,6 +584,25 @@ def _learner_frame(e: BaseException):
     return frames[-1] if frames else None
 
 
+def _none_grad_at(e: BaseException, line: str) -> bool | None:
+    """Whether a gradient the learner's failing ``line`` reads (``p.grad``) is None there: True, False (all of
+    them are tensors, or the line reads none), or None when it cannot be told (no frame of the learner's)."""
+    frame, tb = None, e.__traceback__
+    while tb is not None:
+        if _is_learner_frame(tb.tb_frame.f_code.co_filename):
+            frame = tb.tb_frame
+        tb = tb.tb_next
+    if frame is None:
+        return None
+    local = frame.f_locals
+    names = set(re.findall(r"\b([A-Za-z_]\w*)\.grad\b", line))
+    if names and all(isinstance(local.get(n), torch.Tensor) for n in names):
+        return any(local[n].grad is None for n in names)
+    # (the line reads the gradient through another name, `g = p.grad`: a parameter of this frame without one)
+    params = [v for v in local.values() if isinstance(v, torch.Tensor) and v.requires_grad and v.is_leaf]
+    return any(v.grad is None for v in params) if params else None
+
+
 def _where(e: BaseException) -> str:
     """The line of the learner's code that raised, or "" when the error came from library code alone."""
     f = _learner_frame(e)
@@ -657,6 +676,13 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         return ("a value is None where a number is needed (e.g. `lr=None`): give every hyper-parameter a "
                 "number.")
     if "NoneType" in text:
+        none_grad = _none_grad_at(e, line)
+        if none_grad is False and (context == "optimizer" or ".grad" in line):
+            # every gradient the line reads is there: the None is something else, mostly a state buffer
+            return ("a value this line uses is None, not a gradient (every `p.grad` here is a tensor): most "
+                    "often a state buffer read before it was created (`self.state[p].get('v')` on the first "
+                    "step) or initialised to None. Create it as a tensor on the first step, e.g. "
+                    "`state.setdefault('v', torch.zeros_like(p))`, then update it.")
         if context == "optimizer" or ".grad" in line or "grad" in text:
             return ("a parameter without gradient has `p.grad is None` (it was not used in the loss): skip it "
                     "with `if p.grad is None: continue` at the top of the loop over the parameters.")

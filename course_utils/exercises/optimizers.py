@@ -790,10 +790,16 @@ SURFACE_SETUPS = {
 }
 
 
+class _NotAnOptimizer(TypeError):
+    """The learner's maker returned something that cannot step (None: a forgotten ``return``)."""
+
+
 def surface_trajectory(surface: Callable, make_optimizer: Callable, start=(5.0, 5.0), steps: int = 100) -> np.ndarray:
     """Points visited by ``make_optimizer([w])`` minimising ``surface(w1, w2)`` from ``start``: ``(steps+1, 2)``."""
     w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = make_optimizer([w])
+    if not (callable(getattr(opt, "zero_grad", None)) and callable(getattr(opt, "step", None))):
+        raise _NotAnOptimizer(f"the function that builds it returned {_describe(opt)}, not an optimizer.")
     pts = [w.detach().numpy().copy()]
     for _ in range(steps):
         opt.zero_grad()
@@ -867,6 +873,10 @@ def surface_explorer(optimizers: dict | None = None) -> None:
                     spec["fn"], lambda p: make(p, base * lr_mult, beta1, beta2), start, steps)
             except NotImplementedError:
                 _say(TODO, f"{label}: not yet implemented — fill it in to see its path.")
+            except _NotAnOptimizer as e:
+                _say(FAIL, f"{label} (left out of the plot): {e}\n   hint:     the function for {label!r} must "
+                     "return the optimizer it builds, `return YourOptimizer(params, lr=lr, ...)`: a function "
+                     "without `return` gives None.")
             except Exception as e:  # the learner's optimizer: report it and draw the other paths
                 _say_raised(f"{label} (left out of the plot)", e, context="optimizer")
         fig, ax = plt.subplots(figsize=(6.4, 5))
