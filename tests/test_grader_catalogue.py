@@ -5800,3 +5800,48 @@ def test_att7_surface_explorer_maker_returning_none(capsys):
     assert "mine (left out of the plot): the function that builds it returned None, not an optimizer" in out, out
     assert "must return the optimizer" in out and "p.grad is None" not in out and "your code raised" not in out, out
     no_internals(out)
+
+
+# ---- att7 #18: alpha dropout applied twice (two modules in a row, or one instance called twice) is named as a
+# count, not as "not alpha dropout applied to the last SELU's output"
+def _selu_alpha_extra(extra):
+    """The task's SELU net whose dropout before the output layer is ``extra(p)``, a list of modules."""
+    def build(seed=0):
+        net = selu_alpha()(seed)
+        layers = list(net)
+        return nn.Sequential(*layers[:-2], *extra(), layers[-1])
+    return build
+
+
+class _TwiceAlpha(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.AlphaDropout(0.1)
+
+    def forward(self, x):
+        return self.drop(self.drop(x))
+
+
+WRONG_ATT7_ALPHA = [
+    ("two AlphaDropout(0.1) in a row", _selu_alpha_extra(lambda: [nn.AlphaDropout(0.1), nn.AlphaDropout(0.1)]),
+     "found 2 dropout layers"),
+    ("one AlphaDropout instance called twice", _selu_alpha_extra(lambda: [_TwiceAlpha()]), "exactly one"),
+    ("three AlphaDropout(0.05)", _selu_alpha_extra(lambda: [nn.AlphaDropout(0.05) for _ in range(3)]),
+     "found 3 dropout layers"),
+]
+RIGHT_ATT7_ALPHA = [
+    ("an AlphaDropout(0.0) beside the right one (a no-op)",
+     _selu_alpha_extra(lambda: [nn.AlphaDropout(0.0), nn.AlphaDropout(0.1)])),
+]
+
+
+@pytest.mark.parametrize("label,build,keyword", WRONG_ATT7_ALPHA, ids=[r[0] for r in WRONG_ATT7_ALPHA])
+def test_att7_alpha_dropout_twice_is_counted(label, build, keyword):
+    r = ex.check_capstone_model(build, "alpha_dropout", verbose=False)
+    rejected(r, keyword)
+    assert "not alpha dropout applied" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,build", RIGHT_ATT7_ALPHA, ids=[r[0] for r in RIGHT_ATT7_ALPHA])
+def test_att7_alpha_dropout_noop_extra_passes(label, build):
+    accepted(ex.check_capstone_model(build, "alpha_dropout", verbose=False))
