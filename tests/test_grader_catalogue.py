@@ -5845,3 +5845,21 @@ def test_att7_alpha_dropout_twice_is_counted(label, build, keyword):
 @pytest.mark.parametrize("label,build", RIGHT_ATT7_ALPHA, ids=[r[0] for r in RIGHT_ATT7_ALPHA])
 def test_att7_alpha_dropout_noop_extra_passes(label, build):
     accepted(ex.check_capstone_model(build, "alpha_dropout", verbose=False))
+
+
+# ---- att7 #8: a trailing negation after an option ("AdamW is not") rules it out, as "not b" does: a hedge, not
+# the choice of that option; an explanation that goes on after a negation is still read as its option
+WRONG_ATT7_NEGATIONS = ["AdamW is not", "b is not", "AdamW: not", "(b) no... not", "adamw isn't", "b not"]
+RIGHT_ATT7_EXPLAINED = ["a, it doesn't decouple the decay", "a: Adam's weight decay is not decoupled", "a"]
+
+
+@pytest.mark.parametrize("answer", WRONG_ATT7_NEGATIONS)
+def test_att7_trailing_negation_is_a_hedge(answer):
+    r = ex.check_choice("adam_l2", answer, verbose=False)
+    rejected(r, "hedges or rules an option out")
+    assert "(b) is not it" not in r.message, r.message
+
+
+@pytest.mark.parametrize("answer", RIGHT_ATT7_EXPLAINED)
+def test_att7_explained_choice_is_read(answer):
+    accepted(ex.check_choice("adam_l2", answer, verbose=False))

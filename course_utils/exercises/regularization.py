@@ -611,6 +611,10 @@ _HEDGES = (r"maybe", r"perhaps", r"probably", r"possibly", r"unsure", r"not sure
 _NEGATIONS = (r"not", r"\w+n't", r"nor", r"except", r"instead of", r"rather than", r"but")
 
 
+#: options that are themselves negative: a negation after them agrees ("No, they can't"), it rules nothing out
+_NEGATIVE_OPTIONS = ("no", "neither", "none", "never")
+
+
 def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None]:
     """Read a multiple-choice answer: (the distinct options it names, a hedging or negating word or None).
 
@@ -627,14 +631,16 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
     raw = unicodedata.normalize("NFKC", str(answer)).strip()
     while len(raw) >= 2 and raw[0] + raw[-1] in ("''", '""', "‘’", "“”", "``"):  # the quotes typed inside the string
         raw = raw[1:-1].strip()
-    text = " " + raw.lower() + " "
+    text = orig = " " + raw.lower() + " "
     found: list[str] = []
 
     starts: list[int] = []
+    ends: list[int] = []
 
     def take(m, letter):
         found.append(letter)
         starts.append(m.start())
+        ends.append(m.end())
         return " " * (m.end() - m.start())
 
     for words, letter in sorted(texts, key=lambda t: -len(t[0])):
@@ -648,9 +654,13 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
                   rf"|(?<![\w'’])([{letters.replace('a', '')}])(?!\w)",
                   lambda m: take(m, next(g for g in m.groups() if g)), text)
     hedge = re.search(rf"(?<!\w)(?:{'|'.join(_HEDGES)})(?!\w)|\?", text)
-    if hedge is None:  # a negation counts when an option follows it within two words
+    if hedge is None:  # a negation counts when an option follows it within two words ("not b"), or when it ends
+        # the answer within two words after an option ("AdamW is not": that option is ruled out, not chosen)
+        words = lambda a, b: len(re.findall(r"[^\W\d_]+", text[a:b]))  # noqa: E731
         for m in re.finditer(rf"(?<!\w)(?:{'|'.join(_NEGATIONS)})(?!\w)", text):
-            if any(st >= m.end() and len(re.findall(r"[^\W\d_]+", text[m.end():st])) <= 2 for st in starts):
+            if any(st >= m.end() and words(m.end(), st) <= 2 for st in starts) or (words(m.end(), len(text)) == 0 and any(
+                    en <= m.start() and words(en, m.start()) <= 2 and orig[st:en].strip() not in _NEGATIVE_OPTIONS
+                    for st, en in zip(starts, ends))):
                 hedge = m
                 break
     return sorted(set(found)), (hedge.group(0).strip() if hedge else None)
