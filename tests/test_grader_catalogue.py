@@ -5863,3 +5863,51 @@ def test_att7_trailing_negation_is_a_hedge(answer):
 @pytest.mark.parametrize("answer", RIGHT_ATT7_EXPLAINED)
 def test_att7_explained_choice_is_read(answer):
     accepted(ex.check_choice("adam_l2", answer, verbose=False))
+
+
+# ---- att7 #12: mc_dropout_predict must give the caller's model back unchanged: its modules' settings too (a
+# batch norm's momentum or eps, a dropout rate left changed), not only the buffers and requires_grad
+def _mc_then(change):
+    def f(model, x, n_samples=50):
+        out = mc_ok(model, x, n_samples)
+        for m in model.modules():
+            change(m)
+        return out
+    return f
+
+
+def _set(cls, **attrs):
+    def change(m):
+        if isinstance(m, cls):
+            for k, v in attrs.items():
+                setattr(m, k, v)
+    return change
+
+
+def _mc_with_p_kept(model, x, n_samples=50):   # raises the rate during the passes, gives it back: right
+    drops = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    ps = [m.p for m in drops]
+    out = mc_ok(model, x, n_samples)
+    for m, p in zip(drops, ps):
+        m.p = p
+    return out
+
+
+WRONG_ATT7_MC = [
+    ("batch-norm momentum left changed", _mc_then(_set(nn.BatchNorm1d, momentum=0.5)), "`2.momentum` was 0.1, now 0.5"),
+    ("batch-norm eps left changed", _mc_then(_set(nn.BatchNorm1d, eps=1e-3)), "was 1e-05, now 0.001"),
+    ("dropout rate left changed", _mc_then(_set(nn.Dropout, p=0.0)), ".p` was 0.5, now 0.0"),
+    ("batch norm's running stats switched off", _mc_then(_set(nn.BatchNorm1d, track_running_stats=False)),
+     "track_running_stats"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT7_MC, ids=[r[0] for r in WRONG_ATT7_MC])
+def test_att7_mc_dropout_leaves_the_settings(label, fn, keyword):
+    r = ex.check_mc_dropout(fn, verbose=False)
+    rejected(r, keyword)
+    assert "changed a setting of the caller's model" in r.message, r.message
+
+
+def test_att7_mc_dropout_settings_given_back_pass():
+    accepted(ex.check_mc_dropout(_mc_with_p_kept, verbose=False))

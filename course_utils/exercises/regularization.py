@@ -107,6 +107,17 @@ def _mc_reference(build, x):
     return _MC_REF_CACHE[build]
 
 
+def _module_settings(model) -> dict:
+    """``{(module name, attribute): value}`` of every module's plain settings (numbers, flags, strings, tuples:
+    a dropout's p, a batch norm's momentum and eps), not its mode (``training``) or private state."""
+    out = {}
+    for n, m in model.named_modules():
+        for k, v in vars(m).items():
+            if not k.startswith("_") and k != "training" and isinstance(v, (bool, int, float, str, tuple, type(None))):
+                out[(n, k)] = v
+    return out
+
+
 def _mc_problem(fn, build, S):
     """None when ``fn`` is right on the net ``build()`` makes, else the keyword arguments of a failure report.
 
@@ -121,6 +132,7 @@ def _mc_problem(fn, build, S):
     grad_before = [p.requires_grad for p in model.parameters()]
     tree_before = [(n, type(m), id(m), len(m._forward_hooks), len(m._forward_pre_hooks))
                    for n, m in model.named_modules()]
+    settings_before = _module_settings(model)
     dropout_on = []  # the training flag of the model's dropout layers at each of their calls
     ever_on = {}  # name of each dropout module -> whether it ran in train mode at least once
     names = {id(m): n for n, m in model.named_modules()}
@@ -187,6 +199,17 @@ def _mc_problem(fn, build, S):
     if any(not torch.equal(p.detach(), q) for p, q in zip(model.parameters(), params_before)):
         return dict(headline="your function changed the model's weights.",
                     hint="MC dropout only runs the model: no optimizer step, no in-place change of a parameter.")
+    settings_now = _module_settings(model)
+    moved = [(k, v, settings_now.get(k)) for k, v in settings_before.items() if settings_now.get(k) != v]
+    if moved:
+        (where, attr), was, now = moved[0]
+        more = f" (and {len(moved) - 1} more)" if len(moved) > 1 else ""
+        return dict(headline=f"your function changed a setting of the caller's model and left it so: "
+                             f"`{where or 'model'}.{attr}` was {was!r}, now {now!r}{more}.",
+                    hint="MC dropout changes only the modes of the dropout modules (and gives them back): a "
+                         "changed hyper-parameter (a batch-norm momentum or eps, a dropout rate) stays with the "
+                         "model for every later training and evaluation. Leave the modules' settings as they "
+                         "are.")
     frozen = sum(a and not p.requires_grad for a, p in zip(grad_before, model.parameters()))
     if frozen:
         return dict(headline=f"your function switched off `requires_grad` of {frozen} of the model's "
