@@ -5911,3 +5911,16 @@ def test_att7_mc_dropout_leaves_the_settings(label, fn, keyword):
 
 def test_att7_mc_dropout_settings_given_back_pass():
     accepted(ex.check_mc_dropout(_mc_with_p_kept, verbose=False))
+
+
+# ---- att7 #24: a step-cost prediction given as a fraction is shown as written (not rounded to +0 %), and said to
+# look like one; a prediction in percent is shown as before
+@pytest.mark.parametrize("guess,shown,fraction", [(0.36, "+0.36 %", True), (1.36, "+1.4 %", True),
+                                                  (0.3, "+0.3 %", True), (36, "+36 %", False), (20, "+20 %", False),
+                                                  (5.5, "+5.5 %", False)])
+def test_att7_step_cost_prediction_is_shown_as_given(guess, shown, fraction):
+    r = ex.check_capstone_answers(RIGHT_ANSWERS, *TABLES, predictions=dict(bn_step_cost=guess), verbose=False)
+    accepted(r)
+    line = next(ln for ln in r.message.splitlines() if "bn_step_cost: you predicted" in ln)
+    assert f"you predicted {shown}," in line, line
+    assert ("looks like a fraction" in line) == fraction, line

@@ -341,9 +341,19 @@ def _prediction_lines(predictions, truth: dict) -> list[str]:
         got = truth[key]
         if key == "bn_step_cost":
             ok = abs(guess - got) <= max(_STEP_TOL, 0.25 * abs(got))
-            lines.append(f"{'✓' if ok else '✗'} {key}: you predicted {guess:+.0f} %, the runs measured {got:+.0f} %")
+            ratio = 1 + got / 100
+            fraction = not ok and (abs(guess - got / 100) < 0.05 * max(abs(got) / 100, 0.01)
+                                   or abs(guess - ratio) < 0.05 * ratio or (0 < abs(guess) < 2 <= abs(got)))
+            lines.append(f"{'✓' if ok else '✗'} {key}: you predicted {_pct(guess)} %, the runs measured "
+                         f"{_pct(got)} %" + (" (your number looks like a fraction or a ratio: the prediction is "
+                                             "in percent, so 0.3 means 0.3 %, not 30 %)" if fraction else ""))
         else:
             ok = guess == got
             lines.append(f"{'✓' if ok else '✗'} {key}: you predicted '{guess}', the runs say '{got}'")
         agree += ok
     return [f"your predictions: {agree} of {len(made)} agree with the runs."] + lines
+
+
+def _pct(v: float) -> str:
+    """A percentage with its sign, whole above 10 and with the digits that make it non-zero below (0.3, not 0)."""
+    return f"{v:+.0f}" if abs(v) >= 10 or v == int(v) else f"{v:+.2g}"
