@@ -24,7 +24,7 @@ import pandas as pd
 from .train import TrainResult
 
 __all__ = ["mean_ci", "seed_table", "holm", "welch_table", "MIN_SEEDS", "sign_flip_p", "detectable_difference",
-           "paired_table", "paired_display", "null_reading", "NULL_PHRASES", "verdict", "family_record",
+           "paired_table", "paired_display", "null_reading", "NULL_PHRASES", "row_sentences", "verdict", "family_record",
            "recorded_family", "recorded_verdict"]
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
@@ -353,6 +353,53 @@ def null_reading(low: float, high: float, detectable: float, min_effect: float) 
     return "seen" if detectable < m else "missed"
 
 
+def row_sentences(table: pd.DataFrame, *, min_effect: float, unit: str = "points", digits: int = 2) -> list[str]:
+    """Each row of a :func:`paired_table` in words, as :func:`paired_display` reads it with the same ``min_effect``.
+
+    A row gives its difference, joint interval and Holm p, then its reading: significant and at least (or below)
+    the minimum effect; or, not significant, what :func:`null_reading` says of it: a difference that matters is
+    ruled out (the interval lies within ±``min_effect``: the display's "no, within ±m"), would probably have
+    been seen (the detectable difference is below it) or could have been missed. Each row has its own spread
+    between seeds and so its own detectable difference; one number for the whole table would misstate some.
+
+    Args:
+        table: the output of :func:`paired_table`.
+        min_effect: the smallest difference that matters, in ``unit``.
+        unit: the unit of the differences, plural (``"points"``, ``"epochs"``); singular for a minimum of 1.
+        digits: decimals of the numbers.
+
+    Returns:
+        One clause per row, e.g. ``"SELU against SiLU + BN, +0.2 epochs (joint interval -0.6 to +1.0, Holm p =
+        0.610; not significant, and its joint interval lies within ±1 epoch, the minimum effect, so a difference
+        that matters is ruled out)"``.
+    """
+    m = _check_min_effect(min_effect)
+    min_seeds = int(table.attrs.get("min_seeds", MIN_SEEDS))
+    least = f"{m:g} {unit[:-1] if m == 1 and unit.endswith('s') else unit}"   # "1 epoch", "0.5 points"
+    out = []
+    for _, r in table.iterrows():
+        diff, lo, hi, det = r["A − B (pp)"], r["CI low"], r["CI high"], r["detectable (pp)"]
+        if r["n"] < min_seeds:
+            note = f"too few seeds ({int(r['n'])}) for a verdict"
+        elif r["significant"]:
+            note = ("significant and at least" if abs(diff) >= m else "significant but below") + \
+                f" the minimum effect of {least}"
+            if lo <= 0 <= hi:
+                note += ", though its joint interval reaches zero: Holm's later steps are less strict"
+        else:
+            reading = null_reading(lo, hi, det, m)
+            note = (f"not significant, and its joint interval lies within ±{least}, the minimum effect, so "
+                    f"{NULL_PHRASES['ruled out']}" if reading == "ruled out" else
+                    f"not significant; this row would have detected about {det:.{digits}f} {unit} or more, "
+                    + (f"below the minimum effect of {least}, so {NULL_PHRASES['seen']}" if reading == "seen" else
+                       f"above the minimum effect of {least}, so {NULL_PHRASES['missed']}"))
+        p = r["p (Holm)"]
+        p_text = "n/a" if not np.isfinite(p) else _p_text(p)
+        out.append(f"{r['A']} against {r['B']}, {_signed(diff, digits)} {unit} (joint interval "
+                   f"{_signed(lo, digits)} to {_signed(hi, digits)}, Holm p {p_text}; {note})")
+    return out
+
+
 def _check_min_effect(min_effect) -> float:
     if isinstance(min_effect, bool) or not isinstance(min_effect, (int, float)) or not min_effect > 0:
         raise ValueError(f"min_effect must be a positive number (the smallest difference, in the table's unit, "
@@ -444,7 +491,7 @@ def _significant_clause(r, *, m: float, unit: str, lvl: str, holm_p: str, lower_
             f"significant but below the minimum effect of {m:.{digits}f} {unit}")
     # the mean's side of the minimum effect is not the interval's: say when the interval crosses it
     if abs(diff) >= m and lo_ < m:
-        size += " on average only (its interval reaches below it)"
+        size += " on average only: its interval reaches below it"
     elif abs(diff) < m and hi_ >= m:
         size += " on average, though its interval reaches it"
     reach = "" if lo_ > 0 or not np.isfinite(lo_) else ", an interval that includes zero: Holm's later steps are less strict"

@@ -41,7 +41,11 @@ Cell tags of the master (``:tags: [...]``; ``+++ {"tags": [...]}`` on a markdown
   input is hidden unless it has its own ``remove-``/``hide-`` tag.
 * ``notebook-only`` — left out of the book page.
 * ``solution`` — solutions notebook and book page only (a markdown cell is folded into a dropdown,
-  a code cell's input is hidden).
+  a code cell's input is hidden).  A worked answer whose text glues values (``{glue:text}`name```) cannot be
+  plain Markdown in a notebook (Jupyter and Colab would show the roles): in the solutions notebook it becomes a
+  code cell, its code folded, that shows the same text with the values of the dict ``glued`` written in (the
+  master builds ``glued`` in a solution cell from the learner's own runs, and glues it in a ``book-only``
+  cell for the page).  No generated notebook holds a ``{glue`` role (checked when writing).
 * ``check`` — solutions notebook only, and a ``remove-cell`` on the book page: asserts that pin results.
 * ``provenance`` — the book page's provenance cell, in place of the one ``make sync`` would append: for a
   page that runs its own sizes, ``provenance.show(sizes=...)`` says them (left out of both notebooks).
@@ -49,7 +53,9 @@ Cell tags of the master (``:tags: [...]``; ``+++ {"tags": [...]}`` on a markdown
   (question, an answer cell with the model answer in the solutions, the graded form of
   ``course_utils.exercises.FORMS`` with its check, a reveal button).
 
-Other tags (``remove-cell``, ``hide-input``, …) pass through to the book page.  The front matter's
+Other tags (``remove-cell``, ``hide-input``, …) pass through to the book page; in the solutions notebook a
+``remove-cell`` code cell (what the page runs out of sight: the worked answer's sentence assembly) keeps its
+code folded, titled by its first comment line.  The front matter's
 ``exercise.summary`` is the line of the index table.
 """
 from __future__ import annotations
@@ -266,6 +272,37 @@ def _nb_cell(kind: str, source: str, tags=()):
     return cell
 
 
+_GLUE_ROLE = re.compile(r"\{glue:text\}`([A-Za-z0-9_.-]+)`")
+
+
+def _fold(cell, title: str | None = None):
+    """Fold a code cell's code (JupyterLab: ``jupyter.source_hidden``; Colab: ``cellView: form`` and a
+    ``#@title``), titled by ``title`` or by its first comment line, as the learner notebooks fold hidden code."""
+    cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+    cell.metadata["cellView"] = "form"
+    if title is None:
+        first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
+        title = first.lstrip("# ").strip() if first.startswith("#") else "Code the book page runs out of sight"
+    cell.source = f"#@title {title[:90]}\n" + cell.source
+    return cell
+
+
+def glued_answer_cell(source: str, tags=()):
+    """A worked answer that glues values, as a solutions-notebook code cell: the Markdown with each
+    ``{glue:text}`name``` replaced by ``glued["name"]`` (the dict the master's solution cells build),
+    shown with ``IPython.display.Markdown``; its code folded, so the notebook shows the rendered text."""
+    if '"""' in source:
+        raise MasterError('a worked answer with glued values cannot hold \'"""\'')
+    names = _GLUE_ROLE.findall(source)
+    text = _GLUE_ROLE.sub(lambda m: "\0" + m.group(1) + "\1", source)
+    text = text.replace("{", "{{").replace("}", "}}").replace("\0", "{").replace("\1", "}")
+    if "{glue" in text:
+        raise MasterError(f"a worked answer holds a glue role other than {{glue:text}}: {text[:80]!r}")
+    code = ('from IPython.display import Markdown\n\n'
+            f'Markdown(r"""{text}""".format(**glued))   # glued: the values computed above, {len(set(names))} of them')
+    return _fold(_nb_cell("code", code, tags), "The worked answer, with the numbers of your runs written in")
+
+
 def notebook(master: Master, *, solution: bool, root: Path = ROOT) -> nbformat.NotebookNode:
     """The learner's notebook (``solution=False``) or the worked solutions."""
     colab, binder = _badges(root, f"solutions/{master.name}" if solution else master.name)
@@ -277,18 +314,56 @@ def notebook(master: Master, *, solution: bool, root: Path = ROOT) -> nbformat.N
         if c.has("book-only") or c.has("provenance") or (not solution and (c.has("solution") or c.has("check"))):
             continue
         if c.kind == "answer":
-            cells.append(_nb_cell("markdown", c.source if solution else "*Your answer:* …"))
+            cells.append(_nb_cell("markdown", notebook_markdown(c.source, root) if solution else "*Your answer:* …"))
         elif c.has("install"):
             cells.append(_nb_cell("code", book_config.install_cell(book_config.repo_url(root))))
         elif c.kind == "code":
-            cells.append(_nb_cell("code", strip_regions(c.source, solution=solution), c.other_tags))
+            cell = _nb_cell("code", strip_regions(c.source, solution=solution), c.other_tags)
+            cells.append(_fold(cell) if solution and "remove-cell" in c.other_tags else cell)
+        elif solution and _GLUE_ROLE.search(c.source):
+            cells.append(glued_answer_cell(c.source, c.other_tags))
         else:
-            cells.append(_nb_cell("markdown", c.source, c.other_tags))
+            cells.append(_nb_cell("markdown", notebook_markdown(c.source, root), c.other_tags))
     nb = nbformat.v4.new_notebook(cells=_with_ids(cells, f"{master.name[:2]}{'s' if solution else 'e'}"),
                                   metadata=NB_METADATA)
     nb.nbformat_minor = 5
     nbformat.validate(nb)
     return nb
+
+
+# ----------------------------------------------------------------------------- chapter links in the notebooks
+DOC_ROLE = re.compile(r"\{doc\}`(?:(?P<text>[^`<]*?)\s*<(?P<target>[^`>]+)>|(?P<bare>[^`]+))`")
+
+
+def site_url(root: Path = ROOT) -> str:
+    """The published book's address, as the learner notebooks link it (``_ext/learner_notebooks.py``):
+    ``https://<owner>.github.io/<repo>``."""
+    owner, repo = book_config.owner_repo(root=root).split("/")
+    return f"https://{owner}.github.io/{repo}"
+
+
+def notebook_markdown(source: str, root: Path = ROOT) -> str:
+    """A markdown cell as Jupyter and Colab show it: each ``{doc}`` role (which only the book resolves) becomes a
+    Markdown link to the published page, titled with the page's own heading unless the role gives a text."""
+    def link(m: re.Match) -> str:
+        target = (m["target"] or m["bare"]).strip()
+        docname = (Path("book/exercises") / target).as_posix() if not target.startswith("/") else target[1:]
+        parts = []
+        for part in docname.split("/"):  # resolve "..": book/exercises/../part2/x -> book/part2/x
+            if part == "..":
+                parts.pop()
+            elif part not in ("", "."):
+                parts.append(part)
+        docname = "/".join(parts)
+        text = (m["text"] or "").strip()
+        if not text:
+            page = root / f"{docname}.md"
+            heads = [ln[2:].strip() for ln in page.read_text(encoding="utf-8").splitlines() if ln.startswith("# ")] \
+                if page.exists() else []
+            text = heads[0] if heads else docname.rsplit("/", 1)[-1]
+        return f"[{text}]({site_url(root)}/{docname}.html)"
+
+    return DOC_ROLE.sub(link, source)
 
 
 # ----------------------------------------------------------------------------- the book page
@@ -309,11 +384,15 @@ def book_page(master: Master, root: Path = ROOT) -> str:
            f"click to reveal it — and the checks below it show what the grader says about it. A slider cell "
            f"appears here as code to run in the notebook; where it can, a static version follows that works in "
            f"this page without Python, drawn from precomputed results of PyTorch's own functions.\n"]
+    pending = None   # a model answer, shown after its question's graded check (the page has no answer cell)
     for c in master.cells:
+        if pending is not None and (c.kind == "markdown" and c.source.startswith("## Question")):
+            out.append(pending)
+            pending = None
         if c.has("notebook-only") or c.has("provenance"):
             continue
         if c.kind == "answer":
-            out.append(f":::{{admonition}} Model answer\n:class: dropdown\n\n{c.source}\n:::\n")
+            pending = f":::{{admonition}} Model answer\n:class: dropdown\n\n{c.source}\n:::\n"
         elif c.kind == "markdown":
             out.append(f":::{{admonition}} Answer\n:class: dropdown\n\n{c.source}\n:::\n" if c.has("solution")
                        else c.source + "\n")
@@ -339,6 +418,11 @@ def book_page(master: Master, root: Path = ROOT) -> str:
             out.append(_code_cell(c.source, tags))
         else:
             out.append(_code_cell(c.source, c.other_tags))
+        if pending is not None and c.kind == "code" and c.source.startswith("exercises.check_answer("):
+            out.append(pending)
+            pending = None
+    if pending is not None:
+        out.append(pending)
     own = [c for c in master.cells if c.has("provenance")]
     last = ("\n" + _code_cell(own[-1].source, ["remove-input"])) if own else PROVENANCE_CELL
     return "\n".join(out).rstrip("\n") + "\n" + last
@@ -383,9 +467,12 @@ def render(root: Path = ROOT) -> dict[Path, str]:
         raise MasterError(f"no masters found in {root / SRC}")
     files = {}
     for m in all_masters:
-        files[Path("exercises") / f"{m.name}.ipynb"] = nbformat.writes(notebook(m, solution=False, root=root))
-        files[Path("exercises") / "solutions" / f"{m.name}.ipynb"] = nbformat.writes(
-            notebook(m, solution=True, root=root))
+        for solution in (False, True):
+            nb = notebook(m, solution=solution, root=root)
+            left = [c.source[:60] for c in nb.cells if "{glue" in c.source]
+            if left:  # Jupyter and Colab would show the role, not the value
+                raise MasterError(f"{m.name}: a notebook cell holds a {{glue}} role: {left}")
+            files[Path("exercises") / ("solutions" if solution else "") / f"{m.name}.ipynb"] = nbformat.writes(nb)
         files[Path("book") / "exercises" / f"{m.name}.md"] = book_page(m, root)
     files[Path("book") / "exercises" / "index.md"] = index_page(all_masters, root)
     return {p: (text if text.endswith("\n") else text + "\n") for p, text in files.items()}

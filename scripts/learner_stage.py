@@ -40,6 +40,7 @@ Environment: ``COURSE_COLAB_PYTHON`` (a Python 3.12 for step 6), ``COURSE_LEARNE
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import fnmatch
 from dataclasses import dataclass
 import hashlib
@@ -507,27 +508,35 @@ def main(argv=None) -> int:
     nbs = stage_notebooks(learner, origin, all_nbs, learner.work)
     say(f"executing {len(nbs)} notebooks as {USER if learner.root_mode else 'this user'} in {learner.work} "
         f"({shared} cached results shared read-only from the book's build)")
-    t = time.perf_counter()
-    res = run_notebooks(learner, runner, Env("learner", learner.venv, learner.base_python, KERNEL), nbs, learner.work)
-    times["notebooks"] = time.perf_counter() - t
-    passed = {"learner": res.returncode == 0}
-    env_versions = {"learner": versions(learner, Env("learner", learner.venv, learner.base_python, KERNEL))}
-
+    colab = colab_ready = None
     if not args.no_colab:
-        t = time.perf_counter()
         found = find_colab_python(learner)
         if found is None:
             raise SystemExit(f"no Python {COLAB_PYTHON} for the Colab-like environment: install one (e.g. "
                              f"`apt-get install python{COLAB_PYTHON}`, pyenv) or point COURSE_COLAB_PYTHON at it; "
                              f"--no-colab skips that environment")
         colab = Env("colab", learner.base / "venv-colab", found[0], COLAB_KERNEL, COLAB_PINS, found[1])
-        make_venv(learner, origin, keep=args.keep_venv, env=colab)
-        run_install_cell(learner, origin, env=colab)
+
+        def prepare_colab() -> float:  # installing is mostly waiting on pip: done beside the learner notebooks
+            t0 = time.perf_counter()
+            make_venv(learner, origin, keep=args.keep_venv, env=colab)
+            run_install_cell(learner, origin, env=colab)
+            return time.perf_counter() - t0
+        colab_ready = concurrent.futures.ThreadPoolExecutor(max_workers=1).submit(prepare_colab)
+    t = time.perf_counter()
+    res = run_notebooks(learner, runner, Env("learner", learner.venv, learner.base_python, KERNEL), nbs, learner.work)
+    times["notebooks"] = time.perf_counter() - t
+    passed = {"learner": res.returncode == 0}
+    env_versions = {"learner": versions(learner, Env("learner", learner.venv, learner.base_python, KERNEL))}
+
+    if colab is not None:
+        t = time.perf_counter()
+        times["colab environment (beside the learner notebooks)"] = colab_ready.result()  # its errors raise here
         env_versions["colab"] = v = versions(learner, colab)
         wrong = [p for p in COLAB_PINS if v.get(p.split("==")[0]) != p.split("==")[1]]
         if wrong or not v["python"].startswith(COLAB_PYTHON + "."):
             raise SystemExit(f"the Colab-like environment did not get {wrong or 'Python ' + COLAB_PYTHON}: {v}")
-        times["colab environment"] = time.perf_counter() - t
+        times["colab environment, waited for after the learner notebooks"] = time.perf_counter() - t
         say(f"Colab-like environment: {v}")
         # the learner notebooks (what Colab opens), not the solutions
         colab_nbs = stage_notebooks(learner, origin, [p for p in all_nbs if p.parts[0] == "_build"],

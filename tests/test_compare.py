@@ -314,7 +314,7 @@ def test_verdict_keeps_significant_apart_from_large_enough_to_matter():
     lo, hi = (t.loc[0, "CI low"], t.loc[0, "CI high"]) if d > 0 else (-t.loc[0, "CI high"], -t.loc[0, "CI low"])
     assert 0 < lo < abs(d) < hi                                                    # the winner's advantage
     near = verdict(t, what="x", min_effect=(lo + abs(t.loc[0, "A − B (pp)"])) / 2)  # between lo and the mean
-    assert "larger than the minimum effect" in near and "on average only (its interval reaches below it)" in near
+    assert "larger than the minimum effect" in near and "on average only: its interval reaches below it (" in near
     above = verdict(t, what="x", min_effect=(hi + abs(t.loc[0, "A − B (pp)"])) / 2)  # between the mean and hi
     assert "significant but below" in above and "on average, though its interval reaches it" in above
     assert "on average" not in small and hi < 0.5                                  # the whole interval below 0.5
@@ -355,6 +355,41 @@ def test_a_null_whose_interval_lies_within_the_minimum_effect_rules_a_difference
     assert C.null_reading(float("nan"), 0.1, 0.1, 0.5) == "missed"
     with pytest.raises(ValueError, match="min_effect"):
         C.null_reading(-0.1, 0.1, 0.1, 0)
+
+
+def _row(diff, lo, hi, det, sig=False, n=5, p=0.6):
+    t = pd.DataFrame([{"A": "SELU", "B": "SiLU + BN", "n": n, "k": 3, "A − B (pp)": diff, "CI low": lo, "CI high": hi,
+                       "p (Holm)": p, "significant": sig, "detectable (pp)": det}])
+    t.attrs["min_seeds"] = 5
+    return t
+
+
+def test_row_sentences_read_a_null_row_as_the_display_does():
+    """The capstone's speed row (s6 review, finding 2): +0.20 epochs, joint interval -0.59 to +0.99, detectable 1.02,
+    minimum effect 1 epoch. The display says "no, within ±1" (the interval rules a difference of 1 epoch out); the
+    page's own re-implementation, reading only the detectable size, said "one could have been missed"."""
+    t = _row(0.20, -0.59, 0.99, 1.02)
+    (said,) = C.row_sentences(t, min_effect=1, unit="epochs", digits=1)
+    assert "within ±1 epoch" in said and "ruled out" in said and "could have been missed" not in said, said
+    assert said.startswith("SELU against SiLU + BN, +0.2 epochs (joint interval -0.6 to +1.0, Holm p = 0.600;")
+    assert "no, within ±1" in C.paired_display(t, min_effect=1).to_html()
+    # the same spread with an interval that reaches the minimum effect: missed / seen by the detectable size
+    assert "could have been missed" in C.row_sentences(_row(0.5, -0.3, 1.3, 1.2), min_effect=1, unit="epochs")[0]
+    assert "would probably have been seen" in C.row_sentences(_row(0.5, -0.3, 1.3, 0.8), min_effect=1,
+                                                              unit="epochs")[0]
+    sig = C.row_sentences(_row(-2.0, -3.0, -1.0, 0.8, sig=True, p=0.001), min_effect=1, unit="epochs")[0]
+    assert "significant and at least the minimum effect of 1 epoch" in sig and "Holm p = 0.001" in sig
+    assert "too few seeds (3)" in C.row_sentences(_row(0.1, -1, 1, 1, n=3), min_effect=0.5)[0]
+
+
+@pytest.mark.parametrize("noise,shift,m", [(0.05, 0.0, 0.5), (0.5, 0.0, 0.2), (0.3, 0.1, 0.4), (0.02, 0.3, 0.2),
+                                           (0.2, 0.0, 0.3), (1.0, 0.5, 0.5)])
+def test_row_sentences_and_the_display_agree_row_by_row(noise, shift, m):
+    t = paired_table({**_family(shift, noise=noise), "C": _family(shift / 2, noise=noise, seed=3)["B"]})
+    shown = C.paired_display(t, min_effect=m).data["significant"].tolist()
+    for said, col in zip(C.row_sentences(t, min_effect=m), shown):
+        assert ("ruled out" in said) == (col == f"no, within ±{m:g}"), (said, col)
+        assert ("; not significant" in said) == col.startswith("no"), (said, col)
 
 
 def test_a_single_comparison_is_not_called_the_largest_and_zero_has_no_sign():

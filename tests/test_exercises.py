@@ -68,6 +68,9 @@ def _copy_tree(tmp_path: Path) -> Path:
     (tmp_path / "book" / "exercises").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copytree(ROOT / "exercises" / "src", tmp_path / "exercises" / "src")
+    for page in ROOT.glob("book/part*/*.md"):  # a {doc} link in a notebook takes the chapter's title
+        (tmp_path / page.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(page, tmp_path / page.relative_to(ROOT))
     for rel in gen.render(ROOT):
         shutil.copy(ROOT / rel, tmp_path / rel)
     return tmp_path
@@ -103,6 +106,46 @@ def test_command_line_check_exits_1_when_stale(tmp_path, capsys):
     (root / "book" / "exercises" / "index.md").write_text("# Exercises\n", encoding="utf-8")
     assert gen.main(["--check"], root=root) == 1
     assert "book/exercises/index.md: stale" in capsys.readouterr().err
+
+
+def test_no_notebook_shows_a_glue_role_and_the_worked_answer_renders_with_the_runs_values():
+    """The capstone's worked answer glues ~45 values: in Jupyter/Colab a {glue:text} role shows as raw text (s6
+    review, finding 1), so the solutions notebook shows it from a folded code cell with the values written in."""
+    import nbformat
+
+    for rel, text in gen.render(ROOT).items():
+        if rel.suffix == ".ipynb":
+            assert "{glue" not in text, rel
+    m = MASTERS["07_capstone"]
+    (answer,) = [c for c in m.cells if c.kind == "markdown" and gen._GLUE_ROLE.search(c.source)]
+    names = set(gen._GLUE_ROLE.findall(answer.source))
+    assert len(names) > 30
+    solved = nbformat.read(ROOT / "exercises" / "solutions" / "07_capstone.ipynb", as_version=4)
+    (cell,) = [c for c in solved.cells if c.cell_type == "code" and "Markdown(" in c.source]
+    assert cell.metadata["jupyter"]["source_hidden"] and cell.source.startswith("#@title The worked answer")
+    ns = {"glued": {n: f"<{n}>" for n in names}}
+    exec(compile(cell.source.replace('\nMarkdown(r"""', '\nshown = Markdown(r"""'), "answer", "exec"), ns)
+    shown = ns["shown"].data
+    assert shown == gen._GLUE_ROLE.sub(lambda r: f"<{r.group(1)}>", answer.source)
+    # the cell that builds `glued` is there, folded; the one that glues it (the page's) is not
+    (build,) = [c for c in solved.cells if c.cell_type == "code" and 'glued["cap_seeds"]' in c.source]
+    assert build.metadata["jupyter"]["source_hidden"] and build.source.startswith("#@title Build cell")
+    assert not any("glue(" in c.source for c in solved.cells)
+    # a role the notebook cannot fill is refused when writing
+    with pytest.raises(gen.MasterError, match="glue"):
+        gen.glued_answer_cell("{glue:text}`a` and {glue:md}`b`")
+
+
+def test_questions_page_shows_each_model_answer_after_its_graded_check():
+    """(s6 review of 06) the page had the model answer before the check, and the notebook's instruction to
+    write an answer in a cell the page does not have."""
+    page = (ROOT / "book" / "exercises" / "06_conceptual_questions.md").read_text(encoding="utf-8")
+    for n in range(1, 9):
+        section = page.split(f"## Question {n}\n", 1)[1].split("## Question", 1)[0]
+        assert section.index(f"exercises.check_answer({n}, form_{n})") < section.index("Model answer"), n
+    assert "Write your answer in the cell under each question" not in page
+    learner = (ROOT / "exercises" / "06_conceptual_questions.ipynb").read_text(encoding="utf-8")
+    assert "Write your answer in the cell under each question" in learner and "On this page" not in learner
 
 
 @pytest.mark.parametrize("source,solution,stub", [
@@ -585,6 +628,9 @@ def test_capstone_seeds_search_and_comparisons(make_tiny_data, cache, capsys):
     legend = fig.axes[2].get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["seed 0", "seed 1", "seed 2", "kept epoch",
                                                           f"the bar, {target:.0f} %"]
+    # (s6 review 07, finding 6) the axis can start under the bar, where the comparisons live; the panels share it
+    zoomed = ex.plot_capstone_curves({"tiny": runs, "twin": runs}, target=target, y_from=target - 15)
+    assert all(ax.get_ylim()[0] == target - 15 for ax in zoomed.axes[:2])
     plt.close("all")
 
 
@@ -701,4 +747,74 @@ def test_surface_explorer_starts_each_surface_at_its_own_start(monkeypatch):
         assert f"from ({spec['start'][0]:.2g}, {spec['start'][1]:.2g})" in ax.get_title(), ax.get_title()
         lengths = [np.abs(np.diff(line.get_xydata(), axis=0)).sum() for line in ax.get_lines()]
         assert len(lengths) == 3 and min(lengths) > 0.1, (name, lengths)  # every optimizer moves
+    plt.close("all")
+
+
+def test_surface_explorer_defaults_are_the_sources_settings_and_show_where_paths_end(monkeypatch):
+    """s6 review 03 finding 1: momentum starts at torch's velocity-form rate equal to the sources' averaging-form
+    rate (ravine: torch 1 = sources' 10; steep optima: 0.1 = 1), and the window holds every path's end point
+    (the fixed +-5 window let Adam's and SGD's paths leave through the bottom edge)."""
+    import matplotlib.pyplot as plt
+
+    assert ex.SURFACE_SETUPS["pathological curvature"]["lrs"]["SGD + momentum"] == 1.0
+    assert ex.SURFACE_SETUPS["steep optima"]["lrs"]["SGD + momentum"] == 0.1
+    shown = _displayed(monkeypatch)
+    ex.surface_explorer()
+    surface = shown[0].children[0]
+    for name in ex.SURFACE_SETUPS:
+        surface.value = name
+        ax = plt.gcf().axes[0]
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert any("averaging form's" in lab for lab in labels), labels
+        for line in ax.get_lines():
+            x, y = line.get_xydata()[-1]
+            assert x0 < x < x1 and y0 < y < y1, (name, line.get_label(), (x, y), (x0, x1, y0, y1))
+    plt.close("all")
+    surface.value = "pathological curvature"
+    labels = [line.get_label() for line in plt.gcf().axes[0].get_lines()]
+    assert any("lr 1 = averaging form's 10" in lab for lab in labels), labels
+    plt.close("all")
+
+
+def test_no_myst_role_reaches_a_notebook():
+    """s6 review 02 finding 1: Jupyter and Colab show ``{doc}`...``` raw; the generated notebooks carry Markdown
+    links to the published pages instead (the book page keeps the role)."""
+    import json
+    import re
+
+    role = re.compile(r"\{(doc|ref|numref|eq)\}`")
+    found = []
+    for path in sorted((ROOT / "exercises").glob("*.ipynb")) + sorted((ROOT / "exercises" / "solutions").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            if cell["cell_type"] == "markdown" and role.search("".join(cell["source"])):
+                found.append(f"{path.relative_to(ROOT)}, cell {i + 1}")
+    assert not found, found
+
+
+def test_notebook_markdown_links_chapters_to_the_published_book():
+    site = gen.site_url()
+    text = gen.notebook_markdown("See {doc}`../part2/activations` and {doc}`this page <../part3/loss_surfaces>`.")
+    assert "{doc}" not in text
+    assert f"[Activation functions and the initialisation that goes with each]({site}/book/part2/activations.html)" in text
+    assert f"[this page]({site}/book/part3/loss_surfaces.html)" in text
+    assert gen.notebook_markdown("no roles, `code` stays") == "no roles, `code` stays"
+
+
+def test_schedule_explorer_series_differ_by_more_than_colour(monkeypatch):
+    """s6 review 04 finding 5: each schedule has its own line style and marker (and keeps it whatever else is
+    chosen), and the legend sits outside the curves."""
+    import matplotlib.pyplot as plt
+
+    _displayed(monkeypatch)
+    ex.schedule_explorer()
+    ax = plt.gcf().axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 3
+    looks = {(line.get_linestyle(), line.get_marker()) for line in lines}
+    assert len(looks) == 3 and all(m not in (None, "None", "") for _, m in looks), looks
+    legend = ax.get_legend() or (plt.gcf().legends[0] if plt.gcf().legends else None)
+    plt.gcf().canvas.draw()
+    box, panel = legend.get_window_extent(), ax.get_window_extent()
+    assert box.y1 <= panel.y0 + 1 or box.x0 >= panel.x1 - 1, (box, panel)  # below or beside the panel
     plt.close("all")

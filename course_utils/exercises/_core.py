@@ -486,7 +486,8 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
             elif len(readings) == 1:
                 extra = f" — write the number itself, {quotes}{how} (e.g. {readings[0]:.12g}, not {x!r})"
             else:  # '1,217', '100.000': a decimal or a thousands separator, which one cannot be told
-                extra = (f" — write the number itself, {quotes}, with a decimal point and no thousands separator "
+                extra = (f" — write the number itself, {quotes}, with no thousands separator and a point, not a "
+                         f"comma, before any decimals "
                          f"(e.g. {readings[0]:.12g} or {readings[1]:.12g}, whichever you meant, not {x!r})")
         if isinstance(x, (list, tuple)) and len(x) == 1 and not isinstance(x[0], (str, list, tuple)):
             extra = " — write the number itself, without the brackets around it"

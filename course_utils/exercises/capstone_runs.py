@@ -591,12 +591,14 @@ def capstone_table(runs: Mapping[str, object], *, target: float | None = None):
 
 
 def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: float | None = None,
-                         metric: str = "val_acc"):
+                         metric: str = "val_acc", y_from: float | None = None):
     """The learning curves as small multiples: one panel per configuration, one line per seed.
 
     Seed ``k`` has the same colour and dash in every panel (the seeds pair across configurations), a dot
     marks the epoch whose weights each run keeps, a line ends where its run stopped (early stopping, or the
-    epoch cap), and the dotted line is ``target`` (the common bar).  The last panel holds the legend.  Returns the figure.
+    epoch cap), and the dotted line is ``target`` (the common bar).  The last panel holds the legend.  ``y_from``
+    starts the shared y axis there (e.g. some points under the bar, where the comparisons live; the first epochs
+    below it enter from the bottom).  Returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -635,6 +637,8 @@ def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: flo
             ax.set_xlabel("epoch")
     for ax in axes[len(runs):]:
         ax.axis("off")
+    if y_from is not None:
+        axes[0].set_ylim(bottom=y_from)   # the axes share y
     fig.supylabel(names.get(metric, metric))
     handles = [plt.Line2D([], [], lw=1.3, **styles[s]) for s in seeds[:n_seeds]]
     labels = list(seeds[:n_seeds])

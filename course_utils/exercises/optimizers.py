@@ -781,12 +781,15 @@ pathological_curvature = _surfaces.pathological_curvature
 steep_optima = _surfaces.steep_optima
 
 
-#: surface name -> (function, default start, x range, y range, default learning rates per optimizer)
+#: surface name -> (function, default start, x range, y range, default learning rates per optimizer).
+#: The rates are the sources' settings; momentum's is torch's velocity form v <- beta v + g, which takes
+#: the sources' averaging-form steps (m <- beta m + (1 - beta) g at 1/(1 - beta) times the rate) at
+#: beta = 0.9: torch's 1 and 0.1 are the sources' 10 and 1.
 SURFACE_SETUPS = {
     "pathological curvature": dict(fn=pathological_curvature, start=(5.0, 5.0), x_range=(-5, 5), y_range=(-5, 5),
-                                   steps=100, lrs={"SGD": 10.0, "SGD + momentum": 10.0, "Adam": 1.0}),
+                                   steps=100, lrs={"SGD": 10.0, "SGD + momentum": 1.0, "Adam": 1.0}),
     "steep optima": dict(fn=steep_optima, start=(0.0, 0.0), x_range=(-2, 2), y_range=(-2, 2),
-                         steps=100, lrs={"SGD": 0.5, "SGD + momentum": 1.0, "Adam": 0.2}),
+                         steps=100, lrs={"SGD": 0.5, "SGD + momentum": 0.1, "Adam": 0.2}),
 }
 
 
@@ -831,6 +834,20 @@ def plot_surface(surface: Callable, trajectories: dict, *, x_range=(-5, 5), y_ra
     return ax
 
 
+def _path_window(paths: dict, x_range, y_range, margin: float = 0.5, most: float = 4.0):
+    """The surface's own window widened to hold every path (``margin`` beyond its extremes), so the plot shows
+    where each path ends; a path that runs off (non-finite or far out) widens it by at most ``most`` spans."""
+    window = []
+    for i, (lo0, hi0) in enumerate((x_range, y_range)):
+        lo, hi, span = lo0, hi0, hi0 - lo0
+        vals = np.concatenate([np.asarray(p, dtype=float)[:, i] for p in paths.values()]) if paths else np.empty(0)
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            lo, hi = min(lo, float(vals.min()) - margin), max(hi, float(vals.max()) + margin)
+        window.append((max(lo, lo0 - most * span), min(hi, hi0 + most * span)))
+    return tuple(window)
+
+
 def _default_makers():
     return {"SGD": lambda p, lr, b1, b2: torch.optim.SGD(p, lr=lr),
             "SGD + momentum": lambda p, lr, b1, b2: torch.optim.SGD(p, lr=lr, momentum=b1),
@@ -845,7 +862,8 @@ def surface_explorer(optimizers: dict | None = None) -> None:
     sources give for it on that surface (times the slider's multiplier; an optimizer of the learner's
     uses the momentum/Adam value that matches its label, else Adam's).  For momentum that number runs
     torch's velocity form, which equals the sources' averaging form at ``1/(1 - beta1)`` times the rate:
-    a momentum path's label gives both.  Choosing a surface moves
+    a momentum path's label gives both.  The plot's window is the surface's own range, widened to show where
+    every path ends.  Choosing a surface moves
     the start sliders to that surface's own start point and range (the paths start there until
     the learner moves them).
     """
@@ -880,7 +898,8 @@ def surface_explorer(optimizers: dict | None = None) -> None:
             except Exception as e:  # the learner's optimizer: report it and draw the other paths
                 _say_raised(f"{label} (left out of the plot)", e, context="optimizer")
         fig, ax = plt.subplots(figsize=(6.4, 5))
-        plot_surface(spec["fn"], paths, x_range=spec["x_range"], y_range=spec["y_range"], ax=ax,
+        x_view, y_view = _path_window(paths, spec["x_range"], spec["y_range"])  # wide enough to show the ends
+        plot_surface(spec["fn"], paths, x_range=x_view, y_range=y_view, ax=ax,
                      title=f"{surface}: {steps} steps from ({start[0]:.2g}, {start[1]:.2g})")
         plt.show()
 

@@ -14,8 +14,8 @@ QUESTIONS = [
      "activations (forward) and of the gradients (backward) is multiplied by a constant factor at every layer, "
      "so in a deep net it shrinks towards zero or blows up geometrically: the first layers barely learn, or the "
      "loss diverges. Glorot chooses Var(W) = 2/(fan_in + fan_out), a compromise between keeping the forward "
-     "variance (1/fan_in) and the backward variance (1/fan_out) constant; He adds the factor 2 that ReLU's "
-     "halving of the signal requires (2/fan_in)."),
+     "variance (1/fan_in) and the backward variance (1/fan_out) constant; He doubles LeCun's 1/fan_in to "
+     "2/fan_in, making up for ReLU's halving of the signal."),
     ("Can all weights start with the same value, provided that value is drawn at random with He initialisation?",
      "No. If every weight of a layer is equal, every unit computes the same function and receives the same "
      "gradient, so the units stay identical for the whole of training (only the symmetry-breaking noise of, "
@@ -36,19 +36,26 @@ QUESTIONS = [
     ("What can happen if the momentum of SGD is set too close to 1 (say 0.99999)?",
      "The velocity then averages over about 1/(1−β) = 100,000 past gradients and barely decays: the optimizer "
      "gains enormous speed (the effective step is η/(1−β)), overshoots the minimum, and oscillates around it "
-     "for a very long time — training is slower and less stable than with β ≈ 0.9, and it may diverge."),
+     "for a very long time: on a quadratic the oscillation shrinks only by a factor √β per step (about 200,000 "
+     "steps per factor e), so training is slower and less stable than with β ≈ 0.9, and on a non-convex loss "
+     "the built-up velocity can fling the weights far away."),
     ("Name three ways to obtain a sparse model.",
      "(1) Train normally and then set the smallest weights to zero (magnitude pruning, e.g. "
      "torch.nn.utils.prune.l1_unstructured), usually followed by fine-tuning. (2) Add an ℓ1 penalty on the "
-     "weights during training, which pushes many of them to exactly or nearly zero. (3) Use a method designed "
-     "for it, e.g. iterative or structured pruning during training, or dedicated toolkits for sparse/compressed "
-     "models. (Sparsity breaks SELU's self-normalisation.)"),
+     "weights during training: its constant pull drives many of them to nearly zero, but with (sub)gradient "
+     "steps (SGD, Adam on loss + λ‖w‖₁) a weight overshoots zero and jitters around it, so none ends exactly at "
+     "zero; exact zeros take a soft-thresholding (proximal) step, w ← sign(w)·max(|w| − ηλ, 0), after each "
+     "update, or pruning the near-zero weights afterwards. (3) Use a method designed for it, e.g. iterative or "
+     "structured pruning during training, or dedicated toolkits for sparse/compressed models."),
     ("Does dropout slow down training? Does it slow down inference? And MC dropout?",
      "Training: yes, usually — each step costs about the same, but the noise it injects means more epochs are "
      "needed to converge (often around twice as many). Inference: no — dropout is switched off at test time, so "
      "predictions cost exactly what they would without it. MC dropout, in contrast, makes inference K times more "
      "expensive: it runs K stochastic forward passes (e.g. 10–100) per input and averages them, in exchange for "
-     "better-calibrated probabilities and an uncertainty estimate."),
+     "an uncertainty estimate and, often but not always, better-calibrated probabilities (the gain shows mostly "
+     "under distribution shift, Ovadia et al., 2019). Whether it beats the same weights predicting once has to "
+     "be measured: exercise 5 sets the two side by side on its network, and temperature scaling (Guo et al., "
+     "2017) is the cheap calibration baseline to compare with."),
     ("The practical exercise of the chapter (done in notebook 07): a 20-hidden-layer, 100-unit SiLU net with He "
      "init and NAdam; then batch norm; then SELU; alpha dropout with MC dropout; 1cycle. What must you change for "
      "the SELU version to self-normalise, and what do you expect batch norm to change?",
@@ -196,6 +203,30 @@ def _measure_mc_passes() -> str:
     return f"measured now: MC dropout with 50 samples ran the network {len(calls)} times for one prediction."
 
 
+def _measure_l1() -> str:
+    import torch
+
+    # least squares, 50 weights of which 45 are truly zero, plus λ‖w‖₁, full-batch steps of rate η (float64):
+    # the subgradient step is what SGD does with loss + λ‖w‖₁ (torch's gradient of |w| is sign(w)); the proximal
+    # one takes the same step on the squared error, then soft-thresholds
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 50, generator=g, dtype=torch.float64)
+    w_true = torch.zeros(50, dtype=torch.float64)
+    w_true[:5] = torch.tensor([2.0, -1.5, 1.0, -0.5, 0.8], dtype=torch.float64)
+    y = X @ w_true + 0.1 * torch.randn(200, generator=g, dtype=torch.float64)
+    lam, lr, steps = 0.1, 0.01, 1000
+    sub, prox = torch.zeros(50, dtype=torch.float64), torch.zeros(50, dtype=torch.float64)
+    for _ in range(steps):
+        sub = sub - lr * (X.T @ (X @ sub - y) / len(y) + lam * torch.sign(sub))
+        prox = prox - lr * X.T @ (X @ prox - y) / len(y)
+        prox = torch.sign(prox) * torch.clamp(prox.abs() - lr * lam, min=0)
+    exact = [int((w == 0).sum()) for w in (sub, prox)]
+    near = int((sub.abs() < 1e-3).sum())
+    return (f"measured now: least squares with 50 weights (45 truly zero) plus 0.1·‖w‖₁, 1,000 steps: "
+            f"gradient steps leave {exact[0] or 'no'} weight{'' if exact[0] == 1 else 's'} at exactly 0 ({near} "
+            f"below 0.001); the same steps followed by soft-thresholding leave {exact[1]}.")
+
+
 #: n -> the graded form: (kind, prompt, options or None, answer, texts that name options, per-option or
 #: per-value explanations of a wrong answer, the explanation of the right one, a measurement or None)
 FORMS = {
@@ -228,13 +259,16 @@ FORMS = {
         {0.99999: "that is β itself; the question asks how many gradients the velocity adds up.",
          1e-5: "that is 1 − β, the share of one new gradient; the question asks how many gradients add up."},
         "the velocity sums β^k·g, a geometric series of 1/(1 − β) terms.", _measure_momentum),
-    6: ("choice", "Which of these makes many weights exactly zero?",
+    6: ("choice", "Which of these gives a sparse model: many weights at zero, or so near it that setting "
+        "them to zero changes nothing?",
         ["an ℓ2 penalty (weight decay)", "an ℓ1 penalty or magnitude pruning", "dropout", "batch norm"], "b",
         (("l1", "b"), ("ℓ1", "b"), ("prun", "b"), ("l2", "a"), ("ℓ2", "a"), ("dropout", "c"), ("batch", "d")),
         {"a": "ℓ2 shrinks every weight in proportion to its size: small, but not zero.",
          "c": "dropout zeroes activations during training, not weights; the trained weights are dense.",
          "d": "batch norm rescales activations; it does not zero weights."},
-        "the ℓ1 penalty's constant pull and pruning's threshold put weights at exactly 0.", None),
+        "pruning sets weights to exactly 0; an ℓ1 penalty's constant pull drives many to nearly 0, but a "
+        "gradient step (SGD, Adam) overshoots 0 and jitters around it: exact zeros take a soft-threshold "
+        "(proximal) step, w ← sign(w)·max(|w| − ηλ, 0), or pruning the near-zero ones.", _measure_l1),
     7: ("number", "MC dropout with K = 50 samples: how many times the cost of one ordinary prediction does "
         "one MC prediction cost?", None, 50.0, (),
         {1.0: "ordinary inference switches dropout off, but MC dropout keeps it on and repeats the pass.",

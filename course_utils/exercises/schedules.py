@@ -62,13 +62,17 @@ def schedule_explorer():
         if not schedules:
             _say(TODO, "no schedule selected: pick one or more in the list (ctrl/cmd-click for several).")
             return
+        from .. import plotting
+
         fig, ax = plt.subplots(figsize=(6.2, 3.6))
+        styles = plotting.series_styles(list(SCHEDULES), n_points=T)  # one style per schedule, whatever is chosen
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name in schedules:
-                ax.plot(np.arange(T), schedule_lrs(lambda o: SCHEDULES[name](o, P), epochs=T, lr=lr), label=name)
+                ax.plot(np.arange(T), schedule_lrs(lambda o: SCHEDULES[name](o, P), epochs=T, lr=lr), label=name,
+                        **{"lw": 1.4, **styles[name]})
         ax.set(xlabel="epoch", ylabel="learning rate", title="Learning rate per epoch")
-        ax.legend(fontsize="small")
+        plotting.legend_outside(ax)  # under the panel, off the curves
         plt.show()
 
     s = dict(continuous_update=False)
@@ -168,7 +172,7 @@ def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, 
 
 
 #: settings of the short run in check_schedule_beats_constant
-SCHEDULE_RUN = dict(n_train=4000, epochs=4, batch_size=128, lr=0.02, margin=0.5)
+SCHEDULE_RUN = dict(n_train=4000, epochs=4, batch_size=128, lr=0.02, margin=0.5, seeds=3)
 
 def _scheduler_problem(sched, optimizer) -> dict | None:
     """A report (headline, hint) when ``sched`` is not a scheduler of ``optimizer``, else None."""
@@ -301,9 +305,11 @@ def _hyper_changed(opt, hyper, sched, when: str) -> dict | None:
 def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool = True, **overrides) -> CheckResult:
     """Train a small MLP with SGD (lr 0.02) with ``scheduler_fn(optimizer)`` and compare with constant rates.
 
-    Passes when the scheduled run's best validation accuracy beats by at least ``margin`` percentage
-    points both the constant rate ``lr`` *and* a constant rate equal to the schedule's own mean learning
-    rate (a schedule must win by its shape, not by a higher average rate).  A schedule whose rate never
+    Passes when the scheduled runs' best validation accuracy, averaged over ``seeds`` paired seeds (each seed's
+    runs share the initial weights and the batches), beats by at least ``margin`` percentage points both the
+    constant rate ``lr`` *and* a constant rate equal to the schedule's own mean learning rate (a schedule must
+    win by its shape, not by a higher average rate; one seed's difference varies from seed to seed by more
+    than the margin).  A schedule whose rate never
     changes — the optimizer itself, or ``LambdaLR(o, lambda e: 5.0)`` — is rejected before any training.
     All runs go through :func:`course_utils.train.train_model` (cached), on ``n_train`` images.
     """
@@ -377,17 +383,21 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     except Exception as e:
         return _raised(name, e, verbose, "taking the first images of your data set")
     opt_at = lambda lr: (lambda p: torch.optim.SGD(p, lr=lr))  # noqa: E731
-    kw = dict(epochs=P["epochs"], batch_size=P["batch_size"], seed=0, progress=False)
+    seeds = list(range(int(P["seeds"])))  # paired: each seed's three runs share the network's start and batches
+    kws = [dict(epochs=P["epochs"], batch_size=P["batch_size"], seed=s, progress=False) for s in seeds]
+    bases, runs_ = [], []
     try:
         with _one_thread():
-            base = train_model(small_mlp(0, (128,), act_fn="relu"), opt_at(P["lr"]), sub, desc="constant", **kw)
-            # the run is keyed by the rates it steps through too: a lambda reading a list the learner changed
-            # between two checks is a new run, whatever the function's description catches
-            net = small_mlp(0, (128,), act_fn="relu")
-            key = {} if lrs is None else {"rates": hashlib.sha256(np.asarray(lrs, dtype=np.float64).tobytes())
-                                                            .hexdigest()[:16]}
-            run = train_model(net, opt_at(P["lr"]), sub, scheduler_fn=_watched(scheduler_fn, net, key),
-                              desc="scheduled", extra_key=key, **kw)
+            for s, kw in zip(seeds, kws):
+                bases.append(train_model(small_mlp(s, (128,), act_fn="relu"), opt_at(P["lr"]), sub, desc="constant",
+                                         **kw))
+                # the run is keyed by the rates it steps through too: a lambda reading a list the learner changed
+                # between two checks is a new run, whatever the function's description catches
+                net = small_mlp(s, (128,), act_fn="relu")
+                key = {} if lrs is None else {"rates": hashlib.sha256(np.asarray(lrs, dtype=np.float64).tobytes())
+                                                                .hexdigest()[:16]}
+                runs_.append(train_model(net, opt_at(P["lr"]), sub, scheduler_fn=_watched(scheduler_fn, net, key),
+                                         desc="scheduled", extra_key=key, **kw))
     except _ModelChanged as e:
         bad = _MODEL_CHANGED(str(e))
         return _report(name, FAIL, bad.pop("headline"), case=f"training with your scheduler ({plan})",
@@ -399,6 +409,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                        hint="the peak learning rate is too high; lower it.", verbose=verbose)
     except Exception as e:
         return _raised(name, e, verbose, f"training with your scheduler ({plan})", context="scheduler")
+    base, run = bases[0], runs_[0]
     if lrs is None:  # ReduceLROnPlateau: the rates it used, one per epoch
         lrs = np.repeat(np.array(run.lr, dtype=float), steps_per_epoch)
         if np.allclose(lrs, lrs[0], rtol=1e-9, atol=0):
@@ -407,39 +418,53 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                                 "this short use a schedule that changes the rate by itself (e.g. OneCycleLR).",
                            verbose=verbose)
     mean_lr = float(np.mean(lrs))
-    a0, a1 = 100 * base.best_val_acc, 100 * run.best_val_acc
-    details = [f"constant lr {P['lr']:g}: best val acc {a0:.2f} %, final train loss {base.train_loss[-1]:.3f}"]
-    a_mean = at_mean = None
+    acc = lambda rs: np.array([100 * r.best_val_acc for r in rs])  # noqa: E731
+    loss = lambda rs: float(np.mean([r.train_loss[-1] for r in rs]))  # noqa: E731
+    a0, a1 = float(acc(bases).mean()), float(acc(runs_).mean())
+    over = f"mean of {len(seeds)} paired seeds" if len(seeds) > 1 else "one seed"
+    details = [f"constant lr {P['lr']:g}: best val acc {a0:.2f} %, final train loss {loss(bases):.3f} ({over})"]
+    a_mean = None
+    at_means = []
     if abs(mean_lr / P["lr"] - 1) > 1e-3:
         try:
             with _one_thread():
-                at_mean = train_model(small_mlp(0, (128,), act_fn="relu"), opt_at(mean_lr), sub, desc="constant at the mean rate", **kw)
-            a_mean = 100 * at_mean.best_val_acc
+                for s, kw in zip(seeds, kws):
+                    at_means.append(train_model(small_mlp(s, (128,), act_fn="relu"), opt_at(mean_lr), sub,
+                                                desc="constant at the mean rate", **kw))
+            a_mean = float(acc(at_means).mean())
             details.append(f"constant lr {mean_lr:.3g} (your schedule's mean rate): best val acc {a_mean:.2f} %, "
-                           f"final train loss {at_mean.train_loss[-1]:.3f}")
+                           f"final train loss {loss(at_means):.3f}")
         except FloatingPointError:  # the constant diverges at that rate: the schedule's shape is what saves it
+            at_means = []
             details.append(f"constant lr {mean_lr:.3g} (your schedule's mean rate): diverges")
+    if len(seeds) > 1:
+        diffs = acc(runs_) - (acc(at_means) if a_mean is not None else acc(bases))
+        against = "the constant at its mean rate" if a_mean is not None else f"the constant lr {P['lr']:g}"
+        details.append(f"your schedule − {against}, seed by seed: "
+                       + ", ".join(f"{d:+.2f}" for d in diffs) + " points (the verdict uses their mean)")
     details += [f"your schedule:   best val acc {a1:.2f} %, final train loss {run.train_loss[-1]:.3f}", f"({plan})"]
-    runs = [("the constant-rate baseline", base), ("your schedule's run", run)]
-    runs += [("the run at your schedule's mean rate", at_mean)] if a_mean is not None else []
-    from_cache = [label for label, r in runs if getattr(r, "cached", False)]
+    per = "runs" if len(seeds) > 1 else "run"
+    runs = [(f"the constant-rate baseline {per}", b) for b in bases] + [(f"your schedule's {per}", r) for r in runs_]
+    runs += [(f"the {per} at your schedule's mean rate", r) for r in at_means] if a_mean is not None else []
+    from_cache = list(dict.fromkeys(label for label, r in runs if getattr(r, "cached", False)))
     note = _cached_note(*(r for _, r in runs))
-    if from_cache and len(from_cache) < len(runs):  # say which: "this run was read" would read as "your edit
-        trained = [label for label, r in runs if not getattr(r, "cached", False)]  # was ignored"
-        note = (f"{' and '.join(from_cache)} {'was' if len(from_cache) == 1 else 'were'} read from the results "
+    if 0 < sum(getattr(r, "cached", False) for _, r in runs) < len(runs):  # say which: "this run was read" would read as "your edit
+        trained = list(dict.fromkeys(label for label, r in runs if not getattr(r, "cached", False)))  # was ignored"
+        note = (f"{' and '.join(from_cache)} {'was' if len(from_cache) == 1 and per == 'run' else 'were'} read from the results "
                 f"cache (trained earlier with exactly the same settings); {' and '.join(trained)} "
-                f"{'was' if len(trained) == 1 else 'were'} trained now.")
-    if getattr(run, "cached", False):
+                f"{'was' if len(trained) == 1 and per == 'run' else 'were'} trained now.")
+    if any(getattr(r, "cached", False) for r in runs_):
         note = (note + " Your schedule's run is keyed by what your function builds (scheduler class, its "
                 "settings and lambdas), so a changed function gets a new run.")
     details += [note] if note else []
     if a1 >= a0 + P["margin"] and (a_mean is None or a1 >= a_mean + P["margin"]):
         vs = f" and a constant rate at its mean ({mean_lr:.3g}) by {a1 - a_mean:.2f}" if a_mean is not None else ""
-        return _report(name, PASS, f"your schedule beats the constant learning rate by {a1 - a0:.2f} points{vs}.",
+        return _report(name, PASS, f"your schedule beats the constant learning rate by {a1 - a0:.2f} points{vs} "
+                       f"({over}).",
                        details=details, verbose=verbose)
     if a1 >= a0 + P["margin"]:
         return _report(name, FAIL, f"your schedule beats lr {P['lr']:g}, but not a constant learning rate at its "
-                       f"own mean rate ({mean_lr:.3g}) by {P['margin']} points: the gain comes from the higher "
+                       f"own mean rate ({mean_lr:.3g}) by {P['margin']} points ({over}): the gain comes from the higher "
                        "average rate, not from the schedule. (The task's rule: beat both the constant rate "
                        f"{P['lr']:g} and a constant rate equal to your schedule's mean, each by {P['margin']} "
                        "points.)", details=details,
@@ -448,7 +473,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     also = (f" (It must also beat a constant rate equal to its own mean, {mean_lr:.3g}, by {P['margin']} points.)"
             if a_mean is not None else "")
     return _report(name, FAIL, f"your schedule does not beat the constant learning rate {P['lr']:g} by "
-                   f"{P['margin']} points.{also}",
+                   f"{P['margin']} points ({over}).{also}",
                    details=details, hint="in a short run the constant lr is too small to get far: a schedule that "
                    "starts or peaks higher (warm-up, 1cycle with a max_lr several times 0.02) and then decays "
                    "covers more ground early and settles at the end. Steps are per epoch unless the scheduler is "
@@ -484,9 +509,8 @@ def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbo
     elif n == measured + 1:
         hint = "one epoch too many: the rate is already below the threshold an epoch earlier."
     elif n == round(1 / (1 - gamma)):
-        hint = "1/(1 − γ) is the time constant of the decay (the rate falls by a factor e), not the time to 1 %."
-    elif n == round((1 - below) / (1 - gamma)):
-        hint = "the decay is multiplicative: the rate is multiplied by γ each epoch, not reduced by a constant."
+        hint = ("1/(1 − γ) is about the time constant of the decay (after that many epochs the rate has fallen by "
+                "about a factor e), not the time to 1 %.")
     else:
         hint = f"solve γⁿ < {below} for the smallest whole n (take logarithms)."
     side = "too small" if n < measured else "too large"
