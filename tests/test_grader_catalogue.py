@@ -5112,7 +5112,7 @@ def test_att5_schedule_never_reads_a_run_cached_before_the_model_was_watched(mak
     accepted(ex.check_schedule_beats_constant(one_cycle, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
                                               batch_size=64, margin=-100.0, verbose=False))
     scheduled = [k for d, k in keys if d == "scheduled"]
-    assert [{k: v for k, v in d.items() if k != "rates"} for d in scheduled] == [{"checked": 2}] * 3, keys  # 3 seeds
+    assert [{k: v for k, v in d.items() if k != "rates"} for d in scheduled] == [{"checked": 3}] * 3, keys  # 3 seeds
     assert all(len(d["rates"]) == 16 for d in scheduled), keys  # (s6) and the rates it steps through
 
 
@@ -6006,3 +6006,102 @@ def test_s6_schedule_is_judged_on_three_paired_seeds(make_tiny_data, cache, monk
     assert "mean of 3 paired seeds" in r.message, r.message
     line = _sched_line(r, "seed by seed")
     assert len(line) == 1 and line[0].count("points") == 1 and line[0].count(",") >= 2, r.message
+
+
+# ---- att7 04B #6, #7, #23: the scheduler function may change only the learning rate, in the run that is graded:
+# parameters dropped from the optimizer (frozen layers), weights rewritten by the scheduler's step, or a schedule
+# that differs between the traced call and the trained one are refused
+def _one_cycle_tiny(o):
+    return SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)
+
+
+def _drops_params(keep):
+    def f(o):
+        o.param_groups[0]["params"] = keep(o.param_groups[0]["params"])
+        return _one_cycle_tiny(o)
+    return f
+
+
+def _step_also_does(action):
+    def f(o):
+        s = _one_cycle_tiny(o)
+        orig, calls = s.step, [0]
+
+        def step(*a, **k):
+            calls[0] += 1
+            action(o, calls[0])
+            return orig(*a, **k)
+        s.step = step
+        return s
+    return f
+
+
+def _shrink_weights(o, n):
+    with torch.no_grad():
+        for p in o.param_groups[0]["params"]:
+            p.mul_(0.999)
+
+
+def _drop_on_third(o, n):
+    if n == 3:
+        o.param_groups[0]["params"] = o.param_groups[0]["params"][:2]
+
+
+def _nth_call_differs(n_tame):
+    calls = [0]
+
+    def f(o):
+        calls[0] += 1
+        if calls[0] <= n_tame:
+            return SCHED.LambdaLR(o, lambda e: [1.0, 0.5][min(e, 1)])
+        return SCHED.LambdaLR(o, lambda e: 5.0)
+    return f
+
+
+WRONG_ATT7_SCHEDULES = [
+    ("drops the later layers from the optimizer", lambda: _drops_params(lambda ps: ps[:2]),
+     "removed some of the model's parameters from the optimizer"),
+    ("drops the first layer from the optimizer", lambda: _drops_params(lambda ps: ps[2:]),
+     "removed some of the model's parameters from the optimizer"),
+    ("step() shrinks the weights", lambda: _step_also_does(_shrink_weights),
+     "changed the values of the model's parameters"),
+    ("step() drops parameters on its third call", lambda: _step_also_does(_drop_on_third),
+     "removed some of the model's parameters from the optimizer"),
+    ("a different schedule on the second call", lambda: _nth_call_differs(1), "different schedule"),
+    ("a different schedule on the trained call", lambda: _nth_call_differs(2), "different schedule"),
+]
+
+
+@pytest.mark.parametrize("label,make,keyword", WRONG_ATT7_SCHEDULES, ids=[r[0] for r in WRONG_ATT7_SCHEDULES])
+def test_att7_schedule_changes_only_the_rate_in_the_graded_run(label, make, keyword, make_tiny_data, cache):
+    r = ex.check_schedule_beats_constant(make(), _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
+                                         batch_size=64, margin=-100.0, verbose=False)
+    rejected(r, keyword)
+
+
+def _fresh_closure(o):   # state made anew on every call: the same schedule each time (right)
+    seen = []
+
+    def factor(e):
+        seen.append(e)
+        return [3.0, 1.0][min(e, 1)]
+    return SCHED.LambdaLR(o, factor)
+
+
+def _warm_then_cosine(o):
+    warm = SCHED.LinearLR(o, start_factor=0.5, total_iters=1)
+    return SCHED.SequentialLR(o, [warm, SCHED.CosineAnnealingLR(o, T_max=1)], milestones=[1])
+
+
+RIGHT_ATT7_SCHEDULES = [
+    ("OneCycleLR", _one_cycle_tiny),
+    ("a closure made anew on every call", _fresh_closure),
+    ("warm-up then cosine, SequentialLR", _warm_then_cosine),
+    ("OneCycleLR whose step is wrapped to count (weights untouched)", _step_also_does(lambda o, n: None)),
+]
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_ATT7_SCHEDULES, ids=[r[0] for r in RIGHT_ATT7_SCHEDULES])
+def test_att7_schedule_that_only_changes_the_rate_is_graded(label, fn, make_tiny_data, cache):
+    accepted(ex.check_schedule_beats_constant(fn, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
+                                              batch_size=64, margin=-100.0, verbose=False))
