@@ -6058,6 +6058,15 @@ def _nth_call_differs(n_tame):
     return f
 
 
+def _second_call_returns_the_optimizer():
+    calls = [0]
+
+    def f(o):
+        calls[0] += 1
+        return SCHED.LambdaLR(o, lambda e: [1.0, 0.5][min(e, 1)]) if calls[0] == 1 else o
+    return f
+
+
 WRONG_ATT7_SCHEDULES = [
     ("drops the later layers from the optimizer", lambda: _drops_params(lambda ps: ps[:2]),
      "removed some of the model's parameters from the optimizer"),
@@ -6069,6 +6078,8 @@ WRONG_ATT7_SCHEDULES = [
      "removed some of the model's parameters from the optimizer"),
     ("a different schedule on the second call", lambda: _nth_call_differs(1), "different schedule"),
     ("a different schedule on the trained call", lambda: _nth_call_differs(2), "different schedule"),
+    ("the optimizer itself on the second call", lambda: _second_call_returns_the_optimizer(),
+     "did not give a schedule the check could step"),
 ]
 
 

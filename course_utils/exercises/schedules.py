@@ -253,12 +253,12 @@ _SAME_SCHEDULE_HINT = ("the check calls your function once to trace the schedule
 
 def _rates_differ(want, got, unit: str = "step") -> str | None:
     """Where the rates ``got`` first differ from ``want`` (one per ``unit``), in words; None when they agree."""
-    if got is None:
-        return "it did not give a schedule at all"
+    if got is None or isinstance(got, dict):  # (raised, or a problem the first call did not have)
+        return "it did not give a schedule the check could step"
     want, got = np.asarray(want, dtype=float), np.asarray(got, dtype=float)
     if want.shape != got.shape:
         return f"it gave {got.size} rates, not {want.size}"
-    bad = ~np.isclose(got, want, rtol=1e-6, atol=0)
+    bad = ~np.isclose(got, want, rtol=1e-6, atol=0, equal_nan=True)
     if not bad.any():
         return None
     k = int(np.argmax(bad))
@@ -389,16 +389,6 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     if isinstance(lrs, dict):
         return _report(name, FAIL, lrs.pop("headline"), case="calling your function on an SGD optimizer",
                        verbose=verbose, **lrs)
-    if lrs is not None:  # the schedule is traced on one call and trained on others: each call must give the same
-        try:
-            again, _ = _simulate_lrs(scheduler_fn, P["lr"], P["epochs"], steps_per_epoch)
-        except Exception:
-            again = None
-        differs = _rates_differ(lrs, again)
-        if differs:
-            return _report(name, FAIL, "your function builds a different schedule each time it is called: "
-                           f"called a second time, {differs}.", case=f"calling your function twice ({plan})",
-                           hint=_SAME_SCHEDULE_HINT, verbose=verbose)
     if lrs is not None and not np.isfinite(np.asarray(lrs, dtype=float)).all():
         first = int(np.argmax(~np.isfinite(np.asarray(lrs, dtype=float))))
         return _report(name, FAIL, f"your schedule sets the learning rate to {lrs[first]:g} at step {first + 1} "
@@ -424,6 +414,16 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                        hint="the schedule must change the rate during the run (e.g. warm up, then anneal "
                             "towards 0); it is also compared with a constant rate at its own mean, so a "
                             "constant multiple cannot win.", verbose=verbose)
+    if lrs is not None:  # the schedule is traced on one call and trained on others: each call must give the same
+        try:
+            again, _ = _simulate_lrs(scheduler_fn, P["lr"], P["epochs"], steps_per_epoch)
+        except Exception:
+            again = None
+        differs = _rates_differ(lrs, again)
+        if differs:
+            return _report(name, FAIL, "your function builds a different schedule each time it is called: "
+                           f"called a second time, {differs}.", case=f"calling your function twice ({plan})",
+                           hint=_SAME_SCHEDULE_HINT, verbose=verbose)
     bad = _data_problem(data)
     if bad:
         return _report(name, FAIL, bad.pop("headline"), case="the data argument", verbose=verbose, **bad)
