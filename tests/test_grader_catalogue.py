@@ -4508,8 +4508,8 @@ def _kaiming_half(w, a=0.0):
 ATT4_MESSAGES = [
     ("01A a lambda of one argument", lambda: ex.check_backward_condition(lambda d: 1 / d, verbose=False),
      "called your function or class with the stub's arguments"),
-    ("01A a class as the function", lambda: ex.check_backward_condition(float, verbose=False),
-     "accept exactly the arguments of the stub"),
+    # (att7 #2: Python's own class is named as such, not called with the stub's arguments)
+    ("01A a class as the function", lambda: ex.check_backward_condition(float, verbose=False), "Python's own"),
     ("01A the right formula in float16", lambda: ex.check_backward_condition(
         lambda dx, dy: torch.tensor(1 / dy, dtype=torch.float16), verbose=False), "float16 tensor"),
     ("01C half of w filled in place", lambda: ex.check_kaiming_normal(_kaiming_half, verbose=False),
@@ -5166,7 +5166,7 @@ def test_att5_schedule_never_reads_a_run_cached_before_the_model_was_watched(mak
     accepted(ex.check_schedule_beats_constant(one_cycle, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
                                               batch_size=64, margin=-100.0, verbose=False))
     scheduled = [k for d, k in keys if d == "scheduled"]
-    assert [{k: v for k, v in d.items() if k != "rates"} for d in scheduled] == [{"checked": 2}] * 3, keys  # 3 seeds
+    assert [{k: v for k, v in d.items() if k != "rates"} for d in scheduled] == [{"checked": 3}] * 3, keys  # 3 seeds
     assert all(len(d["rates"]) == 16 for d in scheduled), keys  # (s6) and the rates it steps through
 
 
@@ -5446,6 +5446,605 @@ def test_att6_capstone_hints_speak_the_displayed_columns_words():
     assert "'yes' in its 'significant' column" in yes and "means not significant" not in yes, yes
 
 
+# ============================================================================ att7 (blind round 7)
+# ---- att7 #11: an optimizer step that reseeds (or draws from) torch's global generator: right parameters, but in
+# training every dropout mask and shuffle between two steps repeats (or shifts)
+def _step_also(cls, before):
+    class Also(cls):
+        def step(self, closure=None):
+            before()
+            return cls.step(self, closure)
+    return Also
+
+
+def _forked_seed():
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        torch.rand(3)
+
+
+WRONG_RNG_OPTIMIZERS = [
+    ("momentum: reseeds in step", ex.check_momentum,
+     _step_also(make_optimizer(momentum_update(), MOM), lambda: torch.manual_seed(0)), "reseeds"),
+    ("momentum: reseeds with another seed", ex.check_momentum,
+     _step_also(make_optimizer(momentum_update(), MOM), lambda: torch.manual_seed(1234)), "torch.manual_seed"),
+    ("rmsprop: reseeds in step", ex.check_rmsprop,
+     _step_also(make_optimizer(rmsprop_update(), RMS), lambda: torch.manual_seed(0)), "reseeds"),
+    ("adam: reseeds in step", ex.check_adam,
+     _step_also(make_optimizer(adam_update(), ADAM), lambda: torch.manual_seed(0)), "dropout mask"),
+    ("adam: seeds from the clock", ex.check_adam,
+     _step_also(make_optimizer(adam_update(), ADAM), lambda: torch.seed()), "draws from torch's global"),
+    ("momentum: a stray draw in step", ex.check_momentum,
+     _step_also(make_optimizer(momentum_update(), MOM), lambda: torch.randn(2)), "draws from torch's global"),
+]
+RIGHT_RNG_OPTIMIZERS = [
+    ("momentum: seeds a forked generator", ex.check_momentum,
+     _step_also(make_optimizer(momentum_update(), MOM), _forked_seed)),
+    ("adam: draws from its own generator", ex.check_adam,
+     _step_also(make_optimizer(adam_update(), ADAM), lambda: torch.rand(2, generator=torch.Generator()))),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_RNG_OPTIMIZERS, ids=[r[0] for r in WRONG_RNG_OPTIMIZERS])
+def test_att7_optimizer_touching_the_global_generator_is_refused(label, check, cls, keyword):
+    state = torch.get_rng_state()
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    assert "remove it from step" in r.message.lower(), r.message
+    assert torch.equal(torch.get_rng_state(), state)  # the learner's stream is given back
+
+
+@pytest.mark.parametrize("label,check,cls", RIGHT_RNG_OPTIMIZERS, ids=[r[0] for r in RIGHT_RNG_OPTIMIZERS])
+def test_att7_optimizer_leaving_the_global_generator_alone_passes(label, check, cls):
+    accepted(check(cls, verbose=False))
+
+
+# ---- att7 #9, #10: step times that no measurement gives (NaN, infinite, ≤ 0, not a number) are refused, naming
+# the entry; a NaN used to make every step-cost answer pass
+_NAN = float("nan")
+WRONG_SPEEDS = [
+    ("a NaN SiLU time", {"SiLU": _NAN, "SiLU + BN": 0.013, "SELU": 0.01}, "'SiLU' is nan"),
+    ("a NaN batch-norm time", {"SiLU": 0.01, "SiLU + BN": _NAN, "SELU": 0.01}, "'SiLU + BN' is nan"),
+    ("a NaN tensor", {"SiLU": torch.tensor(_NAN), "SiLU + BN": 0.013, "SELU": 0.01}, "'SiLU' is nan"),
+    ("an infinite time", {"SiLU": 0.01, "SiLU + BN": float("inf"), "SELU": 0.01}, "not a measured time"),
+    ("a negative time", {"SiLU": 0.01, "SiLU + BN": -0.013, "SELU": 0.01}, "'SiLU + BN' is -0.013"),
+    ("a zero time", {"SiLU": 0.0, "SiLU + BN": 0.013, "SELU": 0.01}, "'SiLU' is 0"),
+    ("a string time", {"SiLU": "10 ms", "SiLU + BN": 0.013, "SELU": 0.01}, "the string '10 ms'"),
+    ("a boolean time", {"SiLU": True, "SiLU + BN": 0.013, "SELU": 0.01}, "not a number of seconds"),
+    ("a list time", {"SiLU": [0.01], "SiLU + BN": 0.013, "SELU": 0.01}, "a list of 1 item"),
+    ("a NaN in an entry no question reads", {"SiLU": 0.0056, "SiLU + BN": 0.0076, "SELU": _NAN}, "'SELU' is nan"),
+    ("the batch-norm entry missing", {"SiLU": 0.0056, "SELU": 0.0102}, "no entry 'SiLU + BN'"),
+    ("renamed entries", {"silu": 0.0056, "silu + bn": 0.0076}, "no entry 'SiLU' or 'SiLU + BN'"),
+]
+RIGHT_SPEEDS = [
+    ("plain floats", SPEEDS),
+    ("NumPy and torch scalars", {"SiLU": np.float32(0.0056), "SiLU + BN": torch.tensor(0.0076), "SELU": 0.0102}),
+    ("the SELU time not measured", {"SiLU": 0.0056, "SiLU + BN": 0.0076, "SELU": None}),
+    ("integers (milliseconds)", {"SiLU": 56, "SiLU + BN": 76, "SELU": 102}),
+]
+
+
+@pytest.mark.parametrize("label,speeds,keyword", WRONG_SPEEDS, ids=[r[0] for r in WRONG_SPEEDS])
+@pytest.mark.parametrize("cost", [36, 999, -230])
+def test_att7_capstone_answers_refuse_impossible_step_times(label, speeds, keyword, cost):
+    r = ex.check_capstone_answers({**RIGHT_ANSWERS, "bn_step_cost": cost}, *TABLES[:2], speeds, verbose=False)
+    rejected(r, keyword)
+    assert "got a dict" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,speeds", RIGHT_SPEEDS, ids=[r[0] for r in RIGHT_SPEEDS])
+def test_att7_capstone_answers_take_measured_step_times(label, speeds):
+    accepted(ex.check_capstone_answers(RIGHT_ANSWERS, *TABLES[:2], speeds, verbose=False))
+
+
+# ---- att7 #19, #20: the training helpers (step_times, search_lr, capstone_run/seeds) run learner code: a builder
+# or optimizer function that switches a global setting off is named and the setting put back (it used to give a
+# raw "element 0 of tensors does not require grad" and leave autograd off for the rest of the notebook); a model
+# passed instead of its builder is named as such
+def _grad_off_builder(seed=0):
+    torch.set_grad_enabled(False)
+    return tiny_builder(seed)
+
+
+def _float64_builder(seed=0):
+    torch.set_default_dtype(torch.float64)
+    return tiny_builder(seed)
+
+
+def _grad_off_optimizer(p):
+    opt = torch.optim.Adam(p, lr=1e-2)
+    torch.set_grad_enabled(False)
+    return opt
+
+
+class _StepGradOff(torch.optim.Adam):
+    def step(self, closure=None):
+        out = super().step(closure)
+        torch.set_grad_enabled(False)
+        return out
+
+
+_HELPER_WRONG = [  # (label, builder, optimizer function, keyword)
+    ("builder: set_grad_enabled(False)", _grad_off_builder, ADAM_FN, "your builder changed torch's autograd"),
+    ("builder: set_default_dtype(float64)", _float64_builder, ADAM_FN, "your builder changed torch's default dtype"),
+    ("optimizer function: set_grad_enabled(False)", tiny_builder, _grad_off_optimizer, "changed torch's autograd"),
+    ("optimizer step: set_grad_enabled(False)", tiny_builder, lambda p: _StepGradOff(p, lr=1e-2),
+     "changed torch's autograd"),
+    ("a model instead of its builder", tiny_builder(0), ADAM_FN, "expected the builder function, got the module"),
+    ("a number instead of its builder", 3, ADAM_FN, "expected the builder function, got the number 3"),
+]
+
+
+def _helper_settings_intact():
+    assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+
+
+@pytest.mark.parametrize("label,build,opt,keyword", _HELPER_WRONG, ids=[r[0] for r in _HELPER_WRONG])
+def test_att7_step_times_name_a_builder_that_changes_a_setting(label, build, opt, keyword, capsys):
+    try:
+        out = ex.step_times({"mine": build, "right": tiny_builder}, opt,
+                            batch_size=8, steps=2, repeats=2, input_shape=(8,), classes=3)
+        text = " ".join(capsys.readouterr().out.split())
+        _helper_settings_intact()
+    finally:
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+    assert out["mine"] is None, out
+    assert keyword in text and "your code raised" not in text and "does not require grad" not in text, text
+    if "setting" in keyword or "changed" in keyword:
+        assert "put the setting back" in text, text
+    if opt is ADAM_FN:
+        assert out["right"] > 0, out
+    no_internals(text)
+
+
+@pytest.mark.parametrize("label,build,opt,keyword", _HELPER_WRONG, ids=[r[0] for r in _HELPER_WRONG])
+@pytest.mark.parametrize("helper", ["search_lr", "capstone_seeds"])
+def test_att7_training_helpers_name_a_builder_that_changes_a_setting(label, build, opt, keyword, helper,
+                                                                     make_tiny_data, cache, capsys):
+    data = make_tiny_data(96, 32)
+    try:
+        if helper == "search_lr":
+            got = ex.search_lr(build, lambda p, lr: opt(p), data, rates=(1e-2,), epochs=1, batch_size=40,
+                               progress=False)
+            assert got == (None, {}), got
+        else:
+            assert ex.capstone_seeds(build, opt, data, seeds=2, epochs=1, batch_size=40, progress=False) is None
+        text = " ".join(capsys.readouterr().out.split())
+        _helper_settings_intact()
+    finally:
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+    assert keyword.replace("your builder ", "") in text and "your code raised" not in text, text
+    no_internals(text)
+
+
+def test_att7_training_helpers_with_a_right_builder_still_train(make_tiny_data, cache, capsys):
+    def builds_in_no_grad(seed=0):   # the block form switches gradients back on: right
+        model = tiny_builder(seed)
+        with torch.no_grad():
+            model[0].weight.mul_(1.0)
+        return model
+    data = make_tiny_data(96, 32)
+    out = ex.step_times({"a": builds_in_no_grad, "b": tiny_builder}, ADAM_FN, batch_size=8, steps=1, repeats=1,
+                        input_shape=(8,), classes=3)
+    assert out["a"] > 0 and out["b"] > 0, out
+    runs = ex.capstone_seeds(builds_in_no_grad, ADAM_FN, data, seeds=2, epochs=1, batch_size=40, progress=False)
+    assert runs is not None and len(runs) == 2
+    assert "❌" not in capsys.readouterr().out
+    _helper_settings_intact()
+
+
+def test_att7_step_times_without_a_dict_says_so(capsys):
+    assert ex.step_times([tiny_builder], ADAM_FN, batch_size=8, steps=1, repeats=1, input_shape=(8,), classes=3) == {}
+    text = " ".join(capsys.readouterr().out.split())
+    assert "expected a dict of builders" in text and "a list of 1 item" in text, text
+
+
+# ---- att7 #2: Python's own classes and functions (int, float, abs, math.sqrt) passed as the answer are named as
+# such, not called and blamed on "what your code returned"
+_PYTHON_OWN_ANSWERS = [int, float, abs, math.sqrt, max, round]
+_FUNCTION_CHECKS = [ex.check_backward_condition, ex.check_xavier_uniform, ex.check_kaiming_normal,
+                    ex.check_leaky_relu, ex.check_batch_norm, ex.check_l2_penalty, ex.check_mc_dropout,
+                    ex.check_momentum, ex.check_rmsprop, ex.check_adam]
+
+
+@pytest.mark.parametrize("answer", _PYTHON_OWN_ANSWERS, ids=[a.__name__ for a in _PYTHON_OWN_ANSWERS])
+@pytest.mark.parametrize("check", _FUNCTION_CHECKS, ids=[c.__name__ for c in _FUNCTION_CHECKS])
+def test_att7_python_own_function_is_not_the_answer(check, answer):
+    r = check(answer, verbose=False)
+    rejected(r, "is Python's own")
+    assert "your code raised" not in r.message and "returned or left behind" not in r.message, r.message
+
+
+@pytest.mark.parametrize("answer", [int, abs], ids=["int", "abs"])
+def test_att7_python_own_function_is_not_a_builder(answer, capsys):
+    rejected(ex.check_capstone_model(answer, "bn", verbose=False), "is Python's own")
+    assert ex.step_times({"SiLU": answer}, ADAM_FN, batch_size=8, steps=1, repeats=1, input_shape=(8,),
+                         classes=3) == {"SiLU": None}
+    text = " ".join(capsys.readouterr().out.split())
+    assert "expected the builder function" in text and "your code raised" not in text, text
+
+
+# ---- att7 #3, #17: a clamped draw (at any width) is named as clamped, not as a wrong variance formula; #16:
+# trunc_normal_ is a generic fill like normal_ (the statistics tell a cut); #4: torch's init called by a module's
+# constructor is not the learner "calling torch's own" init
+def _xavier_clamped(frac, how="clamp_"):
+    def f(w, gain=1.0):
+        a = gain * math.sqrt(6 / (w.shape[0] + w.shape[1]))
+        with torch.no_grad():
+            w.uniform_(-a, a)
+            if how == "clamp_":
+                w.clamp_(-frac * a, frac * a)
+            else:
+                w.copy_(torch.maximum(torch.minimum(w, torch.tensor(frac * a)), torch.tensor(-frac * a)))
+        return w
+    return f
+
+
+def _kaiming_std(w, a):
+    return math.sqrt(2 / ((1 + a * a) * w.shape[1]))
+
+
+def _kaiming_trunc(k):
+    def f(w, a=0.0):
+        std = _kaiming_std(w, a)
+        return nn.init.trunc_normal_(w, 0.0, std, -k * std, k * std)
+    return f
+
+
+def _returns_linear(w, gain=1.0):
+    return nn.Linear(3, 3)
+
+
+def _kaiming_via_a_linear(w, a=0.0):   # builds a module for nothing, then fills w itself: right
+    nn.Linear(4, 4)
+    with torch.no_grad():
+        return w.normal_(0, _kaiming_std(w, a))
+
+
+def _kaiming_copied_from_torch(w, a=0.0):   # torch's own init, called by the learner on another tensor
+    ref = nn.init.kaiming_normal_(torch.empty_like(w), a=a)
+    with torch.no_grad():
+        return w.copy_(ref)
+
+
+WRONG_ATT7_INIT = [
+    ("xavier: clamped at a/2", ex.check_xavier_uniform, _xavier_clamped(0.5), "they are clamped, 50 %"),
+    ("xavier: clamped at 0.9 a", ex.check_xavier_uniform, _xavier_clamped(0.9), "they are clamped"),
+    ("xavier: clamped with minimum/maximum", ex.check_xavier_uniform, _xavier_clamped(0.5, "minmax"), "clamped"),
+    ("kaiming: clamped at 1 σ", ex.check_kaiming_normal, _kaiming_clamped(1), "clamped"),
+    ("kaiming: clamped at 1.5 σ", ex.check_kaiming_normal, _kaiming_clamped(1.5), "clamped"),
+    ("kaiming: trunc_normal_ at 2 σ", ex.check_kaiming_normal, _kaiming_trunc(2), "cut off"),
+    ("xavier: returns an nn.Linear", ex.check_xavier_uniform, _returns_linear, "returned the module Linear"),
+    ("kaiming: returns an nn.Linear", ex.check_kaiming_normal, lambda w, a=0.0: nn.Linear(3, 3),
+     "returned the module Linear"),
+    ("kaiming: torch's own, on a Linear's weight", ex.check_kaiming_normal, _kaiming_copied_from_torch,
+     "calls torch's own `torch.nn.init.kaiming_normal_`"),
+]
+RIGHT_ATT7_INIT = [
+    ("kaiming: trunc_normal_ at ±10 σ", ex.check_kaiming_normal, _kaiming_trunc(10)),
+    ("kaiming: builds a Linear, fills w itself", ex.check_kaiming_normal, _kaiming_via_a_linear),
+    ("xavier: clamp at the bound (changes nothing)", ex.check_xavier_uniform, _xavier_clamped(1.0)),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_ATT7_INIT, ids=[r[0] for r in WRONG_ATT7_INIT])
+def test_att7_init_mistakes_are_named_for_what_they_are(label, check, fn, keyword):
+    r = check(fn, verbose=False)
+    rejected(r, keyword)
+    assert "factor 2 is missing" not in r.message and "takes the std, not the variance" not in r.message, r.message
+    if "own" not in keyword:
+        assert "calls torch's own" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,check,fn", RIGHT_ATT7_INIT, ids=[r[0] for r in RIGHT_ATT7_INIT])
+def test_att7_init_right_forms_pass(label, check, fn):
+    accepted(check(fn, verbose=False))
+
+
+# ---- att7 #5: the three results of batch_norm in another order are named as such (not "compute one mean per
+# feature"); a shape mistake with the order right is still a shape mistake
+WRONG_ATT7_BN_ORDER = [
+    ("(rm, rv, y)", lambda *a: (lambda y, m, v: (m, v, y))(*bn_ok(*a)), "your third item"),
+    ("(rm, y, rv)", lambda *a: (lambda y, m, v: (m, y, v))(*bn_ok(*a)), "your second item"),
+    ("(rv, rm, y)", lambda *a: (lambda y, m, v: (v, m, y))(*bn_ok(*a)), "in that order"),
+    ("a list in another order", lambda *a: (lambda y, m, v: [m, v, y])(*bn_ok(*a)), "another order"),
+    ("per-sample statistics", lambda *a: (lambda y, m, v: (y, m.expand(a[0].shape[0], -1)[:, 0], v))(*bn_ok(*a)),
+     "wrong shapes"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT7_BN_ORDER, ids=[r[0] for r in WRONG_ATT7_BN_ORDER])
+def test_att7_batch_norm_order_is_named(label, fn, keyword):
+    r = ex.check_batch_norm(fn, verbose=False)
+    rejected(r, keyword)
+    if keyword != "wrong shapes":
+        assert "x.mean(dim=0)" not in r.message, r.message
+
+
+# ---- att7 #14, #15, #1: answers of several elements in a NumPy array or tensor get the reader's message (not the
+# grader's own "truth value of an array is ambiguous"); a one-element array of a letter reads as the letter, as
+# one of a number reads as the number; a one-element list is told to drop the brackets
+WRONG_ATT7_ARRAYS = [
+    ("check 5, two numbers", lambda: ex.check_answer(5, np.array([100000, 100000]), verbose=False),
+     "graded check 5: expected a number ≥ 0, got a NumPy array of shape (2,)"),
+    ("check 7, a tensor of two", lambda: ex.check_answer(7, torch.tensor([50.0, 50.0]), verbose=False),
+     "graded check 7: expected a number ≥ 0, got a tensor of shape (2,)"),
+    ("check 1, two letters", lambda: ex.check_answer(1, np.array(["b", "a"]), verbose=False),
+     "graded check 1: expected one of the letters"),
+    ("adam_l2, two letters", lambda: ex.check_choice("adam_l2", np.array(["a", "b"]), verbose=False),
+     "question adam_l2: expected one of the letters"),
+    ("adam_l2, an empty array", lambda: ex.check_choice("adam_l2", np.array([]), verbose=False),
+     "NumPy array of shape (0,)"),
+    ("check 5, a list of one", lambda: ex.check_answer(5, [100000], verbose=False), "without the brackets"),
+    ("backward_var returns a list of one", lambda: ex.check_backward_condition(lambda dx, dy: [1 / dy],
+                                                                                verbose=False),
+     "without the brackets"),
+    ("leaky growth, a list of one", lambda: ex.check_leaky_growth([1.09 ** 29], verbose=False), "without the brackets"),
+]
+RIGHT_ATT7_ARRAYS = [
+    ("check 1, a one-element array of the letter", lambda: ex.check_answer(1, np.array(["b"]), verbose=False)),
+    ("check 5, a 1×1 array", lambda: ex.check_answer(5, np.array([[100000]]), verbose=False)),
+    ("check 5, a one-element tensor", lambda: ex.check_answer(5, torch.tensor([100000.0]), verbose=False)),
+]
+
+
+@pytest.mark.parametrize("label,run,keyword", WRONG_ATT7_ARRAYS, ids=[r[0] for r in WRONG_ATT7_ARRAYS])
+def test_att7_array_answers_are_read_not_crashed_on(label, run, keyword):
+    r = run()
+    rejected(r, keyword)
+    assert "ambiguous" not in r.message and "your code raised" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,run", RIGHT_ATT7_ARRAYS, ids=[r[0] for r in RIGHT_ATT7_ARRAYS])
+def test_att7_one_element_answers_are_read(label, run):
+    accepted(run())
+
+
+# ---- att7 #13: a message made by the graded wrapper (a changed global setting, the check broken by what the code
+# left) names the task as the check's own messages do, not the check function
+def _leaks_grad_off(right):
+    """``right``, which then switches autograd off for good (the attempt's `torch.set_grad_enabled(False)`)."""
+    def f(*args, **kwargs):
+        out = right(*args, **kwargs)
+        torch.set_grad_enabled(False)
+        return out
+    return f
+
+
+def _xavier_right(w, gain=1.0):
+    a = gain * math.sqrt(6 / (w.shape[0] + w.shape[1]))
+    with torch.no_grad():
+        return w.uniform_(-a, a)
+
+
+_TASK_NAMES = [
+    (ex.check_batch_norm, _leaks_grad_off(bn_ok), "batch_norm"),
+    (ex.check_leaky_relu, _leaks_grad_off(lambda x, negative_slope=0.01: F.leaky_relu(x, negative_slope)),
+     "leaky_relu"),
+    (ex.check_l2_penalty, _leaks_grad_off(lambda params, lam: lam / 2 * sum((p ** 2).sum() for p in params)),
+     "l2_penalty"),
+    (ex.check_xavier_uniform, _leaks_grad_off(_xavier_right), "xavier_uniform_"),
+    (ex.check_kaiming_normal, _leaks_grad_off(lambda w, a=0.0: w.data.normal_(0, _kaiming_std(w, a))),
+     "kaiming_normal_"),
+    (ex.check_backward_condition, _leaks_grad_off(lambda dx, dy: 1 / dy), "backward condition"),
+    (ex.check_momentum, _step_also(make_optimizer(momentum_update(), MOM), lambda: torch.set_grad_enabled(False)),
+     "momentum"),
+]
+
+
+@pytest.mark.parametrize("check,answer,task", _TASK_NAMES, ids=[t for *_, t in _TASK_NAMES])
+def test_att7_global_setting_messages_name_the_task(check, answer, task):
+    try:
+        r = check(answer, verbose=False)
+    finally:
+        torch.set_grad_enabled(True)
+    rejected(r, "changed torch's autograd")
+    assert r.message.startswith(f"❌ not quite — {task}: "), r.message
+    assert "check_" not in r.message.split(":")[0], r.message
+
+
+# ---- att7 #22: the "p.grad is None: skip it" hint only where a gradient is None; a None state buffer is named as
+# such; #21: a surface-explorer maker that returns None is told to return its optimizer
+class _MomentumNoneState(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                v = self.state[p].get("v")          # never created
+                v.mul_(g["momentum"]).add_(p.grad)
+                p.sub_(g["lr"] * v)
+
+
+class _RMSNoneState(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if "sq" not in st:
+                    st["sq"] = None
+                st["sq"] = st["sq"] * g["alpha"] + (1 - g["alpha"]) * p.grad ** 2
+                p.sub_(g["lr"] * p.grad / (st["sq"].sqrt() + g["eps"]))
+
+
+class _MomentumNoSkipViaName(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g["params"]:
+                grad = p.grad
+                v = self.state[p].setdefault("v", torch.zeros_like(p))
+                v.mul_(g["momentum"]).add_(grad)
+                p.sub_(g["lr"] * v)
+
+
+WRONG_ATT7_NONE = [
+    ("momentum: state never created", ex.check_momentum, _MomentumNoneState, "state buffer"),
+    ("rmsprop: state initialised to None", ex.check_rmsprop, _RMSNoneState, "state buffer"),
+    ("momentum: no skip, the gradient under another name", ex.check_momentum, _MomentumNoSkipViaName,
+     "if p.grad is None: continue"),
+    ("adam: no skip", ex.check_adam, make_optimizer(adam_update(), ADAM, skip_none=False), "p.grad is None"),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_ATT7_NONE, ids=[r[0] for r in WRONG_ATT7_NONE])
+def test_att7_none_hints_name_what_is_none(label, check, cls, keyword):
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    if keyword == "state buffer":
+        assert "if p.grad is None: continue" not in r.message, r.message
+
+
+def test_att7_surface_explorer_maker_returning_none(capsys):
+    pytest.importorskip("ipywidgets")
+    import matplotlib
+    matplotlib.use("Agg")
+    ex.surface_explorer({"SGD": lambda p, lr, b1, b2: torch.optim.SGD(p, lr=lr), "mine": lambda p, lr, b1, b2: None})
+    out = " ".join(capsys.readouterr().out.split())
+    assert "mine (left out of the plot): the function that builds it returned None, not an optimizer" in out, out
+    assert "must return the optimizer" in out and "p.grad is None" not in out and "your code raised" not in out, out
+    no_internals(out)
+
+
+# ---- att7 #18: alpha dropout applied twice (two modules in a row, or one instance called twice) is named as a
+# count, not as "not alpha dropout applied to the last SELU's output"
+def _selu_alpha_extra(extra):
+    """The task's SELU net whose dropout before the output layer is ``extra(p)``, a list of modules."""
+    def build(seed=0):
+        net = selu_alpha()(seed)
+        layers = list(net)
+        return nn.Sequential(*layers[:-2], *extra(), layers[-1])
+    return build
+
+
+class _TwiceAlpha(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.AlphaDropout(0.1)
+
+    def forward(self, x):
+        return self.drop(self.drop(x))
+
+
+WRONG_ATT7_ALPHA = [
+    ("two AlphaDropout(0.1) in a row", _selu_alpha_extra(lambda: [nn.AlphaDropout(0.1), nn.AlphaDropout(0.1)]),
+     "found 2 dropout layers"),
+    ("one AlphaDropout instance called twice", _selu_alpha_extra(lambda: [_TwiceAlpha()]), "exactly one"),
+    ("three AlphaDropout(0.05)", _selu_alpha_extra(lambda: [nn.AlphaDropout(0.05) for _ in range(3)]),
+     "found 3 dropout layers"),
+]
+RIGHT_ATT7_ALPHA = [
+    ("an AlphaDropout(0.0) beside the right one (a no-op)",
+     _selu_alpha_extra(lambda: [nn.AlphaDropout(0.0), nn.AlphaDropout(0.1)])),
+]
+
+
+@pytest.mark.parametrize("label,build,keyword", WRONG_ATT7_ALPHA, ids=[r[0] for r in WRONG_ATT7_ALPHA])
+def test_att7_alpha_dropout_twice_is_counted(label, build, keyword):
+    r = ex.check_capstone_model(build, "alpha_dropout", verbose=False)
+    rejected(r, keyword)
+    assert "not alpha dropout applied" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,build", RIGHT_ATT7_ALPHA, ids=[r[0] for r in RIGHT_ATT7_ALPHA])
+def test_att7_alpha_dropout_noop_extra_passes(label, build):
+    accepted(ex.check_capstone_model(build, "alpha_dropout", verbose=False))
+
+
+# ---- att7 #8: a trailing negation after an option ("AdamW is not") rules it out, as "not b" does: a hedge, not
+# the choice of that option; an explanation that goes on after a negation is still read as its option
+WRONG_ATT7_NEGATIONS = ["AdamW is not", "b is not", "AdamW: not", "(b) no... not", "adamw isn't", "b not"]
+RIGHT_ATT7_EXPLAINED = ["a, it doesn't decouple the decay", "a: Adam's weight decay is not decoupled", "a"]
+
+
+@pytest.mark.parametrize("answer", WRONG_ATT7_NEGATIONS)
+def test_att7_trailing_negation_is_a_hedge(answer):
+    r = ex.check_choice("adam_l2", answer, verbose=False)
+    rejected(r, "hedges or rules an option out")
+    assert "(b) is not it" not in r.message, r.message
+
+
+@pytest.mark.parametrize("answer", RIGHT_ATT7_EXPLAINED)
+def test_att7_explained_choice_is_read(answer):
+    accepted(ex.check_choice("adam_l2", answer, verbose=False))
+
+
+# ---- att7 #12: mc_dropout_predict must give the caller's model back unchanged: its modules' settings too (a
+# batch norm's momentum or eps, a dropout rate left changed), not only the buffers and requires_grad
+def _mc_then(change):
+    def f(model, x, n_samples=50):
+        out = mc_ok(model, x, n_samples)
+        for m in model.modules():
+            change(m)
+        return out
+    return f
+
+
+def _set(cls, **attrs):
+    def change(m):
+        if isinstance(m, cls):
+            for k, v in attrs.items():
+                setattr(m, k, v)
+    return change
+
+
+def _mc_with_p_kept(model, x, n_samples=50):   # raises the rate during the passes, gives it back: right
+    drops = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    ps = [m.p for m in drops]
+    out = mc_ok(model, x, n_samples)
+    for m, p in zip(drops, ps):
+        m.p = p
+    return out
+
+
+WRONG_ATT7_MC = [
+    ("batch-norm momentum left changed", _mc_then(_set(nn.BatchNorm1d, momentum=0.5)), "`2.momentum` was 0.1, now 0.5"),
+    ("batch-norm eps left changed", _mc_then(_set(nn.BatchNorm1d, eps=1e-3)), "was 1e-05, now 0.001"),
+    ("dropout rate left changed", _mc_then(_set(nn.Dropout, p=0.0)), ".p` was 0.5, now 0.0"),
+    ("batch norm's running stats switched off", _mc_then(_set(nn.BatchNorm1d, track_running_stats=False)),
+     "track_running_stats"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT7_MC, ids=[r[0] for r in WRONG_ATT7_MC])
+def test_att7_mc_dropout_leaves_the_settings(label, fn, keyword):
+    r = ex.check_mc_dropout(fn, verbose=False)
+    rejected(r, keyword)
+    assert "changed a setting of the caller's model" in r.message, r.message
+
+
+def test_att7_mc_dropout_settings_given_back_pass():
+    accepted(ex.check_mc_dropout(_mc_with_p_kept, verbose=False))
+
+
+# ---- att7 #24: a step-cost prediction given as a fraction is shown as written (not rounded to +0 %), and said to
+# look like one; a prediction in percent is shown as before
+@pytest.mark.parametrize("guess,shown,fraction", [(0.36, "+0.36 %", True), (1.36, "+1.4 %", True),
+                                                  (0.3, "+0.3 %", True), (36, "+36 %", False), (20, "+20 %", False),
+                                                  (5.5, "+5.5 %", False)])
+def test_att7_step_cost_prediction_is_shown_as_given(guess, shown, fraction):
+    r = ex.check_capstone_answers(RIGHT_ANSWERS, *TABLES, predictions=dict(bn_step_cost=guess), verbose=False)
+    accepted(r)
+    line = next(ln for ln in r.message.splitlines() if "bn_step_cost: you predicted" in ln)
+    assert f"you predicted {shown}," in line, line
+    assert ("looks like a fraction" in line) == fraction, line
+
+
 def test_s6_schedule_is_judged_on_three_paired_seeds(make_tiny_data, cache, monkeypatch):
     """(s6 review of 04, finding 3) one seed's paired difference varies by more than the 0.5-point margin, so the
     verdict is the mean over 3 paired seeds: every run (constant, scheduled, constant at the mean rate) is
@@ -5466,3 +6065,113 @@ def test_s6_schedule_is_judged_on_three_paired_seeds(make_tiny_data, cache, monk
     assert "mean of 3 paired seeds" in r.message, r.message
     line = _sched_line(r, "seed by seed")
     assert len(line) == 1 and line[0].count("points") == 1 and line[0].count(",") >= 2, r.message
+
+
+# ---- att7 04B #6, #7, #23: the scheduler function may change only the learning rate, in the run that is graded:
+# parameters dropped from the optimizer (frozen layers), weights rewritten by the scheduler's step, or a schedule
+# that differs between the traced call and the trained one are refused
+def _one_cycle_tiny(o):
+    return SCHED.OneCycleLR(o, max_lr=0.1, total_steps=2 * 4, cycle_momentum=False)
+
+
+def _drops_params(keep):
+    def f(o):
+        o.param_groups[0]["params"] = keep(o.param_groups[0]["params"])
+        return _one_cycle_tiny(o)
+    return f
+
+
+def _step_also_does(action):
+    def f(o):
+        s = _one_cycle_tiny(o)
+        orig, calls = s.step, [0]
+
+        def step(*a, **k):
+            calls[0] += 1
+            action(o, calls[0])
+            return orig(*a, **k)
+        s.step = step
+        return s
+    return f
+
+
+def _shrink_weights(o, n):
+    with torch.no_grad():
+        for p in o.param_groups[0]["params"]:
+            p.mul_(0.999)
+
+
+def _drop_on_third(o, n):
+    if n == 3:
+        o.param_groups[0]["params"] = o.param_groups[0]["params"][:2]
+
+
+def _nth_call_differs(n_tame):
+    calls = [0]
+
+    def f(o):
+        calls[0] += 1
+        if calls[0] <= n_tame:
+            return SCHED.LambdaLR(o, lambda e: [1.0, 0.5][min(e, 1)])
+        return SCHED.LambdaLR(o, lambda e: 5.0)
+    return f
+
+
+def _second_call_returns_the_optimizer():
+    calls = [0]
+
+    def f(o):
+        calls[0] += 1
+        return SCHED.LambdaLR(o, lambda e: [1.0, 0.5][min(e, 1)]) if calls[0] == 1 else o
+    return f
+
+
+WRONG_ATT7_SCHEDULES = [
+    ("drops the later layers from the optimizer", lambda: _drops_params(lambda ps: ps[:2]),
+     "removed some of the model's parameters from the optimizer"),
+    ("drops the first layer from the optimizer", lambda: _drops_params(lambda ps: ps[2:]),
+     "removed some of the model's parameters from the optimizer"),
+    ("step() shrinks the weights", lambda: _step_also_does(_shrink_weights),
+     "changed the values of the model's parameters"),
+    ("step() drops parameters on its third call", lambda: _step_also_does(_drop_on_third),
+     "removed some of the model's parameters from the optimizer"),
+    ("a different schedule on the second call", lambda: _nth_call_differs(1), "different schedule"),
+    ("a different schedule on the trained call", lambda: _nth_call_differs(2), "different schedule"),
+    ("the optimizer itself on the second call", lambda: _second_call_returns_the_optimizer(),
+     "did not give a schedule the check could step"),
+]
+
+
+@pytest.mark.parametrize("label,make,keyword", WRONG_ATT7_SCHEDULES, ids=[r[0] for r in WRONG_ATT7_SCHEDULES])
+def test_att7_schedule_changes_only_the_rate_in_the_graded_run(label, make, keyword, make_tiny_data, cache):
+    r = ex.check_schedule_beats_constant(make(), _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
+                                         batch_size=64, margin=-100.0, verbose=False)
+    rejected(r, keyword)
+
+
+def _fresh_closure(o):   # state made anew on every call: the same schedule each time (right)
+    seen = []
+
+    def factor(e):
+        seen.append(e)
+        return [3.0, 1.0][min(e, 1)]
+    return SCHED.LambdaLR(o, factor)
+
+
+def _warm_then_cosine(o):
+    warm = SCHED.LinearLR(o, start_factor=0.5, total_iters=1)
+    return SCHED.SequentialLR(o, [warm, SCHED.CosineAnnealingLR(o, T_max=1)], milestones=[1])
+
+
+RIGHT_ATT7_SCHEDULES = [
+    ("OneCycleLR", _one_cycle_tiny),
+    ("a closure made anew on every call", _fresh_closure),
+    ("warm-up then cosine, SequentialLR", _warm_then_cosine),
+    ("OneCycleLR whose step is wrapped to count (weights untouched)", _step_also_does(lambda o, n: None)),
+]
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_ATT7_SCHEDULES, ids=[r[0] for r in RIGHT_ATT7_SCHEDULES])
+def test_att7_schedule_that_only_changes_the_rate_is_graded(label, fn, make_tiny_data, cache):
+    accepted(ex.check_schedule_beats_constant(fn, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
+                                              batch_size=64, margin=-100.0, verbose=False))

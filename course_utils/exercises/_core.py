@@ -99,10 +99,13 @@ def _report(name: str, status: str, headline: str, *, expected: str | None = Non
     return res
 
 
-def _graded(example: str):
+def _graded(example: str, name=None):
     """Decorate a check so that a call with missing or unknown arguments prints a plain message (what to
     pass, with the notebook's own call as the example) and returns a failed result, instead of Python's
-    TypeError traceback.  Only the binding of the arguments is checked here: errors inside run as before."""
+    TypeError traceback.  Only the binding of the arguments is checked here: errors inside run as before.
+    ``name``: the task's name in the check's own messages (a string, or a function of the bound arguments),
+    which the messages made here (a changed global setting, the check broken by what the code returned) use
+    too; by default the check's name without ``check_``."""
     import functools
     import inspect
 
@@ -123,7 +126,15 @@ def _graded(example: str):
                 return _report(check.__name__, FAIL, f"{what}.",
                                hint=f"call it as in the notebook: `exercises.{example}` — your own function, "
                                     "class or answer, without parentheses after its name.", verbose=verbose)
-            return _with_default_dtype_kept(check, sig, args, kwargs)
+            task = check.__name__.replace("check_", "")
+            if name is not None:
+                try:
+                    bound = sig.bind(*args, **kwargs)
+                    bound.apply_defaults()
+                    task = name(bound.arguments) if callable(name) else name
+                except Exception:  # (an argument the name cannot be made from: the check reports it)
+                    pass
+            return _with_default_dtype_kept(check, sig, args, kwargs, str(task))
         return wrapper
     return wrap
 
@@ -249,7 +260,48 @@ def _show_value(value) -> str:
     return str(value).replace("torch.", "")
 
 
-def _with_default_dtype_kept(check, sig, args, kwargs):
+class _SettingsKept:
+    """For the training helpers (step_times, search_lr, capstone_run/seeds): torch's global settings pinned to
+    what the exercises are written for while the learner's code runs, and the learner's own given back at the
+    end.  :meth:`changed` names a change the learner's code made since (a report dict, ``headline`` and
+    ``hint``) and puts the setting back, so the helper reports it instead of the error it causes later (an
+    autograd switched off: "element 0 of tensors does not require grad") and leaves no setting changed."""
+
+    def __enter__(self):
+        self.before = [get() for _, get, *_ in _GLOBALS]
+        for (_, _, put, want, *_) in _GLOBALS:
+            put(want)
+        return self
+
+    def changed(self, who: str = "your code") -> dict | None:
+        for what, get, put, want, how, hint in _GLOBALS:
+            now = get()
+            if now != want:
+                put(want)
+                return dict(headline=f"{who} changed torch's {what}, from {_show_value(want)} to "
+                                     f"{_show_value(now)} ({how}).",
+                            hint=hint + " The helper has put the setting back.")
+        return None
+
+    def __exit__(self, *exc):
+        for (_, _, put, *_), value in zip(_GLOBALS, self.before):
+            put(value)
+        return False
+
+
+def _builder_problem(build_fn, call: str) -> dict | None:
+    """A report dict when ``build_fn`` cannot be a builder (seed -> model): a model (an instance), or nothing
+    callable.  ``call``: how the notebook passes it, for the hint."""
+    from torch import nn
+
+    if isinstance(build_fn, nn.Module) or not callable(build_fn) or _python_own(build_fn):
+        return dict(headline=f"expected the builder function, got {_describe(build_fn)}.",
+                    hint=f"pass the builder function itself, not a model built by it: {call}, its name "
+                         "without parentheses; the helper calls it with each seed itself.")
+    return None
+
+
+def _with_default_dtype_kept(check, sig, args, kwargs, task=None):
     """Run ``check`` with torch's global settings (default dtype, autograd on) as the exercises are written for,
     and give the learner's session its own settings back afterwards.  Learner code that changes one of them while
     the check runs (``torch.set_default_dtype``, ``torch.set_grad_enabled(False)``) would change everything the
@@ -273,7 +325,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
     except Exception as e:
         # the check itself broke: on a changed setting (reported below), or on something else the learner's
         # code returned or left behind — reported as such, never as a traceback from inside the grader
-        res = None if changed() else _raised(check.__name__.replace("check_", ""), e, False)
+        res = None if changed() else _raised(task or check.__name__.replace("check_", ""), e, False)
     finally:
         torch.set_rng_state(rng)
         during = changed()
@@ -281,7 +333,7 @@ def _with_default_dtype_kept(check, sig, args, kwargs):
             put(value)
     if during and (res is None or isinstance(res, CheckResult)):
         (what, _, _, want, how, hint), now = during[0]
-        res = _report(getattr(res, "name", check.__name__), FAIL,
+        res = _report(getattr(res, "name", task or check.__name__), FAIL,
                       f"your code changed torch's {what}, from {_show_value(want)} to {_show_value(now)} ({how}), "
                       "when the check called it.",
                       hint=hint + " The check has put the setting back.", verbose=False)
@@ -312,7 +364,7 @@ def _not_yet(name: str, what: str, verbose: bool) -> CheckResult:
 def _not_a_function(obj) -> bool:
     """True for what cannot be the learner's *function*: not callable, or a torch module or data set
     (class or instance), which are callable but take other arguments."""
-    if not callable(obj):
+    if not callable(obj) or _python_own(obj):
         return True
     from torch import nn
     from torch.utils.data import Dataset
@@ -324,8 +376,25 @@ def _not_a_function(obj) -> bool:
 _SCHEDULER = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or torch.optim.lr_scheduler._LRScheduler
 
 
+_PYTHON_OWN = ("builtins", "math", "cmath", "operator")
+
+
+def _python_own(obj) -> bool:
+    """True for Python's own classes and functions (``int``, ``float``, ``abs``, ``math.sqrt``): callable, but
+    no answer a learner wrote (calling one with the check's arguments fails in ways that blame the checker)."""
+    import builtins
+    import types
+
+    if isinstance(obj, type):   # (a class the learner defines in code run without a __name__ also says 'builtins')
+        return vars(builtins).get(obj.__name__) is obj
+    return isinstance(obj, types.BuiltinFunctionType) and getattr(obj, "__module__", None) in _PYTHON_OWN
+
+
 def _not_callable(name: str, obj, what: str, verbose: bool) -> CheckResult:
     hint = "pass the function/class itself (no parentheses), e.g. `check(my_function)`."
+    if _python_own(obj):
+        hint = (f"`{getattr(obj, '__name__', obj)}` is Python's own, not yours: pass the function you wrote (its "
+                "name, without parentheses).")
     if isinstance(obj, type) and issubclass(obj, _SCHEDULER):
         hint = (f"that is torch's scheduler class itself: pass a function that builds it from the optimizer, "
                 f"e.g. `lambda optimizer: {obj.__name__}(optimizer, …)` with your own settings.")
@@ -374,6 +443,19 @@ _NUMPY_HINT = ("NumPy arrays carry no gradient and are not what the caller expec
                "on the tensors you were given (no `.numpy()`, no `np.` functions) and return torch tensors.")
 
 
+def _blank(answer) -> bool:
+    """The stub's placeholder (None, ``...``, an empty string); never compares an array elementwise."""
+    return answer is None or answer is ... or (isinstance(answer, str) and answer == "")
+
+
+def _one_item(answer):
+    """A one-element NumPy array of a string (``np.array(["b"])``) read as that string, as a one-element
+    array or tensor of a number is read as the number (:func:`_as_number`); anything else unchanged."""
+    if _is_numpy(answer) and answer.size == 1 and answer.dtype.kind in "US":
+        return str(answer.reshape(-1)[0])
+    return answer
+
+
 def _as_number(x, *, low: float | None = None, high: float | None = None, ratio: bool = False):
     """``(float, None)`` for a real number (Python, numpy or a one-element tensor) inside [low, high],
     else ``(None, reason)`` with a learner-readable reason.  ``ratio``: the number asked for is a factor or a
@@ -407,6 +489,8 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
                 extra = (f" — write the number itself, {quotes}, with no thousands separator and a point, not a "
                          f"comma, before any decimals "
                          f"(e.g. {readings[0]:.12g} or {readings[1]:.12g}, whichever you meant, not {x!r})")
+        if isinstance(x, (list, tuple)) and len(x) == 1 and not isinstance(x[0], (str, list, tuple)):
+            extra = " — write the number itself, without the brackets around it"
         return None, f"expected {want}, got {_describe(x)}{extra}."
     v = float(x)
     if not math.isfinite(v):
@@ -501,6 +585,25 @@ def _learner_frame(e: BaseException):
     return frames[-1] if frames else None
 
 
+def _none_grad_at(e: BaseException, line: str) -> bool | None:
+    """Whether a gradient the learner's failing ``line`` reads (``p.grad``) is None there: True, False (all of
+    them are tensors, or the line reads none), or None when it cannot be told (no frame of the learner's)."""
+    frame, tb = None, e.__traceback__
+    while tb is not None:
+        if _is_learner_frame(tb.tb_frame.f_code.co_filename):
+            frame = tb.tb_frame
+        tb = tb.tb_next
+    if frame is None:
+        return None
+    local = frame.f_locals
+    names = set(re.findall(r"\b([A-Za-z_]\w*)\.grad\b", line))
+    if names and all(isinstance(local.get(n), torch.Tensor) for n in names):
+        return any(local[n].grad is None for n in names)
+    # (the line reads the gradient through another name, `g = p.grad`: a parameter of this frame without one)
+    params = [v for v in local.values() if isinstance(v, torch.Tensor) and v.requires_grad and v.is_leaf]
+    return any(v.grad is None for v in params) if params else None
+
+
 def _where(e: BaseException) -> str:
     """The line of the learner's code that raised, or "" when the error came from library code alone."""
     f = _learner_frame(e)
@@ -574,6 +677,13 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         return ("a value is None where a number is needed (e.g. `lr=None`): give every hyper-parameter a "
                 "number.")
     if "NoneType" in text:
+        none_grad = _none_grad_at(e, line)
+        if none_grad is False and (context == "optimizer" or ".grad" in line):
+            # every gradient the line reads is there: the None is something else, mostly a state buffer
+            return ("a value this line uses is None, not a gradient (every `p.grad` here is a tensor): most "
+                    "often a state buffer read before it was created (`self.state[p].get('v')` on the first "
+                    "step) or initialised to None. Create it as a tensor on the first step, e.g. "
+                    "`state.setdefault('v', torch.zeros_like(p))`, then update it.")
         if context == "optimizer" or ".grad" in line or "grad" in text:
             return ("a parameter without gradient has `p.grad is None` (it was not used in the loss): skip it "
                     "with `if p.grad is None: continue` at the top of the loop over the parameters.")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._core import CheckResult, FAIL, PASS, _describe, _not_callable, _not_yet, _one_thread, _raised, _report
-from ._core import _graded
+from ._core import _graded, _python_own
 
 
 _CAPSTONE_SPECS = {
@@ -216,7 +216,7 @@ def _alpha_dropout_problem(x, runs, act: str) -> dict | None:
     return None
 
 
-@_graded('check_capstone_model(build_silu_he, "silu_he")')
+@_graded('check_capstone_model(build_silu_he, "silu_he")', name=lambda a: f"capstone model ({a['variant']})")
 def check_capstone_model(build_fn: Callable, variant: str, *, verbose: bool = True) -> CheckResult:
     """Check a capstone architecture: 20 hidden Linear(·, 100) layers, activation, init variance, BN/dropout.
 
@@ -255,7 +255,7 @@ def _check_capstone_model(build_fn, variant, verbose) -> CheckResult:
                        hint="pass the builder function, not a model: "
                             f"`exercises.check_capstone_model(build, {variant!r})` with your builder's name and "
                             "no parentheses; the check calls it with several seeds itself.", verbose=verbose)
-    if not callable(build_fn):
+    if not callable(build_fn) or _python_own(build_fn):
         return _not_callable(name, build_fn, "a function seed -> nn.Module", verbose)
     try:
         model = build_fn(0)
@@ -602,6 +602,9 @@ def _check_dropout(spec, model, x) -> None:
             with torch.no_grad(), _Trace(model) as tr2:
                 y = model(x)
             runs.append((y, tr2.of(nn.Linear)))
+            # (dropout modules that change what they are given, counted per call: a shared instance twice is two)
+            dropouts = [m for m, i, o in tr2.calls if isinstance(m, (nn.modules.dropout._DropoutNd,))
+                        and i is not None and o is not None and i.shape == o.shape and not torch.equal(i, o)]
     except Exception as e:
         raise _Found(dict(raised=e, case="a forward pass in training mode")) from None
     finally:
@@ -629,10 +632,19 @@ def _check_dropout(spec, model, x) -> None:
                                    "comes after the last layer.",
                           hint="dropout belongs before the output layer, never after it (it would scramble the "
                                "logits themselves)."))
-    if spec["dropout"] == "alpha":
-        bad = _alpha_dropout_problem(x, runs, spec["act"])
-        if bad:
-            raise _Found(bad)
+    bad = _alpha_dropout_problem(x, runs, spec["act"]) if spec["dropout"] == "alpha" else None
+    if bad and "places" in bad["headline"]:  # (dropout at several places: said as such)
+        raise _Found(bad)
+    if spec["dropout"] == "alpha" and len(dropouts) > 1:  # (several at one place)
+        kinds = sorted({type(m).__name__ for m in dropouts})
+        raise _Found(dict(headline=f"found {len(dropouts)} dropout layers in one forward pass; the task asks for "
+                                   "exactly one.",
+                          got=f"{len(dropouts)} calls of {' and '.join(kinds)} in training mode",
+                          hint="one nn.AlphaDropout(0.1) after the last hidden activation, just before the output "
+                               "Linear(100, 10): two in a row drop about twice as many units (and rescale twice); "
+                               "remove the others."))
+    if bad:
+        raise _Found(bad)
 
 
 def _check_eval_deterministic(model, x, out) -> None:

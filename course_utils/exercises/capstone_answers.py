@@ -9,6 +9,8 @@ are right, sets the predictions the learner wrote before the runs beside what th
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 import re
 from typing import Mapping
 
@@ -112,10 +114,50 @@ def _outcome(table, key: str) -> str:
 
 
 def _step_cost(speeds) -> float | None:
-    try:
-        return 100.0 * (float(speeds["SiLU + BN"]) / float(speeds["SiLU"]) - 1.0)
-    except (TypeError, KeyError, ValueError, ZeroDivisionError):
+    if _speeds_problem(speeds) or any(speeds[k] is None for k in ("SiLU", "SiLU + BN")):
         return None
+    return 100.0 * (_real(speeds["SiLU + BN"]) / _real(speeds["SiLU"]) - 1.0)
+
+
+def _speeds_problem(speeds) -> tuple[str, str] | None:
+    """``(what is wrong, what to do)`` when ``speeds`` are not step times step_times could have measured: not a
+    dict, an entry the questions need missing, or an entry (any one that is not None) that is no finite
+    positive number of seconds (a NaN or a negative time would make every step cost look right or wrong)."""
+    redo = ("pass `speeds` as the step-times cell printed it: each value a number of seconds per step, > 0 (run "
+            "that cell again rather than typing the times).")
+    if not isinstance(speeds, Mapping):
+        return f"expected the step times of step_times(...), got {_describe(speeds)}.", redo
+    missing = [k for k in ("SiLU", "SiLU + BN") if k not in speeds]
+    if missing:
+        have = ", ".join(repr(k) for k in list(speeds)[:5]) or "none"
+        return (f"the step times have no entry {' or '.join(repr(k) for k in missing)} (its entries: {have}).",
+                "pass the dict of step_times for the notebook's builders, whose names are kept as they are.")
+    for key in ["SiLU", "SiLU + BN"] + [k for k in speeds if k not in ("SiLU", "SiLU + BN")]:
+        value = speeds[key]
+        if value is None:
+            continue
+        v, why = _as_number(value)
+        if why is not None:
+            v = _real(value)
+            if v is None:
+                return f"the step time of {key!r} is {_describe(value)}, not a number of seconds.", redo
+        if not math.isfinite(v):
+            return f"the step time of {key!r} is {v}, not a measured time.", redo
+        if v <= 0:
+            return (f"the step time of {key!r} is {v:g}: a step takes some time, so a measured time is > 0.",
+                    redo)
+    return None
+
+
+def _real(value) -> float | None:
+    """A real number, finite or not, in a Python, NumPy or one-element torch value; None for anything else."""
+    if hasattr(value, "numel") and hasattr(value, "item") and value.numel() == 1:
+        value = value.item()
+    elif hasattr(value, "item") and getattr(value, "size", None) == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
 
 
 def capstone_outcomes(accuracy, speed, speeds: Mapping[str, float]) -> dict:
@@ -209,7 +251,8 @@ def _step_hint(value: float, measured: float) -> str:
     return "compare the two step times printed by step_times: how many % longer is the batch-norm one?"
 
 
-@_graded('check_capstone_answers(answers, accuracy, speed, speeds, predictions=predictions)')
+@_graded('check_capstone_answers(answers, accuracy, speed, speeds, predictions=predictions)',
+         name="capstone answers")
 def check_capstone_answers(answers, accuracy, speed, speeds, *, predictions=None,
                            verbose: bool = True) -> CheckResult:
     """Grade the capstone's written answers against the learner's own runs, then compare the predictions.
@@ -251,9 +294,9 @@ def check_capstone_answers(answers, accuracy, speed, speeds, *, predictions=None
                        "step_times reported a problem with it).",
                        hint="finish the builders, run the step-times cell again, then this one.", verbose=verbose)
     if measured_cost is None:
-        return _report(name, FAIL, f"expected the step times of step_times(...), got {_describe(speeds)}.",
-                       hint="pass `speeds`, the dict printed by the step-times cell (run it once the builders "
-                            "are done).", verbose=verbose)
+        what, hint = _speeds_problem(speeds) or (f"expected the step times of step_times(...), got "
+                                                 f"{_describe(speeds)}.", "")
+        return _report(name, FAIL, what, hint=hint, verbose=verbose)
     if problems:
         return _report(name, FAIL, "some answers cannot be read.", details=problems[:4],
                        hint="each answer is 'yes', 'no' or 'not significant' (bn_step_cost: a number).",
@@ -298,9 +341,19 @@ def _prediction_lines(predictions, truth: dict) -> list[str]:
         got = truth[key]
         if key == "bn_step_cost":
             ok = abs(guess - got) <= max(_STEP_TOL, 0.25 * abs(got))
-            lines.append(f"{'✓' if ok else '✗'} {key}: you predicted {guess:+.0f} %, the runs measured {got:+.0f} %")
+            ratio = 1 + got / 100
+            fraction = not ok and (abs(guess - got / 100) < 0.05 * max(abs(got) / 100, 0.01)
+                                   or abs(guess - ratio) < 0.05 * ratio or (0 < abs(guess) < 2 <= abs(got)))
+            lines.append(f"{'✓' if ok else '✗'} {key}: you predicted {_pct(guess)} %, the runs measured "
+                         f"{_pct(got)} %" + (" (your number looks like a fraction or a ratio: the prediction is "
+                                             "in percent, so 0.3 means 0.3 %, not 30 %)" if fraction else ""))
         else:
             ok = guess == got
             lines.append(f"{'✓' if ok else '✗'} {key}: you predicted '{guess}', the runs say '{got}'")
         agree += ok
     return [f"your predictions: {agree} of {len(made)} agree with the runs."] + lines
+
+
+def _pct(v: float) -> str:
+    """A percentage with its sign, whole above 10 and with the digits that make it non-zero below (0.3, not 0)."""
+    return f"{v:+.0f}" if abs(v) >= 10 or v == int(v) else f"{v:+.2g}"

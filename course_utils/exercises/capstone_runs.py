@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import (FAIL, TODO, _cached_note, _code_fingerprint, _describe, _exception_hint, _is_torch_class, _label,
+from ._core import (FAIL, TODO, _SettingsKept, _builder_problem, _cached_note, _code_fingerprint, _describe, _exception_hint, _is_torch_class, _label,
                     _one_thread, _say, _say_raised, _short_exc, _where, _wrap)
 from .capstone import _model_problem
 from .regularization import mc_dropout_predict_reference
@@ -219,15 +219,22 @@ def _run(build_fn, optimizer_fn, data, *, epochs, patience, scheduler_fn, desc, 
     one_cycle = any(w in str(desc).lower().replace(" ", "").replace("-", "") for w in ("1cycle", "onecycle"))
     checked = None if scheduler_fn is None else _checked_scheduler(scheduler_fn, steps, epochs, n_train, batch_size,
                                                                    one_cycle=one_cycle)
+    bad = _builder_problem(build_fn, "the first argument, as in the notebook's call")
+    if bad:
+        return fail(f"{bad['headline']}\n   hint:     {bad['hint']}")
+    kept = _SettingsKept().__enter__()   # (given back in the finally below)
     try:
         model = build_fn(seed)
-        bad = _model_problem(model)
+        bad = kept.changed("your builder") or _model_problem(model)
         if bad:
             raise _LearnerMistake(bad)
         with _one_thread():
             result = _early_stopped(model, optimizer_fn, data, epochs=epochs, patience=patience,
                                     scheduler_fn=checked, batch_size=batch_size, seed=seed, desc=desc,
                                     progress=progress, use_cache=use_cache, test=test)
+        bad = kept.changed()
+        if bad:
+            raise _LearnerMistake(bad)
     except NotImplementedError:
         return None, None, "todo", _wrap(f"{_label(TODO)} — {desc}: not yet — fill in the builder/optimizer above, "
                                          "then run this cell again.")
@@ -237,9 +244,14 @@ def _run(build_fn, optimizer_fn, data, *, epochs, patience, scheduler_fn, desc, 
         bad = m.args[0]
         return fail(f"{bad['headline']}\n   hint:     {bad['hint']}")
     except Exception as e:  # the learner's code (builder, optimizer_fn, scheduler_fn): report, never raise
+        bad = kept.changed()  # (a setting the learner's code changed, the error only its consequence)
+        if bad:
+            return fail(f"{bad['headline']}\n   hint:     {bad['hint']}")
         where = _where(e)
         text = f"your code raised {_short_exc(e)}" + (f"\n   {where}" if where else "")
         return fail(f"{text}\n   hint:     {_exception_hint(e, 'scheduler')}")
+    finally:
+        kept.__exit__()
     return model, result, "ok", ""
 
 
@@ -455,29 +467,55 @@ def step_times(builders: Mapping[str, Callable], optimizer_fn: Callable, *, batc
     ``{label: seconds}``, with ``None`` for a label whose builder is still the stub, or whose model cannot
     train (a message says why: a float64 model, an nn.ModuleList, an exception from the learner's code).
     """
+    if not isinstance(builders, Mapping):
+        _say(FAIL, f"step_times: expected a dict of builders, {{label: builder}}, got {_describe(builders)}.\n"
+             "   hint:     pass the dict of the notebook's call, each builder's name without parentheses.")
+        return {}
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, *input_shape, generator=g)
     y = torch.randint(0, classes, (batch_size,), generator=g)
     setups, best = {}, {}
-    with _one_thread():
+
+    def refuse(label, bad):
+        _say(FAIL, f"step_times, {label} (no time for it): {bad['headline']}\n   hint:     {bad['hint']}")
+
+    with _one_thread(), _SettingsKept() as kept:
         for label, build in builders.items():
             best[label] = None
+            bad = _builder_problem(build, "in the dict, " + repr(label) + ": the builder")
+            if bad:
+                refuse(label, bad)
+                continue
             try:
                 model = build(0)
             except NotImplementedError:
+                kept.changed()
                 continue
             except Exception as e:  # the learner's builder: report, never raise
-                _say_raised(f"step_times, {label} (no time for it)", e, context="init")
+                bad = kept.changed("your builder")
+                if bad:
+                    refuse(label, bad)
+                else:
+                    _say_raised(f"step_times, {label} (no time for it)", e, context="init")
                 continue
-            bad = _model_problem(model)
+            bad = kept.changed("your builder") or _model_problem(model)
             if bad:
-                _say(FAIL, f"step_times, {label} (no time for it): {bad['headline']}\n   hint:     {bad['hint']}")
+                refuse(label, bad)
                 continue
             model = model.cpu().train()
             try:
                 setups[label] = (model, optimizer_fn(model.parameters()))
             except Exception as e:
-                _say_raised(f"step_times, {label} (no time for it)", e, context="optimizer")
+                bad = kept.changed()
+                if bad:
+                    refuse(label, bad)
+                else:
+                    _say_raised(f"step_times, {label} (no time for it)", e, context="optimizer")
+                continue
+            bad = kept.changed("your optimizer function")
+            if bad:
+                refuse(label, bad)
+                del setups[label]
                 continue
             best[label] = math.inf
         for _ in range(repeats):
@@ -489,8 +527,16 @@ def step_times(builders: Mapping[str, Callable], optimizer_fn: Callable, *, batc
                         opt.zero_grad(set_to_none=True)
                         loss.backward()
                         opt.step()
+                    bad = kept.changed()
                 except Exception as e:  # the learner's model: report once, leave it out
-                    _say_raised(f"step_times, {label} (no time for it)", e)
+                    bad = kept.changed()
+                    if not bad:
+                        _say_raised(f"step_times, {label} (no time for it)", e)
+                        del setups[label]
+                        best[label] = None
+                        continue
+                if bad:
+                    refuse(label, bad)
                     del setups[label]
                     best[label] = None
                     continue

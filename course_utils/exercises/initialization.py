@@ -85,7 +85,7 @@ def _close(a: float, b: float, rel: float = 1e-6) -> bool:
     return abs(a - b) <= rel * abs(b)
 
 
-@_graded('check_backward_condition(backward_var)')
+@_graded('check_backward_condition(backward_var)', name="backward condition")
 def check_backward_condition(answer, *, verbose: bool = True) -> CheckResult:
     """Grade the backward-pass variance condition Var(W) = 1/d_y.
 
@@ -210,7 +210,9 @@ def _run_init(name, fn, shape, seed, args, case, verbose):
 #: torch's own initialisers, which the learner's function is to replace (helpers such as
 #: ``_calculate_fan_in_and_fan_out`` or ``uniform_`` stay allowed)
 _TORCH_INITS = ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform",
-                "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal_", "trunc_normal_")
+                "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal_")
+#: (``trunc_normal_`` is a generic fill, as ``normal_`` and ``uniform_`` are: the learner computes the scale; a cut
+#: that changes the distribution is told by the statistics, see :func:`_cut_hint`)
 
 
 def _calls_torch_init(fn, *args):
@@ -219,12 +221,18 @@ def _calls_torch_init(fn, *args):
     called, so an alias (`from torch.nn.init import xavier_uniform_ as f`) is caught too."""
     import sys
 
+    import os
+
     init_file = torch.nn.init.__file__
+    torch_dir = os.path.dirname(torch.__file__) + os.sep
     seen = []
 
     def prof(frame, event, arg):
+        # (called by the learner's code: torch's own callers, e.g. nn.Linear's constructor, which initialises
+        # its weight with kaiming_uniform_, are not the learner borrowing the init)
         if event == "call" and not seen and frame.f_code.co_filename == init_file \
-                and frame.f_code.co_name in _TORCH_INITS:
+                and frame.f_code.co_name in _TORCH_INITS and not (
+                    frame.f_back is not None and frame.f_back.f_code.co_filename.startswith(torch_dir)):
             seen.append(frame.f_code.co_name)
 
     old = sys.getprofile()
@@ -398,16 +406,29 @@ def _cut_hint(w, want_var: float) -> str | None:
     """A hint when the draws are a normal cut off (clamped or truncated): many values piled on the extremes, or
     none in the tails beyond 2.5 σ, where a normal sample of this size puts about 1.2 % of its values."""
     a = w.abs()
-    piled = (a >= a.max() * (1 - 1e-6)).double().mean().item()
+    piled = _piled(w)
     tails = (a > 2.5 * math.sqrt(want_var)).double().mean().item()
     z = (w - w.mean()) / w.std()
     kurt = (z ** 4).mean().item()  # a normal cut at 2 σ: 2.4; a uniform draw: 1.8
-    if w.numel() >= 10_000 and (piled > 0.005 or (tails < 0.001 and kurt > 2.1)) and (
-            a > 1.5 * math.sqrt(want_var)).double().mean().item() > 0.05:
-        how = ("clamped: many values sit exactly on the cut, and the larger ones are gone" if piled > 0.005 else
+    # (a clamp shows at any width, ±1 σ included, by the values piled on it; a cut without a pile only by its
+    # missing tails, which a draw too narrow also lacks)
+    if w.numel() >= 10_000 and (piled or (tails < 0.001 and kurt > 2.1 and (
+            a > 1.5 * math.sqrt(want_var)).double().mean().item() > 0.05)):
+        how = ("clamped: many values sit exactly on the cut, and the larger ones are gone" if piled else
                "cut off: no value lies beyond 2.5 σ, where a normal draw puts about 1 %")
         return (f"the distribution is {how}. Cutting the tails leaves too few large values and shrinks the "
                 "variance even with the right std: draw with `normal_` and keep every value as drawn.")
+    return None
+
+
+def _piled(w) -> float | None:
+    """The fraction of the weights piled exactly on the largest magnitude, ±max, when it is far more than a
+    continuous draw puts there (a clamp: `clamp_`, `min`/`max`); None otherwise, and for draws of a few
+    values (±σ), which are told apart by their count of distinct values."""
+    a = w.abs()
+    piled = (a >= a.max() * (1 - 1e-6)).double().mean().item()
+    if w.numel() >= 1000 and piled > 0.005 and torch.unique(w).numel() > 16:
+        return piled
     return None
 
 
@@ -478,7 +499,7 @@ def _xavier_hint(fn, k_failed: int, var_failed: float) -> str | None:
     return None
 
 
-@_graded('check_xavier_uniform(xavier_uniform_)')
+@_graded('check_xavier_uniform(xavier_uniform_)', name="xavier_uniform_")
 def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``xavier_uniform_(w, gain=1.0)``: U(−a, a) with a = gain·√(6/(fan_in+fan_out)), in place.
 
@@ -514,6 +535,15 @@ def check_xavier_uniform(fn: Callable, *, verbose: bool = True) -> CheckResult:
         if abs(mean) > 6 * math.sqrt(max(want_var, var) / w.numel()):
             return _report(name, FAIL, "the weights are not centred on 0.", case=case, expected="mean ≈ 0",
                            got=f"mean = {mean:.4g}", hint="draw from U(−a, a), not U(0, a).", verbose=verbose)
+        piled = _piled(w)
+        if piled:
+            return _report(name, FAIL, "the values are not uniform on [−a, a]: they are clamped, "
+                           f"{100 * piled:.0f} % of them sit exactly on ±{wmax:.4g}.", case=case,
+                           expected=f"values spread evenly over [−a, a], a = {bound:.4g}, none piled on a value",
+                           got=f"{100 * piled:.0f} % of the values on ±{wmax:.4g}, Var(W) = {var:.4g}",
+                           hint="a clamp (`clamp_`, `min`/`max`) after the draw piles every value beyond the cut "
+                                "onto it and shrinks the variance, even with the right bound: draw with "
+                                "`uniform_` and keep every value as drawn.", verbose=verbose)
         if abs(var / want_var - 1) > _var_tol(w.numel()):
             hint = _xavier_hint(fn, k, var) or ("Var(W) must be 2/(fan_in + fan_out), with fan_in = w.shape[1], "
                                                 "fan_out = w.shape[0].")
@@ -552,7 +582,7 @@ _KAIMING_CASES = ((64, 1024, 0.0), (1024, 64, 0.0), (400, 400, 0.0), (300, 512, 
                   (300, 512, 1.0))
 
 
-@_graded('check_kaiming_normal(kaiming_normal_)')
+@_graded('check_kaiming_normal(kaiming_normal_)', name="kaiming_normal_")
 def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``kaiming_normal_(w, a=0.0)``: N(0, 2/((1+a²)·fan_in)) with fan_in = ``w.shape[1]``, in place.
 
@@ -746,7 +776,7 @@ def signal_gradient_norms(*, depth: int = 8, width: int = 128, var_factor: float
     return np.array([z.grad.pow(2).mean().sqrt().item() for z in zs])
 
 
-@_graded('check_largest_gradient(largest_layer)')
+@_graded('check_largest_gradient(largest_layer)', name="predict: largest gradient")
 def check_largest_gradient(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: which layer (1 = next to the input) of :data:`GRADIENT_NET` receives the
     largest gradient ∂L/∂z (:func:`signal_gradient_norms`) at initialisation.  The run is made after the answer; a wrong prediction gets the

@@ -269,6 +269,15 @@ def check_batch_norm(fn: Callable, *, verbose: bool = True) -> CheckResult:
                            "returns them", got=", ".join(f"{n}: {d}" for n, d in cast), hint=_DTYPE_HINT,
                            verbose=verbose)
         y, rm_new, rv_new = (t.double() for t in out)
+        shapes = [tuple(t.shape) for t in out]
+        if shapes[0] != tuple(x.shape) and sorted(shapes) == sorted([tuple(x.shape), (D,), (D,)]):
+            at = ("first", "second", "third")[shapes.index(tuple(x.shape))]
+            return _report(name, FAIL, "the three results come back in another order: the normalised output "
+                           f"(shape {tuple(x.shape)}) is your {at} item.", case=case,
+                           expected=f"(y {tuple(x.shape)}, running_mean ({D},), running_var ({D},))",
+                           got="(" + ", ".join(str(sh) for sh in shapes) + ")",
+                           hint="the caller unpacks `y, running_mean, running_var = batch_norm(...)`: return them "
+                                "in that order.", verbose=verbose)
         if tuple(y.shape) != tuple(x.shape) or rm_new.shape != (D,) or rv_new.shape != (D,):
             return _report(name, FAIL, "wrong shapes.", case=case,
                            expected=f"y {tuple(x.shape)}, running stats ({D},)",
@@ -520,7 +529,7 @@ def leaky_variance_growth(*, depth: int = 30, width: int = 256, slope: float = 0
     return float(sum(last) / sum(first))
 
 
-@_graded('check_leaky_growth(growth)')
+@_graded('check_leaky_growth(growth)', name="predict: variance growth")
 def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: by what factor does the variance of the pre-activations grow from layer 1 to
     layer 30 of :data:`LEAKY_STACK` (leaky ReLU, slope 0.3, He's variance)?  Right within half a layer's

@@ -11,7 +11,7 @@ import torch
 from .. import surfaces as _surfaces
 from ._core import (_NO_DEFAULT, _stub_signature_problem, CheckResult, FAIL, PASS, TODO, _as_number, _describe, _fmt, _not_callable, _not_yet, _raised,
                     _report, _say, _say_raised, _show)
-from ._core import _graded
+from ._core import _graded, _python_own
 
 
 def _opt_problem():
@@ -88,7 +88,11 @@ def _trajectory(make_opt, steps: int, *, restarts: int = 1, keep_grads: bool = F
             else:
                 unused.grad = None
             grads = [None if p.grad is None else p.grad.clone() for p in (W, b, unused)]
+            torch.rand(1)  # the global generator moved on, as dropout and shuffling move it between two steps
+            rng = torch.get_rng_state()
             opt.step()
+            if not torch.equal(torch.get_rng_state(), rng):  # the step drew from, or reseeded, the generator
+                opt._checker_rng = getattr(opt, "_checker_rng", []) + [torch.get_rng_state()]
             if _aliases_grad(opt, (W, b, unused)):
                 opt._checker_aliased = True
             if any(g is not None and (p.grad is None or not torch.equal(p.grad, g))
@@ -247,7 +251,7 @@ def _matches_in_float64(make, make_ref, steps) -> bool:
 
 def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbose=True, nan_hint=None,
                      stub="torch.optim.Optimizer", defaults=None, default_reference=None) -> CheckResult:
-    if not (isinstance(cls, type) or callable(cls)):
+    if not (isinstance(cls, type) or callable(cls)) or _python_own(cls):
         return _not_callable(name, cls, "your optimizer class", verbose)
     ref_name = type(reference([torch.zeros(1, requires_grad=True)])).__name__
     write_it = (f"the task is to write the update yourself: subclass {stub} (as the stub does) and implement "
@@ -340,6 +344,19 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                            hint=hint or "compare your update line by line with the formula in the markdown above; "
                                         "keep per-parameter state in `self.state[p]` and read lr from `group['lr']`.",
                            verbose=verbose)
+    if getattr(opt, "_checker_rng", None):
+        after = opt._checker_rng
+        reseeds = len(after) > 1 and all(torch.equal(a, after[0]) for a in after[1:])
+        what = ("reseeds torch's global random generator (a `torch.manual_seed` inside `step`)" if reseeds else
+                "draws from torch's global random generator (a `torch.rand…`/`randn…` or a seeding call inside "
+                "`step`)")
+        return _report(name, FAIL, f"your step gives the right parameters but {what}.", case=case,
+                       hint="the update draws no random numbers, and a training loop calls step after every "
+                            "batch: " + ("every dropout mask and every shuffle drawn between two steps would "
+                                         "repeat the same numbers. " if reseeds else
+                                         "each draw shifts every later dropout mask and shuffle. ")
+                            + "Remove it from step; the notebook seeds the generator once, before training.",
+                       verbose=verbose)
     if getattr(opt, "_checker_grads_cleared", False):
         return _report(name, FAIL, "your step cleared the gradients (`self.zero_grad()` or `p.grad = None` inside "
                        "`step`).", case=case,
@@ -762,7 +779,7 @@ def _pair(answer):
     return values[0], values[1], None
 
 
-@_graded('check_adam_first_step(first_step)')
+@_graded('check_adam_first_step(first_step)', name="predict: Adam's first step")
 def check_adam_first_step(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: how far do w₁ and w₂ move in Adam's first step (lr = 0.01) when their gradients
     are 1000 and 0.001?  Checked against ``torch.optim.Adam`` (:func:`adam_first_step`), within 2 %; the
@@ -823,10 +840,16 @@ SURFACE_SETUPS = {
 }
 
 
+class _NotAnOptimizer(TypeError):
+    """The learner's maker returned something that cannot step (None: a forgotten ``return``)."""
+
+
 def surface_trajectory(surface: Callable, make_optimizer: Callable, start=(5.0, 5.0), steps: int = 100) -> np.ndarray:
     """Points visited by ``make_optimizer([w])`` minimising ``surface(w1, w2)`` from ``start``: ``(steps+1, 2)``."""
     w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = make_optimizer([w])
+    if not (callable(getattr(opt, "zero_grad", None)) and callable(getattr(opt, "step", None))):
+        raise _NotAnOptimizer(f"the function that builds it returned {_describe(opt)}, not an optimizer.")
     pts = [w.detach().numpy().copy()]
     for _ in range(steps):
         opt.zero_grad()
@@ -915,6 +938,10 @@ def surface_explorer(optimizers: dict | None = None) -> None:
                     spec["fn"], lambda p: make(p, base * lr_mult, beta1, beta2), start, steps)
             except NotImplementedError:
                 _say(TODO, f"{label}: not yet implemented — fill it in to see its path.")
+            except _NotAnOptimizer as e:
+                _say(FAIL, f"{label} (left out of the plot): {e}\n   hint:     the function for {label!r} must "
+                     "return the optimizer it builds, `return YourOptimizer(params, lr=lr, ...)`: a function "
+                     "without `return` gives None.")
             except Exception as e:  # the learner's optimizer: report it and draw the other paths
                 _say_raised(f"{label} (left out of the plot)", e, context="optimizer")
         fig, ax = plt.subplots(figsize=(6.4, 5))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ._core import FAIL, PASS, TODO, CheckResult, _as_number, _describe, _label, _report, _wrap
-from ._core import _graded
+from ._core import _blank, _graded, _one_item
 
 
 #: (question, model answer) — the textbook chapter's eight exercises, in the book's own words.
@@ -297,7 +297,7 @@ def form_markdown(n: int) -> str:
     return text + f" — set `form_{n}` to a number."
 
 
-@_graded('check_answer(1, form_1)')
+@_graded('check_answer(1, form_1)', name=lambda a: f"graded check {a['n']}")
 def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
     """Grade the form of question ``n`` and explain, after every attempt (right or wrong)."""
     from .regularization import _choice_letter, _choice_problem
@@ -313,7 +313,8 @@ def check_answer(n, answer, *, verbose: bool = True) -> CheckResult:
                        verbose=verbose)
     kind, prompt, options, right, texts, wrong, why, measure = FORMS[n]
     name = f"graded check {n}"
-    if answer is None or answer is ... or answer == "":
+    answer = _one_item(answer)
+    if _blank(answer):
         return _report(name, TODO, f"not yet — set `form_{n}` and run the cell again.", verbose=verbose)
     details = []
     if kind == "choice":

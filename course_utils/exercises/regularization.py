@@ -10,7 +10,7 @@ from torch import nn
 
 from ._core import (_NO_DEFAULT, _signature_report, CheckResult, FAIL, PASS, TODO, _NUMPY_HINT, _describe, _fmt, _is_numpy, _not_a_function,
                     _not_callable, _not_yet, _one_thread, _raised, _report, _say)
-from ._core import _frozen, _graded
+from ._core import _blank, _frozen, _graded, _one_item
 
 
 def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: int = 50):
@@ -107,6 +107,17 @@ def _mc_reference(build, x):
     return _MC_REF_CACHE[build]
 
 
+def _module_settings(model) -> dict:
+    """``{(module name, attribute): value}`` of every module's plain settings (numbers, flags, strings, tuples:
+    a dropout's p, a batch norm's momentum and eps), not its mode (``training``) or private state."""
+    out = {}
+    for n, m in model.named_modules():
+        for k, v in vars(m).items():
+            if not k.startswith("_") and k != "training" and isinstance(v, (bool, int, float, str, tuple, type(None))):
+                out[(n, k)] = v
+    return out
+
+
 def _mc_problem(fn, build, S):
     """None when ``fn`` is right on the net ``build()`` makes, else the keyword arguments of a failure report.
 
@@ -121,6 +132,7 @@ def _mc_problem(fn, build, S):
     grad_before = [p.requires_grad for p in model.parameters()]
     tree_before = [(n, type(m), id(m), len(m._forward_hooks), len(m._forward_pre_hooks))
                    for n, m in model.named_modules()]
+    settings_before = _module_settings(model)
     dropout_on = []  # the training flag of the model's dropout layers at each of their calls
     ever_on = {}  # name of each dropout module -> whether it ran in train mode at least once
     names = {id(m): n for n, m in model.named_modules()}
@@ -187,6 +199,17 @@ def _mc_problem(fn, build, S):
     if any(not torch.equal(p.detach(), q) for p, q in zip(model.parameters(), params_before)):
         return dict(headline="your function changed the model's weights.",
                     hint="MC dropout only runs the model: no optimizer step, no in-place change of a parameter.")
+    settings_now = _module_settings(model)
+    moved = [(k, v, settings_now.get(k)) for k, v in settings_before.items() if settings_now.get(k) != v]
+    if moved:
+        (where, attr), was, now = moved[0]
+        more = f" (and {len(moved) - 1} more)" if len(moved) > 1 else ""
+        return dict(headline=f"your function changed a setting of the caller's model and left it so: "
+                             f"`{where or 'model'}.{attr}` was {was!r}, now {now!r}{more}.",
+                    hint="MC dropout changes only the modes of the dropout modules (and gives them back): a "
+                         "changed hyper-parameter (a batch-norm momentum or eps, a dropout rate) stays with the "
+                         "model for every later training and evaluation. Leave the modules' settings as they "
+                         "are.")
     frozen = sum(a and not p.requires_grad for a, p in zip(grad_before, model.parameters()))
     if frozen:
         return dict(headline=f"your function switched off `requires_grad` of {frozen} of the model's "
@@ -348,7 +371,7 @@ def _mc_call_problem(fn, S) -> dict | None:
     return None
 
 
-@_graded('check_mc_dropout(mc_dropout_predict)')
+@_graded('check_mc_dropout(mc_dropout_predict)', name="mc_dropout_predict")
 def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
     """Grade ``mc_dropout_predict(model, x, n_samples)`` -> (mean probs, std probs) on two nets with dropout and BN.
 
@@ -626,6 +649,10 @@ _HEDGES = (r"maybe", r"perhaps", r"probably", r"possibly", r"unsure", r"not sure
 _NEGATIONS = (r"not", r"\w+n't", r"nor", r"except", r"instead of", r"rather than", r"but")
 
 
+#: options that are themselves negative: a negation after them agrees ("No, they can't"), it rules nothing out
+_NEGATIVE_OPTIONS = ("no", "neither", "none", "never")
+
+
 def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None]:
     """Read a multiple-choice answer: (the distinct options it names, a hedging or negating word or None).
 
@@ -642,14 +669,16 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
     raw = unicodedata.normalize("NFKC", str(answer)).strip()
     while len(raw) >= 2 and raw[0] + raw[-1] in ("''", '""', "‘’", "“”", "``"):  # the quotes typed inside the string
         raw = raw[1:-1].strip()
-    text = " " + raw.lower() + " "
+    text = orig = " " + raw.lower() + " "
     found: list[str] = []
 
     starts: list[int] = []
+    ends: list[int] = []
 
     def take(m, letter):
         found.append(letter)
         starts.append(m.start())
+        ends.append(m.end())
         return " " * (m.end() - m.start())
 
     for words, letter in sorted(texts, key=lambda t: -len(t[0])):
@@ -663,9 +692,13 @@ def _parse_choice(answer, letters: str, texts=()) -> tuple[list[str], str | None
                   rf"|(?<![\w'’])([{letters.replace('a', '')}])(?!\w)",
                   lambda m: take(m, next(g for g in m.groups() if g)), text)
     hedge = re.search(rf"(?<!\w)(?:{'|'.join(_HEDGES)})(?!\w)|\?", text)
-    if hedge is None:  # a negation counts when an option follows it within two words
+    if hedge is None:  # a negation counts when an option follows it within two words ("not b"), or when it ends
+        # the answer within two words after an option ("AdamW is not": that option is ruled out, not chosen)
+        words = lambda a, b: len(re.findall(r"[^\W\d_]+", text[a:b]))  # noqa: E731
         for m in re.finditer(rf"(?<!\w)(?:{'|'.join(_NEGATIONS)})(?!\w)", text):
-            if any(st >= m.end() and len(re.findall(r"[^\W\d_]+", text[m.end():st])) <= 2 for st in starts):
+            if any(st >= m.end() and words(m.end(), st) <= 2 for st in starts) or (words(m.end(), len(text)) == 0 and any(
+                    en <= m.start() and words(en, m.start()) <= 2 and orig[st:en].strip() not in _NEGATIVE_OPTIONS
+                    for st, en in zip(starts, ends))):
                 hedge = m
                 break
     return sorted(set(found)), (hedge.group(0).strip() if hedge else None)
@@ -712,7 +745,7 @@ def _choice_problem(answer, letters: str, texts, target: str):
     return None
 
 
-@_graded('check_choice("adam_l2", answer)')
+@_graded('check_choice("adam_l2", answer)', name=lambda a: "question " + str(a["question"]).strip().lower().replace("-", "_").replace(" ", "_"))
 def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
     """Grade a multiple-choice answer (a letter, possibly with its text) to ``question`` (``"adam_l2"``).
 
@@ -728,7 +761,8 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
         return _report(f"question {question!r}", FAIL, f"there is no question {question!r}.",
                        hint=f"the questions are {', '.join(repr(k) for k in sorted(_CHOICES))}.", verbose=verbose)
     name = f"question {key}"
-    if answer is None or answer == "" or answer is ...:
+    answer = _one_item(answer)
+    if _blank(answer):
         return _report(name, TODO, "not yet — set `answer` to one of the letters and run the cell again.",
                        verbose=verbose)
     letters, right, why, wrong, texts = _CHOICES[key]

@@ -122,7 +122,7 @@ def _fraction_mistake(v: float, gamma: float, epochs: int, rel: float = 1e-6) ->
     return next((h for c, h in candidates if math.isclose(v, c, rel_tol=rel, abs_tol=1e-15)), None)
 
 
-@_graded('check_exponential_fraction(fraction_after_10)')
+@_graded('check_exponential_fraction(fraction_after_10)', name=lambda a: f"fraction after {a['epochs']} epochs")
 def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, verbose: bool = True) -> CheckResult:
     """Grade the fraction of the initial rate that ``ExponentialLR(gamma)`` leaves after ``epochs`` epochs.
 
@@ -245,10 +245,32 @@ def _simulate_lrs(scheduler_fn, lr: float, epochs: int, steps_per_epoch: int):
     return np.array(out), sched
 
 
+_SAME_SCHEDULE_HINT = ("the check calls your function once to trace the schedule and once for each training run, "
+                       "each time on a fresh optimizer: build the scheduler from the `optimizer` it is given and keep "
+                       "no state between calls (no counter, no list or global the function changes, no scheduler "
+                       "built once and returned again).")
+
+
+def _rates_differ(want, got, unit: str = "step") -> str | None:
+    """Where the rates ``got`` first differ from ``want`` (one per ``unit``), in words; None when they agree."""
+    if got is None or isinstance(got, dict):  # (raised, or a problem the first call did not have)
+        return "it did not give a schedule the check could step"
+    want, got = np.asarray(want, dtype=float), np.asarray(got, dtype=float)
+    if want.shape != got.shape:
+        return f"it gave {got.size} rates, not {want.size}"
+    bad = ~np.isclose(got, want, rtol=1e-6, atol=0, equal_nan=True)
+    if not bad.any():
+        return None
+    k = int(np.argmax(bad))
+    return (f"the rate at the start of {unit} {k + 1} is {got[k]:.3g} where the traced schedule has "
+            f"{want[k]:.3g}") if unit == "epoch" else f"its rate at step {k + 1} is {got[k]:.3g}, not {want[k]:.3g}"
+
+
 def _MODEL_CHANGED(what: str) -> dict:
     return dict(headline=f"your scheduler function {what}: a schedule changes only the learning rate.",
-                hint="leave the model's parameters as they are (no `requires_grad_(False)`, no writes to the "
-                     "weights) and only build and return the scheduler; freezing layers or changing weights is "
+                hint="leave the model's parameters as they are (no `requires_grad_(False)`, none taken out of "
+                     "`optimizer.param_groups`, no writes to the weights, in the function or in the scheduler's "
+                     "`step`) and only build and return the scheduler; freezing layers or changing weights is "
                      "another experiment, and the gain or loss would be credited to your schedule.")
 
 
@@ -256,26 +278,53 @@ class _ModelChanged(Exception):
     pass
 
 
+def _dropped(when: str = "") -> str:
+    return (f"removed some of the model's parameters from the optimizer (`optimizer.param_groups`){when}: they no "
+            "longer train, as frozen layers")
+
+
 def _watched(scheduler_fn, model, key: dict):
     """``scheduler_fn`` for the real run: refuses a function that changes the model (frozen parameters, new
-    values), and puts the learner's scheduler class (when not torch's) into the run's cache key ``key``."""
+    values, parameters taken out of the optimizer), also while the run steps its scheduler (weights written
+    between two optimizer steps, by the scheduler's ``step``), and puts the learner's scheduler class (when not
+    torch's) into the run's cache key ``key``."""
     from ._core import _code_fingerprint, _is_torch_class
 
     before = [(p.requires_grad, p.detach().clone()) for p in model.parameters()]
 
     def fn(opt):
+        members = sorted(id(p) for g in opt.param_groups for p in g["params"])
         sched = scheduler_fn(opt)
         after = list(model.parameters())
         if len(after) != len(before) or any(not p.requires_grad for p in after):
             raise _ModelChanged("froze some of the model's parameters (requires_grad off)")
         if any(not torch.equal(p.detach(), b) for p, (_, b) in zip(after, before)):
             raise _ModelChanged("changed the values of the model's parameters")
+        if sorted(id(p) for g in opt.param_groups for p in g["params"]) != members:
+            raise _ModelChanged(_dropped())
         for k in [k for k in key if k != "rates"]:  # the simulated rates the grader put in stay in the key
             del key[k]
         # "checked": runs the cache held from before the model was watched (possibly trained with frozen layers
-        # under the very key of the right answer) are never read again; the scheduled run retrains once
-        key.update({"checked": 2, **_code_fingerprint(model, opt, *(() if _is_torch_class(type(sched))
+        # under the very key of the right answer, or before the steps were watched, 3) are never read again;
+        # the scheduled run retrains once
+        key.update({"checked": 3, **_code_fingerprint(model, opt, *(() if _is_torch_class(type(sched))
                                                                      else (type(sched),)))})
+        # between two optimizer steps only the scheduler runs (and the forward and backward pass, which change
+        # no weight): weights that moved there, or parameters gone from the optimizer, are the scheduler's doing
+        last = {}
+
+        def pre(o, args, kwargs):
+            if sorted(id(p) for g in o.param_groups for p in g["params"]) != members:
+                raise _ModelChanged(_dropped(" when its scheduler stepped"))
+            if "w" in last and any(not torch.equal(p.detach(), w) for p, w in zip(model.parameters(), last["w"])):
+                raise _ModelChanged("changed the values of the model's parameters when its scheduler stepped "
+                                    "(between two optimizer steps)")
+
+        def post(o, args, kwargs):
+            last["w"] = [p.detach().clone() for p in model.parameters()]
+
+        opt.register_step_pre_hook(pre)
+        opt.register_step_post_hook(post)
         return sched
     return fn
 
@@ -301,7 +350,7 @@ def _hyper_changed(opt, hyper, sched, when: str) -> dict | None:
                          "its learning rate.", hint=hint)
 
 
-@_graded('check_schedule_beats_constant(my_scheduler, fmnist)')
+@_graded('check_schedule_beats_constant(my_scheduler, fmnist)', name="schedule vs constant LR")
 def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool = True, **overrides) -> CheckResult:
     """Train a small MLP with SGD (lr 0.02) with ``scheduler_fn(optimizer)`` and compare with constant rates.
 
@@ -365,6 +414,16 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                        hint="the schedule must change the rate during the run (e.g. warm up, then anneal "
                             "towards 0); it is also compared with a constant rate at its own mean, so a "
                             "constant multiple cannot win.", verbose=verbose)
+    if lrs is not None:  # the schedule is traced on one call and trained on others: each call must give the same
+        try:
+            again, _ = _simulate_lrs(scheduler_fn, P["lr"], P["epochs"], steps_per_epoch)
+        except Exception:
+            again = None
+        differs = _rates_differ(lrs, again)
+        if differs:
+            return _report(name, FAIL, "your function builds a different schedule each time it is called: "
+                           f"called a second time, {differs}.", case=f"calling your function twice ({plan})",
+                           hint=_SAME_SCHEDULE_HINT, verbose=verbose)
     bad = _data_problem(data)
     if bad:
         return _report(name, FAIL, bad.pop("headline"), case="the data argument", verbose=verbose, **bad)
@@ -410,6 +469,14 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     except Exception as e:
         return _raised(name, e, verbose, f"training with your scheduler ({plan})", context="scheduler")
     base, run = bases[0], runs_[0]
+    if lrs is not None:  # the rates each run trained with (one per epoch, at its start) are the traced ones
+        for s, r in zip(seeds, runs_):
+            differs = _rates_differ(np.asarray(lrs, dtype=float)[::steps_per_epoch][:len(r.lr)], r.lr, "epoch")
+            if differs:
+                return _report(name, FAIL, "your function gave the training run a different schedule from the one "
+                               f"the check traced: in the run of seed {s}, {differs}.",
+                               case=f"training with your scheduler ({plan})", hint=_SAME_SCHEDULE_HINT,
+                               verbose=verbose)
     if lrs is None:  # ReduceLROnPlateau: the rates it used, one per epoch
         lrs = np.repeat(np.array(run.lr, dtype=float), steps_per_epoch)
         if np.allclose(lrs, lrs[0], rtol=1e-9, atol=0):
@@ -480,7 +547,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                    "OneCycleLR/CyclicLR (then per batch).", verbose=verbose)
 
 
-@_graded('check_epochs_below(epochs_below)')
+@_graded('check_epochs_below(epochs_below)', name=lambda a: f"predict: epochs until below {100 * a['below']:g} %")
 def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: after how many epochs does ``ExponentialLR(gamma)`` first leave less than
     ``below`` of the initial rate?  Checked against a run of torch's scheduler (never shown before a right
