@@ -4562,6 +4562,12 @@ def test_s6_compare_l2_and_decay_measures_the_distance_to_the_penalised_minimum(
         assert to_min[key] < 1e-9, (key, to_min[key])
     assert to_min[("Adam", "AdamW(weight_decay=λ)")] > 0.05
     assert long.loc[("Adam", "AdamW(weight_decay=λ)"), "‖w‖"] > long.loc[("SGD", "ℓ2 penalty in the loss"), "‖w‖"]
+    # (s6 r2) AdamW's decay with a normalised step bounds |w_i| by 1/λ instead of penalising: here it ends much
+    # nearer the unpenalised least-squares minimum than the penalised one, every weight far inside the bound
+    to_ls = long["‖w − unpenalised minimum‖"]
+    assert to_ls[("Adam", "AdamW(weight_decay=λ)")] < to_min[("Adam", "AdamW(weight_decay=λ)")] / 2, long
+    assert all(to_ls[key] > 0.05 for key in [("SGD", "ℓ2 penalty in the loss"), ("Adam", "Adam(weight_decay=λ)")])
+    assert long["max |wᵢ|"].max() < 0.5 / 0.1
     short = ex.compare_l2_and_decay(L2_RIGHT).set_index(["optimizer", "regularisation"])["‖w − ℓ2 minimum‖"]
     assert short[("Adam", "ℓ2 penalty in the loss")] > 0.5   # 200 steps: still on its way
 

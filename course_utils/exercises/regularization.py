@@ -20,7 +20,7 @@ def mc_dropout_predict_reference(model: nn.Module, x: torch.Tensor, n_samples: i
     was = model.training
     model.eval()
     for m in model.modules():
-        if isinstance(m, (nn.Dropout, nn.AlphaDropout)):
+        if isinstance(m, nn.modules.dropout._DropoutNd):  # every dropout kind
             m.train()
     with torch.no_grad():
         probs = torch.stack([F.softmax(model(x), dim=-1) for _ in range(n_samples)])  # (S, N, C)
@@ -288,8 +288,8 @@ def _mc_problem(fn, build, S):
                              f"({', '.join('nn.' + k for k in kinds)}) ran in eval mode in every pass.",
                     key="some dropout off",
                     hint="switch on every dropout module, at any depth and of any kind: go over `model.modules()` "
-                         "and test `isinstance(m, (nn.Dropout, nn.AlphaDropout))` (or torch's common base "
-                         "class `nn.modules.dropout._DropoutNd`).")
+                         "and test `isinstance(m, nn.modules.dropout._DropoutNd)`, torch's common base class of "
+                         "every dropout kind (Dropout, Dropout1d/2d/3d, AlphaDropout, FeatureAlphaDropout).")
     ref_mean, ref_std = _mc_reference(build, x)
     # per entry: five standard errors of the difference of two Monte-Carlo means, plus a little slack
     tol = 5 * ref_std * math.sqrt(1 / S + 1 / _MC_REFERENCE) + 2e-3
@@ -409,7 +409,7 @@ def check_mc_dropout(fn: Callable, *, verbose: bool = True) -> CheckResult:
             bad["hint"] = ("your function works on the first two nets but not on this one, whose dropout layers "
                            "are an nn.Dropout inside a nested block and an nn.AlphaDropout: go over "
                            "`model.modules()` (every module at any depth, not `model.children()`) and switch on "
-                           "every dropout kind, `isinstance(m, (nn.Dropout, nn.AlphaDropout))` (not `type(m) is "
+                           "every dropout kind, `isinstance(m, nn.modules.dropout._DropoutNd)` (not `type(m) is "
                            "nn.Dropout`).")
         elif k > 0 and key == "dropout off":
             bad["hint"] = ("your function works on the first net but not on this one, whose Dropout layers sit "
@@ -546,7 +546,8 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
 
     Returns a DataFrame: for each way of regularising, the distance of the final weights from "ℓ2 penalty in the
     loss" with the same optimizer, their distance from the minimum of the penalised loss (solved exactly: the
-    loss is strictly convex, so an optimizer that converges on it ends there) and the final weight norm.
+    loss is strictly convex, so an optimizer that converges on it ends there) and from the minimum of the
+    unpenalised loss (least squares), the final weight norm and the largest weight.
     """
     import pandas as pd
 
@@ -606,6 +607,7 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
     # the minimum of mean((Xw − y)²) + λ/2·‖w‖²: its gradient 2Xᵀ(Xw − y)/n + λw vanishes there
     n = len(y)
     w_l2 = torch.linalg.solve(2 * X.T @ X / n + lam * torch.eye(X.shape[1], dtype=X.dtype), 2 * X.T @ y / n)
+    w_ls = torch.linalg.lstsq(X, y.reshape(len(y), -1)).solution.reshape(w_l2.shape)  # the unpenalised minimum
     a_lr = lr
     rows = []
     configs = [
@@ -626,7 +628,9 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
         ref.setdefault(opt_name, w)
         rows.append({"optimizer": opt_name, "regularisation": how,
                      "‖w − w(ℓ2 in loss)‖": (w - ref[opt_name]).norm().item(),
-                     "‖w − ℓ2 minimum‖": (w - w_l2).norm().item(), "‖w‖": w.norm().item()})
+                     "‖w − ℓ2 minimum‖": (w - w_l2).norm().item(),
+                     "‖w − unpenalised minimum‖": (w - w_ls).norm().item(), "‖w‖": w.norm().item(),
+                     "max |wᵢ|": w.abs().max().item()})
     return pd.DataFrame(rows)
 
 
