@@ -509,7 +509,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
         against = "the constant at its mean rate" if a_mean is not None else f"the constant lr {P['lr']:g}"
         details.append(f"your schedule − {against}, seed by seed: "
                        + ", ".join(f"{d:+.2f}" for d in diffs) + " points (the verdict uses their mean)")
-    details += [f"your schedule:   best val acc {a1:.2f} %, final train loss {run.train_loss[-1]:.3f}", f"({plan})"]
+    details += [f"your schedule:   best val acc {a1:.2f} %, final train loss {loss(runs_):.3f}", f"({plan})"]
     per = "runs" if len(seeds) > 1 else "run"
     runs = [(f"the constant-rate baseline {per}", b) for b in bases] + [(f"your schedule's {per}", r) for r in runs_]
     runs += [(f"the {per} at your schedule's mean rate", r) for r in at_means] if a_mean is not None else []
