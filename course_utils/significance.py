@@ -384,7 +384,12 @@ def row_sentences(table: pd.DataFrame, *, min_effect: float, unit: str = "points
         elif r["significant"]:
             note = ("significant and at least" if abs(diff) >= m else "significant but below") + \
                 f" the minimum effect of {least}"
-            if lo <= 0 <= hi:
+            inner = lo if diff > 0 else -hi   # the interval's end nearest zero, on the side of the difference
+            crosses_zero = lo <= 0 <= hi
+            if abs(diff) >= m and inner < m:  # the mean clears the minimum effect, its interval does not
+                note += " on average only: its joint interval reaches below it" + (
+                    ", and past zero (Holm's later steps are less strict)" if crosses_zero else "")
+            elif crosses_zero:
                 note += ", though its joint interval reaches zero: Holm's later steps are less strict"
         else:
             reading = null_reading(lo, hi, det, m)

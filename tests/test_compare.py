@@ -380,6 +380,11 @@ def test_row_sentences_read_a_null_row_as_the_display_does():
     sig = C.row_sentences(_row(-2.0, -3.0, -1.0, 0.8, sig=True, p=0.001), min_effect=1, unit="epochs")[0]
     assert "significant and at least the minimum effect of 1 epoch" in sig and "Holm p = 0.001" in sig
     assert "too few seeds (3)" in C.row_sentences(_row(0.1, -1, 1, 1, n=3), min_effect=0.5)[0]
+    assert "on average only" not in sig
+    # (s6 r3, capstone) a mean beyond the minimum effect whose joint interval reaches below it: on average only
+    for row in (_row(-2.0, -4.17, 0.17, 0.8, sig=True, p=0.01), _row(1.5, 0.4, 2.6, 0.8, sig=True, p=0.01)):
+        said = C.row_sentences(row, min_effect=1, unit="epochs")[0]
+        assert "at least the minimum effect of 1 epoch on average only: its joint interval reaches below it" in said
 
 
 @pytest.mark.parametrize("noise,shift,m", [(0.05, 0.0, 0.5), (0.5, 0.0, 0.2), (0.3, 0.1, 0.4), (0.02, 0.3, 0.2),

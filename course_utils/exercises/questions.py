@@ -24,7 +24,9 @@ QUESTIONS = [
     ("Is it fine to initialise the biases to 0?",
      "Yes. The random weights already break the symmetry between units, and zero biases add no variance to the "
      "signal, which is what the variance derivations assume. Some practitioners give ReLU units a small positive "
-     "bias so that fewer are dead at the start, but 0 is the standard default (and what the book uses)."),
+     "bias so that fewer are dead at the start. Zero is what the initialisation schemes assume and what the "
+     "book's models set after building; PyTorch's own `nn.Linear` draws its biases at random, from "
+     "U(−1/√fan_in, 1/√fan_in), like its weights."),
     ("When would you choose each of the activation functions of the chapter?",
      "ReLU is the fast, strong default for plain deep nets. Leaky ReLU / PReLU avoid dead units (PReLU learns the "
      "slope, helpful on large data sets). ELU and GELU/SiLU (Swish) are smooth and often a little more accurate at "
