@@ -4567,7 +4567,7 @@ def test_s6_compare_l2_and_decay_measures_the_distance_to_the_penalised_minimum(
     to_ls = long["‖w − unpenalised minimum‖"]
     assert to_ls[("Adam", "AdamW(weight_decay=λ)")] < to_min[("Adam", "AdamW(weight_decay=λ)")] / 2, long
     assert all(to_ls[key] > 0.05 for key in [("SGD", "ℓ2 penalty in the loss"), ("Adam", "Adam(weight_decay=λ)")])
-    assert long["max |wᵢ|"].max() < 0.5 / 0.1
+    assert long["largest |weight|"].max() < 0.5 / 0.1
     short = ex.compare_l2_and_decay(L2_RIGHT).set_index(["optimizer", "regularisation"])["‖w − ℓ2 minimum‖"]
     assert short[("Adam", "ℓ2 penalty in the loss")] > 0.5   # 200 steps: still on its way
 

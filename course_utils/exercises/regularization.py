@@ -630,7 +630,7 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
                      "‖w − w(ℓ2 in loss)‖": (w - ref[opt_name]).norm().item(),
                      "‖w − ℓ2 minimum‖": (w - w_l2).norm().item(),
                      "‖w − unpenalised minimum‖": (w - w_ls).norm().item(), "‖w‖": w.norm().item(),
-                     "max |wᵢ|": w.abs().max().item()})
+                     "largest |weight|": w.abs().max().item()})
     return pd.DataFrame(rows)
 
 
