@@ -24,7 +24,7 @@ import pandas as pd
 from .train import TrainResult
 
 __all__ = ["mean_ci", "seed_table", "holm", "welch_table", "MIN_SEEDS", "sign_flip_p", "detectable_difference",
-           "paired_table", "paired_display", "null_reading", "NULL_PHRASES", "row_sentences", "verdict", "family_record",
+           "paired_table", "pairing_table", "paired_display", "null_reading", "NULL_PHRASES", "row_sentences", "verdict", "family_record",
            "recorded_family", "recorded_verdict"]
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
@@ -270,6 +270,38 @@ def paired_table(results: Mapping[str, Sequence], pairs: Sequence[tuple[str, str
             raise ValueError(f"{a!r} and {b!r} were run on different seeds ({sa} vs {sb}); pair seed i with seed i.")
         diffs.append((a, b, xa - xb))
     return _family_table(diffs, confidence, power, min_seeds)
+
+
+def pairing_table(results: Mapping[str, Sequence], pairs: Sequence[tuple[str, str]] | None = None,
+                  *, unit: str = "pp") -> pd.DataFrame:
+    r"""How much pairing seeds helped each comparison of :func:`paired_table` (same arguments).
+
+    The variance of a per-seed difference is :math:`\sigma_A^2 + \sigma_B^2 - 2\rho\,\sigma_A\sigma_B`: pairing
+    removes noise exactly as far as the runs of one seed resemble each other across the two configurations
+    (correlation :math:`\rho > 0`), and adds noise when they move apart (:math:`\rho < 0`). One row per pair,
+    indexed ``"A − B"``: ``correlation over seeds``, ``sd paired (unit)`` (of the per-seed differences),
+    ``sd unpaired (unit)`` (:math:`\sqrt{\sigma_A^2 + \sigma_B^2}`, what the differences of unpaired runs would
+    spread) and ``noise removed (%)`` (:math:`1 -` their ratio, in percent; negative where pairing cost
+    precision). With fewer than 3 seeds, or a side that does not vary, the correlation is NaN.
+
+    Raises:
+        KeyError, ValueError: as :func:`paired_table` (an unknown name; different seeds on the two sides).
+    """
+    table = paired_table(results, pairs)  # the same checks of names and seeds
+    rows = {}
+    for a, b in table[["A", "B"]].itertuples(index=False):
+        xa, _ = _accuracies(results[a])
+        xb, _ = _accuracies(results[b])
+        n = len(xa)
+        sd_a, sd_b = (float(np.std(x, ddof=1)) if n > 1 else math.nan for x in (xa, xb))
+        rho = float(np.corrcoef(xa, xb)[0, 1]) if n >= 3 and sd_a > 0 and sd_b > 0 else math.nan
+        paired_sd = float(np.std(xa - xb, ddof=1)) if n > 1 else math.nan
+        unpaired_sd = math.hypot(sd_a, sd_b)
+        rows[f"{a} − {b}"] = {"correlation over seeds": rho, f"sd paired ({unit})": paired_sd,
+                              f"sd unpaired ({unit})": unpaired_sd,
+                              "noise removed (%)": 100 * (1 - paired_sd / unpaired_sd) if unpaired_sd > 0
+                              else math.nan}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _p_text(p: float) -> str:

@@ -449,6 +449,31 @@ def test_paired_table_refuses_unpaired_input():
         paired_table({"A": [1.0], "B": [1.0]}, min_seeds=1)
 
 
+def test_pairing_table_against_scipy_and_the_variance_identity():
+    """pairing_table: the correlation is scipy's Pearson r; the paired sd obeys
+    var(A − B) = var A + var B − 2 rho sd_A sd_B; pairing removes noise for rho > 0 and costs it for rho < 0."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(85, 1.0, size=7)
+    runs = {"A": base + rng.normal(0, 0.2, 7), "B": base + 0.3 + rng.normal(0, 0.2, 7),
+            "C": 170 - base + rng.normal(0, 0.2, 7), "D": rng.normal(85, 1.0, 7)}
+    t = C.pairing_table(runs, [("A", "B"), ("A", "C"), ("A", "D")], unit="pp")
+    assert list(t.index) == ["A − B", "A − C", "A − D"]
+    for (a, b), row in zip([("A", "B"), ("A", "C"), ("A", "D")], t.itertuples()):
+        xa, xb = runs[a], runs[b]
+        rho = st.pearsonr(xa, xb)[0]
+        assert row[1] == pytest.approx(rho, rel=1e-12)
+        va, vb = xa.var(ddof=1), xb.var(ddof=1)
+        assert row[2] ** 2 == pytest.approx(va + vb - 2 * rho * np.sqrt(va * vb), rel=1e-9)
+        assert row[3] == pytest.approx(np.sqrt(va + vb), rel=1e-12)
+        assert row[4] == pytest.approx(100 * (1 - row[2] / row[3]), rel=1e-12)
+    assert t.loc["A − B", "noise removed (%)"] > 50 and t.loc["A − C", "noise removed (%)"] < -30
+    # too few seeds, or a side that never varies: no correlation to report
+    assert math.isnan(C.pairing_table({"A": [1.0, 2.0], "B": [1.5, 2.5]}).iloc[0, 0])
+    assert math.isnan(C.pairing_table({"A": [1.0, 2.0, 3.0], "B": [1.0, 1.0, 1.0]}).iloc[0, 0])
+    with pytest.raises(ValueError, match="same seeds"):
+        C.pairing_table({"A": [1.0, 2.0, 3.0], "B": [1.0, 2.0]})
+
+
 def test_paired_table_checks_the_seeds_of_train_results():
     from course_utils.train import TrainResult
     mk = lambda seed, acc: TrainResult(train_acc=[], val_acc=[], train_loss=[], val_loss=[],  # noqa: E731

@@ -631,7 +631,37 @@ def test_capstone_seeds_search_and_comparisons(make_tiny_data, cache, capsys):
     # (s6 review 07, finding 6) the axis can start under the bar, where the comparisons live; the panels share it
     zoomed = ex.plot_capstone_curves({"tiny": runs, "twin": runs}, target=target, y_from=target - 15)
     assert all(ax.get_ylim()[0] == target - 15 for ax in zoomed.axes[:2])
+    # (s6 review 07) the capstone's five panels in a 3 x 2 grid: the top-right one has the legend, not a run,
+    # below it, so it shows epoch ticks, and every panel that shows them names them
+    five = ex.plot_capstone_curves({k: runs for k in "ABCDE"}, target=target)
+    five.canvas.draw()
+    shown = [ax for ax in five.axes[:5] if any(t.get_visible() and t.get_text()
+                                               for t in ax.get_xticklabels())]
+    assert [ax.get_title() for ax in shown] == ["C", "D", "E"]
+    assert all(ax.get_xlabel() == "epoch" for ax in shown)
     plt.close("all")
+
+
+def test_capstone_workload_counts_the_exercises_own_calls():
+    """capstone_workload's counts (three searches over lr_grid, one over onecycle_grid; four configurations at
+    the epoch cap, one at onecycle_epochs) are those of the exercise's code, at both budgets."""
+    import re
+    from pathlib import Path
+
+    src = (Path(__file__).parents[1] / "exercises" / "src" / "07_capstone.md").read_text(encoding="utf-8")
+    searches = re.findall(r"exercises\.search_lr\((.*?)\n(?:\S|$)", src, flags=re.S)
+    seeds = re.findall(r"exercises\.capstone_seeds\((.*?)\n(?:\S|$)", src, flags=re.S)
+    one_cycle = lambda calls: sum('"onecycle_' in c for c in calls)  # noqa: E731
+    assert (len(searches), one_cycle(searches), len(seeds), one_cycle(seeds)) == (4, 1, 5, 1)
+    for budget, sz in ex.CAPSTONE_SIZES.items():
+        w = ex.capstone_workload(sz)
+        search = ((len(searches) - 1) * len(sz["lr_grid"]) * sz["search_epochs"]
+                  + len(sz["onecycle_grid"]) * sz["onecycle_epochs"])
+        runs = sz["seeds"] * ((len(seeds) - 1) * sz["epochs"] + sz["onecycle_epochs"])
+        assert (w["search_epochs"], w["run_epochs"]) == (search, runs), budget
+        assert w["examples"] == (search + runs) * sz["n_train"]
+    assert ex.capstone_workload(ex.CAPSTONE_SIZES["full"])["examples"] > 10 * ex.capstone_workload(
+        ex.CAPSTONE_SIZES["cpu"])["examples"]
 
 
 def test_the_masters_worked_answers_read_a_table_as_the_grader_does():

@@ -54,7 +54,7 @@ from .regularization import (
 from .questions import QUESTIONS, FORMS, show_question, show_answer, answer_button, form_markdown, check_answer
 from .capstone import check_capstone_model
 from .capstone_runs import (
-    CAPSTONE_SIZES, capstone_sizes, capstone_run, CapstoneRuns, capstone_seeds, search_lr, epochs_to,
+    CAPSTONE_SIZES, capstone_sizes, capstone_workload, capstone_run, CapstoneRuns, capstone_seeds, search_lr, epochs_to,
     mc_dropout_accuracy, step_times, convergence_target, capstone_table, plot_capstone_curves,
 )
 from .capstone_answers import (
@@ -82,7 +82,7 @@ __all__ = [
     # 06 conceptual questions
     "QUESTIONS", "FORMS", "show_question", "show_answer", "answer_button", "form_markdown", "check_answer",
     # 07 capstone
-    "check_capstone_model", "CAPSTONE_SIZES", "capstone_sizes", "capstone_run", "CapstoneRuns", "capstone_seeds",
+    "check_capstone_model", "CAPSTONE_SIZES", "capstone_sizes", "capstone_workload", "capstone_run", "CapstoneRuns", "capstone_seeds",
     "search_lr", "epochs_to", "mc_dropout_accuracy", "step_times", "convergence_target", "capstone_table",
     "plot_capstone_curves", "CAPSTONE_QUESTIONS", "YES", "NO", "NOT_SIGNIFICANT", "capstone_outcomes",
     "check_capstone_answers",

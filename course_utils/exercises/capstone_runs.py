@@ -54,6 +54,18 @@ def capstone_sizes(budget=None) -> dict:
     return dict(CAPSTONE_SIZES[b.name if b.name in CAPSTONE_SIZES else "cpu"])
 
 
+def capstone_workload(sizes: Mapping) -> dict:
+    """The most training the capstone can take at ``sizes`` (:func:`capstone_sizes`), counted in epochs over
+    ``n_train`` examples: ``search_epochs`` (the three rate searches of SiLU, SiLU + BN and SELU over ``lr_grid``,
+    and 1cycle's over ``onecycle_grid``), ``run_epochs`` (five configurations × ``seeds``, each at its cap:
+    early stopping usually ends them sooner), ``epochs`` (their sum) and ``examples`` (``epochs × n_train``)."""
+    search = (3 * len(sizes["lr_grid"]) * sizes["search_epochs"]
+              + len(sizes["onecycle_grid"]) * sizes["onecycle_epochs"])
+    runs = sizes["seeds"] * (4 * sizes["epochs"] + sizes["onecycle_epochs"])
+    return {"search_epochs": search, "run_epochs": runs, "epochs": search + runs,
+            "examples": (search + runs) * sizes["n_train"]}
+
+
 class _LearnerMistake(Exception):
     """A mistake found in the learner's objects before or during training (its args: a report dict)."""
 
@@ -631,9 +643,8 @@ def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: flo
         ax.set_title(label)
         integer_epochs(ax)
     for i, ax in enumerate(axes[:len(runs)]):
-        if i + ncols >= len(runs):  # no panel below: this one shows the epochs
+        if i + ncols >= len(runs):  # no panel of runs below: this one shows and names the epochs
             ax.xaxis.set_tick_params(labelbottom=True)
-        if i + ncols >= nrows * ncols:  # the bottom row names them (above the legend, the ticks say it)
             ax.set_xlabel("epoch")
     for ax in axes[len(runs):]:
         ax.axis("off")
