@@ -48,7 +48,10 @@ sync: install
 	$(PY) exercises/build_notebooks.py
 	$(PY) scripts/sync_notebooks.py
 
+# scripts/pre_execute.py first runs the pages the execution cache lacks two at a time (one thread each) into
+# myst-nb's cache; the build then only renders. It never fails: a page it could not run, the build runs and reports.
 build: install data js sync ipython
+	$(PY) scripts/pre_execute.py
 	$(JB) build . $(JB_FLAGS)
 
 ipython: install
