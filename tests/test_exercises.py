@@ -622,12 +622,21 @@ def test_capstone_seeds_search_and_comparisons(make_tiny_data, cache, capsys):
     fig = ex.plot_capstone_curves({"tiny": runs, "twin": runs, "stub": None}, target=target)
     panels = [ax for ax in fig.axes if ax.axison]
     assert len(panels) == 2 and [ax.get_title() for ax in panels] == ["tiny", "twin"]
-    assert len(panels[0].get_lines()) == 2 * 3 + 1  # a line and a kept-epoch dot per seed, and the bar
-    colours = [[ln.get_color() for ln in ax.get_lines()[:-1:2]] for ax in panels]
+    lines = [[ln for ln in ax.get_lines() if ln.get_label() != "_stopped"] for ax in panels]
+    assert len(lines[0]) == 2 * 3 + 1  # a line and a kept-epoch dot per seed, and the bar
+    # (s8 review 07) a × ends each run that early stopping ended, and the alt text names the quantity, the bar
+    # and how many stopped early
+    stopped = [ln for ln in panels[0].get_lines() if ln.get_label() == "_stopped"]
+    assert len(stopped) == ended["early"] and all(ln.get_marker() == "x" for ln in stopped)
+    said = panels[0].course_description
+    assert said.startswith("validation accuracy (%) of 3 seeds; best ") and f"the bar of {target:.0f} %" in said
+    assert (f"{ended['early']} of 3 stopped early, before epoch 20" if ended["early"] else
+            "every run trained all 20 epochs") in said, said
+    colours = [[ln.get_color() for ln in ax_lines[:-1:2]] for ax_lines in lines]
     assert colours[0] == colours[1] and len(set(colours[0])) == 3  # seed k: one colour in every panel
     legend = fig.axes[2].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == ["seed 0", "seed 1", "seed 2", "kept epoch",
-                                                          f"the bar, {target:.0f} %"]
+    assert [t.get_text() for t in legend.get_texts()] == ["seed 0", "seed 1", "seed 2", "kept epoch"] + (
+        ["stopped early"] if ended["early"] else []) + [f"the bar, {target:.0f} %"]
     # (s6 review 07, finding 6) the axis can start under the bar, where the comparisons live; the panels share it
     zoomed = ex.plot_capstone_curves({"tiny": runs, "twin": runs}, target=target, y_from=target - 15)
     assert all(ax.get_ylim()[0] == target - 15 for ax in zoomed.axes[:2])

@@ -602,13 +602,35 @@ def capstone_table(runs: Mapping[str, object], *, target: float | None = None):
     return pd.DataFrame(rows).set_index("configuration").astype(object).fillna("")
 
 
+def _curves_description(r: CapstoneRuns, metric: str, name: str, scale: float, target: float | None) -> str:
+    """One panel of :func:`plot_capstone_curves` in words, for the figure's alt text (``_ext/figure_describe.py``
+    reads ``ax.course_description``): the quantity, the best value of the seeds and where it was kept, when
+    the runs reached the bar, and how many early stopping ended."""
+    n = len(r.results)
+    best = [scale * max(getattr(res, metric)) if metric.endswith("acc") else scale * min(getattr(res, metric))
+            for res in r.results if len(getattr(res, metric))]
+    kept = [res.best_epoch for res in r.results]
+    parts = [f"{name} of {n} seed{'s' * (n != 1)}"]
+    if best:
+        parts.append(f"best {min(best):.1f} to {max(best):.1f}, kept at epochs {min(kept)} to {max(kept)}")
+    if target is not None and metric == "val_acc":
+        hit = [e for e in (epochs_to(res, target) for res in r.results) if not math.isnan(e)]
+        parts.append(f"none reaches the bar of {target:.0f} %" if not hit else
+                     f"{len(hit)} of {n} reach the bar of {target:.0f} %, at epochs {min(hit):.0f} to {max(hit):.0f}")
+    if r.max_epochs is not None:
+        early = sum(res.epochs < r.max_epochs for res in r.results)
+        parts.append(f"{early} of {n} stopped early, before epoch {r.max_epochs}" if early else
+                     f"every run trained all {r.max_epochs} epochs")
+    return "; ".join(parts)
+
+
 def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: float | None = None,
                          metric: str = "val_acc", y_from: float | None = None):
     """The learning curves as small multiples: one panel per configuration, one line per seed.
 
     Seed ``k`` has the same colour and dash in every panel (the seeds pair across configurations), a dot
-    marks the epoch whose weights each run keeps, a line ends where its run stopped (early stopping, or the
-    epoch cap), and the dotted line is ``target`` (the common bar).  The last panel holds the legend.  ``y_from``
+    marks the epoch whose weights each run keeps, a line ends where its run stopped (early stopping, marked ×,
+    or the epoch cap), and the dotted line is ``target`` (the common bar).  The last panel holds the legend.  ``y_from``
     starts the shared y axis there (e.g. some points under the bar, where the comparisons live; the first epochs
     below it enter from the bottom).  Returns the figure.
     """
@@ -638,10 +660,13 @@ def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: flo
             b = res.best_epoch - res.start_epoch - 1
             if 0 <= b < len(ys):
                 ax.plot(xs[b], ys[b], "o", color=st["color"], ms=4.5, mec="white", mew=0.6, label="_kept")
+            if r.max_epochs is not None and res.epochs < r.max_epochs and len(ys):  # early stopping ended it here
+                ax.plot(xs[-1], ys[-1], "x", color=st["color"], ms=5.5, mew=1.4, label="_stopped")
         if target is not None and metric == "val_acc":
             ax.axhline(target, color="#555555", ls=":", lw=1, label="_bar")  # in the legend panel
         ax.set_title(label)
         integer_epochs(ax)
+        ax.course_description = _curves_description(r, metric, names.get(metric, metric), scale, target)
     for i, ax in enumerate(axes[:len(runs)]):
         if i + ncols >= len(runs):  # no panel of runs below: this one shows and names the epochs
             ax.xaxis.set_tick_params(labelbottom=True)
@@ -655,6 +680,9 @@ def plot_capstone_curves(runs: Mapping[str, CapstoneRuns | None], *, target: flo
     labels = list(seeds[:n_seeds])
     handles.append(plt.Line2D([], [], ls="none", marker="o", color="#333333", ms=4.5))
     labels.append("kept epoch")
+    if any(r.max_epochs is not None and any(res.epochs < r.max_epochs for res in r.results) for r in runs.values()):
+        handles.append(plt.Line2D([], [], ls="none", marker="x", color="#333333", ms=5.5, mew=1.4))
+        labels.append("stopped early")
     if target is not None and metric == "val_acc":
         handles.append(plt.Line2D([], [], color="#555555", ls=":", lw=1))
         labels.append(f"the bar, {target:.0f} %")
