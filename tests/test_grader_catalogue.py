@@ -6344,6 +6344,7 @@ def test_r8b_mc_table_cell_wrong_form_is_a_message(fn, capsys):
     assert ex.attempt(fn, model, x, 30, returns_like=(like, like)) is None
     out = capsys.readouterr().out
     assert "cannot use it" in out and "Traceback" not in out, out
+    assert "per input value" not in out, out  # (the spread is not shaped like an input)
     mean, std = ex.attempt(mc_ok, model, x, 30, returns_like=(like, like))
     assert mean.shape == std.shape == like.shape
 

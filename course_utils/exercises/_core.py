@@ -805,19 +805,20 @@ def _show(widget) -> None:
     display(widget)
 
 
-def _unlike(out, like):
+def _unlike(out, like, _item: bool = False):
     """What keeps ``out`` from having the form of ``like`` (a tensor: a tensor of its shape; a tuple of them: a
     tuple or list of as many such tensors), as a phrase, or None."""
     if isinstance(like, torch.Tensor):
         if not isinstance(out, torch.Tensor):
             return f"{_describe(out)}, not a tensor of shape {tuple(like.shape)}"
-        if tuple(out.shape) != tuple(like.shape):
-            return f"a tensor of shape {tuple(out.shape)}, not {tuple(like.shape)} (one value per input value)"
+        if tuple(out.shape) != tuple(like.shape):  # (an item of a tuple need not be shaped like an input)
+            return (f"a tensor of shape {tuple(out.shape)}, not {tuple(like.shape)}"
+                    + ("" if _item else " (one value per input value)"))
         return None
     if not isinstance(out, (tuple, list)) or len(out) != len(like):
         return f"{_describe(out)}, not a tuple of {len(like)} tensors"
     for i, (o, k) in enumerate(zip(out, like)):
-        bad = _unlike(o, k)
+        bad = _unlike(o, k, _item=True)
         if bad:
             return f"as item {i} of its result {bad}"
     return None
