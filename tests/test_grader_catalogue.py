@@ -6384,6 +6384,9 @@ WRONG_L2_R8 = [
     ("keepdim: shape (1,)", lambda ps, lam: lam / 2 * torch.stack([(p ** 2).sum() for p in ps]).sum(0, keepdim=True),
      "shape (1,)"),
     ("a one-element list", lambda ps, lam: [lam / 2 * sum((p ** 2).sum() for p in ps)], "a list of 1 item"),
+    # (widened) a list of tensors was shown as torch's repr (grad_fn, dtype); a float is named as one
+    ("one penalty per tensor, a list", lambda ps, lam: [lam / 2 * p ** 2 for p in ps], "a list of 2 items"),
+    ("a Python float", lambda ps, lam: lam / 2 * sum(float((p ** 2).sum()) for p in ps), "not a tensor"),
 ]
 RIGHT_L2_R8 = [
     ("squeezed after keepdim", lambda ps, lam: lam / 2 * torch.stack([(p ** 2).sum() for p in ps]).sum(0, keepdim=True)
@@ -6395,7 +6398,9 @@ RIGHT_L2_R8 = [
 
 @pytest.mark.parametrize("label,fn,keyword", WRONG_L2_R8, ids=[r[0] for r in WRONG_L2_R8])
 def test_r8b_l2_shape_is_named(label, fn, keyword):
-    rejected(ex.check_l2_penalty(fn, verbose=False), keyword)
+    r = ex.check_l2_penalty(fn, verbose=False)
+    rejected(r, keyword)
+    assert "grad_fn" not in r.message and "dtype=" not in r.message, r.message
 
 
 @pytest.mark.parametrize("label,fn", RIGHT_L2_R8, ids=[r[0] for r in RIGHT_L2_R8])

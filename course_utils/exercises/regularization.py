@@ -502,9 +502,11 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
                                 "dimension at all. Where does your length-1 dimension come from: a reduction "
                                 "that keeps its dimension (`keepdim=True`), or a list the value was put in "
                                 "before it became a tensor?", verbose=verbose)
-        got = _describe(pen)
-        if isinstance(pen, (list, tuple)) or isinstance(pen, numbers.Number):
-            got = f"{_fmt(pen)}, {got}"
+        got = _describe(pen)  # what it is, with its values where there are a few
+        if isinstance(pen, torch.Tensor):
+            got = f"{got}: {_fmt(pen)}"
+        elif isinstance(pen, numbers.Real) and not isinstance(pen, bool):
+            got = f"the number {float(pen):.4g} (a Python/NumPy number, not a tensor)"
         return _report(name, FAIL, "expected a scalar tensor.", case=case, got=got,
                        hint="add up one number per parameter tensor into a single scalar tensor (not a list, "
                             "not a Python float).", verbose=verbose)
