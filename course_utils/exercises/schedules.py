@@ -337,7 +337,7 @@ def _losing_schedule_hint(lrs, sched, runs_, bases, data, P: dict, total: int, f
     for s in inner:
         t = getattr(s, "total_steps", None)
         if type(s).__name__ == "OneCycleLR" and isinstance(t, int) and t > total:
-            phase = ("still warming up" if np.argmax(lrs) == len(lrs) - 1 else "before its annealing was done")
+            phase = ("while still warming up" if np.argmax(lrs) == len(lrs) - 1 else "before its annealing was done")
             mx = s.optimizer.param_groups[0].get("max_lr", peak)
             return (f"your OneCycleLR was built with total_steps={t}, but the run takes {total} steps: it stopped "
                     f"{phase}, at a rate of {end:.3g} (its max_lr is {float(mx):.3g}). Build it for the steps this "
