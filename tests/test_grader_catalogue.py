@@ -3787,7 +3787,9 @@ STRING_NUMBERS = [  # (att3) a number written as a string: the example keeps the
      "e.g. 0.35, not '35%'"),
     ("04A: a fraction in quotes", lambda: ex.check_exponential_fraction("0.3487", verbose=False),
      "e.g. 0.3487, not '0.3487'"),
-    ("04A: words", lambda: ex.check_exponential_fraction("a third", verbose=False), "without quotes or a % sign"),
+    # (blind round 8, grfix8b) no % sign is named for a string without one
+    ("04A: words", lambda: ex.check_exponential_fraction("a third", verbose=False),
+     "write the number itself, without quotes."),
 ]
 
 
@@ -5348,7 +5350,7 @@ ATT6_NUMBER_TEXT = [
     ("thousands in several groups", lambda a, verbose=False: ex.check_answer(5, a, verbose=verbose), "1.000.000",
      "e.g. 1000000, not"),
     ("a plain number in quotes", ex.check_leaky_growth, "12.17", "e.g. 12.17, not"),
-    ("no number", ex.check_leaky_growth, "twelve", "without quotes or a % sign"),
+    ("no number", ex.check_leaky_growth, "twelve", "write the number itself, without quotes."),
 ]
 
 
@@ -6181,3 +6183,226 @@ RIGHT_ATT7_SCHEDULES = [
 def test_att7_schedule_that_only_changes_the_rate_is_graded(label, fn, make_tiny_data, cache):
     accepted(ex.check_schedule_beats_constant(fn, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
                                               batch_size=64, margin=-100.0, verbose=False))
+
+
+# ============================================================================ blind round 8 (grfix8b)
+# ---- D3 (04A): the learning rate itself (a run started at 0.1) is not the fraction; the power was right
+WRONG_FRACTION_R8 = [
+    ("the rate of a run at lr=0.1", 0.1 * 0.9 ** 10, "learning rate itself"),
+    ("the rate read off the plot, 3 digits", 0.0349, "started at lr=0.1"),
+    ("the rate of the short run's lr=0.02", 0.02 * 0.9 ** 10, "started at lr=0.02"),
+    ("the rate at lr=0.1, one epoch off", 0.1 * 0.9 ** 11, "learning rate itself"),
+]
+RIGHT_FRACTION_R8 = [
+    ("the rate divided by the initial 0.1", (0.1 * 0.9 ** 10) / 0.1),
+    ("a ratio of two plotted rates", float(ex.schedule_lrs(lambda o: SCHED.ExponentialLR(o, 0.9), epochs=11, lr=0.1)[10]
+                                           / ex.schedule_lrs(lambda o: SCHED.ExponentialLR(o, 0.9), epochs=11,
+                                                             lr=0.1)[0])),
+]
+
+
+@pytest.mark.parametrize("label,answer,keyword", WRONG_FRACTION_R8, ids=[r[0] for r in WRONG_FRACTION_R8])
+def test_r8b_the_rate_itself_is_not_the_fraction(label, answer, keyword):
+    r = ex.check_exponential_fraction(answer, verbose=False)
+    rejected(r, keyword)
+    assert "as a power" not in r.message, r.message  # the power was right: not the hint for it
+
+
+@pytest.mark.parametrize("label,answer", RIGHT_FRACTION_R8, ids=[r[0] for r in RIGHT_FRACTION_R8])
+def test_r8b_the_fraction_from_rates_passes(label, answer):
+    accepted(ex.check_exponential_fraction(answer, verbose=False))
+
+
+# ---- D9 (04A, 06): "a % sign" only where there is one; an empty string is "not yet" in every check
+WRONG_NUMBER_TEXT_R8 = [
+    ("04A epochs as words", lambda: ex.check_epochs_below("44 epochs", verbose=False), "without quotes."),
+    ("06 q5 a formula as a string", lambda: ex.check_answer(5, "1/(1-0.99999)", verbose=False), "without quotes."),
+    ("06 q7 a number and a word", lambda: ex.check_answer(7, "50 times", verbose=False), "without quotes."),
+]
+
+
+@pytest.mark.parametrize("label,call,keyword", WRONG_NUMBER_TEXT_R8, ids=[r[0] for r in WRONG_NUMBER_TEXT_R8])
+def test_r8b_no_percent_sign_named_where_there_is_none(label, call, keyword):
+    r = call()
+    rejected(r, keyword)
+    assert "% sign" not in r.message, r.message
+
+
+@pytest.mark.parametrize("check", [ex.check_epochs_below, ex.check_exponential_fraction],
+                         ids=lambda c: c.__name__)
+def test_r8b_an_empty_string_is_not_yet(check):
+    assert check("", verbose=False).status == "not yet"
+
+
+# ---- D10: a keyword the check does not have is named as unknown, not as a missing argument
+WRONG_KEYWORDS_R8 = [
+    ("06 question=", lambda: ex.check_answer(question=1, answer="b", verbose=False), "no argument called `question`"),
+    ("04A the variable's name", lambda: ex.check_epochs_below(epochs_below=44, verbose=False),
+     "no argument called `epochs_below`"),
+    ("04A fraction_after_10=", lambda: ex.check_exponential_fraction(fraction_after_10=0.35, verbose=False),
+     "no argument called `fraction_after_10`"),
+]
+
+
+@pytest.mark.parametrize("label,call,keyword", WRONG_KEYWORDS_R8, ids=[r[0] for r in WRONG_KEYWORDS_R8])
+def test_r8b_unknown_keyword_is_named(label, call, keyword):
+    r = call()
+    rejected(r, keyword)
+    assert "parentheses" not in r.message and "it needs" not in r.message, r.message
+
+
+def test_r8b_right_keywords_still_graded():
+    assert ex.check_answer(n=1, answer="", verbose=False).status == "not yet"
+    assert ex.check_epochs_below(answer=44, verbose=False).status == "pass"
+
+
+# ---- D11 (04B): swapped arguments are told as such; a cut preview closes with "…"
+def test_r8b_schedule_arguments_swapped(make_tiny_data):
+    data = _tiny_mlp_data(make_tiny_data)
+    rejected(ex.check_schedule_beats_constant(data, _one_cycle_tiny, verbose=False), "look swapped")
+
+
+def test_r8b_a_cut_preview_says_so():
+    from course_utils.exercises._core import _describe
+
+    class Long:
+        def __repr__(self):
+            return "Long(" + "x" * 80 + ")"
+    text = _describe(Long())
+    assert text.endswith("…))") and text.count("(") == text.count(")"), text
+
+
+# ---- D4 (04B): an extra .step() in the function, with total_steps already the run's, is named as that
+def test_r8b_schedule_stepped_before_training():
+    def stepped(o):
+        s = SCHED.OneCycleLR(o, max_lr=0.2, total_steps=128, cycle_momentum=False)
+        s.step()
+        return s
+    with pytest.warns(UserWarning):  # (torch's own: scheduler stepped before the optimizer)
+        r = ex.check_schedule_beats_constant(stepped, None, verbose=False)
+    rejected(r, "already been stepped 1 time")
+    assert "math.ceil" not in r.message and "too small" not in r.message, r.message
+
+
+def test_r8b_schedule_built_too_short_keeps_its_hint():
+    r = ex.check_schedule_beats_constant(lambda o: SCHED.OneCycleLR(o, max_lr=0.1, total_steps=124), None,
+                                         verbose=False)
+    assert "total_steps=124" in r.message and "already been stepped" not in r.message, r.message
+
+
+# ---- D2, D5 (04B): a losing schedule's hint comes from what the check saw (tiny data, margin 100: every run loses)
+WRONG_LOSING_R8 = [
+    ("diverges: max_lr 5", lambda o: SCHED.OneCycleLR(o, max_lr=5.0, total_steps=8, cycle_momentum=False),
+     "diverged"),
+    ("OneCycleLR built for 100 steps", lambda o: SCHED.OneCycleLR(o, max_lr=0.2, total_steps=100,
+                                                                   cycle_momentum=False), "total_steps=100"),
+    ("OneCycleLR inside SequentialLR", lambda o: SCHED.SequentialLR(
+        o, [SCHED.LinearLR(o, 0.5, 1.0, total_iters=1),
+            SCHED.OneCycleLR(o, max_lr=0.2, total_steps=8, cycle_momentum=False)], milestones=[1]),
+     "once per epoch"),
+    ("rises and never anneals", lambda o: SCHED.LambdaLR(o, lambda e: [1.0, 5.0][min(e, 1)]), "does not anneal"),
+    ("decays from the constant rate", lambda o: SCHED.ExponentialLR(o, 0.5), "never rises above"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_LOSING_R8, ids=[r[0] for r in WRONG_LOSING_R8])
+def test_r8b_losing_schedule_hint_names_what_was_seen(label, fn, keyword, make_tiny_data, cache):
+    r = ex.check_schedule_beats_constant(fn, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2, batch_size=64,
+                                         margin=100.0, verbose=False)
+    rejected(r, keyword)
+    if keyword != "never rises above":  # the generic "peak higher" hint only where the peak is not higher
+        assert "starts or peaks higher" not in r.message, r.message
+
+
+# ---- D1 (05 cell 8): the table cell asks attempt for the form it needs, so a wrong structure is a message
+def _mc_only_mean(model, x, n_samples=50):
+    return mc_ok(model, x, n_samples)[0]
+
+
+def _mc_std_over_classes(model, x, n_samples=50):
+    _dropout_on(model)
+    with torch.no_grad():
+        p = torch.stack([F.softmax(model(x), -1) for _ in range(n_samples)])
+    model.eval()
+    return p.mean(0), p.std(-1)
+
+
+def test_r8b_mc_table_cell_checks_the_form():
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[1] / "exercises" / "src" / "05_regularization.md").read_text()
+    call = next(line for line in src.splitlines() if "exercises.attempt(mc_dropout_predict" in line)
+    assert "returns_like=" in call, call
+
+
+@pytest.mark.parametrize("fn", [_mc_only_mean, _mc_std_over_classes], ids=lambda f: f.__name__)
+def test_r8b_mc_table_cell_wrong_form_is_a_message(fn, capsys):
+    from course_utils.exercises.regularization import _mc_model
+
+    model, x = _mc_model()
+    like = torch.empty(len(x), model[-1].out_features)
+    assert ex.attempt(fn, model, x, 30, returns_like=(like, like)) is None
+    out = capsys.readouterr().out
+    assert "cannot use it" in out and "Traceback" not in out, out
+    assert "per input value" not in out, out  # (the spread is not shaped like an input)
+    mean, std = ex.attempt(mc_ok, model, x, 30, returns_like=(like, like))
+    assert mean.shape == std.shape == like.shape
+
+
+# ---- D7, D8 (05): labels are not a cast; the pair's items and a (1,) penalty are named
+def _mc_labels(model, x, n_samples=50):
+    mean, std = mc_ok(model, x, n_samples)
+    return mean.argmax(-1), std
+
+
+def _mc_lists(model, x, n_samples=50):
+    mean, std = mc_ok(model, x, n_samples)
+    return mean.tolist(), std.tolist()
+
+
+def _mc_mean_over_classes(model, x, n_samples=50):
+    mean, std = mc_ok(model, x, n_samples)
+    return mean, std.mean(-1)
+
+
+WRONG_MC_R8 = [
+    ("class labels as the mean", _mc_labels, "class label per input"),
+    ("Python lists", _mc_lists, "a list of 32 items and a list of 32 items"),
+    ("std over the classes", _mc_std_over_classes, "the classes were reduced instead of the passes"),
+    ("std reduced over the classes after", _mc_mean_over_classes, "class dimension was reduced away"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_MC_R8, ids=[r[0] for r in WRONG_MC_R8])
+def test_r8b_mc_wrong_form_is_named(label, fn, keyword):
+    r = ex.check_mc_dropout(fn, verbose=False)
+    rejected(r, keyword)
+    assert ".double()" not in r.message, r.message  # no cast was made
+
+
+WRONG_L2_R8 = [
+    ("keepdim: shape (1,)", lambda ps, lam: lam / 2 * torch.stack([(p ** 2).sum() for p in ps]).sum(0, keepdim=True),
+     "shape (1,)"),
+    ("a one-element list", lambda ps, lam: [lam / 2 * sum((p ** 2).sum() for p in ps)], "a list of 1 item"),
+    # (widened) a list of tensors was shown as torch's repr (grad_fn, dtype); a float is named as one
+    ("one penalty per tensor, a list", lambda ps, lam: [lam / 2 * p ** 2 for p in ps], "a list of 2 items"),
+    ("a Python float", lambda ps, lam: lam / 2 * sum(float((p ** 2).sum()) for p in ps), "not a tensor"),
+]
+RIGHT_L2_R8 = [
+    ("squeezed after keepdim", lambda ps, lam: lam / 2 * torch.stack([(p ** 2).sum() for p in ps]).sum(0, keepdim=True)
+     .squeeze(0)),
+    ("sum of a (1,)-shaped stack, reduced", lambda ps, lam: (lam / 2 * torch.cat([(p ** 2).sum().view(1)
+                                                                                for p in ps])).sum()),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_L2_R8, ids=[r[0] for r in WRONG_L2_R8])
+def test_r8b_l2_shape_is_named(label, fn, keyword):
+    r = ex.check_l2_penalty(fn, verbose=False)
+    rejected(r, keyword)
+    assert "grad_fn" not in r.message and "dtype=" not in r.message, r.message
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_L2_R8, ids=[r[0] for r in RIGHT_L2_R8])
+def test_r8b_l2_written_differently_passes(label, fn):
+    accepted(ex.check_l2_penalty(fn, verbose=False))

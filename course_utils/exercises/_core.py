@@ -120,9 +120,15 @@ def _graded(example: str, name=None):
                 missing = [n for n, p in sig.parameters.items() if p.default is p.empty
                            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][len(args):]
                 missing = [n for n in missing if n not in kwargs]
+                unknown = [k for k in kwargs if k not in sig.parameters]
+                verbose = kwargs.get("verbose", True) is not False
+                if unknown:  # a keyword named after the notebook's variable or the question: no such argument
+                    return _report(check.__name__, FAIL, f"it has no argument called "
+                                   f"{' or '.join(f'`{k}`' for k in unknown)}.",
+                                   hint=f"give the arguments by position, as in the notebook: `exercises.{example}`.",
+                                   verbose=verbose)
                 what = (f"it needs {' and '.join(f'`{n}`' for n in missing)}" if missing else
                         f"the arguments do not fit ({str(e).split(': ', 1)[-1]})")
-                verbose = kwargs.get("verbose", True) is not False
                 return _report(check.__name__, FAIL, f"{what}.",
                                hint=f"call it as in the notebook: `exercises.{example}` — your own function, "
                                     "class or answer, without parentheses after its name.", verbose=verbose)
@@ -432,7 +438,16 @@ def _describe(x) -> str:
         return f"the module {type(x).__name__}(…) (an instance)"
     if callable(x):
         return f"the {'class' if isinstance(x, type) else 'function'} {getattr(x, '__name__', type(x).__name__)}"
-    return f"a {type(x).__name__} ({x!r:.40})"
+    text = repr(x)
+    if len(text) > 40:  # a cut preview says so ("…") and closes the brackets it cut open
+        text, open_ = text[:39], []
+        for ch in text:
+            if ch in "([{":
+                open_.append(")]}"["([{".index(ch)])
+            elif open_ and ch == open_[-1]:
+                open_.pop()
+        text += "…" + "".join(reversed(open_))
+    return f"a {type(x).__name__} ({text})"
 
 
 def _is_numpy(x) -> bool:
@@ -481,8 +496,8 @@ def _as_number(x, *, low: float | None = None, high: float | None = None, ratio:
                 readings = [r / 100 for r in readings]
             readings = [r for r in readings if math.isfinite(r)]
             quotes = f"without quotes{' or a % sign' if pct else ''}"
-            if not readings:
-                extra = " — write the number itself, without quotes or a % sign"
+            if not readings:  # (a % sign is named only where there is one)
+                extra = f" — write the number itself, {quotes}"
             elif len(readings) == 1:
                 extra = f" — write the number itself, {quotes}{how} (e.g. {readings[0]:.12g}, not {x!r})"
             else:  # '1,217', '100.000': a decimal or a thousands separator, which one cannot be told
@@ -790,19 +805,20 @@ def _show(widget) -> None:
     display(widget)
 
 
-def _unlike(out, like):
+def _unlike(out, like, _item: bool = False):
     """What keeps ``out`` from having the form of ``like`` (a tensor: a tensor of its shape; a tuple of them: a
     tuple or list of as many such tensors), as a phrase, or None."""
     if isinstance(like, torch.Tensor):
         if not isinstance(out, torch.Tensor):
             return f"{_describe(out)}, not a tensor of shape {tuple(like.shape)}"
-        if tuple(out.shape) != tuple(like.shape):
-            return f"a tensor of shape {tuple(out.shape)}, not {tuple(like.shape)} (one value per input value)"
+        if tuple(out.shape) != tuple(like.shape):  # (an item of a tuple need not be shaped like an input)
+            return (f"a tensor of shape {tuple(out.shape)}, not {tuple(like.shape)}"
+                    + ("" if _item else " (one value per input value)"))
         return None
     if not isinstance(out, (tuple, list)) or len(out) != len(like):
         return f"{_describe(out)}, not a tuple of {len(like)} tensors"
     for i, (o, k) in enumerate(zip(out, like)):
-        bad = _unlike(o, k)
+        bad = _unlike(o, k, _item=True)
         if bad:
             return f"as item {i} of its result {bad}"
     return None

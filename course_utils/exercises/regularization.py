@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable
 
 import torch
@@ -167,10 +168,18 @@ def _mc_problem(fn, build, S):
                           "return two tensors: the mean probabilities and their spread across the passes."))
     if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
         numpy = _is_numpy(out) or (isinstance(out, (tuple, list)) and any(_is_numpy(t) for t in out))
+        items = ""
+        if isinstance(out, (tuple, list)) and 0 < len(out) <= 3 and not numpy:
+            items = " (" + " and ".join(_describe(t) for t in out) + ")"
+        lists = (isinstance(out, (tuple, list)) and len(out) == 2
+                 and all(isinstance(t, (list, tuple, numbers.Number)) for t in out))
         return dict(headline="expected a pair (mean_probs, std_probs) of tensors.",
                     got=_describe(out) + (" (some of them NumPy arrays)" if numpy and "NumPy" not in _describe(out)
-                                          else ""),
+                                          else items),
                     hint=_NUMPY_HINT if numpy else
+                    "the pair holds Python values, not tensors: keep the mean and the spread as the torch "
+                    "tensors you computed (no `.tolist()` or `.item()`), so the caller can index and reduce them."
+                    if lists else
                     "return two tensors: the mean probabilities and their spread across the passes.")
     if not torch.equal(x, x_given):
         return dict(headline="your function changed the input batch `x` in place.",
@@ -222,6 +231,19 @@ def _mc_problem(fn, build, S):
                     hint="wrap the stochastic passes in `with torch.no_grad():`, as the task asks; without it "
                          "each pass keeps its graph (memory grows with n_samples) for a gradient nobody "
                          "takes.")
+    whole = [(n, t) for n, t in zip(("mean", "std"), out) if not (t.is_floating_point() or t.is_complex())]
+    if whole:  # labels (argmax), counts or booleans: no cast, another quantity
+        n, t = whole[0]
+        kind = "booleans" if t.dtype == torch.bool else "whole numbers"
+        labels = n == "mean" and tuple(t.shape) == (N,)
+        return dict(headline=f"the {n} is a tensor of {kind} ({str(t.dtype).replace('torch.', '')}) of shape "
+                             f"{tuple(t.shape)}, not probabilities of shape ({N}, {C}).",
+                    hint=("that looks like one class label per input (an `argmax`): the task asks for the "
+                          "averaged probability of every class, one row per input and one column per "
+                          "class." if labels else
+                          "the mean and the spread are probabilities and their standard deviation, numbers "
+                          "between 0 and 1, one per input and class: return them before any rounding, argmax or "
+                          "comparison."))
     cast = [(n, t.dtype) for n, t in zip(("mean", "std"), out) if t.dtype != x.dtype]
     if cast:
         return dict(headline=f"the {cast[0][0]} comes back as {str(cast[0][1]).replace('torch.', '')}, but the "
@@ -232,9 +254,21 @@ def _mc_problem(fn, build, S):
                          "meets float32 tensors downstream).")
     mean, std = (t.detach().double() for t in out)
     if mean.shape != (N, C) or std.shape != (N, C):
+        def reading(shape):
+            return ("one value per input: the class dimension was reduced away" if shape == (N,) else
+                    "one value per class: the inputs were averaged together" if shape == (C,) else
+                    "one value per pass and input: the classes were reduced instead of the passes"
+                    if shape == (S, N) else
+                    "every pass, not reduced over the passes" if shape == (S, N, C) else
+                    "a single number" if shape == () else None)
+        wrong = [(n, tuple(t.shape)) for n, t in (("mean", mean), ("std", std)) if tuple(t.shape) != (N, C)]
+        said = [f"the {n}'s shape {sh} is {reading(sh)}" for n, sh in wrong if reading(sh)]
         return dict(headline="wrong shapes.", expected=f"({N}, {C}) and ({N}, {C})",
                     got=f"{tuple(mean.shape)} and {tuple(std.shape)}",
-                    hint="stack the passes into (n_samples, N, C) and reduce over dim 0.")
+                    hint=("; ".join(said) + ". Both results keep one row per input and one column per class: "
+                          "reduce over the passes only.") if said else
+                    "both results have one row per input and one column per class, (N, C): reduce the stacked "
+                    "passes over the pass dimension only.")
     passes = sum(rows) / N
     if rows and passes < S:  # (an extra pass, e.g. one to read the number of classes, is left alone)
         return dict(headline=f"your function passed x through the network {passes:g} time"
@@ -461,7 +495,19 @@ def check_l2_penalty(fn: Callable, *, verbose: bool = True) -> CheckResult:
                             "`.data` assignments, `-=` under `torch.no_grad()`) and compute a new tensor from "
                             "each parameter instead.", verbose=verbose)
     if not (isinstance(pen, torch.Tensor) and pen.dim() == 0):
-        return _report(name, FAIL, "expected a scalar tensor.", case=case, got=_fmt(pen),
+        if isinstance(pen, torch.Tensor) and pen.numel() == 1:
+            return _report(name, FAIL, f"expected a scalar tensor (shape ()), got a tensor of shape "
+                           f"{tuple(pen.shape)} holding one number.", case=case,
+                           hint="a penalty added to the loss is a 0-dimensional tensor, one number with no "
+                                "dimension at all. Where does your length-1 dimension come from: a reduction "
+                                "that keeps its dimension (`keepdim=True`), or a list the value was put in "
+                                "before it became a tensor?", verbose=verbose)
+        got = _describe(pen)  # what it is, with its values where there are a few
+        if isinstance(pen, torch.Tensor):
+            got = f"{got}: {_fmt(pen)}"
+        elif isinstance(pen, numbers.Real) and not isinstance(pen, bool):
+            got = f"the number {float(pen):.4g} (a Python/NumPy number, not a tensor)"
+        return _report(name, FAIL, "expected a scalar tensor.", case=case, got=got,
                        hint="add up one number per parameter tensor into a single scalar tensor (not a list, "
                             "not a Python float).", verbose=verbose)
     if pen.dtype != ws[0].dtype and pen.requires_grad:  # (a detached penalty is told so first, below)

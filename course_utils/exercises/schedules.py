@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from ..schedules import step_interval
-from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _cached_note, _num_text, _describe, _not_a_function, _not_callable, _not_yet,
+from ._core import (CheckResult, FAIL, PASS, TODO, _as_number, _blank, _cached_note, _num_text, _describe,
+                    _not_a_function, _not_callable, _not_yet,
                     _one_thread, _raised, _report, _say, _short_exc, _show)
 from ._core import _graded
 
@@ -104,6 +105,11 @@ def _data_problem(data) -> dict | None:
                      "train and validation splits, not a module, one split or a tensor.")
 
 
+#: the initial rates of the notebook's runs (the plot cell's 0.1, the short run's 0.02, 1cycle's max_lr 0.5),
+#: from which a learner may have read a learning rate where the fraction was asked for
+_START_RATES = (0.1, 0.02, 0.5)
+
+
 def _fraction_mistake(v: float, gamma: float, epochs: int, rel: float = 1e-6) -> str | None:
     """The hint for a known wrong fraction ``v`` of the rate ExponentialLR(gamma) leaves after ``epochs``."""
     candidates = [
@@ -119,7 +125,15 @@ def _fraction_mistake(v: float, gamma: float, epochs: int, rel: float = 1e-6) ->
     ] + [(gamma ** -n, "that is upside down: you divided by γ once per epoch, and the rate grew. Each epoch "
                        "*multiplies* the rate by γ < 1, so what is left is less than the start.")
          for n in (epochs, epochs - 1, epochs + 1)]
-    return next((h for c, h in candidates if math.isclose(v, c, rel_tol=rel, abs_tol=1e-15)), None)
+    # the learning rate itself, of a run that started at a rate other than 1 (the plot cell's 0.1, 04B's 0.02):
+    # the power is right, the value is not a fraction of the start
+    candidates += [(lr0 * gamma ** n, f"that is the learning rate itself after {n} epochs of a run that started "
+                                      f"at lr={lr0:g} (e.g. read from the scheduler or the plotted curve), not the "
+                                      "fraction of the initial rate that is left: a fraction is the same whatever "
+                                      "rate the run starts from.", 2e-3)  # (read off a plot: 3 digits)
+                   for lr0 in _START_RATES for n in (epochs, epochs - 1, epochs + 1)]
+    return next((c[1] for c in candidates
+                 if math.isclose(v, c[0], rel_tol=max((rel, *c[2:])), abs_tol=1e-15)), None)
 
 
 @_graded('check_exponential_fraction(fraction_after_10)', name=lambda a: f"fraction after {a['epochs']} epochs")
@@ -130,7 +144,7 @@ def check_exponential_fraction(answer, *, gamma: float = 0.9, epochs: int = 10, 
     (``"35%"``, a percentage, None) gets a plain message instead of a numpy error.
     """
     name = f"fraction after {epochs} epochs"
-    if answer is None or answer is ...:
+    if _blank(answer):
         return _report(name, TODO, f"not yet — set `fraction_after_{epochs}` to a number and run the cell again.",
                        verbose=verbose)
     measured = float(schedule_lrs(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma), epochs=epochs + 1,
@@ -266,6 +280,81 @@ def _rates_differ(want, got, unit: str = "step") -> str | None:
             f"{want[k]:.3g}") if unit == "epoch" else f"its rate at step {k + 1} is {got[k]:.3g}, not {want[k]:.3g}"
 
 
+def _stepped_before_hint(e: BaseException, total: int) -> str | None:
+    """The hint for OneCycleLR running out of steps although it was built for the run's ``total`` steps: the
+    learner's function stepped it before training (None for any other error: the generic hint applies)."""
+    from ._core import _ONECYCLE
+
+    m = _ONECYCLE.search(str(e))
+    if not m or int(m.group(2)) < total:  # (built too short: the total-steps hint says so)
+        return None
+    extra = int(m.group(1)) - total
+    return (f"your OneCycleLR was built with total_steps={m.group(2)}, as many as the run takes ({total}), yet it "
+            f"ran out: it had already been stepped {extra} time{'s' if extra != 1 else ''} before training began "
+            "(a `.step()` in your function?). The training loop steps the scheduler itself, after every batch: "
+            "return it as built, unstepped.")
+
+
+def _inner_schedulers(sched) -> list:
+    """``sched`` and the schedulers it wraps (SequentialLR, ChainedScheduler), depth first."""
+    out = [sched]
+    for inner in getattr(sched, "_schedulers", None) or []:
+        out += _inner_schedulers(inner)
+    return out
+
+
+def _losing_schedule_hint(lrs, sched, runs_, bases, data, P: dict, total: int, fallback: str | None = None) -> str:
+    """The hint for a schedule that lost, from what the check saw: a diverged run, a OneCycleLR built for
+    another number of steps, a per-batch scheduler stepped per epoch inside a wrapper, a schedule that never
+    rises above the constant rate or never anneals; else ``fallback`` (or a neutral hint)."""
+    from ..schedules import is_per_batch
+
+    lrs = np.asarray(lrs, dtype=float)
+    peak, end = float(lrs.max()), float(lrs[-1])
+    try:
+        n_classes = int(data.train[1].max()) + 1
+    except Exception:
+        n_classes = 10
+    chance = math.log(max(n_classes, 2))  # the loss of a network that predicts every class alike
+    final = [float(r.train_loss[-1]) for r in runs_]
+    base = max(float(r.train_loss[-1]) for r in bases)
+    # diverged: a final loss above that of guessing (and well above the constant rate's, which on data that cannot
+    # be learned stays near guessing too)
+    if any(not math.isfinite(f) or f > max(1.2 * chance, 2 * base) for f in final):
+        worst = max(final, key=lambda f: f if math.isfinite(f) else math.inf)
+        return (f"training with your schedule diverged: its final train loss, {worst:.3g}, is above the "
+                f"{chance:.2f} (ln {n_classes}) of a network that guesses every class alike. Its peak rate, "
+                f"{peak:.3g}, {peak / P['lr']:.3g} times the constant {P['lr']:g}, is too high for this network: "
+                "lower the peak until the loss falls steadily.")
+    inner = _inner_schedulers(sched) if sched is not None else []
+    wrapped = [s for s in inner[1:] if is_per_batch(s)]
+    if wrapped and not is_per_batch(sched):
+        kind = type(wrapped[0]).__name__
+        return (f"your {kind} sits inside a {type(sched).__name__}, and the training loop steps the outer "
+                f"scheduler once per epoch: the {kind}, which counts batches, advanced at most {P['epochs']} "
+                f"steps in the run (its rate stayed between {float(lrs.min()):.3g} and {peak:.3g}). Return the "
+                f"{kind} itself, so that it is stepped after every batch.")
+    for s in inner:
+        t = getattr(s, "total_steps", None)
+        if type(s).__name__ == "OneCycleLR" and isinstance(t, int) and t > total:
+            phase = ("while still warming up" if np.argmax(lrs) == len(lrs) - 1 else "before its annealing was done")
+            mx = s.optimizer.param_groups[0].get("max_lr", peak)
+            return (f"your OneCycleLR was built with total_steps={t}, but the run takes {total} steps: it stopped "
+                    f"{phase}, at a rate of {end:.3g} (its max_lr is {float(mx):.3g}). Build it for the steps this "
+                    "run takes, so that it reaches its peak and anneals to near 0 by the end.")
+    if peak <= P["lr"] * (1 + 1e-6):
+        return (f"your schedule never rises above the constant rate {P['lr']:g} (its peak is {peak:.3g}): in a "
+                "short run the constant rate is too small to get far, and a schedule that only goes lower covers "
+                "less ground. A schedule that starts or peaks higher (a warm-up to a peak several times the "
+                "constant rate) and then decays covers more ground early and settles at the end.")
+    if end > 0.5 * peak:
+        return (f"your schedule peaks at {peak:.3g} but still runs at {end:.3g} at the end of the run: it does not "
+                "anneal, so the last steps cannot settle. Let it decay towards 0 by the last step.")
+    return fallback or (f"your schedule peaks at {peak:.3g} and ends at {end:.3g}; the runs above show how far each "
+                        "got. Try another peak (a few times the constant rate) or another shape (warm up, then "
+                        "anneal towards 0 by the end of the run).")
+
+
 def _MODEL_CHANGED(what: str) -> dict:
     return dict(headline=f"your scheduler function {what}: a schedule changes only the learning rate.",
                 hint="leave the model's parameters as they are (no `requires_grad_(False)`, none taken out of "
@@ -366,6 +455,10 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     from ..train import train_model
 
     name = "schedule vs constant LR"
+    if _not_a_function(scheduler_fn) and _data_problem(scheduler_fn) is None and not _not_a_function(data):
+        return _report(name, FAIL, "the two arguments look swapped: the first is the data set, the second a "
+                       "function.", hint="pass your scheduler function first and the data set second, as in the "
+                       "notebook: `exercises.check_schedule_beats_constant(my_scheduler, fmnist)`.", verbose=verbose)
     if _not_a_function(scheduler_fn):
         return _not_callable(name, scheduler_fn, "a function optimizer -> scheduler", verbose)
     P = {**SCHEDULE_RUN, **overrides}
@@ -374,7 +467,7 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
     plan = (f"SGD, {P['epochs']} epochs of {P['n_train']} images, batch {P['batch_size']}: {steps_per_epoch} "
             f"steps per epoch, {total} in all")
     try:  # a stub or a broken function is reported before any training
-        lrs, _ = _simulate_lrs(scheduler_fn, P["lr"], P["epochs"], steps_per_epoch)
+        lrs, sched = _simulate_lrs(scheduler_fn, P["lr"], P["epochs"], steps_per_epoch)
     except NotImplementedError:
         return _not_yet(name, getattr(scheduler_fn, "__name__", "scheduler_fn"), verbose)
     except Exception as e:
@@ -385,7 +478,8 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                         "schedule at the first epoch).")
             return _raised(name, e, verbose, "calling your function on an SGD optimizer", context="scheduler",
                            hint=hint)
-        return _raised(name, e, verbose, f"stepping your scheduler through the run ({plan})", context="scheduler")
+        return _raised(name, e, verbose, f"stepping your scheduler through the run ({plan})", context="scheduler",
+                       hint=_stepped_before_hint(e, total))
     if isinstance(lrs, dict):
         return _report(name, FAIL, lrs.pop("headline"), case="calling your function on an SGD optimizer",
                        verbose=verbose, **lrs)
@@ -535,16 +629,15 @@ def check_schedule_beats_constant(scheduler_fn: Callable, data, *, verbose: bool
                        "average rate, not from the schedule. (The task's rule: beat both the constant rate "
                        f"{P['lr']:g} and a constant rate equal to your schedule's mean, each by {P['margin']} "
                        "points.)", details=details,
-                       hint="let the shape do the work: warm up to a peak and anneal towards 0 by the end of the "
-                            "run (1cycle, cosine), so the last steps settle with a small rate.", verbose=verbose)
+                       hint=_losing_schedule_hint(lrs, sched, runs_, bases, data, P, total, fallback=(
+                           "let the shape do the work: warm up to a peak and anneal towards 0 by the end of the "
+                           "run (1cycle, cosine), so the last steps settle with a small rate.")), verbose=verbose)
     also = (f" (It must also beat a constant rate equal to its own mean, {mean_lr:.3g}, by {P['margin']} points.)"
             if a_mean is not None else "")
     return _report(name, FAIL, f"your schedule does not beat the constant learning rate {P['lr']:g} by "
                    f"{P['margin']} points ({over}).{also}",
-                   details=details, hint="in a short run the constant lr is too small to get far: a schedule that "
-                   "starts or peaks higher (warm-up, 1cycle with a max_lr several times 0.02) and then decays "
-                   "covers more ground early and settles at the end. Steps are per epoch unless the scheduler is "
-                   "OneCycleLR/CyclicLR (then per batch).", verbose=verbose)
+                   details=details, hint=_losing_schedule_hint(lrs, sched, runs_, bases, data, P, total),
+                   verbose=verbose)
 
 
 @_graded('check_epochs_below(epochs_below)', name=lambda a: f"predict: epochs until below {100 * a['below']:g} %")
@@ -553,7 +646,7 @@ def check_epochs_below(answer, *, gamma: float = 0.9, below: float = 0.01, verbo
     ``below`` of the initial rate?  Checked against a run of torch's scheduler (never shown before a right
     answer)."""
     name = f"predict: epochs until below {100 * below:g} %"
-    if answer is None or answer is ...:
+    if _blank(answer):
         return _report(name, TODO, "not yet — set `epochs_below` to your prediction and run the cell again.",
                        verbose=verbose)
     v, why = _as_number(answer, low=0)
