@@ -189,7 +189,7 @@ def _xavier(bound):
 
 
 WRONG_XAVIER = [
-    ("the std as the bound", _xavier(lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))), "a²/3"),
+    ("the std as the bound", _xavier(lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))), "not its standard deviation"),
     ("normal with Xavier's variance", lambda w, gain=1.0: w.data.normal_(0, gain * math.sqrt(2 / sum(w.shape))),
      "uniform"),
     ("torch's xavier_normal_", lambda w, gain=1.0: nn.init.xavier_normal_(w, gain=gain), "from scratch"),
@@ -291,7 +291,7 @@ WRONG_KAIMING = [
     ("slope ignored", _kaiming(lambda fi, fo, a: 2 / fi), "slope"),
     ("torch's ReLU gain ignores a", lambda w, a=0.0: nn.init.kaiming_normal_(w, nonlinearity="relu"),
      "from scratch"),
-    ("(1 + a²) multiplies", _kaiming(lambda fi, fo, a: 2 * (1 + a * a) / fi), "divides"),
+    ("(1 + a²) multiplies", _kaiming(lambda fi, fo, a: 2 * (1 + a * a) / fi), "less variance"),
     ("fan_out", _kaiming(lambda fi, fo, a: 2 / ((1 + a * a) * fo)), "w.shape[1]"),
     ("torch with mode='fan_out'", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_out"),
      "from scratch"),
@@ -421,7 +421,8 @@ WRONG_LEAKY = [
 RIGHT_LEAKY = [
     ("torch.where", leaky_ok),
     ("ReLU of both sides", lambda x, negative_slope=0.01: F.relu(x) - negative_slope * F.relu(-x)),
-    ("max(x, a·x)", lambda x, negative_slope=0.01: torch.maximum(x, negative_slope * x)),
+    # (att8 D2) "max(x, a·x)" was here: it is leaky ReLU only for slopes ≤ 1, and the check now has a slope of 2
+    # (the exercise's definition goes by the sign of x); it is a wrong row of the blind round 8 block
     ("clamps", lambda x, negative_slope=0.01: x.clamp(min=0) + negative_slope * x.clamp(max=0)),
     # (ex4, item 4) "masks", (x > 0) * x + (x <= 0) * s * x, moved to the ex4 rows: (x <= 0) * s is float32
     (">= instead of >", lambda x, negative_slope=0.01: torch.where(x >= 0, x, negative_slope * x)),
@@ -1924,7 +1925,7 @@ def test_long_messages_are_wrapped_but_searchable():
     r = ex.check_kaiming_normal(_kaiming(lambda fi, fo, a: 2 / ((1 + a) * fi)), verbose=False)
     assert max(len(line) for line in str(r).splitlines()) <= 80
     assert len(str(r).splitlines()) > len(r.message.splitlines())  # wrapped for display …
-    assert "the leaky-ReLU gain is 2/(1 + a²)" in r.message           # … one line per field for searching
+    assert "what does it do to that half's second moment" in r.message  # … one line per field for searching
     assert re.search(r"^   hint:     ", str(r), re.M)
 
 
@@ -6181,3 +6182,117 @@ RIGHT_ATT7_SCHEDULES = [
 def test_att7_schedule_that_only_changes_the_rate_is_graded(label, fn, make_tiny_data, cache):
     accepted(ex.check_schedule_beats_constant(fn, _tiny_mlp_data(make_tiny_data), n_train=256, epochs=2,
                                               batch_size=64, margin=-100.0, verbose=False))
+
+
+# ============================================================================ blind round 8 (grfix8a)
+# ---- att8 D1: a hint names the mistake, never the formula the exercise asks the learner to work out (Kaiming's
+# 2/(1 + a²), Xavier's bound √(6/(fan_in + fan_out)), leaky ReLU's `torch.where(x > 0, x, negative_slope * x)`)
+_KAIMING_ANSWER = ("1 + a²", "1 + a^2", "1 + a * a")
+_XAVIER_ANSWER = ("√(6", "sqrt(6", "√(3·σ²)", "6/(fan_in")
+_LEAKY_ANSWER = ("torch.where(x > 0", "negative_slope * x)", "x if x > 0")
+
+
+def _leaky_python_max(x, negative_slope=0.01):
+    return max(x, negative_slope * x)
+
+
+def _xavier_if_on_tensor(w, gain=1.0):
+    a = gain * math.sqrt(6 / sum(w.shape))
+    with torch.no_grad():
+        w.uniform_(-a, a)
+    if w.abs() > a:
+        pass
+    return w
+
+
+def _xavier_three_args(w, gain=1.0):
+    a = gain * math.sqrt(6 / sum(w.shape))
+    with torch.no_grad():
+        w.uniform_(-a, a, a)
+    return w
+
+
+def _xavier_int_division(w, gain=1.0):
+    fan_out, fan_in = w.shape
+    a = gain * math.sqrt(6 // (fan_in + fan_out))
+    with torch.no_grad():
+        w.uniform_(-a, a)
+    return w
+
+
+WRONG_ATT8_HINTS = [  # (label, check, answer, keyword, fragments the message must not hold)
+    ("kaiming: slope ignored", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 / fi),
+     "what fraction of E[z²]", _KAIMING_ANSWER),
+    ("kaiming: (1 + a)", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 / ((1 + a) * fi)),
+     "E[(a·z)²]", _KAIMING_ANSWER),
+    ("kaiming: (1 + a)²", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 / ((1 + a) ** 2 * fi)),
+     "add the two halves", _KAIMING_ANSWER),
+    ("kaiming: (1 + a²) multiplies", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 * (1 + a * a) / fi),
+     "less variance", _KAIMING_ANSWER),
+    ("kaiming: (1 − a²)", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 / ((1 - a * a) * fi)),
+     "less variance", _KAIMING_ANSWER),
+    ("kaiming: an unnamed wrong factor", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 3.3 / ((1 + a) * fi)),
+     "factor 2", _KAIMING_ANSWER),
+    ("xavier: the std as the bound", ex.check_xavier_uniform, _xavier(lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))),
+     "what is the variance of U(−a, a)", _XAVIER_ANSWER),
+    ("xavier: a² taken as the variance", ex.check_xavier_uniform,
+     _xavier(lambda fi, fo, g: g * math.sqrt(18 / (fi + fo))), "three times too large", _XAVIER_ANSWER),
+    ("xavier: gain squared", ex.check_xavier_uniform, _xavier(lambda fi, fo, g: g * g * math.sqrt(6 / (fi + fo))),
+     "gain⁴", _XAVIER_ANSWER),
+    ("xavier: gain ignored", ex.check_xavier_uniform, _xavier(lambda fi, fo, g: math.sqrt(6 / (fi + fo))),
+     "same at gain 1", _XAVIER_ANSWER),
+    ("leaky: a Python if on a tensor", ex.check_leaky_relu, leaky_python_if, "torch.where(condition, a, b)",
+     _LEAKY_ANSWER),
+    ("leaky: Python max on a tensor", ex.check_leaky_relu, _leaky_python_max, "torch.where(condition, a, b)",
+     _LEAKY_ANSWER),
+    # ---- att8 D7: a hint's example fits the exercise (no scheduler's help, no leaky-ReLU line, in 01)
+    ("xavier: uniform_ with a third argument", ex.check_xavier_uniform, _xavier_three_args, "help(w.uniform_)",
+     ("OneCycleLR",)),
+    ("xavier: a Python if on the weights", ex.check_xavier_uniform, _xavier_if_on_tensor, "element by element",
+     ("negative_slope", "torch.where(x > 0")),
+    # ---- att8 D2: max(x, slope·x) is leaky ReLU only for slopes ≤ 1 (it passed every case)
+    ("leaky: torch.maximum(x, slope·x)", ex.check_leaky_relu,
+     lambda x, negative_slope=0.01: torch.maximum(x, negative_slope * x), "larger of x and negative_slope·x",
+     _LEAKY_ANSWER),
+    ("leaky: torch.max(x, slope·x)", ex.check_leaky_relu,
+     lambda x, negative_slope=0.01: torch.max(x, x * negative_slope), "at most 1", _LEAKY_ANSWER),
+    # ---- att8 D4: hints about the mistake actually made
+    ("leaky: NaN everywhere", ex.check_leaky_relu, lambda x, negative_slope=0.01: x / (x - x), "NaN",
+     ("positive inputs must pass",)),
+    ("xavier: integer division makes the bound 0", ex.check_xavier_uniform, _xavier_int_division,
+     "scale you computed (the bound or the std) is probably 0", ("fill_",)),
+    ("growth: compounded over 15 layers", ex.check_leaky_growth, 1.09 ** 15, "over 15 layers",
+     ("do not add",)),
+    ("growth: compounded over 2 layers", ex.check_leaky_growth, 1.09 ** 2, "over 2 layers", ("do not add",)),
+]
+
+
+@pytest.mark.parametrize("label,check,answer,keyword,banned", WRONG_ATT8_HINTS, ids=[r[0] for r in WRONG_ATT8_HINTS])
+def test_att8_hints_name_the_mistake_not_the_answer(label, check, answer, keyword, banned):
+    r = check(answer, verbose=False)
+    rejected(r, keyword)
+    hint = " ".join(r.message.split("hint:", 1)[-1].split())
+    assert not any(b in hint for b in banned), hint
+
+
+@pytest.mark.parametrize("check,rows", [(ex.check_kaiming_normal, WRONG_KAIMING), (ex.check_xavier_uniform, WRONG_XAVIER)],
+                         ids=["kaiming", "xavier"])
+def test_att8_no_init_hint_states_the_formula_to_work_out(check, rows):
+    """The class of D1 over every catalogued wrong Kaiming and Xavier answer."""
+    banned = _KAIMING_ANSWER if check is ex.check_kaiming_normal else _XAVIER_ANSWER
+    for label, fn, _ in rows:
+        r = check(fn, verbose=False)
+        hint = " ".join(r.message.split("hint:", 1)[-1].split()) if "hint:" in r.message else ""
+        assert not any(b in hint for b in banned), (label, hint)
+
+
+RIGHT_ATT8_LEAKY = [
+    ("torch.where with > and the slope", leaky_ok),
+    ("relu plus slope times the negative part", lambda x, negative_slope=0.01: torch.relu(x) - negative_slope * torch.relu(-x)),
+    ("a boolean mask times x", lambda x, negative_slope=0.01: x * (x > 0) + negative_slope * x * (x <= 0)),
+]
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_ATT8_LEAKY, ids=[r[0] for r in RIGHT_ATT8_LEAKY])
+def test_att8_leaky_relu_by_the_sign_passes_at_a_slope_above_one(label, fn):
+    accepted(ex.check_leaky_relu(fn, verbose=False))

@@ -693,8 +693,9 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         return ("the checker also runs your code on tensors that require grad, as a network would: stay with "
                 "torch operations (a NumPy round trip would also cut the gradient).")
     if "Boolean value of Tensor with more than one" in text:
-        return ("a Python `if`, `and`, `or` or `max` cannot decide on a whole tensor at once: use element-wise "
-                "torch operations, e.g. `torch.where(x > 0, x, negative_slope * x)`.")
+        return ("a Python `if`, `and`, `or` or `max` needs one True or False, and a tensor of many values is not "
+                "one: decide element by element with tensor operations, e.g. an element-wise selection "
+                "`torch.where(condition, a, b)`.")
     if "optimizer must support momentum" in text:
         return ("CyclicLR cycles the momentum too by default, and plain SGD has none: pass "
                 "`cycle_momentum=False`.")
@@ -708,7 +709,7 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         if tb and tb[-1].filename.startswith(_PACKAGE_DIR):  # the grader's call of the learner's code failed
             return "the function or class must accept exactly the arguments of the stub (names included)."
         return ("a call on that line got arguments it does not take, or misses one: compare it with the "
-                "function's documentation (e.g. `help(torch.optim.lr_scheduler.OneCycleLR)`).")
+                f"function's documentation ({_help_for(text, line, context)}).")
     if "unsupported operand" in text and "str" in text:
         return "one of the values is a string: use numbers (no quotes)."
     if "shape" in text or "size" in text:
@@ -723,6 +724,20 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
                 "dtype or device it changed, or an argument it replaced): return what the task asks for and "
                 "leave the arguments you were given as they were.")
     return "read the error above, fix the line it points at and run the cell again."
+
+
+def _help_for(text: str, line: str, context: str | None) -> str:
+    """Where to read about the call that a TypeError ``text`` raised on the learner's ``line`` names: the method
+    or function the message names as it is written on that line (`help(w.uniform_)`), else an example that fits
+    the exercise (``context``)."""
+    m = re.match(r"\s*(?:\w+\.)*(\w+)\(\)", text)
+    if m:
+        called = re.search(r"((?:[A-Za-z_]\w*\.)*" + re.escape(m.group(1)) + r")\s*\(", line)
+        if called:
+            return f"`help({called.group(1)})`"
+    if context == "scheduler":
+        return "e.g. `help(torch.optim.lr_scheduler.OneCycleLR)`"
+    return "`help(...)` of the function called there"
 
 
 def _origin(e: BaseException) -> str:

@@ -27,6 +27,9 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
              (torch.randn(4, 7, generator=g, dtype=torch.float64), 0.2),
              (torch.randn(2, 3, 5, generator=g, dtype=torch.float64), 0.01),
              (torch.randn(16, generator=g, dtype=torch.float64) * 5, 0.5),
+             # a slope above 1 (the definition goes by the sign of x): max(x, slope·x) is leaky ReLU only for
+             # slopes ≤ 1
+             (torch.tensor([-2.0, -0.5, 0.25, 1.0, 3.0], dtype=torch.float64), 2.0),
              # float32, a network's own dtype: an output cast to float64 (or float16) fails on the dtype
              (torch.randn(3, 6, generator=g), 0.1),
              # float16 (mixed-precision training): a mask made with `.float()` promotes the output to float32
@@ -71,7 +74,13 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
             continue
         pos, neg = x > 0, x < 0
         tol = dict(rtol=4e-3, atol=1e-6) if x_in.dtype == torch.float16 else {}  # the diagnosis, at the case's precision
-        if torch.allclose(y[pos], s * x[pos], **tol) and torch.allclose(y[neg], x[neg], **tol):
+        if not bool(torch.isfinite(y).all()):
+            hint = ("your output contains NaN or inf where nn.LeakyReLU gives finite numbers: look for a division "
+                    "(by x, or by 0), a log or a root of a negative number in your formula.")
+        elif s > 1 and torch.allclose(y, torch.maximum(x, s * x), **tol):
+            hint = ("you took the larger of x and negative_slope·x: that agrees with leaky ReLU only while the "
+                    "slope is at most 1. The definition goes by the sign of x, whatever the slope.")
+        elif torch.allclose(y[pos], s * x[pos], **tol) and torch.allclose(y[neg], x[neg], **tol):
             hint = "the branches are swapped: positive inputs pass unchanged, the slope multiplies the negative ones."
         elif not torch.allclose(y[pos], x[pos], **tol):
             hint = "positive inputs must pass through unchanged (f(x) = x for x > 0); the slope applies to x < 0 only."
@@ -529,6 +538,13 @@ def leaky_variance_growth(*, depth: int = 30, width: int = 256, slope: float = 0
     return float(sum(last) / sum(first))
 
 
+def _compounded_layers(v: float, factor: float) -> int | None:
+    """The whole number n ≥ 2 of layers for which ``factor``ⁿ is ``v`` (to 0.03 of a layer), or None: a
+    growth compounded over a wrong count of layers (1.09¹⁵), told from a sum (1 + 29·0.09 = 1.09^14.9)."""
+    n = math.log(v) / math.log(factor) if v > 0 and factor > 1 else 0.0
+    return round(n) if round(n) >= 2 and abs(n - round(n)) < 0.03 else None
+
+
 @_graded('check_leaky_growth(growth)', name="predict: variance growth")
 def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: by what factor does the variance of the pre-activations grow from layer 1 to
@@ -583,6 +599,10 @@ def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
     elif near(2 * (1 + a * a) ** steps, 0.1) or near(2 * (1 + a * a) ** depth, 0.1):
         hint = ("that looks like the variance at layer 30 itself; the task asks for the ratio Var(z) at layer 30 / "
                 "Var(z) at layer 1 (layer 1 starts at fan_in·Var(W)·Var(x) = 2, not 1).")
+    elif a > 0 and _compounded_layers(v, 1 + a * a) not in (None, steps):
+        n = _compounded_layers(v, 1 + a * a)
+        hint = (f"you compounded one layer's factor, but over {n} layers: count again how many layers multiply "
+                f"the variance between layer 1 and layer {depth}.")
     elif near(1 + a * a * steps, 0.05) or near(1 + a * a * depth, 0.05):
         hint = ("the factors multiply, they do not add: the same factor applies again at every layer (and check "
                 "the factor itself: E[f(z)²] for a symmetric z).")
