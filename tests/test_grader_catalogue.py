@@ -6296,3 +6296,103 @@ RIGHT_ATT8_LEAKY = [
 @pytest.mark.parametrize("label,fn", RIGHT_ATT8_LEAKY, ids=[r[0] for r in RIGHT_ATT8_LEAKY])
 def test_att8_leaky_relu_by_the_sign_passes_at_a_slope_above_one(label, fn):
     accepted(ex.check_leaky_relu(fn, verbose=False))
+
+
+# ---- att8 D3: an optimizer built the wrong way is named, not answered with torch's internal message
+class _NumpyStateMomentum(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                v = group["momentum"] * st.get("v", np.zeros(p.shape)) + p.grad.numpy()
+                st["v"] = v
+                p.sub_(torch.from_numpy(group["lr"] * v))
+
+
+class _NoSuperMomentum(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        self.lr, self.momentum = lr, momentum
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        return None
+
+
+class _NoSuperRMSProp(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        self.params = list(params)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        return None
+
+
+class _PlainClassMomentum:
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        self.params, self.lr, self.m = list(params), lr, momentum
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for p, v in zip(self.params, self.v):
+            if p.grad is not None:
+                v.mul_(self.m).add_(p.grad)
+                p.sub_(self.lr * v)
+
+
+WRONG_ATT8_OPTIMIZERS = [
+    ("momentum: state kept as NumPy arrays", ex.check_momentum, _NumpyStateMomentum, "NumPy arrays in `self.state[p]`"),
+    ("momentum: __init__ without super().__init__", ex.check_momentum, _NoSuperMomentum,
+     "does not call `super().__init__(params"),
+    ("rmsprop: __init__ without super().__init__", ex.check_rmsprop, _NoSuperRMSProp,
+     "does not call `super().__init__(params"),
+    ("momentum: a plain class, no Optimizer subclass", ex.check_momentum, _PlainClassMomentum,
+     "is not a torch.optim.Optimizer"),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_ATT8_OPTIMIZERS, ids=[r[0] for r in WRONG_ATT8_OPTIMIZERS])
+def test_att8_optimizer_built_wrong_is_named(label, check, cls, keyword):
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    assert "generator object" not in r.message and "raised inside PyTorch" not in r.message, r.message
+    assert "zeros_like(): argument" not in r.message, r.message
+
+
+# ---- att8 D4, D5, D6: the hint fits the mistake made; no grader warning and no 300-digit number reach the learner
+def test_att8_adam_first_step_default_lr_names_the_lr_too():
+    r = ex.check_adam_first_step((0.001, 0.001), verbose=False)
+    rejected(r, "default lr = 0.001")
+    assert "bias correction" in r.message, r.message
+
+
+@pytest.mark.parametrize("answer", [(1e308, 1e308), (-1e308, 1e308)])
+def test_att8_adam_first_step_extreme_numbers_warn_nothing(answer, recwarn):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        r = ex.check_adam_first_step(answer, verbose=False)
+        assert r.status == "fail", r.message
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in recwarn]
+
+
+def test_att8_backward_condition_huge_numbers_in_scientific_notation():
+    r = ex.check_backward_condition(lambda d_x, d_y: 1e300, verbose=False)
+    rejected(r, "1.28e+302")
+    assert not re.search(r"\d{20}", r.message), r.message
+
+
+def test_att8_backward_condition_one_parameter_is_not_an_order_problem():
+    r = ex.check_backward_condition(lambda d_y: 1 / d_y, verbose=False)
+    rejected(r, "takes 1 parameter")
+    assert "another order" not in r.message, r.message

@@ -1033,6 +1033,13 @@ def _stub_signature_problem(fn, stub: str, stub_params: list, *, call: str | Non
     shown = ", ".join(n if d is _NO_DEFAULT else f"{n}={d!r}" for n, d in stub_params)
     keep = f"keep the stub's signature, `{stub}({shown})`: the checks and the notebook's cells call it that way."
     theirs = ", ".join(p.name for p in pos[:len(names)])
+    required = [n for n, d in stub_params if d is _NO_DEFAULT]
+    if len(pos) < len(required):  # a parameter left out: not an order problem
+        k = len(pos)
+        return dict(headline=f"your function takes {k} parameter{'s' if k != 1 else ''}, ({theirs}), but the stub "
+                             f"takes {len(names)}, ({', '.join(names)}), and every call passes "
+                             f"{'both' if len(required) == 2 else len(required)}.",
+                    case=call or "the signature of your function", hint=keep)
     moved = [p.name for i, p in enumerate(pos) if p.name in names and names.index(p.name) != i]
     if moved:
         return dict(headline=f"your function takes its parameters in another order: ({theirs}); the stub's order "

@@ -73,7 +73,10 @@ _BACKWARD_MISTAKES = (
 
 
 def _apart_from_one(x: float) -> str:
-    """``x`` with enough decimals not to print as 1 (0.9961 rather than 1.000), three at least."""
+    """``x`` with enough decimals not to print as 1 (0.9961 rather than 1.000), three at least; a number far from
+    1 (≥ 10⁴, below 10⁻³, not finite) in four significant digits (1.28e+302, not its 300 digits)."""
+    if not math.isfinite(x) or abs(x) >= 1e4 or 0 < abs(x) < 1e-3:
+        return f"{x:.4g}"
     for d in range(3, 8):
         text = f"{x:.{d}f}"
         if float(text) != 1.0:

@@ -3,6 +3,7 @@ step graded against torch's; the loss-surface sliders."""
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -249,6 +250,44 @@ def _matches_in_float64(make, make_ref, steps) -> bool:
     return all(torch.allclose(a, b, rtol=1e-9, atol=1e-12) for ga, wa in zip(got, want) for a, b in zip(ga, wa))
 
 
+def _structure_report(name, cls, lr, kwargs, case, verbose) -> CheckResult | None:
+    """A report naming the learner's mistake when their optimizer raised inside torch because of how it is built:
+    an ``__init__`` that skips ``super().__init__(params, defaults)`` (no ``param_groups``/``defaults``), or
+    state kept as NumPy arrays (``load_state_dict`` casts tensors only); None when neither shows."""
+    import numpy as np
+
+    try:
+        (W, b, unused), loss_fn = _opt_problem()
+        opt = cls(_groups([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}], lr), **kwargs)
+    except Exception:
+        return None
+    if not isinstance(opt, torch.optim.Optimizer):
+        return None
+    if not all(k in vars(opt) for k in ("param_groups", "defaults", "state")):
+        return _report(name, FAIL, "your optimizer's `__init__` does not call `super().__init__(params, "
+                       "defaults)`.", case=case,
+                       hint="torch.optim.Optimizer's own `__init__` builds `self.param_groups`, `self.state` and "
+                            "`self.defaults`, which `step`, `zero_grad`, schedulers and `state_dict` read: call it "
+                            "first in yours, with the parameters and a dict of your hyper-parameters.",
+                       verbose=verbose)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss_fn().backward()
+            opt.step()
+    except Exception:
+        return None
+    kept = {type(v).__name__ for st in opt.state.values() if isinstance(st, dict) for v in st.values()
+            if isinstance(v, np.ndarray)}
+    if kept:
+        return _report(name, FAIL, "your optimizer keeps NumPy arrays in `self.state[p]`.", case=case,
+                       hint="saving and resuming a run (`state_dict()` / `load_state_dict()`) handle torch "
+                            "tensors only, and a NumPy round trip leaves torch: keep every buffer as a tensor "
+                            "of p's dtype (e.g. made with `torch.zeros_like(p)`) and update it with torch "
+                            "operations.", verbose=verbose)
+    return None
+
+
 def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbose=True, nan_hint=None,
                      stub="torch.optim.Optimizer", defaults=None, default_reference=None) -> CheckResult:
     if not (isinstance(cls, type) or callable(cls)) or _python_own(cls):
@@ -262,6 +301,11 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                 else f"a subclass of {_torch_optimizer(cls)}")
         return _report(name, FAIL, f"that is {what}, torch's implementation, not yours.", hint=write_it,
                        verbose=verbose)
+    if isinstance(cls, type) and not issubclass(cls, torch.optim.Optimizer):
+        return _report(name, FAIL, f"{cls.__name__} is not a torch.optim.Optimizer.",
+                       hint="subclass it, as the stub does: `class MyOpt(torch.optim.Optimizer)`, and call "
+                            "`super().__init__(params, defaults)`; the base class keeps the parameter groups and "
+                            "the state that schedulers, `zero_grad` and `state_dict` use.", verbose=verbose)
     lr = kwargs["lr"]
     sig = ", ".join(f"{k}={v}" for k, v in kwargs.items())
     case = (f"{steps} steps on a small float64 problem, two parameter groups (lr and lr/2), {sig}; every "
@@ -273,7 +317,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     except NotImplementedError:
         return _not_yet(name, getattr(cls, "__name__", name), verbose)
     except Exception as e:
-        return _raised(name, e, verbose, case, context="optimizer")
+        built = _structure_report(name, cls, lr, kwargs, case, verbose)
+        return built if built is not None else _raised(name, e, verbose, case, context="optimizer")
     if not isinstance(opt, torch.optim.Optimizer):
         return _report(name, FAIL, f"{getattr(cls, '__name__', cls)} is not a torch.optim.Optimizer.",
                        hint="subclass it: `class MyOpt(torch.optim.Optimizer)` and call "
@@ -377,7 +422,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     try:
         _, again = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, restarts=2)
     except Exception as e:
-        return _raised(name, e, verbose, again_case, context="optimizer")
+        built = _structure_report(name, cls, lr, kwargs, again_case, verbose)
+        return built if built is not None else _raised(name, e, verbose, again_case, context="optimizer")
     _, want2 = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, restarts=2)
     if not same(again, want2):
         return _report(name, FAIL, "a second optimizer, built on the same parameters after the first had run, "
@@ -390,7 +436,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     try:
         kept_opt, kept = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, keep_grads=True)
     except Exception as e:
-        return _raised(name, e, verbose, keep_case, context="optimizer")
+        built = _structure_report(name, cls, lr, kwargs, keep_case, verbose)
+        return built if built is not None else _raised(name, e, verbose, keep_case, context="optimizer")
     _, want_kept = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, keep_grads=True)
     if not same(kept, want_kept):
         aliased = getattr(kept_opt, "_checker_aliased", False)
@@ -408,7 +455,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     try:
         _, resumed = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, resume_at=half)
     except Exception as e:
-        return _raised(name, e, verbose, resume_case, context="optimizer")
+        built = _structure_report(name, cls, lr, kwargs, resume_case, verbose)
+        return built if built is not None else _raised(name, e, verbose, resume_case, context="optimizer")
     _, want_resumed = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, resume_at=half)
     if not same(resumed, want_resumed):
         return _report(name, FAIL, "your optimizer loses its state when it is saved and loaded "
@@ -793,6 +841,13 @@ def check_adam_first_step(answer, *, verbose: bool = True) -> CheckResult:
     if why:
         return _report(name, FAIL, why, hint="write `first_step = (distance moved by w1, distance moved by w2)`.",
                        verbose=verbose)
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # a huge or tiny answer: no numpy warning
+        warnings.simplefilter("ignore")
+        return _judge_first_step(name, a, b, verbose)
+
+
+def _judge_first_step(name, a, b, verbose) -> CheckResult:
+    lr, (g1, g2) = FIRST_STEP["lr"], FIRST_STEP["grads"]
     got = np.abs([a, b])
     want = adam_first_step(**FIRST_STEP)
     ok = np.abs(got / want - 1) <= 0.02
@@ -810,6 +865,11 @@ def check_adam_first_step(answer, *, verbose: bool = True) -> CheckResult:
     elif close(got[0], lr * c1 / math.sqrt(c2)) or close(got[1], lr * c1 / math.sqrt(c2)):
         hint = ("you left out the bias correction: m and v start at 0, so after one step they hold only (1 − β₁) "
                 "and (1 − β₂) of g and g². What do the corrections make of them?")
+    elif close(got[0], 1e-3) and close(got[1], adam_first_step(**{**FIRST_STEP, "lr": 1e-3})[1]):
+        # Adam's default lr with the right rule, or lr = 0.01 without m's bias correction: the same numbers
+        hint = ("these are the distances that Adam's default lr = 0.001 gives, and the task sets lr = "
+                f"{lr:g}; if you did use {lr:g}, one of the two bias corrections is missing: "
+                "what do m̂ and v̂ hold after one step (t = 1)?")
     elif close(got[0], lr / math.sqrt(c2)) or close(got[0], lr * c1):
         hint = "one of the two bias corrections is missing: m̂ = m/(1 − β₁ᵗ) and v̂ = v/(1 − β₂ᵗ) both apply."
     elif ok[0] and not ok[1]:
