@@ -6396,3 +6396,122 @@ def test_att8_backward_condition_one_parameter_is_not_an_order_problem():
     r = ex.check_backward_condition(lambda d_y: 1 / d_y, verbose=False)
     rejected(r, "takes 1 parameter")
     assert "another order" not in r.message, r.message
+
+
+# ---- att8 D8: batch-norm mistakes that got the generic formula hint are named
+def _bn_student(*, hard_mom=False, hard_eps=False, eval_updates=False, swap_gb=False, run_std=False,
+                eval_no_eps=False, no_sqrt=False):
+    """A learner's batch norm written out, with one of the mistakes of blind round 8."""
+    def f(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+        if hard_mom:
+            momentum = 0.1
+        if hard_eps:
+            eps = 1e-5
+        mu, var = x.mean(0), ((x - x.mean(0)) ** 2).mean(0)
+        with torch.no_grad():
+            rm = running_mean + momentum * (mu - running_mean)
+            new_var = x.std(0) if run_std else x.var(0)
+            rv = running_var + momentum * (new_var - running_var)
+        if not training:
+            mu, var = running_mean, running_var
+            eps = 0.0 if eval_no_eps else eps
+            if not eval_updates:
+                rm, rv = running_mean.clone(), running_var.clone()
+        xhat = (x - mu) / (var + eps if no_sqrt else torch.sqrt(var + eps))
+        y = beta * xhat + gamma if swap_gb else gamma * xhat + beta
+        return y, rm, rv
+    return f
+
+
+WRONG_ATT8_BN = [
+    ("momentum and eps hard-coded to the defaults", _bn_student(hard_mom=True, hard_eps=True),
+     "momentum = 0.1 and eps = 1e-5"),
+    ("momentum hard-coded", _bn_student(hard_mom=True), "momentum = 0.1 whatever"),
+    ("eps hard-coded", _bn_student(hard_eps=True), "eps = 1e-5 whatever"),
+    ("eval also updates the running statistics", _bn_student(eval_updates=True), "evaluation only reads"),
+    ("gamma and beta swapped", _bn_student(swap_gb=True), "gamma and beta are swapped"),
+    ("running variance from x.std(0)", _bn_student(run_std=True), "standard deviation (`std`)"),
+    ("eval without eps", _bn_student(eval_no_eps=True), "left eps out"),
+    ("divides by the variance, not its root", _bn_student(no_sqrt=True), "divided by the variance itself"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT8_BN, ids=[r[0] for r in WRONG_ATT8_BN])
+def test_att8_batch_norm_mistake_is_named(label, fn, keyword):
+    r = ex.check_batch_norm(fn, verbose=False)
+    rejected(r, keyword)
+    flat = " ".join(r.message.split())
+    assert not any(f in flat for f in ANSWER_FRAGMENTS), flat
+
+
+def test_att8_batch_norm_written_out_passes():
+    accepted(ex.check_batch_norm(_bn_student(), verbose=False))
+
+
+# ---- att8 D8: RMSProp and Adam mistakes that got "compare your update line by line" are named
+def _rms_variant(*, sign=1.0, abs_g=False, init_g2=False, corrected=False, no_g=False):
+    def u(p, g, st, group):
+        a, eps = group["alpha"], group["eps"]
+        gg = g.abs() if abs_g else g * g
+        if "v" not in st:
+            st["v"], st["t"] = (gg.clone() if init_g2 else torch.zeros_like(p)), 0
+        st["t"] += 1
+        st["v"] = a * st["v"] + (1 - a) * gg
+        v = st["v"] / (1 - a ** st["t"]) if corrected else st["v"]
+        p.add_(-sign * group["lr"] * (torch.ones_like(g) if no_g else g) / (v.sqrt() + eps))
+    return u
+
+
+def _adam_variant(*, sign=1.0, corrections_swapped=False, numer_g=False):
+    def u(p, g, st, group):
+        (b1, b2), eps = group["betas"], group["eps"]
+        if "m" not in st:
+            st["m"], st["v"], st["t"] = torch.zeros_like(p), torch.zeros_like(p), 0
+        st["t"] += 1
+        t = st["t"]
+        st["m"] = b1 * st["m"] + (1 - b1) * g
+        st["v"] = b2 * st["v"] + (1 - b2) * g * g
+        c1, c2 = (1 - b2 ** t, 1 - b1 ** t) if corrections_swapped else (1 - b1 ** t, 1 - b2 ** t)
+        m_hat = g if numer_g else st["m"] / c1
+        p.add_(-sign * group["lr"] * m_hat / ((st["v"] / c2).sqrt() + eps))
+    return u
+
+
+def _sgd_update(p, g, st, group):
+    p.sub_(group["lr"] * g)
+
+
+WRONG_ATT8_OPT_RULES = [
+    ("rmsprop: wrong sign", ex.check_rmsprop, make_optimizer(_rms_variant(sign=-1.0), RMS), "wrong sign"),
+    ("rmsprop: plain SGD", ex.check_rmsprop, make_optimizer(_sgd_update, RMS), "plain SGD"),
+    ("rmsprop: |g| instead of g²", ex.check_rmsprop, make_optimizer(_rms_variant(abs_g=True), RMS), "averages |g|"),
+    ("rmsprop: v starts at g²", ex.check_rmsprop, make_optimizer(_rms_variant(init_g2=True), RMS),
+     "starts at the first step's g²"),
+    ("rmsprop: bias-corrected like Adam", ex.check_rmsprop, make_optimizer(_rms_variant(corrected=True), RMS),
+     "bias-corrected v"),
+    ("rmsprop: lr/(√v + ε) without g", ex.check_rmsprop, make_optimizer(_rms_variant(no_g=True), RMS),
+     "gradient is missing from the step's numerator"),
+    ("adam: wrong sign", ex.check_adam, make_optimizer(_adam_variant(sign=-1.0), ADAM), "wrong sign"),
+    ("adam: bias corrections swapped", ex.check_adam, make_optimizer(_adam_variant(corrections_swapped=True), ADAM),
+     "bias corrections are swapped"),
+    ("adam: g instead of m̂ in the numerator", ex.check_adam, make_optimizer(_adam_variant(numer_g=True), ADAM),
+     "raw gradient g"),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_ATT8_OPT_RULES, ids=[r[0] for r in WRONG_ATT8_OPT_RULES])
+def test_att8_optimizer_mistake_is_named(label, check, cls, keyword):
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    assert "line by line" not in r.message, r.message
+
+
+RIGHT_ATT8_OPT_RULES = [
+    ("rmsprop: new tensors in the state, no in-place update", ex.check_rmsprop, make_optimizer(_rms_variant(), RMS)),
+    ("adam: new tensors in the state, no in-place update", ex.check_adam, make_optimizer(_adam_variant(), ADAM)),
+]
+
+
+@pytest.mark.parametrize("label,check,cls", RIGHT_ATT8_OPT_RULES, ids=[r[0] for r in RIGHT_ATT8_OPT_RULES])
+def test_att8_optimizer_written_differently_passes(label, check, cls):
+    accepted(check(cls, verbose=False))

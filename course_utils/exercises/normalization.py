@@ -177,19 +177,24 @@ def _leaky_grad_problem(fn, cases) -> dict | None:
 
 
 def _bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, *, unbiased_norm=False, biased_running=False,
-                  inverted_momentum=False, eval_batch_stats=False, dim=0, no_affine=False, eps_outside=False):
+                  inverted_momentum=False, eval_batch_stats=False, dim=0, no_affine=False, eps_outside=False,
+                  fixed_momentum=False, fixed_eps=False, eval_updates=False, swap_affine=False, running_std=False,
+                  eval_no_eps=False, no_sqrt=False, fixed_defaults=False):
     """Batch norm for (N, D) inputs and some typical mistakes (all flags False = the correct algorithm)."""
+    momentum = 0.1 if fixed_momentum or fixed_defaults else momentum
+    eps = 1e-5 if fixed_eps or fixed_defaults else 0.0 if (eval_no_eps and not training) else eps
     if training or eval_batch_stats:
         mean = x.mean(dim=dim, keepdim=dim == 1)
         var = x.var(dim=dim, unbiased=unbiased_norm, keepdim=dim == 1)
     else:
         mean, var = rm, rv
-    xhat = (x - mean) / (var.sqrt() + eps if eps_outside else (var + eps).sqrt())
-    y = xhat if no_affine else gamma * xhat + beta
-    if training:
+    xhat = (x - mean) / (var + eps if no_sqrt else var.sqrt() + eps if eps_outside else (var + eps).sqrt())
+    y = xhat if no_affine else beta * xhat + gamma if swap_affine else gamma * xhat + beta
+    if training or eval_updates:
         n = x.shape[0]
         bmean = x.mean(0)
         bvar = x.var(0, unbiased=False) if biased_running else x.var(0, unbiased=True) if n > 1 else x.var(0, unbiased=False)
+        bvar = x.std(0) if running_std else bvar
         w = (1 - momentum) if inverted_momentum else momentum
         rm = (1 - w) * rm + w * bmean.detach()  # bookkeeping: no autograd graph, as nn.BatchNorm1d's buffers
         rv = (1 - w) * rv + w * bvar.detach()
@@ -208,6 +213,20 @@ _BN_MISTAKES = {
            "would be layer norm.",
     "no_affine": "apply the learned scale and shift: y = gamma·x̂ + beta.",
     "eps_outside": "eps was added outside the square root, √σ² + eps: that is not the formula above.",
+    "fixed_momentum": "your function uses momentum = 0.1 whatever the caller passes: read the `momentum` "
+                      "argument (the checker passes another value).",
+    "fixed_eps": "your function uses eps = 1e-5 whatever the caller passes: read the `eps` argument (the checker "
+                 "passes another value).",
+    "fixed_defaults": "your function uses momentum = 0.1 and eps = 1e-5 whatever the caller passes: read the "
+                      "`momentum` and `eps` arguments (the checker passes other values).",
+    "eval_updates": "in eval mode your function also updated the running statistics: evaluation only reads "
+                    "them; only training steps change them.",
+    "swap_affine": "gamma and beta are swapped: gamma is the learned scale of x̂, beta the learned shift.",
+    "running_std": "the running variance was updated with a standard deviation (`std`), not a variance.",
+    "eval_no_eps": "in eval mode you left eps out of the denominator: it is there in both modes (the checker "
+                   "uses a large eps, so it shows).",
+    "no_sqrt": "you divided by the variance itself: normalising divides by a standard deviation, so that x̂ has "
+               "variance 1.",
 }
 
 

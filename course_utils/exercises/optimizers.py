@@ -662,18 +662,42 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
                             default_reference=lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9))
 
 
-def _rule_rmsprop(eps_inside=False, swapped=False, no_square=False, no_sqrt=False):
+def _rule_rmsprop(eps_inside=False, swapped=False, no_square=False, no_sqrt=False, abs_g=False, init_g2=False,
+                  corrected=False, no_g=False):
     def rule(p, g, st, group):
         a, eps = group["alpha"], group["eps"]
+        gg = g.abs() if abs_g else g if no_square else g * g
+        if init_g2 and "v" not in st:
+            st["v"] = gg.clone()
         v = st.setdefault("v", torch.zeros_like(p))
-        gg = g if no_square else g * g
+        st["t"] = st.get("t", 0) + 1
         if swapped:
             v.mul_(1 - a).add_(gg, alpha=a)
         else:
             v.mul_(a).add_(gg, alpha=1 - a)
-        denom = v + eps if no_sqrt else ((v + eps).sqrt() if eps_inside else v.sqrt() + eps)
-        p.addcdiv_(g, denom, value=-group["lr"])
+        v_used = v / (1 - a ** st["t"]) if corrected else v
+        denom = v_used + eps if no_sqrt else ((v_used + eps).sqrt() if eps_inside else v_used.sqrt() + eps)
+        p.addcdiv_(torch.ones_like(g) if no_g else g, denom, value=-group["lr"])
     return rule
+
+
+def _flipped(rule):
+    """``rule`` with its step taken the other way (added to p instead of subtracted)."""
+    def wrapped(p, g, st, group):
+        before = p.clone()
+        rule(p, g, st, group)
+        p.copy_(2 * before - p)
+    return wrapped
+
+
+def _plain_sgd(p, g, st, group):
+    p.sub_(group["lr"] * g)
+
+
+_WRONG_SIGN = ("wrong sign: your step goes *up* the gradient (you added the update to p), which climbs the loss; "
+               "the parameter moves against the gradient.")
+_PLAIN_SGD = ("your update is plain SGD, p ← p − η·g: the running average of this optimizer is not used in the step "
+              "(keep it in `self.state[p]`, update it every step, and use it as the formula above does).")
 
 
 @_graded('check_rmsprop(RMSProp)')
@@ -691,6 +715,14 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_rmsprop(swapped=True)), "α and 1−α are swapped: v ← α·v + (1−α)·g² keeps most of the old average."),
         (mk(_rule_rmsprop(no_square=True)), "average the *squared* gradient: v ← α·v + (1−α)·g²."),
         (mk(_rule_rmsprop(no_sqrt=True)), "divide by the root mean square: g/(√v + ε), not g/(v + ε)."),
+        (mk(_flipped(_rule_rmsprop())), _WRONG_SIGN),
+        (mk(_plain_sgd), _PLAIN_SGD),
+        (mk(_rule_rmsprop(abs_g=True)), "v averages |g|, the gradient's magnitude: RMSProp averages its square."),
+        (mk(_rule_rmsprop(init_g2=True)), "your v starts at the first step's g²: it starts at 0 (a zero tensor), "
+                                          "and the first update averages g² into it."),
+        (mk(_rule_rmsprop(corrected=True)), "you bias-corrected v, as Adam does: RMSProp uses v as it is."),
+        (mk(_rule_rmsprop(no_g=True)), "the gradient is missing from the step's numerator: your step is lr/(√v + ε) "
+                                       "whatever g is, so it neither follows the gradient's sign nor its size."),
         (mk(_global_lr(_rule_rmsprop(), lr)), _ONE_LR),
         (mk(_frozen_lr(_rule_rmsprop())), _FROZEN_LR),
     ]
@@ -701,7 +733,7 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
 
 
 def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, t_offset=0,
-               eps_hat=False, shared_t=None):
+               eps_hat=False, shared_t=None, corrections_swapped=False, numer_g=False):
     """Adam, or one of its typical mistakes.  ``eps_hat``: the paper's "efficient" form, the corrections folded
     into the rate, lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε̂) with ε̂ = ε.  ``shared_t``: one step counter for the whole
     optimizer, advanced for every parameter updated (``"updated"``) or for every parameter, before the skip of
@@ -727,8 +759,9 @@ def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, 
         if eps_hat:
             p.addcdiv_(m, v.sqrt() + eps, value=-group["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t))
             return
-        m_hat = m / (1 - b1 ** t) if correct_m else m
-        v_hat = v / (1 - b2 ** t) if correct_v else v
+        c1, c2 = (1 - b2 ** t, 1 - b1 ** t) if corrections_swapped else (1 - b1 ** t, 1 - b2 ** t)
+        m_hat = (g if numer_g else m / c1) if correct_m else m
+        v_hat = v / c2 if correct_v else v
         denom = (v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps
         p.addcdiv_(m_hat, denom, value=-group["lr"])
 
@@ -774,6 +807,11 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
          "smaller t (1 at its first update). Keep t in `self.state[p]`."),
         (mk(_rule_adam(swapped=True)), "β₁ and β₂ are swapped: β₁ (0.9) averages the gradient, β₂ (0.999) its square."),
         (mk(_rule_adam(no_square=True)), "v averages the *squared* gradient: v ← β₂·v + (1−β₂)·g²."),
+        (mk(_flipped(_rule_adam())), _WRONG_SIGN),
+        (mk(_rule_adam(corrections_swapped=True)), "the two bias corrections are swapped: each average is corrected "
+                                                   "with the β it was averaged with."),
+        (mk(_rule_adam(numer_g=True)), "the numerator of your step is the raw gradient g: Adam steps with the "
+                                       "(bias-corrected) running average of the gradient, m̂."),
         (mk(_global_lr(_rule_adam(), lr)), _ONE_LR),
         (mk(_frozen_lr(_rule_adam())), _FROZEN_LR),
         (mk(_skips_zero(_rule_adam())), _SKIPS_ZERO),
