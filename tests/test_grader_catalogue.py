@@ -6515,3 +6515,15 @@ RIGHT_ATT8_OPT_RULES = [
 @pytest.mark.parametrize("label,check,cls", RIGHT_ATT8_OPT_RULES, ids=[r[0] for r in RIGHT_ATT8_OPT_RULES])
 def test_att8_optimizer_written_differently_passes(label, check, cls):
     accepted(check(cls, verbose=False))
+
+
+def _momentum_old_beta_v(p, g, st, group):
+    v = st.setdefault("v", torch.zeros_like(p))
+    p.add_(-group["lr"] * (group["momentum"] * v))   # the step with β·v of the old velocity …
+    v.mul_(group["momentum"]).add_(g)                # … and v updated afterwards
+
+
+def test_att8_momentum_step_before_the_velocity_update_is_named():
+    r = ex.check_momentum(make_optimizer(_momentum_old_beta_v, MOM), verbose=False)
+    rejected(r, "from before this step's update")
+    assert "line by line" not in r.message, r.message

@@ -550,7 +550,8 @@ def _closure_problem(cls, kwargs, lr, case) -> dict | None:
     return None
 
 
-def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False, lr_in_v=False):
+def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False, lr_in_v=False,
+                   old_beta_v=False):
     def rule(p, g, st, group):
         beta = group["momentum"]
         if lr_in_v:  # v ← βv + ηg; p ← p − v: torch's update only while lr is constant
@@ -562,8 +563,8 @@ def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=Fal
             p.add_(g, alpha=-group["lr"])
             return
         v = st.setdefault("v", torch.zeros_like(p))
-        if p_first:  # the step uses the old velocity, then the velocity is updated
-            p.add_(v, alpha=-group["lr"])
+        if p_first or old_beta_v:  # the step uses the old velocity (or β times it), then v is updated
+            p.add_(v, alpha=-group["lr"] * (beta if old_beta_v else 1.0))
             v.mul_(beta).add_(g)
             return
         v.mul_(beta).add_(g, alpha=(1 - beta) if ema else 1.0)
@@ -647,6 +648,9 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_momentum(p_first=True)), "the order is swapped: you moved the parameter with the old velocity "
                                            "and updated v afterwards (so the first step moved nothing). Update "
                                            "v ← β·v + g first, then step with the new v."),
+        (mk(_rule_momentum(old_beta_v=True)), "your step uses β·v from before this step's update, without this "
+                                              "step's gradient (so the first step moved nothing). Update "
+                                              "v ← β·v + g first, then step with the new v."),
         (mk(_global_lr(_rule_momentum(), lr)), _ONE_LR),
         (mk(_frozen_lr(_rule_momentum())), _FROZEN_LR),
         (mk(_skips_zero(_rule_momentum())), _SKIPS_ZERO),
