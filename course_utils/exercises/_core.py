@@ -1034,7 +1034,7 @@ def _stub_signature_problem(fn, stub: str, stub_params: list, *, call: str | Non
     keep = f"keep the stub's signature, `{stub}({shown})`: the checks and the notebook's cells call it that way."
     theirs = ", ".join(p.name for p in pos[:len(names)])
     required = [n for n, d in stub_params if d is _NO_DEFAULT]
-    if len(pos) < len(required):  # a parameter left out: not an order problem
+    if len(pos) < len(required) and any(p.name in names for p in pos):  # one left out: not an order problem
         k = len(pos)
         return dict(headline=f"your function takes {k} parameter{'s' if k != 1 else ''}, ({theirs}), but the stub "
                              f"takes {len(names)}, ({', '.join(names)}), and every call passes "
