@@ -329,7 +329,7 @@ def test_kaiming_mistakes(wrong, frag):
 
 @pytest.mark.parametrize("wrong,frag", [
     (lambda w, gain=1.0: w.data.uniform_(-gain * math.sqrt(2 / sum(w.shape)), gain * math.sqrt(2 / sum(w.shape))),
-     "a²/3"),
+     "standard deviation"),
     (lambda w, gain=1.0: w.data.normal_(0, gain * math.sqrt(2 / sum(w.shape))), "uniform"),
     (lambda w, gain=1.0: w.data.uniform_(-math.sqrt(6 / sum(w.shape)), math.sqrt(6 / sum(w.shape))), "gain"),
     (lambda w, gain=1.0: w.data.uniform_(-gain * math.sqrt(3 / w.shape[1]), gain * math.sqrt(3 / w.shape[1])),

@@ -189,7 +189,7 @@ def _xavier(bound):
 
 
 WRONG_XAVIER = [
-    ("the std as the bound", _xavier(lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))), "a²/3"),
+    ("the std as the bound", _xavier(lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))), "not its standard deviation"),
     ("normal with Xavier's variance", lambda w, gain=1.0: w.data.normal_(0, gain * math.sqrt(2 / sum(w.shape))),
      "uniform"),
     ("torch's xavier_normal_", lambda w, gain=1.0: nn.init.xavier_normal_(w, gain=gain), "from scratch"),
@@ -291,7 +291,7 @@ WRONG_KAIMING = [
     ("slope ignored", _kaiming(lambda fi, fo, a: 2 / fi), "slope"),
     ("torch's ReLU gain ignores a", lambda w, a=0.0: nn.init.kaiming_normal_(w, nonlinearity="relu"),
      "from scratch"),
-    ("(1 + a²) multiplies", _kaiming(lambda fi, fo, a: 2 * (1 + a * a) / fi), "divides"),
+    ("(1 + a²) multiplies", _kaiming(lambda fi, fo, a: 2 * (1 + a * a) / fi), "less variance"),
     ("fan_out", _kaiming(lambda fi, fo, a: 2 / ((1 + a * a) * fo)), "w.shape[1]"),
     ("torch with mode='fan_out'", lambda w, a=0.0: nn.init.kaiming_normal_(w, a=a, mode="fan_out"),
      "from scratch"),
@@ -421,7 +421,8 @@ WRONG_LEAKY = [
 RIGHT_LEAKY = [
     ("torch.where", leaky_ok),
     ("ReLU of both sides", lambda x, negative_slope=0.01: F.relu(x) - negative_slope * F.relu(-x)),
-    ("max(x, a·x)", lambda x, negative_slope=0.01: torch.maximum(x, negative_slope * x)),
+    # (att8 D2) "max(x, a·x)" was here: it is leaky ReLU only for slopes ≤ 1, and the check now has a slope of 2
+    # (the exercise's definition goes by the sign of x); it is a wrong row of the blind round 8 block
     ("clamps", lambda x, negative_slope=0.01: x.clamp(min=0) + negative_slope * x.clamp(max=0)),
     # (ex4, item 4) "masks", (x > 0) * x + (x <= 0) * s * x, moved to the ex4 rows: (x <= 0) * s is float32
     (">= instead of >", lambda x, negative_slope=0.01: torch.where(x >= 0, x, negative_slope * x)),
@@ -1924,7 +1925,7 @@ def test_long_messages_are_wrapped_but_searchable():
     r = ex.check_kaiming_normal(_kaiming(lambda fi, fo, a: 2 / ((1 + a) * fi)), verbose=False)
     assert max(len(line) for line in str(r).splitlines()) <= 80
     assert len(str(r).splitlines()) > len(r.message.splitlines())  # wrapped for display …
-    assert "the leaky-ReLU gain is 2/(1 + a²)" in r.message           # … one line per field for searching
+    assert "what does it do to that half's second moment" in r.message  # … one line per field for searching
     assert re.search(r"^   hint:     ", str(r), re.M)
 
 
@@ -6406,3 +6407,347 @@ def test_r8b_l2_shape_is_named(label, fn, keyword):
 @pytest.mark.parametrize("label,fn", RIGHT_L2_R8, ids=[r[0] for r in RIGHT_L2_R8])
 def test_r8b_l2_written_differently_passes(label, fn):
     accepted(ex.check_l2_penalty(fn, verbose=False))
+
+# ============================================================================ blind round 8 (grfix8a)
+# ---- att8 D1: a hint names the mistake, never the formula the exercise asks the learner to work out (Kaiming's
+# 2/(1 + a²), Xavier's bound √(6/(fan_in + fan_out)), leaky ReLU's `torch.where(x > 0, x, negative_slope * x)`)
+_KAIMING_ANSWER = ("1 + a²", "1 + a^2", "1 + a * a")
+_XAVIER_ANSWER = ("√(6", "sqrt(6", "√(3·σ²)", "6/(fan_in")
+_LEAKY_ANSWER = ("torch.where(x > 0", "negative_slope * x)", "x if x > 0")
+
+
+def _leaky_python_max(x, negative_slope=0.01):
+    return max(x, negative_slope * x)
+
+
+def _xavier_if_on_tensor(w, gain=1.0):
+    a = gain * math.sqrt(6 / sum(w.shape))
+    with torch.no_grad():
+        w.uniform_(-a, a)
+    if w.abs() > a:
+        pass
+    return w
+
+
+def _xavier_three_args(w, gain=1.0):
+    a = gain * math.sqrt(6 / sum(w.shape))
+    with torch.no_grad():
+        w.uniform_(-a, a, a)
+    return w
+
+
+def _xavier_int_division(w, gain=1.0):
+    fan_out, fan_in = w.shape
+    a = gain * math.sqrt(6 // (fan_in + fan_out))
+    with torch.no_grad():
+        w.uniform_(-a, a)
+    return w
+
+
+WRONG_ATT8_HINTS = [  # (label, check, answer, keyword, fragments the message must not hold)
+    ("kaiming: slope ignored", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 / fi),
+     "what fraction of E[z²]", _KAIMING_ANSWER),
+    ("kaiming: (1 + a)", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 / ((1 + a) * fi)),
+     "E[(a·z)²]", _KAIMING_ANSWER),
+    ("kaiming: (1 + a)²", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 / ((1 + a) ** 2 * fi)),
+     "add the two halves", _KAIMING_ANSWER),
+    ("kaiming: (1 + a²) multiplies", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 * (1 + a * a) / fi),
+     "less variance", _KAIMING_ANSWER),
+    ("kaiming: (1 − a²)", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 2 / ((1 - a * a) * fi)),
+     "less variance", _KAIMING_ANSWER),
+    ("kaiming: an unnamed wrong factor", ex.check_kaiming_normal, _kaiming(lambda fi, fo, a: 3.3 / ((1 + a) * fi)),
+     "factor 2", _KAIMING_ANSWER),
+    ("xavier: the std as the bound", ex.check_xavier_uniform, _xavier(lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))),
+     "what is the variance of U(−a, a)", _XAVIER_ANSWER),
+    ("xavier: a² taken as the variance", ex.check_xavier_uniform,
+     _xavier(lambda fi, fo, g: g * math.sqrt(18 / (fi + fo))), "three times too large", _XAVIER_ANSWER),
+    ("xavier: gain squared", ex.check_xavier_uniform, _xavier(lambda fi, fo, g: g * g * math.sqrt(6 / (fi + fo))),
+     "gain⁴", _XAVIER_ANSWER),
+    ("xavier: gain ignored", ex.check_xavier_uniform, _xavier(lambda fi, fo, g: math.sqrt(6 / (fi + fo))),
+     "same at gain 1", _XAVIER_ANSWER),
+    ("leaky: a Python if on a tensor", ex.check_leaky_relu, leaky_python_if, "torch.where(condition, a, b)",
+     _LEAKY_ANSWER),
+    ("leaky: Python max on a tensor", ex.check_leaky_relu, _leaky_python_max, "torch.where(condition, a, b)",
+     _LEAKY_ANSWER),
+    # ---- att8 D7: a hint's example fits the exercise (no scheduler's help, no leaky-ReLU line, in 01)
+    ("xavier: uniform_ with a third argument", ex.check_xavier_uniform, _xavier_three_args, "help(w.uniform_)",
+     ("OneCycleLR",)),
+    ("xavier: a Python if on the weights", ex.check_xavier_uniform, _xavier_if_on_tensor, "element by element",
+     ("negative_slope", "torch.where(x > 0")),
+    # ---- att8 D2: max(x, slope·x) is leaky ReLU only for slopes ≤ 1 (it passed every case)
+    ("leaky: torch.maximum(x, slope·x)", ex.check_leaky_relu,
+     lambda x, negative_slope=0.01: torch.maximum(x, negative_slope * x), "larger of x and negative_slope·x",
+     _LEAKY_ANSWER),
+    ("leaky: torch.max(x, slope·x)", ex.check_leaky_relu,
+     lambda x, negative_slope=0.01: torch.max(x, x * negative_slope), "at most 1", _LEAKY_ANSWER),
+    # ---- att8 D4: hints about the mistake actually made
+    ("leaky: NaN everywhere", ex.check_leaky_relu, lambda x, negative_slope=0.01: x / (x - x), "NaN",
+     ("positive inputs must pass",)),
+    ("xavier: integer division makes the bound 0", ex.check_xavier_uniform, _xavier_int_division,
+     "scale you computed (the bound or the std) is probably 0", ("fill_",)),
+    ("growth: compounded over 15 layers", ex.check_leaky_growth, 1.09 ** 15, "over 15 layers",
+     ("do not add",)),
+    ("growth: compounded over 2 layers", ex.check_leaky_growth, 1.09 ** 2, "over 2 layers", ("do not add",)),
+]
+
+
+@pytest.mark.parametrize("label,check,answer,keyword,banned", WRONG_ATT8_HINTS, ids=[r[0] for r in WRONG_ATT8_HINTS])
+def test_att8_hints_name_the_mistake_not_the_answer(label, check, answer, keyword, banned):
+    r = check(answer, verbose=False)
+    rejected(r, keyword)
+    hint = " ".join(r.message.split("hint:", 1)[-1].split())
+    assert not any(b in hint for b in banned), hint
+
+
+@pytest.mark.parametrize("check,rows", [(ex.check_kaiming_normal, WRONG_KAIMING), (ex.check_xavier_uniform, WRONG_XAVIER)],
+                         ids=["kaiming", "xavier"])
+def test_att8_no_init_hint_states_the_formula_to_work_out(check, rows):
+    """The class of D1 over every catalogued wrong Kaiming and Xavier answer."""
+    banned = _KAIMING_ANSWER if check is ex.check_kaiming_normal else _XAVIER_ANSWER
+    for label, fn, _ in rows:
+        r = check(fn, verbose=False)
+        hint = " ".join(r.message.split("hint:", 1)[-1].split()) if "hint:" in r.message else ""
+        assert not any(b in hint for b in banned), (label, hint)
+
+
+RIGHT_ATT8_LEAKY = [
+    ("torch.where with > and the slope", leaky_ok),
+    ("relu plus slope times the negative part", lambda x, negative_slope=0.01: torch.relu(x) - negative_slope * torch.relu(-x)),
+    ("a boolean mask times x", lambda x, negative_slope=0.01: x * (x > 0) + negative_slope * x * (x <= 0)),
+]
+
+
+@pytest.mark.parametrize("label,fn", RIGHT_ATT8_LEAKY, ids=[r[0] for r in RIGHT_ATT8_LEAKY])
+def test_att8_leaky_relu_by_the_sign_passes_at_a_slope_above_one(label, fn):
+    accepted(ex.check_leaky_relu(fn, verbose=False))
+
+
+# ---- att8 D3: an optimizer built the wrong way is named, not answered with torch's internal message
+class _NumpyStateMomentum(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                v = group["momentum"] * st.get("v", np.zeros(p.shape)) + p.grad.numpy()
+                st["v"] = v
+                p.sub_(torch.from_numpy(group["lr"] * v))
+
+
+class _NoSuperMomentum(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        self.lr, self.momentum = lr, momentum
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        return None
+
+
+class _NoSuperRMSProp(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8):
+        self.params = list(params)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        return None
+
+
+class _PlainClassMomentum:
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        self.params, self.lr, self.m = list(params), lr, momentum
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for p, v in zip(self.params, self.v):
+            if p.grad is not None:
+                v.mul_(self.m).add_(p.grad)
+                p.sub_(self.lr * v)
+
+
+WRONG_ATT8_OPTIMIZERS = [
+    ("momentum: state kept as NumPy arrays", ex.check_momentum, _NumpyStateMomentum, "NumPy arrays in `self.state[p]`"),
+    ("momentum: __init__ without super().__init__", ex.check_momentum, _NoSuperMomentum,
+     "does not call `super().__init__(params"),
+    ("rmsprop: __init__ without super().__init__", ex.check_rmsprop, _NoSuperRMSProp,
+     "does not call `super().__init__(params"),
+    ("momentum: a plain class, no Optimizer subclass", ex.check_momentum, _PlainClassMomentum,
+     "is not a torch.optim.Optimizer"),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_ATT8_OPTIMIZERS, ids=[r[0] for r in WRONG_ATT8_OPTIMIZERS])
+def test_att8_optimizer_built_wrong_is_named(label, check, cls, keyword):
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    assert "generator object" not in r.message and "raised inside PyTorch" not in r.message, r.message
+    assert "zeros_like(): argument" not in r.message, r.message
+
+
+# ---- att8 D4, D5, D6: the hint fits the mistake made; no grader warning and no 300-digit number reach the learner
+def test_att8_adam_first_step_default_lr_names_the_lr_too():
+    r = ex.check_adam_first_step((0.001, 0.001), verbose=False)
+    rejected(r, "default lr = 0.001")
+    assert "bias correction" in r.message, r.message
+
+
+@pytest.mark.parametrize("answer", [(1e308, 1e308), (-1e308, 1e308)])
+def test_att8_adam_first_step_extreme_numbers_warn_nothing(answer, recwarn):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        r = ex.check_adam_first_step(answer, verbose=False)
+        assert r.status == "fail", r.message
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in recwarn]
+
+
+def test_att8_backward_condition_huge_numbers_in_scientific_notation():
+    r = ex.check_backward_condition(lambda d_x, d_y: 1e300, verbose=False)
+    rejected(r, "1.28e+302")
+    assert not re.search(r"\d{20}", r.message), r.message
+
+
+def test_att8_backward_condition_one_parameter_is_not_an_order_problem():
+    r = ex.check_backward_condition(lambda d_y: 1 / d_y, verbose=False)
+    rejected(r, "takes 1 parameter")
+    assert "another order" not in r.message, r.message
+
+
+# ---- att8 D8: batch-norm mistakes that got the generic formula hint are named
+def _bn_student(*, hard_mom=False, hard_eps=False, eval_updates=False, swap_gb=False, run_std=False,
+                eval_no_eps=False, no_sqrt=False):
+    """A learner's batch norm written out, with one of the mistakes of blind round 8."""
+    def f(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+        if hard_mom:
+            momentum = 0.1
+        if hard_eps:
+            eps = 1e-5
+        mu, var = x.mean(0), ((x - x.mean(0)) ** 2).mean(0)
+        with torch.no_grad():
+            rm = running_mean + momentum * (mu - running_mean)
+            new_var = x.std(0) if run_std else x.var(0)
+            rv = running_var + momentum * (new_var - running_var)
+        if not training:
+            mu, var = running_mean, running_var
+            eps = 0.0 if eval_no_eps else eps
+            if not eval_updates:
+                rm, rv = running_mean.clone(), running_var.clone()
+        xhat = (x - mu) / (var + eps if no_sqrt else torch.sqrt(var + eps))
+        y = beta * xhat + gamma if swap_gb else gamma * xhat + beta
+        return y, rm, rv
+    return f
+
+
+WRONG_ATT8_BN = [
+    ("momentum and eps hard-coded to the defaults", _bn_student(hard_mom=True, hard_eps=True),
+     "momentum = 0.1 and eps = 1e-5"),
+    ("momentum hard-coded", _bn_student(hard_mom=True), "momentum = 0.1 whatever"),
+    ("eps hard-coded", _bn_student(hard_eps=True), "eps = 1e-5 whatever"),
+    ("eval also updates the running statistics", _bn_student(eval_updates=True), "evaluation only reads"),
+    ("gamma and beta swapped", _bn_student(swap_gb=True), "gamma and beta are swapped"),
+    ("running variance from x.std(0)", _bn_student(run_std=True), "standard deviation (`std`)"),
+    ("eval without eps", _bn_student(eval_no_eps=True), "left eps out"),
+    ("divides by the variance, not its root", _bn_student(no_sqrt=True), "divided by the variance itself"),
+]
+
+
+@pytest.mark.parametrize("label,fn,keyword", WRONG_ATT8_BN, ids=[r[0] for r in WRONG_ATT8_BN])
+def test_att8_batch_norm_mistake_is_named(label, fn, keyword):
+    r = ex.check_batch_norm(fn, verbose=False)
+    rejected(r, keyword)
+    flat = " ".join(r.message.split())
+    assert not any(f in flat for f in ANSWER_FRAGMENTS), flat
+
+
+def test_att8_batch_norm_written_out_passes():
+    accepted(ex.check_batch_norm(_bn_student(), verbose=False))
+
+
+# ---- att8 D8: RMSProp and Adam mistakes that got "compare your update line by line" are named
+def _rms_variant(*, sign=1.0, abs_g=False, init_g2=False, corrected=False, no_g=False):
+    def u(p, g, st, group):
+        a, eps = group["alpha"], group["eps"]
+        gg = g.abs() if abs_g else g * g
+        if "v" not in st:
+            st["v"], st["t"] = (gg.clone() if init_g2 else torch.zeros_like(p)), 0
+        st["t"] += 1
+        st["v"] = a * st["v"] + (1 - a) * gg
+        v = st["v"] / (1 - a ** st["t"]) if corrected else st["v"]
+        p.add_(-sign * group["lr"] * (torch.ones_like(g) if no_g else g) / (v.sqrt() + eps))
+    return u
+
+
+def _adam_variant(*, sign=1.0, corrections_swapped=False, numer_g=False):
+    def u(p, g, st, group):
+        (b1, b2), eps = group["betas"], group["eps"]
+        if "m" not in st:
+            st["m"], st["v"], st["t"] = torch.zeros_like(p), torch.zeros_like(p), 0
+        st["t"] += 1
+        t = st["t"]
+        st["m"] = b1 * st["m"] + (1 - b1) * g
+        st["v"] = b2 * st["v"] + (1 - b2) * g * g
+        c1, c2 = (1 - b2 ** t, 1 - b1 ** t) if corrections_swapped else (1 - b1 ** t, 1 - b2 ** t)
+        m_hat = g if numer_g else st["m"] / c1
+        p.add_(-sign * group["lr"] * m_hat / ((st["v"] / c2).sqrt() + eps))
+    return u
+
+
+def _sgd_update(p, g, st, group):
+    p.sub_(group["lr"] * g)
+
+
+WRONG_ATT8_OPT_RULES = [
+    ("rmsprop: wrong sign", ex.check_rmsprop, make_optimizer(_rms_variant(sign=-1.0), RMS), "wrong sign"),
+    ("rmsprop: plain SGD", ex.check_rmsprop, make_optimizer(_sgd_update, RMS), "plain SGD"),
+    ("rmsprop: |g| instead of g²", ex.check_rmsprop, make_optimizer(_rms_variant(abs_g=True), RMS), "averages |g|"),
+    ("rmsprop: v starts at g²", ex.check_rmsprop, make_optimizer(_rms_variant(init_g2=True), RMS),
+     "starts at the first step's g²"),
+    ("rmsprop: bias-corrected like Adam", ex.check_rmsprop, make_optimizer(_rms_variant(corrected=True), RMS),
+     "bias-corrected v"),
+    ("rmsprop: lr/(√v + ε) without g", ex.check_rmsprop, make_optimizer(_rms_variant(no_g=True), RMS),
+     "gradient is missing from the step's numerator"),
+    ("adam: wrong sign", ex.check_adam, make_optimizer(_adam_variant(sign=-1.0), ADAM), "wrong sign"),
+    ("adam: bias corrections swapped", ex.check_adam, make_optimizer(_adam_variant(corrections_swapped=True), ADAM),
+     "bias corrections are swapped"),
+    ("adam: g instead of m̂ in the numerator", ex.check_adam, make_optimizer(_adam_variant(numer_g=True), ADAM),
+     "raw gradient g"),
+]
+
+
+@pytest.mark.parametrize("label,check,cls,keyword", WRONG_ATT8_OPT_RULES, ids=[r[0] for r in WRONG_ATT8_OPT_RULES])
+def test_att8_optimizer_mistake_is_named(label, check, cls, keyword):
+    r = check(cls, verbose=False)
+    rejected(r, keyword)
+    assert "line by line" not in r.message, r.message
+
+
+RIGHT_ATT8_OPT_RULES = [
+    ("rmsprop: new tensors in the state, no in-place update", ex.check_rmsprop, make_optimizer(_rms_variant(), RMS)),
+    ("adam: new tensors in the state, no in-place update", ex.check_adam, make_optimizer(_adam_variant(), ADAM)),
+]
+
+
+@pytest.mark.parametrize("label,check,cls", RIGHT_ATT8_OPT_RULES, ids=[r[0] for r in RIGHT_ATT8_OPT_RULES])
+def test_att8_optimizer_written_differently_passes(label, check, cls):
+    accepted(check(cls, verbose=False))
+
+
+def _momentum_old_beta_v(p, g, st, group):
+    v = st.setdefault("v", torch.zeros_like(p))
+    p.add_(-group["lr"] * (group["momentum"] * v))   # the step with β·v of the old velocity …
+    v.mul_(group["momentum"]).add_(g)                # … and v updated afterwards
+
+
+def test_att8_momentum_step_before_the_velocity_update_is_named():
+    r = ex.check_momentum(make_optimizer(_momentum_old_beta_v, MOM), verbose=False)
+    rejected(r, "from before this step's update")
+    assert "line by line" not in r.message, r.message

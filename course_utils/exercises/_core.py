@@ -708,8 +708,9 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         return ("the checker also runs your code on tensors that require grad, as a network would: stay with "
                 "torch operations (a NumPy round trip would also cut the gradient).")
     if "Boolean value of Tensor with more than one" in text:
-        return ("a Python `if`, `and`, `or` or `max` cannot decide on a whole tensor at once: use element-wise "
-                "torch operations, e.g. `torch.where(x > 0, x, negative_slope * x)`.")
+        return ("a Python `if`, `and`, `or` or `max` needs one True or False, and a tensor of many values is not "
+                "one: decide element by element with tensor operations, e.g. an element-wise selection "
+                "`torch.where(condition, a, b)`.")
     if "optimizer must support momentum" in text:
         return ("CyclicLR cycles the momentum too by default, and plain SGD has none: pass "
                 "`cycle_momentum=False`.")
@@ -723,7 +724,7 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
         if tb and tb[-1].filename.startswith(_PACKAGE_DIR):  # the grader's call of the learner's code failed
             return "the function or class must accept exactly the arguments of the stub (names included)."
         return ("a call on that line got arguments it does not take, or misses one: compare it with the "
-                "function's documentation (e.g. `help(torch.optim.lr_scheduler.OneCycleLR)`).")
+                f"function's documentation ({_help_for(text, line, context)}).")
     if "unsupported operand" in text and "str" in text:
         return "one of the values is a string: use numbers (no quotes)."
     if "shape" in text or "size" in text:
@@ -738,6 +739,20 @@ def _exception_hint(e: BaseException, context: str | None = None) -> str:
                 "dtype or device it changed, or an argument it replaced): return what the task asks for and "
                 "leave the arguments you were given as they were.")
     return "read the error above, fix the line it points at and run the cell again."
+
+
+def _help_for(text: str, line: str, context: str | None) -> str:
+    """Where to read about the call that a TypeError ``text`` raised on the learner's ``line`` names: the method
+    or function the message names as it is written on that line (`help(w.uniform_)`), else an example that fits
+    the exercise (``context``)."""
+    m = re.match(r"\s*(?:\w+\.)*(\w+)\(\)", text)
+    if m:
+        called = re.search(r"((?:[A-Za-z_]\w*\.)*" + re.escape(m.group(1)) + r")\s*\(", line)
+        if called:
+            return f"`help({called.group(1)})`"
+    if context == "scheduler":
+        return "e.g. `help(torch.optim.lr_scheduler.OneCycleLR)`"
+    return "`help(...)` of the function called there"
 
 
 def _origin(e: BaseException) -> str:
@@ -1034,6 +1049,13 @@ def _stub_signature_problem(fn, stub: str, stub_params: list, *, call: str | Non
     shown = ", ".join(n if d is _NO_DEFAULT else f"{n}={d!r}" for n, d in stub_params)
     keep = f"keep the stub's signature, `{stub}({shown})`: the checks and the notebook's cells call it that way."
     theirs = ", ".join(p.name for p in pos[:len(names)])
+    required = [n for n, d in stub_params if d is _NO_DEFAULT]
+    if len(pos) < len(required) and any(p.name in names for p in pos):  # one left out: not an order problem
+        k = len(pos)
+        return dict(headline=f"your function takes {k} parameter{'s' if k != 1 else ''}, ({theirs}), but the stub "
+                             f"takes {len(names)}, ({', '.join(names)}), and every call passes "
+                             f"{'both' if len(required) == 2 else len(required)}.",
+                    case=call or "the signature of your function", hint=keep)
     moved = [p.name for i, p in enumerate(pos) if p.name in names and names.index(p.name) != i]
     if moved:
         return dict(headline=f"your function takes its parameters in another order: ({theirs}); the stub's order "

@@ -73,7 +73,10 @@ _BACKWARD_MISTAKES = (
 
 
 def _apart_from_one(x: float) -> str:
-    """``x`` with enough decimals not to print as 1 (0.9961 rather than 1.000), three at least."""
+    """``x`` with enough decimals not to print as 1 (0.9961 rather than 1.000), three at least; a number far from
+    1 (≥ 10⁴, below 10⁻³, not finite) in four significant digits (1.28e+302, not its 300 digits)."""
+    if not math.isfinite(x) or abs(x) >= 1e4 or 0 < abs(x) < 1e-3:
+        return f"{x:.4g}"
     for d in range(3, 8):
         text = f"{x:.{d}f}"
         if float(text) != 1.0:
@@ -318,6 +321,11 @@ def _draw_problem(name, fn, shape, args, w, case, verbose) -> CheckResult | None
     neighbouring values correlated (``linspace``, a sorted or repeated pattern) or the same numbers under
     another global seed (a seed hard-coded inside the function)."""
     flat = w.flatten()
+    if flat.numel() > 1 and bool((flat == 0).all()):
+        return _report(name, FAIL, "every weight is 0.", case=case, got="all weights = 0",
+                       hint="the scale you computed (the bound or the std) is probably 0: look for an integer "
+                            "division `//`, or a ratio of whole numbers that rounds down to 0, in it. (If you "
+                            "filled the tensor with 0: the weights must be random draws.)", verbose=verbose)
     if flat.numel() > 1 and bool((flat == flat[0]).all()):
         return _report(name, FAIL, "every weight has the same value: the tensor was filled with a constant.",
                        case=case, got=f"all weights = {flat[0].item():.4g}",
@@ -455,17 +463,17 @@ def _xavier_mistakes(fan_in: int, fan_out: int, gain: float) -> list:
                                                   "= 2/(fan_in + fan_out) (the two agree only on square layers)."),
         (gain ** 2 * 2 / (fan_in * fan_out), "you multiplied the fans; Xavier adds them: Var(W) = "
                                              "2/(fan_in + fan_out)."),
-        (want_var / 3, "U(−a, a) has variance a²/3, so the bound is a = √(3·σ²) = √(6/(fan_in+fan_out)), "
-                       "not σ itself."),
-        (2 / (fan_in + fan_out) if gain != 1 else -1, "the `gain` argument was ignored: multiply the bound "
-                                                      "by gain."),
-        (gain ** 4 * 2 / (fan_in + fan_out) if gain != 1 else -1, "the bound is multiplied by gain, not "
-                                                                  "gain² (the variance gets gain²)."),
-        (gain * 2 / (fan_in + fan_out) if gain != 1 else -1, "the gain sits inside the square root (so the bound "
-                                                             "grows by √gain only): it multiplies the bound, "
-                                                             "outside the root."),
-        (want_var * 3, "did you use the bound a² as the variance? a = √(6/(fan_in+fan_out)) gives "
-                       "variance a²/3."),
+        (want_var / 3, "your bound a is the standard deviation σ you want, but the bound of U(−a, a) is not "
+                       "its standard deviation: what is the variance of U(−a, a), in terms of a?"),
+        (2 / (fan_in + fan_out) if gain != 1 else -1, "the `gain` argument was ignored: your variance is the "
+                                                      "same at gain 1 and at this gain."),
+        (gain ** 4 * 2 / (fan_in + fan_out) if gain != 1 else -1, "your variance grows with gain⁴: the "
+                                                                  "variance gets gain², so how does the bound "
+                                                                  "scale with gain?"),
+        (gain * 2 / (fan_in + fan_out) if gain != 1 else -1, "your variance grows with gain, not gain²: the gain "
+                                                             "seems to sit inside the square root."),
+        (want_var * 3, "your variance is three times too large: did you take a² to be the variance? What is "
+                       "the variance of U(−a, a), in terms of a?"),
         (gain ** 2 * (2 / (fan_in + fan_out)) ** 2 / 3 if fan_in + fan_out > 2 else -1,
          "you passed a variance where the bound goes: the bound is a square root."),
     ] + _off_by_one(lambda n: gain ** 2 * 2 / n, fan_in + fan_out)
@@ -628,17 +636,22 @@ def check_kaiming_normal(fn: Callable, *, verbose: bool = True) -> CheckResult:
                 (2 * gain2 / (fan_in + fan_out) if fan_in != fan_out else -1,
                  "that mixes in fan_out like Xavier; Kaiming uses fan_in only."),
                 ((gain2 / fan_in) ** 2, "you passed the variance where the standard deviation goes: "
-                                        "`normal_(0, std)` takes std = √(2/fan_in)."),
+                                        "`normal_(0, std)` takes the square root of the variance."),
                 (2 / ((1 + a) * fan_in) if a not in (0.0, 1.0) else -1,
-                 "you used (1 + a); the leaky-ReLU gain is 2/(1 + a²) — the slope a scales the negative half "
-                 "of the signal, so its *square* enters the variance."),
+                 "you used (1 + a): the slope a scales the negative half of the signal, so what does it do "
+                 "to that half's second moment, E[(a·z)²]?"),
                 (2 / ((1 + a) ** 2 * fan_in) if a != 0 else -1,
-                 "you used (1 + a)²; the leaky-ReLU gain is 2/(1 + a²): square only the slope."),
-                (2 / fan_in if a != 0 else -1, "the negative slope `a` was ignored: the gain is 2/(1 + a²)."),
+                 "you used (1 + a)²: the positive half of the signal passes unchanged and only the negative "
+                 "half is scaled by a, so add the two halves' second moments rather than squaring a sum."),
+                (2 / fan_in if a != 0 else -1, "the negative slope `a` was ignored: your variance is ReLU's "
+                                               "for every a. What fraction of E[z²] does the leaky ReLU keep "
+                                               "on the negative half?"),
                 (2 * (1 + a * a) / fan_in if a not in (0.0, 1.0) else -1,
-                 "the factor (1 + a²) divides: Var(W) = 2/((1 + a²)·fan_in)."),
+                 "your variance grows with the slope a, but a leaky ReLU keeps more of the signal than ReLU "
+                 "does, so it needs less variance in the weights: check where its factor goes."),
             ] + _off_by_one(lambda n: gain2 / n, fan_in)) or (
-                "Var(W) = 2/((1 + a²)·fan_in) with fan_in = w.shape[1]; `normal_` takes the std, not the "
+                "the variance is not the forward rule for a leaky ReLU of slope a over fan_in = w.shape[1]: "
+                "replace ReLU's factor 2 by the one the slope gives; `normal_` takes the std, not the "
                 "variance.")
             return _report(name, FAIL, "the variance of the weights is off.", case=case,
                            expected=f"Var(W) ≈ {want_var:.4g} (torch.nn.init.kaiming_normal_)",

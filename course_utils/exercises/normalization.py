@@ -27,6 +27,9 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
              (torch.randn(4, 7, generator=g, dtype=torch.float64), 0.2),
              (torch.randn(2, 3, 5, generator=g, dtype=torch.float64), 0.01),
              (torch.randn(16, generator=g, dtype=torch.float64) * 5, 0.5),
+             # a slope above 1 (the definition goes by the sign of x): max(x, slope·x) is leaky ReLU only for
+             # slopes ≤ 1
+             (torch.tensor([-2.0, -0.5, 0.25, 1.0, 3.0], dtype=torch.float64), 2.0),
              # float32, a network's own dtype: an output cast to float64 (or float16) fails on the dtype
              (torch.randn(3, 6, generator=g), 0.1),
              # float16 (mixed-precision training): a mask made with `.float()` promotes the output to float32
@@ -71,7 +74,13 @@ def check_leaky_relu(fn: Callable, *, verbose: bool = True) -> CheckResult:
             continue
         pos, neg = x > 0, x < 0
         tol = dict(rtol=4e-3, atol=1e-6) if x_in.dtype == torch.float16 else {}  # the diagnosis, at the case's precision
-        if torch.allclose(y[pos], s * x[pos], **tol) and torch.allclose(y[neg], x[neg], **tol):
+        if not bool(torch.isfinite(y).all()):
+            hint = ("your output contains NaN or inf where nn.LeakyReLU gives finite numbers: look for a division "
+                    "(by x, or by 0), a log or a root of a negative number in your formula.")
+        elif s > 1 and torch.allclose(y, torch.maximum(x, s * x), **tol):
+            hint = ("you took the larger of x and negative_slope·x: that agrees with leaky ReLU only while the "
+                    "slope is at most 1. The definition goes by the sign of x, whatever the slope.")
+        elif torch.allclose(y[pos], s * x[pos], **tol) and torch.allclose(y[neg], x[neg], **tol):
             hint = "the branches are swapped: positive inputs pass unchanged, the slope multiplies the negative ones."
         elif not torch.allclose(y[pos], x[pos], **tol):
             hint = "positive inputs must pass through unchanged (f(x) = x for x > 0); the slope applies to x < 0 only."
@@ -168,19 +177,24 @@ def _leaky_grad_problem(fn, cases) -> dict | None:
 
 
 def _bn_reference(x, gamma, beta, rm, rv, training, momentum, eps, *, unbiased_norm=False, biased_running=False,
-                  inverted_momentum=False, eval_batch_stats=False, dim=0, no_affine=False, eps_outside=False):
+                  inverted_momentum=False, eval_batch_stats=False, dim=0, no_affine=False, eps_outside=False,
+                  fixed_momentum=False, fixed_eps=False, eval_updates=False, swap_affine=False, running_std=False,
+                  eval_no_eps=False, no_sqrt=False, fixed_defaults=False):
     """Batch norm for (N, D) inputs and some typical mistakes (all flags False = the correct algorithm)."""
+    momentum = 0.1 if fixed_momentum or fixed_defaults else momentum
+    eps = 1e-5 if fixed_eps or fixed_defaults else 0.0 if (eval_no_eps and not training) else eps
     if training or eval_batch_stats:
         mean = x.mean(dim=dim, keepdim=dim == 1)
         var = x.var(dim=dim, unbiased=unbiased_norm, keepdim=dim == 1)
     else:
         mean, var = rm, rv
-    xhat = (x - mean) / (var.sqrt() + eps if eps_outside else (var + eps).sqrt())
-    y = xhat if no_affine else gamma * xhat + beta
-    if training:
+    xhat = (x - mean) / (var + eps if no_sqrt else var.sqrt() + eps if eps_outside else (var + eps).sqrt())
+    y = xhat if no_affine else beta * xhat + gamma if swap_affine else gamma * xhat + beta
+    if training or eval_updates:
         n = x.shape[0]
         bmean = x.mean(0)
         bvar = x.var(0, unbiased=False) if biased_running else x.var(0, unbiased=True) if n > 1 else x.var(0, unbiased=False)
+        bvar = x.std(0) if running_std else bvar
         w = (1 - momentum) if inverted_momentum else momentum
         rm = (1 - w) * rm + w * bmean.detach()  # bookkeeping: no autograd graph, as nn.BatchNorm1d's buffers
         rv = (1 - w) * rv + w * bvar.detach()
@@ -199,6 +213,20 @@ _BN_MISTAKES = {
            "would be layer norm.",
     "no_affine": "apply the learned scale and shift: y = gamma·x̂ + beta.",
     "eps_outside": "eps was added outside the square root, √σ² + eps: that is not the formula above.",
+    "fixed_momentum": "your function uses momentum = 0.1 whatever the caller passes: read the `momentum` "
+                      "argument (the checker passes another value).",
+    "fixed_eps": "your function uses eps = 1e-5 whatever the caller passes: read the `eps` argument (the checker "
+                 "passes another value).",
+    "fixed_defaults": "your function uses momentum = 0.1 and eps = 1e-5 whatever the caller passes: read the "
+                      "`momentum` and `eps` arguments (the checker passes other values).",
+    "eval_updates": "in eval mode your function also updated the running statistics: evaluation only reads "
+                    "them; only training steps change them.",
+    "swap_affine": "gamma and beta are swapped: gamma is the learned scale of x̂, beta the learned shift.",
+    "running_std": "the running variance was updated with a standard deviation (`std`), not a variance.",
+    "eval_no_eps": "in eval mode you left eps out of the denominator: it is there in both modes (the checker "
+                   "uses a large eps, so it shows).",
+    "no_sqrt": "you divided by the variance itself: normalising divides by a standard deviation, so that x̂ has "
+               "variance 1.",
 }
 
 
@@ -529,6 +557,13 @@ def leaky_variance_growth(*, depth: int = 30, width: int = 256, slope: float = 0
     return float(sum(last) / sum(first))
 
 
+def _compounded_layers(v: float, factor: float) -> int | None:
+    """The whole number n ≥ 2 of layers for which ``factor``ⁿ is ``v`` (to 0.03 of a layer), or None: a
+    growth compounded over a wrong count of layers (1.09¹⁵), told from a sum (1 + 29·0.09 = 1.09^14.9)."""
+    n = math.log(v) / math.log(factor) if v > 0 and factor > 1 else 0.0
+    return round(n) if round(n) >= 2 and abs(n - round(n)) < 0.03 else None
+
+
 @_graded('check_leaky_growth(growth)', name="predict: variance growth")
 def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
     """Grade a *prediction*: by what factor does the variance of the pre-activations grow from layer 1 to
@@ -583,6 +618,10 @@ def check_leaky_growth(answer, *, verbose: bool = True) -> CheckResult:
     elif near(2 * (1 + a * a) ** steps, 0.1) or near(2 * (1 + a * a) ** depth, 0.1):
         hint = ("that looks like the variance at layer 30 itself; the task asks for the ratio Var(z) at layer 30 / "
                 "Var(z) at layer 1 (layer 1 starts at fan_in·Var(W)·Var(x) = 2, not 1).")
+    elif a > 0 and _compounded_layers(v, 1 + a * a) not in (None, steps):
+        n = _compounded_layers(v, 1 + a * a)
+        hint = (f"you compounded one layer's factor, but over {n} layers: count again how many layers multiply "
+                f"the variance between layer 1 and layer {depth}.")
     elif near(1 + a * a * steps, 0.05) or near(1 + a * a * depth, 0.05):
         hint = ("the factors multiply, they do not add: the same factor applies again at every layer (and check "
                 "the factor itself: E[f(z)²] for a symmetric z).")

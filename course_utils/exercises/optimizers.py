@@ -3,6 +3,7 @@ step graded against torch's; the loss-surface sliders."""
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -249,6 +250,44 @@ def _matches_in_float64(make, make_ref, steps) -> bool:
     return all(torch.allclose(a, b, rtol=1e-9, atol=1e-12) for ga, wa in zip(got, want) for a, b in zip(ga, wa))
 
 
+def _structure_report(name, cls, lr, kwargs, case, verbose) -> CheckResult | None:
+    """A report naming the learner's mistake when their optimizer raised inside torch because of how it is built:
+    an ``__init__`` that skips ``super().__init__(params, defaults)`` (no ``param_groups``/``defaults``), or
+    state kept as NumPy arrays (``load_state_dict`` casts tensors only); None when neither shows."""
+    import numpy as np
+
+    try:
+        (W, b, unused), loss_fn = _opt_problem()
+        opt = cls(_groups([{"params": [W, unused]}, {"params": [b], "lr_scale": 0.5}], lr), **kwargs)
+    except Exception:
+        return None
+    if not isinstance(opt, torch.optim.Optimizer):
+        return None
+    if not all(k in vars(opt) for k in ("param_groups", "defaults", "state")):
+        return _report(name, FAIL, "your optimizer's `__init__` does not call `super().__init__(params, "
+                       "defaults)`.", case=case,
+                       hint="torch.optim.Optimizer's own `__init__` builds `self.param_groups`, `self.state` and "
+                            "`self.defaults`, which `step`, `zero_grad`, schedulers and `state_dict` read: call it "
+                            "first in yours, with the parameters and a dict of your hyper-parameters.",
+                       verbose=verbose)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss_fn().backward()
+            opt.step()
+    except Exception:
+        return None
+    kept = {type(v).__name__ for st in opt.state.values() if isinstance(st, dict) for v in st.values()
+            if isinstance(v, np.ndarray)}
+    if kept:
+        return _report(name, FAIL, "your optimizer keeps NumPy arrays in `self.state[p]`.", case=case,
+                       hint="saving and resuming a run (`state_dict()` / `load_state_dict()`) handle torch "
+                            "tensors only, and a NumPy round trip leaves torch: keep every buffer as a tensor "
+                            "of p's dtype (e.g. made with `torch.zeros_like(p)`) and update it with torch "
+                            "operations.", verbose=verbose)
+    return None
+
+
 def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbose=True, nan_hint=None,
                      stub="torch.optim.Optimizer", defaults=None, default_reference=None) -> CheckResult:
     if not (isinstance(cls, type) or callable(cls)) or _python_own(cls):
@@ -262,6 +301,11 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
                 else f"a subclass of {_torch_optimizer(cls)}")
         return _report(name, FAIL, f"that is {what}, torch's implementation, not yours.", hint=write_it,
                        verbose=verbose)
+    if isinstance(cls, type) and not issubclass(cls, torch.optim.Optimizer):
+        return _report(name, FAIL, f"{cls.__name__} is not a torch.optim.Optimizer.",
+                       hint="subclass it, as the stub does: `class MyOpt(torch.optim.Optimizer)`, and call "
+                            "`super().__init__(params, defaults)`; the base class keeps the parameter groups and "
+                            "the state that schedulers, `zero_grad` and `state_dict` use.", verbose=verbose)
     lr = kwargs["lr"]
     sig = ", ".join(f"{k}={v}" for k, v in kwargs.items())
     case = (f"{steps} steps on a small float64 problem, two parameter groups (lr and lr/2), {sig}; every "
@@ -273,7 +317,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     except NotImplementedError:
         return _not_yet(name, getattr(cls, "__name__", name), verbose)
     except Exception as e:
-        return _raised(name, e, verbose, case, context="optimizer")
+        built = _structure_report(name, cls, lr, kwargs, case, verbose)
+        return built if built is not None else _raised(name, e, verbose, case, context="optimizer")
     if not isinstance(opt, torch.optim.Optimizer):
         return _report(name, FAIL, f"{getattr(cls, '__name__', cls)} is not a torch.optim.Optimizer.",
                        hint="subclass it: `class MyOpt(torch.optim.Optimizer)` and call "
@@ -377,7 +422,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     try:
         _, again = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, restarts=2)
     except Exception as e:
-        return _raised(name, e, verbose, again_case, context="optimizer")
+        built = _structure_report(name, cls, lr, kwargs, again_case, verbose)
+        return built if built is not None else _raised(name, e, verbose, again_case, context="optimizer")
     _, want2 = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, restarts=2)
     if not same(again, want2):
         return _report(name, FAIL, "a second optimizer, built on the same parameters after the first had run, "
@@ -390,7 +436,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     try:
         kept_opt, kept = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, keep_grads=True)
     except Exception as e:
-        return _raised(name, e, verbose, keep_case, context="optimizer")
+        built = _structure_report(name, cls, lr, kwargs, keep_case, verbose)
+        return built if built is not None else _raised(name, e, verbose, keep_case, context="optimizer")
     _, want_kept = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, keep_grads=True)
     if not same(kept, want_kept):
         aliased = getattr(kept_opt, "_checker_aliased", False)
@@ -408,7 +455,8 @@ def _optimizer_check(name, cls, *, kwargs, reference, mistakes, steps=12, verbos
     try:
         _, resumed = _trajectory(lambda pg: cls(_groups(pg, lr), **kwargs), steps, resume_at=half)
     except Exception as e:
-        return _raised(name, e, verbose, resume_case, context="optimizer")
+        built = _structure_report(name, cls, lr, kwargs, resume_case, verbose)
+        return built if built is not None else _raised(name, e, verbose, resume_case, context="optimizer")
     _, want_resumed = _trajectory(lambda pg: reference(_groups(pg, lr)), steps, resume_at=half)
     if not same(resumed, want_resumed):
         return _report(name, FAIL, "your optimizer loses its state when it is saved and loaded "
@@ -502,7 +550,8 @@ def _closure_problem(cls, kwargs, lr, case) -> dict | None:
     return None
 
 
-def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False, lr_in_v=False):
+def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=False, lr_in_v=False,
+                   old_beta_v=False):
     def rule(p, g, st, group):
         beta = group["momentum"]
         if lr_in_v:  # v ← βv + ηg; p ← p − v: torch's update only while lr is constant
@@ -514,8 +563,8 @@ def _rule_momentum(sign=1.0, ema=False, plain=False, nesterov=False, p_first=Fal
             p.add_(g, alpha=-group["lr"])
             return
         v = st.setdefault("v", torch.zeros_like(p))
-        if p_first:  # the step uses the old velocity, then the velocity is updated
-            p.add_(v, alpha=-group["lr"])
+        if p_first or old_beta_v:  # the step uses the old velocity (or β times it), then v is updated
+            p.add_(v, alpha=-group["lr"] * (beta if old_beta_v else 1.0))
             v.mul_(beta).add_(g)
             return
         v.mul_(beta).add_(g, alpha=(1 - beta) if ema else 1.0)
@@ -599,6 +648,9 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_momentum(p_first=True)), "the order is swapped: you moved the parameter with the old velocity "
                                            "and updated v afterwards (so the first step moved nothing). Update "
                                            "v ← β·v + g first, then step with the new v."),
+        (mk(_rule_momentum(old_beta_v=True)), "your step uses β·v from before this step's update, without this "
+                                              "step's gradient (so the first step moved nothing). Update "
+                                              "v ← β·v + g first, then step with the new v."),
         (mk(_global_lr(_rule_momentum(), lr)), _ONE_LR),
         (mk(_frozen_lr(_rule_momentum())), _FROZEN_LR),
         (mk(_skips_zero(_rule_momentum())), _SKIPS_ZERO),
@@ -614,18 +666,42 @@ def check_momentum(cls, *, verbose: bool = True) -> CheckResult:
                             default_reference=lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9))
 
 
-def _rule_rmsprop(eps_inside=False, swapped=False, no_square=False, no_sqrt=False):
+def _rule_rmsprop(eps_inside=False, swapped=False, no_square=False, no_sqrt=False, abs_g=False, init_g2=False,
+                  corrected=False, no_g=False):
     def rule(p, g, st, group):
         a, eps = group["alpha"], group["eps"]
+        gg = g.abs() if abs_g else g if no_square else g * g
+        if init_g2 and "v" not in st:
+            st["v"] = gg.clone()
         v = st.setdefault("v", torch.zeros_like(p))
-        gg = g if no_square else g * g
+        st["t"] = st.get("t", 0) + 1
         if swapped:
             v.mul_(1 - a).add_(gg, alpha=a)
         else:
             v.mul_(a).add_(gg, alpha=1 - a)
-        denom = v + eps if no_sqrt else ((v + eps).sqrt() if eps_inside else v.sqrt() + eps)
-        p.addcdiv_(g, denom, value=-group["lr"])
+        v_used = v / (1 - a ** st["t"]) if corrected else v
+        denom = v_used + eps if no_sqrt else ((v_used + eps).sqrt() if eps_inside else v_used.sqrt() + eps)
+        p.addcdiv_(torch.ones_like(g) if no_g else g, denom, value=-group["lr"])
     return rule
+
+
+def _flipped(rule):
+    """``rule`` with its step taken the other way (added to p instead of subtracted)."""
+    def wrapped(p, g, st, group):
+        before = p.clone()
+        rule(p, g, st, group)
+        p.copy_(2 * before - p)
+    return wrapped
+
+
+def _plain_sgd(p, g, st, group):
+    p.sub_(group["lr"] * g)
+
+
+_WRONG_SIGN = ("wrong sign: your step goes *up* the gradient (you added the update to p), which climbs the loss; "
+               "the parameter moves against the gradient.")
+_PLAIN_SGD = ("your update is plain SGD, p ← p − η·g: the running average of this optimizer is not used in the step "
+              "(keep it in `self.state[p]`, update it every step, and use it as the formula above does).")
 
 
 @_graded('check_rmsprop(RMSProp)')
@@ -643,6 +719,14 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
         (mk(_rule_rmsprop(swapped=True)), "α and 1−α are swapped: v ← α·v + (1−α)·g² keeps most of the old average."),
         (mk(_rule_rmsprop(no_square=True)), "average the *squared* gradient: v ← α·v + (1−α)·g²."),
         (mk(_rule_rmsprop(no_sqrt=True)), "divide by the root mean square: g/(√v + ε), not g/(v + ε)."),
+        (mk(_flipped(_rule_rmsprop())), _WRONG_SIGN),
+        (mk(_plain_sgd), _PLAIN_SGD),
+        (mk(_rule_rmsprop(abs_g=True)), "v averages |g|, the gradient's magnitude: RMSProp averages its square."),
+        (mk(_rule_rmsprop(init_g2=True)), "your v starts at the first step's g²: it starts at 0 (a zero tensor), "
+                                          "and the first update averages g² into it."),
+        (mk(_rule_rmsprop(corrected=True)), "you bias-corrected v, as Adam does: RMSProp uses v as it is."),
+        (mk(_rule_rmsprop(no_g=True)), "the gradient is missing from the step's numerator: your step is lr/(√v + ε) "
+                                       "whatever g is, so it neither follows the gradient's sign nor its size."),
         (mk(_global_lr(_rule_rmsprop(), lr)), _ONE_LR),
         (mk(_frozen_lr(_rule_rmsprop())), _FROZEN_LR),
     ]
@@ -653,7 +737,7 @@ def check_rmsprop(cls, *, verbose: bool = True) -> CheckResult:
 
 
 def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, no_square=False, t_offset=0,
-               eps_hat=False, shared_t=None):
+               eps_hat=False, shared_t=None, corrections_swapped=False, numer_g=False):
     """Adam, or one of its typical mistakes.  ``eps_hat``: the paper's "efficient" form, the corrections folded
     into the rate, lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε̂) with ε̂ = ε.  ``shared_t``: one step counter for the whole
     optimizer, advanced for every parameter updated (``"updated"``) or for every parameter, before the skip of
@@ -679,8 +763,9 @@ def _rule_adam(correct_m=True, correct_v=True, eps_inside=False, swapped=False, 
         if eps_hat:
             p.addcdiv_(m, v.sqrt() + eps, value=-group["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t))
             return
-        m_hat = m / (1 - b1 ** t) if correct_m else m
-        v_hat = v / (1 - b2 ** t) if correct_v else v
+        c1, c2 = (1 - b2 ** t, 1 - b1 ** t) if corrections_swapped else (1 - b1 ** t, 1 - b2 ** t)
+        m_hat = (g if numer_g else m / c1) if correct_m else m
+        v_hat = v / c2 if correct_v else v
         denom = (v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps
         p.addcdiv_(m_hat, denom, value=-group["lr"])
 
@@ -726,6 +811,11 @@ def check_adam(cls, *, verbose: bool = True) -> CheckResult:
          "smaller t (1 at its first update). Keep t in `self.state[p]`."),
         (mk(_rule_adam(swapped=True)), "β₁ and β₂ are swapped: β₁ (0.9) averages the gradient, β₂ (0.999) its square."),
         (mk(_rule_adam(no_square=True)), "v averages the *squared* gradient: v ← β₂·v + (1−β₂)·g²."),
+        (mk(_flipped(_rule_adam())), _WRONG_SIGN),
+        (mk(_rule_adam(corrections_swapped=True)), "the two bias corrections are swapped: each average is corrected "
+                                                   "with the β it was averaged with."),
+        (mk(_rule_adam(numer_g=True)), "the numerator of your step is the raw gradient g: Adam steps with the "
+                                       "(bias-corrected) running average of the gradient, m̂."),
         (mk(_global_lr(_rule_adam(), lr)), _ONE_LR),
         (mk(_frozen_lr(_rule_adam())), _FROZEN_LR),
         (mk(_skips_zero(_rule_adam())), _SKIPS_ZERO),
@@ -793,6 +883,13 @@ def check_adam_first_step(answer, *, verbose: bool = True) -> CheckResult:
     if why:
         return _report(name, FAIL, why, hint="write `first_step = (distance moved by w1, distance moved by w2)`.",
                        verbose=verbose)
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # a huge or tiny answer: no numpy warning
+        warnings.simplefilter("ignore")
+        return _judge_first_step(name, a, b, verbose)
+
+
+def _judge_first_step(name, a, b, verbose) -> CheckResult:
+    lr, (g1, g2) = FIRST_STEP["lr"], FIRST_STEP["grads"]
     got = np.abs([a, b])
     want = adam_first_step(**FIRST_STEP)
     ok = np.abs(got / want - 1) <= 0.02
@@ -810,6 +907,11 @@ def check_adam_first_step(answer, *, verbose: bool = True) -> CheckResult:
     elif close(got[0], lr * c1 / math.sqrt(c2)) or close(got[1], lr * c1 / math.sqrt(c2)):
         hint = ("you left out the bias correction: m and v start at 0, so after one step they hold only (1 − β₁) "
                 "and (1 − β₂) of g and g². What do the corrections make of them?")
+    elif close(got[0], 1e-3) and close(got[1], adam_first_step(**{**FIRST_STEP, "lr": 1e-3})[1]):
+        # Adam's default lr with the right rule, or lr = 0.01 without m's bias correction: the same numbers
+        hint = ("these are the distances that Adam's default lr = 0.001 gives, and the task sets lr = "
+                f"{lr:g}; if you did use {lr:g}, one of the two bias corrections is missing: "
+                "what do m̂ and v̂ hold after one step (t = 1)?")
     elif close(got[0], lr / math.sqrt(c2)) or close(got[0], lr * c1):
         hint = "one of the two bias corrections is missing: m̂ = m/(1 − β₁ᵗ) and v̂ = v/(1 − β₂ᵗ) both apply."
     elif ok[0] and not ok[1]:
