@@ -180,7 +180,9 @@ def make_venv(learner: Learner, origin: str, keep: bool, env: Env | None = None)
         learner.run([str(env.python), "-m", "pip", "install", "-q", "--upgrade", "pip"], **x)
         say(f"{env.name}: installing the package's declared dependencies (+ the jax extra) and ipykernel"
             + (f", pinned {', '.join(env.pins)}" if env.pins else "") + ", as the learner")
-        learner.run([str(env.python), "-m", "pip", "install", "-q", "ipykernel", *env.pins,
+        # ipykernel<7: nbval's kernel, not the learner's code (7.x can leave a client waiting on an idle kernel,
+        # constraints.txt says more)
+        learner.run([str(env.python), "-m", "pip", "install", "-q", "ipykernel<7", *env.pins,
                      f"course-utils[jax] @ git+{origin}"], **x)
         stamp.write_text(want)
     # the package itself goes again: the install cell (step 3) has to bring it back
