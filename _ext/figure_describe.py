@@ -348,13 +348,15 @@ def _spans(ax) -> list[str]:
     """Labelled shaded bands across a panel (``axhspan``/``axvspan``): what the band is and where it lies, since
     the other series are read against it."""
     from matplotlib.container import BarContainer
+    from matplotlib.patches import StepPatch
 
     in_bars = {id(p) for c in ax.containers if isinstance(c, BarContainer) for p in c.patches}
     box = ax.get_window_extent()
     out = []
     for p in ax.patches:
         label = _label(p)
-        if not label or id(p) in in_bars or not p.get_visible():
+        # a histogram's step outline (``stairs``) is a series, described with the bars, never a band
+        if not label or id(p) in in_bars or not p.get_visible() or isinstance(p, StepPatch):
             continue
         ext = p.get_window_extent()
         (x0, y0), (x1, y1) = ax.transData.inverted().transform([[ext.x0, ext.y0], [ext.x1, ext.y1]])

@@ -354,6 +354,13 @@ def test_describe_reads_series_left_to_right_and_every_panel():
     text = describe_mod.describe(fig)
     plt.close(fig)
     assert "the quintic's band: a shaded band from 0.682 to 1.2" in text, text
+    # a step-outline histogram as tall as the panel is a series, not a shaded band (s8 review, transfer)
+    fig, ax = plt.subplots()
+    ax.stairs([1, 9, 30, 12], [80, 85, 90, 95, 100], label="from scratch")
+    ax.set_ylim(0, 31)
+    text = describe_mod.describe(fig)
+    plt.close(fig)
+    assert "shaded band" not in text and "from scratch" in text, text
     # a ratio to a value near zero on a linear axis means nothing: a difference instead
     fig, ax = plt.subplots()
     ax.plot([0, 10], [0.5, 0.75], label="a")
