@@ -43,7 +43,7 @@ _NS_WORDS = ("not significant", "not significantly", "no significant", "non sign
 _EQUAL_WORDS = ("same", "the same", "equal", "no difference", "neither", "tie", "similar", "about the same",
                 "identical", "equivalent", "no change")
 #: how far an answer of the step cost may be from the measured one (points of %): step times print with
-#: one decimal, and the check allows for reading them off the printed values
+#: two decimals, and the check allows for reading them off the printed values
 _STEP_TOL = 5.0
 
 
