@@ -263,7 +263,7 @@ def enable_mc_dropout(model: nn.Module) -> int:
     model.eval()
     n = 0
     for m in model.modules():
-        if isinstance(m, (nn.Dropout, nn.AlphaDropout)):
+        if isinstance(m, nn.modules.dropout._DropoutNd):  # every dropout kind: Dropout1d/2d/3d, AlphaDropout, ...
             m.train()
             n += 1
     if n == 0:

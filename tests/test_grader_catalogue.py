@@ -1507,7 +1507,7 @@ def test_choice_accepts(answer):
 
 @pytest.mark.parametrize("answer", ["b", "c", "d"])
 def test_choice_rejects(answer):
-    rejected(ex.check_choice("adam_l2", answer, verbose=False), "read the columns")
+    rejected(ex.check_choice("adam_l2", answer, verbose=False), "read the column")
 
 
 # ============================================================================ 07 capstone models

@@ -285,3 +285,16 @@ def test_pruning_curve_leaves_model_untouched(tiny_data):
     assert list(c["sparsity"]) == pytest.approx([0.0, 0.5, 1.0], abs=0.01)
     with pytest.raises(ValueError, match="fraction"):
         R.prune_global(m, 1.5)
+
+
+def test_enable_mc_dropout_switches_on_every_dropout_kind_and_nothing_else():
+    """(s9 review 05) the lecture's helper matches every dropout kind through torch's base class, as exercise 5
+    asks of learners: Dropout, Dropout2d, AlphaDropout and FeatureAlphaDropout, nested; batch norm stays in eval."""
+    net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.1),
+                        nn.Sequential(nn.AlphaDropout(0.1), nn.Sequential(nn.Dropout2d(0.1))),
+                        nn.FeatureAlphaDropout(0.1))
+    assert R.enable_mc_dropout(net) == 4
+    assert [type(m).__name__ for m in net.modules() if m.training] == ["Dropout", "AlphaDropout", "Dropout2d",
+                                                                       "FeatureAlphaDropout"]
+    with pytest.raises(ValueError, match="no dropout layer"):
+        R.enable_mc_dropout(nn.Sequential(nn.Linear(2, 2)))

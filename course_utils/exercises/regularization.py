@@ -588,7 +588,7 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
     The loss is the mean squared error, and "ℓ2 penalty in the loss" adds ``penalty_fn`` (λ/2·‖w‖²).  Adam's own
     ``weight_decay`` adds λ·w to the gradient (coupled: the same algorithm as the penalty); AdamW, and
     ``torch.optim.Adam(decoupled_weight_decay=True)`` where the installed torch has it, shrink the weights by
-    1 − ηλ after the adaptive step (decoupled).
+    1 − ηλ outside the adaptive step (decoupled; torch multiplies before adding the step).
 
     Returns a DataFrame: for each way of regularising, the distance of the final weights from "ℓ2 penalty in the
     loss" with the same optimizer, their distance from the minimum of the penalised loss (solved exactly: the
@@ -665,7 +665,7 @@ def compare_l2_and_decay(penalty_fn: Callable, *, lam: float = 0.1, lr: float = 
     ]
     import inspect
 
-    if "decoupled_weight_decay" in inspect.signature(torch.optim.Adam).parameters:   # torch >= 2.6 (?)
+    if "decoupled_weight_decay" in inspect.signature(torch.optim.Adam).parameters:   # recent torch only
         configs.append(("Adam", "Adam(weight_decay=λ, decoupled_weight_decay=True)",
                         lambda p: torch.optim.Adam(p, lr=a_lr, weight_decay=lam, decoupled_weight_decay=True), False))
     ref = {}
@@ -827,5 +827,5 @@ def check_choice(question: str, answer, *, verbose: bool = True) -> CheckResult:
     if a == right:
         return _report(name, PASS, f"correct — {why}", verbose=verbose)
     return _report(name, FAIL, f"({a}) is not it.", details=[f"why:      {wrong.get(a, '')}"],
-                   hint="run the comparison and read the columns ‖w − w(ℓ2 in loss)‖: a distance of 0 means "
+                   hint="run the comparison and read the column ‖w − w(ℓ2 in loss)‖: a distance of 0 means "
                         "the two updates are identical.", verbose=verbose)
