@@ -6751,3 +6751,33 @@ def test_att8_momentum_step_before_the_velocity_update_is_named():
     r = ex.check_momentum(make_optimizer(_momentum_old_beta_v, MOM), verbose=False)
     rejected(r, "from before this step's update")
     assert "line by line" not in r.message, r.message
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# blind round 9 (s7): torch's deprecated init names (no trailing underscore) are torch's own initialisers too
+def _xavier_old_name(w, gain=1.0):
+    return nn.init.xavier_uniform(w, gain=gain)
+
+
+def _kaiming_old_name(w, a=0.0):
+    return nn.init.kaiming_normal(w, a=a)
+
+
+WRONG_ATT9_INIT = [
+    ("xavier: torch's old name, wrapped", ex.check_xavier_uniform, _xavier_old_name,
+     "calls torch's own `torch.nn.init.xavier_uniform`"),
+    ("xavier: torch's old name, passed itself", ex.check_xavier_uniform, nn.init.xavier_uniform,
+     "calls torch's own `torch.nn.init.xavier_uniform`"),
+    ("kaiming: torch's old name, wrapped", ex.check_kaiming_normal, _kaiming_old_name,
+     "calls torch's own `torch.nn.init.kaiming_normal`"),
+    ("kaiming: torch's old name, passed itself", ex.check_kaiming_normal, nn.init.kaiming_normal,
+     "calls torch's own `torch.nn.init.kaiming_normal`"),
+]
+
+
+@pytest.mark.parametrize("label,check,fn,keyword", WRONG_ATT9_INIT, ids=[r[0] for r in WRONG_ATT9_INIT])
+def test_att9_torchs_old_init_names_are_torchs_own(label, check, fn, keyword, recwarn):
+    r = check(fn, verbose=False)
+    rejected(r, keyword)
+    # and torch's deprecation warning, which would point into the grader's file, is not shown to the learner
+    assert not [w for w in recwarn if "nn.init." in str(w.message)], [str(w.message) for w in recwarn]

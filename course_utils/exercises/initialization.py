@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import numbers
@@ -233,15 +234,19 @@ def _calls_torch_init(fn, *args):
     def prof(frame, event, arg):
         # (called by the learner's code: torch's own callers, e.g. nn.Linear's constructor, which initialises
         # its weight with kaiming_uniform_, are not the learner borrowing the init)
-        if event == "call" and not seen and frame.f_code.co_filename == init_file \
-                and frame.f_code.co_name in _TORCH_INITS and not (
-                    frame.f_back is not None and frame.f_back.f_code.co_filename.startswith(torch_dir)):
-            seen.append(frame.f_code.co_name)
+        if event == "call" and not seen and frame.f_code.co_filename == init_file and not (
+                frame.f_back is not None and frame.f_back.f_code.co_filename.startswith(torch_dir)):
+            if frame.f_code.co_name in _TORCH_INITS:
+                seen.append(frame.f_code.co_name)
+            elif frame.f_code.co_name == "deprecated_init":  # torch's old names (xavier_uniform, ...), a wrapper
+                seen.append(str(frame.f_locals.get("old_name", "xavier_uniform")))
 
     old = sys.getprofile()
     sys.setprofile(prof)
     try:
-        out = fn(*args)
+        with warnings.catch_warnings():   # the old names' FutureWarning would point into this file
+            warnings.filterwarnings("ignore", category=FutureWarning, message=r"`nn\.init\.")
+            out = fn(*args)
     finally:
         sys.setprofile(old)
     return out, (seen[0] if seen else None)
