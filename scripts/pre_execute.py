@@ -29,6 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "_build" / ".jupyter_cache"
 READ = {"name": "myst_nb_md", "type": "plugin"}   # myst-nb's reader of MyST notebooks: the build's hashes
 THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: pages left to the build's own serial execution (torch's default threads): their numbers depend on the thread
+#: count. The edge-of-stability runs are chaotic near 2/η, so one thread's rounding moves the step at which the
+#: loss first rises past the sharpness peak and a hidden check fails (seen in CI, s7); their results cache, filled
+#: by the build, keeps the numbers the serial build has always produced.
+SERIAL = {"book/part3/edge_of_stability.md"}
 
 
 def pages() -> list[Path]:
@@ -83,6 +88,8 @@ def main(argv=None) -> int:
     cache = get_cache(str(CACHE))
     todo = []
     for p in pages():
+        if p.relative_to(ROOT).as_posix() in SERIAL:
+            continue
         try:
             cache.match_cache_notebook(read(p))
         except KeyError:
